@@ -1,0 +1,175 @@
+package datatree
+
+import (
+	"net"
+	"strconv"
+	"strings"
+
+	"zkd/jute"
+)
+
+// Identity is what a connection has authenticated as: the ids used for ACL checks.
+// A slice is never modified after it is published, so it may be shared freely.
+type Identity []jute.Id
+
+// IsSuper reports whether the identity bypasses every ACL check.
+func (id Identity) IsSuper() bool {
+	for _, x := range id {
+		if x.Scheme == "super" {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckACL reports whether id holds perm on a node with the given ACL
+// (spec/semantics.md §10.1).
+func (t *Tree) CheckACL(acl []jute.ACL, id Identity, perm int32) bool {
+	if t.cfg.SkipACL || len(acl) == 0 {
+		return true
+	}
+	if id.IsSuper() {
+		return true
+	}
+	for i := range acl {
+		a := &acl[i]
+		if a.Perms&perm == 0 {
+			continue
+		}
+		if a.ID.Scheme == "world" && a.ID.ID == "anyone" {
+			return true
+		}
+		for _, x := range id {
+			if x.Scheme == a.ID.Scheme && idMatches(x.Scheme, x.ID, a.ID.ID) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func idMatches(scheme, have, want string) bool {
+	if scheme == "ip" {
+		return ipMatches(have, want)
+	}
+	return have == want
+}
+
+// ipMatches reports whether address addr lies in want ("a.b.c.d" or "a.b.c.d/bits").
+func ipMatches(addr, want string) bool {
+	ip := net.ParseIP(addr)
+	if ip == nil {
+		return false
+	}
+	network, ok := parseIPACL(want)
+	if !ok {
+		return false
+	}
+	if ip4 := ip.To4(); ip4 != nil && len(network.IP) == net.IPv4len {
+		ip = ip4
+	}
+	return network.Contains(ip)
+}
+
+func parseIPACL(s string) (*net.IPNet, bool) {
+	addr, bitsStr, hasBits := strings.Cut(s, "/")
+	ip := net.ParseIP(addr)
+	if ip == nil {
+		return nil, false
+	}
+	total := 128
+	if ip4 := ip.To4(); ip4 != nil {
+		ip, total = ip4, 32
+	}
+	bits := total
+	if hasBits {
+		n, err := strconv.Atoi(bitsStr)
+		if err != nil || n < 0 || n > total {
+			return nil, false
+		}
+		bits = n
+	}
+	mask := net.CIDRMask(bits, total)
+	return &net.IPNet{IP: ip.Mask(mask), Mask: mask}, true
+}
+
+// authenticatedScheme reports whether ids of this scheme stand for an authenticated
+// user, so that an "auth" ACL entry expands to them (ip does not).
+func authenticatedScheme(scheme string) bool {
+	return scheme == "digest" || scheme == "sasl" || scheme == "x509"
+}
+
+// FixupACL validates an ACL list from create or setACL and expands "auth" entries
+// to the caller's authenticated ids, removing duplicates (spec/semantics.md §10.3).
+func FixupACL(acl []jute.ACL, id Identity) ([]jute.ACL, jute.Code) {
+	if len(acl) == 0 {
+		return nil, jute.CodeInvalidACL
+	}
+	out := make([]jute.ACL, 0, len(acl))
+	add := func(a jute.ACL) {
+		for _, b := range out {
+			if b == a {
+				return
+			}
+		}
+		out = append(out, a)
+	}
+	for _, a := range acl {
+		switch a.ID.Scheme {
+		case "world":
+			if a.ID.ID != "anyone" {
+				return nil, jute.CodeInvalidACL
+			}
+			add(a)
+		case "auth":
+			found := false
+			for _, x := range id {
+				if authenticatedScheme(x.Scheme) {
+					add(jute.ACL{Perms: a.Perms, ID: x})
+					found = true
+				}
+			}
+			if !found {
+				return nil, jute.CodeInvalidACL
+			}
+		case "digest":
+			if strings.Count(a.ID.ID, ":") != 1 {
+				return nil, jute.CodeInvalidACL
+			}
+			add(a)
+		case "ip":
+			if _, ok := parseIPACL(a.ID.ID); !ok {
+				return nil, jute.CodeInvalidACL
+			}
+			add(a)
+		default:
+			return nil, jute.CodeInvalidACL
+		}
+	}
+	return out, jute.CodeOK
+}
+
+// aclTable interns ACL lists so that the million nodes sharing OPEN_ACL_UNSAFE share
+// one slice. It is used only by the applier (and New), so it needs no lock.
+type aclTable struct {
+	lists map[string][]jute.ACL
+	key   []byte
+}
+
+func (t *aclTable) init() { t.lists = make(map[string][]jute.ACL) }
+
+func (t *aclTable) intern(acl []jute.ACL) []jute.ACL {
+	t.key = t.key[:0]
+	for i := range acl {
+		t.key = acl[i].Append(t.key)
+	}
+	if l, ok := t.lists[string(t.key)]; ok {
+		return l
+	}
+	own := make([]jute.ACL, len(acl))
+	for i, a := range acl {
+		own[i] = jute.ACL{Perms: a.Perms, ID: jute.Id{Scheme: jute.Clone(a.ID.Scheme), ID: jute.Clone(a.ID.ID)}}
+	}
+	t.lists[string(t.key)] = own
+	return own
+}

@@ -1,0 +1,603 @@
+package datatree
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"zkd/jute"
+)
+
+// Result is the outcome of applying one entry: a ZooKeeper code and, on success, the
+// encoded reply body (nil when the op's reply has none). A multi always reports
+// CodeOK with a MultiResponse body, its per-op results inside.
+type Result struct {
+	Err  jute.Code
+	Body []byte
+}
+
+// pendingEvent is a watch event produced by a change, fired only once the whole
+// entry has succeeded. acl is the ACL a watcher needs READ on to receive it.
+type pendingEvent struct {
+	typ  jute.EventType
+	path string
+	acl  []jute.ACL
+}
+
+// applyCtx carries one entry's application: the stripes it holds, its events, and
+// for a multi the undo log that rolls back a failed one.
+type applyCtx struct {
+	t       *Tree
+	zxid    int64
+	txn     *Txn
+	held    []*stripe
+	events  []pendingEvent
+	undo    []func() // nil outside a multi
+	inMulti bool
+}
+
+// Apply applies one committed entry at zxid and returns its result. It must be
+// called by one goroutine at a time, in zxid order. An empty entry (raft's own
+// no-ops) only advances the zxid.
+func (t *Tree) Apply(zxid jute.Zxid, entry []byte) Result {
+	if len(entry) == 0 {
+		t.lastZxid.Store(int64(zxid))
+		return Result{}
+	}
+	txn, err := DecodeTxn(entry)
+	if err != nil {
+		t.lastZxid.Store(int64(zxid))
+		return Result{Err: jute.CodeMarshallingError}
+	}
+	c := &applyCtx{t: t, zxid: int64(zxid), txn: &txn}
+	var res Result
+	switch txn.Kind {
+	case KindRequest:
+		res = c.request()
+	case KindCreateSession:
+		res = c.createSession()
+	case KindCloseSession:
+		res = c.closeSession()
+	case KindReap:
+		res = c.reap(string(txn.Body))
+	}
+	c.finish()
+	return res
+}
+
+// lock write-locks the stripe of path for the rest of the entry and returns it.
+func (c *applyCtx) lock(path string) *stripe {
+	s := c.t.stripeOf(path)
+	for _, h := range c.held {
+		if h == s {
+			return s
+		}
+	}
+	s.mu.Lock()
+	c.held = append(c.held, s)
+	return s
+}
+
+func (c *applyCtx) get(path string) *node { return c.lock(path).nodes[path] }
+
+// finish publishes the zxid, fires the entry's watches and releases its stripes,
+// in that order: a reader that sees the change sees its zxid, and every event is
+// queued before any reply reflecting the change can be built.
+func (c *applyCtx) finish() {
+	t := c.t
+	t.lastZxid.Store(c.zxid)
+	if len(c.events) > 0 {
+		var firings []firing
+		var acls [][]jute.ACL
+		m := &t.watches
+		m.mu.Lock()
+		for _, pe := range c.events {
+			before := len(firings)
+			firings = m.collectLocked(firings, Event{Type: pe.typ, Path: pe.path, Zxid: jute.Zxid(c.zxid)})
+			for range firings[before:] {
+				acls = append(acls, pe.acl)
+			}
+		}
+		m.mu.Unlock()
+		for i, f := range firings {
+			if t.CheckACL(acls[i], f.w.Identity(), jute.PermRead) {
+				f.w.Notify(f.ev)
+			}
+		}
+	}
+	for _, s := range c.held {
+		s.mu.Unlock()
+	}
+	c.held = nil
+}
+
+func (c *applyCtx) sessionAlive() bool {
+	c.t.sessions.RLock()
+	_, ok := c.t.sessions.byID[c.txn.Session]
+	c.t.sessions.RUnlock()
+	return ok
+}
+
+func (c *applyCtx) request() Result {
+	txn := c.txn
+	d := jute.NewDecoder(txn.Body)
+	switch txn.Op {
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
+		var r jute.CreateTTLRequest
+		r.TTL = -1
+		if txn.Op == jute.OpCreateTTL {
+			r.Decode(&d)
+		} else {
+			r.CreateRequest.Decode(&d)
+		}
+		if d.Err() != nil {
+			return Result{Err: jute.CodeMarshallingError}
+		}
+		path, st, code := c.create(txn.Op, r.Path, r.Data, r.ACL, r.Flags, r.TTL)
+		if code != jute.CodeOK {
+			return Result{Err: code}
+		}
+		if txn.Op == jute.OpCreate {
+			return Result{Body: jute.AppendString(nil, path)}
+		}
+		return Result{Body: st.Append(jute.AppendString(nil, path))}
+	case jute.OpDelete:
+		var r jute.PathVersionRequest
+		r.Decode(&d)
+		if d.Err() != nil {
+			return Result{Err: jute.CodeMarshallingError}
+		}
+		return Result{Err: c.delete(r.Path, r.Version)}
+	case jute.OpSetData:
+		var r jute.SetDataRequest
+		r.Decode(&d)
+		if d.Err() != nil {
+			return Result{Err: jute.CodeMarshallingError}
+		}
+		st, code := c.setData(r.Path, r.Data, r.Version)
+		if code != jute.CodeOK {
+			return Result{Err: code}
+		}
+		return Result{Body: st.Append(nil)}
+	case jute.OpSetACL:
+		var r jute.SetACLRequest
+		r.Decode(&d)
+		if d.Err() != nil {
+			return Result{Err: jute.CodeMarshallingError}
+		}
+		st, code := c.setACL(r.Path, r.ACL, r.Version)
+		if code != jute.CodeOK {
+			return Result{Err: code}
+		}
+		return Result{Body: st.Append(nil)}
+	case jute.OpMulti:
+		r := jute.MultiRequest{}
+		r.Decode(&d)
+		if d.Err() != nil {
+			return Result{Err: jute.CodeMarshallingError}
+		}
+		return c.multi(r.Ops)
+	}
+	return Result{Err: jute.CodeUnimplemented}
+}
+
+// multi applies ops atomically: each op is validated against the tree as changed by
+// the ops before it; on the first failure everything is rolled back and the results
+// say OK before the failing op, its code, and RUNTIMEINCONSISTENCY after it.
+func (c *applyCtx) multi(ops []jute.MultiOp) Result {
+	c.inMulti = true
+	results := make([]jute.OpResult, len(ops))
+	failed := -1
+	var failCode jute.Code
+	for i := range ops {
+		op := &ops[i]
+		res := &results[i]
+		var code jute.Code
+		switch op.Type {
+		case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
+			ttl := int64(-1)
+			if op.Type == jute.OpCreateTTL {
+				ttl = op.TTL
+			}
+			res.Path, res.Stat, code = c.create(op.Type, op.Path, op.Data, op.ACL, op.Flags, ttl)
+			res.Type = jute.OpCreate2
+			if op.Type == jute.OpCreate {
+				res.Type = jute.OpCreate
+			}
+		case jute.OpDelete:
+			code = c.delete(op.Path, op.Version)
+			res.Type = jute.OpDelete
+		case jute.OpSetData:
+			res.Stat, code = c.setData(op.Path, op.Data, op.Version)
+			res.Type = jute.OpSetData
+		case jute.OpCheck:
+			code = c.check(op.Path, op.Version)
+			res.Type = jute.OpCheck
+		default:
+			code = jute.CodeMarshallingError
+		}
+		if code != jute.CodeOK {
+			failed, failCode = i, code
+			break
+		}
+	}
+	if failed >= 0 {
+		for i := len(c.undo) - 1; i >= 0; i-- {
+			c.undo[i]()
+		}
+		c.undo = nil
+		c.events = c.events[:0]
+		for i := range results {
+			code := jute.CodeOK
+			switch {
+			case i == failed:
+				code = failCode
+			case i > failed:
+				code = jute.CodeRuntimeInconsistency
+			}
+			results[i] = jute.OpResult{Type: jute.OpError, Err: code}
+		}
+	}
+	var body []byte
+	for i := range results {
+		body = jute.AppendOpResult(body, &results[i])
+	}
+	return Result{Body: jute.AppendMultiEnd(body)}
+}
+
+func cloneData(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append(make([]byte, 0, len(b)), b...)
+}
+
+// create validates and applies a create of any kind, in the order of
+// spec/semantics.md §4, and returns the final path and the new node's Stat.
+func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.ACL, flags int32, ttl int64) (string, jute.Stat, jute.Code) {
+	t := c.t
+	mode := jute.CreateMode(flags)
+	if !mode.Valid() {
+		return "", jute.Stat{}, jute.CodeBadArguments
+	}
+	switch {
+	case op == jute.OpCreateContainer:
+		mode = jute.ModeContainer
+	case mode == jute.ModeContainer:
+		// ZooKeeper builds a plain CreateTxn for flags 4 under opcodes 1 and 15.
+		mode = jute.ModePersistent
+	}
+	if mode.TTL() && !t.cfg.ExtendedTypes {
+		return "", jute.Stat{}, jute.CodeUnimplemented
+	}
+	if mode.TTL() {
+		if ttl < 1 || ttl > maxTTL {
+			return "", jute.Stat{}, jute.CodeBadArguments
+		}
+	} else if op == jute.OpCreateTTL || ttl >= 0 {
+		return "", jute.Stat{}, jute.CodeBadArguments
+	}
+	if !c.sessionAlive() {
+		return "", jute.Stat{}, jute.CodeSessionExpired
+	}
+	slash := strings.LastIndexByte(path, '/')
+	if slash < 0 || strings.IndexByte(path, 0) >= 0 {
+		return "", jute.Stat{}, jute.CodeBadArguments
+	}
+	fixed, code := FixupACL(acl, c.txn.Identity)
+	if code != jute.CodeOK {
+		return "", jute.Stat{}, code
+	}
+	parentPath := path[:slash]
+	if parentPath == "" {
+		parentPath = "/"
+	}
+	parent := c.get(parentPath)
+	if parent == nil {
+		return "", jute.Stat{}, jute.CodeNoNode
+	}
+	if !t.CheckACL(parent.acl, c.txn.Identity, jute.PermCreate) {
+		return "", jute.Stat{}, jute.CodeNoAuth
+	}
+	if mode.Sequential() {
+		path = path + formatSequence(parent.cversion)
+	}
+	if !ValidatePath(path) {
+		return "", jute.Stat{}, jute.CodeBadArguments
+	}
+	s := c.lock(path)
+	if s.nodes[path] != nil {
+		return "", jute.Stat{}, jute.CodeNodeExists
+	}
+	if parent.isEphemeral() {
+		return "", jute.Stat{}, jute.CodeNoChildrenForEphemerals
+	}
+
+	path = jute.Clone(path)
+	name := path[slash+1:]
+	var owner int64
+	switch {
+	case mode.Ephemeral():
+		owner = int64(c.txn.Session)
+	case mode == jute.ModeContainer:
+		owner = containerOwner
+	case mode.TTL():
+		owner = ttlMask | ttl
+	}
+	n := &node{
+		data: cloneData(data), acl: t.acls.intern(fixed),
+		czxid: c.zxid, mzxid: c.zxid, pzxid: c.zxid,
+		ctime: c.txn.Time, mtime: c.txn.Time, owner: owner,
+	}
+	oldCversion, oldPzxid := parent.cversion, parent.pzxid
+	s.nodes[path] = n
+	if parent.children == nil {
+		parent.children = make(map[string]struct{})
+	}
+	parent.children[name] = struct{}{}
+	parent.cversion++
+	parent.pzxid = c.zxid
+	t.nodeCount.Add(1)
+	t.dataBytes.Add(int64(len(path) + len(n.data)))
+	c.trackOwner(path, owner, true)
+	c.events = append(c.events,
+		pendingEvent{jute.EventNodeCreated, path, n.acl},
+		pendingEvent{jute.EventNodeChildrenChanged, parentPath, parent.acl})
+	if c.inMulti {
+		c.undo = append(c.undo, func() {
+			delete(s.nodes, path)
+			delete(parent.children, name)
+			parent.cversion, parent.pzxid = oldCversion, oldPzxid
+			t.nodeCount.Add(-1)
+			t.dataBytes.Add(-int64(len(path) + len(n.data)))
+			c.trackOwner(path, owner, false)
+		})
+	}
+	return path, n.stat(), jute.CodeOK
+}
+
+// formatSequence renders a sequence number as Java's %010d does, negative values
+// included.
+func formatSequence(v int32) string {
+	var buf [12]byte
+	b := buf[:0]
+	u := int64(v)
+	if u < 0 {
+		b = append(b, '-')
+		u = -u
+		digits := strconv.AppendInt(nil, u, 10)
+		for i := len(digits); i < 9; i++ {
+			b = append(b, '0')
+		}
+		return string(append(b, digits...))
+	}
+	digits := strconv.AppendInt(nil, u, 10)
+	for i := len(digits); i < 10; i++ {
+		b = append(b, '0')
+	}
+	return string(append(b, digits...))
+}
+
+// trackOwner adds (or removes) path to its session's ephemerals or the reaper's
+// candidates, according to its stored owner.
+func (c *applyCtx) trackOwner(path string, owner int64, add bool) {
+	if owner == 0 {
+		return
+	}
+	t := c.t
+	t.sessions.Lock()
+	defer t.sessions.Unlock()
+	var set map[string]struct{}
+	if owner == containerOwner || isTTLOwner(owner) {
+		set = t.sessions.expiring
+	} else if st := t.sessions.byID[jute.SessionID(owner)]; st != nil {
+		set = st.ephemerals
+	}
+	if set == nil {
+		return
+	}
+	if add {
+		set[path] = struct{}{}
+	} else {
+		delete(set, path)
+	}
+}
+
+// removeNode deletes a childless node and records its events (and undo in a multi).
+func (c *applyCtx) removeNode(path string, n *node) {
+	t := c.t
+	parentPath, name := parentOf(path)
+	parent := c.get(parentPath)
+	s := c.lock(path)
+	oldPzxid := parent.pzxid
+	delete(s.nodes, path)
+	delete(parent.children, name)
+	if c.zxid > parent.pzxid {
+		parent.pzxid = c.zxid
+	}
+	t.nodeCount.Add(-1)
+	t.dataBytes.Add(-int64(len(path) + len(n.data)))
+	c.trackOwner(path, n.owner, false)
+	c.events = append(c.events,
+		pendingEvent{jute.EventNodeDeleted, path, n.acl},
+		pendingEvent{jute.EventNodeChildrenChanged, parentPath, parent.acl})
+	if c.inMulti {
+		c.undo = append(c.undo, func() {
+			s.nodes[path] = n
+			if parent.children == nil {
+				parent.children = make(map[string]struct{})
+			}
+			parent.children[name] = struct{}{}
+			parent.pzxid = oldPzxid
+			t.nodeCount.Add(1)
+			t.dataBytes.Add(int64(len(path) + len(n.data)))
+			c.trackOwner(path, n.owner, true)
+		})
+	}
+}
+
+func (c *applyCtx) delete(path string, version int32) jute.Code {
+	if !c.sessionAlive() {
+		return jute.CodeSessionExpired
+	}
+	if strings.IndexByte(path, '/') < 0 || strings.IndexByte(path, 0) >= 0 || isSpecial(path) {
+		return jute.CodeBadArguments
+	}
+	parentPath, _ := parentOf(path)
+	parent := c.get(parentPath)
+	if parent == nil {
+		return jute.CodeNoNode
+	}
+	if !c.t.CheckACL(parent.acl, c.txn.Identity, jute.PermDelete) {
+		return jute.CodeNoAuth
+	}
+	n := c.get(path)
+	if n == nil {
+		return jute.CodeNoNode
+	}
+	if version != -1 && version != n.version {
+		return jute.CodeBadVersion
+	}
+	if len(n.children) > 0 {
+		return jute.CodeNotEmpty
+	}
+	c.removeNode(path, n)
+	return jute.CodeOK
+}
+
+func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, jute.Code) {
+	t := c.t
+	if !c.sessionAlive() {
+		return jute.Stat{}, jute.CodeSessionExpired
+	}
+	if !ValidatePath(path) {
+		return jute.Stat{}, jute.CodeBadArguments
+	}
+	n := c.get(path)
+	if n == nil {
+		return jute.Stat{}, jute.CodeNoNode
+	}
+	if !t.CheckACL(n.acl, c.txn.Identity, jute.PermWrite) {
+		return jute.Stat{}, jute.CodeNoAuth
+	}
+	if version != -1 && version != n.version {
+		return jute.Stat{}, jute.CodeBadVersion
+	}
+	old := *n
+	n.data = cloneData(data)
+	n.version++
+	n.mzxid = c.zxid
+	n.mtime = c.txn.Time
+	t.dataBytes.Add(int64(len(n.data) - len(old.data)))
+	c.events = append(c.events, pendingEvent{jute.EventNodeDataChanged, path, n.acl})
+	if c.inMulti {
+		c.undo = append(c.undo, func() {
+			t.dataBytes.Add(int64(len(old.data) - len(n.data)))
+			n.data, n.version, n.mzxid, n.mtime = old.data, old.version, old.mzxid, old.mtime
+		})
+	}
+	return n.stat(), jute.CodeOK
+}
+
+func (c *applyCtx) setACL(path string, acl []jute.ACL, version int32) (jute.Stat, jute.Code) {
+	t := c.t
+	if !c.sessionAlive() {
+		return jute.Stat{}, jute.CodeSessionExpired
+	}
+	if !ValidatePath(path) {
+		return jute.Stat{}, jute.CodeBadArguments
+	}
+	fixed, code := FixupACL(acl, c.txn.Identity)
+	if code != jute.CodeOK {
+		return jute.Stat{}, code
+	}
+	n := c.get(path)
+	if n == nil {
+		return jute.Stat{}, jute.CodeNoNode
+	}
+	if !t.CheckACL(n.acl, c.txn.Identity, jute.PermAdmin) {
+		return jute.Stat{}, jute.CodeNoAuth
+	}
+	if version != -1 && version != n.aversion {
+		return jute.Stat{}, jute.CodeBadVersion
+	}
+	n.acl = t.acls.intern(fixed)
+	n.aversion++
+	return n.stat(), jute.CodeOK
+}
+
+func (c *applyCtx) check(path string, version int32) jute.Code {
+	if !c.sessionAlive() {
+		return jute.CodeSessionExpired
+	}
+	if !ValidatePath(path) {
+		return jute.CodeBadArguments
+	}
+	n := c.get(path)
+	if n == nil {
+		return jute.CodeNoNode
+	}
+	if !c.t.CheckACL(n.acl, c.txn.Identity, jute.PermRead) {
+		return jute.CodeNoAuth
+	}
+	if version != -1 && version != n.version {
+		return jute.CodeBadVersion
+	}
+	return jute.CodeOK
+}
+
+func (c *applyCtx) createSession() Result {
+	t := c.t
+	t.sessions.Lock()
+	defer t.sessions.Unlock()
+	if st := t.sessions.byID[c.txn.Session]; st != nil {
+		st.timeout = c.txn.Timeout
+		return Result{}
+	}
+	t.sessions.byID[c.txn.Session] = &sessionState{timeout: c.txn.Timeout, ephemerals: make(map[string]struct{})}
+	return Result{}
+}
+
+// closeSession deletes the session's ephemerals in path order (so every replica
+// produces the same events) and forgets the session.
+func (c *applyCtx) closeSession() Result {
+	t := c.t
+	t.sessions.RLock()
+	st := t.sessions.byID[c.txn.Session]
+	var paths []string
+	if st != nil {
+		paths = make([]string, 0, len(st.ephemerals))
+		for p := range st.ephemerals {
+			paths = append(paths, p)
+		}
+	}
+	t.sessions.RUnlock()
+	if st == nil {
+		return Result{}
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		if n := c.get(p); n != nil && len(n.children) == 0 {
+			c.removeNode(p, n)
+		}
+	}
+	t.sessions.Lock()
+	delete(t.sessions.byID, c.txn.Session)
+	t.sessions.Unlock()
+	return Result{}
+}
+
+// reap deletes a container or TTL node that is still reapable at the entry's time.
+func (c *applyCtx) reap(path string) Result {
+	n := c.get(path)
+	switch {
+	case n == nil:
+		return Result{Err: jute.CodeNoNode}
+	case len(n.children) > 0:
+		return Result{Err: jute.CodeNotEmpty}
+	case !reapable(n, c.txn.Time):
+		return Result{Err: jute.CodeBadVersion}
+	}
+	c.removeNode(path, n)
+	return Result{}
+}
