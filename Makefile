@@ -1,0 +1,66 @@
+# zkd build and test entry points.  `make` with no target prints the list.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0-dev)
+LDFLAGS   := -X main.version=$(VERSION)
+TAGS      ?= invariants
+TIMEOUT   ?= 40m
+FUZZTIME  ?= 10s
+SHARED    ?= ../shared
+
+.DEFAULT_GOAL := help
+.PHONY: help build run deps test race lint fuzz bench conformance clean
+
+help:
+	@echo 'make              # prints this list'
+	@echo 'make build        # go build -trimpath -o bin/zkd . (VERSION=$(VERSION))'
+	@echo 'make run          # build, then ./bin/zkd: standalone on 127.0.0.1:2181, data in ./zkd-data'
+	@echo 'make deps         # scripts/deps.sh: Debian ZooKeeper, kazoo, Curator, JDK; go mod download'
+	@echo 'make test         # deps, then go test -tags $(TAGS) -count=1 -timeout $(TIMEOUT) ./...'
+	@echo 'make race         # go test -race -tags $(TAGS) -count=1 ./...'
+	@echo 'make lint         # gofmt -l . (must be empty), go vet ./...'
+	@echo 'make fuzz         # each Fuzz target: go test -run=^$$ -fuzz=^FuzzX$$ -fuzztime=$(FUZZTIME) ./pkg'
+	@echo 'make bench        # go test -run=^$$ -bench=. -benchmem ./...'
+	@echo 'make conformance  # bin/zkd on a free loopback port + $(SHARED)/conformance/smoke-all.sh'
+	@echo 'make clean        # rm -rf bin (never touches ./zkd-data)'
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/zkd .
+
+run: build
+	./bin/zkd
+
+deps:
+	scripts/deps.sh
+
+test: deps
+	$(GO) test -tags '$(TAGS)' -count=1 -timeout $(TIMEOUT) ./...
+
+race:
+	$(GO) test -race -tags '$(TAGS)' -count=1 -timeout $(TIMEOUT) ./...
+
+lint:
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt -l: not formatted:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Each Fuzz target runs on its own: `go test -fuzz` takes one target in one package.
+fuzz:
+	@set -e; found=0; \
+	for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+	  pkg=./$$(dirname "$${f#./}"); \
+	  for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f"); do \
+	    found=1; \
+	    echo "$(GO) test -run='^\$$' -fuzz='^$$name\$$' -fuzztime=$(FUZZTIME) $$pkg"; \
+	    $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) "$$pkg"; \
+	  done; \
+	done; \
+	[ "$$found" = 1 ] || echo "no Fuzz targets found"
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+conformance: build
+	SHARED='$(SHARED)' scripts/conformance.sh $(CLIENTS)
+
+clean:
+	rm -rf bin

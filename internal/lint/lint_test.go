@@ -1,0 +1,333 @@
+package lint
+
+import (
+	"bufio"
+	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// rule says what one top-level package (and every package below it) may import.
+// Packages inside the same tree may always import each other, like raft's rafttest.
+type rule struct {
+	// module lists top-level module packages, relative to the module path. "internal"
+	// stands for every package under internal/.
+	module []string
+	// thirdParty lists module-path prefixes outside the standard library.
+	thirdParty []string
+	// anyModule lets the package import every module package (main only).
+	anyModule bool
+}
+
+// graph is the allowed import graph of ../shared/STYLE.md §0 and DESIGN.md's table.
+// Keys are top-level directories relative to the module root; "." is package main.
+var graph = map[string]rule{
+	"jute":     {thirdParty: []string{"github.com/valyala/bytebufferpool"}},
+	"internal": {},
+	"datatree": {module: []string{"jute", "internal"}, thirdParty: []string{"github.com/cespare/xxhash/v2"}},
+	"txnlog":   {module: []string{"internal"}, thirdParty: []string{"golang.org/x/sys"}},
+	"snapshot": {module: []string{"datatree", "jute", "internal"}, thirdParty: []string{"github.com/cespare/xxhash/v2"}},
+	"quorum": {
+		module: []string{"datatree", "txnlog", "snapshot", "jute", "internal"},
+		thirdParty: []string{"go.etcd.io/raft/v3", "google.golang.org/protobuf",
+			"github.com/cespare/xxhash/v2", "golang.org/x/sync"},
+	},
+	"session": {
+		module: []string{"datatree", "quorum", "jute", "internal"},
+		thirdParty: []string{"github.com/cespare/xxhash/v2", "github.com/valyala/bytebufferpool",
+			"golang.org/x/sync"},
+	},
+	"netloop": {
+		module: []string{"session", "jute", "internal"},
+		thirdParty: []string{"github.com/panjf2000/gnet/v2", "github.com/panjf2000/ants/v2",
+			"github.com/valyala/bytebufferpool", "golang.org/x/sys", "golang.org/x/sync"},
+	},
+	"bench": {module: []string{"jute", "internal"}, thirdParty: []string{"golang.org/x/sync"}},
+	".":     mainRule,
+	"cmd":   mainRule, // cmd/<name>: extra commands, wired like main
+}
+
+// mainRule is main.go's row: it wires everything, so it may import every package.
+var mainRule = rule{anyModule: true, thirdParty: []string{"golang.org/x/sync", "golang.org/x/sys",
+	"gopkg.in/natefinch/lumberjack.v2"}}
+
+// exclusive names third-party modules that only one tree may import, whatever the
+// table says, so that a widened row cannot leak them.
+var exclusive = map[string]string{
+	"github.com/panjf2000/gnet/v2": "netloop",
+	"go.etcd.io/raft/v3":           "quorum",
+}
+
+// moduleRoot walks up from the working directory to the directory holding go.mod and
+// returns it with the module path.
+func moduleRoot(t *testing.T) (dir, modPath string) {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if f := strings.Fields(line); len(f) >= 2 && f[0] == "module" {
+					return dir, strings.Trim(f[1], `"`)
+				}
+			}
+			t.Fatalf("%s/go.mod has no module line", dir)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// topOf returns the top-level directory of a module package: "quorum" for
+// zkd/quorum/quorumtest, "." for the root package.
+func topOf(rel string) string {
+	if rel == "" {
+		return "."
+	}
+	top, _, _ := strings.Cut(rel, "/")
+	return top
+}
+
+// isStdlib reports whether path names a standard-library package. The module's own
+// path may also lack a dot ("zkd"), so callers test for it first.
+func isStdlib(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+func hasPathPrefix(path, prefix string) bool {
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
+}
+
+func TestImportGraph(t *testing.T) {
+	root, modPath := moduleRoot(t)
+	// -e: a package that does not build yet still lists its imports.
+	cmd := exec.Command("go", "list", "-e", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...")
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.Bytes())
+	}
+
+	seen := 0
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 {
+			continue
+		}
+		pkg, imports := fields[0], fields[1:]
+		if !hasPathPrefix(pkg, modPath) {
+			t.Errorf("go list printed %q, outside module %s", pkg, modPath)
+			continue
+		}
+		seen++
+		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, modPath), "/")
+		top := topOf(rel)
+		r, ok := graph[top]
+		if !ok {
+			t.Errorf("%s: top-level package %q is not in the import graph; give it a row in internal/lint/lint_test.go (and DESIGN.md)", pkg, top)
+			continue
+		}
+		for _, imp := range imports {
+			if msg := checkImport(modPath, top, r, imp); msg != "" {
+				t.Errorf("%s imports %s: %s", pkg, imp, msg)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if seen == 0 {
+		t.Fatal("go list ./... found no packages")
+	}
+}
+
+// checkImport returns why package tree top (with rule r) may not import imp, or "".
+func checkImport(modPath, top string, r rule, imp string) string {
+	if hasPathPrefix(imp, modPath) {
+		rel := strings.TrimPrefix(strings.TrimPrefix(imp, modPath), "/")
+		to := topOf(rel)
+		switch {
+		case to == top, r.anyModule:
+			return ""
+		case to == ".":
+			return "nothing imports package main"
+		}
+		for _, m := range r.module {
+			if m == to {
+				return ""
+			}
+		}
+		return "not allowed by STYLE.md §0 (" + top + " may import " + describe(r.module) + ")"
+	}
+	if imp == "C" || isStdlib(imp) {
+		return ""
+	}
+	for mod, owner := range exclusive {
+		if hasPathPrefix(imp, mod) && top != owner {
+			return "only " + owner + " may import " + mod
+		}
+	}
+	for _, p := range r.thirdParty {
+		if hasPathPrefix(imp, p) {
+			return ""
+		}
+	}
+	return "third-party import not allowed for " + top + " (allowed: " + describe(r.thirdParty) + ")"
+}
+
+func describe(list []string) string {
+	if len(list) == 0 {
+		return "nothing"
+	}
+	return strings.Join(list, ", ")
+}
+
+// sourceFile is one parsed non-test Go file of the module.
+type sourceFile struct {
+	rel  string // slash-separated path relative to the module root
+	file *ast.File
+	fset *token.FileSet
+}
+
+// nonTestFiles parses every non-test .go file under the module root, skipping
+// testdata, vendor, hidden and underscore directories as the go tool does.
+func nonTestFiles(t *testing.T) []sourceFile {
+	t.Helper()
+	root, _ := moduleRoot(t)
+	var files []sourceFile
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if path != root && (name == "testdata" || name == "vendor" ||
+				strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+				return filepath.SkipDir
+			}
+			if path != root {
+				if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
+					return filepath.SkipDir // a nested module is not ours
+				}
+			}
+			return nil
+		}
+		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			return nil
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			// Compilation reports syntax errors better; do not fail lint on them.
+			t.Logf("skipping %s: %v", path, err)
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		files = append(files, sourceFile{rel: filepath.ToSlash(rel), file: f, fset: fset})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].rel < files[j].rel })
+	return files
+}
+
+// importName returns the name under which f imports path: "" if it does not, "." for
+// a dot import, "_" for a blank import.
+func importName(f *ast.File, path string) string {
+	for _, spec := range f.Imports {
+		p, err := strconv.Unquote(spec.Path.Value)
+		if err != nil || p != path {
+			continue
+		}
+		if spec.Name != nil {
+			return spec.Name.Name
+		}
+		return path[strings.LastIndex(path, "/")+1:]
+	}
+	return ""
+}
+
+// calls returns the positions of pkgName.Sel(...) calls in f for which bad(Sel) holds.
+func calls(sf sourceFile, pkgName string, bad func(sel string) bool) []string {
+	var hits []string
+	ast.Inspect(sf.file, func(n ast.Node) bool {
+		sel, ok := n.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		if id, ok := sel.X.(*ast.Ident); ok && id.Name == pkgName && bad(sel.Sel.Name) {
+			p := sf.fset.Position(sel.Pos())
+			hits = append(hits, sf.rel+":"+strconv.Itoa(p.Line)+": "+pkgName+"."+sel.Sel.Name)
+		}
+		return true
+	})
+	return hits
+}
+
+// atomicTypes are the typed atomics of sync/atomic; everything else it exports is a
+// function-style operation on a raw integer or pointer.
+var atomicTypes = map[string]bool{
+	"Bool": true, "Int32": true, "Int64": true, "Uint32": true, "Uint64": true,
+	"Uintptr": true, "Pointer": true, "Value": true,
+}
+
+func TestNoRawAtomics(t *testing.T) {
+	for _, sf := range nonTestFiles(t) {
+		name := importName(sf.file, "sync/atomic")
+		switch name {
+		case "", "_":
+			continue
+		case ".":
+			t.Errorf("%s: dot import of sync/atomic; use the typed atomics (atomic.Int64, ...)", sf.rel)
+			continue
+		}
+		for _, h := range calls(sf, name, func(sel string) bool { return !atomicTypes[sel] }) {
+			t.Errorf("%s: raw atomic; use a typed atomic (atomic.Int64, atomic.Uint64, atomic.Bool, atomic.Pointer[T]) [STYLE rule 24]", h)
+		}
+	}
+}
+
+func TestNoFmtPrintOutsideMain(t *testing.T) {
+	banned := map[string]bool{"Print": true, "Printf": true, "Println": true}
+	for _, sf := range nonTestFiles(t) {
+		dir := filepath.ToSlash(filepath.Dir(sf.rel))
+		if sf.rel == "main.go" || (dir != "." && sf.file.Name.Name == "main") {
+			continue // the root main.go, or a command in its own directory
+		}
+		name := importName(sf.file, "fmt")
+		switch name {
+		case "", "_":
+			continue
+		case ".":
+			t.Errorf("%s: dot import of fmt", sf.rel)
+			continue
+		}
+		for _, h := range calls(sf, name, func(sel string) bool { return banned[sel] }) {
+			t.Errorf("%s: fmt.Print* outside main.go; log through log/slog or write to an io.Writer [STYLE rule 39]", h)
+		}
+	}
+}
