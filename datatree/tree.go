@@ -113,10 +113,11 @@ func New(cfg Config) *Tree {
 	t.watches.init()
 	t.acls.init()
 	open := t.acls.intern(jute.OpenACLUnsafe)
-	t.insertRaw("/", &node{acl: open, children: map[string]struct{}{"zookeeper": {}}})
-	t.insertRaw("/zookeeper", &node{acl: open, children: map[string]struct{}{"quota": {}, "config": {}}})
-	t.insertRaw("/zookeeper/quota", &node{acl: open})
-	t.insertRaw("/zookeeper/config", &node{acl: t.acls.intern(jute.ReadACLUnsafe), aversion: -1})
+	empty := []byte{} // Java's new byte[0]: getData returns an empty buffer, not null
+	t.insertRaw("/", &node{data: empty, acl: open, children: map[string]struct{}{"zookeeper": {}}})
+	t.insertRaw("/zookeeper", &node{data: empty, acl: open, children: map[string]struct{}{"quota": {}, "config": {}}})
+	t.insertRaw("/zookeeper/quota", &node{data: empty, acl: open})
+	t.insertRaw("/zookeeper/config", &node{data: empty, acl: t.acls.intern(jute.ReadACLUnsafe), aversion: -1})
 	return t
 }
 

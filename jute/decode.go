@@ -97,7 +97,7 @@ func (d *Decoder) length(minElem int) int {
 	if n == -1 {
 		return -1
 	}
-	if n < 0 || int(n)*minElem > len(d.buf)-d.off {
+	if n < 0 || int(n) > (len(d.buf)-d.off)/minElem {
 		d.fail(ErrBadLength)
 		return 0
 	}

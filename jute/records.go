@@ -94,9 +94,7 @@ func (r *ConnectRequest) Decode(d *Decoder) {
 	r.SessionID = d.Long()
 	r.Passwd = d.Buffer()
 	r.HasReadOnly = d.err == nil && d.Remaining() > 0
-	if r.HasReadOnly {
-		r.ReadOnly = d.Bool()
-	}
+	r.ReadOnly = r.HasReadOnly && d.Bool()
 }
 
 func (r *ConnectRequest) Append(dst []byte) []byte {
@@ -128,9 +126,7 @@ func (r *ConnectResponse) Decode(d *Decoder) {
 	r.SessionID = d.Long()
 	r.Passwd = d.Buffer()
 	r.HasReadOnly = d.err == nil && d.Remaining() > 0
-	if r.HasReadOnly {
-		r.ReadOnly = d.Bool()
-	}
+	r.ReadOnly = r.HasReadOnly && d.Bool()
 }
 
 func (r *ConnectResponse) Append(dst []byte) []byte {
@@ -425,13 +421,17 @@ type WhoAmIResponse struct {
 }
 
 func (r *WhoAmIResponse) Decode(d *Decoder) {
+	r.ClientInfo = nil
 	n := d.length(8)
 	if n < 0 || d.err != nil {
 		return
 	}
-	r.ClientInfo = make([]ClientInfo, n)
-	for i := range r.ClientInfo {
-		r.ClientInfo[i] = ClientInfo{AuthScheme: d.String(), User: d.String()}
+	out := make([]ClientInfo, n)
+	for i := range out {
+		out[i] = ClientInfo{AuthScheme: d.String(), User: d.String()}
+	}
+	if d.err == nil {
+		r.ClientInfo = out
 	}
 }
 

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"zkd/jute"
+)
+
+// Config is everything zkd needs to start, from flags and an optional zoo.cfg.
+type Config struct {
+	ClientAddr             string        // host:port of the client port
+	DataDir                string        // dataDir
+	DataLogDir             string        // dataLogDir (defaults to DataDir)
+	TickTime               time.Duration // tickTime
+	MinSessionTimeout      time.Duration // 0: 2 ticks
+	MaxSessionTimeout      time.Duration // 0: 20 ticks
+	MaxClientCnxns         int           // per client IP; 0 = unlimited
+	ExtendedTypes          bool          // zookeeper.extendedTypesEnabled: TTL nodes
+	FourLetterWords        []string      // 4lw.commands.whitelist
+	SuperDigest            string        // zookeeper.DigestAuthenticationProvider.superDigest
+	MaxBuffer              int           // jute.maxbuffer
+	SkipACL                bool          // zookeeper.skipACL
+	ReconfigEnabled        bool          // reconfigEnabled
+	ContainerCheckInterval time.Duration // znode.container.checkIntervalMs
+	ContainerMaxPerMinute  int           // znode.container.maxPerMinute
+	LogLevel               slog.Level
+	LogFormat              string // text or json
+}
+
+// DefaultConfig is what `zkd` with no arguments runs: standalone on loopback.
+func DefaultConfig() Config {
+	return Config{
+		ClientAddr:             "127.0.0.1:2181",
+		DataDir:                "zkd-data",
+		TickTime:               3000 * time.Millisecond,
+		MaxClientCnxns:         60,
+		FourLetterWords:        []string{"srvr"},
+		MaxBuffer:              jute.DefaultMaxBuffer,
+		ContainerCheckInterval: 60 * time.Second,
+		ContainerMaxPerMinute:  10000,
+		LogLevel:               slog.LevelInfo,
+		LogFormat:              "text",
+	}
+}
+
+// Validate reports an unusable configuration.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.ClientAddr); err != nil {
+		return fmt.Errorf("client address %q: %w", c.ClientAddr, err)
+	}
+	if c.TickTime <= 0 {
+		return errors.New("tickTime must be positive")
+	}
+	if c.MinSessionTimeout > 0 && c.MaxSessionTimeout > 0 && c.MinSessionTimeout > c.MaxSessionTimeout {
+		return errors.New("minSessionTimeout must not be larger than maxSessionTimeout")
+	}
+	if c.MaxBuffer <= 0 {
+		return errors.New("jute.maxbuffer must be positive")
+	}
+	if c.DataDir == "" {
+		return errors.New("dataDir is not set")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log format %q: want text or json", c.LogFormat)
+	}
+	return nil
+}
+
+// knownKeys are zoo.cfg keys ZooKeeper 3.8 understands that zkd accepts without
+// acting on them yet (spec/ops.md §4); anything else draws a warning, not an error.
+var knownKeys = map[string]bool{
+	"initLimit": true, "syncLimit": true, "autopurge.snapRetainCount": true, "autopurge.purgeInterval": true,
+	"admin.enableServer": true, "admin.serverPort": true, "admin.serverAddress": true,
+	"metricsProvider.className": true, "metricsProvider.httpPort": true, "metricsProvider.httpHost": true,
+	"metricsProvider.exportJvmInfo": true, "secureClientPort": true, "secureClientPortAddress": true,
+	"standaloneEnabled": true, "dynamicConfigFile": true, "snapCount": true, "preAllocSize": true,
+	"globalOutstandingLimit": true, "syncEnabled": true, "electionAlg": true, "quorumListenOnAllIPs": true,
+	"localSessionsEnabled": true, "localSessionsUpgradingEnabled": true, "peerType": true,
+	"clientPortListenBacklog": true, "connectToLearnerMasterLimit": true, "forceSync": true,
+	"fsync.warningthresholdms": true, "serverCnxnFactory": true, "audit.enable": true,
+	"jute.maxbuffer.extrasize": true, "snapSizeLimitInKb": true, "txnLogSizeLimitInKb": true,
+	"maxResponseCacheSize": true, "maxGetChildrenResponseCacheSize": true, "cnxTimeout": true,
+	"multiAddress.enabled": true, "sslQuorum": true, "portUnification": true, "authProvider.1": true,
+}
+
+// LoadZooCfg applies a ZooKeeper configuration file on top of c. Invalid values are
+// errors naming the file, line and key; unknown keys are logged and ignored.
+func (c *Config) LoadZooCfg(path string, log *slog.Logger) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	// A config file means ZooKeeper's defaults, not the loopback-only ones of a bare zkd.
+	port, host := "2181", "0.0.0.0"
+	sc := bufio.NewScanner(f)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || text[0] == '#' || text[0] == '!' {
+			continue
+		}
+		key, value, ok := cutProperty(text)
+		if !ok {
+			return fmt.Errorf("%s:%d: cannot parse %q as key=value", path, line, text)
+		}
+		bad := func(err error) error { return fmt.Errorf("%s:%d: %s=%q: %w", path, line, key, value, err) }
+		switch key {
+		case "clientPort":
+			if _, err := strconv.ParseUint(value, 10, 16); err != nil {
+				return bad(err)
+			}
+			port = value
+		case "clientPortAddress":
+			host = value
+		case "dataDir":
+			c.DataDir = value
+		case "dataLogDir":
+			c.DataLogDir = value
+		case "tickTime":
+			d, err := parseMillis(value)
+			if err != nil {
+				return bad(err)
+			}
+			c.TickTime = d
+		case "minSessionTimeout":
+			d, err := parseMillis(value)
+			if err != nil {
+				return bad(err)
+			}
+			c.MinSessionTimeout = d
+		case "maxSessionTimeout":
+			d, err := parseMillis(value)
+			if err != nil {
+				return bad(err)
+			}
+			c.MaxSessionTimeout = d
+		case "maxClientCnxns":
+			n, err := strconv.Atoi(value)
+			if err != nil || n < 0 {
+				return bad(errors.New("want a non-negative integer"))
+			}
+			c.MaxClientCnxns = n
+		case "extendedTypesEnabled", "zookeeper.extendedTypesEnabled":
+			c.ExtendedTypes = parseBool(value)
+		case "4lw.commands.whitelist", "zookeeper.4lw.commands.whitelist":
+			c.FourLetterWords = parseList(value)
+		case "reconfigEnabled":
+			c.ReconfigEnabled = parseBool(value)
+		case "skipACL", "zookeeper.skipACL":
+			c.SkipACL = value == "yes" || value == "true"
+		case "jute.maxbuffer":
+			n, err := parseInt(value)
+			if err != nil || n <= 0 {
+				return bad(errors.New("want a positive integer"))
+			}
+			c.MaxBuffer = n
+		case "zookeeper.DigestAuthenticationProvider.superDigest", "DigestAuthenticationProvider.superDigest":
+			c.SuperDigest = value
+		case "znode.container.checkIntervalMs":
+			d, err := parseMillis(value)
+			if err != nil {
+				return bad(err)
+			}
+			c.ContainerCheckInterval = d
+		case "znode.container.maxPerMinute":
+			n, err := strconv.Atoi(value)
+			if err != nil || n <= 0 {
+				return bad(errors.New("want a positive integer"))
+			}
+			c.ContainerMaxPerMinute = n
+		default:
+			if !knownKeys[key] && !strings.HasPrefix(key, "server.") && !strings.HasPrefix(key, "group.") &&
+				!strings.HasPrefix(key, "weight.") && !strings.HasPrefix(key, "ssl.") {
+				log.Warn("unknown configuration key ignored", "file", path, "line", line, "key", key)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("config: read %s: %w", path, err)
+	}
+	c.ClientAddr = net.JoinHostPort(host, port)
+	return nil
+}
+
+// cutProperty splits a Java properties line: key=value, key:value or key value.
+func cutProperty(line string) (key, value string, ok bool) {
+	i := strings.IndexAny(line, "=: \t")
+	if i <= 0 {
+		return "", "", false
+	}
+	key = strings.TrimSpace(line[:i])
+	value = strings.TrimSpace(line[i+1:])
+	return key, value, key != ""
+}
+
+func parseMillis(v string) (time.Duration, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("want a non-negative number of milliseconds")
+	}
+	return time.Duration(n) * time.Millisecond, nil
+}
+
+// parseInt accepts decimal and 0x-prefixed hex, as Java's Integer.decode does.
+func parseInt(v string) (int, error) {
+	n, err := strconv.ParseInt(v, 0, 64)
+	return int(n), err
+}
+
+func parseBool(v string) bool { return strings.EqualFold(strings.TrimSpace(v), "true") }
+
+func parseList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}

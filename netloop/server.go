@@ -1,0 +1,237 @@
+package netloop
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"syscall"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/logging"
+
+	"zkd/jute"
+	"zkd/session"
+)
+
+// Config configures the client listener.
+type Config struct {
+	// Addr is host:port to listen on; port 0 picks a free port (see Server.Addr).
+	Addr string
+	// MaxFrame is jute.maxbuffer: the largest frame payload accepted.
+	MaxFrame int
+	// EventLoops is the number of event loops (0: one per CPU).
+	EventLoops int
+	// MaxOutboundBytes disconnects a client whose unsent output exceeds it.
+	MaxOutboundBytes int
+	Logger           *slog.Logger
+}
+
+// DefaultConfig returns ZooKeeper's client-port defaults on loopback.
+func DefaultConfig() Config {
+	return Config{Addr: "127.0.0.1:2181", MaxFrame: jute.DefaultMaxBuffer, MaxOutboundBytes: 64 << 20}
+}
+
+// Validate reports a configuration error.
+func (c *Config) Validate() error {
+	if c.Addr == "" {
+		return errors.New("netloop: empty listen address")
+	}
+	if c.MaxFrame <= 0 {
+		return errors.New("netloop: jute.maxbuffer must be positive")
+	}
+	if c.MaxOutboundBytes <= 0 {
+		c.MaxOutboundBytes = 64 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Server is a running client listener.
+type Server struct {
+	gnet.BuiltinEventEngine
+	cfg  Config
+	sess *session.Server
+	log  *slog.Logger
+
+	eng   gnet.Engine
+	addr  net.Addr
+	bootC chan error
+	doneC chan error
+}
+
+// Listen binds the client port and starts serving in the background. It returns
+// once the port accepts connections.
+func Listen(cfg Config, sess *session.Server) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, sess: sess, log: cfg.Logger, bootC: make(chan error, 1), doneC: make(chan error, 1)}
+	opts := []gnet.Option{
+		gnet.WithMulticore(cfg.EventLoops == 0),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReuseAddr(true),
+		gnet.WithLogLevel(logging.ErrorLevel),
+	}
+	if cfg.EventLoops > 0 {
+		opts = append(opts, gnet.WithNumEventLoop(cfg.EventLoops))
+	}
+	go func() {
+		err := gnet.Run(s, "tcp://"+cfg.Addr, opts...)
+		select {
+		case s.bootC <- err: // failed before OnBoot
+		default:
+		}
+		s.doneC <- err
+	}()
+	if err := <-s.bootC; err != nil {
+		return nil, fmt.Errorf("netloop: listen %s: %w", cfg.Addr, err)
+	}
+	return s, nil
+}
+
+// Addr returns the bound address (with the real port when Addr asked for 0).
+func (s *Server) Addr() net.Addr { return s.addr }
+
+// Stop closes the listener and every connection.
+func (s *Server) Stop(ctx context.Context) error {
+	if err := s.eng.Stop(ctx); err != nil {
+		return fmt.Errorf("netloop: stop: %w", err)
+	}
+	select {
+	case <-s.doneC:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// OnBoot records the engine and the bound port.
+func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	s.eng = eng
+	addr, err := boundAddr(eng)
+	if err != nil {
+		s.bootC <- err
+		return gnet.Shutdown
+	}
+	s.addr = addr
+	s.bootC <- nil
+	return gnet.None
+}
+
+func boundAddr(eng gnet.Engine) (net.Addr, error) {
+	fd, err := eng.Dup()
+	if err != nil {
+		return nil, err
+	}
+	defer syscall.Close(fd)
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		return nil, err
+	}
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
+	case *syscall.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
+	}
+	return nil, fmt.Errorf("unexpected socket address %T", sa)
+}
+
+// transport lets session reach the socket from any goroutine.
+type transport struct{ c gnet.Conn }
+
+func (t transport) Wake()  { _ = t.c.Wake(nil) }
+func (t transport) Close() { _ = t.c.Close() }
+
+// OnOpen attaches a session.Conn, or refuses a client over maxClientCnxns.
+func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	ip := ""
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		ip = a.IP.String()
+	}
+	sc, err := s.sess.NewConn(transport{c}, ip)
+	if err != nil {
+		return nil, gnet.Close
+	}
+	c.SetContext(sc)
+	return nil, gnet.None
+}
+
+// OnClose detaches the connection from its session.
+func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
+	if sc, ok := c.Context().(*session.Conn); ok {
+		sc.Closed()
+	}
+	return gnet.None
+}
+
+// OnTraffic reads every complete frame, then flushes the connection's output.
+func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
+	sc, ok := c.Context().(*session.Conn)
+	if !ok {
+		return gnet.Close
+	}
+	if action := s.readFrames(c, sc); action != gnet.None {
+		return action
+	}
+	out, closeAfter := sc.TakeOutput()
+	if len(out) > 0 {
+		if _, err := c.Write(out); err != nil {
+			return gnet.Close
+		}
+	}
+	sc.ReturnOutput(out)
+	if closeAfter {
+		return gnet.Close
+	}
+	if c.OutboundBuffered() > s.cfg.MaxOutboundBytes {
+		s.log.Warn("closing connection: client is not reading its replies",
+			"remote", c.RemoteAddr().String(), "unsent_bytes", c.OutboundBuffered())
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+func (s *Server) readFrames(c gnet.Conn, sc *session.Conn) gnet.Action {
+	for {
+		if sc.Started() && sc.Throttled() {
+			return gnet.None // leave the rest unread until replies drain
+		}
+		if c.InboundBuffered() < 4 {
+			return gnet.None
+		}
+		hdr, err := c.Peek(4)
+		if err != nil {
+			return gnet.None
+		}
+		if !sc.Started() && session.IsFourLetterWord(hdr) {
+			word := string(hdr)
+			_, _ = c.Discard(4)
+			_, _ = c.Write([]byte(s.sess.FourLetterWord(word)))
+			return gnet.Close
+		}
+		n := int(int32(binary.BigEndian.Uint32(hdr)))
+		if n < 0 || n > s.cfg.MaxFrame {
+			s.log.Warn(fmt.Sprintf("Len error. A message from %s with advertised length of %d is either a malformed message or too large to process (length is greater than jute.maxbuffer=%d)",
+				c.RemoteAddr(), n, s.cfg.MaxFrame))
+			return gnet.Close
+		}
+		if c.InboundBuffered() < 4+n {
+			return gnet.None
+		}
+		frame, err := c.Peek(4 + n)
+		if err != nil {
+			return gnet.None
+		}
+		keep := sc.HandleFrame(frame[4:])
+		_, _ = c.Discard(4 + n)
+		if !keep {
+			return gnet.Close
+		}
+	}
+}

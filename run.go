@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"zkd/datatree"
+	"zkd/netloop"
+	"zkd/quorum"
+	"zkd/session"
+)
+
+// instance is one running zkd server: the tree, its write path, the session layer
+// and the client listener, started and stopped in dependency order.
+type instance struct {
+	tree *datatree.Tree
+	node *quorum.Node
+	sess *session.Server
+	net  *netloop.Server
+}
+
+// start wires and starts a standalone server.
+func start(cfg Config, log *slog.Logger) (*instance, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	tree := datatree.New(datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL})
+	qcfg := quorum.DefaultConfig()
+	qcfg.Logger = log
+	node, err := quorum.Start(qcfg, tree)
+	if err != nil {
+		return nil, err
+	}
+	scfg := session.DefaultConfig()
+	scfg.TickTime = cfg.TickTime
+	scfg.MinSessionTimeout = cfg.MinSessionTimeout
+	scfg.MaxSessionTimeout = cfg.MaxSessionTimeout
+	scfg.MaxClientCnxns = cfg.MaxClientCnxns
+	scfg.SuperDigest = cfg.SuperDigest
+	scfg.FourLetterWords = cfg.FourLetterWords
+	scfg.ContainerCheckInterval = cfg.ContainerCheckInterval
+	scfg.ContainerMaxPerMinute = cfg.ContainerMaxPerMinute
+	scfg.ReconfigEnabled = cfg.ReconfigEnabled
+	scfg.Version = version
+	scfg.BuildTime = buildTime()
+	scfg.ClientAddr = cfg.ClientAddr
+	scfg.Logger = log
+	sess, err := session.NewServer(scfg, tree, node)
+	if err != nil {
+		node.Stop()
+		return nil, err
+	}
+	sess.Run()
+	ncfg := netloop.DefaultConfig()
+	ncfg.Addr = cfg.ClientAddr
+	ncfg.MaxFrame = cfg.MaxBuffer
+	ncfg.Logger = log
+	nl, err := netloop.Listen(ncfg, sess)
+	if err != nil {
+		sess.Stop()
+		node.Stop()
+		return nil, err
+	}
+	log.Info("binding to port", "addr", nl.Addr().String(), "version", scfg.FullVersion(), "data_dir", cfg.DataDir)
+	return &instance{tree: tree, node: node, sess: sess, net: nl}, nil
+}
+
+// Addr returns the bound client address.
+func (in *instance) Addr() net.Addr { return in.net.Addr() }
+
+// stop closes the listener, then the session timers, then the raft loop: nothing
+// above a layer still runs when that layer goes away.
+func (in *instance) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := in.net.Stop(ctx)
+	in.sess.Stop()
+	in.node.Stop()
+	return err
+}
+
+// buildTime is the modification time of the running binary: srvr's "built on".
+func buildTime() time.Time {
+	exe, err := os.Executable()
+	if err != nil {
+		return time.Time{}
+	}
+	st, err := os.Stat(exe)
+	if err != nil {
+		return time.Time{}
+	}
+	return st.ModTime()
+}

@@ -1,0 +1,287 @@
+package session
+
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+
+	"zkd/datatree"
+	"zkd/jute"
+)
+
+// Transport is the socket under a Conn; netloop implements it.
+type Transport interface {
+	// Wake asks the event loop to flush the connection soon. Safe from any goroutine.
+	Wake()
+	// Close closes the connection after writing what is already flushed. Safe from
+	// any goroutine.
+	Close()
+}
+
+type connState uint8
+
+const (
+	stateHandshake connState = iota // waiting for ConnectRequest
+	stateReady                      // session attached (or being created)
+	stateClosing                    // no more requests are read
+)
+
+// pending is one request of the connection that has not been answered yet.
+type pending struct {
+	start int64  // monotonic ns at receipt, for latency
+	frame []byte // a copied request to run when it reaches the head; nil otherwise
+	done  bool   // the reply is ready in reply
+	reply []byte // whole reply frame(s)
+	close bool   // close the connection once this reply is out
+}
+
+// Conn is one client connection. Its request handling runs on the connection's
+// event loop, except where noted.
+type Conn struct {
+	srv *Server
+	tr  Transport
+	ip  string
+
+	state     connState // event loop only
+	sess      *Session  // set once, on the event loop, before any request is read
+	oldClient bool      // the ConnectRequest had no readOnly byte
+	identity  atomic.Pointer[datatree.Identity]
+	recv      atomic.Int64 // requests received
+	sentCount atomic.Int64 // replies and events sent
+
+	pend struct {
+		sync.Mutex
+		q []*pending // guarded by mu; in request order
+	}
+
+	out struct {
+		sync.Mutex
+		buf        []byte // guarded by mu; frames ready to write, in order
+		spare      []byte // guarded by mu; the other half of the double buffer
+		woken      bool   // guarded by mu; a Wake is pending
+		closeAfter bool   // guarded by mu; close once buf is written
+		closed     bool   // guarded by mu; drop further output
+	}
+
+	scratch  []byte   // event loop only: reply encoding buffer
+	children []string // event loop only: getChildren scratch
+}
+
+func newConn(s *Server, tr Transport, ip string) *Conn {
+	c := &Conn{srv: s, tr: tr, ip: ip}
+	id := datatree.Identity{{Scheme: "ip", ID: ip}}
+	c.identity.Store(&id)
+	return c
+}
+
+// Identity implements datatree.Watcher.
+func (c *Conn) Identity() datatree.Identity { return *c.identity.Load() }
+
+// Notify implements datatree.Watcher: it queues a notification frame. ZooKeeper 3.8
+// sends zxid -1 in every notification header, so zkd does too.
+func (c *Conn) Notify(ev datatree.Event) {
+	c.out.Lock()
+	if c.out.closed {
+		c.out.Unlock()
+		return
+	}
+	c.out.buf = jute.AppendNotification(c.out.buf, -1, ev.Type, ev.Path)
+	c.sentCount.Add(1)
+	c.srv.stats.sent.Add(1)
+	wake := !c.out.woken
+	c.out.woken = true
+	c.out.Unlock()
+	if wake {
+		c.tr.Wake()
+	}
+}
+
+// emit appends whole reply frames to the output. fromLoop says whether the caller
+// runs on the connection's event loop, which flushes by itself after each read.
+func (c *Conn) emit(frames []byte, fromLoop bool) {
+	c.out.Lock()
+	if c.out.closed {
+		c.out.Unlock()
+		return
+	}
+	c.out.buf = append(c.out.buf, frames...)
+	c.sentCount.Add(1)
+	c.srv.stats.sent.Add(1)
+	wake := !fromLoop && !c.out.woken
+	if wake {
+		c.out.woken = true
+	}
+	over := len(c.out.buf) > c.srv.cfg.MaxOutputBytes
+	c.out.Unlock()
+	if over {
+		c.srv.log.Warn("closing connection of a client that does not read its replies",
+			"remote", c.ip, "sessionid", c.sessionID(), "queued_bytes", len(frames))
+		c.abort()
+		return
+	}
+	if wake {
+		c.tr.Wake()
+	}
+}
+
+// TakeOutput hands the queued output to the event loop, which must write it and then
+// give the slice back with ReturnOutput. closeAfter asks it to close the connection
+// once the bytes are written.
+func (c *Conn) TakeOutput() (b []byte, closeAfter bool) {
+	c.out.Lock()
+	defer c.out.Unlock()
+	b = c.out.buf
+	c.out.buf = c.out.spare[:0]
+	c.out.spare = nil
+	c.out.woken = false
+	return b, c.out.closeAfter
+}
+
+// ReturnOutput gives back a slice from TakeOutput for reuse. Oversized buffers are
+// dropped so one burst does not pin memory for the connection's life.
+func (c *Conn) ReturnOutput(b []byte) {
+	if cap(b) > 1<<20 {
+		return
+	}
+	c.out.Lock()
+	if c.out.spare == nil {
+		c.out.spare = b[:0]
+	}
+	c.out.Unlock()
+}
+
+// closeAfterFlush stops the connection once its queued output is written. Safe from
+// any goroutine.
+func (c *Conn) closeAfterFlush() {
+	c.out.Lock()
+	c.out.closeAfter = true
+	c.out.Unlock()
+	c.tr.Wake()
+}
+
+// abort drops queued output and closes the connection now.
+func (c *Conn) abort() {
+	c.out.Lock()
+	c.out.closed = true
+	c.out.buf = nil
+	c.out.Unlock()
+	c.tr.Close()
+}
+
+// Outstanding returns the number of unanswered requests; netloop stops reading
+// from a connection whose count reaches the limit.
+func (c *Conn) Outstanding() int {
+	c.pend.Lock()
+	defer c.pend.Unlock()
+	return len(c.pend.q)
+}
+
+// Throttled reports whether the connection has as many requests in flight as it
+// may, so that netloop leaves further frames unread.
+func (c *Conn) Throttled() bool { return c.Outstanding() >= c.srv.cfg.MaxOutstanding }
+
+// Started reports whether the connection has sent its ConnectRequest (before that,
+// its first four bytes may be a four-letter word).
+func (c *Conn) Started() bool { return c.state != stateHandshake }
+
+// Closed must be called by netloop once the connection is gone: it drops the
+// connection's watches and detaches it from its session, which lives on until it
+// expires or is resumed.
+func (c *Conn) Closed() {
+	c.out.Lock()
+	c.out.closed = true
+	c.out.buf = nil
+	c.out.Unlock()
+	c.srv.tree.RemoveWatcher(c)
+	c.srv.dropConn(c)
+}
+
+func (c *Conn) sessionID() jute.SessionID {
+	if c.sess == nil {
+		return 0
+	}
+	return c.sess.id
+}
+
+// HandleFrame processes one complete frame payload (the 4-byte length removed). It
+// aliases frame only until it returns. It returns false when the connection must
+// be closed at once, without flushing.
+func (c *Conn) HandleFrame(frame []byte) bool {
+	switch c.state {
+	case stateHandshake:
+		return c.handshake(frame)
+	case stateReady:
+		return c.request(frame)
+	}
+	return false
+}
+
+// enqueue appends p to the pending queue and reports whether it was empty before.
+func (c *Conn) enqueue(p *pending) {
+	c.pend.Lock()
+	c.pend.q = append(c.pend.q, p)
+	c.pend.Unlock()
+}
+
+// complete marks p answered and drains the queue head. It runs on whichever
+// goroutine finished p: the apply goroutine for writes and syncs.
+func (c *Conn) complete(p *pending, reply []byte, close bool) {
+	c.pend.Lock()
+	p.reply, p.done, p.close = reply, true, close
+	c.drainLocked(false)
+	c.pend.Unlock()
+}
+
+// drainLocked emits every answered request at the head of the queue and runs the
+// queued local requests that reach the head. REQUIRES: c.pend held.
+func (c *Conn) drainLocked(fromLoop bool) {
+	q := c.pend.q
+	i := 0
+	for ; i < len(q); i++ {
+		p := q[i]
+		if p.frame != nil {
+			c.emit(c.local(p.frame, nil, false), fromLoop)
+			c.srv.stats.observe(p.start)
+			q[i] = nil
+			continue
+		}
+		if !p.done {
+			break
+		}
+		c.emit(p.reply, fromLoop)
+		c.srv.stats.observe(p.start)
+		if p.close {
+			c.closeAfterFlush()
+		}
+		q[i] = nil
+	}
+	if i > 0 {
+		n := copy(q, q[i:])
+		clear(q[n:])
+		c.pend.q = q[:n]
+	}
+}
+
+// replyFrame builds a header-only reply frame.
+func replyFrame(dst []byte, xid int32, zxid jute.Zxid, err jute.Code) []byte {
+	dst, mark := jute.BeginFrame(dst)
+	dst = jute.AppendReplyHeader(dst, xid, zxid, err)
+	return jute.EndFrame(dst, mark)
+}
+
+// answer sends a reply that needs no more work, keeping request order: at once if
+// nothing is pending, otherwise as a done item at the tail.
+func (c *Conn) answer(reply []byte, start int64, close bool) {
+	c.pend.Lock()
+	if len(c.pend.q) == 0 {
+		c.pend.Unlock()
+		c.emit(reply, true)
+		c.srv.stats.observe(start)
+		if close {
+			c.closeAfterFlush()
+		}
+		return
+	}
+	c.pend.q = append(c.pend.q, &pending{start: start, done: true, reply: bytes.Clone(reply), close: close})
+	c.pend.Unlock()
+}
