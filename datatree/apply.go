@@ -309,7 +309,7 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	if s.nodes[path] != nil {
 		return "", jute.Stat{}, jute.CodeNodeExists
 	}
-	if parent.isEphemeral() {
+	if isSessionOwner(parent.owner, t.cfg.ExtendedTypes) {
 		return "", jute.Stat{}, jute.CodeNoChildrenForEphemerals
 	}
 
@@ -353,7 +353,7 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 			c.trackOwner(path, owner, false)
 		})
 	}
-	return path, n.stat(), jute.CodeOK
+	return path, n.stat(t.cfg.ExtendedTypes), jute.CodeOK
 }
 
 // formatSequence renders a sequence number as Java's %010d does, negative values
@@ -388,7 +388,7 @@ func (c *applyCtx) trackOwner(path string, owner int64, add bool) {
 	t.sessions.Lock()
 	defer t.sessions.Unlock()
 	var set map[string]struct{}
-	if owner == containerOwner || isTTLOwner(owner) {
+	if owner == containerOwner || isTTLOwner(owner, t.cfg.ExtendedTypes) {
 		set = t.sessions.expiring
 	} else if st := t.sessions.byID[jute.SessionID(owner)]; st != nil {
 		set = st.ephemerals
@@ -496,7 +496,7 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 			n.data, n.version, n.mzxid, n.mtime = old.data, old.version, old.mzxid, old.mtime
 		})
 	}
-	return n.stat(), jute.CodeOK
+	return n.stat(t.cfg.ExtendedTypes), jute.CodeOK
 }
 
 func (c *applyCtx) setACL(path string, acl []jute.ACL, version int32) (jute.Stat, jute.Code) {
@@ -523,7 +523,7 @@ func (c *applyCtx) setACL(path string, acl []jute.ACL, version int32) (jute.Stat
 	}
 	n.acl = t.acls.intern(fixed)
 	n.aversion++
-	return n.stat(), jute.CodeOK
+	return n.stat(t.cfg.ExtendedTypes), jute.CodeOK
 }
 
 func (c *applyCtx) check(path string, version int32) jute.Code {
@@ -595,7 +595,7 @@ func (c *applyCtx) reap(path string) Result {
 		return Result{Err: jute.CodeNoNode}
 	case len(n.children) > 0:
 		return Result{Err: jute.CodeNotEmpty}
-	case !reapable(n, c.txn.Time):
+	case !reapable(n, c.txn.Time, c.t.cfg.ExtendedTypes):
 		return Result{Err: jute.CodeBadVersion}
 	}
 	c.removeNode(path, n)

@@ -346,7 +346,7 @@ func dumpTree(t *Tree) treeDump {
 			stored := storedFields{Czxid: n.czxid, Mzxid: n.mzxid, Ctime: n.ctime, Mtime: n.mtime, Owner: n.owner,
 				Pzxid: n.pzxid, Version: n.version, Cversion: n.cversion, Aversion: n.aversion}
 			d.Nodes[p] = nodeDump{Data: string(n.data), Null: n.data == nil, ACL: fmt.Sprint(n.acl),
-				Stored: stored, Children: fmt.Sprint(kids), Stat: n.stat()}
+				Stored: stored, Children: fmt.Sprint(kids), Stat: n.stat(t.cfg.ExtendedTypes)}
 		}
 		s.mu.RUnlock()
 	}

@@ -41,7 +41,7 @@ func (t *Tree) Exists(path string, w Watcher, id Identity) (jute.Stat, jute.Code
 	if w != nil {
 		t.watches.add(true, path, w, modeStandard)
 	}
-	return n.stat(), jute.CodeOK
+	return n.stat(t.cfg.ExtendedTypes), jute.CodeOK
 }
 
 // GetData returns the data (aliasing the tree's immutable copy: do not modify) and
@@ -58,7 +58,7 @@ func (t *Tree) GetData(path string, w Watcher, id Identity) ([]byte, jute.Stat, 
 	if w != nil {
 		t.watches.add(true, path, w, modeStandard)
 	}
-	return n.data, n.stat(), jute.CodeOK
+	return n.data, n.stat(t.cfg.ExtendedTypes), jute.CodeOK
 }
 
 // GetChildren appends the child names of path to dst (unordered, as ZooKeeper) and
@@ -78,7 +78,7 @@ func (t *Tree) GetChildren(path string, w Watcher, id Identity, dst []string) ([
 	for name := range n.children {
 		dst = append(dst, name)
 	}
-	return dst, n.stat(), jute.CodeOK
+	return dst, n.stat(t.cfg.ExtendedTypes), jute.CodeOK
 }
 
 // GetACL returns the ACL and Stat of path. A caller with READ but not ADMIN sees
@@ -105,7 +105,7 @@ func (t *Tree) GetACL(path string, id Identity) ([]jute.ACL, jute.Stat, jute.Cod
 		}
 		acl = masked
 	}
-	return acl, n.stat(), jute.CodeOK
+	return acl, n.stat(t.cfg.ExtendedTypes), jute.CodeOK
 }
 
 // AllChildrenNumber returns the number of descendants of path. It is not atomic
@@ -320,7 +320,7 @@ func (t *Tree) ReapCandidates(now int64, limit int) []string {
 		if n == nil {
 			continue
 		}
-		if reapable(n, now) {
+		if reapable(n, now, t.cfg.ExtendedTypes) {
 			out = append(out, p)
 		}
 		s.mu.RUnlock()
@@ -328,14 +328,14 @@ func (t *Tree) ReapCandidates(now int64, limit int) []string {
 	return out
 }
 
-func reapable(n *node, now int64) bool {
+func reapable(n *node, now int64, ext bool) bool {
 	if len(n.children) != 0 {
 		return false
 	}
 	if n.owner == containerOwner {
 		return n.cversion > 0
 	}
-	if isTTLOwner(n.owner) {
+	if isTTLOwner(n.owner, ext) {
 		ttl := n.owner &^ ttlMask
 		return now-n.mtime > ttl
 	}

@@ -45,9 +45,10 @@ type node struct {
 	children map[string]struct{} // child names; nil when there are none
 }
 
-func (n *node) stat() jute.Stat {
+// stat derives the client-visible Stat; ext is Config.ExtendedTypes.
+func (n *node) stat(ext bool) jute.Stat {
 	owner := n.owner
-	if owner == containerOwner || isTTLOwner(owner) {
+	if !isSessionOwner(owner, ext) {
 		owner = 0
 	}
 	nc := int32(len(n.children))
@@ -60,13 +61,16 @@ func (n *node) stat() jute.Stat {
 }
 
 // isTTLOwner reports whether a stored ephemeralOwner is a TTL marker
-// (top byte 0xFF, bits 40-55 zero).
-func isTTLOwner(owner int64) bool {
-	return owner&ttlMask == ttlMask && owner&0x00FF_FF00_0000_0000 == 0
+// (top byte 0xFF, bits 40-55 zero) when extended types are enabled (ext). Without
+// them such a value is a session id (myid 255), as in Java's EphemeralType.get
+// (spec/semantics.md §5.5).
+func isTTLOwner(owner int64, ext bool) bool {
+	return ext && owner&ttlMask == ttlMask && owner&0x00FF_FF00_0000_0000 == 0
 }
 
-func (n *node) isEphemeral() bool {
-	return n.owner != 0 && n.owner != containerOwner && !isTTLOwner(n.owner)
+// isSessionOwner reports whether a stored ephemeralOwner names an owning session.
+func isSessionOwner(owner int64, ext bool) bool {
+	return owner != 0 && owner != containerOwner && !isTTLOwner(owner, ext)
 }
 
 type stripe struct {

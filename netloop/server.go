@@ -150,11 +150,11 @@ func (t transport) Close() { _ = t.c.Close() }
 
 // OnOpen attaches a session.Conn, or refuses a client over maxClientCnxns.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	ip := ""
+	ip, remote := "", c.RemoteAddr().String()
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		ip = a.IP.String()
 	}
-	sc, err := s.sess.NewConn(transport{c}, ip)
+	sc, err := s.sess.NewConn(transport{c}, ip, remote)
 	if err != nil {
 		return nil, gnet.Close
 	}
@@ -212,7 +212,7 @@ func (s *Server) readFrames(c gnet.Conn, sc *session.Conn) gnet.Action {
 		if !sc.Started() && session.IsFourLetterWord(hdr) {
 			word := string(hdr)
 			_, _ = c.Discard(4)
-			_, _ = c.Write([]byte(s.sess.FourLetterWord(word)))
+			_, _ = c.Write([]byte(sc.FourLetterWord(word)))
 			return gnet.Close
 		}
 		n := int(int32(binary.BigEndian.Uint32(hdr)))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"zkd/datatree"
 	"zkd/jute"
@@ -38,9 +39,11 @@ type pending struct {
 // Conn is one client connection. Its request handling runs on the connection's
 // event loop, except where noted.
 type Conn struct {
-	srv *Server
-	tr  Transport
-	ip  string
+	srv    *Server
+	tr     Transport
+	ip     string // remote IP: the ip identity and the maxClientCnxns key
+	remote string // remote ip:port, for four-letter words
+	est    int64  // connection time, ms since the epoch
 
 	state     connState // event loop only
 	sess      *Session  // set once, on the event loop, before any request is read
@@ -48,6 +51,7 @@ type Conn struct {
 	identity  atomic.Pointer[datatree.Identity]
 	recv      atomic.Int64 // requests received
 	sentCount atomic.Int64 // replies and events sent
+	last      connStats
 
 	pend struct {
 		sync.Mutex
@@ -67,8 +71,9 @@ type Conn struct {
 	children []string // event loop only: getChildren scratch
 }
 
-func newConn(s *Server, tr Transport, ip string) *Conn {
-	c := &Conn{srv: s, tr: tr, ip: ip}
+func newConn(s *Server, tr Transport, ip, remote string) *Conn {
+	c := &Conn{srv: s, tr: tr, ip: ip, remote: remote, est: time.Now().UnixMilli()}
+	c.last.reset()
 	id := datatree.Identity{{Scheme: "ip", ID: ip}}
 	c.identity.Store(&id)
 	return c
@@ -241,7 +246,7 @@ func (c *Conn) drainLocked(fromLoop bool) {
 		p := q[i]
 		if p.frame != nil {
 			c.emit(c.local(p.frame, nil, false), fromLoop)
-			c.srv.stats.observe(p.start)
+			c.observe(p.start)
 			q[i] = nil
 			continue
 		}
@@ -249,7 +254,7 @@ func (c *Conn) drainLocked(fromLoop bool) {
 			break
 		}
 		c.emit(p.reply, fromLoop)
-		c.srv.stats.observe(p.start)
+		c.observe(p.start)
 		if p.close {
 			c.closeAfterFlush()
 		}
@@ -276,7 +281,7 @@ func (c *Conn) answer(reply []byte, start int64, close bool) {
 	if len(c.pend.q) == 0 {
 		c.pend.Unlock()
 		c.emit(reply, true)
-		c.srv.stats.observe(start)
+		c.observe(start)
 		if close {
 			c.closeAfterFlush()
 		}

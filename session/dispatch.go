@@ -49,8 +49,8 @@ func (c *Conn) createSession(timeout int32, now int64) bool {
 	sess.touch(now)
 	srv.mu.Lock()
 	srv.mu.sessions[id] = sess
+	c.sess = sess // under srv.mu: four-letter words read it from other goroutines
 	srv.mu.Unlock()
-	c.sess = sess
 	p := &pending{start: now}
 	c.enqueue(p)
 	txn := datatree.Txn{Kind: datatree.KindCreateSession, Session: id, Timeout: timeout, Time: time.Now().UnixMilli()}
@@ -81,6 +81,7 @@ func (c *Conn) resumeSession(id jute.SessionID, passwd []byte, timeout int32, no
 	if valid {
 		old = sess.conn
 		sess.conn = c
+		c.sess = sess
 		sess.timeout.Store(timeout)
 		sess.touch(now)
 	}
@@ -94,7 +95,6 @@ func (c *Conn) resumeSession(id jute.SessionID, passwd []byte, timeout int32, no
 	if old != nil && old != c {
 		old.abort()
 	}
-	c.sess = sess
 	srv.log.Info("Renewed session", "sessionid", id, "timeout_ms", timeout, "remote", c.ip)
 	c.answer(c.connectResponse(timeout, id, SessionPassword(id)), now, false)
 	return true
@@ -129,6 +129,10 @@ func (c *Conn) request(frame []byte) bool {
 	c.recv.Add(1)
 	srv.stats.received.Add(1)
 	c.sess.touch(start)
+	c.last.op.Store(int32(hdr.Type))
+	if hdr.Xid > 0 {
+		c.last.cxid.Store(int64(hdr.Xid))
+	}
 	body := frame[jute.RequestHeaderSize:]
 	switch op := hdr.Type; {
 	case isLocal(op):
@@ -137,7 +141,7 @@ func (c *Conn) request(frame []byte) bool {
 			c.pend.Unlock()
 			c.scratch = c.local(frame, c.scratch[:0], true)
 			c.emit(c.scratch, true)
-			srv.stats.observe(start)
+			c.observe(start)
 			return true
 		}
 		c.pend.q = append(c.pend.q, &pending{start: start, frame: bytes.Clone(frame)})

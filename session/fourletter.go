@@ -57,6 +57,17 @@ func (s *Server) FourLetterWord(word string) string {
 		s.stats.minLatency.Store(-1)
 		s.stats.maxLatency.Store(0)
 		return "Server stats reset.\n"
+	case "cons":
+		var b strings.Builder
+		s.writeConns(&b, true)
+		return b.String()
+	case "crst":
+		for _, c := range s.connList() {
+			c.last.reset()
+			c.recv.Store(0)
+			c.sentCount.Store(0)
+		}
+		return "Connection stats reset.\n"
 	case "gtmk":
 		return "306"
 	}
@@ -84,12 +95,7 @@ func (s *Server) srvr(withClients bool) string {
 	b.WriteByte('\n')
 	if withClients {
 		b.WriteString("Clients:\n")
-		s.mu.Lock()
-		for c := range s.mu.conns {
-			fmt.Fprintf(&b, " /%s[1](queued=%d,recved=%d,sent=%d)\n", c.ip, 0, c.recv.Load(), c.sentCount.Load())
-		}
-		s.mu.Unlock()
-		b.WriteByte('\n')
+		s.writeConns(&b, false)
 	}
 	st := &s.stats
 	minL, n := st.minLatency.Load(), st.latencyN.Load()
@@ -152,4 +158,25 @@ func (s *Server) envi() string {
 		fmt.Fprintf(&b, "%s=%s\n", p[0], p[1])
 	}
 	return b.String()
+}
+
+func (s *Server) connList() []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Conn, 0, len(s.mu.conns))
+	for c := range s.mu.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// writeConns lists every connection, then the empty line that ends the list.
+// It holds s.mu so that no connection attaches its session meanwhile.
+func (s *Server) writeConns(b *strings.Builder, full bool) {
+	s.mu.Lock()
+	for c := range s.mu.conns {
+		c.appendConsLine(b, full)
+	}
+	s.mu.Unlock()
+	b.WriteByte('\n')
 }

@@ -214,7 +214,8 @@ func (s *Server) reapLoop() {
 var ErrTooManyConnections = errors.New("session: too many connections from one address")
 
 // NewConn registers a new client connection from ip.
-func (s *Server) NewConn(tr Transport, ip string) (*Conn, error) {
+// remote is ip:port as four-letter words print it.
+func (s *Server) NewConn(tr Transport, ip, remote string) (*Conn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cfg.MaxClientCnxns > 0 && s.mu.perIP[ip] >= s.cfg.MaxClientCnxns {
@@ -222,7 +223,7 @@ func (s *Server) NewConn(tr Transport, ip string) (*Conn, error) {
 		return nil, ErrTooManyConnections
 	}
 	s.mu.perIP[ip]++
-	c := newConn(s, tr, ip)
+	c := newConn(s, tr, ip, remote)
 	s.mu.conns[c] = struct{}{}
 	return c, nil
 }
