@@ -329,6 +329,8 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 		czxid: c.zxid, mzxid: c.zxid, pzxid: c.zxid,
 		ctime: c.txn.Time, mtime: c.txn.Time, owner: owner,
 	}
+	t.saveImage(path, nil)
+	t.saveImage(parentPath, parent)
 	oldCversion, oldPzxid := parent.cversion, parent.pzxid
 	s.nodes[path] = n
 	if parent.children == nil {
@@ -409,6 +411,8 @@ func (c *applyCtx) removeNode(path string, n *node) {
 	parentPath, name := parentOf(path)
 	parent := c.get(parentPath)
 	s := c.lock(path)
+	t.saveImage(path, n)
+	t.saveImage(parentPath, parent)
 	oldPzxid := parent.pzxid
 	delete(s.nodes, path)
 	delete(parent.children, name)
@@ -483,6 +487,7 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 	if version != -1 && version != n.version {
 		return jute.Stat{}, jute.CodeBadVersion
 	}
+	t.saveImage(path, n)
 	old := *n
 	n.data = cloneData(data)
 	n.version++
@@ -521,6 +526,7 @@ func (c *applyCtx) setACL(path string, acl []jute.ACL, version int32) (jute.Stat
 	if version != -1 && version != n.aversion {
 		return jute.Stat{}, jute.CodeBadVersion
 	}
+	t.saveImage(path, n)
 	n.acl = t.acls.intern(fixed)
 	n.aversion++
 	return n.stat(t.cfg.ExtendedTypes), jute.CodeOK

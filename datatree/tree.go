@@ -94,6 +94,7 @@ type Tree struct {
 
 	watches watchManager
 	acls    aclTable // applier-only
+	cow     cowState // snapshot preimages while an Image is open
 
 	lastZxid  atomic.Int64 // zxid of the last applied entry; set before its locks are released
 	nodeCount atomic.Int64 // number of znodes, the root included
@@ -132,8 +133,10 @@ func (t *Tree) insertRaw(path string, n *node) {
 }
 
 func (t *Tree) stripeOf(path string) *stripe {
-	return &t.stripes[xxhash.Sum64String(path)%numStripes]
+	return &t.stripes[xxhashStripe(path)]
 }
+
+func xxhashStripe(path string) uint64 { return xxhash.Sum64String(path) % numStripes }
 
 // LastZxid returns the zxid of the last applied entry.
 func (t *Tree) LastZxid() jute.Zxid { return jute.Zxid(t.lastZxid.Load()) }

@@ -61,10 +61,12 @@ func (m *watchManager) addLocked(isData bool, path string, w Watcher, mode watch
 	if isData {
 		table = m.data
 	}
+	// Every key kept must be a copy: path may alias the request buffer.
+	owned := false
 	ws := table[path]
 	if ws == nil {
 		ws = make(map[Watcher]watchMode, 1)
-		path = jute.Clone(path) // the key outlives the request buffer
+		path, owned = jute.Clone(path), true
 		table[path] = ws
 	}
 	if old, ok := ws[w]; ok && old == modeRecursive {
@@ -79,10 +81,17 @@ func (m *watchManager) addLocked(isData bool, path string, w Watcher, mode watch
 		idx = &watcherPaths{data: make(map[string]struct{}), child: make(map[string]struct{})}
 		m.byWatcher[w] = idx
 	}
+	set := idx.child
 	if isData {
-		idx.data[path] = struct{}{}
-	} else {
-		idx.child[path] = struct{}{}
+		set = idx.data
+	}
+	// Insert only when absent: assigning to an existing string key would replace
+	// the stored key with path.
+	if _, ok := set[path]; !ok {
+		if !owned {
+			path = jute.Clone(path)
+		}
+		set[path] = struct{}{}
 	}
 }
 

@@ -1,0 +1,254 @@
+package datatree
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"zkd/jute"
+)
+
+// NodeImage is one znode as a snapshot stores it: StatPersisted plus path, data
+// and ACL. Data and ACL alias the tree's immutable copies.
+type NodeImage struct {
+	Path     string
+	Data     []byte
+	ACL      []jute.ACL
+	Czxid    int64
+	Mzxid    int64
+	Ctime    int64
+	Mtime    int64
+	Version  int32
+	Cversion int32
+	Aversion int32
+	Owner    int64 // ephemeralOwner as stored: session id, container or TTL marker
+	Pzxid    int64
+}
+
+// SessionImage is one live session as a snapshot stores it.
+type SessionImage struct {
+	ID      jute.SessionID
+	Timeout int32
+}
+
+func imageOf(path string, n *node) NodeImage {
+	return NodeImage{Path: path, Data: n.data, ACL: n.acl, Czxid: n.czxid, Mzxid: n.mzxid,
+		Ctime: n.ctime, Mtime: n.mtime, Version: n.version, Cversion: n.cversion,
+		Aversion: n.aversion, Owner: n.owner, Pzxid: n.pzxid}
+}
+
+// preimage is a node's state at the freeze point, saved before the first change
+// made to it after the freeze. img is nil for a node that did not exist then.
+type preimage struct {
+	img        *NodeImage
+	beforeCopy bool // saved before the snapshot writer copied the node's stripe
+	used       bool // the writer emitted it in place of the stripe's copy
+}
+
+// cowState implements copy-on-write snapshots: while an Image is open the applier
+// saves every node's freeze-time state before changing it, so the writer can stream
+// a consistent image while clients keep reading and writing.
+type cowState struct {
+	active atomic.Bool // an Image is open; read by the applier on every change
+	mu     sync.Mutex
+	pre    map[string]*preimage // guarded by mu
+	copied [numStripes]bool     // guarded by mu; stripes the writer has copied
+}
+
+// ErrImageOpen is returned by Freeze while another Image is still open.
+var ErrImageOpen = errors.New("datatree: a snapshot image is already open")
+
+// Image is the tree as it was at one applied zxid, readable while the tree moves on.
+type Image struct {
+	t        *Tree
+	zxid     jute.Zxid
+	sessions []SessionImage
+	done     bool
+}
+
+// Freeze opens an Image of the tree as of the last applied entry. It must be called
+// on the apply goroutine between entries (it is O(sessions), not O(nodes)); Release
+// the Image when done with it.
+func (t *Tree) Freeze() (*Image, error) {
+	if !t.cow.active.CompareAndSwap(false, true) {
+		return nil, ErrImageOpen
+	}
+	t.cow.mu.Lock()
+	t.cow.pre = make(map[string]*preimage)
+	t.cow.copied = [numStripes]bool{}
+	t.cow.mu.Unlock()
+	im := &Image{t: t, zxid: t.LastZxid()}
+	t.sessions.RLock()
+	for id, st := range t.sessions.byID {
+		im.sessions = append(im.sessions, SessionImage{ID: id, Timeout: st.timeout})
+	}
+	t.sessions.RUnlock()
+	return im, nil
+}
+
+// saveImage records path's state before the applier changes it (n nil: the path is
+// about to be created). Only the first change after a freeze is recorded.
+func (t *Tree) saveImage(path string, n *node) {
+	if !t.cow.active.Load() {
+		return
+	}
+	t.cow.mu.Lock()
+	defer t.cow.mu.Unlock()
+	if _, ok := t.cow.pre[path]; ok {
+		return
+	}
+	p := &preimage{beforeCopy: !t.cow.copied[xxhashStripe(path)]}
+	if n != nil {
+		img := imageOf(path, n)
+		p.img = &img
+	}
+	t.cow.pre[path] = p
+}
+
+// Zxid is the last entry the image reflects.
+func (im *Image) Zxid() jute.Zxid { return im.zxid }
+
+// Sessions returns the sessions live at the freeze point.
+func (im *Image) Sessions() []SessionImage { return im.sessions }
+
+// Nodes calls fn for every node of the image, in no particular order, parents not
+// necessarily before children. It may be called once per Image; fn must not call
+// into the tree.
+func (im *Image) Nodes(fn func(*NodeImage) error) error {
+	if im.done {
+		return errors.New("datatree: image already read or released")
+	}
+	t := im.t
+	var batch []NodeImage
+	for i := range t.stripes {
+		s := &t.stripes[i]
+		batch = batch[:0]
+		s.mu.RLock()
+		for p, n := range s.nodes {
+			batch = append(batch, imageOf(p, n))
+		}
+		s.mu.RUnlock()
+		// Resolve against the preimages: a node changed since the freeze is
+		// replaced by its saved state, or dropped if it did not exist then.
+		t.cow.mu.Lock()
+		t.cow.copied[i] = true
+		keep := batch[:0]
+		for _, img := range batch {
+			if p, ok := t.cow.pre[img.Path]; ok && p.beforeCopy {
+				p.used = true
+				if p.img == nil {
+					continue
+				}
+				img = *p.img
+			}
+			keep = append(keep, img)
+		}
+		t.cow.mu.Unlock()
+		for j := range keep {
+			if err := fn(&keep[j]); err != nil {
+				return err
+			}
+		}
+	}
+	// Nodes deleted after the freeze, before the writer reached their stripe.
+	t.cow.mu.Lock()
+	var deleted []NodeImage
+	for _, p := range t.cow.pre {
+		if p.beforeCopy && !p.used && p.img != nil {
+			deleted = append(deleted, *p.img)
+		}
+	}
+	t.cow.mu.Unlock()
+	for j := range deleted {
+		if err := fn(&deleted[j]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Release closes the image; the applier stops saving preimages.
+func (im *Image) Release() {
+	if im.done {
+		return
+	}
+	im.done = true
+	t := im.t
+	t.cow.mu.Lock()
+	t.cow.pre = nil
+	t.cow.mu.Unlock()
+	t.cow.active.Store(false)
+}
+
+// ErrBadImage is returned by Restore for an image that is not a tree.
+var ErrBadImage = errors.New("datatree: inconsistent snapshot image")
+
+// Restore builds a tree from a snapshot image: the nodes (any order), the sessions
+// and the zxid the image reflects. Children, ephemeral ownership and the reaper's
+// candidates are derived from the nodes.
+func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*NodeImage, error)) (*Tree, error) {
+	t := New(cfg)
+	// The special nodes come from the image like any other.
+	for i := range t.stripes {
+		clear(t.stripes[i].nodes)
+	}
+	t.nodeCount.Store(0)
+	t.dataBytes.Store(0)
+	for _, s := range sessions {
+		t.sessions.byID[s.ID] = &sessionState{timeout: s.Timeout, ephemerals: make(map[string]struct{})}
+	}
+	for {
+		img, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if img == nil {
+			break
+		}
+		if !ValidatePath(img.Path) {
+			return nil, fmt.Errorf("%w: bad path %q", ErrBadImage, img.Path)
+		}
+		path := jute.Clone(img.Path)
+		n := &node{data: cloneData(img.Data), acl: t.acls.intern(img.ACL),
+			czxid: img.Czxid, mzxid: img.Mzxid, ctime: img.Ctime, mtime: img.Mtime,
+			version: img.Version, cversion: img.Cversion, aversion: img.Aversion,
+			owner: img.Owner, pzxid: img.Pzxid}
+		s := t.stripeOf(path)
+		if s.nodes[path] != nil {
+			return nil, fmt.Errorf("%w: duplicate node %q", ErrBadImage, path)
+		}
+		s.nodes[path] = n
+		t.nodeCount.Add(1)
+		t.dataBytes.Add(int64(len(path) + len(n.data)))
+	}
+	if t.stripeOf("/").nodes["/"] == nil {
+		return nil, fmt.Errorf("%w: no root", ErrBadImage)
+	}
+	for i := range t.stripes {
+		for path, n := range t.stripes[i].nodes {
+			if path == "/" {
+				continue
+			}
+			parentPath, name := parentOf(path)
+			parent := t.stripeOf(parentPath).nodes[parentPath]
+			if parent == nil {
+				return nil, fmt.Errorf("%w: %q has no parent", ErrBadImage, path)
+			}
+			if parent.children == nil {
+				parent.children = make(map[string]struct{})
+			}
+			parent.children[name] = struct{}{}
+			switch {
+			case n.owner == containerOwner || isTTLOwner(n.owner, cfg.ExtendedTypes):
+				t.sessions.expiring[path] = struct{}{}
+			case n.owner != 0:
+				if st := t.sessions.byID[jute.SessionID(n.owner)]; st != nil {
+					st.ephemerals[path] = struct{}{}
+				}
+			}
+		}
+	}
+	t.lastZxid.Store(int64(zxid))
+	return t, nil
+}

@@ -1,0 +1,177 @@
+package snapshot
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"testing"
+
+	"zkd/datatree"
+	"zkd/jute"
+)
+
+// workload applies a seeded mix of writes to tree, starting at zxid from, and
+// returns the next zxid.
+type workload struct {
+	rng  *rand.Rand
+	zxid jute.Zxid
+	sid  jute.SessionID
+}
+
+func (w *workload) apply(t *testing.T, tree *datatree.Tree, txn datatree.Txn) datatree.Result {
+	t.Helper()
+	w.zxid++
+	txn.Time = int64(w.zxid) * 1000
+	return tree.Apply(w.zxid, txn.Append(nil))
+}
+
+func (w *workload) request(t *testing.T, tree *datatree.Tree, op jute.OpCode, rec jute.Record) datatree.Result {
+	t.Helper()
+	return w.apply(t, tree, datatree.Txn{Kind: datatree.KindRequest, Session: w.sid, Op: op, Body: rec.Append(nil)})
+}
+
+func (w *workload) step(t *testing.T, tree *datatree.Tree) {
+	t.Helper()
+	path := fmt.Sprintf("/n%d", w.rng.IntN(40))
+	if w.rng.IntN(3) == 0 {
+		path += fmt.Sprintf("/c%d", w.rng.IntN(5))
+	}
+	switch w.rng.IntN(6) {
+	case 0, 1:
+		mode := []jute.CreateMode{jute.ModePersistent, jute.ModeEphemeral, jute.ModePersistentSequential, jute.ModeContainer}[w.rng.IntN(4)]
+		op := jute.OpCreate
+		if mode == jute.ModeContainer {
+			op = jute.OpCreateContainer
+		}
+		acl := jute.OpenACLUnsafe
+		if w.rng.IntN(4) == 0 {
+			acl = []jute.ACL{{Perms: jute.PermRead, ID: jute.Id{Scheme: "world", ID: "anyone"}}, {Perms: jute.PermAll, ID: jute.Id{Scheme: "ip", ID: "127.0.0.1"}}}
+		}
+		w.request(t, tree, op, &jute.CreateRequest{Path: path, Data: []byte(path), ACL: acl, Flags: int32(mode)})
+	case 2:
+		w.request(t, tree, jute.OpDelete, &jute.PathVersionRequest{Path: path, Version: -1})
+	case 3, 4:
+		w.request(t, tree, jute.OpSetData, &jute.SetDataRequest{Path: path, Data: []byte(fmt.Sprint(w.rng.Int())), Version: -1})
+	case 5:
+		w.request(t, tree, jute.OpSetACL, &jute.SetACLRequest{Path: path, ACL: jute.ReadACLUnsafe, Version: -1})
+	}
+}
+
+func newWorkload(t *testing.T, tree *datatree.Tree, seed uint64) *workload {
+	t.Helper()
+	w := &workload{rng: rand.New(rand.NewPCG(seed, 1)), sid: 0x100}
+	w.apply(t, tree, datatree.Txn{Kind: datatree.KindCreateSession, Session: w.sid, Timeout: 30000})
+	return w
+}
+
+// dump renders every node of an image, sorted, for comparison.
+func dump(t *testing.T, im *datatree.Image) []string {
+	t.Helper()
+	var out []string
+	if err := im.Nodes(func(n *datatree.NodeImage) error {
+		out = append(out, fmt.Sprintf("%+v", *n))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestEncodeDecodeRoundTripsTree(t *testing.T) {
+	tree := datatree.New(datatree.Config{})
+	w := newWorkload(t, tree, 1)
+	for i := 0; i < 500; i++ {
+		w.step(t, tree)
+	}
+	im, err := tree.Freeze()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	meta := Meta{Index: uint64(im.Zxid()), Term: 3, Voters: []uint64{1}}
+	n, err := Encode(&buf, meta, im)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im.Release()
+	if n != tree.NodeCount() {
+		t.Fatalf("encoded %d nodes, tree has %d", n, tree.NodeCount())
+	}
+	got, gotMeta, err := Decode(buf.Bytes(), datatree.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotMeta.Index != meta.Index || gotMeta.Term != 3 || len(gotMeta.Voters) != 1 {
+		t.Fatalf("meta = %+v, want %+v", gotMeta, meta)
+	}
+	a, _ := tree.Freeze()
+	b, _ := got.Freeze()
+	want, have := dump(t, a), dump(t, b)
+	if fmt.Sprint(want) != fmt.Sprint(have) {
+		t.Fatalf("restored tree differs:\nwant %v\nhave %v", want, have)
+	}
+	if got.LastZxid() != tree.LastZxid() || got.EphemeralCount() != tree.EphemeralCount() {
+		t.Fatalf("zxid %v/%v ephemerals %d/%d", got.LastZxid(), tree.LastZxid(), got.EphemeralCount(), tree.EphemeralCount())
+	}
+	// The restored tree keeps working: sequence numbers continue from the image.
+	seq := w.request(t, got, jute.OpCreate, &jute.CreateRequest{Path: "/seq-", ACL: jute.OpenACLUnsafe, Flags: int32(jute.ModePersistentSequential)})
+	seqOrig := w.request(t, tree, jute.OpCreate, &jute.CreateRequest{Path: "/seq-", ACL: jute.OpenACLUnsafe, Flags: int32(jute.ModePersistentSequential)})
+	if !bytes.Equal(seq.Body, seqOrig.Body) {
+		t.Fatalf("sequential create after restore = %q, original tree gives %q", seq.Body, seqOrig.Body)
+	}
+}
+
+// The image must reflect the freeze point exactly, however the tree changes while
+// it is being read.
+func TestImageIsConsistentWhileTreeChanges(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		live := datatree.New(datatree.Config{})
+		ref := datatree.New(datatree.Config{})
+		wl := newWorkload(t, live, seed)
+		wr := newWorkload(t, ref, seed)
+		for i := 0; i < 300; i++ {
+			wl.step(t, live)
+			wr.step(t, ref)
+		}
+		im, err := live.Freeze()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 300; i++ {
+			wl.step(t, live)
+		}
+		refIm, _ := ref.Freeze()
+		want, got := dump(t, refIm), dump(t, im)
+		if fmt.Sprint(want) != fmt.Sprint(got) {
+			t.Fatalf("seed %d: image differs from the state at the freeze:\nwant %d nodes\ngot  %d nodes", seed, len(want), len(got))
+		}
+		im.Release()
+	}
+}
+
+func TestDecodeRejectsCorruption(t *testing.T) {
+	tree := datatree.New(datatree.Config{})
+	w := newWorkload(t, tree, 7)
+	for i := 0; i < 100; i++ {
+		w.step(t, tree)
+	}
+	im, _ := tree.Freeze()
+	var buf bytes.Buffer
+	if _, err := Encode(&buf, Meta{Index: 1}, im); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	for _, off := range []int{0, 10, 20, len(good) / 2, len(good) - 5} {
+		bad := bytes.Clone(good)
+		bad[off] ^= 0x40
+		if _, _, err := Decode(bad, datatree.Config{}); !errors.Is(err, ErrCorrupt) && !errors.Is(err, datatree.ErrBadImage) {
+			t.Errorf("flip at %d of %d: err = %v, want ErrCorrupt", off, len(good), err)
+		}
+	}
+	if _, _, err := Decode(good[:len(good)-1], datatree.Config{}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("truncated: err = %v, want ErrCorrupt", err)
+	}
+}

@@ -1,0 +1,29 @@
+// Package snapshot owns zkd's snapshot files: a consistent image of the tree, its
+// sessions and the raft metadata at one applied index, streamed to disk while
+// clients keep reading and writing (datatree.Image is copy-on-write), compressed
+// with zstd and checksummed.
+//
+// File layout (snap-<index as 16 hex digits>):
+//
+//	| magic "ZKDSNAP1" | header len u32 | header | header crc32c u32 |
+//	| zstd frame: body ...................................... |
+//	| trailer: magic "ZKDSEND1" | nodes u64 | body crc32c u32 |
+//
+//	header = | index u64 | term u64 | voters u32 | voter ids u64... |
+//	body   = | sessions u32 | (id i64 | timeout i32)... |
+//	         | record... | tag 0 |
+//	record = | tag 2 | acl list vector<ACL> |          defines the next ACL index
+//	       | | tag 1 | path ustring | data buffer | acl index u32 | czxid mzxid ctime mtime i64 |
+//	                 | version cversion aversion i32 | owner i64 | pzxid i64 |
+//
+// The body checksum covers the uncompressed body, so a decompressor bug or a
+// flipped bit anywhere is caught; the trailer also proves the file was written to
+// the end. Files are written as tmp -> fsync -> rename -> fsync(dir), so a crash
+// leaves either the old set of snapshots or the new one, never a half file under a
+// snapshot name. CRC32C (hardware-accelerated) is used because the checksum must
+// catch corruption, not resist an adversary.
+//
+// Encode and Decode are pure stream functions; Write, Load and Purge add the file
+// handling. None of them keep state; concurrent snapshots are prevented by
+// datatree.Freeze.
+package snapshot
