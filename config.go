@@ -113,76 +113,13 @@ func (c *Config) LoadZooCfg(path string, log *slog.Logger) error {
 		if !ok {
 			return fmt.Errorf("%s:%d: cannot parse %q as key=value", path, line, text)
 		}
-		bad := func(err error) error { return fmt.Errorf("%s:%d: %s=%q: %w", path, line, key, value, err) }
-		switch key {
-		case "clientPort":
-			if _, err := strconv.ParseUint(value, 10, 16); err != nil {
-				return bad(err)
-			}
-			port = value
-		case "clientPortAddress":
-			host = value
-		case "dataDir":
-			c.DataDir = value
-		case "dataLogDir":
-			c.DataLogDir = value
-		case "tickTime":
-			d, err := parseMillis(value)
-			if err != nil {
-				return bad(err)
-			}
-			c.TickTime = d
-		case "minSessionTimeout":
-			d, err := parseMillis(value)
-			if err != nil {
-				return bad(err)
-			}
-			c.MinSessionTimeout = d
-		case "maxSessionTimeout":
-			d, err := parseMillis(value)
-			if err != nil {
-				return bad(err)
-			}
-			c.MaxSessionTimeout = d
-		case "maxClientCnxns":
-			n, err := strconv.Atoi(value)
-			if err != nil || n < 0 {
-				return bad(errors.New("want a non-negative integer"))
-			}
-			c.MaxClientCnxns = n
-		case "extendedTypesEnabled", "zookeeper.extendedTypesEnabled":
-			c.ExtendedTypes = parseBool(value)
-		case "4lw.commands.whitelist", "zookeeper.4lw.commands.whitelist":
-			c.FourLetterWords = parseList(value)
-		case "reconfigEnabled":
-			c.ReconfigEnabled = parseBool(value)
-		case "skipACL", "zookeeper.skipACL":
-			c.SkipACL = value == "yes" || value == "true"
-		case "jute.maxbuffer":
-			n, err := parseInt(value)
-			if err != nil || n <= 0 {
-				return bad(errors.New("want a positive integer"))
-			}
-			c.MaxBuffer = n
-		case "zookeeper.DigestAuthenticationProvider.superDigest", "DigestAuthenticationProvider.superDigest":
-			c.SuperDigest = value
-		case "znode.container.checkIntervalMs":
-			d, err := parseMillis(value)
-			if err != nil {
-				return bad(err)
-			}
-			c.ContainerCheckInterval = d
-		case "znode.container.maxPerMinute":
-			n, err := strconv.Atoi(value)
-			if err != nil || n <= 0 {
-				return bad(errors.New("want a positive integer"))
-			}
-			c.ContainerMaxPerMinute = n
-		default:
-			if !knownKeys[key] && !strings.HasPrefix(key, "server.") && !strings.HasPrefix(key, "group.") &&
-				!strings.HasPrefix(key, "weight.") && !strings.HasPrefix(key, "ssl.") {
-				log.Warn("unknown configuration key ignored", "file", path, "line", line, "key", key)
-			}
+		known, err := c.applyKey(key, value, &host, &port)
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		if !known && !knownKeys[key] && !strings.HasPrefix(key, "server.") && !strings.HasPrefix(key, "group.") &&
+			!strings.HasPrefix(key, "weight.") && !strings.HasPrefix(key, "ssl.") {
+			log.Warn("unknown configuration key ignored", "file", path, "line", line, "key", key)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -199,7 +136,11 @@ func cutProperty(line string) (key, value string, ok bool) {
 		return "", "", false
 	}
 	key = strings.TrimSpace(line[:i])
-	value = strings.TrimSpace(line[i+1:])
+	value = strings.TrimSpace(line[i:])
+	// As in java.util.Properties, whitespace around one separator is skipped.
+	if value != "" && (value[0] == '=' || value[0] == ':') {
+		value = strings.TrimSpace(value[1:])
+	}
 	return key, value, key != ""
 }
 
@@ -227,4 +168,120 @@ func parseList(v string) []string {
 		}
 	}
 	return out
+}
+
+// applyKey applies one setting, from zoo.cfg or a -Dkey=value system property,
+// and reports whether the key means something to zkd. host and port collect
+// clientPortAddress and clientPort.
+func (c *Config) applyKey(key, value string, host, port *string) (known bool, err error) {
+	bad := func(err error) error { return fmt.Errorf("%s=%q: %w", key, value, err) }
+	switch key {
+	case "clientPort":
+		if _, err := strconv.ParseUint(value, 10, 16); err != nil {
+			return true, bad(err)
+		}
+		*port = value
+	case "clientPortAddress":
+		*host = value
+	case "dataDir":
+		c.DataDir = value
+	case "dataLogDir":
+		c.DataLogDir = value
+	case "tickTime":
+		d, err := parseMillis(value)
+		if err != nil {
+			return true, bad(err)
+		}
+		c.TickTime = d
+	case "minSessionTimeout":
+		d, err := parseMillis(value)
+		if err != nil {
+			return true, bad(err)
+		}
+		c.MinSessionTimeout = d
+	case "maxSessionTimeout":
+		d, err := parseMillis(value)
+		if err != nil {
+			return true, bad(err)
+		}
+		c.MaxSessionTimeout = d
+	case "maxClientCnxns":
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 0 {
+			return true, bad(errors.New("want a non-negative integer"))
+		}
+		c.MaxClientCnxns = n
+	case "extendedTypesEnabled", "zookeeper.extendedTypesEnabled":
+		c.ExtendedTypes = parseBool(value)
+	case "4lw.commands.whitelist", "zookeeper.4lw.commands.whitelist":
+		c.FourLetterWords = parseList(value)
+	case "reconfigEnabled":
+		c.ReconfigEnabled = parseBool(value)
+	case "skipACL", "zookeeper.skipACL":
+		c.SkipACL = value == "yes" || value == "true"
+	case "jute.maxbuffer":
+		n, err := parseInt(value)
+		if err != nil || n <= 0 {
+			return true, bad(errors.New("want a positive integer"))
+		}
+		c.MaxBuffer = n
+	case "zookeeper.DigestAuthenticationProvider.superDigest", "DigestAuthenticationProvider.superDigest":
+		c.SuperDigest = value
+	case "znode.container.checkIntervalMs":
+		d, err := parseMillis(value)
+		if err != nil {
+			return true, bad(err)
+		}
+		c.ContainerCheckInterval = d
+	case "znode.container.maxPerMinute":
+		n, err := strconv.Atoi(value)
+		if err != nil || n <= 0 {
+			return true, bad(errors.New("want a positive integer"))
+		}
+		c.ContainerMaxPerMinute = n
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// ApplySystemProperties applies ZooKeeper settings given as JVM system properties
+// (-Dkey=value), as deployments pass them in SERVER_JVMFLAGS, JVMFLAGS or on the
+// command line. Properties zkd does not know (log4j, JMX, GC ...) are ignored.
+func (c *Config) ApplySystemProperties(props []string) error {
+	host, port, err := net.SplitHostPort(c.ClientAddr)
+	if err != nil {
+		host, port = "127.0.0.1", "2181"
+	}
+	for _, p := range props {
+		key, value, ok := strings.Cut(strings.TrimPrefix(p, "-D"), "=")
+		if !ok {
+			continue
+		}
+		if _, err := c.applyKey(key, value, &host, &port); err != nil {
+			return fmt.Errorf("system property %w", err)
+		}
+	}
+	c.ClientAddr = net.JoinHostPort(host, port)
+	return nil
+}
+
+// systemProperties collects -Dkey=value arguments from the JVM flag variables of
+// ZooKeeper's scripts and from args, returning the remaining args.
+func systemProperties(args []string, getenv func(string) string) (props, rest []string) {
+	for _, env := range []string{"JVMFLAGS", "SERVER_JVMFLAGS"} {
+		for _, f := range strings.Fields(getenv(env)) {
+			if strings.HasPrefix(f, "-D") {
+				props = append(props, f)
+			}
+		}
+	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "-D") && strings.Contains(a, "=") {
+			props = append(props, a)
+			continue
+		}
+		rest = append(rest, a)
+	}
+	return props, rest
 }

@@ -46,9 +46,11 @@ func parseFlags(args []string) (Config, *slog.Logger, error) {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("zkd", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: zkd [flags] [zoo.cfg]\n       zkd version\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: zkd [flags] [-Dkey=value ...] [zoo.cfg]\n       zkd version\n\n"+
 			"Without a config file zkd runs standalone on 127.0.0.1:2181 with data in ./zkd-data.\n"+
-			"A zoo.cfg is read with ZooKeeper's keys and defaults; flags given explicitly override it.\n\nFlags:\n")
+			"A zoo.cfg is read with ZooKeeper's keys and defaults. ZooKeeper settings given as JVM\n"+
+			"system properties (-Dzookeeper.X=Y here, or in SERVER_JVMFLAGS / JVMFLAGS) apply on top;\n"+
+			"flags given explicitly override both.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	configPath := fs.String("config", "", "ZooKeeper configuration file (zoo.cfg); may also be the first argument")
@@ -61,6 +63,7 @@ func parseFlags(args []string) (Config, *slog.Logger, error) {
 	whitelist := fs.String("4lw", "srvr", "4lw.commands.whitelist: comma-separated four-letter words, * for all")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", cfg.LogFormat, "log format: text or json")
+	props, args := systemProperties(args, os.Getenv)
 	if err := fs.Parse(args); err != nil {
 		return cfg, nil, err
 	}
@@ -77,7 +80,10 @@ func parseFlags(args []string) (Config, *slog.Logger, error) {
 			return cfg, nil, err
 		}
 	}
-	// Flags set explicitly win over the file.
+	if err := cfg.ApplySystemProperties(props); err != nil {
+		return cfg, nil, err
+	}
+	// Flags set explicitly win over the file and system properties.
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "addr":
