@@ -35,7 +35,7 @@ var graph = map[string]rule{
 	"internal": {},
 	"datatree": {module: []string{"jute", "internal"}, thirdParty: []string{"github.com/cespare/xxhash/v2"}},
 	"txnlog":   {module: []string{"internal"}, thirdParty: []string{"golang.org/x/sys"}},
-	"snapshot": {module: []string{"datatree", "jute", "internal"}, thirdParty: []string{"github.com/cespare/xxhash/v2"}},
+	"snapshot": {module: []string{"datatree", "jute", "internal"}, thirdParty: []string{"github.com/klauspost/compress"}},
 	"quorum": {
 		module: []string{"datatree", "txnlog", "snapshot", "jute", "internal"},
 		thirdParty: []string{"go.etcd.io/raft/v3", "google.golang.org/protobuf",
