@@ -218,7 +218,9 @@ func (c *Conn) HandleFrame(frame []byte) bool {
 	case stateReady:
 		return c.request(frame)
 	}
-	return false
+	// stateClosing: a close is already scheduled after the replies still owed.
+	// Frames pipelined behind are ignored; closing at once would drop those replies.
+	return true
 }
 
 // enqueue appends p to the pending queue and reports whether it was empty before.

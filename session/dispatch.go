@@ -238,14 +238,20 @@ func (c *Conn) sync(xid int32, body []byte, start int64) {
 		c.answer(replyFrame(nil, xid, srv.tree.LastZxid(), jute.CodeMarshallingError), start, false)
 		return
 	}
-	path := jute.Clone(r.Path)
+	frame := (&jute.RequestHeader{Xid: xid, Type: jute.OpSync}).Append(make([]byte, 0, jute.RequestHeaderSize+len(body)))
+	frame = append(frame, body...)
 	p := &pending{start: start}
 	c.enqueue(p)
 	err := srv.q.Sync(func() {
-		reply, mark := jute.BeginFrame(nil)
-		reply = jute.AppendReplyHeader(reply, xid, srv.tree.LastZxid(), jute.CodeOK)
-		reply = jute.AppendString(reply, path)
-		c.complete(p, jute.EndFrame(reply, mark), false)
+		// NB: the read index covers only entries committed when the sync was taken up,
+		// so this may fire before this session's earlier writes apply. The reply is
+		// built when the sync reaches the head of the queue, like a queued read, so
+		// its zxid is never older than the replies before it (a client's lastZxid
+		// must not go back).
+		c.pend.Lock()
+		p.frame = frame
+		c.drainLocked(false)
+		c.pend.Unlock()
 	})
 	if err != nil {
 		c.abort()
@@ -298,6 +304,13 @@ func (c *Conn) local(frame []byte, dst []byte, onLoop bool) []byte {
 		b, mark := jute.BeginFrame(dst)
 		b = jute.AppendReplyHeader(b, jute.XidPing, tree.LastZxid(), jute.CodeOK)
 		return jute.EndFrame(b, mark)
+	case jute.OpSync: // only once its read index has applied (see sync)
+		var r jute.PathRequest
+		if r.Decode(&d); d.Err() != nil {
+			return fail(jute.CodeMarshallingError)
+		}
+		b, mark := reply(jute.CodeOK)
+		return jute.EndFrame(jute.AppendString(b, r.Path), mark)
 	case jute.OpExists:
 		var r jute.PathWatchRequest
 		if r.Decode(&d); d.Err() != nil {
