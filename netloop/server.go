@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"github.com/panjf2000/gnet/v2/pkg/logging"
 
 	"zkd/jute"
 	"zkd/session"
@@ -26,12 +27,15 @@ type Config struct {
 	EventLoops int
 	// MaxOutboundBytes disconnects a client whose unsent output exceeds it.
 	MaxOutboundBytes int
-	Logger           *slog.Logger
+	// ThrottleBytes stops reading a connection's requests while more than this
+	// much of its output is unsent; reading resumes once the client catches up.
+	ThrottleBytes int
+	Logger        *slog.Logger
 }
 
 // DefaultConfig returns ZooKeeper's client-port defaults on loopback.
 func DefaultConfig() Config {
-	return Config{Addr: "127.0.0.1:2181", MaxFrame: jute.DefaultMaxBuffer, MaxOutboundBytes: 64 << 20}
+	return Config{Addr: "127.0.0.1:2181", MaxFrame: jute.DefaultMaxBuffer, MaxOutboundBytes: 64 << 20, ThrottleBytes: 1 << 20}
 }
 
 // Validate reports a configuration error.
@@ -44,6 +48,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxOutboundBytes <= 0 {
 		c.MaxOutboundBytes = 64 << 20
+	}
+	if c.ThrottleBytes <= 0 || c.ThrottleBytes > c.MaxOutboundBytes {
+		c.ThrottleBytes = min(1<<20, c.MaxOutboundBytes)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -75,7 +82,7 @@ func Listen(cfg Config, sess *session.Server) (*Server, error) {
 		gnet.WithMulticore(cfg.EventLoops == 0),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReuseAddr(true),
-		gnet.WithLogLevel(logging.ErrorLevel),
+		gnet.WithLogger(gnetLogger{cfg.Logger.With("component", "gnet")}),
 	}
 	if cfg.EventLoops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(cfg.EventLoops))
@@ -158,27 +165,53 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if err != nil {
 		return nil, gnet.Close
 	}
-	c.SetContext(sc)
+	c.SetContext(&conn{sc: sc})
 	return nil, gnet.None
 }
 
 // OnClose detaches the connection from its session.
 func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
-	if sc, ok := c.Context().(*session.Conn); ok {
-		sc.Closed()
+	if cc, ok := c.Context().(*conn); ok {
+		cc.sc.Closed()
 	}
 	return gnet.None
 }
 
 // OnTraffic reads every complete frame, then flushes the connection's output.
 func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
-	sc, ok := c.Context().(*session.Conn)
+	cc, ok := c.Context().(*conn)
 	if !ok {
 		return gnet.Close
 	}
-	if action := s.readFrames(c, sc); action != gnet.None {
+	if action := s.readFrames(c, cc); action != gnet.None {
 		return action
 	}
+	if action := flush(c, cc.sc); action != gnet.None {
+		return action
+	}
+	if c.OutboundBuffered() > s.cfg.MaxOutboundBytes {
+		s.log.Warn("closing connection: client is not reading its replies",
+			"remote", c.RemoteAddr().String(), "unsent_bytes", c.OutboundBuffered())
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// conn is the per-connection state netloop keeps beside the session.Conn.
+type conn struct {
+	sc       *session.Conn
+	resuming atomic.Bool // a timer will wake the connection to resume reading
+}
+
+// flushBytes is how much output a burst of pipelined reads may queue before it is
+// handed to the socket mid-read rather than at the end of the wake.
+const flushBytes = 256 << 10
+
+// throttleRetry is how often a connection paused on unsent output looks again.
+const throttleRetry = 2 * time.Millisecond
+
+// flush writes everything the session has queued in one Write.
+func flush(c gnet.Conn, sc *session.Conn) gnet.Action {
 	out, closeAfter := sc.TakeOutput()
 	if len(out) > 0 {
 		if _, err := c.Write(out); err != nil {
@@ -189,18 +222,25 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	if closeAfter {
 		return gnet.Close
 	}
-	if c.OutboundBuffered() > s.cfg.MaxOutboundBytes {
-		s.log.Warn("closing connection: client is not reading its replies",
-			"remote", c.RemoteAddr().String(), "unsent_bytes", c.OutboundBuffered())
-		return gnet.Close
-	}
 	return gnet.None
 }
 
-func (s *Server) readFrames(c gnet.Conn, sc *session.Conn) gnet.Action {
+func (s *Server) readFrames(c gnet.Conn, cc *conn) gnet.Action {
+	sc := cc.sc
 	for {
 		if sc.Started() && sc.Throttled() {
 			return gnet.None // leave the rest unread until replies drain
+		}
+		if c.OutboundBuffered() > s.cfg.ThrottleBytes {
+			// The client is not keeping up with its replies: stop reading its
+			// requests, and look again shortly (gnet has no writable callback).
+			if cc.resuming.CompareAndSwap(false, true) {
+				time.AfterFunc(throttleRetry, func() {
+					cc.resuming.Store(false)
+					_ = c.Wake(nil)
+				})
+			}
+			return gnet.None
 		}
 		if c.InboundBuffered() < 4 {
 			return gnet.None
@@ -232,6 +272,11 @@ func (s *Server) readFrames(c gnet.Conn, sc *session.Conn) gnet.Action {
 		_, _ = c.Discard(4 + n)
 		if !keep {
 			return gnet.Close
+		}
+		if sc.QueuedOutput() > flushBytes {
+			if action := flush(c, sc); action != gnet.None {
+				return action
+			}
 		}
 	}
 }

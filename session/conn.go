@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/bytebufferpool"
+
 	"zkd/datatree"
 	"zkd/jute"
 )
@@ -34,6 +36,8 @@ type pending struct {
 	done  bool   // the reply is ready in reply
 	reply []byte // whole reply frame(s)
 	close bool   // close the connection once this reply is out
+	// pooled, when set, holds reply; it goes back to the pool once reply is emitted.
+	pooled *bytebufferpool.ByteBuffer
 }
 
 // Conn is one client connection. Its request handling runs on the connection's
@@ -116,11 +120,11 @@ func (c *Conn) emit(frames []byte, fromLoop bool) {
 	if wake {
 		c.out.woken = true
 	}
-	over := len(c.out.buf) > c.srv.cfg.MaxOutputBytes
+	queued := len(c.out.buf)
 	c.out.Unlock()
-	if over {
+	if queued > c.srv.cfg.MaxOutputBytes {
 		c.srv.log.Warn("closing connection of a client that does not read its replies",
-			"remote", c.ip, "sessionid", c.sessionID(), "queued_bytes", len(frames))
+			"remote", c.ip, "sessionid", c.sessionID(), "queued_bytes", queued)
 		c.abort()
 		return
 	}
@@ -140,6 +144,13 @@ func (c *Conn) TakeOutput() (b []byte, closeAfter bool) {
 	c.out.spare = nil
 	c.out.woken = false
 	return b, c.out.closeAfter
+}
+
+// QueuedOutput returns the number of output bytes waiting for TakeOutput.
+func (c *Conn) QueuedOutput() int {
+	c.out.Lock()
+	defer c.out.Unlock()
+	return len(c.out.buf)
 }
 
 // ReturnOutput gives back a slice from TakeOutput for reuse. Oversized buffers are
@@ -256,6 +267,10 @@ func (c *Conn) drainLocked(fromLoop bool) {
 			break
 		}
 		c.emit(p.reply, fromLoop)
+		if p.pooled != nil {
+			jute.ReleaseBuffer(p.pooled)
+			p.pooled, p.reply = nil, nil
+		}
 		c.observe(p.start)
 		if p.close {
 			c.closeAfterFlush()

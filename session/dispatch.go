@@ -20,6 +20,8 @@ func (c *Conn) handshake(frame []byte) bool {
 		return false
 	}
 	c.oldClient = !req.HasReadOnly
+	c.recv.Add(1)
+	srv.stats.received.Add(1)
 	if last := srv.tree.LastZxid(); jute.Zxid(req.LastZxidSeen) > last {
 		srv.log.Info("Refusing session request for client as it has seen zxid our last zxid is behind; client must try another server",
 			"remote", c.ip, "client_zxid", jute.Zxid(req.LastZxidSeen), "last_zxid", last)
@@ -217,12 +219,16 @@ func (c *Conn) write(hdr jute.RequestHeader, body []byte, start int64) {
 			c.abort()
 			return
 		}
-		reply, mark := jute.BeginFrame(make([]byte, 0, jute.ReplyHeaderSize+4+len(res.Body)))
+		// The reply lives in a pooled buffer until drainLocked copies it out.
+		buf := jute.AcquireBuffer()
+		reply, mark := jute.BeginFrame(buf.B[:0])
 		reply = jute.AppendReplyHeader(reply, xid, zxid, res.Err)
 		if res.Err == jute.CodeOK {
 			reply = append(reply, res.Body...)
 		}
-		c.complete(p, jute.EndFrame(reply, mark), false)
+		buf.B = jute.EndFrame(reply, mark)
+		p.pooled = buf
+		c.complete(p, buf.B, false)
 	})
 	if err != nil {
 		c.abort()
