@@ -133,7 +133,7 @@ func FixupACL(acl []jute.ACL, id Identity) ([]jute.ACL, jute.Code) {
 				return nil, jute.CodeInvalidACL
 			}
 		case "digest":
-			if strings.Count(a.ID.ID, ":") != 1 {
+			if !validDigestID(a.ID.ID) {
 				return nil, jute.CodeInvalidACL
 			}
 			add(a)
@@ -147,6 +147,17 @@ func FixupACL(acl []jute.ACL, id Identity) ([]jute.ACL, jute.Code) {
 		}
 	}
 	return out, jute.CodeOK
+}
+
+// validDigestID is DigestAuthenticationProvider.isValid: Java's id.split(":"), which
+// drops trailing empty strings, must give exactly two parts. So "user:" and ":" are
+// invalid while "user:hash:" is valid.
+func validDigestID(id string) bool {
+	parts := strings.Split(id, ":")
+	for len(parts) > 0 && parts[len(parts)-1] == "" {
+		parts = parts[:len(parts)-1]
+	}
+	return len(parts) == 2
 }
 
 // aclTable interns ACL lists so that the million nodes sharing OPEN_ACL_UNSAFE share
