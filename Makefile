@@ -9,7 +9,7 @@ FUZZTIME  ?= 10s
 SHARED    ?= ../shared
 
 .DEFAULT_GOAL := help
-.PHONY: help build run deps test race lint fuzz bench conformance clean
+.PHONY: help build run deps test race lint fuzz bench bench-compare conformance clean
 
 help:
 	@echo 'make              # prints this list'
@@ -21,6 +21,7 @@ help:
 	@echo 'make lint         # gofmt -l . (must be empty), go vet ./...'
 	@echo 'make fuzz         # each Fuzz target: go test -run=^$$ -fuzz=^FuzzX$$ -fuzztime=$(FUZZTIME) ./pkg'
 	@echo 'make bench        # go test -run=^$$ -bench=. -benchmem ./...'
+	@echo 'make bench-compare # bin/zkd vs Apache ZooKeeper 3.8 side by side: $(BENCH_WORKLOADS) (BENCH_FLAGS=...)'
 	@echo 'make conformance  # bin/zkd on a free loopback port + $(SHARED)/conformance/smoke-all.sh'
 	@echo 'make clean        # rm -rf bin (never touches ./zkd-data)'
 
@@ -58,6 +59,15 @@ fuzz:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# Side-by-side run of bin/zkd and Debian's Apache ZooKeeper (java run directly, own
+# temp dirs, free 127.0.0.1 ports), alternating, 3 repetitions; prints medians, ranges
+# and zkd/ZooKeeper ratios. Installs nothing: without the zookeeper package it prints
+# the apt-get command (or run `make deps`).
+BENCH_WORKLOADS ?= latency,create-c32,setdata-c32,getdata-pipe,kafka
+BENCH_FLAGS     ?=
+bench-compare: build
+	./bin/zkd bench compare -zkd bin/zkd -json bin/bench-compare.json -report bin/bench-compare.html $(BENCH_FLAGS) $(BENCH_WORKLOADS)
 
 conformance: build
 	SHARED='$(SHARED)' scripts/conformance.sh $(CLIENTS)

@@ -26,6 +26,9 @@ func main() {
 		fmt.Println("zkd", version)
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "bench" {
+		os.Exit(benchMain(os.Args[2:]))
+	}
 	cfg, log, err := parseFlags(os.Args[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {

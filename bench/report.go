@@ -1,0 +1,436 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is everything one `zkd bench` or `zkd bench compare` measured: the runs,
+// and for a comparison the summary table. It is what -json writes.
+type Report struct {
+	Tool    string    `json:"tool"`
+	Started time.Time `json:"started"`
+	Command string    `json:"command,omitempty"`
+	Machine Machine   `json:"machine"`
+	Notes   []string  `json:"notes,omitempty"`
+	Config  Config    `json:"config"`
+	// Servers are the labels in the order runs alternate; they fix report colours.
+	Servers []string     `json:"servers"`
+	Runs    []*Result    `json:"runs"`
+	Summary []SummaryRow `json:"summary,omitempty"`
+}
+
+// NewReport returns an empty report stamped with the time and machine.
+func NewReport() *Report {
+	return &Report{Tool: "zkd bench", Started: time.Now().UTC(), Machine: ThisMachine(), Notes: []string{DurabilityNote}}
+}
+
+// WriteJSONFile writes rep as indented JSON.
+func WriteJSONFile(path string, rep *Report) error {
+	b, err := json.MarshalIndent(rep, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ReadJSONFile reads what WriteJSONFile wrote.
+func ReadJSONFile(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("bench: %s: %w", path, err)
+	}
+	return &rep, nil
+}
+
+// fmtDur formats nanoseconds with three significant digits: 812µs, 1.23ms, 4.5s.
+func fmtDur(ns int64) string {
+	d := float64(ns)
+	switch {
+	case d < 1e3:
+		return strconv.FormatFloat(d, 'f', 0, 64) + "ns"
+	case d < 1e6:
+		return sig3(d/1e3) + "µs"
+	case d < 1e9:
+		return sig3(d/1e6) + "ms"
+	default:
+		return sig3(d/1e9) + "s"
+	}
+}
+
+// sig3 prints v with about three significant digits.
+func sig3(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case a >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+// fmtNum prints a count or rate compactly: 950, 12.3k, 4.56M.
+func fmtNum(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 1e6:
+		return sig3(v/1e6) + "M"
+	case a >= 1e4:
+		return sig3(v/1e3) + "k"
+	case a >= 100 || v == math.Trunc(v):
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	default:
+		return sig3(v)
+	}
+}
+
+// WriteResultText writes one run as a header line and a table of its ops.
+func WriteResultText(w io.Writer, r *Result) {
+	shape := fmt.Sprintf("%d sessions", r.Clients)
+	switch r.Mode {
+	case "closed":
+		shape = fmt.Sprintf("closed loop, %d sessions x %d in flight", r.Clients, r.InFlight)
+	case "open":
+		shape = fmt.Sprintf("open loop at %s req/s over %d sessions", fmtNum(r.Rate), r.Clients)
+	}
+	fmt.Fprintf(w, "== %s on %s (%s): %s req/s, %s requests in %.2fs\n",
+		r.Workload, r.Server, shape, fmtNum(r.Throughput()), fmtNum(float64(r.Requests())), r.ElapsedSec)
+	var proc []string
+	if r.ServerCPUSec >= 0 {
+		proc = append(proc, fmt.Sprintf("server CPU %.2fs (%.3f s per 1k req)", r.ServerCPUSec, r.ServerCPUPer1k()))
+	}
+	if r.ServerRSSBytes >= 0 {
+		proc = append(proc, fmt.Sprintf("server RSS %.1f MB (peak %.1f MB)", float64(r.ServerRSSBytes)/(1<<20), float64(r.ServerPeakRSSBytes)/(1<<20)))
+	}
+	proc = append(proc, fmt.Sprintf("generator CPU %.2fs", r.GenCPUSec))
+	fmt.Fprintf(w, "   %s\n", strings.Join(proc, ", "))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "op\tcount\tper s\tp50\tp90\tp99\tp99.9\tmax\terrors\t")
+	for _, o := range r.Ops {
+		h := o.Latency
+		n := o.OK + o.ErrorCount()
+		name := o.Name
+		if o.Event {
+			name += " (event)"
+		}
+		rate := "-"
+		if r.ElapsedSec > 0 {
+			rate = fmtNum(float64(n) / r.ElapsedSec)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, n, rate,
+			fmtDur(h.Quantile(0.5)), fmtDur(h.Quantile(0.9)), fmtDur(h.Quantile(0.99)),
+			fmtDur(h.Quantile(0.999)), fmtDur(h.Max()), errorText(o))
+	}
+	tw.Flush()
+	if len(r.Metrics) > 0 {
+		keys := make([]string, 0, len(r.Metrics))
+		for k := range r.Metrics {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + "=" + sig3(r.Metrics[k])
+		}
+		fmt.Fprintf(w, "   %s\n", strings.Join(parts, " "))
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "   PROBLEM: %s\n", p)
+	}
+}
+
+func errorText(o *OpStats) string {
+	if len(o.Errors) == 0 {
+		return "0"
+	}
+	var parts []string
+	for _, name := range sortedErrors(o) {
+		parts = append(parts, fmt.Sprintf("%s:%d", name, o.Errors[name]))
+	}
+	return strings.Join(parts, ",")
+}
+
+// Spread is the median and range of one figure over repetitions.
+type Spread struct {
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	N      int     `json:"n"`
+}
+
+func spreadOf(v []float64) Spread {
+	if len(v) == 0 {
+		return Spread{Median: math.NaN(), Min: math.NaN(), Max: math.NaN()}
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Spread{Median: m, Min: s[0], Max: s[len(s)-1], N: len(s)}
+}
+
+// SummaryRow is one figure of one workload across servers.
+type SummaryRow struct {
+	Workload string            `json:"workload"`
+	Metric   string            `json:"metric"`
+	Unit     string            `json:"unit"`
+	Better   string            `json:"better"` // "higher" or "lower"
+	Values   map[string]Spread `json:"values"` // by server label
+	Ratio    float64           `json:"ratio"`  // median of the last server / median of the first
+}
+
+// summarised are the workload metrics worth a row, with their direction.
+var summarised = map[string]string{
+	"storm_cleanup_s":    "lower",
+	"sessions_per_s":     "higher",
+	"handoffs_per_s":     "higher",
+	"rss_per_watch_byte": "lower",
+	"watch_register_s":   "lower",
+}
+
+// figure is one named number taken from a Result. order places its row within the
+// workload's rows: (group, position), groups being throughput, each op, errors,
+// workload metrics, server figures.
+type figure struct {
+	metric, unit, better string
+	value                float64
+	order                [2]int
+}
+
+func figures(r *Result) []figure {
+	var out []figure
+	add := func(group, pos int, metric, unit, better string, v float64) {
+		out = append(out, figure{metric, unit, better, v, [2]int{group, pos}})
+	}
+	if r.Mode != "scenario" || r.Workload == "latency" {
+		add(0, 0, "requests/s", "/s", "higher", r.Throughput())
+	}
+	for i, o := range r.Ops {
+		if o.Latency.Count() == 0 {
+			continue
+		}
+		ms := func(q float64) float64 { return float64(o.Latency.Quantile(q)) / 1e6 }
+		// A tail quantile needs samples beyond it to mean anything.
+		switch n := o.Latency.Count(); {
+		case n == 1:
+			add(1+i, 0, o.Name, "ms", "lower", ms(0.5))
+		default:
+			add(1+i, 0, o.Name+" p50", "ms", "lower", ms(0.5))
+			if n >= 100 {
+				add(1+i, 1, o.Name+" p99", "ms", "lower", ms(0.99))
+			}
+			if n >= 1000 {
+				add(1+i, 2, o.Name+" p99.9", "ms", "lower", ms(0.999))
+			}
+		}
+	}
+	var errs int64
+	for _, o := range r.Ops {
+		errs += o.ErrorCount()
+	}
+	if n := r.Requests(); n > 0 {
+		// A share, not a count: a faster server issues more requests and, with
+		// conditional writes, loses more version races.
+		add(1000, 0, "errors", "% of requests", "lower", 100*float64(errs)/float64(n))
+	}
+	keys := make([]string, 0, len(r.Metrics))
+	for k := range r.Metrics {
+		if _, ok := summarised[k]; ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		add(1001, i, k, "", summarised[k], r.Metrics[k])
+	}
+	if v := r.ServerCPUPer1k(); v >= 0 && r.Mode != "scenario" {
+		add(2000, 0, "server CPU per 1k req", "s", "lower", v)
+	}
+	if r.ServerRSSBytes >= 0 {
+		add(2000, 1, "server RSS", "MB", "lower", float64(r.ServerRSSBytes)/(1<<20))
+	}
+	return out
+}
+
+// Summarize builds one row per (workload, figure) with each server's median and
+// range over its runs, and the ratio of the last server's median to the first's.
+func Summarize(runs []*Result, servers []string) []SummaryRow {
+	type key struct{ workload, metric string }
+	var order []key
+	rows := map[key]*SummaryRow{}
+	vals := map[key]map[string][]float64{}
+	pos := map[key][2]int{}
+	for _, r := range runs {
+		for _, f := range figures(r) {
+			k := key{r.Workload, f.metric}
+			if rows[k] == nil {
+				rows[k] = &SummaryRow{Workload: r.Workload, Metric: f.metric, Unit: f.unit, Better: f.better, Values: map[string]Spread{}}
+				vals[k] = map[string][]float64{}
+				order = append(order, k)
+			}
+			vals[k][r.Server] = append(vals[k][r.Server], f.value)
+			if p, ok := pos[k]; !ok || f.order[0] < p[0] || (f.order[0] == p[0] && f.order[1] < p[1]) {
+				pos[k] = f.order
+			}
+		}
+	}
+	// Rows of a workload stay together, in first-seen order of workloads, and within
+	// one in figure order (a quantile first reached in a later run must not trail).
+	wlIndex := map[string]int{}
+	for _, k := range order {
+		if _, ok := wlIndex[k.workload]; !ok {
+			wlIndex[k.workload] = len(wlIndex)
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := order[i], order[j]
+		if wa, wb := wlIndex[a.workload], wlIndex[b.workload]; wa != wb {
+			return wa < wb
+		}
+		oa, ob := pos[a], pos[b]
+		return oa[0] < ob[0] || (oa[0] == ob[0] && oa[1] < ob[1])
+	})
+	out := make([]SummaryRow, 0, len(order))
+	for _, k := range order {
+		row := rows[k]
+		for s, v := range vals[k] {
+			row.Values[s] = spreadOf(v)
+		}
+		row.Ratio = math.NaN()
+		if len(servers) >= 2 {
+			a, okA := row.Values[servers[0]]
+			b, okB := row.Values[servers[len(servers)-1]]
+			if okA && okB && a.Median != 0 {
+				row.Ratio = b.Median / a.Median
+			}
+		}
+		out = append(out, *row)
+	}
+	return out
+}
+
+// MarshalJSON writes NaN ratios as null.
+func (r SummaryRow) MarshalJSON() ([]byte, error) {
+	type plain SummaryRow
+	p := struct {
+		plain
+		Ratio *float64 `json:"ratio"`
+	}{plain: plain(r)}
+	if !math.IsNaN(r.Ratio) && !math.IsInf(r.Ratio, 0) {
+		p.Ratio = &r.Ratio
+	}
+	return json.Marshal(p)
+}
+
+// UnmarshalJSON reads a null ratio as NaN.
+func (r *SummaryRow) UnmarshalJSON(b []byte) error {
+	type plain SummaryRow
+	var p struct {
+		plain
+		Ratio *float64 `json:"ratio"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*r = SummaryRow(p.plain)
+	r.Ratio = math.NaN()
+	if p.Ratio != nil {
+		r.Ratio = *p.Ratio
+	}
+	return nil
+}
+
+// MarshalJSON writes NaN spreads (a server without that figure) as nulls.
+func (s Spread) MarshalJSON() ([]byte, error) {
+	f := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(struct {
+		Median *float64 `json:"median"`
+		Min    *float64 `json:"min"`
+		Max    *float64 `json:"max"`
+		N      int      `json:"n"`
+	}{f(s.Median), f(s.Min), f(s.Max), s.N})
+}
+
+// WriteSummaryText prints the comparison table: per row each server's median
+// [min-max] and the ratio last/first.
+func WriteSummaryText(w io.Writer, rows []SummaryRow, servers []string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	hdr := []string{"workload", "metric", "better"}
+	for _, s := range servers {
+		hdr = append(hdr, s+" median [min-max]")
+	}
+	if len(servers) >= 2 {
+		hdr = append(hdr, servers[len(servers)-1]+"/"+servers[0])
+	}
+	fmt.Fprintln(tw, strings.Join(hdr, "\t"))
+	last := ""
+	for _, r := range rows {
+		wl := r.Workload
+		if wl == last {
+			wl = ""
+		}
+		last = r.Workload
+		metric := r.Metric
+		if r.Unit != "" && r.Unit != "/s" {
+			metric += " (" + r.Unit + ")"
+		}
+		cols := []string{wl, metric, r.Better}
+		for _, s := range servers {
+			v, ok := r.Values[s]
+			if !ok {
+				cols = append(cols, "-")
+				continue
+			}
+			cols = append(cols, fmt.Sprintf("%s [%s-%s]", fmtNum(v.Median), fmtNum(v.Min), fmtNum(v.Max)))
+		}
+		if len(servers) >= 2 {
+			if math.IsNaN(r.Ratio) {
+				cols = append(cols, "-")
+			} else {
+				cols = append(cols, fmt.Sprintf("%.2f", r.Ratio))
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	tw.Flush()
+}
+
+// UnmarshalJSON reads null figures as NaN.
+func (s *Spread) UnmarshalJSON(b []byte) error {
+	var p struct {
+		Median *float64 `json:"median"`
+		Min    *float64 `json:"min"`
+		Max    *float64 `json:"max"`
+		N      int      `json:"n"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	f := func(v *float64) float64 {
+		if v == nil {
+			return math.NaN()
+		}
+		return *v
+	}
+	*s = Spread{Median: f(p.Median), Min: f(p.Min), Max: f(p.Max), N: p.N}
+	return nil
+}
