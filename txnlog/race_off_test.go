@@ -1,0 +1,5 @@
+//go:build !race
+
+package txnlog
+
+const raceEnabled = false
