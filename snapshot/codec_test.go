@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"sort"
 	"testing"
 
 	"zkd/datatree"
+	"zkd/internal/vfs"
 	"zkd/jute"
 )
+
+var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // workload applies a seeded mix of writes to tree, starting at zxid from, and
 // returns the next zxid.
@@ -173,5 +178,102 @@ func TestDecodeRejectsCorruption(t *testing.T) {
 	}
 	if _, _, err := Decode(good[:len(good)-1], datatree.Config{}); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("truncated: err = %v, want ErrCorrupt", err)
+	}
+}
+
+func TestWriteLoadPurgeOnCrashableFS(t *testing.T) {
+	fs := vfs.NewMem()
+	tree := datatree.New(datatree.Config{})
+	w := newWorkload(t, tree, 11)
+	var written []uint64
+	for round := 0; round < 4; round++ {
+		for i := 0; i < 50; i++ {
+			w.step(t, tree)
+		}
+		im, err := tree.Freeze()
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := Write(fs, "/data/snap", Meta{Index: uint64(im.Zxid()), Term: 1}, im)
+		im.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		written = append(written, info.Index)
+	}
+	// Only durable state survives: everything was synced, so all four are there.
+	crashed := fs.CrashClone(vfs.CrashOptions{})
+	got, meta, err := Load(crashed, "/data/snap", datatree.Config{}, quietLog)
+	if err != nil || got == nil {
+		t.Fatalf("Load: tree=%v err=%v", got != nil, err)
+	}
+	if meta.Index != written[3] {
+		t.Fatalf("loaded index %d, want newest %d", meta.Index, written[3])
+	}
+	// A damaged newest snapshot falls back to the one before.
+	f, err := crashed.OpenReadWrite("/data/snap/" + fileName(written[3]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xff, 0xff, 0xff, 0xff}, 40); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_, meta, err = Load(crashed, "/data/snap", datatree.Config{}, quietLog)
+	if err != nil || meta.Index != written[2] {
+		t.Fatalf("after damage: index %d err %v, want fallback to %d", meta.Index, err, written[2])
+	}
+	oldest, err := Purge(crashed, "/data/snap", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oldest != written[2] {
+		t.Fatalf("Purge kept oldest %d, want %d", oldest, written[2])
+	}
+	infos, _ := List(crashed, "/data/snap")
+	if len(infos) != 2 {
+		t.Fatalf("%d snapshots after purge, want 2", len(infos))
+	}
+}
+
+func TestLoadWithoutSnapshotsReturnsNilTree(t *testing.T) {
+	tree, _, err := Load(vfs.NewMem(), "/nothing", datatree.Config{}, quietLog)
+	if tree != nil || err != nil {
+		t.Fatalf("tree=%v err=%v", tree != nil, err)
+	}
+}
+
+// A crash in the middle of Write never leaves a file under a snapshot name that
+// fails to load.
+func TestCrashDuringWriteLeavesOldSnapshotUsable(t *testing.T) {
+	fs := vfs.NewMem()
+	tree := datatree.New(datatree.Config{})
+	w := newWorkload(t, tree, 5)
+	for i := 0; i < 80; i++ {
+		w.step(t, tree)
+	}
+	im, _ := tree.Freeze()
+	first, err := Write(fs, "/s", Meta{Index: uint64(im.Zxid())}, im)
+	im.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 80; i++ {
+		w.step(t, tree)
+	}
+	im, _ = tree.Freeze()
+	if _, err := Write(fs, "/s", Meta{Index: uint64(im.Zxid())}, im); err != nil {
+		t.Fatal(err)
+	}
+	im.Release()
+	for _, p := range fs.CrashPoints() {
+		crashed := fs.CrashCloneAt(p, vfs.CrashOptions{})
+		got, meta, err := Load(crashed, "/s", datatree.Config{}, quietLog)
+		if err != nil {
+			t.Fatalf("crash at %+v: %v", p, err)
+		}
+		if got != nil && meta.Index < first.Index {
+			t.Fatalf("crash at %+v: loaded index %d older than the first durable snapshot %d", p, meta.Index, first.Index)
+		}
 	}
 }
