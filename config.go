@@ -31,6 +31,11 @@ type Config struct {
 	ReconfigEnabled        bool          // reconfigEnabled
 	ContainerCheckInterval time.Duration // znode.container.checkIntervalMs
 	ContainerMaxPerMinute  int           // znode.container.maxPerMinute
+	SnapCount              int           // snapCount: entries between snapshots (randomised in [n/2, n))
+	SnapRetainCount        int           // autopurge.snapRetainCount (at least 3)
+	PurgeInterval          time.Duration // autopurge.purgeInterval; 0 = never purge, as in ZooKeeper
+	PreAllocSize           int64         // preAllocSize: log segment size in bytes
+	ForceSync              bool          // forceSync: fdatasync the log (never turn off in production)
 	LogLevel               slog.Level
 	LogFormat              string // text or json
 }
@@ -46,6 +51,10 @@ func DefaultConfig() Config {
 		MaxBuffer:              jute.DefaultMaxBuffer,
 		ContainerCheckInterval: 60 * time.Second,
 		ContainerMaxPerMinute:  10000,
+		SnapCount:              100000,
+		SnapRetainCount:        3,
+		PreAllocSize:           64 << 20,
+		ForceSync:              true,
 		LogLevel:               slog.LevelInfo,
 		LogFormat:              "text",
 	}
@@ -77,11 +86,11 @@ func (c *Config) Validate() error {
 // knownKeys are zoo.cfg keys ZooKeeper 3.8 understands that zkd accepts without
 // acting on them yet (spec/ops.md §4); anything else draws a warning, not an error.
 var knownKeys = map[string]bool{
-	"initLimit": true, "syncLimit": true, "autopurge.snapRetainCount": true, "autopurge.purgeInterval": true,
+	"initLimit": true, "syncLimit": true,
 	"admin.enableServer": true, "admin.serverPort": true, "admin.serverAddress": true,
 	"metricsProvider.className": true, "metricsProvider.httpPort": true, "metricsProvider.httpHost": true,
 	"metricsProvider.exportJvmInfo": true, "secureClientPort": true, "secureClientPortAddress": true,
-	"standaloneEnabled": true, "dynamicConfigFile": true, "snapCount": true, "preAllocSize": true,
+	"standaloneEnabled": true, "dynamicConfigFile": true,
 	"globalOutstandingLimit": true, "syncEnabled": true, "electionAlg": true, "quorumListenOnAllIPs": true,
 	"localSessionsEnabled": true, "localSessionsUpgradingEnabled": true, "peerType": true,
 	"clientPortListenBacklog": true, "connectToLearnerMasterLimit": true, "forceSync": true,
@@ -233,6 +242,32 @@ func (c *Config) applyKey(key, value string, host, port *string) (known bool, er
 			return true, bad(err)
 		}
 		c.ContainerCheckInterval = d
+	case "snapCount", "zookeeper.snapCount":
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 2 {
+			return true, bad(errors.New("want an integer of at least 2"))
+		}
+		c.SnapCount = n
+	case "autopurge.snapRetainCount":
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 0 {
+			return true, bad(errors.New("want a non-negative integer"))
+		}
+		c.SnapRetainCount = max(n, 3) // ZooKeeper raises anything lower to 3
+	case "autopurge.purgeInterval":
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 0 {
+			return true, bad(errors.New("want a non-negative number of hours"))
+		}
+		c.PurgeInterval = time.Duration(n) * time.Hour
+	case "preAllocSize", "zookeeper.preAllocSize":
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil || n <= 0 {
+			return true, bad(errors.New("want a positive size in KiB"))
+		}
+		c.PreAllocSize = n * 1024
+	case "forceSync", "zookeeper.forceSync":
+		c.ForceSync = !strings.EqualFold(value, "no")
 	case "znode.container.maxPerMinute":
 		n, err := strconv.Atoi(value)
 		if err != nil || n <= 0 {

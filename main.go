@@ -122,7 +122,14 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case ferr := <-in.node.Failed():
+		// The log can no longer be trusted to be written: stop as ZooKeeper does
+		// rather than serve reads of a state nobody can extend.
+		_ = in.stop()
+		return ferr
+	}
 	log.Info("shutting down")
 	start := time.Now()
 	err = in.stop()

@@ -6,12 +6,16 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"zkd/datatree"
+	"zkd/internal/vfs"
 	"zkd/netloop"
 	"zkd/quorum"
 	"zkd/session"
+	"zkd/snapshot"
+	"zkd/txnlog"
 )
 
 // instance is one running zkd server: the tree, its write path, the session layer
@@ -19,6 +23,7 @@ import (
 type instance struct {
 	tree *datatree.Tree
 	node *quorum.Node
+	wal  *txnlog.Log
 	sess *session.Server
 	net  *netloop.Server
 }
@@ -28,16 +33,35 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+	fs := vfs.OS()
+	snapDir, logDir := cfg.snapshotDir(), cfg.logDir()
+	for _, dir := range []string{snapDir, logDir} {
+		if err := fs.MkdirAll(dir); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
 	}
-	tree := datatree.New(datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL})
-	qcfg := quorum.DefaultConfig()
-	qcfg.Logger = log
-	node, err := quorum.Start(qcfg, tree)
+	treeCfg := datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL}
+	tree, restored, err := snapshot.Load(fs, snapDir, treeCfg, log)
 	if err != nil {
 		return nil, err
 	}
+	if tree == nil {
+		tree = datatree.New(treeCfg)
+	}
+	wal, err := txnlog.Open(fs, logDir, txnlog.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	qcfg := quorum.DefaultConfig()
+	qcfg.Logger = log
+	qcfg.Log, qcfg.Restored, qcfg.FS, qcfg.SnapshotDir = wal, restored, fs, snapDir
+	qcfg.SnapCount, qcfg.SnapRetain, qcfg.PurgeInterval = cfg.SnapCount, cfg.SnapRetainCount, cfg.PurgeInterval
+	node, err := quorum.Start(qcfg, tree)
+	if err != nil {
+		wal.Close()
+		return nil, err
+	}
+	log.Info("data loaded", "zxid", tree.LastZxid(), "znodes", tree.NodeCount(), "sessions", len(tree.Sessions()))
 	scfg := session.DefaultConfig()
 	scfg.TickTime = cfg.TickTime
 	scfg.MinSessionTimeout = cfg.MinSessionTimeout
@@ -55,6 +79,7 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 	sess, err := session.NewServer(scfg, tree, node)
 	if err != nil {
 		node.Stop()
+		wal.Close()
 		return nil, err
 	}
 	sess.Run()
@@ -66,10 +91,11 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 	if err != nil {
 		sess.Stop()
 		node.Stop()
+		wal.Close()
 		return nil, err
 	}
 	log.Info("binding to port", "addr", nl.Addr().String(), "version", scfg.FullVersion(), "data_dir", cfg.DataDir)
-	return &instance{tree: tree, node: node, sess: sess, net: nl}, nil
+	return &instance{tree: tree, node: node, wal: wal, sess: sess, net: nl}, nil
 }
 
 // Addr returns the bound client address.
@@ -83,6 +109,9 @@ func (in *instance) stop() error {
 	err := in.net.Stop(ctx)
 	in.sess.Stop()
 	in.node.Stop()
+	if cerr := in.wal.Close(); err == nil {
+		err = cerr
+	}
 	return err
 }
 
@@ -97,4 +126,16 @@ func buildTime() time.Time {
 		return time.Time{}
 	}
 	return st.ModTime()
+}
+
+// snapshotDir and logDir are zkd's own subdirectories of dataDir and dataLogDir;
+// a ZooKeeper version-2 directory beside them is left alone.
+func (c *Config) snapshotDir() string { return filepath.Join(c.DataDir, "zkd", "snapshots") }
+
+func (c *Config) logDir() string {
+	dir := c.DataLogDir
+	if dir == "" {
+		dir = c.DataDir
+	}
+	return filepath.Join(dir, "zkd", "log")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,7 +14,10 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"zkd/datatree"
+	"zkd/internal/vfs"
 	"zkd/jute"
+	"zkd/snapshot"
+	"zkd/txnlog"
 )
 
 // ErrStopped is returned by Propose and Sync after Stop.
@@ -23,10 +27,16 @@ var ErrStopped = errors.New("quorum: node stopped")
 // node is not (or no longer) the leader.
 var ErrNotLeader = errors.New("quorum: not leader")
 
-// StateMachine applies committed entries; *datatree.Tree implements it.
+// StateMachine applies committed entries and hands out consistent images of its
+// state for snapshots; *datatree.Tree implements it.
 type StateMachine interface {
 	Apply(zxid jute.Zxid, entry []byte) datatree.Result
+	Freeze() (*datatree.Image, error)
 }
+
+// ErrLogFailed is passed to every waiting proposal, and returned by Failed, once a
+// write or fdatasync of the log has failed: nothing more is acknowledged.
+var ErrLogFailed = errors.New("quorum: write-ahead log failed; no further writes are accepted")
 
 // DoneFunc receives the outcome of a proposal on the apply goroutine. err is a
 // quorum failure (the entry was not committed); otherwise res is the state
@@ -43,12 +53,31 @@ type Config struct {
 	// storage is compacted up to the applied index.
 	CompactEvery uint64
 	Logger       *slog.Logger
+
+	// Log, when set, is the durable raft log: each Ready's entries and HardState
+	// are saved with one fdatasync before anything is applied or acknowledged.
+	Log *txnlog.Log
+	// Restored is the snapshot the state machine was rebuilt from (zero: none).
+	Restored snapshot.Meta
+	// FS and SnapshotDir say where snapshots go; an empty SnapshotDir disables them.
+	FS          vfs.FS
+	SnapshotDir string
+	// SnapCount is ZooKeeper's snapCount: a snapshot is taken after a random number
+	// of entries between SnapCount/2 and SnapCount, so that servers of an ensemble
+	// do not all snapshot at once.
+	SnapCount int
+	// SnapRetain and PurgeInterval are autopurge.snapRetainCount and
+	// autopurge.purgeInterval: every PurgeInterval (0: never, ZooKeeper's default)
+	// all but the newest SnapRetain snapshots are deleted, and the log below the
+	// oldest one kept is released.
+	SnapRetain    int
+	PurgeInterval time.Duration
 }
 
 // DefaultConfig returns the settings of a standalone server.
 func DefaultConfig() Config {
 	return Config{ID: 1, TickInterval: 100 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1,
-		CompactEvery: 10000, Logger: slog.Default()}
+		CompactEvery: 10000, Logger: slog.Default(), SnapCount: 100000, SnapRetain: 3}
 }
 
 // Validate reports a configuration error.
@@ -60,13 +89,20 @@ func (c *Config) Validate() error {
 		return errors.New("quorum: tick interval must be positive")
 	case c.ElectionTicks <= c.HeartbeatTicks:
 		return errors.New("quorum: election ticks must exceed heartbeat ticks")
+	case c.SnapshotDir != "" && (c.FS == nil || c.SnapCount < 2):
+		return errors.New("quorum: snapshots need a filesystem and a snapCount of at least 2")
+	}
+	if c.SnapRetain < 3 {
+		c.SnapRetain = 3 // ZooKeeper's minimum for autopurge.snapRetainCount
 	}
 	return nil
 }
 
+// proposal is a write (data, done) or a sync (sync).
 type proposal struct {
 	data []byte
 	done DoneFunc
+	sync func()
 }
 
 type readWaiter struct {
@@ -83,8 +119,9 @@ type Node struct {
 
 	mu struct {
 		sync.Mutex
-		proposals []proposal // guarded by mu; drained by run in order
-		syncs     []func()   // guarded by mu; batched into one ReadIndex
+		// proposals holds writes and syncs in arrival order, so that a sync's
+		// floor is exactly the writes proposed before it. Guarded by mu.
+		proposals []proposal
 		stopped   bool
 	}
 	wakeC chan struct{} // buffer 1: a pending wake-up for run
@@ -94,12 +131,32 @@ type Node struct {
 	// Owned by run.
 	nextTag      uint64
 	waiting      map[uint64]DoneFunc
-	readBatches  map[uint64][]func() // ReadIndex context -> callbacks
-	readWaiters  []readWaiter        // ordered by index
+	readBatches  map[uint64][]readWaiter // ReadIndex context -> syncs with their floors
+	lastIndex    uint64                  // last index in this leader's log, proposals included
+	readWaiters  []readWaiter            // ordered by index
 	sinceCompact uint64
+	snap         snapState
+	failed       error // set once the log fails; run stops doing work
 
 	applied atomic.Uint64
 	leader  atomic.Bool
+	failC   chan error // buffer 1: the log failure, for Failed
+}
+
+// snapState is the snapshot schedule; owned by run, except that the writer
+// goroutine reports through doneC.
+type snapState struct {
+	lastIndex uint64 // index of the newest snapshot taken (or restored)
+	nextAfter uint64 // entries after lastIndex that trigger the next one
+	inFlight  bool
+	doneC     chan snapDone
+	lastPurge time.Time
+	rng       *rand.Rand
+}
+
+type snapDone struct {
+	info snapshot.Info
+	err  error
 }
 
 // Start creates a single-voter group, elects itself and starts the raft loop. It
@@ -110,30 +167,33 @@ func Start(cfg Config, sm StateMachine) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, sm: sm, storage: raft.NewMemoryStorage(),
 		wakeC: make(chan struct{}, 1), stopC: make(chan struct{}), doneC: make(chan struct{}),
-		waiting: make(map[uint64]DoneFunc), readBatches: make(map[uint64][]func())}
-	// Bootstrap by snapshot rather than RawNode.Bootstrap: the membership is then
-	// part of the initial state and no conf-change entries need applying.
-	boot := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{
-		Index: new(uint64(1)), Term: new(uint64(1)),
-		ConfState: &pb.ConfState{Voters: []uint64{cfg.ID}},
-	}}
-	if err := n.storage.ApplySnapshot(boot); err != nil {
-		return nil, fmt.Errorf("quorum: bootstrap: %w", err)
+		waiting: make(map[uint64]DoneFunc), readBatches: make(map[uint64][]readWaiter),
+		failC: make(chan error, 1)}
+	applied, err := n.restore()
+	if err != nil {
+		return nil, err
 	}
+	n.snap = snapState{lastIndex: applied, doneC: make(chan snapDone, 1), lastPurge: time.Now(),
+		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), cfg.ID))}
+	n.snap.nextAfter = n.nextSnapDistance()
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID: cfg.ID, ElectionTick: cfg.ElectionTicks, HeartbeatTick: cfg.HeartbeatTicks,
-		Storage: n.storage, Applied: 1, MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256,
+		Storage: n.storage, Applied: applied, MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256,
 		MaxUncommittedEntriesSize: 1 << 30, Logger: newRaftLogger(cfg.Logger),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("quorum: %w", err)
 	}
 	n.rn = rn
-	n.applied.Store(1)
+	n.applied.Store(applied)
+	n.lastIndex, _ = n.storage.LastIndex()
 	if err := rn.Campaign(); err != nil {
 		return nil, fmt.Errorf("quorum: campaign: %w", err)
 	}
 	n.processReady()
+	if n.failed != nil {
+		return nil, n.failed
+	}
 	if !n.leader.Load() {
 		return nil, errors.New("quorum: single voter did not become leader")
 	}
@@ -141,10 +201,14 @@ func Start(cfg Config, sm StateMachine) (*Node, error) {
 	return n, nil
 }
 
+// Failed delivers the log failure that stopped the node, if one happens; the
+// server should then exit, as ZooKeeper and etcd do.
+func (n *Node) Failed() <-chan error { return n.failC }
+
 // Propose queues entry (a datatree.Txn encoding, not retained after the call
 // returns... it is copied into the log) and calls done once it is applied.
 func (n *Node) Propose(entry []byte, done DoneFunc) error {
-	data := make([]byte, 8, 8+len(entry))
+	data := make([]byte, proposalHeader, proposalHeader+len(entry))
 	data = append(data, entry...)
 	n.mu.Lock()
 	if n.mu.stopped {
@@ -165,7 +229,7 @@ func (n *Node) Sync(done func()) error {
 		n.mu.Unlock()
 		return ErrStopped
 	}
-	n.mu.syncs = append(n.mu.syncs, done)
+	n.mu.proposals = append(n.mu.proposals, proposal{sync: done})
 	n.mu.Unlock()
 	n.wake()
 	return nil
@@ -203,35 +267,53 @@ func (n *Node) run() {
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
 	var props []proposal
-	var syncs []func()
+	var syncs []readWaiter
 	for {
 		select {
 		case <-n.stopC:
 			n.failPending(props)
+			if n.snap.inFlight {
+				n.snapshotDone(<-n.snap.doneC) // let the writer finish its file
+			}
 			return
 		case <-ticker.C:
 			n.rn.Tick()
+			n.maybePurge()
 		case <-n.wakeC:
+		case d := <-n.snap.doneC:
+			n.snapshotDone(d)
 		}
 		n.mu.Lock()
 		props, n.mu.proposals = n.mu.proposals, props[:0]
-		syncs, n.mu.syncs = n.mu.syncs, syncs[:0]
 		n.mu.Unlock()
+		syncs = syncs[:0]
 		for i := range props {
 			p := &props[i]
+			if p.sync != nil {
+				// ZooKeeper answers a sync only after everything the leader had
+				// committed or proposed when it took the sync up.
+				syncs = append(syncs, readWaiter{index: n.lastIndex, done: p.sync})
+				continue
+			}
 			n.nextTag++
-			binary.BigEndian.PutUint64(p.data, n.nextTag)
+			p.data[0] = kindProposal
+			binary.BigEndian.PutUint64(p.data[1:], n.nextTag)
+			if n.failed != nil {
+				p.done(0, datatree.Result{}, n.failed)
+				continue
+			}
 			if err := n.rn.Propose(p.data); err != nil {
 				p.done(0, datatree.Result{}, fmt.Errorf("%w: %w", ErrNotLeader, err))
 				continue
 			}
+			n.lastIndex++ // a leader appends each accepted proposal at the end of its log
 			n.waiting[n.nextTag] = p.done
 		}
 		clear(props)
 		if len(syncs) > 0 {
 			n.nextTag++
 			ctx := binary.BigEndian.AppendUint64(nil, n.nextTag)
-			n.readBatches[n.nextTag] = append([]func(){}, syncs...)
+			n.readBatches[n.nextTag] = append([]readWaiter(nil), syncs...)
 			n.rn.ReadIndex(ctx)
 			clear(syncs)
 		}
@@ -257,13 +339,17 @@ func (n *Node) failPending(props []proposal) {
 
 // processReady handles every pending Ready in the raft README's order.
 func (n *Node) processReady() {
-	for n.rn.HasReady() {
+	for n.failed == nil && n.rn.HasReady() {
 		rd := n.rn.Ready()
 		if rd.SoftState != nil {
 			n.leader.Store(rd.SoftState.RaftState == raft.StateLeader)
 		}
 		// Persist before sending: a vote or entry acknowledged and then lost in a
 		// crash would let the group decide twice.
+		if err := n.persist(rd); err != nil {
+			n.fail(err)
+			return
+		}
 		if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
 			if err := n.storage.SetHardState(rd.HardState); err != nil {
 				panic(fmt.Sprintf("FATAL: quorum: save hard state: %v", err))
@@ -273,13 +359,15 @@ func (n *Node) processReady() {
 			if err := n.storage.Append(rd.Entries); err != nil {
 				panic(fmt.Sprintf("FATAL: quorum: append entries: %v", err))
 			}
+			n.lastIndex = max(n.lastIndex, rd.Entries[len(rd.Entries)-1].GetIndex())
 		}
 		// rd.Messages would go to peers here; a single voter has none (its own
 		// acknowledgements are stepped by raft itself on Advance).
 		for _, rs := range rd.ReadStates {
 			tag := binary.BigEndian.Uint64(rs.RequestCtx)
-			for _, done := range n.readBatches[tag] {
-				n.readWaiters = append(n.readWaiters, readWaiter{index: rs.Index, done: done})
+			for _, w := range n.readBatches[tag] {
+				w.index = max(w.index, rs.Index)
+				n.readWaiters = append(n.readWaiters, w)
 			}
 			delete(n.readBatches, tag)
 		}
@@ -297,9 +385,9 @@ func (n *Node) apply(ents []*pb.Entry) {
 		}
 		var payload []byte
 		var tag uint64
-		if e.GetType() == pb.EntryNormal && len(e.Data) >= 8 {
-			tag = binary.BigEndian.Uint64(e.Data)
-			payload = e.Data[8:]
+		if e.GetType() == pb.EntryNormal && len(e.Data) >= proposalHeader && e.Data[0] == kindProposal {
+			tag = binary.BigEndian.Uint64(e.Data[1:])
+			payload = e.Data[proposalHeader:]
 		}
 		res := n.sm.Apply(jute.Zxid(idx), payload)
 		n.applied.Store(idx)
@@ -308,6 +396,7 @@ func (n *Node) apply(ents []*pb.Entry) {
 			done(jute.Zxid(idx), res, nil)
 		}
 		n.fireReads()
+		n.maybeSnapshot(idx, e.GetTerm())
 	}
 	n.sinceCompact += uint64(len(ents))
 	if n.sinceCompact >= n.cfg.CompactEvery {

@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"errors"
 	"sync"
 	"testing"
 
@@ -24,6 +25,8 @@ func (r *recordingSM) Apply(zxid jute.Zxid, entry []byte) datatree.Result {
 	}
 	return datatree.Result{Body: append([]byte("ok:"), entry...)}
 }
+
+func (r *recordingSM) Freeze() (*datatree.Image, error) { return nil, errors.New("no snapshots here") }
 
 func TestProposalsApplyInOrderWithIncreasingZxids(t *testing.T) {
 	sm := &recordingSM{}

@@ -74,6 +74,16 @@ func NewServer(cfg Config, tree *datatree.Tree, q Proposer) (*Server, error) {
 		base++
 	}
 	s.nextSessionID.Store(base)
+	// Sessions restored with the tree get a full timeout from now, as in
+	// ZooKeeper: a client that reconnects in time keeps its session and ephemerals,
+	// the others expire and their ephemerals go.
+	now := monoNow()
+	for id, timeout := range tree.Sessions() {
+		sess := &Session{id: id}
+		sess.timeout.Store(timeout)
+		sess.touch(now)
+		s.mu.sessions[id] = sess
+	}
 	return s, nil
 }
 
