@@ -9,7 +9,7 @@ FUZZTIME  ?= 10s
 SHARED    ?= ../shared
 
 .DEFAULT_GOAL := help
-.PHONY: help build run deps test race lint fuzz bench bench-compare conformance clean
+.PHONY: help build run deps test race lint fuzz bench bench-compare conformance difftest clean
 
 help:
 	@echo 'make              # prints this list'
@@ -23,6 +23,7 @@ help:
 	@echo 'make bench        # go test -run=^$$ -bench=. -benchmem ./...'
 	@echo 'make bench-compare # bin/zkd vs Apache ZooKeeper 3.8 side by side: $(BENCH_WORKLOADS) (BENCH_FLAGS=...)'
 	@echo 'make conformance  # bin/zkd on a free loopback port + $(SHARED)/conformance/smoke-all.sh'
+	@echo 'make difftest     # zkd vs Apache ZooKeeper 3.8 on $(DIFFTEST_SEEDS) seeded random op sequences (DIFFTEST_SEEDS=N)'
 	@echo 'make clean        # rm -rf bin (never touches ./zkd-data)'
 
 build:
@@ -71,6 +72,13 @@ bench-compare: build
 
 conformance: build
 	SHARED='$(SHARED)' scripts/conformance.sh $(CLIENTS)
+
+# Differential test: the same seeded op sequences on Apache ZooKeeper 3.8 and zkd in
+# lock step; every divergence is printed as a shrunk reproducer. `go test ./...` runs
+# 20 seeds; this runs many more.
+DIFFTEST_SEEDS ?= 200
+difftest:
+	$(GO) test -count=1 -timeout $(TIMEOUT) -v -run TestDifferential ./difftest/ -seeds=$(DIFFTEST_SEEDS)
 
 clean:
 	rm -rf bin

@@ -195,13 +195,22 @@ func (c *applyCtx) multi(ops []jute.MultiOp) Result {
 		var code jute.Code
 		switch op.Type {
 		case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
-			ttl := int64(-1)
-			if op.Type == jute.OpCreateTTL {
-				ttl = op.TTL
+			// ZooKeeper 3.8 rebuilds every create of a multi with Op.create(flags),
+			// forgetting the opcode sent: the mode alone picks the node kind and
+			// the result type (create2 form only for containers and TTL nodes).
+			ttl, kind := int64(-1), jute.OpCreate
+			switch mode := jute.CreateMode(op.Flags); {
+			case mode == jute.ModeContainer:
+				kind = jute.OpCreateContainer
+			case mode.TTL():
+				kind = jute.OpCreateTTL
+				if op.Type == jute.OpCreateTTL {
+					ttl = op.TTL
+				}
 			}
-			res.Path, res.Stat, code = c.create(op.Type, op.Path, op.Data, op.ACL, op.Flags, ttl)
+			res.Path, res.Stat, code = c.create(kind, op.Path, op.Data, op.ACL, op.Flags, ttl)
 			res.Type = jute.OpCreate2
-			if op.Type == jute.OpCreate {
+			if kind == jute.OpCreate {
 				res.Type = jute.OpCreate
 			}
 		case jute.OpDelete:

@@ -173,7 +173,11 @@ func (t *Tree) AddWatch(path string, mode int32, w Watcher) jute.Code {
 		m.addLocked(true, path, w, modePersistent)
 		m.addLocked(false, path, w, modePersistent)
 	case jute.AddWatchPersistentRecursive:
+		// ZooKeeper 3.8.0 (the live reference) registers a recursive watch in both
+		// tables, so it replaces a child watch on the same path and answers
+		// removeWatches of type Children; later releases use the data table only.
 		m.addLocked(true, path, w, modeRecursive)
+		m.addLocked(false, path, w, modeRecursive)
 	default:
 		return jute.CodeMarshallingError
 	}
@@ -201,6 +205,11 @@ func (t *Tree) RemoveWatches(path string, typ int32, w Watcher, remove bool) jut
 	_, hasData := m.data[path][w]
 	_, hasChild := m.child[path][w]
 	found := (inData && hasData) || (inChild && hasChild)
+	if !remove {
+		// ZooKeeper 3.8's checkWatches (WatchManager.containsWatcher) only asks
+		// whether the path has any watcher at all, whoever set it.
+		found = (inData && len(m.data[path]) > 0) || (inChild && len(m.child[path]) > 0)
+	}
 	if !found {
 		return jute.CodeNoWatcher
 	}

@@ -179,6 +179,11 @@ func (m *watchManager) collectLocked(out []firing, ev Event) []firing {
 			if onlyRecursive && mode != modeRecursive {
 				continue
 			}
+			// Recursive watchers never see NodeChildrenChanged (3.8.0 registers
+			// them in the child table too, where this rule keeps them quiet).
+			if mode == modeRecursive && ev.Type == jute.EventNodeChildrenChanged {
+				continue
+			}
 			if !seen(w) {
 				out = append(out, firing{w: w, ev: ev})
 			}
@@ -200,6 +205,9 @@ func (m *watchManager) collectLocked(out []firing, ev Event) []firing {
 		for p := ev.Path; p != "/"; {
 			p, _ = parentOf(p)
 			take(true, p, true)
+			if ev.Type == jute.EventNodeDeleted {
+				take(false, p, true) // ZooKeeper triggers NodeDeleted on both tables
+			}
 		}
 	}
 	return out

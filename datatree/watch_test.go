@@ -173,14 +173,16 @@ func TestRecursiveWatch(t *testing.T) {
 	h.setData("/", "r", -1)
 	expectEvents(t, r, ev(jute.EventNodeCreated, "/a"), ev(jute.EventNodeDataChanged, "/"))
 
-	// Removing the recursive watch stops the ancestor walk for it.
-	if code := h.tree.RemoveWatches("/w", jute.WatcherData, w, true); code != jute.CodeOK {
+	// Removing the recursive watch stops the ancestor walk for it. Like 3.8.0,
+	// a recursive watch sits in both tables, so each watch counts twice.
+	if code := h.tree.RemoveWatches("/w", jute.WatcherAny, w, true); code != jute.CodeOK {
 		t.Fatal(code)
 	}
 	h.mustCreate("/w/late", "", 0)
+	h.delete("/w/late", -1)
 	expectEvents(t, w)
-	if h.tree.watches.recursive != 1 {
-		t.Fatalf("recursive count %d, want 1", h.tree.watches.recursive)
+	if h.tree.watches.recursive != 2 {
+		t.Fatalf("recursive count %d, want 2 (r's, in both tables)", h.tree.watches.recursive)
 	}
 	h.tree.RemoveWatcher(r)
 	if h.tree.watches.recursive != 0 {
@@ -228,24 +230,28 @@ func TestWatchModeLastWins(t *testing.T) {
 	h.mustCreate("/w/c", "", 0) // child table still persistent
 	expectEvents(t, w, ev(jute.EventNodeDataChanged, "/w"), ev(jute.EventNodeChildrenChanged, "/w"))
 
-	// Standard then recursive: recursive wins, the walk counts it once.
+	// Standard then recursive: recursive wins in both tables (3.8.0 registers it
+	// in each), and registering it twice counts once per table.
 	h.tree.GetData("/w", w, nil)
 	h.tree.AddWatch("/w", jute.AddWatchPersistentRecursive, w)
 	h.tree.AddWatch("/w", jute.AddWatchPersistentRecursive, w)
-	if h.tree.watches.recursive != 1 {
+	if h.tree.watches.recursive != 2 {
 		t.Fatalf("recursive count %d", h.tree.watches.recursive)
 	}
 	h.setData("/w/c", "1", -1)
 	h.setData("/w", "3", -1)
 	h.setData("/w", "4", -1)
 	expectEvents(t, w, ev(jute.EventNodeDataChanged, "/w/c"), ev(jute.EventNodeDataChanged, "/w"), ev(jute.EventNodeDataChanged, "/w"))
-	// And back to standard: the recursive registration is gone.
+	// And back to standard in the data table: the child table keeps its
+	// recursive registration, which fires only for deletions below /w.
 	h.tree.Exists("/w", w, nil)
-	if h.tree.watches.recursive != 0 {
+	if h.tree.watches.recursive != 1 {
 		t.Fatalf("recursive count %d", h.tree.watches.recursive)
 	}
 	h.setData("/w/c", "2", -1)
 	expectEvents(t, w)
+	h.delete("/w/c", -1)
+	expectEvents(t, w, ev(jute.EventNodeDeleted, "/w/c"))
 }
 
 // TestRemoveWatches covers removeWatches/checkWatches with 3.8's rules (§8.3) and
@@ -274,8 +280,9 @@ func TestRemoveWatches(t *testing.T) {
 		{"any, data only", regs{data: true}, jute.WatcherAny, jute.CodeOK, false, false},
 		{"persistent by children", regs{persistent: true}, jute.WatcherChildren, jute.CodeOK, true, false},
 		{"persistent by data", regs{persistent: true}, jute.WatcherData, jute.CodeOK, false, true},
-		{"recursive by data", regs{recursive: true}, jute.WatcherData, jute.CodeOK, false, false},
-		{"recursive by children", regs{recursive: true}, jute.WatcherChildren, jute.CodeNoWatcher, true, false},
+		// 3.8.0 registers a recursive watch in both tables.
+		{"recursive by data", regs{recursive: true}, jute.WatcherData, jute.CodeOK, false, true},
+		{"recursive by children", regs{recursive: true}, jute.WatcherChildren, jute.CodeOK, true, false},
 	}
 	for _, tt := range tests {
 		for _, remove := range []bool{false, true} {
@@ -302,8 +309,14 @@ func TestRemoveWatches(t *testing.T) {
 					h.tree.GetChildren("/w", w, nil, nil)
 				}
 				_, _, before := h.tree.WatchCounts()
-				if code := h.tree.RemoveWatches("/w", tt.typ, w, remove); code != tt.want {
-					t.Fatalf("RemoveWatches(type %d, remove %v) = %v, want %v", tt.typ, remove, code, tt.want)
+				want := tt.want
+				if !remove && want == jute.CodeNoWatcher {
+					// 3.8.0's checkWatches asks only whether the path has any
+					// watcher of that kind, and the bystander has both.
+					want = jute.CodeOK
+				}
+				if code := h.tree.RemoveWatches("/w", tt.typ, w, remove); code != want {
+					t.Fatalf("RemoveWatches(type %d, remove %v) = %v, want %v", tt.typ, remove, code, want)
 				}
 				_, hasData := h.tree.watches.data["/w"][w]
 				_, hasChild := h.tree.watches.child["/w"][w]
@@ -311,7 +324,7 @@ func TestRemoveWatches(t *testing.T) {
 				if !remove || tt.want != jute.CodeOK {
 					// checkWatches and failures leave everything.
 					wantData = tt.regs.data || tt.regs.persistent || tt.regs.recursive
-					wantChild = tt.regs.child || tt.regs.persistent
+					wantChild = tt.regs.child || tt.regs.persistent || tt.regs.recursive
 				}
 				if hasData != wantData || hasChild != wantChild {
 					t.Fatalf("left data=%v child=%v, want %v %v", hasData, hasChild, wantData, wantChild)
@@ -478,8 +491,9 @@ func TestRemoveWatcherAndCounts(t *testing.T) {
 	h.tree.AddWatch("/w/kid", jute.AddWatchPersistent, a)
 	h.tree.AddWatch("/", jute.AddWatchPersistentRecursive, a)
 	h.tree.GetData("/w", b, nil)
-	if watchers, paths, total := h.tree.WatchCounts(); watchers != 2 || paths != 4 || total != 7 {
-		t.Fatalf("WatchCounts = %d %d %d, want 2 4 7", watchers, paths, total)
+	// The recursive watch on / counts in both tables, as in 3.8.0.
+	if watchers, paths, total := h.tree.WatchCounts(); watchers != 2 || paths != 4 || total != 8 {
+		t.Fatalf("WatchCounts = %d %d %d, want 2 4 8", watchers, paths, total)
 	}
 	if got := h.tree.WatchedPaths(a); !sameSet(got, []string{"/w", "/missing", "/w/kid", "/"}) {
 		t.Fatalf("WatchedPaths(a) = %v", got)

@@ -34,6 +34,7 @@ var graph = map[string]rule{
 	"jute":     {thirdParty: []string{"github.com/valyala/bytebufferpool"}},
 	"internal": {},
 	"datatree": {module: []string{"jute", "internal"}, thirdParty: []string{"github.com/cespare/xxhash/v2"}},
+	"difftest": {module: []string{"jute"}}, // differential tester: a client like bench
 	"txnlog":   {module: []string{"internal"}, thirdParty: []string{"golang.org/x/sys"}},
 	"snapshot": {module: []string{"datatree", "jute", "internal"}, thirdParty: []string{"github.com/klauspost/compress"}},
 	"quorum": {
@@ -54,6 +55,8 @@ var graph = map[string]rule{
 	"bench": {module: []string{"jute", "internal"}, thirdParty: []string{"golang.org/x/sync"}},
 	".":     mainRule,
 	"cmd":   mainRule, // cmd/<name>: extra commands, wired like main
+
+	"compat": {}, // tests only: real clients against a bin/zkd the tests build and run
 }
 
 // mainRule is main.go's row: it wires everything, so it may import every package.

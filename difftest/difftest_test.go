@@ -1,0 +1,129 @@
+package difftest
+
+import (
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	flagSeeds  = flag.Int("seeds", 0, "seeds to run (default 20, or $DIFFTEST_SEEDS)")
+	flagOps    = flag.Int("ops", 0, "ops per seed (default 200, or $DIFFTEST_OPS)")
+	flagSeed0  = flag.Uint64("seed0", 1, "first seed; seeds run from seed0 to seed0+seeds-1")
+	flagShrink = flag.Duration("shrink-time", 45*time.Second, "time spent shrinking each distinct divergence")
+)
+
+// setting returns the flag value if set, else the environment variable, else def.
+func setting(t *testing.T, flagValue int, env string, def int) int {
+	t.Helper()
+	if flagValue > 0 {
+		return flagValue
+	}
+	if s := os.Getenv(env); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			t.Fatalf("%s=%q: want a positive integer", env, s)
+		}
+		return n
+	}
+	return def
+}
+
+// maxShrunk bounds how many distinct divergences are shrunk in one test; the others
+// are reported with their seed and step only.
+const maxShrunk = 8
+
+// TestDifferential runs seeded random op sequences on Apache ZooKeeper 3.8 and on
+// zkd in lock step and fails with a minimal reproducer for every distinct way in
+// which their answers or events differ.
+func TestDifferential(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Apache ZooKeeper and zkd; skipped with -short")
+	}
+	seeds := setting(t, *flagSeeds, "DIFFTEST_SEEDS", 20)
+	nops := setting(t, *flagOps, "DIFFTEST_OPS", 200)
+
+	zk := startZooKeeper(t)
+	zkd := startZkd(t)
+	targets := [2]Target{{Name: "zookeeper", Addr: zk, ZooKeeper380: true}, {Name: "zkd", Addr: zkd}}
+	cfg := DefaultConfig()
+	gcfg := GenConfig{Sessions: cfg.Sessions, TTL: true}
+
+	begin := time.Now()
+	trial := 0
+	newRoot := func(seed uint64) func() string {
+		return func() string { trial++; return fmt.Sprintf("/s%d-t%d", seed, trial) }
+	}
+	type found struct {
+		seeds []uint64
+		text  string
+	}
+	bySig := map[string]*found{}
+	var order []string
+	steps := 0
+	outcomes := map[string]int{} // "op code" -> count, on ZooKeeper: how well the generator covers
+	for seed := *flagSeed0; seed < *flagSeed0+uint64(seeds); seed++ {
+		ops := Generate(seed, nops, gcfg)
+		tr, err := Run(cfg, targets, fmt.Sprintf("/s%d", seed), ops)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		steps += len(tr.Steps)
+		for i, st := range tr.Steps {
+			code, _, _ := strings.Cut(st[0].Reply, " ")
+			outcomes[tr.Ops[i].Code.String()+" "+code]++
+		}
+		if tr.Diverged < 0 {
+			continue
+		}
+		sig := tr.Signature()
+		if f, ok := bySig[sig]; ok {
+			f.seeds = append(f.seeds, seed)
+			continue
+		}
+		f := &found{seeds: []uint64{seed}}
+		bySig[sig] = f
+		order = append(order, sig)
+		if len(order) > maxShrunk {
+			f.text = fmt.Sprintf("seed %d diverges at op %d of %d (not shrunk: more than %d kinds found)\n%s",
+				seed, tr.Diverged+1, len(ops), maxShrunk, tail(tr.Format(), 12))
+			continue
+		}
+		sh := &Shrinker{Config: cfg, Targets: targets, NewRoot: newRoot(seed)}
+		min, err := sh.Shrink(tr, ShrinkBudget{MaxRuns: 400, Deadline: time.Now().Add(*flagShrink)})
+		if err != nil {
+			t.Fatalf("seed %d: shrinking: %v", seed, err)
+		}
+		f.text = fmt.Sprintf("seed %d diverged at op %d of %d; shrunk to %d ops in %d runs:\n%s",
+			seed, tr.Diverged+1, len(ops), len(min.Steps), sh.Runs, min.Format())
+	}
+	t.Logf("%d seeds x %d ops (seeds %d..%d): %d ops run in %v; %d distinct divergences",
+		seeds, nops, *flagSeed0, *flagSeed0+uint64(seeds)-1, steps, time.Since(begin).Round(time.Millisecond), len(order))
+	if testing.Verbose() {
+		keys := slices.Sorted(maps.Keys(outcomes))
+		var b strings.Builder
+		for _, k := range keys {
+			fmt.Fprintf(&b, "  %-40s %d\n", k, outcomes[k])
+		}
+		t.Logf("answers of the reference, by op and code:\n%s", b.String())
+	}
+	for i, sig := range order {
+		f := bySig[sig]
+		t.Errorf("divergence %d: %s (seeds %v)\n%s", i+1, sig, f.seeds, f.text)
+	}
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
