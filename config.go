@@ -32,6 +32,7 @@ type Config struct {
 	ContainerCheckInterval time.Duration // znode.container.checkIntervalMs
 	ContainerMaxPerMinute  int           // znode.container.maxPerMinute
 	SnapCount              int           // snapCount: entries between snapshots (randomised in [n/2, n))
+	SnapSizeBytes          int64         // snapSizeLimitInKb in bytes: log bytes between snapshots
 	SnapRetainCount        int           // autopurge.snapRetainCount (at least 3)
 	PurgeInterval          time.Duration // autopurge.purgeInterval; 0 = never purge, as in ZooKeeper
 	PreAllocSize           int64         // preAllocSize: log segment size in bytes
@@ -52,6 +53,7 @@ func DefaultConfig() Config {
 		ContainerCheckInterval: 60 * time.Second,
 		ContainerMaxPerMinute:  10000,
 		SnapCount:              100000,
+		SnapSizeBytes:          4 << 30,
 		SnapRetainCount:        3,
 		PreAllocSize:           64 << 20,
 		ForceSync:              true,
@@ -95,7 +97,7 @@ var knownKeys = map[string]bool{
 	"localSessionsEnabled": true, "localSessionsUpgradingEnabled": true, "peerType": true,
 	"clientPortListenBacklog": true, "connectToLearnerMasterLimit": true, "forceSync": true,
 	"fsync.warningthresholdms": true, "serverCnxnFactory": true, "audit.enable": true,
-	"jute.maxbuffer.extrasize": true, "snapSizeLimitInKb": true, "txnLogSizeLimitInKb": true,
+	"jute.maxbuffer.extrasize": true, "txnLogSizeLimitInKb": true,
 	"maxResponseCacheSize": true, "maxGetChildrenResponseCacheSize": true, "cnxTimeout": true,
 	"multiAddress.enabled": true, "sslQuorum": true, "portUnification": true, "authProvider.1": true,
 }
@@ -248,6 +250,12 @@ func (c *Config) applyKey(key, value string, host, port *string) (known bool, er
 			return true, bad(errors.New("want an integer of at least 2"))
 		}
 		c.SnapCount = n
+	case "snapSizeLimitInKb", "zookeeper.snapSizeLimitInKb":
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return true, bad(errors.New("want a size in KiB"))
+		}
+		c.SnapSizeBytes = max(n, 0) * 1024 // ZooKeeper: zero or negative disables it
 	case "autopurge.snapRetainCount":
 		n, err := strconv.Atoi(value)
 		if err != nil || n < 0 {

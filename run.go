@@ -56,6 +56,7 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 	qcfg.Logger = log
 	qcfg.Log, qcfg.Restored, qcfg.FS, qcfg.SnapshotDir = wal, restored, fs, snapDir
 	qcfg.SnapCount, qcfg.SnapRetain, qcfg.PurgeInterval = cfg.SnapCount, cfg.SnapRetainCount, cfg.PurgeInterval
+	qcfg.SnapSizeBytes = cfg.SnapSizeBytes
 	node, err := quorum.Start(qcfg, tree)
 	if err != nil {
 		wal.Close()

@@ -141,7 +141,14 @@ func (n *Node) fail(err error) {
 	}
 }
 
+// nextSnapDistance picks the next snapshot's triggers, randomised as ZooKeeper's
+// SyncRequestProcessor does so that servers of an ensemble do not all snapshot
+// at once. It also sets the size trigger.
 func (n *Node) nextSnapDistance() uint64 {
+	n.snap.bytes = 0
+	if size := n.cfg.SnapSizeBytes; size > 1 {
+		n.snap.nextBytes = size/2 + n.snap.rng.Int64N(size/2)
+	}
 	c := uint64(max(n.cfg.SnapCount, 2))
 	return c/2 + n.snap.rng.Uint64N(c/2)
 }
@@ -150,7 +157,11 @@ func (n *Node) nextSnapDistance() uint64 {
 // last one. It runs on the apply goroutine between entries, where Freeze is O(1)
 // in the tree size; the image is written in the background while applying goes on.
 func (n *Node) maybeSnapshot(index, term uint64) {
-	if n.cfg.SnapshotDir == "" || n.snap.inFlight || index-n.snap.lastIndex < n.snap.nextAfter {
+	if n.cfg.SnapshotDir == "" || n.snap.inFlight {
+		return
+	}
+	bySize := n.snap.nextBytes > 0 && n.snap.bytes >= n.snap.nextBytes
+	if index-n.snap.lastIndex < n.snap.nextAfter && !bySize {
 		return
 	}
 	im, err := n.sm.Freeze()

@@ -237,3 +237,38 @@ func TestCrashAtEveryPointKeepsAcknowledgedWrites(t *testing.T) {
 		r.close()
 	}
 }
+
+// snapSizeLimitInKb: a snapshot is taken once enough entry bytes were applied,
+// even far below snapCount.
+func TestSnapshotBySize(t *testing.T) {
+	fs := vfs.NewMem()
+	l, err := txnlog.Open(fs, "/data/log", txnlog.Options{SegmentSize: 1 << 16, Logger: quietLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Logger = quietLog
+	cfg.Log, cfg.FS, cfg.SnapshotDir = l, fs, "/data/snap"
+	cfg.SnapCount, cfg.SnapSizeBytes = 1_000_000, 8<<10
+	tree := datatree.New(datatree.Config{})
+	n, err := Start(cfg, tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{tree: tree, node: n, log: l}
+	if _, _, err := s.propose(t, datatree.Txn{Kind: datatree.KindCreateSession, Session: 7, Timeout: 30000}); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 1024)
+	for i := 0; i < 40; i++ {
+		body := (&jute.CreateRequest{Path: fmt.Sprintf("/b%d", i), Data: big, ACL: jute.OpenACLUnsafe}).Append(nil)
+		if _, _, err := s.propose(t, datatree.Txn{Kind: datatree.KindRequest, Session: 7, Op: jute.OpCreate, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.close()
+	infos, err := snapshot.List(fs, "/data/snap")
+	if err != nil || len(infos) == 0 {
+		t.Fatalf("no snapshot after 40 KiB of entries with an 8 KiB size trigger (err %v)", err)
+	}
+}

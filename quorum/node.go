@@ -66,6 +66,10 @@ type Config struct {
 	// of entries between SnapCount/2 and SnapCount, so that servers of an ensemble
 	// do not all snapshot at once.
 	SnapCount int
+	// SnapSizeBytes is ZooKeeper's snapSizeLimitInKb in bytes: a snapshot is also
+	// taken once the entries since the last one pass a random size between half of
+	// it and all of it (0: no size trigger).
+	SnapSizeBytes int64
 	// SnapRetain and PurgeInterval are autopurge.snapRetainCount and
 	// autopurge.purgeInterval: every PurgeInterval (0: never, ZooKeeper's default)
 	// all but the newest SnapRetain snapshots are deleted, and the log below the
@@ -77,7 +81,8 @@ type Config struct {
 // DefaultConfig returns the settings of a standalone server.
 func DefaultConfig() Config {
 	return Config{ID: 1, TickInterval: 100 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1,
-		CompactEvery: 10000, Logger: slog.Default(), SnapCount: 100000, SnapRetain: 3}
+		CompactEvery: 10000, Logger: slog.Default(), SnapCount: 100000, SnapRetain: 3,
+		SnapSizeBytes: 4 << 30}
 }
 
 // Validate reports a configuration error.
@@ -148,6 +153,8 @@ type Node struct {
 type snapState struct {
 	lastIndex uint64 // index of the newest snapshot taken (or restored)
 	nextAfter uint64 // entries after lastIndex that trigger the next one
+	bytes     int64  // entry bytes applied since lastIndex
+	nextBytes int64  // entry bytes that trigger the next one (0: never)
 	inFlight  bool
 	doneC     chan snapDone
 	lastPurge time.Time
@@ -396,6 +403,7 @@ func (n *Node) apply(ents []*pb.Entry) {
 			done(jute.Zxid(idx), res, nil)
 		}
 		n.fireReads()
+		n.snap.bytes += int64(len(e.Data))
 		n.maybeSnapshot(idx, e.GetTerm())
 	}
 	n.sinceCompact += uint64(len(ents))

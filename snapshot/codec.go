@@ -131,6 +131,16 @@ const trailerSize = 8 + 8 + 4
 
 // Decode reads a whole snapshot (data is the file's contents) and rebuilds the tree.
 func Decode(data []byte, cfg datatree.Config) (*datatree.Tree, Meta, error) {
+	return decode(data, cfg, nil)
+}
+
+// progressFunc is told, every progressEvery nodes, how many nodes are loaded and
+// how many of the file's bytes have been consumed.
+type progressFunc func(nodes uint64, consumed, total int)
+
+const progressEvery = 1 << 16
+
+func decode(data []byte, cfg datatree.Config, progress progressFunc) (*datatree.Tree, Meta, error) {
 	var meta Meta
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
@@ -162,7 +172,8 @@ func Decode(data []byte, cfg datatree.Config) (*datatree.Tree, Meta, error) {
 	wantNodes := binary.BigEndian.Uint64(trailer[8:])
 	wantCRC := binary.BigEndian.Uint32(trailer[16:])
 
-	zr, err := zstd.NewReader(bytes.NewReader(data[12+hlen+4 : len(data)-trailerSize]))
+	compressed := bytes.NewReader(data[12+hlen+4 : len(data)-trailerSize])
+	zr, err := zstd.NewReader(compressed)
 	if err != nil {
 		return nil, meta, corrupt("zstd: %v", err)
 	}
@@ -214,6 +225,9 @@ func Decode(data []byte, cfg datatree.Config) (*datatree.Tree, Meta, error) {
 		}
 		img.ACL = acls[ai]
 		count++
+		if progress != nil && count%progressEvery == 0 {
+			progress(count, len(data)-compressed.Len(), len(data))
+		}
 		return &img, nil
 	}
 	tree, err := datatree.Restore(cfg, jute.Zxid(meta.Index), sessions, next)

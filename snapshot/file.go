@@ -132,7 +132,20 @@ func Load(fs vfs.FS, dir string, cfg datatree.Config, log *slog.Logger) (*datatr
 		if err == nil {
 			var tree *datatree.Tree
 			var meta Meta
-			tree, meta, err = Decode(data, cfg)
+			last := start
+			tree, meta, err = decode(data, cfg, func(nodes uint64, consumed, total int) {
+				// Large data sets take a while: say how far along, every few seconds.
+				if time.Since(last) < 2*time.Second {
+					return
+				}
+				last = time.Now()
+				secs := time.Since(start).Seconds()
+				eta := time.Duration(secs * float64(total-consumed) / float64(max(consumed, 1)) * float64(time.Second))
+				log.Info("loading snapshot", "file", path, "znodes", nodes,
+					"znodes_per_sec", int64(float64(nodes)/secs),
+					"mb_per_sec", fmt.Sprintf("%.1f", float64(consumed)/1e6/secs),
+					"percent", 100*consumed/max(total, 1), "eta", eta.Round(100*time.Millisecond))
+			})
 			if err == nil && meta.Index != info.Index {
 				err = fmt.Errorf("%w: file name says index %d, header says %d", ErrCorrupt, info.Index, meta.Index)
 			}
