@@ -351,6 +351,7 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	t.nodeCount.Add(1)
 	t.dataBytes.Add(int64(len(path) + len(n.data)))
 	c.trackOwner(path, owner, true)
+	c.quotaCreatedOrDeleted(path, len(n.data), +1)
 	c.events = append(c.events,
 		pendingEvent{jute.EventNodeCreated, path, n.acl},
 		pendingEvent{jute.EventNodeChildrenChanged, parentPath, parent.acl})
@@ -431,6 +432,7 @@ func (c *applyCtx) removeNode(path string, n *node) {
 	t.nodeCount.Add(-1)
 	t.dataBytes.Add(-int64(len(path) + len(n.data)))
 	c.trackOwner(path, n.owner, false)
+	c.quotaCreatedOrDeleted(path, len(n.data), -1)
 	c.events = append(c.events,
 		pendingEvent{jute.EventNodeDeleted, path, n.acl},
 		pendingEvent{jute.EventNodeChildrenChanged, parentPath, parent.acl})
@@ -503,6 +505,7 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 	n.mzxid = c.zxid
 	n.mtime = c.txn.Time
 	t.dataBytes.Add(int64(len(n.data) - len(old.data)))
+	c.quotaDataChanged(path, len(old.data), len(n.data))
 	c.events = append(c.events, pendingEvent{jute.EventNodeDataChanged, path, n.acl})
 	if c.inMulti {
 		c.undo = append(c.undo, func() {

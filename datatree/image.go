@@ -3,6 +3,7 @@ package datatree
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -246,6 +247,9 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 				if st := t.sessions.byID[jute.SessionID(n.owner)]; st != nil {
 					st.ephemerals[path] = struct{}{}
 				}
+			}
+			if name == quotaLimit && strings.HasPrefix(parentPath, quotaRoot+"/") {
+				t.quotas[parentPath[len(quotaRoot):]] = struct{}{}
 			}
 		}
 	}

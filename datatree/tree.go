@@ -93,8 +93,9 @@ type Tree struct {
 	}
 
 	watches watchManager
-	acls    aclTable // applier-only
-	cow     cowState // snapshot preimages while an Image is open
+	acls    aclTable   // applier-only
+	cow     cowState   // snapshot preimages while an Image is open
+	quotas  quotaTable // applier-only: paths with a quota
 
 	lastZxid  atomic.Int64 // zxid of the last applied entry; set before its locks are released
 	nodeCount atomic.Int64 // number of znodes, the root included
@@ -117,6 +118,7 @@ func New(cfg Config) *Tree {
 	t.sessions.expiring = make(map[string]struct{})
 	t.watches.init()
 	t.acls.init()
+	t.quotas = make(quotaTable)
 	open := t.acls.intern(jute.OpenACLUnsafe)
 	empty := []byte{} // Java's new byte[0]: getData returns an empty buffer, not null
 	t.insertRaw("/", &node{data: empty, acl: open, children: map[string]struct{}{"zookeeper": {}}})

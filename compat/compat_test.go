@@ -1,0 +1,577 @@
+package compat
+
+// Shared harness: tool checks, building and starting zkd, starting Apache ZooKeeper
+// through the conformance kit, free ports, and running each suite once per server
+// with a per-check record of results.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Bounds on waits. They stop hangs; none of them asserts how fast a server is.
+const (
+	startTimeout = 90 * time.Second // a server (JVM or zkd) to answer ruok
+	stopTimeout  = 20 * time.Second // a process to exit after SIGTERM
+)
+
+// envReference set to "0" skips the Apache ZooKeeper runs.
+const envReference = "ZKD_COMPAT_REFERENCE"
+
+// Debian paths of the clients and the JDK.
+const (
+	javaBin   = "/usr/bin/java"
+	python3   = "/usr/bin/python3" // Debian's, which has python3-kazoo; not a pyenv shim
+	cliMT     = "/usr/lib/zookeeper/bin/cli_mt"
+	kazooDir  = "/usr/lib/python3/dist-packages/kazoo"
+	debianJar = "/usr/share/java/"
+)
+
+// zkJars is the classpath of zkCli, and with curatorJars of the Curator program:
+// zookeeper.jar's manifest pulls in jute, netty and friends; the rest is what
+// Debian's manifest misses (see ../../shared/conformance/lib/common.sh).
+var zkJars = []string{
+	"zookeeper.jar", "zookeeper-jute.jar", "netty-codec.jar", "netty-resolver.jar",
+	"netty-transport-native-unix-common.jar", "slf4j-api.jar", "slf4j-log4j12.jar", "log4j-1.2.jar",
+}
+
+var curatorJars = []string{"curator-recipes.jar", "curator-framework.jar", "curator-client.jar", "guava.jar"}
+
+func classpath(jars ...[]string) string {
+	var cp []string
+	for _, list := range jars {
+		for _, j := range list {
+			cp = append(cp, debianJar+j)
+		}
+	}
+	return strings.Join(cp, ":")
+}
+
+// pkgDir holds what the whole package shares: the zkd binary and compiled Java.
+var pkgDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "zkd-compat-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "compat:", err)
+		os.Exit(1)
+	}
+	pkgDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// missing reports an absent prerequisite: a failure under CI, a skip elsewhere.
+func missing(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...) + " (scripts/deps.sh installs it)"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// need checks that each file exists, or that each bare name is on PATH.
+func need(t *testing.T, files ...string) {
+	t.Helper()
+	for _, f := range files {
+		if !strings.Contains(f, "/") {
+			if _, err := exec.LookPath(f); err != nil {
+				missing(t, "%s not found on PATH", f)
+			}
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			missing(t, "missing %s", f)
+		}
+	}
+}
+
+func needJars(t *testing.T, jars ...[]string) {
+	t.Helper()
+	for _, list := range jars {
+		for _, j := range list {
+			need(t, debianJar+j)
+		}
+	}
+}
+
+// long skips the calling test under -short.
+func long(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts real servers and clients; skipped with -short")
+	}
+}
+
+// testdata returns the absolute path of a file in testdata.
+func testdata(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// freePort returns a port the kernel just handed out on 127.0.0.1.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
+}
+
+// fourLetter sends a four-letter word and returns the reply.
+func fourLetter(addr, word string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return "", err
+	}
+	if _, err := c.Write([]byte(word)); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	_, err = bufio.NewReader(c).WriteTo(&b)
+	return b.String(), err
+}
+
+// killGroup sends sig to the process group led by pid.
+func killGroup(pid int, sig syscall.Signal) { _ = syscall.Kill(-pid, sig) }
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func logTail(t *testing.T, what, path string, n int) {
+	t.Helper()
+	if b, err := os.ReadFile(path); err == nil {
+		t.Logf("%s (%s), last %d lines:\n%s", what, path, n, tail(string(b), n))
+	}
+}
+
+// --- servers ---
+
+// server is one running server under test.
+type server struct {
+	kind string // "zookeeper" or "zkd"
+	addr string // 127.0.0.1:port
+	port int
+}
+
+// The zoo.cfg settings both servers get, so that clients see the same rules:
+// TTL nodes on, and a container/TTL reaper that runs every 500 ms instead of every
+// minute. ZooKeeper reads znode.container.checkIntervalMs only as a JVM property.
+const (
+	commonCfg        = "extendedTypesEnabled=true\n"
+	containerCheckMs = "500"
+)
+
+var (
+	buildOnce sync.Once
+	zkdBin    string
+	buildErr  error
+)
+
+// buildZkd builds the repository's zkd once per package run.
+func buildZkd(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		bin := filepath.Join(pkgDir, "zkd")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		zkdBin = bin
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return zkdBin
+}
+
+// startZkd starts bin/zkd from a zoo.cfg on a free port; it is stopped in Cleanup.
+func startZkd(t *testing.T) *server {
+	t.Helper()
+	bin := buildZkd(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	cfg := fmt.Sprintf("tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\n"+
+		"clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n"+
+		"%sznode.container.checkIntervalMs=%s\n", filepath.Join(dir, "data"), port, commonCfg, containerCheckMs)
+	cfgPath := filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "zkd.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+
+	cmd := exec.Command(bin, cfgPath)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// zkd honours -D properties in JVMFLAGS and SERVER_JVMFLAGS; keep the
+	// developer's environment out of the server under test.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "JVMFLAGS=") && !strings.HasPrefix(kv, "SERVER_JVMFLAGS=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM) // a no-op once Wait has reaped it
+		select {
+		case <-exited:
+		case <-time.After(stopTimeout):
+			t.Errorf("zkd did not exit %v after SIGTERM; killing it", stopTimeout)
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			logTail(t, "zkd log", logPath, 60)
+		}
+	})
+
+	s := &server{kind: "zkd", addr: fmt.Sprintf("127.0.0.1:%d", port), port: port}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		select {
+		case err := <-exited:
+			exited <- err
+			logTail(t, "zkd log", logPath, 40)
+			t.Fatalf("zkd exited during start-up: %v", err)
+		default:
+		}
+		if r, err := fourLetter(s.addr, "ruok"); err == nil && r == "imok" {
+			return s
+		}
+		if time.Now().After(deadline) {
+			logTail(t, "zkd log", logPath, 40)
+			t.Fatalf("zkd did not answer ruok on %s within %v", s.addr, startTimeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// conformanceKit returns the conformance kit directory (../../shared/conformance,
+// or $ZKD_CONFORMANCE_DIR).
+func conformanceKit(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("ZKD_CONFORMANCE_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "shared", "conformance")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// startZooKeeper starts Apache ZooKeeper 3.8 with the conformance kit on a free
+// port, with the same settings as startZkd; it is stopped in Cleanup.
+func startZooKeeper(t *testing.T) *server {
+	t.Helper()
+	kit := conformanceKit(t)
+	need(t, filepath.Join(kit, "zk-standalone.sh"), filepath.Join(kit, "zk-standalone-stop.sh"), javaBin, "bash")
+	needJars(t, zkJars)
+	dir := filepath.Join(t.TempDir(), "zk") // the kit wants a missing or empty directory
+	port := freePort(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout+10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(kit, "zk-standalone.sh"), strconv.Itoa(port), dir)
+	cmd.Env = append(os.Environ(),
+		"ZK_HEAP=512m", "ZK_TICKTIME=2000", fmt.Sprintf("ZK_START_TIMEOUT=%d", int(startTimeout/time.Second)),
+		"ZK_EXTRA_CFG="+commonCfg,
+		"ZK_EXTRA_JVMFLAGS=-Dznode.container.checkIntervalMs="+containerCheckMs)
+	// The kit runs java in the background of its script, so java stays in the
+	// script's process group: Cleanup can kill the group if the stop script fails.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(out))) // the java process
+	t.Cleanup(func() {
+		stop := exec.Command("bash", filepath.Join(kit, "zk-standalone-stop.sh"), dir)
+		done := make(chan error, 1)
+		if err := stop.Start(); err == nil {
+			go func() { done <- stop.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(stopTimeout + 5*time.Second):
+				_ = stop.Process.Kill()
+			}
+		}
+		// java runs in the start script's process group; if the stop script could
+		// not end it, end the group.
+		switch {
+		case cmd.Process == nil:
+		case perr != nil: // the script failed or timed out: java may be running
+			killGroup(cmd.Process.Pid, syscall.SIGKILL)
+		case syscall.Kill(pid, 0) == nil:
+			t.Errorf("ZooKeeper (pid %d) still running after zk-standalone-stop.sh; killing its group", pid)
+			killGroup(cmd.Process.Pid, syscall.SIGKILL)
+		}
+		if t.Failed() {
+			logTail(t, "ZooKeeper log", filepath.Join(dir, "zookeeper.out"), 40)
+		}
+	})
+	if err != nil {
+		t.Fatalf("zk-standalone.sh: %v\n%s", err, stderr.String())
+	}
+	if perr != nil {
+		t.Fatalf("zk-standalone.sh printed %q, want a pid", out)
+	}
+	return &server{kind: "zookeeper", addr: fmt.Sprintf("127.0.0.1:%d", port), port: port}
+}
+
+// --- running a suite on both servers ---
+
+// record remembers, per server kind, whether each named check passed.
+type record struct {
+	mu    sync.Mutex
+	order []string                   // check names in first-seen order
+	res   map[string]map[string]bool // kind -> check -> passed
+}
+
+func (r *record) set(kind, check string, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.res == nil {
+		r.res = map[string]map[string]bool{}
+	}
+	if r.res[kind] == nil {
+		r.res[kind] = map[string]bool{}
+	}
+	if !slices.Contains(r.order, check) {
+		r.order = append(r.order, check)
+	}
+	r.res[kind][check] = ok
+}
+
+// suite is what a client test runs against one server.
+type suite struct {
+	t      *testing.T
+	server *server
+	rec    *record
+}
+
+// check runs one named check as a subtest and records its result.
+// The record uses the subtest's own name, which the testing package makes unique.
+func (s *suite) check(name string, f func(t *testing.T)) bool {
+	var full string
+	ok := s.t.Run(name, func(t *testing.T) {
+		full = t.Name()
+		f(t)
+	})
+	s.rec.set(s.server.kind, strings.TrimPrefix(full, s.t.Name()+"/"), ok)
+	return ok
+}
+
+// forEachServer runs body against Apache ZooKeeper (unless ZKD_COMPAT_REFERENCE=0)
+// and then zkd, each in subtest server=<kind> with a fresh server, and logs which
+// checks only zkd fails.
+func forEachServer(t *testing.T, body func(s *suite)) {
+	t.Helper()
+	rec := &record{}
+	kinds := []struct {
+		name  string
+		start func(*testing.T) *server
+	}{{"zookeeper", startZooKeeper}, {"zkd", startZkd}}
+	for _, k := range kinds {
+		t.Run("server="+k.name, func(t *testing.T) {
+			if k.name == "zookeeper" && os.Getenv(envReference) == "0" {
+				t.Skip(envReference + "=0: reference run against Apache ZooKeeper skipped")
+			}
+			body(&suite{t: t, server: k.start(t), rec: rec})
+		})
+	}
+	summarize(t, rec)
+}
+
+// summarize logs pass counts per server and every check that fails only on zkd.
+func summarize(t *testing.T, rec *record) {
+	t.Helper()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, kind := range []string{"zookeeper", "zkd"} {
+		res, ok := rec.res[kind]
+		if !ok {
+			continue
+		}
+		n := 0
+		for _, passed := range res {
+			if passed {
+				n++
+			}
+		}
+		t.Logf("server=%s: %d/%d checks passed", kind, n, len(res))
+	}
+	zk, zkd := rec.res["zookeeper"], rec.res["zkd"]
+	if zk == nil || zkd == nil {
+		return
+	}
+	var only, both, missingOnZkd []string
+	for _, name := range rec.order {
+		okZK, ranZK := zk[name]
+		okZkd, ranZkd := zkd[name]
+		switch {
+		case ranZK && okZK && ranZkd && !okZkd:
+			only = append(only, name)
+		case ranZK && !okZK && ranZkd && !okZkd:
+			both = append(both, name)
+		case ranZK && okZK && !ranZkd:
+			missingOnZkd = append(missingOnZkd, name)
+		}
+	}
+	if len(only) > 0 {
+		t.Errorf("zkd divergences (pass on Apache ZooKeeper, fail on zkd):\n  %s", strings.Join(only, "\n  "))
+	}
+	if len(missingOnZkd) > 0 {
+		t.Errorf("checks that ran on Apache ZooKeeper but never reported on zkd:\n  %s", strings.Join(missingOnZkd, "\n  "))
+	}
+	if len(both) > 0 {
+		t.Logf("checks failing on both servers (a test or client problem, not a zkd divergence):\n  %s", strings.Join(both, "\n  "))
+	}
+}
+
+// --- client processes ---
+
+// proc is a client process whose stdout and stderr arrive, merged, as lines.
+type proc struct {
+	name  string
+	cmd   *exec.Cmd
+	stdin *os.File // nil unless requested
+	lines chan string
+	done  chan struct{} // closed when the process has exited and its output is read
+	err   error         // exit status; valid after done
+}
+
+// startProc starts argv[0] in its own process group; t's Cleanup kills the group.
+// It does not fail t, so a subtest may start a process that outlives it.
+func startProc(t *testing.T, name string, env []string, withStdin bool, argv ...string) (*proc, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = pw, pw // one pipe: the client's own interleaving is kept
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := &proc{name: name, cmd: cmd, lines: make(chan string, 4096), done: make(chan struct{})}
+	var stdinR *os.File
+	if withStdin {
+		if stdinR, p.stdin, err = os.Pipe(); err != nil {
+			pr.Close()
+			pw.Close()
+			return nil, err
+		}
+		cmd.Stdin = stdinR
+	}
+	err = cmd.Start()
+	pw.Close()
+	if stdinR != nil {
+		stdinR.Close()
+	}
+	if err != nil {
+		pr.Close()
+		if p.stdin != nil {
+			p.stdin.Close()
+		}
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() {
+		r := bufio.NewReaderSize(pr, 64<<10)
+		for {
+			line, err := r.ReadString('\n')
+			if line != "" {
+				p.lines <- strings.TrimRight(line, "\r\n")
+			}
+			if err != nil {
+				break
+			}
+		}
+		pr.Close()
+		p.err = cmd.Wait()
+		close(p.lines)
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		if p.stdin != nil {
+			p.stdin.Close()
+		}
+		select {
+		case <-p.done: // reaped: its pid, and so its group id, may be reused
+		default:
+			killGroup(cmd.Process.Pid, syscall.SIGKILL)
+		}
+		go func() { // nobody may be reading any more
+			for range p.lines {
+			}
+		}()
+		select {
+		case <-p.done:
+		case <-time.After(stopTimeout):
+			t.Errorf("%s: output not closed %v after SIGKILL", name, stopTimeout)
+		}
+	})
+	return p, nil
+}
+
+// send writes one line to the process's stdin.
+func (p *proc) send(line string) error {
+	if p.stdin == nil {
+		return errors.New(p.name + ": no stdin")
+	}
+	_, err := p.stdin.WriteString(line + "\n")
+	return err
+}
+
+// wait waits at most d for the process to exit.
+func (p *proc) wait(d time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(d):
+		return fmt.Errorf("%s still running after %v", p.name, d)
+	}
+}

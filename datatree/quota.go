@@ -1,0 +1,142 @@
+package datatree
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Quotas (spec/semantics.md §13). A quota on path P is the node
+// /zookeeper/quota<P>/zookeeper_limits; clients create it and its sibling
+// zookeeper_stats with ordinary creates. The tree then keeps the stats node's data
+// ("count=<n>,bytes=<m>": znodes and data bytes of P's subtree, P included) up to
+// date itself, on every replica and without a version change, as ZooKeeper's
+// DataTree does: recomputed when the stats node is created, adjusted by each create,
+// delete and setData below P. Limits are advisory (zookeeper.enforceQuota is off by
+// default), so nothing is refused.
+const (
+	quotaRoot  = "/zookeeper/quota"
+	quotaLimit = "zookeeper_limits"
+	quotaStats = "zookeeper_stats"
+)
+
+// quotaTable is the set of paths with a quota. Only the applier (and Restore)
+// touch it.
+type quotaTable map[string]struct{}
+
+// maxQuotaPrefix returns the deepest path with a quota that is path or one of its
+// ancestors, or "" (the root never counts, as in ZooKeeper's PathTrie lookup).
+func (q quotaTable) maxQuotaPrefix(path string) string {
+	if len(q) == 0 || strings.HasPrefix(path, "/zookeeper/") || path == "/zookeeper" {
+		return ""
+	}
+	for p := path; p != "/"; p, _ = parentOf(p) {
+		if _, ok := q[p]; ok {
+			return p
+		}
+	}
+	return ""
+}
+
+// quotaHook maintains the quota table and statistics after path (with dataLen
+// bytes of data) was created (delta +1) or deleted (delta -1), and records undo.
+func (c *applyCtx) quotaCreatedOrDeleted(path string, dataLen int, delta int) {
+	t := c.t
+	parentPath, name := parentOf(path)
+	if strings.HasPrefix(parentPath, quotaRoot+"/") {
+		quoted := parentPath[len(quotaRoot):]
+		switch {
+		case name == quotaLimit && delta > 0:
+			if _, had := t.quotas[quoted]; !had {
+				t.quotas[quoted] = struct{}{}
+				c.onUndo(func() { delete(t.quotas, quoted) })
+			}
+		case name == quotaLimit && delta < 0:
+			if _, had := t.quotas[quoted]; had {
+				delete(t.quotas, quoted)
+				c.onUndo(func() { t.quotas[quoted] = struct{}{} })
+			}
+		case name == quotaStats && delta > 0:
+			c.recountQuota(quoted)
+		}
+	}
+	if p := t.quotas.maxQuotaPrefix(path); p != "" {
+		c.adjustQuotaStats(p, int64(delta), int64(delta*dataLen))
+	}
+}
+
+// quotaDataChanged adjusts the statistics after a setData from oldLen to newLen bytes.
+func (c *applyCtx) quotaDataChanged(path string, oldLen, newLen int) {
+	if p := c.t.quotas.maxQuotaPrefix(path); p != "" && oldLen != newLen {
+		c.adjustQuotaStats(p, 0, int64(newLen-oldLen))
+	}
+}
+
+// recountQuota sets the stats node of quoted from its subtree.
+func (c *applyCtx) recountQuota(quoted string) {
+	var count, bytes int64
+	stack := []string{quoted}
+	for len(stack) > 0 {
+		p := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		// The applier is the only writer, so it may read any stripe unlocked.
+		n := c.t.stripeOf(p).nodes[p]
+		if n == nil {
+			continue
+		}
+		count++
+		bytes += int64(len(n.data))
+		for name := range n.children {
+			stack = append(stack, childPath(p, name))
+		}
+	}
+	c.setQuotaStats(quoted, func(int64, int64) (int64, int64) { return count, bytes })
+}
+
+func (c *applyCtx) adjustQuotaStats(quoted string, dCount, dBytes int64) {
+	c.setQuotaStats(quoted, func(count, bytes int64) (int64, int64) { return count + dCount, bytes + dBytes })
+}
+
+// setQuotaStats rewrites the stats node's data in place: no version, mzxid or
+// watch event, as ZooKeeper updates it outside the txn.
+func (c *applyCtx) setQuotaStats(quoted string, update func(count, bytes int64) (int64, int64)) {
+	t := c.t
+	statPath := quotaRoot + quoted + "/" + quotaStats
+	n := c.get(statPath)
+	if n == nil {
+		return
+	}
+	count, bytes := parseQuotaStats(n.data)
+	count, bytes = update(count, bytes)
+	t.saveImage(statPath, n)
+	old := n.data
+	n.data = []byte("count=" + strconv.FormatInt(count, 10) + ",bytes=" + strconv.FormatInt(bytes, 10))
+	t.dataBytes.Add(int64(len(n.data) - len(old)))
+	c.onUndo(func() {
+		t.dataBytes.Add(int64(len(old) - len(n.data)))
+		n.data = old
+	})
+}
+
+// parseQuotaStats reads "count=<n>,bytes=<m>" (anything after the bytes value,
+// such as 3.7's "=;key=value" hard-limit suffix, is ignored).
+func parseQuotaStats(data []byte) (count, bytes int64) {
+	for _, kv := range strings.Split(string(data), ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		v, _, _ = strings.Cut(v, "=")
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch strings.TrimSpace(k) {
+		case "count":
+			count = n
+		case "bytes":
+			bytes = n
+		}
+	}
+	return count, bytes
+}
+
+// onUndo records a rollback step when the entry is a multi.
+func (c *applyCtx) onUndo(f func()) {
+	if c.inMulti {
+		c.undo = append(c.undo, f)
+	}
+}
