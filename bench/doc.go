@@ -37,8 +37,8 @@
 // Compare starts Apache ZooKeeper 3.8 (Debian's jars, java run directly, fixed heap,
 // forceSync=yes) and a zkd binary on free loopback ports with their own temporary
 // data directories, runs the workloads alternately on each, and summarises medians,
-// ranges and zkd/ZooKeeper ratios. Until zkd's write path reaches a disk, its write
-// figures are not like for like (DurabilityNote says so in every output).
+// ranges and zkd/ZooKeeper ratios. Both servers fdatasync each group commit, so write
+// figures are like for like (DurabilityNote says so in every output).
 //
 // Concurrency: Conn is safe for concurrent use; Histogram and Result are not.
 package bench
