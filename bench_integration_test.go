@@ -20,6 +20,7 @@ import (
 func startBenchZkd(t *testing.T) string {
 	t.Helper()
 	cfg := DefaultConfig()
+	cfg.Admin.Enabled = false
 	cfg.ClientAddr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.MaxClientCnxns = 0
@@ -192,7 +193,7 @@ func TestBenchCommandWritesReports(t *testing.T) {
 	if code := benchRun(args, &out, io.Discard); code != 0 {
 		t.Fatalf("zkd bench exited %d:\n%s", code, out.String())
 	}
-	for _, want := range []string{"does not fsync", "== latency on server", "== exists-pipe on server", "p99.9"} {
+	for _, want := range []string{"fdatasync every group commit", "== latency on server", "== exists-pipe on server", "p99.9"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("output lacks %q:\n%s", want, out.String())
 		}

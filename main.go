@@ -4,6 +4,10 @@
 //	zkd zoo.cfg              the same keys as ZooKeeper's zoo.cfg
 //	zkd -config zoo.cfg      the same
 //	zkd version              print the version
+//	zkd start-foreground zoo.cfg   as zkServer.sh start-foreground
+//
+// Without a config file, the official ZooKeeper Docker image's variables (ZOO_*)
+// configure zkd as that image's entrypoint would.
 package main
 
 import (
@@ -14,6 +18,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -29,7 +35,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "bench" {
 		os.Exit(benchMain(os.Args[2:]))
 	}
-	cfg, log, err := parseFlags(os.Args[1:])
+	cfg, log, err := parseFlagsEnv(os.Args[1:], os.Getenv)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
@@ -45,12 +51,26 @@ func main() {
 	}
 }
 
-func parseFlags(args []string) (Config, *slog.Logger, error) {
+func parseFlags(args []string) (Config, *slog.Logger, error) { return parseFlagsEnv(args, os.Getenv) }
+
+// parseFlagsEnv parses the command line with getenv standing for the environment
+// (JVM flag variables, ZOOPIDFILE, the Docker image's ZOO_* variables).
+func parseFlagsEnv(args []string, getenv func(string) string) (Config, *slog.Logger, error) {
 	cfg := DefaultConfig()
+	// `zkd [zkServer.sh] start-foreground zoo.cfg`: the official image's command and
+	// zkServer.sh's verb; zkd always runs in the foreground.
+	if len(args) > 0 && filepath.Base(args[0]) == "zkServer.sh" {
+		args = args[1:]
+	}
+	if len(args) > 0 && args[0] == "start-foreground" {
+		args = args[1:]
+	}
 	fs := flag.NewFlagSet("zkd", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: zkd [flags] [-Dkey=value ...] [zoo.cfg]\n       zkd version\n\n"+
-			"Without a config file zkd runs standalone on 127.0.0.1:2181 with data in ./zkd-data.\n"+
+		fmt.Fprintf(fs.Output(), "Usage: zkd [start-foreground] [flags] [-Dkey=value ...] [zoo.cfg]\n       zkd version\n\n"+
+			"Without a config file zkd runs standalone on 127.0.0.1:2181 with data in ./zkd-data,\n"+
+			"the AdminServer on 127.0.0.1:8080 (skipped with a warning if that port is taken);\n"+
+			"the official Docker image's ZOO_* variables, when set, stand in for a config file.\n"+
 			"A zoo.cfg is read with ZooKeeper's keys and defaults. ZooKeeper settings given as JVM\n"+
 			"system properties (-Dzookeeper.X=Y here, or in SERVER_JVMFLAGS / JVMFLAGS) apply on top;\n"+
 			"flags given explicitly override both.\n\nFlags:\n")
@@ -66,7 +86,8 @@ func parseFlags(args []string) (Config, *slog.Logger, error) {
 	whitelist := fs.String("4lw", "srvr", "4lw.commands.whitelist: comma-separated four-letter words, * for all")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", cfg.LogFormat, "log format: text or json")
-	props, args := systemProperties(args, os.Getenv)
+	pidFile := fs.String("pidfile", getenv("ZOOPIDFILE"), "write the process id to this file while running (default $ZOOPIDFILE)")
+	props, args := systemProperties(args, getenv)
 	if err := fs.Parse(args); err != nil {
 		return cfg, nil, err
 	}
@@ -78,6 +99,22 @@ func parseFlags(args []string) (Config, *slog.Logger, error) {
 	}
 	cfg.LogFormat = *logFormat
 	log := newLogger(cfg)
+	cfg.PIDFile = *pidFile
+	if *configPath == "" {
+		if path, text, ok := dockerConfig(getenv); ok {
+			if path != "" {
+				*configPath = path
+			} else {
+				log.Info("no configuration file: configured from the ZOO_* environment as the official Docker image does")
+				if id, err := strconv.ParseInt(dockerMyID(getenv), 10, 64); err == nil {
+					cfg.Quorum.MyID = id
+				}
+				if err := cfg.loadZooCfg("zoo.cfg from the ZOO_* environment", []byte(text), log); err != nil {
+					return cfg, nil, err
+				}
+			}
+		}
+	}
 	if *configPath != "" {
 		if err := cfg.LoadZooCfg(*configPath, log); err != nil {
 			return cfg, nil, err
@@ -121,6 +158,14 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	in, err := start(cfg, log)
 	if err != nil {
 		return err
+	}
+	if cfg.PIDFile != "" {
+		remove, err := writePIDFile(cfg.PIDFile)
+		if err != nil {
+			_ = in.stop()
+			return err
+		}
+		defer remove()
 	}
 	select {
 	case <-ctx.Done():

@@ -16,6 +16,7 @@ import (
 func startAt(t *testing.T, dataDir string, snapCount int) (*instance, func()) {
 	t.Helper()
 	cfg := DefaultConfig()
+	cfg.Admin.Enabled = false // tests never touch the default 8080
 	cfg.ClientAddr = "127.0.0.1:0"
 	cfg.DataDir = dataDir
 	cfg.TickTime = testTick

@@ -26,6 +26,7 @@ type instance struct {
 	wal  *txnlog.Log
 	sess *session.Server
 	net  *netloop.Server
+	ops  opsServers // AdminServer and metrics endpoint
 }
 
 // start wires and starts a standalone server.
@@ -57,6 +58,8 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 	qcfg.Log, qcfg.Restored, qcfg.FS, qcfg.SnapshotDir = wal, restored, fs, snapDir
 	qcfg.SnapCount, qcfg.SnapRetain, qcfg.PurgeInterval = cfg.SnapCount, cfg.SnapRetainCount, cfg.PurgeInterval
 	qcfg.SnapSizeBytes = cfg.SnapSizeBytes
+	disk := session.NewDiskStats(cfg.FsyncWarningThreshold, log)
+	qcfg.SaveObserver = disk.Observe
 	node, err := quorum.Start(qcfg, tree)
 	if err != nil {
 		wal.Close()
@@ -96,22 +99,38 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		return nil, err
 	}
 	log.Info("binding to port", "addr", nl.Addr().String(), "version", scfg.FullVersion(), "data_dir", cfg.DataDir)
-	return &instance{tree: tree, node: node, wal: wal, sess: sess, net: nl}, nil
+	port := 0
+	if a, ok := nl.Addr().(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	ops, err := startOps(cfg, log, sess, disk, node, wal, fs, snapDir, logDir, port)
+	if err != nil {
+		_ = nl.Stop(context.Background())
+		sess.Stop()
+		node.Stop()
+		wal.Close()
+		return nil, err
+	}
+	return &instance{tree: tree, node: node, wal: wal, sess: sess, net: nl, ops: ops}, nil
 }
 
 // Addr returns the bound client address.
 func (in *instance) Addr() net.Addr { return in.net.Addr() }
 
-// stop closes the listener, then the session timers, then the raft loop: nothing
-// above a layer still runs when that layer goes away.
+// stop closes the operator endpoints and the listener, then the session timers,
+// then the raft loop: nothing above a layer still runs when that layer goes away.
 func (in *instance) stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	opsErr := in.ops.stop()
 	err := in.net.Stop(ctx)
 	in.sess.Stop()
 	in.node.Stop()
 	if cerr := in.wal.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = opsErr
 	}
 	return err
 }

@@ -61,6 +61,7 @@ type testServer struct {
 func startServer(t *testing.T, edit ...func(*Config)) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
+	cfg.Admin.Enabled = false // tests never touch the default 8080
 	cfg.ClientAddr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.TickTime = testTick

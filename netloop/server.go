@@ -163,6 +163,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	sc, err := s.sess.NewConn(transport{c}, ip, remote)
 	if err != nil {
+		s.sess.NoteRejected()
 		return nil, gnet.Close
 	}
 	c.SetContext(&conn{sc: sc})
@@ -192,8 +193,10 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	if c.OutboundBuffered() > s.cfg.MaxOutboundBytes {
 		s.log.Warn("closing connection: client is not reading its replies",
 			"remote", c.RemoteAddr().String(), "unsent_bytes", c.OutboundBuffered())
+		cc.sc.NoteDropped()
 		return gnet.Close
 	}
+	cc.sc.SetUnsent(c.OutboundBuffered())
 	return gnet.None
 }
 
@@ -229,12 +232,14 @@ func (s *Server) readFrames(c gnet.Conn, cc *conn) gnet.Action {
 	sc := cc.sc
 	for {
 		if sc.Started() && sc.Throttled() {
+			sc.NoteThrottled()
 			return gnet.None // leave the rest unread until replies drain
 		}
 		if c.OutboundBuffered() > s.cfg.ThrottleBytes {
 			// The client is not keeping up with its replies: stop reading its
 			// requests, and look again shortly (gnet has no writable callback).
 			if cc.resuming.CompareAndSwap(false, true) {
+				sc.NoteThrottled()
 				time.AfterFunc(throttleRetry, func() {
 					cc.resuming.Store(false)
 					_ = c.Wake(nil)
@@ -250,9 +255,18 @@ func (s *Server) readFrames(c gnet.Conn, cc *conn) gnet.Action {
 			return gnet.None
 		}
 		if !sc.Started() && session.IsFourLetterWord(hdr) {
-			word := string(hdr)
-			_, _ = c.Discard(4)
-			_, _ = c.Write([]byte(sc.FourLetterWord(word)))
+			// stmk carries 8 more bytes: wait until they are buffered.
+			n := session.FourLetterWordSize(hdr)
+			if c.InboundBuffered() < n {
+				return gnet.None
+			}
+			word, err := c.Peek(n)
+			if err != nil {
+				return gnet.None
+			}
+			reply := sc.FourLetterWord(string(word))
+			_, _ = c.Discard(n)
+			_, _ = c.Write([]byte(reply))
 			return gnet.Close
 		}
 		n := int(int32(binary.BigEndian.Uint32(hdr)))

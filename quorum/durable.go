@@ -122,7 +122,14 @@ func (n *Node) persist(rd raft.Ready) error {
 	if hs == nil && len(rd.Entries) == 0 {
 		return nil
 	}
-	return l.Save(hs, toLog(rd.Entries))
+	start := time.Now()
+	if err := l.Save(hs, toLog(rd.Entries)); err != nil {
+		return err
+	}
+	if obs := n.cfg.SaveObserver; obs != nil {
+		obs(len(rd.Entries), time.Since(start))
+	}
+	return nil
 }
 
 // fail stops the node after a log failure: no waiting proposal is acknowledged,

@@ -76,6 +76,10 @@ type Config struct {
 	// oldest one kept is released.
 	SnapRetain    int
 	PurgeInterval time.Duration
+	// SaveObserver, when set, is called on the raft goroutine after each successful
+	// Save of the log with the number of entries written and how long the write and
+	// fdatasync took (metrics and the slow-fsync warning). It must not block.
+	SaveObserver func(entries int, took time.Duration)
 }
 
 // DefaultConfig returns the settings of a standalone server.

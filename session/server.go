@@ -38,7 +38,8 @@ type Server struct {
 		perIP    map[string]int              // guarded by mu
 	}
 
-	stats serverStats
+	stats    serverStats
+	opsState *opsState // immutable pointer; the state inside is concurrency-safe
 
 	stopC chan struct{}
 	wg    sync.WaitGroup
@@ -62,7 +63,8 @@ func NewServer(cfg Config, tree *datatree.Tree, q Proposer) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, tree: tree, q: q, log: cfg.Logger, started: time.Now(), stopC: make(chan struct{})}
+	s := &Server{cfg: cfg, tree: tree, q: q, log: cfg.Logger, started: time.Now(), stopC: make(chan struct{}),
+		opsState: newOpsState()}
 	s.mu.sessions = make(map[jute.SessionID]*Session)
 	s.mu.conns = make(map[*Conn]struct{})
 	s.mu.perIP = make(map[string]int)
@@ -165,7 +167,18 @@ func (s *Server) expiryLoop() {
 		}
 		s.mu.Unlock()
 		for _, id := range expired {
-			s.log.Info("Expiring session", "sessionid", id, "reason", "timeout")
+			s.mu.Lock()
+			sess, remote := s.mu.sessions[id], ""
+			if sess != nil && sess.conn != nil {
+				remote = sess.conn.remote
+			}
+			s.mu.Unlock()
+			timeout := int32(0)
+			if sess != nil {
+				timeout = sess.timeout.Load()
+			}
+			s.log.Info(fmt.Sprintf("Expiring session %s, timeout of %dms exceeded", id, timeout),
+				"sessionid", id, "remote", remote)
 			s.proposeClose(id, nil)
 		}
 	}

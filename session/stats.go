@@ -1,8 +1,7 @@
 package session
 
 import (
-	"fmt"
-	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -10,9 +9,10 @@ import (
 )
 
 // connStats are the per-connection figures cons prints. Written by whichever
-// goroutine answers a request, read by four-letter words: all atomics.
+// goroutine answers a request, read by four-letter words: atomics, and lastOp's
+// own mutex for its queue.
 type connStats struct {
-	op       atomic.Int32 // last opcode; notificationOp = none since reset
+	op       lastOp
 	cxid     atomic.Int64 // last client xid; -1 unset
 	zxid     atomic.Int64 // zxid of the last reply; -1 unset
 	resp     atomic.Int64 // monotonic ms of the last reply
@@ -21,12 +21,27 @@ type connStats struct {
 	latMax   atomic.Int64
 	latSum   atomic.Int64
 	latCount atomic.Int64
+
+	ops    atomic.Pointer[opsState] // the server's, cached on first use
+	unsent atomic.Int64             // bytes netloop still holds for the socket (SetUnsent)
 }
 
 const noOp = int32(jute.OpNotification)
 
+// reset initialises the figures of a new connection. Its first reply is the
+// handshake's, so that is the first operation whose latency is owed.
 func (s *connStats) reset() {
-	s.op.Store(noOp)
+	s.clear()
+	s.op.mu.Lock()
+	if s.op.q == nil {
+		s.op.q = append(make([]jute.OpCode, 0, 4), jute.OpCreateSession)
+	}
+	s.op.mu.Unlock()
+}
+
+// clear zeroes what cons prints (crst); the latency queue is left alone.
+func (s *connStats) clear() {
+	s.op.v.Store(noOp)
 	s.cxid.Store(-1)
 	s.zxid.Store(-1)
 	s.resp.Store(0)
@@ -37,11 +52,58 @@ func (s *connStats) reset() {
 	s.latCount.Store(0)
 }
 
+// lastOp is cons's last operation, and the queue of the operations read but not
+// yet answered, so that each reply's latency is counted against its own opcode.
+// dispatch calls Store for every request it reads (event loop); observe pops one
+// per reply. Replies leave in request order (DESIGN.md invariant 2), so the head
+// of the queue is always the request being answered.
+type lastOp struct {
+	v    atomic.Int32
+	mu   sync.Mutex
+	q    []jute.OpCode // guarded by mu; q[head:] are owed, oldest first
+	head int           // guarded by mu
+}
+
+// Store records op as the last operation and queues it for its latency.
+func (o *lastOp) Store(op int32) {
+	o.v.Store(op)
+	o.mu.Lock()
+	o.q = append(o.q, jute.OpCode(op))
+	o.mu.Unlock()
+}
+
+// Load returns the last operation.
+func (o *lastOp) Load() int32 { return o.v.Load() }
+
+// pop returns the operation the next reply answers (OpNotification if none is owed).
+func (o *lastOp) pop() jute.OpCode {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.head >= len(o.q) {
+		return jute.OpNotification
+	}
+	op := o.q[o.head]
+	o.head++
+	switch {
+	case o.head == len(o.q):
+		o.q, o.head = o.q[:0], 0
+	case o.head >= 64 && 2*o.head >= len(o.q):
+		n := copy(o.q, o.q[o.head:])
+		o.q, o.head = o.q[:n], 0
+	}
+	return op
+}
+
 // observe records a request answered now that arrived at start (monotonic ns).
 func (c *Conn) observe(start int64) {
 	now := monoNow()
 	ms := (now - start) / int64(time.Millisecond)
 	c.srv.stats.observe(start)
+	if i := opSlot(c.last.op.pop()); i >= 0 {
+		if h := c.opsState().requests[i]; h != nil {
+			h.Observe(now - start)
+		}
+	}
 	st := &c.last
 	st.latLast.Store(ms)
 	st.latSum.Add(ms)
@@ -80,33 +142,6 @@ var lopNames = map[jute.OpCode]string{
 	jute.OpAddWatch: "ADDW", jute.OpGetACL: "GETA", jute.OpGetChildren: "GETC", jute.OpGetChildren2: "GETC",
 	jute.OpGetAllChildrenNumber: "GETACN", jute.OpCheckWatches: "CHKW", jute.OpRemoveWatches: "REMW",
 	jute.OpWhoAmI: "HOMI", jute.OpGetEphemerals: "GETE", jute.OpAuth: "AUTH",
-}
-
-// appendConsLine writes one connection as cons (full) or stat (brief) prints it.
-func (c *Conn) appendConsLine(b *strings.Builder, full bool) {
-	interest := 0
-	if c.sess != nil {
-		interest = 1
-	}
-	fmt.Fprintf(b, " /%s[%d](queued=%d,recved=%d,sent=%d", c.remote, interest, c.Outstanding(), c.recv.Load(), c.sentCount.Load())
-	if full && c.sess != nil {
-		st := &c.last
-		lop, ok := lopNames[jute.OpCode(st.op.Load())]
-		if !ok {
-			lop = "NA"
-		}
-		fmt.Fprintf(b, ",sid=%s,lop=%s,est=%d,to=%d", c.sess.id, lop, c.est, c.sess.timeout.Load())
-		if cx := st.cxid.Load(); cx >= 0 {
-			fmt.Fprintf(b, ",lcxid=0x%x", cx)
-		}
-		avg := int64(0)
-		if n := st.latCount.Load(); n > 0 {
-			avg = st.latSum.Load() / n
-		}
-		fmt.Fprintf(b, ",lzxid=0x%x,lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d",
-			uint64(st.zxid.Load()), st.resp.Load(), st.latLast.Load(), max(st.latMin.Load(), 0), avg, st.latMax.Load())
-	}
-	b.WriteString(")\n")
 }
 
 // FourLetterWord answers a four-letter word sent on this connection; it counts as

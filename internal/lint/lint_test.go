@@ -53,6 +53,7 @@ var graph = map[string]rule{
 			"github.com/valyala/bytebufferpool", "golang.org/x/sys", "golang.org/x/sync"},
 	},
 	"bench": {module: []string{"jute", "internal"}, thirdParty: []string{"golang.org/x/sync"}},
+	"admin": {module: []string{"session", "datatree", "quorum", "jute", "internal"}},
 	".":     mainRule,
 	"cmd":   mainRule, // cmd/<name>: extra commands, wired like main
 

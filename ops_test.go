@@ -1,0 +1,395 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"zkd/admin"
+)
+
+// opsServer starts a zkd with every four-letter word and the AdminServer on a
+// kernel-chosen port; it returns the server and the AdminServer's base URL.
+func opsServer(t *testing.T, edit ...func(*Config)) (*testServer, string) {
+	t.Helper()
+	edits := append([]func(*Config){func(c *Config) {
+		c.Admin.Enabled, c.Admin.Port, c.Admin.PortSet = true, 0, true
+		c.ConfigText = "tickTime=200\n"
+	}}, edit...)
+	s := startServer(t, edits...)
+	if s.ops.admin == nil {
+		t.Fatal("AdminServer not started")
+	}
+	return s, "http://" + s.ops.admin.Addr().String()
+}
+
+// buildOpsState creates, on any server, a small version of the state the 3.8.0
+// fixtures were captured on: two sessions, persistent and sequential nodes,
+// ephemerals, data, exist and child watches. The sessions live until Cleanup.
+func buildOpsState(t *testing.T, addr string) {
+	t.Helper()
+	a, _ := connectZK(t, addr, 30*time.Second)
+	b, _ := connectZK(t, addr, 30*time.Second)
+	acl := zk.WorldACL(zk.PermAll)
+	for _, n := range []struct {
+		c     *zk.Conn
+		path  string
+		data  string
+		flags int32
+	}{
+		{a, "/app", "app", 0}, {a, "/app/config", "cfg=1", 0}, {a, "/app/counter", "0", 0},
+		{a, "/app/queue", "", 0}, {a, "/app/queue/item-", "a", zk.FlagSequence}, {a, "/app/queue/item-", "b", zk.FlagSequence},
+		{a, "/app/locks", "", 0}, {a, "/app/locks/lock-", "", zk.FlagEphemeral | zk.FlagSequence},
+		{b, "/app/locks/lock-", "", zk.FlagEphemeral | zk.FlagSequence},
+		{a, "/app/ephA", "A", zk.FlagEphemeral}, {b, "/app/ephB", "B", zk.FlagEphemeral},
+	} {
+		if _, err := n.c.Create(n.path, []byte(n.data), n.flags, acl); err != nil {
+			t.Fatalf("create %s: %v", n.path, err)
+		}
+	}
+	for i := 1; i <= 20; i++ {
+		if _, err := a.Set("/app/counter", []byte(strconv.Itoa(i)), -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, _, err := a.GetW("/app/config"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := a.ExistsW("/app/missing"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := a.ChildrenW("/app"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := b.GetW("/app/config"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := b.ExistsW("/app/ephA"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := b.ChildrenW("/app/locks"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stateWords are compared on the built state, in this order (the resets last).
+var stateWords = []string{"ruok", "srvr", "stat", "conf", "cons", "dump", "envi", "mntr", "wchs",
+	"wchc", "wchp", "dirs", "isro", "gtmk", "hash", "crst", "srst"}
+
+// stmkWord is stmk with its 8-byte argument 0x172, as in the fixtures.
+var stmkWord = "stmk" + string(binary.BigEndian.AppendUint64(nil, 0x172))
+
+// adminCommands are the 26 primary commands of ZooKeeper 3.8.
+var adminCommands = []string{"configuration", "connection_stat_reset", "connections", "dirs", "dump",
+	"environment", "get_trace_mask", "hash", "initial_configuration", "is_read_only", "last_snapshot",
+	"leader", "monitor", "observer_connection_stat_reset", "observers", "ruok", "server_stats",
+	"set_trace_mask", "stat_reset", "stats", "system_properties", "voting_view", "watch_summary",
+	"watches", "watches_by_path", "zabstate"}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func readShared(t *testing.T, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(sharedDir(), rel))
+	if os.IsNotExist(err) {
+		t.Skipf("%s not found under %s (set ZKD_SHARED)", rel, sharedDir())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func sharedDir() string {
+	if d := os.Getenv("ZKD_SHARED"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "shared")
+}
+
+// Every four-letter word and every AdminServer command, over real sockets, has
+// the form of what Apache ZooKeeper 3.8.0 answered (fixtures/zk-3.8.0).
+func TestOperatorOutputMatchesCapturedShapes(t *testing.T) {
+	s, base := opsServer(t)
+	buildOpsState(t, s.addr)
+	for _, w := range stateWords {
+		got, err := sendWord(s.addr, w)
+		if err != nil {
+			t.Fatalf("%s: %v", w, err)
+		}
+		for _, d := range compareWord(w, got, readShared(t, "fixtures/zk-3.8.0/4lw/"+w+".txt")) {
+			t.Error(d)
+		}
+	}
+	got, err := sendWord(s.addr, stmkWord)
+	if err != nil || got != readShared(t, "fixtures/zk-3.8.0/4lw/stmk.txt") {
+		t.Errorf("stmk 0x172 over the socket = %q, %v", got, err)
+	}
+	if got, _ := sendWord(s.addr, "gtmk"); got != "370" {
+		t.Errorf("gtmk after stmk = %q", got)
+	}
+	for _, cmd := range adminCommands {
+		fixture := cmd + ".json"
+		if cmd == "set_trace_mask" {
+			fixture = "set_trace_mask-traceMask=306.json"
+			cmd += "?traceMask=306"
+		}
+		want, err := parseJSON(readShared(t, "fixtures/zk-3.8.0/admin/"+fixture))
+		if err != nil {
+			t.Fatalf("%s: %v", fixture, err)
+		}
+		body := httpGet(t, base+"/commands/"+cmd)
+		gotJSON, err := parseJSON(body)
+		if err != nil {
+			t.Errorf("%s: not JSON: %v\n%s", cmd, err, body)
+			continue
+		}
+		for _, d := range compareJSON(strings.Split(cmd, "?")[0], gotJSON, want) {
+			t.Error(d)
+		}
+	}
+}
+
+// missingPrereq fails under CI and skips elsewhere.
+func missingPrereq(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg + " (scripts/deps.sh installs it)")
+	}
+	t.Skip(msg)
+}
+
+// startLiveZooKeeper starts Apache ZooKeeper 3.8 with the conformance kit, every
+// four-letter word on and the AdminServer on a free port. It returns the client
+// address and the AdminServer's base URL; the server stops in Cleanup.
+func startLiveZooKeeper(t *testing.T) (addr, base string) {
+	t.Helper()
+	kit := filepath.Join(sharedDir(), "conformance")
+	for _, p := range []string{filepath.Join(kit, "zk-standalone.sh"), "/usr/share/java/zookeeper.jar",
+		"/usr/share/java/servlet-api.jar", "/usr/bin/java"} {
+		if _, err := os.Stat(p); err != nil {
+			missingPrereq(t, "live ZooKeeper comparison needs "+p)
+		}
+	}
+	port, adminPort := freePort(t), freePort(t)
+	dir := filepath.Join(t.TempDir(), "zk")
+	cmd := exec.Command("bash", filepath.Join(kit, "zk-standalone.sh"), strconv.Itoa(port), dir)
+	cmd.Env = append(os.Environ(), "ZK_HEAP=512m", "ZK_START_TIMEOUT=30",
+		"ZK_EXTRA_CFG=admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort="+strconv.Itoa(adminPort))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	runErr := cmd.Run()
+	t.Cleanup(func() {
+		if _, err := os.Stat(filepath.Join(dir, "zookeeper.pid")); err == nil {
+			stop := exec.Command("bash", filepath.Join(kit, "zk-standalone-stop.sh"), dir)
+			if b, err := stop.CombinedOutput(); err != nil {
+				t.Errorf("zk-standalone-stop.sh: %v\n%s", err, b)
+			}
+		}
+	})
+	if runErr != nil {
+		t.Fatalf("zk-standalone.sh: %v\n%s", runErr, out.String())
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), "http://127.0.0.1:" + strconv.Itoa(adminPort)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// The same state on zkd and on a live Apache ZooKeeper 3.8: every four-letter word
+// and AdminServer command has the same form on both.
+func TestOperatorOutputMatchesLiveZooKeeper(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a JVM")
+	}
+	zkAddr, zkBase := startLiveZooKeeper(t)
+	s, base := opsServer(t)
+	buildOpsState(t, s.addr)
+	buildOpsState(t, zkAddr)
+	checkFor(t, 20*time.Second, 100*time.Millisecond, func() error {
+		if _, err := http.Get(zkBase + "/commands/ruok"); err != nil {
+			return err
+		}
+		return nil
+	})
+	if v, err := sendWord(zkAddr, "srvr"); err != nil || !strings.HasPrefix(v, "Zookeeper version: 3.8") || strings.Contains(v, "zkd") {
+		t.Fatalf("the reference server is not Apache ZooKeeper 3.8: %q %v", v, err)
+	}
+	if m := httpGet(t, zkBase+"/commands/monitor"); strings.Count(m, "\n") < 400 {
+		t.Fatalf("the reference AdminServer's monitor has %d lines:\n%s", strings.Count(m, "\n"), m)
+	}
+	for _, w := range append(stateWords, stmkWord) {
+		got, err := sendWord(s.addr, w)
+		if err != nil {
+			t.Fatalf("zkd %s: %v", w, err)
+		}
+		want, err := sendWord(zkAddr, w)
+		if err != nil {
+			t.Fatalf("ZooKeeper %s: %v", w, err)
+		}
+		if w == stmkWord {
+			if got != want {
+				t.Errorf("stmk: zkd %q, ZooKeeper %q", got, want)
+			}
+			continue
+		}
+		for _, d := range compareWord(w, got, want) {
+			t.Errorf("%s\nzkd:\n%s\nZooKeeper:\n%s", d, got, want)
+		}
+	}
+	for _, cmd := range append(adminCommands, "set_trace_mask?traceMask=306", "nosuchcmd", "srvr", "wchc") {
+		body, zkBody := httpGet(t, base+"/commands/"+cmd), httpGet(t, zkBase+"/commands/"+cmd)
+		got, err := parseJSON(body)
+		if err != nil {
+			t.Errorf("zkd %s: %v\n%s", cmd, err, body)
+			continue
+		}
+		want, err := parseJSON(zkBody)
+		if err != nil {
+			t.Errorf("ZooKeeper %s: %v\n%s", cmd, err, zkBody)
+			continue
+		}
+		for _, d := range compareJSON(strings.Split(cmd, "?")[0], got, want) {
+			t.Errorf("%s\nzkd:\n%s\nZooKeeper:\n%s", d, body, zkBody)
+		}
+	}
+	if got, want := httpGet(t, base+"/commands"), httpGet(t, zkBase+"/commands"); got != want {
+		t.Errorf("command list differs:\nzkd:\n%s\nZooKeeper:\n%s", got, want)
+	}
+}
+
+// With the Prometheus provider configured, /metrics serves ZooKeeper's names, and
+// the fsync figures come from the write-ahead log.
+func TestPrometheusProviderServesMetrics(t *testing.T) {
+	s := startServer(t, func(c *Config) {
+		c.Admin.Enabled = false
+		c.Metrics = MetricsSettings{ClassName: admin.PrometheusProvider, Host: "127.0.0.1", Port: 0}
+	})
+	if s.ops.admin != nil || s.ops.metrics == nil {
+		t.Fatalf("admin=%v metrics=%v: want only metrics", s.ops.admin, s.ops.metrics)
+	}
+	c, _ := connectZK(t, s.addr, 10*time.Second)
+	if _, err := c.Create("/m", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	body := httpGet(t, "http://"+s.ops.metrics.Addr().String()+"/metrics")
+	for _, want := range []string{"\nznode_count 6\n", "\nfsynctime_count ", `zkd_request_duration_seconds_count{op="create"} 1`,
+		"\nzkd_fsync_entries_bucket{le=", "\nzkd_apply_lag_entries "} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+// bare zkd must start where 8080 is taken: the default admin port is best effort,
+// an explicit one is not.
+func TestAdminServerPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().(*net.TCPAddr).Port
+
+	s := startServer(t, func(c *Config) { c.Admin.Enabled, c.Admin.Port, c.Admin.PortSet = true, taken, false })
+	if s.ops.admin != nil {
+		t.Fatal("AdminServer started on a taken port")
+	}
+	if !strings.Contains(s.log.String(), "AdminServer not started") {
+		t.Errorf("no warning in the log:\n%s", s.log.String())
+	}
+	if got, err := sendWord(s.addr, "ruok"); err != nil || got != "imok" {
+		t.Errorf("server not serving after the warning: %q %v", got, err)
+	}
+
+	cfg := DefaultConfig()
+	cfg.ClientAddr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+	cfg.Admin.Port, cfg.Admin.PortSet = taken, true
+	if in, err := start(cfg, slog.New(slog.DiscardHandler)); err == nil {
+		_ = in.stop()
+		t.Fatal("an explicitly configured admin port that is taken did not fail start-up")
+	} else if !strings.Contains(err.Error(), "AdminServer") {
+		t.Errorf("error %q does not name the AdminServer", err)
+	}
+
+	s2 := startServer(t, func(c *Config) { c.Admin.Enabled = false })
+	if s2.ops.admin != nil {
+		t.Fatal("admin.enableServer=false still started the AdminServer")
+	}
+}
+
+func TestPIDFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "run", "zkd.pid")
+	remove, err := writePIDFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil || string(b) != strconv.Itoa(os.Getpid())+"\n" {
+		t.Fatalf("pid file %q, %v", b, err)
+	}
+	remove()
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatalf("pid file left behind: %v", err)
+	}
+	env := map[string]string{"ZOOPIDFILE": "/var/run/zk.pid"}
+	cfg, _, err := parseFlagsEnv([]string{"-data-dir", t.TempDir()}, func(k string) string { return env[k] })
+	if err != nil || cfg.PIDFile != "/var/run/zk.pid" {
+		t.Fatalf("ZOOPIDFILE: PIDFile=%q err=%v", cfg.PIDFile, err)
+	}
+	cfg, _, err = parseFlagsEnv([]string{"start-foreground", "-pidfile", "/tmp/x.pid", "-data-dir", t.TempDir()}, func(k string) string { return env[k] })
+	if err != nil || cfg.PIDFile != "/tmp/x.pid" {
+		t.Fatalf("-pidfile: PIDFile=%q err=%v", cfg.PIDFile, err)
+	}
+}
+
+// stmk's 8-byte argument may arrive in pieces: the server waits for all of it.
+func TestStmkArgumentSplitAcrossReads(t *testing.T) {
+	s, _ := opsServer(t)
+	for _, split := range []int{4, 5, 11} {
+		c := dial(t, s.addr)
+		if _, err := c.Write([]byte(stmkWord[:split])); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if _, err := c.Write([]byte(stmkWord[split:])); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
+		b, err := io.ReadAll(c)
+		if err != nil || string(b) != "370" {
+			t.Fatalf("stmk split at %d = %q, %v", split, b, err)
+		}
+	}
+}
