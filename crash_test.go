@@ -17,33 +17,14 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"zkd/internal/testutil"
 )
 
 // crashProcess is bin/zkd running as a separate process that a test may kill -9.
 type crashProcess struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
-}
-
-// buildBinary builds zkd into dir and returns its path.
-func buildBinary(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "zkd")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func startProcess(t *testing.T, bin, cfgPath, logPath string, addr string) *crashProcess {
@@ -289,8 +270,8 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 
 	dir := t.TempDir()
-	bin := buildBinary(t, dir)
-	port := freeLoopbackPort(t)
+	bin := testutil.BuildZkd(t)
+	port := testutil.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	// A small snapCount and log segment make crashes land in snapshots and
 	// segment rolls too, not only in plain appends.

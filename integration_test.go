@@ -23,6 +23,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"zkd/internal/testutil"
 	"zkd/jute"
 	"zkd/session"
 )
@@ -1294,34 +1295,16 @@ func TestReferenceClients(t *testing.T) {
 	}
 	for _, f := range need {
 		if _, err := os.Stat(f); err != nil {
-			msg := fmt.Sprintf("conformance kit incomplete: %v (install with scripts/deps.sh)", err)
-			if os.Getenv("CI") != "" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
+			testutil.Missing(t, fmt.Sprintf("conformance kit incomplete: %v", err))
 		}
 	}
 	if _, err := exec.LookPath("javac"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("javac not found (scripts/deps.sh installs a JDK)")
-		}
-		t.Skip("javac not found; install with scripts/deps.sh")
+		testutil.Missing(t, "javac (a JDK)")
 	}
 
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "zkd")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	bin := testutil.BuildZkd(t)
+	port := testutil.FreePort(t)
 	dataDir := filepath.Join(dir, "data")
 	cfg := fmt.Sprintf("tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\n"+
 		"clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n", dataDir, port)

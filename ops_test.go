@@ -18,6 +18,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"zkd/admin"
+	"zkd/internal/testutil"
 )
 
 // opsServer starts a zkd with every four-letter word and the AdminServer on a
@@ -174,15 +175,6 @@ func TestOperatorOutputMatchesCapturedShapes(t *testing.T) {
 	}
 }
 
-// missingPrereq fails under CI and skips elsewhere.
-func missingPrereq(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg + " (scripts/deps.sh installs it)")
-	}
-	t.Skip(msg)
-}
-
 // startLiveZooKeeper starts Apache ZooKeeper 3.8 with the conformance kit, every
 // four-letter word on and the AdminServer on a free port. It returns the client
 // address and the AdminServer's base URL; the server stops in Cleanup.
@@ -192,10 +184,10 @@ func startLiveZooKeeper(t *testing.T) (addr, base string) {
 	for _, p := range []string{filepath.Join(kit, "zk-standalone.sh"), "/usr/share/java/zookeeper.jar",
 		"/usr/share/java/servlet-api.jar", "/usr/bin/java"} {
 		if _, err := os.Stat(p); err != nil {
-			missingPrereq(t, "live ZooKeeper comparison needs "+p)
+			testutil.Missing(t, "live ZooKeeper comparison needs "+p)
 		}
 	}
-	port, adminPort := freePort(t), freePort(t)
+	port, adminPort := testutil.FreePort(t), testutil.FreePort(t)
 	dir := filepath.Join(t.TempDir(), "zk")
 	cmd := exec.Command("bash", filepath.Join(kit, "zk-standalone.sh"), strconv.Itoa(port), dir)
 	cmd.Env = append(os.Environ(), "ZK_HEAP=512m", "ZK_START_TIMEOUT=30",
@@ -215,16 +207,6 @@ func startLiveZooKeeper(t *testing.T) (addr, base string) {
 		t.Fatalf("zk-standalone.sh: %v\n%s", runErr, out.String())
 	}
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), "http://127.0.0.1:" + strconv.Itoa(adminPort)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // The same state on zkd and on a live Apache ZooKeeper 3.8: every four-letter word

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"zkd/internal/testutil"
 )
 
 // Bounds on waits. They stop hangs; none of them asserts how fast a server is.
@@ -72,17 +74,14 @@ func TestMain(m *testing.M) {
 	pkgDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
+	testutil.RemoveBuild()
 	os.Exit(code)
 }
 
 // missing reports an absent prerequisite: a failure under CI, a skip elsewhere.
 func missing(t *testing.T, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...) + " (scripts/deps.sh installs it)"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testutil.Missing(t, fmt.Sprintf(format, args...))
 }
 
 // need checks that each file exists, or that each bare name is on PATH.
@@ -126,18 +125,6 @@ func testdata(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// freePort returns a port the kernel just handed out on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
 }
 
 // fourLetter sends a four-letter word and returns the reply.
@@ -194,39 +181,12 @@ const (
 	containerCheckMs = "500"
 )
 
-var (
-	buildOnce sync.Once
-	zkdBin    string
-	buildErr  error
-)
-
-// buildZkd builds the repository's zkd once per package run.
-func buildZkd(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		bin := filepath.Join(pkgDir, "zkd")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		zkdBin = bin
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return zkdBin
-}
-
 // startZkd starts bin/zkd from a zoo.cfg on a free port; it is stopped in Cleanup.
 func startZkd(t *testing.T) *server {
 	t.Helper()
-	bin := buildZkd(t)
+	bin := testutil.BuildZkd(t)
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	cfg := fmt.Sprintf("tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\n"+
 		"clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n"+
 		"%sznode.container.checkIntervalMs=%s\n", filepath.Join(dir, "data"), port, commonCfg, containerCheckMs)
@@ -314,7 +274,7 @@ func startZooKeeper(t *testing.T) *server {
 	need(t, filepath.Join(kit, "zk-standalone.sh"), filepath.Join(kit, "zk-standalone-stop.sh"), javaBin, "bash")
 	needJars(t, zkJars)
 	dir := filepath.Join(t.TempDir(), "zk") // the kit wants a missing or empty directory
-	port := freePort(t)
+	port := testutil.FreePort(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout+10*time.Second)
 	defer cancel()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"zkd/internal/testutil"
 	"zkd/jute"
 )
 
@@ -42,26 +43,6 @@ log4j.appender.CONSOLE.Threshold=WARN
 log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
 log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n
 `
-
-// missing fails the test when CI is set and skips it otherwise.
-func missing(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg + " (scripts/deps.sh installs it)")
-	}
-	t.Skip(msg + "; install with scripts/deps.sh")
-}
-
-// freePort asks the kernel for a free loopback port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // process is a server started by a test; it is stopped in Cleanup.
 type process struct {
@@ -167,10 +148,10 @@ func startZooKeeper(t *testing.T) string {
 	t.Helper()
 	java, err := exec.LookPath("java")
 	if err != nil {
-		missing(t, "java not found")
+		testutil.Missing(t, "java")
 	}
 	if _, err := os.Stat(zkJar); err != nil {
-		missing(t, "Apache ZooKeeper not installed ("+zkJar+" missing)")
+		testutil.Missing(t, "Apache ZooKeeper ("+zkJar+")")
 	}
 	cp := []string{zkJar}
 	for _, j := range strings.Split(zkExtraJars, ":") {
@@ -180,7 +161,7 @@ func startZooKeeper(t *testing.T) string {
 	}
 	for attempt := 0; ; attempt++ {
 		dir := t.TempDir()
-		port := freePort(t)
+		port := testutil.FreePort(t)
 		if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -216,19 +197,10 @@ func startZooKeeper(t *testing.T) string {
 // from a zoo.cfg with TTL nodes enabled, and returns its address.
 func startZkd(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "zkd")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build zkd: %v\n%s", err, out)
-	}
+	bin := testutil.BuildZkd(t)
 	for attempt := 0; ; attempt++ {
 		dir := t.TempDir()
-		port := freePort(t)
+		port := testutil.FreePort(t)
 		cfg := zooCfg(dir, port) + "extendedTypesEnabled=true\n" +
 			"znode.container.checkIntervalMs=" + strconv.Itoa(containerCheckMs) + "\n"
 		if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {

@@ -1,0 +1,105 @@
+// Package testutil holds the helpers that tests of several packages share when
+// they run zkd or Apache ZooKeeper as separate processes: a free loopback port,
+// the zkd binary built once per test binary, the module root, and the rule for a
+// missing external tool (fail in CI, where scripts/deps.sh installs it; skip
+// elsewhere). It imports only the standard library and is imported only by tests.
+package testutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// FreePort returns a port the kernel just handed out on 127.0.0.1.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// ModuleRoot returns the directory holding go.mod, above the test's directory.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("testutil: no go.mod above the test directory")
+		}
+		dir = parent
+	}
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildBin  string
+	buildErr  error
+)
+
+// BuildZkd builds the repository's zkd once per test binary and returns its path.
+// The binary lives in a temporary directory removed by RemoveBuild (call it from
+// TestMain) or left to the OS's temp cleaning.
+func BuildZkd(t testing.TB) string {
+	t.Helper()
+	root := ModuleRoot(t)
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "zkd-test-bin-")
+		if buildErr != nil {
+			return
+		}
+		bin := filepath.Join(buildDir, "zkd")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		buildBin = bin
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildBin
+}
+
+// RemoveBuild deletes the binary BuildZkd made, if any.
+func RemoveBuild() {
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+}
+
+// ErrMissing marks a missing external tool in messages.
+var ErrMissing = errors.New("not installed")
+
+// Missing fails the test when the environment variable CI is set (CI installs every
+// tool with scripts/deps.sh, so a missing one is a broken set-up) and skips it
+// otherwise, with msg saying what is missing.
+func Missing(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s: %v (scripts/deps.sh installs it)", msg, ErrMissing)
+	}
+	t.Skipf("%s: %v; install with scripts/deps.sh", msg, ErrMissing)
+}
