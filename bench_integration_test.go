@@ -66,7 +66,7 @@ func checkBenchResult(t *testing.T, cfg bench.Config, w bench.Workload, res *ben
 	if len(res.Problems) > 0 {
 		t.Fatalf("problems: %q", res.Problems)
 	}
-	if res.Workload != w.Name || res.Server != "zkd" {
+	if res.Workload != w.Name || res.Server != cfg.Label {
 		t.Fatalf("result labelled %s on %s", res.Workload, res.Server)
 	}
 	if res.Requests() == 0 {

@@ -31,6 +31,8 @@ func benchMain(args []string) int {
 			return benchCompare(args[1:], stdout, stderr)
 		case "report":
 			return benchReport(args[1:], stdout, stderr)
+		case "null-server":
+			return benchNullServer(args[1:], stdout, stderr)
 		}
 	}
 	return benchRun(args, stdout, stderr)
@@ -98,7 +100,7 @@ func benchRun(args []string, stdout, stderr io.Writer) int {
 	var out benchOutputFlags
 	fs := flag.NewFlagSet("zkd bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = benchUsage(fs, "Usage: zkd bench [flags] workload[,workload...]\n       zkd bench list\n       zkd bench compare [flags] [workload...]\n       zkd bench report results.json [report.html|report.svg]\n\n"+
+	fs.Usage = benchUsage(fs, "Usage: zkd bench [flags] workload[,workload...]\n       zkd bench list\n       zkd bench compare [flags] [workload...]\n       zkd bench report results.json [report.html|report.svg]\n       zkd bench null-server [-addr host:port]\n\n"+
 		"Runs workloads against a running ZooKeeper-compatible server.")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "server address host:port")
 	fs.StringVar(&cfg.Label, "label", cfg.Label, "name of the server in the output")
@@ -140,7 +142,10 @@ func benchCompare(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = benchUsage(fs, "Usage: zkd bench compare [flags] [workload[,workload...]]   (default "+benchDefaultCompare+")\n\n"+
 		"Starts Apache ZooKeeper 3.8 (Debian's package, java run directly) and zkd on free 127.0.0.1 ports\n"+
 		"with temporary data directories, runs the workloads on each alternately -reps times, prints\n"+
-		"medians, ranges and zkd/ZooKeeper ratios, and stops both. Installs nothing.")
+		"medians, ranges and zkd/ZooKeeper ratios, and stops both. Installs nothing.\n"+
+		"In the same rotation it measures two limits: a null server (zkd bench null-server: zkd's netloop\n"+
+		"answering every request with a fixed reply) and, for write workloads, append + fdatasync at the\n"+
+		"workload's batching on the servers' disk; every figure is also given as a fraction of its limit.")
 	fs.StringVar(&cc.Zkd, "zkd", cc.Zkd, "zkd binary to compare (build it first: make build)")
 	fs.StringVar(&cc.Java, "java", cc.Java, "java executable for ZooKeeper")
 	fs.StringVar(&cc.ZKClasspath, "zk-classpath", "", "ZooKeeper classpath (default: Debian's jars in /usr/share/java)")
@@ -148,6 +153,7 @@ func benchCompare(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cc.TickTime, "tick", cc.TickTime, "tickTime of both servers")
 	fs.IntVar(&cc.Reps, "reps", cc.Reps, "repetitions (at least 3)")
 	fs.BoolVar(&cc.KeepDirs, "keep", false, "keep the servers' temporary directories and logs")
+	fs.BoolVar(&cc.NoLimits, "no-limits", false, "skip the null-server and disk limits")
 	addBenchFlags(fs, &cc.Bench, &out)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -174,6 +180,7 @@ func benchCompare(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(stdout, n)
 			}
 			bench.WriteSummaryText(stdout, rep.Summary, rep.Servers)
+			benchWriteLimits(stdout, rep)
 		}
 		if werr := benchWriteOutputs(rep, out, stdout); werr != nil && err == nil {
 			err = werr
@@ -200,9 +207,14 @@ func benchReport(args []string, stdout, stderr io.Writer) int {
 	for _, r := range rep.Runs {
 		bench.WriteResultText(stdout, r)
 	}
+	for _, l := range rep.Disk {
+		bench.WriteDiskText(stdout, l)
+	}
 	if len(rep.Servers) >= 2 {
 		rep.Summary = bench.Summarize(rep.Runs, rep.Servers) // with this binary's rules
+		rep.Limits = bench.SummarizeLimits(rep.Runs, rep.Disk, rep.Servers)
 		bench.WriteSummaryText(stdout, rep.Summary, rep.Servers)
+		benchWriteLimits(stdout, rep)
 	}
 	if len(args) == 2 {
 		if err := bench.WriteReportFile(args[1], rep); err != nil {
@@ -212,6 +224,15 @@ func benchReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "wrote %s\n", args[1])
 	}
 	return 0
+}
+
+// benchWriteLimits prints the limit rows of a comparison, if it measured any.
+func benchWriteLimits(w io.Writer, rep *bench.Report) {
+	if len(rep.Limits) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n== limits in the same run: medians [min-max]; <server>/limit = its median requests/s over the limit's\n")
+	bench.WriteLimitsText(w, rep.Limits, rep.Servers)
 }
 
 func benchWriteOutputs(rep *bench.Report, out benchOutputFlags, stdout io.Writer) error {

@@ -41,6 +41,9 @@ type CompareConfig struct {
 	TickTime    time.Duration // tickTime of both servers
 	Reps        int           // repetitions, each runs every workload on every server
 	KeepDirs    bool          // keep the temporary data directories and logs
+	// NoLimits skips the same-run limits: the null server (`zkd bench null-server`)
+	// and DiskLimit.
+	NoLimits bool
 }
 
 // DefaultCompareConfig returns the comparison defaults: three repetitions, 1 GB
@@ -82,6 +85,13 @@ type server struct {
 // zkd, ZooKeeper, zkd, ...) Reps times, stops both, and returns the runs with a
 // summary of medians, ranges and zkd/ZooKeeper ratios. Nothing is installed: a
 // missing ZooKeeper gives ErrNoZooKeeper with the install command.
+//
+// Unless NoLimits, the same rotation measures two limits. A third process from the
+// same binary, `zkd bench null-server`, answers every request with a fixed reply
+// over zkd's netloop: each workload it can answer (NullWorkload) runs on it right
+// after zkd. Each write workload is followed by DiskLimit in the comparison's temp
+// directory (the disk of both servers' logs) at its batching (DiskShape), for
+// Config.Duration. Report.Limits puts each server's requests/s against both.
 func Compare(ctx context.Context, cc CompareConfig, names []string) (rep *Report, err error) {
 	if err := cc.Validate(); err != nil {
 		return nil, err
@@ -140,6 +150,21 @@ func Compare(ctx context.Context, cc CompareConfig, names []string) (rep *Report
 		return nil, err
 	}
 	fmt.Fprintf(out, "zkd: pid %d on %s (dir %s)\n", zd.cmd.Process.Pid, zd.addr, zd.dir)
+	var null *server
+	diskDir := filepath.Join(tmp, "disk")
+	if !cc.NoLimits {
+		null, err = startNullServer(ctx, cc, zkdPath, filepath.Join(tmp, "null"))
+		if null != nil {
+			servers = append(servers, null)
+		}
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "%s: pid %d on %s\n", null.label, null.cmd.Process.Pid, null.addr)
+		if err := os.MkdirAll(diskDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
 	fmt.Fprintln(out, DurabilityNote)
 
 	rep = NewReport()
@@ -148,12 +173,31 @@ func Compare(ctx context.Context, cc CompareConfig, names []string) (rep *Report
 	rep.Notes = append(rep.Notes,
 		fmt.Sprintf("Apache ZooKeeper (Debian %s) on java with -Xms%s -Xmx%s -XX:+UseG1GC, forceSync=yes, tickTime=%dms; zkd %s; same tickTime.",
 			zkVersion(), cc.ZKHeap, cc.ZKHeap, cc.TickTime.Milliseconds(), zkdPath),
-		fmt.Sprintf("%d repetitions; each runs every workload on zookeeper then zkd; figures are medians [min-max] over repetitions.", cc.Reps),
-		"Both servers stay up for the whole comparison (the idle one too); the load generator shares the machine's CPUs with them, unpinned.",
-		"No null-server baseline: that needs a bare netloop server, out of scope for now.")
+		fmt.Sprintf("%d repetitions; each runs every workload on zookeeper then zkd%s; figures are medians [min-max] over repetitions.", cc.Reps, limitsOrder(cc)),
+		"Both servers stay up for the whole comparison (the idle one too); the load generator shares the machine's CPUs with them, unpinned.")
+	if null != nil {
+		fs := filesystemOf(diskDir)
+		if fs == "" {
+			fs = "its file system"
+		}
+		rep.Notes = append(rep.Notes,
+			fmt.Sprintf("Limits, same run and rotation: %s = `zkd bench null-server`, zkd's netloop answering every request with a fixed reply "+
+				"(no state, no disk: what the network and syscalls allow).", NullServerLabel),
+			fmt.Sprintf("disk = one write + fdatasync per batch into a zero-filled file in the servers' temp directory (%s), "+
+				"batch = the workload's sessions, entry = data + path + %d B of txn framing.", fs, txnFraming),
+			"A fraction is a server's median requests/s over the limit's median.")
+	}
+	// A report is summarised even when a run fails half-way.
+	defer func() {
+		rep.Summary = Summarize(rep.Runs, rep.Servers)
+		rep.Limits = SummarizeLimits(rep.Runs, rep.Disk, rep.Servers)
+	}()
 	for r := 1; r <= cc.Reps; r++ {
 		for _, name := range names {
 			for _, s := range servers {
+				if s == null && !NullWorkload(name) {
+					continue
+				}
 				if ctx.Err() != nil {
 					return rep, ctx.Err()
 				}
@@ -173,9 +217,18 @@ func Compare(ctx context.Context, cc CompareConfig, names []string) (rep *Report
 				rep.Runs = append(rep.Runs, res)
 				WriteResultText(out, res)
 			}
+			if batch, entry, ok := DiskShape(cc.Bench, name); ok && null != nil {
+				fmt.Fprintf(out, "[rep %d/%d] %s on the disk ...\n", r, cc.Reps, name)
+				l, err := DiskLimit(ctx, diskDir, entry, batch, cc.Bench.Duration)
+				if err != nil {
+					return rep, fmt.Errorf("%s disk limit: %w", name, err)
+				}
+				l.Workload, l.Rep = name, r
+				rep.Disk = append(rep.Disk, l)
+				WriteDiskText(out, l)
+			}
 		}
 	}
-	rep.Summary = Summarize(rep.Runs, rep.Servers)
 	return rep, nil
 }
 
@@ -266,6 +319,26 @@ func startZkd(ctx context.Context, cc CompareConfig, bin, dir string) (*server, 
 	}
 	args := []string{"-config", filepath.Join(dir, "zoo.cfg"), "-log-level", "warn"}
 	return startServer(ctx, "zkd", dir, port, bin, args, cc.Bench.SessionTimeout)
+}
+
+func limitsOrder(cc CompareConfig) string {
+	if cc.NoLimits {
+		return ""
+	}
+	return " then its limits (" + NullServerLabel + ", disk)"
+}
+
+// startNullServer runs `zkd bench null-server` on a free loopback port.
+func startNullServer(ctx context.Context, cc CompareConfig, bin, dir string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	args := []string{"bench", "null-server", "-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+	return startServer(ctx, NullServerLabel, dir, port, bin, args, cc.Bench.SessionTimeout)
 }
 
 // startServer runs name with args, output to dir/server.out, and waits until a

@@ -40,5 +40,22 @@
 // ranges and zkd/ZooKeeper ratios. Both servers fdatasync each group commit, so write
 // figures are like for like (DurabilityNote says so in every output).
 //
+// # Limits
+//
+// In the same run and rotation, Compare measures what the machine allows:
+//
+//	null server   `zkd bench null-server`: zkd's netloop (same framing, flushing,
+//	              limits) with a handler that answers every request at once with a
+//	              fixed reply of the right shape (NullReply): no state, no disk, so
+//	              its requests/s are what the network and syscalls allow. It runs the
+//	              workloads that need no state (NullWorkload).
+//	disk          DiskLimit: one write + one fdatasync per batch into a zero-filled
+//	              file beside the servers' logs, batch = the write workload's
+//	              sessions (the most zkd can group into one fdatasync), entry = its
+//	              data and path plus ~64 B of framing (DiskShape).
+//
+// SummarizeLimits gives, per workload, each limit's median and range and every
+// server's median requests/s as a fraction of it.
+//
 // Concurrency: Conn is safe for concurrent use; Histogram and Result are not.
 package bench

@@ -23,9 +23,16 @@ type Report struct {
 	Notes   []string  `json:"notes,omitempty"`
 	Config  Config    `json:"config"`
 	// Servers are the labels in the order runs alternate; they fix report colours.
-	Servers []string     `json:"servers"`
+	Servers []string `json:"servers"`
+	// Runs are every run, of the compared servers and of the null server
+	// (Server == NullServerLabel, a limit, not one of Servers).
 	Runs    []*Result    `json:"runs"`
 	Summary []SummaryRow `json:"summary,omitempty"`
+	// Disk are the DiskLimit runs of a comparison, one per write workload and
+	// repetition.
+	Disk []*LimitResult `json:"disk,omitempty"`
+	// Limits summarise the null-server runs and Disk, with each server's fraction.
+	Limits []LimitRow `json:"limits,omitempty"`
 }
 
 // NewReport returns an empty report stamped with the time and machine.
@@ -268,6 +275,7 @@ func figures(r *Result) []figure {
 
 // Summarize builds one row per (workload, figure) with each server's median and
 // range over its runs, and the ratio of the last server's median to the first's.
+// Runs of a server not in servers (the null server's) are left to SummarizeLimits.
 func Summarize(runs []*Result, servers []string) []SummaryRow {
 	type key struct{ workload, metric string }
 	var order []key
@@ -275,6 +283,9 @@ func Summarize(runs []*Result, servers []string) []SummaryRow {
 	vals := map[key]map[string][]float64{}
 	pos := map[key][2]int{}
 	for _, r := range runs {
+		if len(servers) > 0 && !contains(servers, r.Server) {
+			continue
+		}
 		for _, f := range figures(r) {
 			k := key{r.Workload, f.metric}
 			if rows[k] == nil {
@@ -433,4 +444,137 @@ func (s *Spread) UnmarshalJSON(b []byte) error {
 	}
 	*s = Spread{Median: f(p.Median), Min: f(p.Min), Max: f(p.Max), N: p.N}
 	return nil
+}
+
+// LimitRow is one same-run limit of a workload (the null server's requests/s, or
+// the disk's entries/s at the workload's batching) and how close each server came.
+type LimitRow struct {
+	Workload string `json:"workload"`
+	Limit    string `json:"limit"`            // "null-server requests/s", "disk entries/s", "disk fdatasyncs/s"
+	Detail   string `json:"detail,omitempty"` // the shape: "batch 32 x 144 B, ext4"
+	Value    Spread `json:"value"`            // over repetitions
+	// Fractions are by server: its median requests/s / Value.Median (requests/s
+	// rows only; a write request is one log entry).
+	Fractions map[string]float64 `json:"fractions,omitempty"`
+}
+
+// SummarizeLimits builds the limit rows of every workload of runs: the null
+// server's requests/s where it ran the workload, and the disk's entries/s and
+// fdatasyncs/s where DiskLimit mirrored it; each with every server's median
+// requests/s as a fraction of the limit's median.
+func SummarizeLimits(runs []*Result, disk []*LimitResult, servers []string) []LimitRow {
+	var wls []string
+	tput := map[string]map[string][]float64{} // workload -> server -> requests/s
+	for _, r := range runs {
+		if !contains(wls, r.Workload) {
+			wls = append(wls, r.Workload)
+		}
+		if tput[r.Workload] == nil {
+			tput[r.Workload] = map[string][]float64{}
+		}
+		tput[r.Workload][r.Server] = append(tput[r.Workload][r.Server], r.Throughput())
+	}
+	for _, l := range disk {
+		if !contains(wls, l.Workload) {
+			wls = append(wls, l.Workload)
+		}
+	}
+	fractions := func(wl string, limit float64) map[string]float64 {
+		var out map[string]float64
+		for _, s := range servers {
+			v, ok := tput[wl][s]
+			if !ok || !(limit > 0) {
+				continue
+			}
+			if out == nil {
+				out = map[string]float64{}
+			}
+			out[s] = spreadOf(v).Median / limit
+		}
+		return out
+	}
+	var rows []LimitRow
+	for _, wl := range wls {
+		if v, ok := tput[wl][NullServerLabel]; ok {
+			sp := spreadOf(v)
+			rows = append(rows, LimitRow{Workload: wl, Limit: NullServerLabel + " requests/s",
+				Detail: "fixed replies, same netloop", Value: sp, Fractions: fractions(wl, sp.Median)})
+		}
+		var entries, syncs []float64
+		var shape *LimitResult
+		lat := &Histogram{}
+		for _, l := range disk {
+			if l.Workload != wl {
+				continue
+			}
+			entries = append(entries, l.EntriesPerSec())
+			syncs = append(syncs, l.FsyncsPerSec())
+			if l.SyncLatency != nil {
+				lat.Merge(l.SyncLatency)
+			}
+			shape = l
+		}
+		if shape == nil {
+			continue
+		}
+		detail := fmt.Sprintf("batch %d x %d B", shape.Batch, shape.EntrySize)
+		if shape.Filesystem != "" {
+			detail += ", " + shape.Filesystem
+		}
+		sp := spreadOf(entries)
+		rows = append(rows, LimitRow{Workload: wl, Limit: "disk entries/s", Detail: detail, Value: sp, Fractions: fractions(wl, sp.Median)})
+		syncDetail := ""
+		if lat.Count() > 0 {
+			syncDetail = "write+fdatasync p50 " + fmtDur(lat.Quantile(0.5)) + ", p99 " + fmtDur(lat.Quantile(0.99))
+		}
+		rows = append(rows, LimitRow{Workload: wl, Limit: "disk fdatasyncs/s", Detail: syncDetail, Value: spreadOf(syncs)})
+	}
+	return rows
+}
+
+// WriteLimitsText prints the limit rows: per workload each limit's median
+// [min-max] over repetitions and every server's requests/s as a fraction of it.
+func WriteLimitsText(w io.Writer, rows []LimitRow, servers []string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	hdr := []string{"workload", "limit", "median [min-max]"}
+	for _, s := range servers {
+		hdr = append(hdr, s+"/limit")
+	}
+	hdr = append(hdr, "shape")
+	fmt.Fprintln(tw, strings.Join(hdr, "\t"))
+	last := ""
+	for _, r := range rows {
+		wl := r.Workload
+		if wl == last {
+			wl = ""
+		}
+		last = r.Workload
+		v := r.Value
+		cols := []string{wl, r.Limit, fmt.Sprintf("%s [%s-%s]", fmtNum(v.Median), fmtNum(v.Min), fmtNum(v.Max))}
+		for _, s := range servers {
+			if f, ok := r.Fractions[s]; ok {
+				cols = append(cols, fmt.Sprintf("%.2f", f))
+			} else {
+				cols = append(cols, "-")
+			}
+		}
+		cols = append(cols, r.Detail)
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	tw.Flush()
+}
+
+// WriteDiskText writes one DiskLimit run as one line.
+func WriteDiskText(w io.Writer, l *LimitResult) {
+	fs := l.Filesystem
+	if fs == "" {
+		fs = "unknown fs"
+	}
+	h := l.SyncLatency
+	if h == nil {
+		h = &Histogram{}
+	}
+	fmt.Fprintf(w, "== disk limit for %s (append + fdatasync, batch %d x %d B, %s): %s entries/s, %s fdatasyncs/s in %.2fs; write+fdatasync p50 %s p99 %s max %s\n",
+		l.Workload, l.Batch, l.EntrySize, fs, fmtNum(l.EntriesPerSec()), fmtNum(l.FsyncsPerSec()), l.ElapsedSec,
+		fmtDur(h.Quantile(0.5)), fmtDur(h.Quantile(0.99)), fmtDur(h.Max()))
 }

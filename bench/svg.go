@@ -57,14 +57,53 @@ func workloadsOf(rep *Report) []string {
 	return out
 }
 
+// labelsOf returns rep.Servers, then the labels of runs on other servers (the null
+// server) in first-run order.
+func labelsOf(rep *Report) []string {
+	out := append([]string(nil), rep.Servers...)
+	for _, r := range rep.Runs {
+		if !contains(out, r.Server) {
+			out = append(out, r.Server)
+		}
+	}
+	return out
+}
+
+// limitColour is the null server's: grey, a floor rather than a contender.
+const limitColour = "#7f7f7f"
+
 // serverColour returns the colour of a server label.
 func serverColour(rep *Report, server string) string {
-	for i, s := range rep.Servers {
+	if server == NullServerLabel {
+		return limitColour
+	}
+	for i, s := range labelsOf(rep) {
 		if s == server {
 			return palette[i%len(palette)]
 		}
 	}
 	return "#555555"
+}
+
+// limitsLine sums up the limit rows of one workload for the charts.
+func limitsLine(rep *Report, wl string) string {
+	var parts []string
+	for _, r := range rep.Limits {
+		if r.Workload != wl || len(r.Fractions) == 0 {
+			continue
+		}
+		var fr []string
+		for _, s := range rep.Servers {
+			if f, ok := r.Fractions[s]; ok {
+				fr = append(fr, fmt.Sprintf("%s %.2f", s, f))
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Limit, fmtNum(r.Value.Median), strings.Join(fr, ", ")))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "limits: " + strings.Join(parts, "; ")
 }
 
 // WriteSVG writes a self-contained SVG: per workload a latency CDF (percentile on
@@ -87,9 +126,9 @@ func WriteSVG(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, `<text x="%d" y="%d" fill="#a00">%s</text>`+"\n", marginL, y, esc(n))
 		y += 14
 	}
-	// Legend: servers.
+	// Legend: servers, then the null server.
 	x := marginL
-	for _, s := range rep.Servers {
+	for _, s := range labelsOf(rep) {
 		fmt.Fprintf(w, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>`, x, y+4, x+24, y+4, serverColour(rep, s))
 		fmt.Fprintf(w, `<text x="%d" y="%d">%s</text>`+"\n", x+30, y+8, esc(s))
 		x += 40 + 8*len(s)
@@ -103,6 +142,9 @@ func WriteSVG(w io.Writer, rep *Report) {
 			}
 		}
 		fmt.Fprintf(w, `<text x="%d" y="%d" font-size="13" font-weight="bold">%s</text>`+"\n", marginL, top+10, esc(wl))
+		if line := limitsLine(rep, wl); line != "" {
+			fmt.Fprintf(w, `<text x="%d" y="%d" fill="#555">%s</text>`+"\n", marginL+12+8*len(wl), top+10, esc(line))
+		}
 		writeCDFPanel(w, rep, runs, marginL, top+30)
 		writeTimelinePanel(w, rep, runs, marginL+panelW+panelGapX, top+30)
 	}
@@ -300,10 +342,23 @@ func WriteHTML(w io.Writer, rep *Report) {
 		WriteSummaryText(&b, rep.Summary, rep.Servers)
 		fmt.Fprintf(w, "<pre>%s</pre>\n", esc(b.String()))
 	}
+	if len(rep.Limits) > 0 {
+		fmt.Fprintln(w, "<h2>Limits in the same run (median [min-max]; server requests/s as a fraction of the limit)</h2>")
+		var b bytes.Buffer
+		WriteLimitsText(&b, rep.Limits, rep.Servers)
+		fmt.Fprintf(w, "<pre>%s</pre>\n", esc(b.String()))
+	}
 	fmt.Fprintln(w, "<h2>Runs</h2>")
 	for _, r := range rep.Runs {
 		var b bytes.Buffer
 		WriteResultText(&b, r)
+		fmt.Fprintf(w, "<pre>%s</pre>\n", esc(b.String()))
+	}
+	if len(rep.Disk) > 0 {
+		var b bytes.Buffer
+		for _, l := range rep.Disk {
+			WriteDiskText(&b, l)
+		}
 		fmt.Fprintf(w, "<pre>%s</pre>\n", esc(b.String()))
 	}
 	fmt.Fprintln(w, "<h2>Charts</h2>")

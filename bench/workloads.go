@@ -18,22 +18,27 @@ type Workload struct {
 	// -inflight, -rate apply); the others are scenarios with their own shape.
 	Loop bool
 	run  func(ctx context.Context, e *env) (*Result, error)
+	// null: the workload means something against the null server (NullWorkload).
+	null bool
+	// writeData and writeClients describe a write workload for DiskLimit: the data
+	// bytes of each write and the default sessions (0: not a write workload).
+	writeData, writeClients int
 }
 
 // Workloads lists every workload in the order `zkd bench all` runs them.
 func Workloads() []Workload {
 	return []Workload{
-		{Name: "latency", Help: "1 session, sync: create, getData, setData, exists, delete of 100 B znodes (-latency-ops each)", run: runLatency},
-		{Name: "create-c32", Loop: true, Help: "create 32 B znodes, 32 sessions x 1 in flight", run: mixRunner(createSpec(32))},
-		{Name: "create-c256", Loop: true, Help: "create 32 B znodes, 256 sessions x 1 in flight", run: mixRunner(createSpec(256))},
-		{Name: "setdata-c32", Loop: true, Help: "setData 1 KB on min(-keys, 10000) znodes, 32 sessions x 1", run: mixRunner(setDataSpec(32))},
-		{Name: "setdata-c256", Loop: true, Help: "setData 1 KB on min(-keys, 10000) znodes, 256 sessions x 1", run: mixRunner(setDataSpec(256))},
-		{Name: "getdata-sync", Loop: true, Help: "getData of random 100 B znodes (-keys), 64 sessions x 1", run: mixRunner(readSpec(jute.OpGetData, 1))},
-		{Name: "getdata-pipe", Loop: true, Help: "getData of random 100 B znodes (-keys), 64 sessions x 16 in flight", run: mixRunner(readSpec(jute.OpGetData, 16))},
-		{Name: "exists-sync", Loop: true, Help: "exists of random znodes (-keys), 64 sessions x 1", run: mixRunner(readSpec(jute.OpExists, 1))},
-		{Name: "exists-pipe", Loop: true, Help: "exists of random znodes (-keys), 64 sessions x 16 in flight", run: mixRunner(readSpec(jute.OpExists, 16))},
-		{Name: "children-sync", Loop: true, Help: "getChildren2 of a parent with -children children, 64 sessions x 1", run: mixRunner(readSpec(jute.OpGetChildren2, 1))},
-		{Name: "children-pipe", Loop: true, Help: "getChildren2 of a parent with -children children, 64 sessions x 16", run: mixRunner(readSpec(jute.OpGetChildren2, 16))},
+		{Name: "latency", null: true, Help: "1 session, sync: create, getData, setData, exists, delete of 100 B znodes (-latency-ops each)", run: runLatency},
+		{Name: "create-c32", Loop: true, null: true, writeData: 32, writeClients: 32, Help: "create 32 B znodes, 32 sessions x 1 in flight", run: mixRunner(createSpec(32))},
+		{Name: "create-c256", Loop: true, null: true, writeData: 32, writeClients: 256, Help: "create 32 B znodes, 256 sessions x 1 in flight", run: mixRunner(createSpec(256))},
+		{Name: "setdata-c32", Loop: true, null: true, writeData: 1024, writeClients: 32, Help: "setData 1 KB on min(-keys, 10000) znodes, 32 sessions x 1", run: mixRunner(setDataSpec(32))},
+		{Name: "setdata-c256", Loop: true, null: true, writeData: 1024, writeClients: 256, Help: "setData 1 KB on min(-keys, 10000) znodes, 256 sessions x 1", run: mixRunner(setDataSpec(256))},
+		{Name: "getdata-sync", Loop: true, null: true, Help: "getData of random 100 B znodes (-keys), 64 sessions x 1", run: mixRunner(readSpec(jute.OpGetData, 1))},
+		{Name: "getdata-pipe", Loop: true, null: true, Help: "getData of random 100 B znodes (-keys), 64 sessions x 16 in flight", run: mixRunner(readSpec(jute.OpGetData, 16))},
+		{Name: "exists-sync", Loop: true, null: true, Help: "exists of random znodes (-keys), 64 sessions x 1", run: mixRunner(readSpec(jute.OpExists, 1))},
+		{Name: "exists-pipe", Loop: true, null: true, Help: "exists of random znodes (-keys), 64 sessions x 16 in flight", run: mixRunner(readSpec(jute.OpExists, 16))},
+		{Name: "children-sync", Loop: true, null: true, Help: "getChildren2 of a parent with -children children, 64 sessions x 1", run: mixRunner(readSpec(jute.OpGetChildren2, 1))},
+		{Name: "children-pipe", Loop: true, null: true, Help: "getChildren2 of a parent with -children children, 64 sessions x 16", run: mixRunner(readSpec(jute.OpGetChildren2, 16))},
 		{Name: "kafka", Loop: true, Help: "/brokers/topics/t*/partitions/*/state: 90% getData+watch, 10% setData with version, zipfian keys; watch latency", run: mixRunner(kafkaSpec())},
 		{Name: "multi100", Loop: true, Help: "multi of 100 creates, then of their 100 deletes, 4 sessions x 1", run: mixRunner(multiSpec(100))},
 		{Name: "multi1000", Loop: true, Help: "multi of 1000 creates, then of their 1000 deletes, 4 sessions x 1", run: mixRunner(multiSpec(1000))},

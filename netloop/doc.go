@@ -15,4 +15,9 @@
 //
 // A frame handed to session aliases gnet's buffer and is valid only during the
 // call; session copies what it keeps.
+//
+// Listen serves a *session.Server; ListenHandler serves any Handler, whose Conn has
+// the same methods netloop calls on a session.Conn. `zkd bench null-server` uses it
+// to answer every request with a fixed reply over the very same framing, flushing
+// and limits: the network and syscall ceiling the benchmarks compare zkd against.
 package netloop

@@ -58,12 +58,69 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// Handler opens the per-connection state of each accepted client. *session.Server
+// is the real one (Listen adapts it); `zkd bench null-server` has a fixed-reply one.
+// Open and NoteRejected run on an event loop.
+type Handler interface {
+	// Open attaches a new connection; an error (e.g. over maxClientCnxns) refuses it.
+	// tr reaches the socket from any goroutine.
+	Open(tr session.Transport, ip, remote string) (Conn, error)
+	// NoteRejected counts a connection Open refused.
+	NoteRejected()
+}
+
+// Conn is what netloop drives per connection: exactly the methods it calls on a
+// *session.Conn. netloop calls them all on the connection's event loop; the Conn
+// may reach the socket from other goroutines only through its Transport.
+type Conn interface {
+	// Started reports whether the ConnectRequest has been handled (before that, the
+	// first four bytes may be a four-letter word).
+	Started() bool
+	// Throttled reports whether further frames must stay unread for now.
+	Throttled() bool
+	// HandleFrame handles one frame payload (length prefix removed). frame aliases
+	// gnet's read buffer and is valid only during the call. False closes the
+	// connection at once, without flushing.
+	HandleFrame(frame []byte) bool
+	// FourLetterWord answers a four-letter word (the connection is then closed).
+	FourLetterWord(word string) string
+	// TakeOutput hands over the queued output; netloop writes it and then gives the
+	// slice back with ReturnOutput. closeAfter closes the connection once written.
+	TakeOutput() (b []byte, closeAfter bool)
+	// ReturnOutput gives back a slice from TakeOutput once written, for reuse.
+	ReturnOutput(b []byte)
+	// QueuedOutput is the number of bytes TakeOutput would hand over.
+	QueuedOutput() int
+	// Closed is called once, when the connection is gone.
+	Closed()
+	// NoteThrottled, NoteDropped and SetUnsent feed the connection's counters:
+	// a pause in reading, a disconnect for unread replies, the unsent output bytes.
+	NoteThrottled()
+	NoteDropped()
+	SetUnsent(n int)
+}
+
+var _ Conn = (*session.Conn)(nil)
+
+// sessionHandler adapts *session.Server to Handler.
+type sessionHandler struct{ s *session.Server }
+
+func (h sessionHandler) Open(tr session.Transport, ip, remote string) (Conn, error) {
+	c, err := h.s.NewConn(tr, ip, remote)
+	if err != nil {
+		return nil, err // not a typed nil inside the interface
+	}
+	return c, nil
+}
+
+func (h sessionHandler) NoteRejected() { h.s.NoteRejected() }
+
 // Server is a running client listener.
 type Server struct {
 	gnet.BuiltinEventEngine
-	cfg  Config
-	sess *session.Server
-	log  *slog.Logger
+	cfg Config
+	h   Handler
+	log *slog.Logger
 
 	eng   gnet.Engine
 	addr  net.Addr
@@ -71,13 +128,19 @@ type Server struct {
 	doneC chan error
 }
 
-// Listen binds the client port and starts serving in the background. It returns
-// once the port accepts connections.
+// Listen binds the client port and starts serving sess's sessions in the
+// background. It returns once the port accepts connections.
 func Listen(cfg Config, sess *session.Server) (*Server, error) {
+	return ListenHandler(cfg, sessionHandler{sess})
+}
+
+// ListenHandler is Listen for any connection handler: it binds the client port and
+// serves the connections h opens, with the same framing, flushing and limits.
+func ListenHandler(cfg Config, h Handler) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, sess: sess, log: cfg.Logger, bootC: make(chan error, 1), doneC: make(chan error, 1)}
+	s := &Server{cfg: cfg, h: h, log: cfg.Logger, bootC: make(chan error, 1), doneC: make(chan error, 1)}
 	opts := []gnet.Option{
 		gnet.WithMulticore(cfg.EventLoops == 0),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
@@ -155,15 +218,15 @@ type transport struct{ c gnet.Conn }
 func (t transport) Wake()  { _ = t.c.Wake(nil) }
 func (t transport) Close() { _ = t.c.Close() }
 
-// OnOpen attaches a session.Conn, or refuses a client over maxClientCnxns.
+// OnOpen attaches the handler's Conn, or refuses a client (over maxClientCnxns).
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	ip, remote := "", c.RemoteAddr().String()
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		ip = a.IP.String()
 	}
-	sc, err := s.sess.NewConn(transport{c}, ip, remote)
+	sc, err := s.h.Open(transport{c}, ip, remote)
 	if err != nil {
-		s.sess.NoteRejected()
+		s.h.NoteRejected()
 		return nil, gnet.Close
 	}
 	c.SetContext(&conn{sc: sc})
@@ -200,9 +263,9 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
-// conn is the per-connection state netloop keeps beside the session.Conn.
+// conn is the per-connection state netloop keeps beside the handler's Conn.
 type conn struct {
-	sc       *session.Conn
+	sc       Conn
 	resuming atomic.Bool // a timer will wake the connection to resume reading
 }
 
@@ -214,7 +277,7 @@ const flushBytes = 256 << 10
 const throttleRetry = 2 * time.Millisecond
 
 // flush writes everything the session has queued in one Write.
-func flush(c gnet.Conn, sc *session.Conn) gnet.Action {
+func flush(c gnet.Conn, sc Conn) gnet.Action {
 	out, closeAfter := sc.TakeOutput()
 	if len(out) > 0 {
 		if _, err := c.Write(out); err != nil {

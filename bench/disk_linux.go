@@ -1,0 +1,37 @@
+package bench
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// fdatasync flushes f's data (and the metadata needed to read it back), as zkd's
+// log does after each batch.
+func fdatasync(f *os.File) error {
+	for {
+		err := syscall.Fdatasync(int(f.Fd()))
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
+// filesystems names the statfs magic numbers of the file systems a benchmark may
+// plausibly run on.
+var filesystems = map[int64]string{
+	0xef53: "ext4", 0x58465342: "xfs", 0x9123683e: "btrfs", 0x01021994: "tmpfs",
+	0x794c7630: "overlayfs", 0x2fc12fc1: "zfs", 0x6969: "nfs", 0xf2f52010: "f2fs",
+}
+
+// filesystemOf names the file system holding dir ("" if unknown).
+func filesystemOf(dir string) string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return ""
+	}
+	if name, ok := filesystems[int64(st.Type)]; ok {
+		return name
+	}
+	return ""
+}
