@@ -16,7 +16,7 @@ help:
 	@echo 'make build        # go build -trimpath -o bin/zkd . (VERSION=$(VERSION))'
 	@echo 'make run          # build, then ./bin/zkd: standalone on 127.0.0.1:2181, data in ./zkd-data'
 	@echo 'make deps         # scripts/deps.sh: Debian ZooKeeper, kazoo, Curator, JDK; go mod download'
-	@echo 'make test         # deps, then go test -tags $(TAGS) -count=1 -timeout $(TIMEOUT) ./...'
+	@echo 'make test         # deps, then go test -p 1 -tags $(TAGS) -count=1 -timeout $(TIMEOUT) ./...'
 	@echo 'make race         # go test -race -tags $(TAGS) -count=1 ./...'
 	@echo 'make lint         # gofmt -l . (must be empty), go vet ./...'
 	@echo 'make fuzz         # each Fuzz target: go test -run=^$$ -fuzz=^FuzzX$$ -fuzztime=$(FUZZTIME) ./pkg'
