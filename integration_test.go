@@ -1007,16 +1007,16 @@ func TestIntegrationSessionExpiry(t *testing.T) {
 		expectEvent(t, ch, zk.EventNodeDeleted, "/eph2")
 	})
 	t.Run("goClientExpired", func(t *testing.T) {
-		p := startProxy(t, srv.addr)
-		c, events := connectZK(t, p.addr(), 2*time.Second)
+		p := testutil.StartProxy(t, srv.addr)
+		c, events := connectZK(t, p.Addr(), 2*time.Second)
 		mustCreate(t, c, "/eph3", nil, zk.FlagEphemeral)
 		ok, _, ch, err := b.ExistsW("/eph3")
 		if err != nil || !ok {
 			t.Fatal(ok, err)
 		}
-		p.sever()
+		p.Sever()
 		expectEvent(t, ch, zk.EventNodeDeleted, "/eph3")
-		p.heal()
+		p.Heal()
 		events.wait(t, zk.StateExpired)
 	})
 }
@@ -1026,8 +1026,8 @@ func TestIntegrationSessionExpiry(t *testing.T) {
 // missed, judged against its last seen zxid (semantics.md §8.4).
 func TestIntegrationReconnectSetWatches(t *testing.T) {
 	srv := startServer(t)
-	p := startProxy(t, srv.addr)
-	w, events := connectZK(t, p.addr(), 4*time.Second)
+	p := testutil.StartProxy(t, srv.addr)
+	w, events := connectZK(t, p.Addr(), 4*time.Second)
 	m, _ := connectZK(t, srv.addr, 4*time.Second)
 
 	mustCreate(t, m, "/rw", []byte("0"), 0)
@@ -1070,7 +1070,7 @@ func TestIntegrationReconnectSetWatches(t *testing.T) {
 	sameExist := watch(existsW, "/same-new")
 	privCh := watch(w.GetW, "/private")
 
-	p.sever()
+	p.Sever()
 	events.wait(t, zk.StateDisconnected)
 	if _, err := m.Set("/rw", []byte("1"), -1); err != nil {
 		t.Fatal(err)
@@ -1079,7 +1079,7 @@ func TestIntegrationReconnectSetWatches(t *testing.T) {
 	if err := m.Delete("/rw/gone", -1); err != nil {
 		t.Fatal(err)
 	}
-	p.heal()
+	p.Heal()
 	events.wait(t, zk.StateHasSession)
 	if w.SessionID() != sid {
 		t.Fatalf("session %#x after reconnect, want %#x", w.SessionID(), sid)
