@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -172,7 +173,8 @@ func decode(data []byte, cfg datatree.Config, progress progressFunc) (*datatree.
 	wantNodes := binary.BigEndian.Uint64(trailer[8:])
 	wantCRC := binary.BigEndian.Uint32(trailer[16:])
 
-	compressed := bytes.NewReader(data[12+hlen+4 : len(data)-trailerSize])
+	// zstd reads ahead on its own goroutine: progress reads the count atomically.
+	compressed := &countingReader{r: bytes.NewReader(data[12+hlen+4 : len(data)-trailerSize])}
 	zr, err := zstd.NewReader(compressed)
 	if err != nil {
 		return nil, meta, corrupt("zstd: %v", err)
@@ -226,7 +228,7 @@ func decode(data []byte, cfg datatree.Config, progress progressFunc) (*datatree.
 		img.ACL = acls[ai]
 		count++
 		if progress != nil && count%progressEvery == 0 {
-			progress(count, len(data)-compressed.Len(), len(data))
+			progress(count, 12+hlen+4+int(compressed.n.Load()), len(data))
 		}
 		return &img, nil
 	}
@@ -319,4 +321,16 @@ func (b *bodyReader) count(minElem int) int {
 		return 0
 	}
 	return int(n)
+}
+
+// countingReader counts the bytes read through it; n may be read from any goroutine.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
