@@ -6,13 +6,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,33 +19,16 @@ import (
 	"zkd/internal/testutil"
 )
 
-// crashProcess is bin/zkd running as a separate process that a test may kill -9.
-type crashProcess struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-func startProcess(t *testing.T, bin, cfgPath, logPath string, addr string) *crashProcess {
+// startZkdProcess runs bin/zkd from cfgPath as a separate process (one a test
+// may kill -9) and waits until it answers srvr (the only word the default
+// whitelist has).
+func startZkdProcess(t *testing.T, bin, cfgPath, logPath string, addr string) *testutil.Process {
 	t.Helper()
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command(bin, "-config", cfgPath)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &crashProcess{cmd: cmd, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(p.kill)
-	// Up once the port answers ruok... the default whitelist has only srvr.
+	p := testutil.StartProcess(t, "", logPath, bin, "-config", cfgPath)
 	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		select {
-		case <-p.exited:
-			out, _ := os.ReadFile(logPath)
-			t.Fatalf("zkd exited during start-up:\n%s", out)
+		case <-p.Exited():
+			t.Fatalf("zkd exited during start-up:\n%s", testutil.TailFile(logPath, 60))
 		default:
 		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -66,16 +47,6 @@ func startProcess(t *testing.T, bin, cfgPath, logPath string, addr string) *cras
 		return nil
 	})
 	return p
-}
-
-func (p *crashProcess) kill() {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.exited
 }
 
 // history is what the clients were told, across every crash cycle.
@@ -284,12 +255,11 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 	logPath := filepath.Join(dir, "zkd.log")
 	defer func() {
 		if t.Failed() {
-			out, _ := os.ReadFile(logPath)
-			t.Logf("zkd log (tail):\n%s", tailOf(string(out), 4000))
+			t.Logf("zkd log (tail):\n%s", testutil.TailFile(logPath, 60))
 		}
 	}()
 
-	proc := startProcess(t, bin, cfgPath, logPath, addr)
+	proc := startZkdProcess(t, bin, cfgPath, logPath, addr)
 	setup, _ := connectZK(t, addr, 10*time.Second)
 	const workers = 4
 	for _, p := range []string{"/crash", "/crash/seq"} {
@@ -327,11 +297,11 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 			}()
 		}
 		time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
-		proc.kill()
+		proc.Kill()
 		close(stop)
 		wg.Wait()
 
-		proc = startProcess(t, bin, cfgPath, logPath, addr)
+		proc = startZkdProcess(t, bin, cfgPath, logPath, addr)
 		check, _ := connectZK(t, addr, 10*time.Second)
 		h.verify(t, check, cycle)
 		// Sequence numbers continue past everything ever handed out.
@@ -354,8 +324,8 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 	if _, err := keeper.Create("/crash/kept", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-	proc.kill()
-	proc = startProcess(t, bin, cfgPath, logPath, addr)
+	proc.Kill()
+	proc = startZkdProcess(t, bin, cfgPath, logPath, addr)
 	events.wait(t, zk.StateHasSession)
 	check, _ := connectZK(t, addr, 10*time.Second)
 	defer check.Close()
@@ -373,12 +343,5 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 		return nil
 	})
 	keeper.Close()
-	proc.kill()
-}
-
-func tailOf(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[len(s)-n:]
+	proc.Kill()
 }

@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -1305,48 +1304,21 @@ func TestReferenceClients(t *testing.T) {
 	dir := t.TempDir()
 	bin := testutil.BuildZkd(t)
 	port := testutil.FreePort(t)
-	dataDir := filepath.Join(dir, "data")
-	cfg := fmt.Sprintf("tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\n"+
-		"clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n", dataDir, port)
+	cfg := testutil.ZooCfg(filepath.Join(dir, "data"), port, "4lw.commands.whitelist=*\n")
 	cfgPath := filepath.Join(dir, "zoo.cfg")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "zkd.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	srv := exec.Command(bin, "-config", cfgPath)
-	srv.Stdout, srv.Stderr = logFile, logFile
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	t.Cleanup(func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(ioTimeout):
-			_ = srv.Process.Kill()
-			<-exited
-		}
-	})
-	dumpLog := func() {
-		if b, err := os.ReadFile(logPath); err == nil {
-			t.Logf("zkd log:\n%s", tail(string(b), 40))
-		}
-	}
+	srv := testutil.StartProcess(t, "", logPath, bin, "-config", cfgPath)
+	dumpLog := func() { t.Logf("zkd log:\n%s", testutil.TailFile(logPath, 40)) }
 
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
 		select {
-		case err := <-exited:
-			exited <- err
+		case <-srv.Exited():
 			dumpLog()
-			t.Fatalf("zkd exited during start-up: %v", err)
+			t.Fatalf("zkd exited during start-up: %v", srv.Cmd.ProcessState)
 		default:
 		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -1367,10 +1339,9 @@ func TestReferenceClients(t *testing.T) {
 		t.Log(sc.Text())
 	}
 	select {
-	case err := <-exited:
-		exited <- err
+	case <-srv.Exited():
 		dumpLog()
-		t.Fatalf("zkd exited during the run: %v", err)
+		t.Fatalf("zkd exited during the run: %v", srv.Cmd.ProcessState)
 	default:
 	}
 	if err != nil {
@@ -1384,18 +1355,10 @@ func TestReferenceClients(t *testing.T) {
 		for _, l := range logs {
 			b, _ := os.ReadFile(l)
 			if bytes.Contains(b, []byte("\nFAIL")) || bytes.HasPrefix(b, []byte("FAIL")) {
-				t.Logf("%s:\n%s", filepath.Base(l), tail(string(b), 30))
+				t.Logf("%s:\n%s", filepath.Base(l), testutil.TailFile(l, 30))
 			}
 		}
 		dumpLog()
 	}
 }
 
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}

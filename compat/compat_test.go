@@ -159,8 +159,8 @@ func tail(s string, n int) string {
 
 func logTail(t *testing.T, what, path string, n int) {
 	t.Helper()
-	if b, err := os.ReadFile(path); err == nil {
-		t.Logf("%s (%s), last %d lines:\n%s", what, path, n, tail(string(b), n))
+	if _, err := os.Stat(path); err == nil {
+		t.Logf("%s (%s), last %d lines:\n%s", what, path, n, testutil.TailFile(path, n))
 	}
 }
 
@@ -187,43 +187,17 @@ func startZkd(t *testing.T) *server {
 	bin := testutil.BuildZkd(t)
 	dir := t.TempDir()
 	port := testutil.FreePort(t)
-	cfg := fmt.Sprintf("tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\n"+
-		"clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n"+
-		"%sznode.container.checkIntervalMs=%s\n", filepath.Join(dir, "data"), port, commonCfg, containerCheckMs)
+	cfg := testutil.ZooCfg(filepath.Join(dir, "data"), port,
+		"4lw.commands.whitelist=*\n"+commonCfg+"znode.container.checkIntervalMs="+containerCheckMs+"\n")
 	cfgPath := filepath.Join(dir, "zoo.cfg")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "zkd.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-
-	cmd := exec.Command(bin, cfgPath)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// zkd honours -D properties in JVMFLAGS and SERVER_JVMFLAGS; keep the
-	// developer's environment out of the server under test.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "JVMFLAGS=") && !strings.HasPrefix(kv, "SERVER_JVMFLAGS=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	proc := testutil.StartProcess(t, "", logPath, bin, cfgPath)
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM) // a no-op once Wait has reaped it
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			t.Errorf("zkd did not exit %v after SIGTERM; killing it", stopTimeout)
-			_ = cmd.Process.Kill()
-			<-exited
+		if !proc.Stop() {
+			t.Errorf("zkd did not exit after SIGTERM; killed it")
 		}
 		if t.Failed() {
 			logTail(t, "zkd log", logPath, 60)
@@ -234,10 +208,9 @@ func startZkd(t *testing.T) *server {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		select {
-		case err := <-exited:
-			exited <- err
+		case <-proc.Exited():
 			logTail(t, "zkd log", logPath, 40)
-			t.Fatalf("zkd exited during start-up: %v", err)
+			t.Fatalf("zkd exited during start-up: %v", proc.Cmd.ProcessState)
 		default:
 		}
 		if r, err := fourLetter(s.addr, "ruok"); err == nil && r == "imok" {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -46,23 +45,10 @@ log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L]
 
 // process is a server started by a test; it is stopped in Cleanup.
 type process struct {
-	name   string
-	addr   string
-	log    string
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the process has exited
-}
-
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	name string
+	addr string
+	log  string
+	proc *testutil.Process
 }
 
 // startProcess runs name with args in dir, output to dir/server.out, and waits until
@@ -71,24 +57,11 @@ func tailFile(path string, n int) string {
 func startProcess(t *testing.T, label, dir, addr, name string, args ...string) (p *process, ok bool) {
 	t.Helper()
 	logPath := filepath.Join(dir, "server.out")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("start %s: %v", label, err)
-	}
-	p = &process{name: label, addr: addr, log: logPath, cmd: cmd, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logf.Close(); close(p.exited) }()
+	proc := testutil.StartProcess(t, dir, logPath, name, args...)
+	p = &process{name: label, addr: addr, log: logPath, proc: proc}
 	t.Cleanup(func() {
-		p.stop()
 		if t.Failed() {
-			t.Logf("%s log (tail):\n%s", label, tailFile(logPath, 30))
+			t.Logf("%s log (tail):\n%s", label, testutil.TailFile(logPath, 30))
 		}
 	})
 
@@ -101,30 +74,14 @@ func startProcess(t *testing.T, label, dir, addr, name string, args ...string) (
 			return p, true
 		}
 		select {
-		case <-p.exited:
-			t.Logf("%s exited during start-up; log:\n%s", label, tailFile(logPath, 20))
+		case <-p.proc.Exited():
+			t.Logf("%s exited during start-up; log:\n%s", label, testutil.TailFile(logPath, 20))
 			return p, false
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not accept a session on %s within %v; log:\n%s", label, addr, startTimeout, tailFile(logPath, 20))
+			t.Fatalf("%s did not accept a session on %s within %v; log:\n%s", label, addr, startTimeout, testutil.TailFile(logPath, 20))
 		}
-	}
-}
-
-// stop sends SIGTERM, waits up to 15 s, then kills.
-func (p *process) stop() {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
 	}
 }
 
