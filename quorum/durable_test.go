@@ -63,7 +63,7 @@ func (s *server) propose(t *testing.T, txn datatree.Txn) (jute.Zxid, datatree.Re
 	}
 	c := make(chan out, 1)
 	txn.Time = time.Now().UnixMilli()
-	if err := s.node.Propose(txn.Append(nil), func(z jute.Zxid, r datatree.Result, err error) { c <- out{z, r, err} }); err != nil {
+	if err := s.node.Propose(txn.Append(EntryBuffer(64)), func(z jute.Zxid, r datatree.Result, err error) { c <- out{z, r, err} }); err != nil {
 		return 0, datatree.Result{}, err
 	}
 	o := <-c

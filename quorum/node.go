@@ -216,11 +216,24 @@ func Start(cfg Config, sm StateMachine) (*Node, error) {
 // server should then exit, as ZooKeeper and etcd do.
 func (n *Node) Failed() <-chan error { return n.failC }
 
-// Propose queues entry (a datatree.Txn encoding, not retained after the call
-// returns... it is copied into the log) and calls done once it is applied.
+// ErrNoHeaderRoom is returned by Propose for an entry not built on EntryBuffer.
+var ErrNoHeaderRoom = errors.New("quorum: proposal lacks the header room EntryBuffer reserves")
+
+// EntryBuffer returns an empty buffer to encode one proposal into (append to it):
+// it starts with the header room Propose fills in, so a proposal is encoded once
+// and never copied on its way into the log.
+func EntryBuffer(capacity int) []byte {
+	return make([]byte, proposalHeader, proposalHeader+capacity)
+}
+
+// Propose queues entry, a buffer from EntryBuffer with a datatree.Txn appended, and
+// calls done once it is applied. Propose takes ownership of entry: the log keeps it,
+// so the caller must not touch it again.
 func (n *Node) Propose(entry []byte, done DoneFunc) error {
-	data := make([]byte, proposalHeader, proposalHeader+len(entry))
-	data = append(data, entry...)
+	if len(entry) < proposalHeader {
+		return ErrNoHeaderRoom
+	}
+	data := entry
 	n.mu.Lock()
 	if n.mu.stopped {
 		n.mu.Unlock()

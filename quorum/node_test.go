@@ -43,7 +43,7 @@ func TestProposalsApplyInOrderWithIncreasingZxids(t *testing.T) {
 	results := make(chan outcome, count)
 	for i := 0; i < count; i++ {
 		entry := []byte{byte(i), byte(i >> 8)}
-		if err := n.Propose(entry, func(z jute.Zxid, res datatree.Result, err error) {
+		if err := n.Propose(append(EntryBuffer(len(entry)), entry...), func(z jute.Zxid, res datatree.Result, err error) {
 			if err != nil {
 				t.Errorf("proposal failed: %v", err)
 			}
@@ -80,7 +80,7 @@ func TestSyncFiresAfterEarlierProposalsApply(t *testing.T) {
 	var mu sync.Mutex
 	done := make(chan jute.Zxid, 1)
 	for i := 0; i < 50; i++ {
-		_ = n.Propose([]byte{1}, func(z jute.Zxid, _ datatree.Result, _ error) {
+		_ = n.Propose(append(EntryBuffer(1), 1), func(z jute.Zxid, _ datatree.Result, _ error) {
 			mu.Lock()
 			proposed = z
 			mu.Unlock()
@@ -103,7 +103,7 @@ func TestStopFailsLaterProposals(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.Stop()
-	if err := n.Propose([]byte{1}, func(jute.Zxid, datatree.Result, error) {}); err != ErrStopped {
+	if err := n.Propose(append(EntryBuffer(1), 1), func(jute.Zxid, datatree.Result, error) {}); err != ErrStopped {
 		t.Fatalf("Propose after Stop = %v, want ErrStopped", err)
 	}
 	n.Stop() // idempotent

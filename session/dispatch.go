@@ -6,6 +6,7 @@ import (
 
 	"zkd/datatree"
 	"zkd/jute"
+	"zkd/quorum"
 )
 
 // handshake answers a ConnectRequest: a new session is replicated first, a resumed
@@ -56,7 +57,7 @@ func (c *Conn) createSession(timeout int32, now int64) bool {
 	p := &pending{start: now}
 	c.enqueue(p)
 	txn := datatree.Txn{Kind: datatree.KindCreateSession, Session: id, Timeout: timeout, Time: time.Now().UnixMilli()}
-	err := srv.q.Propose(txn.Append(nil), func(_ jute.Zxid, _ datatree.Result, err error) {
+	err := srv.q.Propose(txn.Append(quorum.EntryBuffer(64)), func(_ jute.Zxid, _ datatree.Result, err error) {
 		if err != nil {
 			srv.log.Warn("could not create session", "sessionid", id, "err", err)
 			c.abort()
@@ -209,7 +210,7 @@ func (c *Conn) write(hdr jute.RequestHeader, body []byte, start int64) {
 	}
 	txn := datatree.Txn{Kind: datatree.KindRequest, Session: c.sess.id, Time: time.Now().UnixMilli(),
 		Op: hdr.Type, Identity: c.Identity(), Body: body}
-	entry := txn.Append(make([]byte, 0, len(body)+64))
+	entry := txn.Append(quorum.EntryBuffer(len(body) + 64))
 	p := &pending{start: start}
 	c.enqueue(p)
 	xid := hdr.Xid

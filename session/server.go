@@ -189,7 +189,7 @@ func (s *Server) expiryLoop() {
 // before the close.
 func (s *Server) proposeClose(id jute.SessionID, then func(jute.Zxid, error)) {
 	txn := datatree.Txn{Kind: datatree.KindCloseSession, Session: id, Time: time.Now().UnixMilli()}
-	err := s.q.Propose(txn.Append(nil), func(z jute.Zxid, _ datatree.Result, err error) {
+	err := s.q.Propose(txn.Append(quorum.EntryBuffer(64)), func(z jute.Zxid, _ datatree.Result, err error) {
 		if then != nil {
 			then(z, err)
 		}
@@ -226,7 +226,7 @@ func (s *Server) reapLoop() {
 		now := time.Now().UnixMilli()
 		for _, p := range s.tree.ReapCandidates(now, perRun) {
 			txn := datatree.Txn{Kind: datatree.KindReap, Time: now, Body: []byte(p)}
-			if err := s.q.Propose(txn.Append(nil), func(jute.Zxid, datatree.Result, error) {}); err != nil {
+			if err := s.q.Propose(txn.Append(quorum.EntryBuffer(64+len(p))), func(jute.Zxid, datatree.Result, error) {}); err != nil {
 				return
 			}
 		}
