@@ -1,11 +1,9 @@
 package quorum
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,202 +11,236 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
-	"zkd/datatree"
-	"zkd/internal/vfs"
-	"zkd/jute"
-	"zkd/snapshot"
 	"zkd/txnlog"
 )
 
-// ErrStopped is returned by Propose and Sync after Stop.
-var ErrStopped = errors.New("quorum: node stopped")
+var (
+	// ErrStopped is returned by Propose and ReadIndex after Stop, and passed to
+	// the callbacks of requests still pending when the node stops.
+	ErrStopped = errors.New("quorum: node stopped")
+	// ErrLogFailed is returned by Failed, and passed to every pending request, once
+	// a write or fdatasync of the log has failed: nothing more is accepted.
+	ErrLogFailed = errors.New("quorum: write-ahead log failed; no further writes are accepted")
+	// ErrDropped is passed to a proposal's rejected callback when raft refused it:
+	// this node is not the leader, a leadership transfer is under way, or too much
+	// is uncommitted.
+	ErrDropped = errors.New("quorum: proposal dropped")
+)
 
-// ErrNotLeader is passed to a proposal's callback when raft dropped it because this
-// node is not (or no longer) the leader.
-var ErrNotLeader = errors.New("quorum: not leader")
-
-// StateMachine applies committed entries and hands out consistent images of its
-// state for snapshots; *datatree.Tree implements it.
-type StateMachine interface {
-	Apply(zxid jute.Zxid, entry []byte) datatree.Result
-	Freeze() (*datatree.Image, error)
+// Entry is one committed log entry handed to the Applier. Data aliases the log's
+// copy and must not be modified. Empty Data is raft's own no-op (a new leader's
+// first entry); a conf change has Membership set to the membership that took
+// effect with it, and Data set to the change's context.
+type Entry struct {
+	Index, Term uint64
+	Data        []byte
+	Membership  *Membership
 }
 
-// ErrLogFailed is passed to every waiting proposal, and returned by Failed, once a
-// write or fdatasync of the log has failed: nothing more is acknowledged.
-var ErrLogFailed = errors.New("quorum: write-ahead log failed; no further writes are accepted")
+// Applier is the layer above: it receives what the raft loop produces. Both
+// methods run on the raft goroutine and must return quickly (hand work to another
+// goroutine); they are called in log order.
+type Applier interface {
+	// Apply receives committed entries in index order, each exactly once per
+	// process lifetime, starting after Config.Snapshot.Index.
+	Apply(ents []Entry)
+	// LeaderChanged reports the leader this node now follows (0: none known) and
+	// the term, before any entry committed under it is passed to Apply.
+	LeaderChanged(lead, term uint64)
+}
 
-// DoneFunc receives the outcome of a proposal on the apply goroutine. err is a
-// quorum failure (the entry was not committed); otherwise res is the state
-// machine's result for the entry at zxid. It must not block.
-type DoneFunc func(zxid jute.Zxid, res datatree.Result, err error)
+// Transport carries raft messages to the other members. Send must not block: a
+// message that cannot be queued is dropped (raft retransmits) and the peer should
+// be reported with Node.ReportUnreachable.
+type Transport interface {
+	Send(msgs []*pb.Message)
+}
 
 // Config configures a Node.
 type Config struct {
+	// ID is this member's raft id: never 0, never reused for another member.
 	ID             uint64
-	TickInterval   time.Duration
 	ElectionTicks  int
 	HeartbeatTicks int
-	// CompactEvery bounds the in-memory log: after this many applied entries the
-	// storage is compacted up to the applied index.
-	CompactEvery uint64
-	Logger       *slog.Logger
-
-	// Log, when set, is the durable raft log: each Ready's entries and HardState
-	// are saved with one fdatasync before anything is applied or acknowledged.
+	// Log is the durable raft log. Required.
 	Log *txnlog.Log
-	// Restored is the snapshot the state machine was rebuilt from (zero: none).
-	Restored snapshot.Meta
-	// FS and SnapshotDir say where snapshots go; an empty SnapshotDir disables them.
-	FS          vfs.FS
-	SnapshotDir string
-	// SnapCount is ZooKeeper's snapCount: a snapshot is taken after a random number
-	// of entries between SnapCount/2 and SnapCount, so that servers of an ensemble
-	// do not all snapshot at once.
-	SnapCount int
-	// SnapSizeBytes is ZooKeeper's snapSizeLimitInKb in bytes: a snapshot is also
-	// taken once the entries since the last one pass a random size between half of
-	// it and all of it (0: no size trigger).
-	SnapSizeBytes int64
-	// SnapRetain and PurgeInterval are autopurge.snapRetainCount and
-	// autopurge.purgeInterval: every PurgeInterval (0: never, ZooKeeper's default)
-	// all but the newest SnapRetain snapshots are deleted, and the log below the
-	// oldest one kept is released.
-	SnapRetain    int
-	PurgeInterval time.Duration
-	// SaveObserver, when set, is called on the raft goroutine after each successful
-	// Save of the log with the number of entries written and how long the write and
-	// fdatasync took (metrics and the slow-fsync warning). It must not block.
+	// Snapshot is the newest snapshot the state machine was restored from; it must
+	// name an index (a fresh data directory starts from a bootstrap snapshot at
+	// index 1 holding the initial membership).
+	Snapshot SnapshotMeta
+	// Transport reaches the other members; nil for a single voter.
+	Transport Transport
+	Applier   Applier
+	Logger    *slog.Logger
+	// Limits (0: the defaults of DefaultConfig).
+	MaxSizePerMsg            uint64
+	MaxInflightMsgs          int
+	MaxUncommittedBytes      uint64
+	MaxCommittedSizePerReady uint64
+	// ReadIndexRetryTicks is how many ticks a ReadIndex may go unanswered before it
+	// is asked again under a fresh context.
+	ReadIndexRetryTicks int
+	// SaveObserver, when set, is called on the raft goroutine after each write of
+	// the log with the number of entries and how long the write and fdatasync took.
 	SaveObserver func(entries int, took time.Duration)
+	// Manual leaves the node without a goroutine of its own: the owner calls
+	// Process after queuing work (deterministic tests drive a whole cluster so).
+	Manual bool
 }
 
-// DefaultConfig returns the settings of a standalone server.
+// DefaultConfig returns the settings of design/consensus.md §5.2.
 func DefaultConfig() Config {
-	return Config{ID: 1, TickInterval: 100 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1,
-		CompactEvery: 10000, Logger: slog.Default(), SnapCount: 100000, SnapRetain: 3,
-		SnapSizeBytes: 4 << 30}
+	return Config{ID: 1, ElectionTicks: 10, HeartbeatTicks: 1, Logger: slog.Default(),
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, MaxUncommittedBytes: 128 << 20,
+		MaxCommittedSizePerReady: 64 << 20, ReadIndexRetryTicks: 10}
 }
 
-// Validate reports a configuration error.
+// Validate reports a configuration error and fills zero limits with defaults.
 func (c *Config) Validate() error {
+	d := DefaultConfig()
 	switch {
 	case c.ID == 0:
 		return errors.New("quorum: node id must be positive")
-	case c.TickInterval <= 0:
-		return errors.New("quorum: tick interval must be positive")
-	case c.ElectionTicks <= c.HeartbeatTicks:
-		return errors.New("quorum: election ticks must exceed heartbeat ticks")
-	case c.SnapshotDir != "" && (c.FS == nil || c.SnapCount < 2):
-		return errors.New("quorum: snapshots need a filesystem and a snapCount of at least 2")
+	case c.ElectionTicks <= c.HeartbeatTicks || c.HeartbeatTicks <= 0:
+		return errors.New("quorum: election ticks must exceed heartbeat ticks, which must be positive")
+	case c.Log == nil:
+		return errors.New("quorum: a log is required")
+	case c.Applier == nil:
+		return errors.New("quorum: an applier is required")
+	case c.Snapshot.Index == 0:
+		return errors.New("quorum: the restored snapshot must name an index (bootstrap writes one at index 1)")
 	}
-	if c.SnapRetain < 3 {
-		c.SnapRetain = 3 // ZooKeeper's minimum for autopurge.snapRetainCount
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	if c.MaxSizePerMsg == 0 {
+		c.MaxSizePerMsg = d.MaxSizePerMsg
+	}
+	if c.MaxInflightMsgs == 0 {
+		c.MaxInflightMsgs = d.MaxInflightMsgs
+	}
+	if c.MaxUncommittedBytes == 0 {
+		c.MaxUncommittedBytes = d.MaxUncommittedBytes
+	}
+	if c.MaxCommittedSizePerReady == 0 {
+		c.MaxCommittedSizePerReady = d.MaxCommittedSizePerReady
+	}
+	if c.ReadIndexRetryTicks == 0 {
+		c.ReadIndexRetryTicks = d.ReadIndexRetryTicks
 	}
 	return nil
 }
 
-// proposal is a write (data, done) or a sync (sync).
+// proposal is data to append, and who to tell if raft refuses it.
 type proposal struct {
-	data []byte
-	done DoneFunc
-	sync func()
+	data     []byte
+	rejected func(error)
 }
 
-type readWaiter struct {
-	index uint64
-	done  func()
-}
-
-// Node is one member of the raft group.
+// Node is one member of the raft group: the RawNode, its loop, and the log it
+// persists to. All raft work happens on one goroutine (or, Manual, in Process);
+// every exported method is safe from any goroutine.
 type Node struct {
-	cfg     Config
-	sm      StateMachine
-	storage *raft.MemoryStorage
-	rn      *raft.RawNode // owned by run
+	cfg Config
+	rn  *raft.RawNode // owned by the raft goroutine
+	st  *logStorage   // owned by the raft goroutine
+	log *slog.Logger
 
+	// mu guards the inboxes filled by other goroutines and drained by process.
 	mu struct {
 		sync.Mutex
-		// proposals holds writes and syncs in arrival order, so that a sync's
-		// floor is exactly the writes proposed before it. Guarded by mu.
-		proposals []proposal
-		stopped   bool
+		props    []proposal
+		reads    []func(index uint64, err error)
+		msgs     []*pb.Message
+		ticks    int
+		snaps    []SnapshotMeta
+		compact  uint64
+		unreach  []uint64
+		snapRep  []snapReport
+		confs    []confRequest
+		transfer uint64
+		stopped  bool
 	}
 	wakeC chan struct{} // buffer 1: a pending wake-up for run
 	stopC chan struct{}
 	doneC chan struct{}
 
-	// Owned by run.
-	nextTag      uint64
-	waiting      map[uint64]DoneFunc
-	readBatches  map[uint64][]readWaiter // ReadIndex context -> syncs with their floors
-	lastIndex    uint64                  // last index in this leader's log, proposals included
-	readWaiters  []readWaiter            // ordered by index
-	sinceCompact uint64
-	snap         snapState
-	failed       error // set once the log fails; run stops doing work
+	// Owned by the raft goroutine.
+	lead      uint64
+	term      uint64
+	pendingHS *pb.HardState // a commit-only change not yet written (see persist)
+	reads     readIndexState
+	logBuf    []txnlog.Entry
+	propBuf   []*pb.Entry
+	failed    error
+	ticks     uint64
+	// membership is raft's configuration as of the last conf change applied.
+	membership Membership
 
-	applied atomic.Uint64
-	leader  atomic.Bool
-	failC   chan error // buffer 1: the log failure, for Failed
+	published struct {
+		lead   atomic.Uint64
+		term   atomic.Uint64
+		status atomic.Pointer[Status]
+	}
+	failC chan error // buffer 1: the log failure, for Failed
 }
 
-// snapState is the snapshot schedule; owned by run, except that the writer
-// goroutine reports through doneC.
-type snapState struct {
-	lastIndex uint64 // index of the newest snapshot taken (or restored)
-	nextAfter uint64 // entries after lastIndex that trigger the next one
-	bytes     int64  // entry bytes applied since lastIndex
-	nextBytes int64  // entry bytes that trigger the next one (0: never)
-	inFlight  bool
-	doneC     chan snapDone
-	lastPurge time.Time
-	rng       *rand.Rand
+type snapReport struct {
+	id     uint64
+	failed bool
 }
 
-type snapDone struct {
-	info snapshot.Info
-	err  error
-}
-
-// Start creates a single-voter group, elects itself and starts the raft loop. It
-// returns once the node leads, so the first proposal is never dropped.
-func Start(cfg Config, sm StateMachine) (*Node, error) {
+// Start restores raft's state from the log and cfg.Snapshot and starts the loop
+// (unless Manual). The state machine must already reflect cfg.Snapshot; entries
+// after it reach the Applier as they commit (on restart, the log's committed
+// suffix first).
+func Start(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, sm: sm, storage: raft.NewMemoryStorage(),
-		wakeC: make(chan struct{}, 1), stopC: make(chan struct{}), doneC: make(chan struct{}),
-		waiting: make(map[uint64]DoneFunc), readBatches: make(map[uint64][]readWaiter),
-		failC: make(chan error, 1)}
-	applied, err := n.restore()
-	if err != nil {
-		return nil, err
+	st := &logStorage{log: cfg.Log, snap: cfg.Snapshot}
+	if first := cfg.Log.FirstIndex(); first > cfg.Snapshot.Index+1 {
+		return nil, fmt.Errorf("quorum: the log starts at index %d but the snapshot ends at %d: entries in between are missing",
+			first, cfg.Snapshot.Index)
 	}
-	n.snap = snapState{lastIndex: applied, doneC: make(chan snapDone, 1), lastPurge: time.Now(),
-		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), cfg.ID))}
-	n.snap.nextAfter = n.nextSnapDistance()
+	st.hs = st.restoreHardState()
+	n := &Node{cfg: cfg, st: st, log: cfg.Logger, wakeC: make(chan struct{}, 1),
+		stopC: make(chan struct{}), doneC: make(chan struct{}), failC: make(chan error, 1)}
+	n.reads.init()
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID: cfg.ID, ElectionTick: cfg.ElectionTicks, HeartbeatTick: cfg.HeartbeatTicks,
-		Storage: n.storage, Applied: applied, MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256,
-		MaxUncommittedEntriesSize: 1 << 30, Logger: newRaftLogger(cfg.Logger),
+		Storage: st, Applied: cfg.Snapshot.Index,
+		MaxSizePerMsg: cfg.MaxSizePerMsg, MaxInflightMsgs: cfg.MaxInflightMsgs,
+		MaxUncommittedEntriesSize: cfg.MaxUncommittedBytes, MaxCommittedSizePerReady: cfg.MaxCommittedSizePerReady,
+		CheckQuorum: true, PreVote: true, ReadOnlyOption: raft.ReadOnlySafe,
+		DisableProposalForwarding: true, StepDownOnRemoval: true,
+		Logger: newRaftLogger(cfg.Logger),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("quorum: %w", err)
 	}
 	n.rn = rn
-	n.applied.Store(applied)
-	n.lastIndex, _ = n.storage.LastIndex()
-	if err := rn.Campaign(); err != nil {
-		return nil, fmt.Errorf("quorum: campaign: %w", err)
+	n.membership = cfg.Snapshot.Membership
+	n.term = st.hs.GetTerm()
+	n.published.term.Store(n.term)
+	if last, _ := st.LastIndex(); last > cfg.Snapshot.Index {
+		n.log.Info("replaying the log after the snapshot", "from", cfg.Snapshot.Index+1, "to", last,
+			"committed", st.hs.GetCommit())
 	}
-	n.processReady()
-	if n.failed != nil {
-		return nil, n.failed
+	// A lone voter need not wait out an election timeout: it is the quorum.
+	if m := cfg.Snapshot.Membership; len(m.Voters) == 1 && m.Voters[0] == cfg.ID && len(m.VotersOutgoing) == 0 {
+		if err := rn.Campaign(); err != nil {
+			return nil, fmt.Errorf("quorum: campaign: %w", err)
+		}
+		// Become leader before returning, so that the first proposal is not dropped.
+		n.handleReady()
+		if n.failed != nil {
+			return nil, n.failed
+		}
 	}
-	if !n.leader.Load() {
-		return nil, errors.New("quorum: single voter did not become leader")
+	if !cfg.Manual {
+		go n.run()
 	}
-	go n.run()
 	return n, nil
 }
 
@@ -216,65 +248,134 @@ func Start(cfg Config, sm StateMachine) (*Node, error) {
 // server should then exit, as ZooKeeper and etcd do.
 func (n *Node) Failed() <-chan error { return n.failC }
 
-// ErrNoHeaderRoom is returned by Propose for an entry not built on EntryBuffer.
-var ErrNoHeaderRoom = errors.New("quorum: proposal lacks the header room EntryBuffer reserves")
+// ID returns this member's raft id.
+func (n *Node) ID() uint64 { return n.cfg.ID }
 
-// EntryBuffer returns an empty buffer to encode one proposal into (append to it):
-// it starts with the header room Propose fills in, so a proposal is encoded once
-// and never copied on its way into the log.
-func EntryBuffer(capacity int) []byte {
-	return make([]byte, proposalHeader, proposalHeader+capacity)
-}
+// Leader returns the leader this node follows (0: none known).
+func (n *Node) Leader() uint64 { return n.published.lead.Load() }
 
-// Propose queues entry, a buffer from EntryBuffer with a datatree.Txn appended, and
-// calls done once it is applied. Propose takes ownership of entry: the log keeps it,
-// so the caller must not touch it again.
-func (n *Node) Propose(entry []byte, done DoneFunc) error {
-	if len(entry) < proposalHeader {
-		return ErrNoHeaderRoom
+// IsLeader reports whether this node currently leads.
+func (n *Node) IsLeader() bool { return n.published.lead.Load() == n.cfg.ID }
+
+// Term returns the current raft term.
+func (n *Node) Term() uint64 { return n.published.term.Load() }
+
+// Propose queues data to be appended to the log. It returns an error only if the
+// node is stopped; if raft later refuses the proposal (not the leader, too much
+// uncommitted), rejected runs on the raft goroutine. A proposal that raft accepts
+// may still be lost if leadership changes before it commits: the caller learns of
+// its fate only by seeing it applied, or not, and must treat a leader change as
+// "unknown" for what it had in flight. Propose takes ownership of data.
+func (n *Node) Propose(data []byte, rejected func(error)) error {
+	if len(data) > 0 && (data[0] == kindConfChange || data[0] == kindConfChangeV2) {
+		return ErrReservedKind
 	}
-	data := entry
 	n.mu.Lock()
 	if n.mu.stopped {
 		n.mu.Unlock()
 		return ErrStopped
 	}
-	n.mu.proposals = append(n.mu.proposals, proposal{data: data, done: done})
+	n.mu.props = append(n.mu.props, proposal{data: data, rejected: rejected})
 	n.mu.Unlock()
 	n.wake()
 	return nil
 }
 
-// Sync calls done once this node has applied every entry committed when the sync
-// was taken up (a raft ReadIndex). done runs on the apply goroutine.
-func (n *Node) Sync(done func()) error {
+// ReadIndex asks for the index up to which the log was committed when leadership
+// was last confirmed by a quorum (raft's ReadIndex, design/consensus.md §5.6).
+// Requests queued together share one ReadIndex round; an unanswered round is
+// asked again under a fresh context after a leader change or ReadIndexRetryTicks.
+// done runs on the raft goroutine, once, with the index or ErrStopped.
+func (n *Node) ReadIndex(done func(index uint64, err error)) error {
 	n.mu.Lock()
 	if n.mu.stopped {
 		n.mu.Unlock()
 		return ErrStopped
 	}
-	n.mu.proposals = append(n.mu.proposals, proposal{sync: done})
+	n.mu.reads = append(n.mu.reads, done)
 	n.mu.Unlock()
 	n.wake()
 	return nil
 }
 
-// Applied returns the index of the last applied entry.
-func (n *Node) Applied() jute.Zxid { return jute.Zxid(n.applied.Load()) }
+// Tick advances raft's logical clock by one tick. The owner calls it every tick
+// interval (a manual clock in tests).
+func (n *Node) Tick() {
+	n.mu.Lock()
+	n.mu.ticks++
+	n.mu.Unlock()
+	n.wake()
+}
 
-// IsLeader reports whether this node currently leads the group.
-func (n *Node) IsLeader() bool { return n.leader.Load() }
+// Step delivers a message from another member.
+func (n *Node) Step(m *pb.Message) {
+	n.mu.Lock()
+	if !n.mu.stopped {
+		n.mu.msgs = append(n.mu.msgs, m)
+	}
+	n.mu.Unlock()
+	n.wake()
+}
 
-// Stop ends the raft loop; pending proposals get ErrStopped.
+// ReportUnreachable tells raft that a message to id could not be delivered.
+func (n *Node) ReportUnreachable(id uint64) {
+	n.mu.Lock()
+	n.mu.unreach = append(n.mu.unreach, id)
+	n.mu.Unlock()
+	n.wake()
+}
+
+// ReportSnapshot tells raft how sending a snapshot to id ended.
+func (n *Node) ReportSnapshot(id uint64, failed bool) {
+	n.mu.Lock()
+	n.mu.snapRep = append(n.mu.snapRep, snapReport{id: id, failed: failed})
+	n.mu.Unlock()
+	n.wake()
+}
+
+// SnapshotSaved records that a snapshot of the state machine at meta.Index is
+// durable: raft may then send it to followers that are too far behind.
+func (n *Node) SnapshotSaved(meta SnapshotMeta) {
+	n.mu.Lock()
+	n.mu.snaps = append(n.mu.snaps, meta)
+	n.mu.Unlock()
+	n.wake()
+}
+
+// Compact releases the log's entries up to index (autopurge, after the snapshots
+// below it are gone); it runs on the raft goroutine, the log's only writer.
+func (n *Node) Compact(index uint64) {
+	n.mu.Lock()
+	n.mu.compact = max(n.mu.compact, index)
+	n.mu.Unlock()
+	n.wake()
+}
+
+// TransferLeadership asks the leader to hand leadership to id (0: cancel).
+func (n *Node) TransferLeadership(id uint64) {
+	n.mu.Lock()
+	n.mu.transfer = id
+	n.mu.Unlock()
+	n.wake()
+}
+
+// Stop ends the raft loop; pending requests get ErrStopped. A commit index not
+// yet written is written first, so a clean restart replays nothing it need not.
 func (n *Node) Stop() {
 	n.mu.Lock()
 	if n.mu.stopped {
 		n.mu.Unlock()
-		<-n.doneC
+		if !n.cfg.Manual {
+			<-n.doneC
+		}
 		return
 	}
 	n.mu.stopped = true
 	n.mu.Unlock()
+	if n.cfg.Manual {
+		n.shutdown()
+		return
+	}
 	close(n.stopC)
 	<-n.doneC
 }
@@ -288,157 +389,258 @@ func (n *Node) wake() {
 
 func (n *Node) run() {
 	defer close(n.doneC)
-	ticker := time.NewTicker(n.cfg.TickInterval)
-	defer ticker.Stop()
-	var props []proposal
-	var syncs []readWaiter
 	for {
 		select {
 		case <-n.stopC:
-			n.failPending(props)
-			if n.snap.inFlight {
-				n.snapshotDone(<-n.snap.doneC) // let the writer finish its file
-			}
+			n.shutdown()
 			return
-		case <-ticker.C:
-			n.rn.Tick()
-			n.maybePurge()
 		case <-n.wakeC:
-		case d := <-n.snap.doneC:
-			n.snapshotDone(d)
 		}
-		n.mu.Lock()
-		props, n.mu.proposals = n.mu.proposals, props[:0]
-		n.mu.Unlock()
-		syncs = syncs[:0]
-		for i := range props {
-			p := &props[i]
-			if p.sync != nil {
-				// ZooKeeper answers a sync only after everything the leader had
-				// committed or proposed when it took the sync up.
-				syncs = append(syncs, readWaiter{index: n.lastIndex, done: p.sync})
-				continue
-			}
-			n.nextTag++
-			p.data[0] = kindProposal
-			binary.BigEndian.PutUint64(p.data[1:], n.nextTag)
-			if n.failed != nil {
-				p.done(0, datatree.Result{}, n.failed)
-				continue
-			}
-			if err := n.rn.Propose(p.data); err != nil {
-				p.done(0, datatree.Result{}, fmt.Errorf("%w: %w", ErrNotLeader, err))
-				continue
-			}
-			n.lastIndex++ // a leader appends each accepted proposal at the end of its log
-			n.waiting[n.nextTag] = p.done
-		}
-		clear(props)
-		if len(syncs) > 0 {
-			n.nextTag++
-			ctx := binary.BigEndian.AppendUint64(nil, n.nextTag)
-			n.readBatches[n.nextTag] = append([]readWaiter(nil), syncs...)
-			n.rn.ReadIndex(ctx)
-			clear(syncs)
-		}
-		n.processReady()
+		n.Process()
 	}
 }
 
-func (n *Node) failPending(props []proposal) {
+// shutdown fails what is pending and writes the last commit index.
+func (n *Node) shutdown() {
 	n.mu.Lock()
-	rest := n.mu.proposals
-	n.mu.proposals = nil
+	props, reads := n.mu.props, n.mu.reads
+	n.mu.props, n.mu.reads = nil, nil
 	n.mu.Unlock()
-	for _, p := range append(props, rest...) {
-		if p.done != nil {
-			p.done(0, datatree.Result{}, ErrStopped)
+	for _, p := range props {
+		if p.rejected != nil {
+			p.rejected(ErrStopped)
 		}
 	}
-	for tag, done := range n.waiting {
-		done(0, datatree.Result{}, ErrStopped)
-		delete(n.waiting, tag)
+	for _, r := range reads {
+		r(0, ErrStopped)
+	}
+	n.reads.failAll(ErrStopped)
+	if n.failed == nil && n.pendingHS != nil {
+		if err := n.cfg.Log.Save(hardState(n.pendingHS), nil); err != nil {
+			n.log.Warn("quorum: writing the commit index at shutdown", "err", err)
+		}
+		n.pendingHS = nil
 	}
 }
 
-// processReady handles every pending Ready in the raft README's order.
-func (n *Node) processReady() {
+// Process does all queued work: ticks, inbound messages, proposals, read
+// requests, then every Ready raft has. The raft goroutine calls it on each wake;
+// a Manual owner calls it directly.
+func (n *Node) Process() {
+	n.mu.Lock()
+	props, reads, msgs := n.mu.props, n.mu.reads, n.mu.msgs
+	ticks, snaps, compact := n.mu.ticks, n.mu.snaps, n.mu.compact
+	unreach, snapRep, confs, transfer := n.mu.unreach, n.mu.snapRep, n.mu.confs, n.mu.transfer
+	n.mu.props, n.mu.reads, n.mu.msgs, n.mu.ticks, n.mu.snaps = nil, nil, nil, 0, nil
+	n.mu.compact, n.mu.unreach, n.mu.snapRep, n.mu.confs, n.mu.transfer = 0, nil, nil, nil, 0
+	stopped := n.mu.stopped
+	n.mu.Unlock()
+	if stopped {
+		return
+	}
+
+	for range ticks {
+		n.rn.Tick()
+		n.ticks++
+	}
+	for _, m := range msgs {
+		// Errors here are messages for another term or from a removed member:
+		// raft has already logged them, and dropping them is what it expects.
+		_ = n.rn.Step(m)
+	}
+	for _, id := range unreach {
+		n.rn.ReportUnreachable(id)
+	}
+	for _, r := range snapRep {
+		status := raft.SnapshotFinish
+		if r.failed {
+			status = raft.SnapshotFailure
+		}
+		n.rn.ReportSnapshot(r.id, status)
+	}
+	for _, s := range snaps {
+		if s.Index > n.st.snap.Index {
+			n.st.snap = s
+		}
+	}
+	if compact > 0 && n.failed == nil {
+		if err := n.cfg.Log.Compact(min(compact, n.st.snap.Index)); err != nil {
+			n.fail(err)
+		}
+	}
+	if transfer != 0 {
+		n.rn.TransferLeader(transfer)
+	}
+	n.propose(props)
+	n.proposeConfChanges(confs)
+	n.reads.issue(n, reads)
+	if ticks > 0 {
+		n.reads.retryStale(n)
+		n.publishStatus()
+	}
+	n.handleReady()
+}
+
+// propose steps the proposals into raft in arrival order, in messages of at most
+// MaxSizePerMsg, so one fsync covers all of them.
+func (n *Node) propose(props []proposal) {
+	if n.failed != nil {
+		for _, p := range props {
+			if p.rejected != nil {
+				p.rejected(n.failed)
+			}
+		}
+		return
+	}
+	for start := 0; start < len(props); {
+		ents := n.propBuf[:0]
+		size := uint64(0)
+		end := start
+		for ; end < len(props) && (end == start || size+uint64(len(props[end].data)) <= n.cfg.MaxSizePerMsg); end++ {
+			ents = append(ents, &pb.Entry{Data: props[end].data})
+			size += uint64(len(props[end].data))
+		}
+		err := n.rn.Step(&pb.Message{Type: pb.MessageType_MsgProp.Enum(), From: new(n.cfg.ID), Entries: ents})
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrDropped, err)
+			for _, p := range props[start:end] {
+				if p.rejected != nil {
+					p.rejected(err)
+				}
+			}
+		}
+		clear(ents)
+		n.propBuf = ents[:0]
+		start = end
+	}
+}
+
+// handleReady handles every pending Ready in the order raft requires: persist,
+// send (a leader sends first, in parallel with its own write: Raft thesis
+// §10.2.1), hand committed entries up, Advance.
+func (n *Node) handleReady() {
 	for n.failed == nil && n.rn.HasReady() {
 		rd := n.rn.Ready()
-		if rd.SoftState != nil {
-			n.leader.Store(rd.SoftState.RaftState == raft.StateLeader)
+		if rd.HardState != nil && rd.HardState.GetTerm() != n.term {
+			n.term = rd.HardState.GetTerm()
+			n.published.term.Store(n.term)
 		}
-		// Persist before sending: a vote or entry acknowledged and then lost in a
-		// crash would let the group decide twice.
+		if rd.SoftState != nil && rd.SoftState.Lead != n.lead {
+			n.lead = rd.SoftState.Lead
+			n.published.lead.Store(n.lead)
+			n.reads.leaderChanged(n)
+			n.cfg.Applier.LeaderChanged(n.lead, n.term)
+		}
+		leader := n.lead == n.cfg.ID
+		if leader {
+			n.send(rd.Messages)
+		}
+		if !raft.IsEmptySnap(rd.Snapshot) {
+			n.fail(errors.New("quorum: installing a snapshot from the leader is not supported yet"))
+			return
+		}
+		// Persist before a follower acknowledges anything: a vote or entry
+		// acknowledged and then lost in a crash would let the group decide twice.
 		if err := n.persist(rd); err != nil {
 			n.fail(err)
 			return
 		}
-		if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
-			if err := n.storage.SetHardState(rd.HardState); err != nil {
-				panic(fmt.Sprintf("FATAL: quorum: save hard state: %v", err))
-			}
+		if !leader {
+			n.send(rd.Messages)
 		}
-		if len(rd.Entries) > 0 {
-			if err := n.storage.Append(rd.Entries); err != nil {
-				panic(fmt.Sprintf("FATAL: quorum: append entries: %v", err))
-			}
-			n.lastIndex = max(n.lastIndex, rd.Entries[len(rd.Entries)-1].GetIndex())
-		}
-		// rd.Messages would go to peers here; a single voter has none (its own
-		// acknowledgements are stepped by raft itself on Advance).
 		for _, rs := range rd.ReadStates {
-			tag := binary.BigEndian.Uint64(rs.RequestCtx)
-			for _, w := range n.readBatches[tag] {
-				w.index = max(w.index, rs.Index)
-				n.readWaiters = append(n.readWaiters, w)
-			}
-			delete(n.readBatches, tag)
+			n.reads.ready(rs)
 		}
-		n.apply(rd.CommittedEntries)
-		n.fireReads()
+		n.commit(rd.CommittedEntries)
 		n.rn.Advance(rd)
 	}
 }
 
-func (n *Node) apply(ents []*pb.Entry) {
-	for _, e := range ents {
-		idx := e.GetIndex()
-		if idx <= n.applied.Load() {
-			continue
-		}
-		var payload []byte
-		var tag uint64
-		if e.GetType() == pb.EntryNormal && len(e.Data) >= proposalHeader && e.Data[0] == kindProposal {
-			tag = binary.BigEndian.Uint64(e.Data[1:])
-			payload = e.Data[proposalHeader:]
-		}
-		res := n.sm.Apply(jute.Zxid(idx), payload)
-		n.applied.Store(idx)
-		if done, ok := n.waiting[tag]; ok && tag != 0 {
-			delete(n.waiting, tag)
-			done(jute.Zxid(idx), res, nil)
-		}
-		n.fireReads()
-		n.snap.bytes += int64(len(e.Data))
-		n.maybeSnapshot(idx, e.GetTerm())
+func (n *Node) send(msgs []*pb.Message) {
+	if len(msgs) == 0 || n.cfg.Transport == nil {
+		return
 	}
-	n.sinceCompact += uint64(len(ents))
-	if n.sinceCompact >= n.cfg.CompactEvery {
-		n.sinceCompact = 0
-		if err := n.storage.Compact(n.applied.Load()); err != nil && !errors.Is(err, raft.ErrCompacted) {
-			n.cfg.Logger.Warn("quorum: compact in-memory log", "err", err)
-		}
-	}
+	n.cfg.Transport.Send(msgs)
 }
 
-func (n *Node) fireReads() {
-	applied := n.applied.Load()
-	i := 0
-	for ; i < len(n.readWaiters) && n.readWaiters[i].index <= applied; i++ {
-		n.readWaiters[i].done()
+// persist makes a Ready's entries and term/vote durable with one write and one
+// fdatasync. A Ready that only moves the commit index is not written on its own:
+// the new commit index goes out with the next write. Losing it in a crash is
+// harmless (the entries are durable; raft learns the commit index again from the
+// quorum, and restart takes at least the snapshot's index), and it saves a
+// standalone server the second fdatasync per write that committing would cost.
+func (n *Node) persist(rd raft.Ready) error {
+	if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
+		n.pendingHS = rd.HardState
 	}
-	if i > 0 {
-		n.readWaiters = append(n.readWaiters[:0], n.readWaiters[i:]...)
+	if !rd.MustSync && len(rd.Entries) == 0 {
+		return nil
+	}
+	var hs *txnlog.HardState
+	if n.pendingHS != nil {
+		hs = hardState(n.pendingHS)
+		n.pendingHS = nil
+	}
+	n.logBuf = toLog(n.logBuf[:0], rd.Entries)
+	start := time.Now()
+	err := n.cfg.Log.Save(hs, n.logBuf)
+	clear(n.logBuf)
+	if err != nil {
+		return err
+	}
+	if obs := n.cfg.SaveObserver; obs != nil {
+		obs(len(rd.Entries), time.Since(start))
+	}
+	return nil
+}
+
+func hardState(hs *pb.HardState) *txnlog.HardState {
+	return &txnlog.HardState{Term: hs.GetTerm(), Vote: hs.GetVote(), Commit: hs.GetCommit()}
+}
+
+// commit applies conf changes to raft and hands the committed entries up.
+func (n *Node) commit(ents []*pb.Entry) {
+	if len(ents) == 0 {
+		return
+	}
+	out := make([]Entry, len(ents))
+	for i, e := range ents {
+		out[i] = Entry{Index: e.GetIndex(), Term: e.GetTerm()}
+		switch e.GetType() {
+		case pb.EntryNormal:
+			out[i].Data = e.GetData()
+		case pb.EntryConfChange, pb.EntryConfChangeV2:
+			m, ctx := n.applyConfChange(e)
+			out[i].Membership, out[i].Data = &m, ctx
+		}
+	}
+	n.cfg.Applier.Apply(out)
+}
+
+func (n *Node) applyConfChange(e *pb.Entry) (Membership, []byte) {
+	ctx, cc, err := confChangeContext(e)
+	if err != nil {
+		panic(fmt.Sprintf("FATAL: quorum: conf change at index %d: %v", e.GetIndex(), err))
+	}
+	m := membershipOf(n.rn.ApplyConfChange(cc))
+	n.membership = m
+	n.log.Info("membership changed", "index", e.GetIndex(), "voters", m.Voters, "learners", m.Learners,
+		"outgoing", m.VotersOutgoing)
+	return m, ctx
+}
+
+// fail stops the node after a log failure: nothing pending is acknowledged, later
+// requests are refused, and Failed reports why.
+func (n *Node) fail(err error) {
+	if n.failed != nil {
+		return
+	}
+	err = fmt.Errorf("%w: %w", ErrLogFailed, err)
+	n.failed = err
+	n.log.Error("stopping writes: the write-ahead log failed", "err", err)
+	n.reads.failAll(err)
+	select {
+	case n.failC <- err:
+	default:
 	}
 }

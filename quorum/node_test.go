@@ -1,110 +1,254 @@
 package quorum
 
 import (
-	"errors"
+	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
-	"zkd/datatree"
-	"zkd/jute"
+	"zkd/internal/vfs"
+	"zkd/txnlog"
 )
 
-// recordingSM records the entries it applies, in order.
-type recordingSM struct {
+const waitLimit = 20 * time.Second
+
+// recorder is an Applier that records what it is handed.
+type recorder struct {
 	mu      sync.Mutex
-	entries []string
-	zxids   []jute.Zxid
+	entries []Entry
+	leads   []uint64
+	appliedC chan uint64
 }
 
-func (r *recordingSM) Apply(zxid jute.Zxid, entry []byte) datatree.Result {
+func newRecorder() *recorder { return &recorder{appliedC: make(chan uint64, 1<<16)} }
+
+func (r *recorder) Apply(ents []Entry) {
+	r.mu.Lock()
+	r.entries = append(r.entries, ents...)
+	r.mu.Unlock()
+	for _, e := range ents {
+		r.appliedC <- e.Index
+	}
+}
+
+func (r *recorder) LeaderChanged(lead, _ uint64) {
+	r.mu.Lock()
+	r.leads = append(r.leads, lead)
+	r.mu.Unlock()
+}
+
+func (r *recorder) data() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(entry) > 0 {
-		r.entries = append(r.entries, string(entry))
-		r.zxids = append(r.zxids, zxid)
+	var out []string
+	for _, e := range r.entries {
+		if len(e.Data) > 0 && e.Membership == nil {
+			out = append(out, string(e.Data))
+		}
 	}
-	return datatree.Result{Body: append([]byte("ok:"), entry...)}
+	return out
 }
 
-func (r *recordingSM) Freeze() (*datatree.Image, error) { return nil, errors.New("no snapshots here") }
+// waitIndex waits until an entry at or above idx has been applied.
+func (r *recorder) waitIndex(t *testing.T, idx uint64) {
+	t.Helper()
+	deadline := time.After(waitLimit)
+	for {
+		select {
+		case got := <-r.appliedC:
+			if got >= idx {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("index %d not applied", idx)
+		}
+	}
+}
 
-func TestProposalsApplyInOrderWithIncreasingZxids(t *testing.T) {
-	sm := &recordingSM{}
-	n, err := Start(DefaultConfig(), sm)
+type single struct {
+	fs    vfs.FS
+	log   *txnlog.Log
+	node  *Node
+	rec   *recorder
+	saves []int
+	mu    sync.Mutex
+}
+
+func startSingle(t *testing.T, fs vfs.FS) *single {
+	t.Helper()
+	l, err := txnlog.Open(fs, "/log", txnlog.Options{SegmentSize: 1 << 20, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Stop()
-	const count = 200
-	type outcome struct {
-		zxid jute.Zxid
-		body string
+	s := &single{fs: fs, log: l, rec: newRecorder()}
+	cfg := DefaultConfig()
+	cfg.Log, cfg.Applier, cfg.Logger = l, s.rec, slog.New(slog.DiscardHandler)
+	cfg.Snapshot = SnapshotMeta{Index: 1, Term: 1, Membership: Membership{Voters: []uint64{1}}}
+	cfg.SaveObserver = func(n int, _ time.Duration) {
+		s.mu.Lock()
+		s.saves = append(s.saves, n)
+		s.mu.Unlock()
 	}
-	results := make(chan outcome, count)
-	for i := 0; i < count; i++ {
-		entry := []byte{byte(i), byte(i >> 8)}
-		if err := n.Propose(append(EntryBuffer(len(entry)), entry...), func(z jute.Zxid, res datatree.Result, err error) {
-			if err != nil {
-				t.Errorf("proposal failed: %v", err)
-			}
-			results <- outcome{z, string(res.Body)}
-		}); err != nil {
+	n, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.node = n
+	return s
+}
+
+func (s *single) stop() {
+	s.node.Stop()
+	_ = s.log.Close()
+}
+
+func TestSingleVoterAppliesProposalsInOrder(t *testing.T) {
+	s := startSingle(t, vfs.NewMem())
+	defer s.stop()
+	var want []string
+	for i := range 300 {
+		d := fmt.Sprintf("p%03d", i)
+		want = append(want, d)
+		if err := s.node.Propose([]byte(d), func(err error) { t.Errorf("rejected: %v", err) }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var last jute.Zxid
-	for i := 0; i < count; i++ {
-		o := <-results
-		if o.zxid <= last {
-			t.Fatalf("zxid %v not after %v", o.zxid, last)
-		}
-		last = o.zxid
-		want := "ok:" + string([]byte{byte(i), byte(i >> 8)})
-		if o.body != want {
-			t.Fatalf("result %d = %q, want %q (callbacks out of order)", i, o.body, want)
-		}
+	s.rec.waitIndex(t, 301)
+	got := s.rec.data()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("applied %v", got)
 	}
-	if n.Applied() < last {
-		t.Fatalf("Applied %v < last result zxid %v", n.Applied(), last)
+	if s.rec.leads[0] != 1 {
+		t.Fatalf("leaders reported: %v", s.rec.leads)
 	}
 }
 
-func TestSyncFiresAfterEarlierProposalsApply(t *testing.T) {
-	sm := &recordingSM{}
-	n, err := Start(DefaultConfig(), sm)
-	if err != nil {
-		t.Fatal(err)
+// One fdatasync per write, not two: committing an entry only moves the commit
+// index, which is written with the next batch instead of synced on its own.
+func TestSingleVoterSyncsOncePerWrite(t *testing.T) {
+	s := startSingle(t, vfs.NewMem())
+	defer s.stop()
+	s.rec.waitIndex(t, 2) // the leader's own empty entry
+	s.mu.Lock()
+	before := len(s.saves)
+	s.mu.Unlock()
+	const writes = 50
+	for i := range writes {
+		if err := s.node.Propose([]byte(fmt.Sprint("w", i)), nil); err != nil {
+			t.Fatal(err)
+		}
+		s.rec.waitIndex(t, uint64(3+i)) // one at a time: nothing to batch
 	}
-	defer n.Stop()
-	var proposed jute.Zxid
-	var mu sync.Mutex
-	done := make(chan jute.Zxid, 1)
-	for i := 0; i < 50; i++ {
-		_ = n.Propose(append(EntryBuffer(1), 1), func(z jute.Zxid, _ datatree.Result, _ error) {
-			mu.Lock()
-			proposed = z
-			mu.Unlock()
-		})
-	}
-	if err := n.Sync(func() { done <- n.Applied() }); err != nil {
-		t.Fatal(err)
-	}
-	applied := <-done
-	mu.Lock()
-	defer mu.Unlock()
-	if applied < proposed {
-		t.Fatalf("sync fired at applied %v before proposal at %v", applied, proposed)
+	s.mu.Lock()
+	saves := len(s.saves) - before
+	s.mu.Unlock()
+	if saves != writes {
+		t.Fatalf("%d writes took %d log saves, want one each", writes, saves)
 	}
 }
 
-func TestStopFailsLaterProposals(t *testing.T) {
-	n, err := Start(DefaultConfig(), &recordingSM{})
-	if err != nil {
+func TestReadIndexCoversEveryCommittedEntry(t *testing.T) {
+	s := startSingle(t, vfs.NewMem())
+	defer s.stop()
+	for i := range 20 {
+		_ = s.node.Propose([]byte(fmt.Sprint("r", i)), nil)
+	}
+	s.rec.waitIndex(t, 22)
+	got := make(chan uint64, 1)
+	if err := s.node.ReadIndex(func(idx uint64, err error) {
+		if err != nil {
+			t.Errorf("read index: %v", err)
+		}
+		got <- idx
+	}); err != nil {
 		t.Fatal(err)
 	}
-	n.Stop()
-	if err := n.Propose(append(EntryBuffer(1), 1), func(jute.Zxid, datatree.Result, error) {}); err != ErrStopped {
-		t.Fatalf("Propose after Stop = %v, want ErrStopped", err)
+	select {
+	case idx := <-got:
+		if idx < 22 {
+			t.Fatalf("read index %d below the committed index 22", idx)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("no read index")
 	}
-	n.Stop() // idempotent
+}
+
+func TestRestartReplaysTheCommittedLog(t *testing.T) {
+	fs := vfs.NewMem()
+	s := startSingle(t, fs)
+	for i := range 40 {
+		_ = s.node.Propose([]byte(fmt.Sprint("x", i)), nil)
+	}
+	s.rec.waitIndex(t, 42)
+	want := s.rec.data()
+	s.stop()
+
+	s2 := startSingle(t, fs)
+	defer s2.stop()
+	s2.rec.waitIndex(t, 42)
+	if got := s2.rec.data(); fmt.Sprint(got[:len(want)]) != fmt.Sprint(want) {
+		t.Fatalf("replayed %v, want %v", got, want)
+	}
+}
+
+// After kill -9 the commit index on disk may lag what was applied: the entries
+// are durable, and a restarted single voter commits and replays them all again.
+func TestCrashAfterLazyCommitLosesNothing(t *testing.T) {
+	mem := vfs.NewMem()
+	s := startSingle(t, mem)
+	for i := range 10 {
+		_ = s.node.Propose([]byte(fmt.Sprint("c", i)), nil)
+	}
+	s.rec.waitIndex(t, 12)
+	want := s.rec.data()
+	crashed := mem.CrashClone(vfs.CrashOptions{Unsynced: vfs.DropUnsynced})
+	s.stop()
+
+	s2 := startSingle(t, crashed)
+	defer s2.stop()
+	s2.rec.waitIndex(t, 12)
+	if got := s2.rec.data(); fmt.Sprint(got[:len(want)]) != fmt.Sprint(want) {
+		t.Fatalf("after a crash replayed %v, want %v", got, want)
+	}
+}
+
+func TestProposalWithReservedKindIsRefused(t *testing.T) {
+	s := startSingle(t, vfs.NewMem())
+	defer s.stop()
+	if err := s.node.Propose([]byte{kindConfChange, 1}, nil); err == nil {
+		t.Fatal("a proposal looking like a conf change was accepted")
+	}
+}
+
+func TestStopFailsPendingReads(t *testing.T) {
+	s := startSingle(t, vfs.NewMem())
+	s.stop()
+	if err := s.node.ReadIndex(func(uint64, error) {}); err == nil {
+		t.Fatal("ReadIndex after Stop succeeded")
+	}
+	if err := s.node.Propose([]byte("late"), nil); err == nil {
+		t.Fatal("Propose after Stop succeeded")
+	}
+}
+
+func TestMembershipRoundTrip(t *testing.T) {
+	for _, m := range []Membership{
+		{},
+		{Voters: []uint64{1, 2, 3}},
+		{Voters: []uint64{1, 2}, Learners: []uint64{9}, VotersOutgoing: []uint64{1, 2, 3}, LearnersNext: []uint64{3}, AutoLeave: true},
+	} {
+		got, err := UnmarshalMembership(m.Marshal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(m) && !(m.IsEmpty() && got.IsEmpty()) {
+			t.Fatalf("round trip %v -> %v", m, got)
+		}
+	}
+	for _, bad := range [][]byte{{2}, {1, 0, 0, 0, 0, 9}, {1, 0, 0, 0, 0}} {
+		if _, err := UnmarshalMembership(bad); err == nil {
+			t.Fatalf("UnmarshalMembership(%x) accepted", bad)
+		}
+	}
 }
