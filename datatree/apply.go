@@ -49,20 +49,56 @@ func (t *Tree) Apply(zxid jute.Zxid, entry []byte) Result {
 		t.lastZxid.Store(int64(zxid))
 		return Result{Err: jute.CodeMarshallingError}
 	}
-	c := &applyCtx{t: t, zxid: int64(zxid), txn: &txn}
+	return t.ApplyTxn(zxid, &txn)
+}
+
+// ApplyTxn applies a decoded entry; see Apply.
+func (t *Tree) ApplyTxn(zxid jute.Zxid, txn *Txn) Result {
+	c := &applyCtx{t: t, zxid: int64(zxid), txn: txn}
 	var res Result
-	switch txn.Kind {
-	case KindRequest:
-		res = c.request()
-	case KindCreateSession:
-		res = c.createSession()
-	case KindCloseSession:
-		res = c.closeSession()
-	case KindReap:
-		res = c.reap(string(txn.Body))
+	if code := c.checkConn(); code != jute.CodeOK {
+		res = Result{Err: code}
+	} else {
+		switch txn.Kind {
+		case KindRequest:
+			res = c.request()
+		case KindCreateSession:
+			res = c.createSession()
+		case KindCloseSession:
+			res = c.closeSession()
+		case KindReap:
+			res = c.reap(string(txn.Body))
+		case KindAttach:
+			res = c.attach()
+		}
 	}
 	c.finish()
 	return res
+}
+
+// checkConn enforces per-connection order for the writes of a client connection
+// (Txn.Conn): the session must be attached to that connection, and the write must
+// be the next one it sent. A session that is gone is left to the op's own check
+// (SESSIONEXPIRED).
+func (c *applyCtx) checkConn() jute.Code {
+	txn := c.txn
+	if txn.Conn == 0 || txn.Kind != KindRequest && txn.Kind != KindCloseSession {
+		return jute.CodeOK
+	}
+	t := c.t
+	t.sessions.Lock()
+	defer t.sessions.Unlock()
+	st := t.sessions.byID[txn.Session]
+	switch {
+	case st == nil:
+		return jute.CodeOK
+	case st.conn != txn.Conn:
+		return jute.CodeSessionMoved
+	case txn.ConnSeq != st.lastSeq+1:
+		return CodeOutOfOrder
+	}
+	st.lastSeq = txn.ConnSeq
+	return jute.CodeOK
 }
 
 // lock write-locks the stripe of path for the rest of the entry and returns it.
@@ -572,7 +608,22 @@ func (c *applyCtx) createSession() Result {
 		st.timeout = c.txn.Timeout
 		return Result{}
 	}
-	t.sessions.byID[c.txn.Session] = &sessionState{timeout: c.txn.Timeout, ephemerals: make(map[string]struct{})}
+	t.sessions.byID[c.txn.Session] = &sessionState{timeout: c.txn.Timeout, conn: c.txn.Conn,
+		ephemerals: make(map[string]struct{})}
+	return Result{}
+}
+
+// attach moves a live session to a new client connection, restarting its write
+// sequence: writes of the connection it leaves are refused from now on.
+func (c *applyCtx) attach() Result {
+	t := c.t
+	t.sessions.Lock()
+	defer t.sessions.Unlock()
+	st := t.sessions.byID[c.txn.Session]
+	if st == nil {
+		return Result{Err: jute.CodeSessionExpired}
+	}
+	st.conn, st.lastSeq, st.timeout = c.txn.Conn, 0, c.txn.Timeout
 	return Result{}
 }
 

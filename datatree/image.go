@@ -31,6 +31,11 @@ type NodeImage struct {
 type SessionImage struct {
 	ID      jute.SessionID
 	Timeout int32
+	// Conn and LastSeq are the connection the session is attached to and its last
+	// applied write (Txn.Conn, Txn.ConnSeq): replicated state, so they travel with
+	// the snapshot.
+	Conn    uint64
+	LastSeq uint64
 }
 
 func imageOf(path string, n *node) NodeImage {
@@ -82,7 +87,7 @@ func (t *Tree) Freeze() (*Image, error) {
 	im := &Image{t: t, zxid: t.LastZxid()}
 	t.sessions.RLock()
 	for id, st := range t.sessions.byID {
-		im.sessions = append(im.sessions, SessionImage{ID: id, Timeout: st.timeout})
+		im.sessions = append(im.sessions, SessionImage{ID: id, Timeout: st.timeout, Conn: st.conn, LastSeq: st.lastSeq})
 	}
 	t.sessions.RUnlock()
 	return im, nil
@@ -197,7 +202,8 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 	t.nodeCount.Store(0)
 	t.dataBytes.Store(0)
 	for _, s := range sessions {
-		t.sessions.byID[s.ID] = &sessionState{timeout: s.Timeout, ephemerals: make(map[string]struct{})}
+		t.sessions.byID[s.ID] = &sessionState{timeout: s.Timeout, conn: s.Conn, lastSeq: s.LastSeq,
+			ephemerals: make(map[string]struct{})}
 	}
 	for {
 		img, err := next()

@@ -103,7 +103,11 @@ type Tree struct {
 }
 
 type sessionState struct {
-	timeout    int32
+	timeout int32
+	// conn is the client connection the session is attached to (Txn.Conn), and
+	// lastSeq the ConnSeq of the last write applied from it.
+	conn       uint64
+	lastSeq    uint64
 	ephemerals map[string]struct{}
 }
 

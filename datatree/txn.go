@@ -21,24 +21,53 @@ const (
 	// KindReap deletes the container or expired TTL node whose path is Body, if it
 	// is still reapable at apply time.
 	KindReap TxnKind = 4
+	// KindAttach moves live Session to the client connection Conn (a reconnect, to
+	// this server or another) with the renegotiated Timeout: from then on only
+	// Conn's writes are accepted for the session.
+	KindAttach TxnKind = 5
 )
 
 // Txn is one replicated entry. Everything apply needs that is not in the tree
-// travels here (DESIGN.md invariant 6): the leader's clock, the session, and the
-// caller's identities for ACL checks.
+// travels here (DESIGN.md invariant 6): the leader's clock, the session, the
+// client connection and its write count, and the caller's identities for ACL
+// checks.
 //
-// Encoding:
+// Encoding (Time sits at TxnTimeOffset so the leader can stamp a forwarded entry
+// in place):
 //
-//	| kind u8 | session i64 | time i64 | timeout i32 | op i32 | ids vector<Id> | body buffer |
+//	| kind u8 | session i64 | time i64 | timeout i32 | op i32 | cxid i32 | conn u64 | connSeq u64 |
+//	| ids vector<Id> | body buffer |
+//
+// A log written before conn and connSeq existed lacks the three fields after op;
+// DecodeLegacyTxn reads it.
 type Txn struct {
-	Kind     TxnKind
-	Session  jute.SessionID
-	Time     int64 // leader wall clock, ms since the epoch
-	Timeout  int32
-	Op       jute.OpCode
+	Kind    TxnKind
+	Session jute.SessionID
+	Time    int64 // leader wall clock, ms since the epoch
+	Timeout int32
+	Op      jute.OpCode
+	Cxid    int32 // the client's xid of the request (0 for server-made entries)
+	// Conn is the client connection the entry came from (a token unique to that
+	// connection), and ConnSeq the entry's number among that connection's writes,
+	// from 1. Apply accepts a write only from the connection the session is
+	// attached to and only in sequence, so a write lost on the way (a dropped
+	// proposal, a leader change) can never be overtaken by a later one of the same
+	// session (design/consensus.md §5.4). Conn 0 marks an entry made by the
+	// server itself (expiry, reaper), which is not checked.
+	Conn     uint64
+	ConnSeq  uint64
 	Identity Identity
 	Body     []byte
 }
+
+// TxnTimeOffset is where Time is encoded within a Txn.
+const TxnTimeOffset = 1 + 8
+
+// CodeOutOfOrder is the result of a write that arrived out of its connection's
+// sequence: an earlier write of the connection was lost. It never reaches a
+// client: the server closes the connection instead (the client then sees
+// CONNECTIONLOSS, which is what it would have seen for the lost write).
+const CodeOutOfOrder = jute.CodeConnectionLoss
 
 // ErrBadTxn is returned by DecodeTxn for an entry that is not a Txn.
 var ErrBadTxn = errors.New("datatree: malformed txn")
@@ -50,6 +79,9 @@ func (t *Txn) Append(dst []byte) []byte {
 	dst = jute.AppendLong(dst, t.Time)
 	dst = jute.AppendInt(dst, t.Timeout)
 	dst = jute.AppendInt(dst, int32(t.Op))
+	dst = jute.AppendInt(dst, t.Cxid)
+	dst = jute.AppendLong(dst, int64(t.Conn))
+	dst = jute.AppendLong(dst, int64(t.ConnSeq))
 	dst = jute.AppendInt(dst, int32(len(t.Identity)))
 	for i := range t.Identity {
 		dst = t.Identity[i].Append(dst)
@@ -58,7 +90,12 @@ func (t *Txn) Append(dst []byte) []byte {
 }
 
 // DecodeTxn decodes an entry; the result aliases b.
-func DecodeTxn(b []byte) (Txn, error) {
+func DecodeTxn(b []byte) (Txn, error) { return decodeTxn(b, false) }
+
+// DecodeLegacyTxn decodes an entry written before Cxid, Conn and ConnSeq existed.
+func DecodeLegacyTxn(b []byte) (Txn, error) { return decodeTxn(b, true) }
+
+func decodeTxn(b []byte, legacy bool) (Txn, error) {
 	var t Txn
 	d := jute.NewDecoder(b)
 	t.Kind = TxnKind(d.Byte())
@@ -66,6 +103,11 @@ func DecodeTxn(b []byte) (Txn, error) {
 	t.Time = d.Long()
 	t.Timeout = d.Int()
 	t.Op = jute.OpCode(d.Int())
+	if !legacy {
+		t.Cxid = d.Int()
+		t.Conn = uint64(d.Long())
+		t.ConnSeq = uint64(d.Long())
+	}
 	n := d.Int()
 	if n < 0 || int(n) > d.Remaining()/8 {
 		return t, fmt.Errorf("%w: %d ids", ErrBadTxn, n)
@@ -80,7 +122,7 @@ func DecodeTxn(b []byte) (Txn, error) {
 	if err := d.Err(); err != nil {
 		return t, fmt.Errorf("%w: %w", ErrBadTxn, err)
 	}
-	if t.Kind < KindRequest || t.Kind > KindReap {
+	if t.Kind < KindRequest || t.Kind > KindAttach {
 		return t, fmt.Errorf("%w: kind %d", ErrBadTxn, t.Kind)
 	}
 	return t, nil

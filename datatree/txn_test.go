@@ -15,6 +15,7 @@ func TestTxnRoundTrip(t *testing.T) {
 		{Kind: KindReap, Time: 99, Body: []byte("/c")},
 		{Kind: KindRequest, Session: 7, Time: -5, Op: jute.OpMulti, Identity: bobID, Body: []byte{}},
 		{Kind: KindRequest, Op: jute.OpSetData, Identity: Identity{{Scheme: "", ID: ""}}, Body: []byte{1, 2, 3}},
+		{Kind: KindAttach, Session: 9, Timeout: 4000, Cxid: 12, Conn: 1 << 63, ConnSeq: 77},
 	}
 	for _, want := range tests {
 		b := want.Append([]byte("prefix"))
@@ -23,10 +24,27 @@ func TestTxnRoundTrip(t *testing.T) {
 			t.Fatalf("%+v: %v", want, err)
 		}
 		if got.Kind != want.Kind || got.Session != want.Session || got.Time != want.Time ||
-			got.Timeout != want.Timeout || got.Op != want.Op || !slices.Equal(got.Identity, want.Identity) ||
+			got.Timeout != want.Timeout || got.Op != want.Op || got.Cxid != want.Cxid ||
+			got.Conn != want.Conn || got.ConnSeq != want.ConnSeq || !slices.Equal(got.Identity, want.Identity) ||
 			string(got.Body) != string(want.Body) || (got.Body == nil) != (want.Body == nil) {
 			t.Fatalf("round trip %+v -> %+v", want, got)
 		}
+	}
+}
+
+// Logs written before Cxid, Conn and ConnSeq existed still decode.
+func TestDecodeLegacyTxn(t *testing.T) {
+	var b []byte
+	b = append(b, byte(KindRequest))
+	b = jute.AppendLong(b, 5)
+	b = jute.AppendLong(b, 1234)
+	b = jute.AppendInt(b, 0)
+	b = jute.AppendInt(b, int32(jute.OpDelete))
+	b = jute.AppendInt(b, 0)
+	b = jute.AppendBuffer(b, []byte("body"))
+	got, err := DecodeLegacyTxn(b)
+	if err != nil || got.Session != 5 || got.Time != 1234 || got.Op != jute.OpDelete || string(got.Body) != "body" {
+		t.Fatalf("legacy decode: %+v %v", got, err)
 	}
 }
 
@@ -37,7 +55,7 @@ func TestDecodeTxnErrors(t *testing.T) {
 			t.Fatalf("truncated at %d: %v", i, err)
 		}
 	}
-	for _, kind := range []TxnKind{0, 5, 255} {
+	for _, kind := range []TxnKind{0, 6, 255} {
 		b := (&Txn{Kind: kind}).Append(nil)
 		if _, err := DecodeTxn(b); !errors.Is(err, ErrBadTxn) {
 			t.Fatalf("kind %d: %v", kind, err)
@@ -45,8 +63,8 @@ func TestDecodeTxnErrors(t *testing.T) {
 	}
 	// A hostile id count must not allocate or pass.
 	b := (&Txn{Kind: KindRequest}).Append(nil)
-	b[1+8+8+4+4+3] = 0x7f // low byte of the id count
-	b[1+8+8+4+4] = 0x7f   // high byte
+	b[1+8+8+4+4+4+8+8+3] = 0x7f // low byte of the id count
+	b[1+8+8+4+4+4+8+8] = 0x7f   // high byte
 	if _, err := DecodeTxn(b); !errors.Is(err, ErrBadTxn) {
 		t.Fatalf("huge id count: %v", err)
 	}

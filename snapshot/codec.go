@@ -17,7 +17,8 @@ import (
 )
 
 var (
-	fileMagic    = [8]byte{'Z', 'K', 'D', 'S', 'N', 'A', 'P', '1'}
+	fileMagic    = [8]byte{'Z', 'K', 'D', 'S', 'N', 'A', 'P', '2'}
+	fileMagicV1  = [8]byte{'Z', 'K', 'D', 'S', 'N', 'A', 'P', '1'}
 	trailerMagic = [8]byte{'Z', 'K', 'D', 'S', 'E', 'N', 'D', '1'}
 	castagnoli   = crc32.MakeTable(crc32.Castagnoli)
 )
@@ -28,8 +29,12 @@ var ErrCorrupt = errors.New("snapshot: corrupt")
 
 // Meta is the raft position a snapshot reflects.
 type Meta struct {
-	Index  uint64 // the last applied entry (zxid)
-	Term   uint64
+	Index uint64 // the last applied entry (zxid)
+	Term  uint64
+	// Membership is the raft membership as of Index, encoded by the quorum layer
+	// (opaque here). Empty when unknown, e.g. in a snapshot made by an import.
+	Membership []byte
+	// Voters is the membership of a version 1 snapshot, which knew only voters.
 	Voters []uint64
 }
 
@@ -43,10 +48,8 @@ const (
 func Encode(w io.Writer, meta Meta, im *datatree.Image) (int64, error) {
 	hdr := binary.BigEndian.AppendUint64(nil, meta.Index)
 	hdr = binary.BigEndian.AppendUint64(hdr, meta.Term)
-	hdr = binary.BigEndian.AppendUint32(hdr, uint32(len(meta.Voters)))
-	for _, v := range meta.Voters {
-		hdr = binary.BigEndian.AppendUint64(hdr, v)
-	}
+	hdr = binary.BigEndian.AppendUint32(hdr, uint32(len(meta.Membership)))
+	hdr = append(hdr, meta.Membership...)
 	head := append(fileMagic[:], binary.BigEndian.AppendUint32(nil, uint32(len(hdr)))...)
 	head = append(head, hdr...)
 	head = binary.BigEndian.AppendUint32(head, crc32.Checksum(hdr, castagnoli))
@@ -66,6 +69,8 @@ func Encode(w io.Writer, meta Meta, im *datatree.Image) (int64, error) {
 	for _, s := range sessions {
 		buf = jute.AppendLong(buf, int64(s.ID))
 		buf = jute.AppendInt(buf, s.Timeout)
+		buf = jute.AppendLong(buf, int64(s.Conn))
+		buf = jute.AppendLong(buf, int64(s.LastSeq))
 	}
 	if _, err := bw.Write(buf); err != nil {
 		return 0, err
@@ -146,8 +151,12 @@ func decode(data []byte, cfg datatree.Config, progress progressFunc) (*datatree.
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
 	}
-	if len(data) < 8+4+4+trailerSize || !bytes.Equal(data[:8], fileMagic[:]) {
-		return nil, meta, corrupt("not a zkd snapshot (bad magic or too short)")
+	if len(data) < 8+4+4+trailerSize {
+		return nil, meta, corrupt("not a zkd snapshot (too short)")
+	}
+	v1 := bytes.Equal(data[:8], fileMagicV1[:])
+	if !v1 && !bytes.Equal(data[:8], fileMagic[:]) {
+		return nil, meta, corrupt("not a zkd snapshot (bad magic)")
 	}
 	hlen := int(binary.BigEndian.Uint32(data[8:12]))
 	if hlen < 20 || 12+hlen+4 > len(data)-trailerSize {
@@ -159,12 +168,16 @@ func decode(data []byte, cfg datatree.Config, progress progressFunc) (*datatree.
 	}
 	meta.Index = binary.BigEndian.Uint64(hdr[0:])
 	meta.Term = binary.BigEndian.Uint64(hdr[8:])
-	nv := int(binary.BigEndian.Uint32(hdr[16:]))
-	if 20+8*nv != hlen {
-		return nil, meta, corrupt("header voter count %d", nv)
-	}
-	for i := 0; i < nv; i++ {
-		meta.Voters = append(meta.Voters, binary.BigEndian.Uint64(hdr[20+8*i:]))
+	n := int(binary.BigEndian.Uint32(hdr[16:]))
+	switch {
+	case v1 && 20+8*n == hlen:
+		for i := 0; i < n; i++ {
+			meta.Voters = append(meta.Voters, binary.BigEndian.Uint64(hdr[20+8*i:]))
+		}
+	case !v1 && 20+n == hlen:
+		meta.Membership = bytes.Clone(hdr[20:])
+	default:
+		return nil, meta, corrupt("header membership length %d", n)
 	}
 	trailer := data[len(data)-trailerSize:]
 	if !bytes.Equal(trailer[:8], trailerMagic[:]) {
@@ -186,7 +199,11 @@ func decode(data []byte, cfg datatree.Config, progress progressFunc) (*datatree.
 	nSessions := r.count(12)
 	sessions := make([]datatree.SessionImage, 0, nSessions)
 	for i := 0; i < nSessions && r.err == nil; i++ {
-		sessions = append(sessions, datatree.SessionImage{ID: jute.SessionID(r.long()), Timeout: r.int()})
+		s := datatree.SessionImage{ID: jute.SessionID(r.long()), Timeout: r.int()}
+		if !v1 {
+			s.Conn, s.LastSeq = uint64(r.long()), uint64(r.long())
+		}
+		sessions = append(sessions, s)
 	}
 	if r.err != nil {
 		return nil, meta, corrupt("sessions: %v", r.err)

@@ -2,13 +2,17 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"sort"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 
 	"zkd/datatree"
 	"zkd/internal/vfs"
@@ -96,7 +100,7 @@ func TestEncodeDecodeRoundTripsTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	meta := Meta{Index: uint64(im.Zxid()), Term: 3, Voters: []uint64{1}}
+	meta := Meta{Index: uint64(im.Zxid()), Term: 3, Membership: []byte("opaque membership")}
 	n, err := Encode(&buf, meta, im)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +113,7 @@ func TestEncodeDecodeRoundTripsTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gotMeta.Index != meta.Index || gotMeta.Term != 3 || len(gotMeta.Voters) != 1 {
+	if gotMeta.Index != meta.Index || gotMeta.Term != 3 || string(gotMeta.Membership) != "opaque membership" {
 		t.Fatalf("meta = %+v, want %+v", gotMeta, meta)
 	}
 	a, _ := tree.Freeze()
@@ -275,5 +279,95 @@ func TestCrashDuringWriteLeavesOldSnapshotUsable(t *testing.T) {
 		if got != nil && meta.Index < first.Index {
 			t.Fatalf("crash at %+v: loaded index %d older than the first durable snapshot %d", p, meta.Index, first.Index)
 		}
+	}
+}
+
+// A session's connection and write sequence are replicated state: every replica
+// must decide the next write of the session alike after loading a snapshot.
+func TestSessionConnectionStateSurvivesASnapshot(t *testing.T) {
+	tree := datatree.New(datatree.Config{})
+	create := datatree.Txn{Kind: datatree.KindCreateSession, Session: 7, Timeout: 5000, Conn: 99}
+	tree.Apply(2, create.Append(nil))
+	write := datatree.Txn{Kind: datatree.KindRequest, Session: 7, Op: jute.OpCreate, Conn: 99, ConnSeq: 1,
+		Body: (&jute.CreateRequest{Path: "/a", ACL: jute.OpenACLUnsafe}).Append(nil)}
+	if res := tree.Apply(3, write.Append(nil)); res.Err != jute.CodeOK {
+		t.Fatalf("first write: %v", res.Err)
+	}
+	im, err := tree.Freeze()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := Encode(&buf, Meta{Index: 3, Term: 1}, im); err != nil {
+		t.Fatal(err)
+	}
+	im.Release()
+	got, _, err := Decode(buf.Bytes(), datatree.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range []*datatree.Tree{tree, got} {
+		skip := write
+		skip.ConnSeq = 3
+		if res := tr.Apply(4, skip.Append(nil)); res.Err != datatree.CodeOutOfOrder {
+			t.Fatalf("write 3 after write 1: %v, want out of order", res.Err)
+		}
+		next := write
+		next.ConnSeq = 2
+		next.Body = (&jute.CreateRequest{Path: "/b", ACL: jute.OpenACLUnsafe}).Append(nil)
+		if res := tr.Apply(5, next.Append(nil)); res.Err != jute.CodeOK {
+			t.Fatalf("write 2: %v", res.Err)
+		}
+	}
+}
+
+// Snapshots written before version 2 (voters in the header, sessions without
+// their connection) still load.
+func TestDecodeReadsVersion1Snapshots(t *testing.T) {
+	hdr := binary.BigEndian.AppendUint64(nil, 9)
+	hdr = binary.BigEndian.AppendUint64(hdr, 2)
+	hdr = binary.BigEndian.AppendUint32(hdr, 1)
+	hdr = binary.BigEndian.AppendUint64(hdr, 1)
+	file := append(fileMagicV1[:], binary.BigEndian.AppendUint32(nil, uint32(len(hdr)))...)
+	file = append(file, hdr...)
+	file = binary.BigEndian.AppendUint32(file, crc32.Checksum(hdr, castagnoli))
+	var body []byte
+	body = jute.AppendInt(body, 1)
+	body = jute.AppendLong(body, 0x0100000000000005)
+	body = jute.AppendInt(body, 6000)
+	body = append(body, tagACL)
+	body = jute.AppendACLs(body, jute.OpenACLUnsafe)
+	for _, p := range []string{"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config", "/x"} {
+		body = append(body, tagNode)
+		body = jute.AppendString(body, p)
+		body = jute.AppendBuffer(body, []byte{})
+		body = jute.AppendInt(body, 0)
+		for range 4 {
+			body = jute.AppendLong(body, 0)
+		}
+		body = jute.AppendInt(body, 0)
+		body = jute.AppendInt(body, 0)
+		body = jute.AppendInt(body, 0)
+		body = jute.AppendLong(body, 0)
+		body = jute.AppendLong(body, 0)
+	}
+	body = append(body, tagEnd)
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file = append(file, enc.EncodeAll(body, nil)...)
+	file = append(file, trailerMagic[:]...)
+	file = binary.BigEndian.AppendUint64(file, 5)
+	file = binary.BigEndian.AppendUint32(file, crc32.Checksum(body, castagnoli))
+	tree, meta, err := Decode(file, datatree.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.Index != 9 || fmt.Sprint(meta.Voters) != "[1]" || tree.NodeCount() != 5 {
+		t.Fatalf("meta %+v, %d nodes", meta, tree.NodeCount())
+	}
+	if timeout, ok := tree.Session(0x0100000000000005); !ok || timeout != 6000 {
+		t.Fatalf("session: %d %v", timeout, ok)
 	}
 }

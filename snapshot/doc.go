@@ -5,16 +5,19 @@
 //
 // File layout (snap-<index as 16 hex digits>):
 //
-//	| magic "ZKDSNAP1" | header len u32 | header | header crc32c u32 |
+//	| magic "ZKDSNAP2" | header len u32 | header | header crc32c u32 |
 //	| zstd frame: body ...................................... |
 //	| trailer: magic "ZKDSEND1" | nodes u64 | body crc32c u32 |
 //
-//	header = | index u64 | term u64 | voters u32 | voter ids u64... |
-//	body   = | sessions u32 | (id i64 | timeout i32)... |
+//	header = | index u64 | term u64 | membership len u32 | membership (opaque) |
+//	body   = | sessions u32 | (id i64 | timeout i32 | conn u64 | lastSeq u64)... |
 //	         | record... | tag 0 |
 //	record = | tag 2 | acl list vector<ACL> |          defines the next ACL index
 //	       | | tag 1 | path ustring | data buffer | acl index u32 | czxid mzxid ctime mtime i64 |
 //	                 | version cversion aversion i32 | owner i64 | pzxid i64 |
+//
+// Version 1 files ("ZKDSNAP1": header | index | term | voters u32 | ids u64... |,
+// sessions without conn and lastSeq) are still read.
 //
 // The body checksum covers the uncompressed body, so a decompressor bug or a
 // flipped bit anywhere is caught; the trailer also proves the file was written to
