@@ -10,7 +10,7 @@ import (
 
 	"zkd/admin"
 	"zkd/internal/vfs"
-	"zkd/quorum"
+	"zkd/replica"
 	"zkd/session"
 	"zkd/snapshot"
 	"zkd/txnlog"
@@ -31,7 +31,7 @@ type opsServers struct {
 // `zkd` must start anywhere. A port configured explicitly that cannot be bound is
 // an error, as is the metrics port (the provider was asked for).
 func startOps(cfg Config, log *slog.Logger, sess *session.Server, disk *session.DiskStats,
-	node *quorum.Node, wal *txnlog.Log, fs vfs.FS, snapDir, logDir string, clientPort int) (opsServers, error) {
+	rep *replica.Replica, wal *txnlog.Log, fs vfs.FS, snapDir, logDir string, clientPort int) (opsServers, error) {
 	sess.SetOps(session.OpsConfig{
 		DataDir: absPath(snapDir), DataLogDir: absPath(logDir), ClientPort: clientPort,
 		ClientPortListenBacklog: cfg.ClientPortListenBacklog, ReadOnlyMode: cfg.ReadOnlyMode, Disk: disk,
@@ -58,7 +58,7 @@ func startOps(cfg Config, log *slog.Logger, sess *session.Server, disk *session.
 	}
 	if cfg.Metrics.Enabled() {
 		mcfg := admin.MetricsConfig{Addr: cfg.MetricsAddr(), Logger: log}
-		mcfg.ApplyLag = func() int64 { return max(int64(wal.LastIndex())-int64(node.Applied()), 0) }
+		mcfg.ApplyLag = func() int64 { return max(int64(wal.LastIndex())-int64(rep.Applied()), 0) }
 		srv, err := admin.ListenMetrics(mcfg, sess)
 		if err != nil {
 			ops.stop()

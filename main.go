@@ -169,7 +169,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	select {
 	case <-ctx.Done():
-	case ferr := <-in.node.Failed():
+	case ferr := <-in.rep.Failed():
 		// The log can no longer be trusted to be written: stop as ZooKeeper does
 		// rather than serve reads of a state nobody can extend.
 		_ = in.stop()

@@ -81,8 +81,8 @@ func TestRestartWith100kZnodesAndOpenSessions(t *testing.T) {
 		s.create(fmt.Sprintf("/big/eph%d", i), nil, jute.ModeEphemeral)
 		sessions = append(sessions, s)
 	}
-	count := in.tree.NodeCount()
-	zxid := in.tree.LastZxid()
+	count := in.rep.Tree().NodeCount()
+	zxid := in.rep.Tree().LastZxid()
 	if want := int64(4 + 1 + parents*perParent + 1 + 10); count != want {
 		t.Fatalf("%d znodes before restart, want %d", count, want)
 	}
@@ -91,7 +91,7 @@ func TestRestartWith100kZnodesAndOpenSessions(t *testing.T) {
 	start := time.Now()
 	in2, _ := startAt(t, dir, 60)
 	t.Logf("restart with %d znodes took %v", count, time.Since(start).Round(time.Millisecond))
-	if got := in2.tree.NodeCount(); got != count {
+	if got := in2.rep.Tree().NodeCount(); got != count {
 		t.Fatalf("%d znodes after restart, want %d", got, count)
 	}
 	addr2 := in2.Addr().String()
@@ -115,7 +115,7 @@ func TestRestartWith100kZnodesAndOpenSessions(t *testing.T) {
 	if next <= seq {
 		t.Fatalf("sequence after restart %s, not after %s", next, seq)
 	}
-	if in2.tree.LastZxid() <= zxid {
-		t.Fatalf("zxid %v after restart, not after %v", in2.tree.LastZxid(), zxid)
+	if in2.rep.Tree().LastZxid() <= zxid {
+		t.Fatalf("zxid %v after restart, not after %v", in2.rep.Tree().LastZxid(), zxid)
 	}
 }

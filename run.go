@@ -7,27 +7,33 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"zkd/datatree"
 	"zkd/internal/vfs"
 	"zkd/netloop"
 	"zkd/quorum"
+	"zkd/replica"
 	"zkd/session"
-	"zkd/snapshot"
 	"zkd/txnlog"
 )
 
-// instance is one running zkd server: the tree, its write path, the session layer
-// and the client listener, started and stopped in dependency order.
+// instance is one running zkd server: the log, the replicated state machine, the
+// session layer and the client listener, started and stopped in dependency order.
 type instance struct {
-	tree *datatree.Tree
-	node *quorum.Node
-	wal  *txnlog.Log
-	sess *session.Server
-	net  *netloop.Server
-	ops  opsServers // AdminServer and metrics endpoint
+	wal   *txnlog.Log
+	rep   *replica.Replica
+	sess  *session.Server
+	net   *netloop.Server
+	ops   opsServers // AdminServer and metrics endpoint
+	stopC chan struct{}
+	tickW sync.WaitGroup
 }
+
+// ticksPerTickTime is how many raft ticks make one ZooKeeper tickTime: a
+// heartbeat every tickTime/10 and an election timeout of one to two tickTimes.
+const ticksPerTickTime = 10
 
 // start wires and starts a standalone server.
 func start(cfg Config, log *slog.Logger) (*instance, error) {
@@ -41,31 +47,26 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
-	treeCfg := datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL}
-	tree, restored, err := snapshot.Load(fs, snapDir, treeCfg, log)
-	if err != nil {
-		return nil, err
-	}
-	if tree == nil {
-		tree = datatree.New(treeCfg)
-	}
 	wal, err := txnlog.Open(fs, logDir, txnlog.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	qcfg := quorum.DefaultConfig()
-	qcfg.Logger = log
-	qcfg.Log, qcfg.Restored, qcfg.FS, qcfg.SnapshotDir = wal, restored, fs, snapDir
-	qcfg.SnapCount, qcfg.SnapRetain, qcfg.PurgeInterval = cfg.SnapCount, cfg.SnapRetainCount, cfg.PurgeInterval
-	qcfg.SnapSizeBytes = cfg.SnapSizeBytes
 	disk := session.NewDiskStats(cfg.FsyncWarningThreshold, log)
-	qcfg.SaveObserver = disk.Observe
-	node, err := quorum.Start(qcfg, tree)
+	rcfg := replica.DefaultConfig()
+	rcfg.ID, rcfg.MyID = 1, 0
+	rcfg.Bootstrap = quorum.Membership{Voters: []uint64{1}}
+	rcfg.Quorum.Log, rcfg.Quorum.Logger, rcfg.Quorum.SaveObserver = wal, log, disk.Observe
+	rcfg.Tree = datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL}
+	rcfg.FS, rcfg.SnapshotDir = fs, snapDir
+	rcfg.SnapCount, rcfg.SnapRetain, rcfg.PurgeInterval = cfg.SnapCount, cfg.SnapRetainCount, cfg.PurgeInterval
+	rcfg.SnapSizeBytes = cfg.SnapSizeBytes
+	rcfg.ContainerCheckInterval, rcfg.ContainerMaxPerMinute = cfg.ContainerCheckInterval, cfg.ContainerMaxPerMinute
+	rcfg.Logger = log
+	rep, err := replica.Open(rcfg)
 	if err != nil {
 		wal.Close()
 		return nil, err
 	}
-	log.Info("data loaded", "zxid", tree.LastZxid(), "znodes", tree.NodeCount(), "sessions", len(tree.Sessions()))
 	scfg := session.DefaultConfig()
 	scfg.TickTime = cfg.TickTime
 	scfg.MinSessionTimeout = cfg.MinSessionTimeout
@@ -73,45 +74,71 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 	scfg.MaxClientCnxns = cfg.MaxClientCnxns
 	scfg.SuperDigest = cfg.SuperDigest
 	scfg.FourLetterWords = cfg.FourLetterWords
-	scfg.ContainerCheckInterval = cfg.ContainerCheckInterval
-	scfg.ContainerMaxPerMinute = cfg.ContainerMaxPerMinute
 	scfg.ReconfigEnabled = cfg.ReconfigEnabled
 	scfg.Version = version
 	scfg.BuildTime = buildTime()
 	scfg.ClientAddr = cfg.ClientAddr
 	scfg.Logger = log
-	sess, err := session.NewServer(scfg, tree, node)
+	sess, err := session.NewServer(scfg, rep)
 	if err != nil {
-		node.Stop()
+		rep.Stop()
 		wal.Close()
 		return nil, err
 	}
-	sess.Run()
+	rep.SetListener(sess)
+	in := &instance{wal: wal, rep: rep, sess: sess, stopC: make(chan struct{})}
+	in.startTicker(cfg.TickTime / ticksPerTickTime)
 	ncfg := netloop.DefaultConfig()
 	ncfg.Addr = cfg.ClientAddr
 	ncfg.MaxFrame = cfg.MaxBuffer
 	ncfg.Logger = log
 	nl, err := netloop.Listen(ncfg, sess)
 	if err != nil {
-		sess.Stop()
-		node.Stop()
+		in.stopTicker()
+		rep.Stop()
 		wal.Close()
 		return nil, err
 	}
+	in.net = nl
 	log.Info("binding to port", "addr", nl.Addr().String(), "version", scfg.FullVersion(), "data_dir", cfg.DataDir)
 	port := 0
 	if a, ok := nl.Addr().(*net.TCPAddr); ok {
 		port = a.Port
 	}
-	ops, err := startOps(cfg, log, sess, disk, node, wal, fs, snapDir, logDir, port)
+	ops, err := startOps(cfg, log, sess, disk, rep, wal, fs, snapDir, logDir, port)
 	if err != nil {
 		_ = nl.Stop(context.Background())
-		sess.Stop()
-		node.Stop()
+		in.stopTicker()
+		rep.Stop()
 		wal.Close()
 		return nil, err
 	}
-	return &instance{tree: tree, node: node, wal: wal, sess: sess, net: nl, ops: ops}, nil
+	in.ops = ops
+	return in, nil
+}
+
+// startTicker drives raft's clock and the replica's periodic work.
+func (in *instance) startTicker(every time.Duration) {
+	in.tickW.Add(1)
+	go func() {
+		defer in.tickW.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-in.stopC:
+				return
+			case <-t.C:
+				in.rep.Node().Tick()
+				in.rep.Tick()
+			}
+		}
+	}()
+}
+
+func (in *instance) stopTicker() {
+	close(in.stopC)
+	in.tickW.Wait()
 }
 
 // Addr returns the bound client address.
@@ -124,8 +151,8 @@ func (in *instance) stop() error {
 	defer cancel()
 	opsErr := in.ops.stop()
 	err := in.net.Stop(ctx)
-	in.sess.Stop()
-	in.node.Stop()
+	in.stopTicker()
+	in.rep.Stop()
 	if cerr := in.wal.Close(); err == nil {
 		err = cerr
 	}

@@ -14,9 +14,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"zkd/admin"
-	"zkd/datatree"
 	"zkd/jute"
-	"zkd/quorum"
+	"zkd/replica/replicatest"
 	"zkd/session"
 )
 
@@ -31,21 +30,15 @@ func (nopTransport) Close() {}
 // newSession starts a tree, a one-voter quorum and a session.Server.
 func newSession(t *testing.T) *session.Server {
 	t.Helper()
-	tree := datatree.New(datatree.Config{})
-	qcfg := quorum.DefaultConfig()
-	qcfg.Logger = quiet
-	node, err := quorum.Start(qcfg, tree)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := replicatest.NewStandalone(t, replicatest.StandaloneOptions{Logger: quiet})
 	cfg := session.DefaultConfig()
 	cfg.Logger = quiet
 	cfg.ClientAddr = "127.0.0.1:2181"
-	srv, err := session.NewServer(cfg, tree, node)
+	srv, err := session.NewServer(cfg, rep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Stop(); node.Stop() })
+	rep.SetListener(srv)
 	srv.SetOps(session.OpsConfig{DataDir: t.TempDir(), DataLogDir: t.TempDir(), ClientPort: 2181,
 		Disk: session.NewDiskStats(time.Second, quiet)})
 	return srv

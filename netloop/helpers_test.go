@@ -15,7 +15,7 @@ import (
 	"zkd/datatree"
 	"zkd/jute"
 	"zkd/netloop"
-	"zkd/quorum"
+	"zkd/replica/replicatest"
 	"zkd/session"
 )
 
@@ -37,10 +37,7 @@ type testServer struct {
 // startServer starts a server; mutate may adjust both configurations. Everything
 // is stopped by stop (registered with t.Cleanup by newServer).
 func startServer(mutate func(*session.Config, *netloop.Config)) (*testServer, func(), error) {
-	tree := datatree.New(datatree.Config{})
-	qcfg := quorum.DefaultConfig()
-	qcfg.Logger = quiet
-	node, err := quorum.Start(qcfg, tree)
+	rep, err := replicatest.OpenStandalone(replicatest.StandaloneOptions{Logger: quiet})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -54,24 +51,23 @@ func startServer(mutate func(*session.Config, *netloop.Config)) (*testServer, fu
 	if mutate != nil {
 		mutate(&scfg, &ncfg)
 	}
-	sess, err := session.NewServer(scfg, tree, node)
+	sess, err := session.NewServer(scfg, rep)
 	if err != nil {
-		node.Stop()
+		rep.Stop()
 		return nil, nil, err
 	}
-	sess.Run()
+	rep.SetListener(sess)
 	nl, err := netloop.Listen(ncfg, sess)
 	if err != nil {
-		sess.Stop()
-		node.Stop()
+		rep.Stop()
 		return nil, nil, err
 	}
+	tree := rep.Tree()
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
 		_ = nl.Stop(ctx)
-		sess.Stop()
-		node.Stop()
+		rep.Stop()
 	}
 	return &testServer{addr: nl.Addr().String(), tree: tree, sess: sess, nl: nl}, stop, nil
 }

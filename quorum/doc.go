@@ -1,23 +1,40 @@
-// Package quorum owns zkd's write path: every change to the tree is an entry of an
-// etcd raft log, and zxid = raft log index (DESIGN.md invariant 8). A standalone
-// server is a raft group of one voter and runs exactly this code.
+// Package quorum is zkd's raft loop and nothing of ZooKeeper: one etcd raft
+// RawNode, its storage over the write-ahead log, and the seams an ensemble needs
+// (a Transport to peers, ticks and messages fed by the owner, committed entries
+// handed to an Applier). zxid = raft log index (DESIGN.md invariant 8); a
+// standalone server is a group of one voter and runs exactly this code.
 //
-// One goroutine (run) owns the RawNode and drives it in the order the raft README
-// requires: persist HardState and entries, send messages, apply committed entries,
-// Advance. Proposals and sync requests from any goroutine are queued under a mutex
-// and drained by run in arrival order, so the proposals of one session enter the log
-// in the order the session made them.
+// One goroutine (run) owns the RawNode; every exported method only queues work
+// for it under Node.mu and wakes it (Manual mode leaves the owner to call
+// Process, which is how quorumtest drives a whole cluster deterministically).
+// Each Process handles, in order: ticks, inbound messages, snapshot and
+// reachability reports, proposals, ReadIndex rounds, then every Ready as the raft
+// README requires:
 //
-// Each entry's data is | tag u64 | payload |: the tag names the proposal waiting for
-// it on the node that proposed it, so the apply loop can hand the result back. The
-// payload is a datatree.Txn, applied by the StateMachine. A proposal's done callback
-// runs on the apply goroutine right after its entry is applied and before the next
-// entry is, which is what lets the session layer answer reads queued behind a write
-// against exactly the state that write produced (DESIGN.md invariant 3).
+//	leader:   send messages | persist (one write, one fdatasync) | hand up | Advance
+//	follower: persist | send messages | hand up | Advance
 //
-// Sync is a raft ReadIndex: requests are batched into one ReadIndex per loop turn,
-// and each callback fires once the applied index reaches the read index.
+// A leader sends before its own write (Raft thesis §10.2.1); a follower never
+// acknowledges what is not durable. A Ready that only moves the commit index is
+// not written on its own: the commit index rides on the next write (see
+// Node.persist), so a write costs one fdatasync.
 //
-// Storage is in memory for now (raft.MemoryStorage, compacted as entries apply);
-// the durable log is txnlog's job.
+// Storage. raft.Storage is served straight from txnlog (which caches recent
+// entries) and the newest snapshot's metadata: there is no second copy of the log
+// in memory. A new data directory starts from a bootstrap snapshot at index 1
+// holding the initial membership (written by the layer above), so every member of
+// a new ensemble starts from the same configuration without conf-change entries.
+//
+// Entries. Proposals are stored verbatim; raft's conf changes get a kind byte
+// (see storage.go), so a proposal must not start with one. Conf changes are
+// ConfChangeV2 (joint consensus when more than one voter changes), applied on the
+// raft goroutine as they commit and handed up with the resulting Membership.
+//
+// ReadIndex. Requests queued together share one round; every round, and every
+// retry after a leader change or ReadIndexRetryTicks, uses a context never used
+// before (design/consensus.md §1 pitfall (c)).
+//
+// Settings: CheckQuorum and PreVote on, ReadOnlySafe, proposals never forwarded
+// by raft (the replica forwards writes over its own FIFO stream), a removed
+// leader steps down.
 package quorum

@@ -53,7 +53,7 @@ func (c *Conn) auth(xid int32, body []byte, start int64) {
 	default:
 		srv.log.Warn("Authentication failed: no provider for scheme", "scheme", r.Scheme,
 			"remote", c.ip, "sessionid", c.sessionID())
-		c.state = stateClosing
+		c.setState(stateClosing)
 		c.answer(replyFrame(nil, xid, 0, jute.CodeAuthFailed), start, true)
 	}
 }

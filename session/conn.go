@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,9 +25,10 @@ type Transport interface {
 type connState uint8
 
 const (
-	stateHandshake connState = iota // waiting for ConnectRequest
-	stateReady                      // session attached (or being created)
-	stateClosing                    // no more requests are read
+	stateHandshake  connState = iota // waiting for ConnectRequest
+	stateConnecting                  // ConnectRequest taken; its session is being created or attached
+	stateReady                       // session attached
+	stateClosing                     // no more requests are read
 )
 
 // pending is one request of the connection that has not been answered yet.
@@ -49,9 +51,13 @@ type Conn struct {
 	remote string // remote ip:port, for four-letter words
 	est    int64  // connection time, ms since the epoch
 
-	state     connState // event loop only
-	sess      *Session  // set once, on the event loop, before any request is read
-	oldClient bool      // the ConnectRequest had no readOnly byte
+	state     atomic.Uint32 // a connState; written by the event loop, and by a handshake's completion
+	sess      *Session      // set once, on the event loop under Server.mu, before any request is read
+	oldClient bool          // the ConnectRequest had no readOnly byte
+	// token names this connection in the log (datatree.Txn.Conn): unique across
+	// the ensemble, never 0. connSeq numbers its writes; event loop only.
+	token     uint64
+	connSeq   uint64
 	identity  atomic.Pointer[datatree.Identity]
 	recv      atomic.Int64 // requests received
 	sentCount atomic.Int64 // replies and events sent
@@ -60,6 +66,16 @@ type Conn struct {
 	pend struct {
 		sync.Mutex
 		q []*pending // guarded by mu; in request order
+		// drain is set when an answer arrived off the event loop while a queued
+		// read waits behind it: the read runs on the event loop (TakeOutput).
+		drain bool // guarded by mu
+		// syncs counts syncs not yet answered; writes sent after one are held
+		// back until it is (see submitLocked). guarded by mu.
+		syncs int
+		held  []heldWrite // guarded by mu; in request order
+		// gone is set once the connection is closed: queued reads never run then,
+		// so they register no watch for a connection that no longer exists.
+		gone bool // guarded by mu
 	}
 
 	out struct {
@@ -71,12 +87,15 @@ type Conn struct {
 		closed     bool   // guarded by mu; drop further output
 	}
 
+	// early holds requests that arrived while the handshake was still being
+	// replicated; they run once it is done. Event loop only.
+	early    [][]byte
 	scratch  []byte   // event loop only: reply encoding buffer
 	children []string // event loop only: getChildren scratch
 }
 
 func newConn(s *Server, tr Transport, ip, remote string) *Conn {
-	c := &Conn{srv: s, tr: tr, ip: ip, remote: remote, est: time.Now().UnixMilli()}
+	c := &Conn{srv: s, tr: tr, ip: ip, remote: remote, est: time.Now().UnixMilli(), token: rand.Uint64() | 1}
 	c.last.reset()
 	id := datatree.Identity{{Scheme: "ip", ID: ip}}
 	c.identity.Store(&id)
@@ -135,8 +154,24 @@ func (c *Conn) emit(frames []byte, fromLoop bool) {
 
 // TakeOutput hands the queued output to the event loop, which must write it and then
 // give the slice back with ReturnOutput. closeAfter asks it to close the connection
-// once the bytes are written.
+// once the bytes are written. It first runs the reads that answers from the apply
+// goroutine left waiting at the head of the queue: reads run on the event loop only.
 func (c *Conn) TakeOutput() (b []byte, closeAfter bool) {
+	if len(c.early) > 0 && c.getState() != stateConnecting {
+		early := c.early
+		c.early = nil
+		for _, f := range early {
+			if c.getState() == stateReady {
+				c.request(f)
+			}
+		}
+	}
+	c.pend.Lock()
+	if c.pend.drain {
+		c.pend.drain = false
+		c.drainLocked(true, true)
+	}
+	c.pend.Unlock()
 	c.out.Lock()
 	defer c.out.Unlock()
 	b = c.out.buf
@@ -177,6 +212,9 @@ func (c *Conn) closeAfterFlush() {
 
 // abort drops queued output and closes the connection now.
 func (c *Conn) abort() {
+	c.pend.Lock()
+	c.pend.gone = true
+	c.pend.Unlock()
 	c.out.Lock()
 	c.out.closed = true
 	c.out.buf = nil
@@ -192,18 +230,29 @@ func (c *Conn) Outstanding() int {
 	return len(c.pend.q)
 }
 
-// Throttled reports whether the connection has as many requests in flight as it
-// may, so that netloop leaves further frames unread.
-func (c *Conn) Throttled() bool { return c.Outstanding() >= c.srv.cfg.MaxOutstanding }
+// Throttled reports whether netloop must leave further frames unread: the
+// connection has as many requests in flight as it may, or its session is still
+// being created or attached (nothing may be proposed for it before that).
+func (c *Conn) Throttled() bool {
+	return c.getState() == stateConnecting || c.Outstanding() >= c.srv.cfg.MaxOutstanding
+}
 
 // Started reports whether the connection has sent its ConnectRequest (before that,
 // its first four bytes may be a four-letter word).
-func (c *Conn) Started() bool { return c.state != stateHandshake }
+func (c *Conn) Started() bool { return c.getState() != stateHandshake }
+
+func (c *Conn) getState() connState  { return connState(c.state.Load()) }
+func (c *Conn) setState(s connState) { c.state.Store(uint32(s)) }
+
+func (c *Conn) session() *Session { return c.sess }
 
 // Closed must be called by netloop once the connection is gone: it drops the
 // connection's watches and detaches it from its session, which lives on until it
 // expires or is resumed.
 func (c *Conn) Closed() {
+	c.pend.Lock()
+	c.pend.gone = true
+	c.pend.Unlock()
 	c.out.Lock()
 	c.out.closed = true
 	c.out.buf = nil
@@ -223,11 +272,19 @@ func (c *Conn) sessionID() jute.SessionID {
 // aliases frame only until it returns. It returns false when the connection must
 // be closed at once, without flushing.
 func (c *Conn) HandleFrame(frame []byte) bool {
-	switch c.state {
+	switch c.getState() {
 	case stateHandshake:
 		return c.handshake(frame)
 	case stateReady:
 		return c.request(frame)
+	case stateConnecting:
+		// netloop reads nothing while connecting (Throttled), but a frame that was
+		// already in hand waits for the session rather than being lost.
+		if len(c.early) >= c.srv.cfg.MaxOutstanding {
+			return false
+		}
+		c.early = append(c.early, bytes.Clone(frame))
+		return true
 	}
 	// stateClosing: a close is already scheduled after the replies still owed.
 	// Frames pipelined behind are ignored; closing at once would drop those replies.
@@ -246,18 +303,42 @@ func (c *Conn) enqueue(p *pending) {
 func (c *Conn) complete(p *pending, reply []byte, close bool) {
 	c.pend.Lock()
 	p.reply, p.done, p.close = reply, true, close
-	c.drainLocked(false)
+	c.drainLocked(false, false)
+	c.pend.Unlock()
+}
+
+// beforeApply runs on the apply goroutine just before one of this connection's
+// writes is applied: any read the client sent before that write and that is still
+// queued runs now, against the state before it. Left to the event loop, it could
+// run after the write and see a change the client made after asking (ZooKeeper's
+// CommitProcessor also runs a session's queued reads before its next commit). In
+// the usual case the event loop has run them already and this finds nothing.
+func (c *Conn) beforeApply() {
+	c.pend.Lock()
+	c.drainLocked(false, true)
 	c.pend.Unlock()
 }
 
 // drainLocked emits every answered request at the head of the queue and runs the
-// queued local requests that reach the head. REQUIRES: c.pend held.
-func (c *Conn) drainLocked(fromLoop bool) {
+// queued reads that reach the head when runReads is set. Reads run on the event
+// loop (TakeOutput) as a rule; off it, with runReads unset, the drain stops at the
+// first queued read and has the event loop woken to run it. The one exception is
+// beforeApply. REQUIRES: c.pend held.
+func (c *Conn) drainLocked(fromLoop, runReads bool) {
 	q := c.pend.q
 	i := 0
 	for ; i < len(q); i++ {
 		p := q[i]
 		if p.frame != nil {
+			if c.pend.gone {
+				q[i] = nil
+				continue
+			}
+			if !runReads {
+				c.pend.drain = true
+				c.tr.Wake()
+				break
+			}
 			c.emit(c.local(p.frame, nil, false), fromLoop)
 			c.observe(p.start)
 			q[i] = nil

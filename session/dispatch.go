@@ -6,11 +6,13 @@ import (
 
 	"zkd/datatree"
 	"zkd/jute"
-	"zkd/quorum"
+	"zkd/replica"
 )
 
 // handshake answers a ConnectRequest: a new session is replicated first, a resumed
-// one is checked against its password (spec/wire.md §3.4).
+// one is checked against its password and attached to this connection by a
+// replicated entry (spec/wire.md §3.4). Until then the connection reads nothing
+// more (Throttled), so nothing is proposed for a session that is not yet its.
 func (c *Conn) handshake(frame []byte) bool {
 	srv := c.srv
 	var req jute.ConnectRequest
@@ -23,18 +25,45 @@ func (c *Conn) handshake(frame []byte) bool {
 	c.oldClient = !req.HasReadOnly
 	c.recv.Add(1)
 	srv.stats.received.Add(1)
-	if last := srv.tree.LastZxid(); jute.Zxid(req.LastZxidSeen) > last {
+	if !srv.r.Serving() {
+		srv.log.Info("refusing a client: this server has no leader; the client must try another server", "remote", c.ip)
+		return false
+	}
+	zxid := jute.Zxid(req.LastZxidSeen)
+	if last := srv.tree.LastZxid(); zxid > last && srv.r.Solo() {
 		srv.log.Info("Refusing session request for client as it has seen zxid our last zxid is behind; client must try another server",
-			"remote", c.ip, "client_zxid", jute.Zxid(req.LastZxidSeen), "last_zxid", last)
+			"remote", c.ip, "client_zxid", zxid, "last_zxid", last)
 		return false
 	}
 	timeout := srv.cfg.negotiateTimeout(req.TimeOut)
-	c.state = stateReady
 	now := monoNow()
-	if req.SessionID == 0 {
-		return c.createSession(timeout, now)
+	c.setState(stateConnecting)
+	p := &pending{start: now}
+	c.enqueue(p)
+	proceed := func() {
+		if req.SessionID == 0 {
+			c.createSession(p, timeout, now)
+		} else {
+			c.resumeSession(p, jute.SessionID(req.SessionID), req.Passwd, timeout, now)
+		}
 	}
-	return c.resumeSession(jute.SessionID(req.SessionID), req.Passwd, timeout, now)
+	if zxid <= srv.tree.LastZxid() {
+		proceed()
+		return true
+	}
+	// The client has seen more than this server has applied: wait a little for
+	// the log to catch up, then refuse as ZooKeeper does ("client must try
+	// another server") if it has not.
+	srv.r.WaitApplied(zxid, srv.cfg.TickTime, func(err error) {
+		if err != nil {
+			srv.log.Info("Refusing session request for client as it has seen zxid our last zxid is behind; client must try another server",
+				"remote", c.ip, "client_zxid", zxid, "last_zxid", srv.tree.LastZxid())
+			c.abort()
+			return
+		}
+		proceed()
+	})
+	return true
 }
 
 func (c *Conn) connectResponse(timeout int32, id jute.SessionID, passwd []byte) []byte {
@@ -44,9 +73,20 @@ func (c *Conn) connectResponse(timeout int32, id jute.SessionID, passwd []byte) 
 	return jute.EndFrame(b, mark)
 }
 
-func (c *Conn) createSession(timeout int32, now int64) bool {
+// connected answers the handshake and lets the connection read requests.
+func (c *Conn) connected(p *pending, reply []byte, close bool) {
+	if close {
+		c.setState(stateClosing)
+	} else {
+		c.setState(stateReady)
+	}
+	c.complete(p, reply, close)
+	c.tr.Wake() // reading was paused while connecting
+}
+
+func (c *Conn) createSession(p *pending, timeout int32, now int64) {
 	srv := c.srv
-	id := srv.newSessionID()
+	id := srv.r.NewSessionID()
 	sess := &Session{id: id, conn: c}
 	sess.timeout.Store(timeout)
 	sess.touch(now)
@@ -54,53 +94,80 @@ func (c *Conn) createSession(timeout int32, now int64) bool {
 	srv.mu.sessions[id] = sess
 	c.sess = sess // under srv.mu: four-letter words read it from other goroutines
 	srv.mu.Unlock()
-	p := &pending{start: now}
-	c.enqueue(p)
-	txn := datatree.Txn{Kind: datatree.KindCreateSession, Session: id, Timeout: timeout, Time: time.Now().UnixMilli()}
-	err := srv.q.Propose(txn.Append(quorum.EntryBuffer(64)), func(_ jute.Zxid, _ datatree.Result, err error) {
+	txn := datatree.Txn{Kind: datatree.KindCreateSession, Session: id, Timeout: timeout, Conn: c.token,
+		Time: time.Now().UnixMilli()}
+	err := srv.r.Propose(&txn, nil, func(_ jute.Zxid, res datatree.Result, err error) {
+		if err == nil && res.Err != jute.CodeOK {
+			err = res.Err
+		}
 		if err != nil {
 			srv.log.Warn("could not create session", "sessionid", id, "err", err)
 			c.abort()
 			return
 		}
 		srv.log.Info("Established session", "sessionid", id, "timeout_ms", timeout, "remote", c.ip)
-		c.complete(p, c.connectResponse(timeout, id, SessionPassword(id)), false)
+		c.connected(p, c.connectResponse(timeout, id, SessionPassword(id)), false)
 	})
-	return err == nil
+	if err != nil {
+		srv.log.Warn("could not create session", "sessionid", id, "err", err)
+		c.abort()
+	}
 }
 
-func (c *Conn) resumeSession(id jute.SessionID, passwd []byte, timeout int32, now int64) bool {
+func (c *Conn) resumeSession(p *pending, id jute.SessionID, passwd []byte, timeout int32, now int64) {
 	srv := c.srv
-	valid := bytes.Equal(passwd, SessionPassword(id))
-	if _, live := srv.tree.Session(id); !live {
-		valid = false
+	invalid := func() {
+		srv.log.Info("Invalid session for client, probably expired", "sessionid", id, "remote", c.ip)
+		c.connected(p, c.connectResponse(0, 0, make([]byte, 16)), true)
 	}
-	var old *Conn
+	if _, live := srv.tree.Session(id); !live || !bytes.Equal(passwd, SessionPassword(id)) {
+		invalid()
+		return
+	}
 	srv.mu.Lock()
 	sess := srv.mu.sessions[id]
-	if sess == nil || sess.closing.Load() {
-		valid = false
+	if sess == nil {
+		sess = &Session{id: id}
+		srv.mu.sessions[id] = sess
 	}
-	if valid {
-		old = sess.conn
-		sess.conn = c
+	closing := sess.closing.Load()
+	if !closing {
 		c.sess = sess
 		sess.timeout.Store(timeout)
 		sess.touch(now)
 	}
 	srv.mu.Unlock()
-	if !valid {
-		srv.log.Info("Invalid session for client, probably expired", "sessionid", id, "remote", c.ip)
-		c.state = stateClosing
-		c.answer(c.connectResponse(0, 0, make([]byte, 16)), now, true)
-		return true
+	if closing {
+		invalid()
+		return
 	}
-	if old != nil && old != c {
-		old.abort()
+	txn := datatree.Txn{Kind: datatree.KindAttach, Session: id, Timeout: timeout, Conn: c.token,
+		Time: time.Now().UnixMilli()}
+	err := srv.r.Propose(&txn, nil, func(_ jute.Zxid, res datatree.Result, err error) {
+		switch {
+		case err != nil:
+			srv.log.Warn("could not resume session", "sessionid", id, "err", err)
+			c.abort()
+			return
+		case res.Err != jute.CodeOK:
+			invalid()
+			return
+		}
+		srv.mu.Lock()
+		old := sess.conn
+		sess.conn = c
+		srv.mu.sessions[id] = sess
+		srv.mu.Unlock()
+		if old != nil && old != c {
+			old.abort()
+		}
+		srv.log.Info("Renewed session", "sessionid", id, "timeout_ms", timeout, "remote", c.ip)
+		c.connected(p, c.connectResponse(timeout, id, SessionPassword(id)), false)
+	})
+	if err != nil {
+		srv.log.Warn("could not resume session", "sessionid", id, "err", err)
+		c.abort()
 	}
-	srv.log.Info("Renewed session", "sessionid", id, "timeout_ms", timeout, "remote", c.ip)
-	c.answer(c.connectResponse(timeout, id, SessionPassword(id)), now, false)
-	return true
 }
 
 // isLocal reports whether op is answered from the local tree, in queue order.
@@ -160,7 +227,7 @@ func (c *Conn) request(frame []byte) bool {
 		c.auth(hdr.Xid, body, start)
 	case op == jute.OpSASL:
 		srv.log.Warn("closing connection: SASL is not configured", "remote", c.ip, "sessionid", c.sessionID())
-		c.state = stateClosing
+		c.setState(stateClosing)
 		c.answer(replyFrame(nil, hdr.Xid, 0, jute.CodeAuthFailed), start, true)
 	case op == jute.OpReconfig:
 		code := jute.CodeReconfigDisabled
@@ -173,7 +240,7 @@ func (c *Conn) request(frame []byte) bool {
 		// UNIMPLEMENTED, then close, as ZooKeeper does.
 		srv.log.Warn("closing connection: unsupported opcode", "remote", c.ip, "sessionid", c.sessionID(),
 			"op", op, "xid", hdr.Xid, "len", len(frame))
-		c.state = stateClosing
+		c.setState(stateClosing)
 		c.answer(replyFrame(nil, hdr.Xid, -1, jute.CodeUnimplemented), start, true)
 	}
 	return true
@@ -208,15 +275,23 @@ func (c *Conn) write(hdr jute.RequestHeader, body []byte, start int64) {
 		c.answer(replyFrame(nil, hdr.Xid, srv.tree.LastZxid(), jute.CodeMarshallingError), start, false)
 		return
 	}
-	txn := datatree.Txn{Kind: datatree.KindRequest, Session: c.sess.id, Time: time.Now().UnixMilli(),
-		Op: hdr.Type, Identity: c.Identity(), Body: body}
-	entry := txn.Append(quorum.EntryBuffer(len(body) + 64))
+	txn := &datatree.Txn{Kind: datatree.KindRequest, Session: c.sess.id, Time: time.Now().UnixMilli(),
+		Op: hdr.Type, Cxid: hdr.Xid, Identity: c.Identity(), Body: body}
 	p := &pending{start: start}
-	c.enqueue(p)
 	xid := hdr.Xid
-	err := srv.q.Propose(entry, func(zxid jute.Zxid, res datatree.Result, err error) {
+	c.pend.Lock()
+	c.pend.q = append(c.pend.q, p)
+	c.submitLocked(txn, func(zxid jute.Zxid, res datatree.Result, err error) {
 		if err != nil {
 			srv.log.Warn("write not committed; closing connection", "sessionid", c.sessionID(), "err", err)
+			c.abort()
+			return
+		}
+		if res.Err == jute.CodeSessionMoved || res.Err == datatree.CodeOutOfOrder {
+			// ZooKeeper closes the connection of a moved session without a reply;
+			// an out-of-order write means an earlier one was lost, which the
+			// client must see as a lost connection too.
+			srv.log.Info("closing connection: write refused", "sessionid", c.sessionID(), "code", res.Err)
 			c.abort()
 			return
 		}
@@ -231,8 +306,36 @@ func (c *Conn) write(hdr jute.RequestHeader, body []byte, start int64) {
 		p.pooled = buf
 		c.complete(p, buf.B, false)
 	})
-	if err != nil {
-		c.abort()
+	c.pend.Unlock()
+}
+
+// heldWrite is a write waiting for the syncs sent before it.
+type heldWrite struct {
+	txn  *datatree.Txn
+	done replica.DoneFunc
+}
+
+// submitLocked proposes a write of this connection, numbering it in the order the
+// client sent it. A write sent after a sync that is not yet answered is held back
+// until the sync is: were it proposed at once it could apply before the sync
+// answers, and the reads the client sent between the two would see it.
+// REQUIRES: c.pend held (it orders the proposals of the connection).
+func (c *Conn) submitLocked(txn *datatree.Txn, done replica.DoneFunc) {
+	if c.pend.syncs > 0 {
+		txn.Body = bytes.Clone(txn.Body) // the frame is gone once the event loop returns
+		c.pend.held = append(c.pend.held, heldWrite{txn: txn, done: done})
+		return
+	}
+	c.proposeLocked(txn, done)
+}
+
+func (c *Conn) proposeLocked(txn *datatree.Txn, done replica.DoneFunc) {
+	c.connSeq++
+	txn.Conn, txn.ConnSeq = c.token, c.connSeq
+	if err := c.srv.r.Propose(txn, c.beforeApply, done); err != nil {
+		c.srv.log.Info("closing connection: cannot propose a write", "sessionid", c.sessionID(), "err", err)
+		c.pend.gone = true
+		go c.abort() // not under c.pend
 	}
 }
 
@@ -248,8 +351,15 @@ func (c *Conn) sync(xid int32, body []byte, start int64) {
 	frame := (&jute.RequestHeader{Xid: xid, Type: jute.OpSync}).Append(make([]byte, 0, jute.RequestHeaderSize+len(body)))
 	frame = append(frame, body...)
 	p := &pending{start: start}
-	c.enqueue(p)
-	err := srv.q.Sync(func() {
+	c.pend.Lock()
+	c.pend.q = append(c.pend.q, p)
+	c.pend.syncs++
+	c.pend.Unlock()
+	err := srv.r.Sync(func(err error) {
+		if err != nil {
+			c.abort()
+			return
+		}
 		// NB: the read index covers only entries committed when the sync was taken up,
 		// so this may fire before this session's earlier writes apply. The reply is
 		// built when the sync reaches the head of the queue, like a queued read, so
@@ -257,7 +367,14 @@ func (c *Conn) sync(xid int32, body []byte, start int64) {
 		// must not go back).
 		c.pend.Lock()
 		p.frame = frame
-		c.drainLocked(false)
+		if c.pend.syncs--; c.pend.syncs == 0 {
+			held := c.pend.held
+			c.pend.held = nil
+			for _, w := range held {
+				c.proposeLocked(w.txn, w.done)
+			}
+		}
+		c.drainLocked(false, false)
 		c.pend.Unlock()
 	})
 	if err != nil {
@@ -272,16 +389,19 @@ func (c *Conn) closeSession(xid int32, start int64) {
 		return
 	}
 	p := &pending{start: start}
-	c.enqueue(p)
 	srv.log.Info("Closing session on client request", "sessionid", sess.id, "remote", c.ip)
-	srv.proposeClose(sess.id, func(zxid jute.Zxid, err error) {
-		if err != nil {
+	txn := &datatree.Txn{Kind: datatree.KindCloseSession, Session: sess.id, Time: time.Now().UnixMilli(), Cxid: xid}
+	c.pend.Lock()
+	c.pend.q = append(c.pend.q, p)
+	c.submitLocked(txn, func(zxid jute.Zxid, res datatree.Result, err error) {
+		if err != nil || res.Err != jute.CodeOK {
 			c.abort()
 			return
 		}
 		c.complete(p, replyFrame(nil, xid, zxid, jute.CodeOK), true)
 	})
-	c.state = stateClosing
+	c.pend.Unlock()
+	c.setState(stateClosing)
 }
 
 // local runs a request answered from the tree and appends its reply frame to dst.

@@ -12,19 +12,29 @@
 //
 //	  - A read (or any request answered locally) that finds the queue empty runs at
 //	    once on the event loop, straight from the read buffer.
-//	  - Otherwise it is copied and queued. Writes and syncs are queued and handed to
-//	    quorum at once, so one session's writes are pipelined through raft.
-//	  - When a write is applied (or a sync catches up), quorum calls back on its
-//	    apply goroutine, before the next entry applies. The callback marks the item
-//	    done and drains the queue head: done items emit their replies, queued reads
-//	    run right there, against exactly the state that write produced, and the drain
-//	    stops at the first item still in flight.
+//	  - Otherwise it is copied and queued. Writes are proposed at once, numbered in
+//	    order (datatree.Txn.ConnSeq), so one connection's writes are pipelined
+//	    through raft; a write sent after a sync still unanswered waits for it.
+//	  - When a write is applied (or a sync catches up), the replica calls back on
+//	    its apply goroutine. The callback marks the item done and emits the
+//	    answered replies at the head; a queued read reaching the head makes the
+//	    event loop drain the rest (TakeOutput). Reads run on the event loop, with
+//	    one exception: right before one of the connection's writes is applied,
+//	    the reads the client sent before that write run on the apply goroutine
+//	    (beforeApply), so that no read sees a change the client asked for after it.
 //
 // All output (replies and watch events) goes through one buffer per connection,
 // guarded by its own mutex, so an event queued by the applier is never overtaken by
 // a reply that reflects its change. Producers off the event loop call
 // Transport.Wake, coalesced to one wake per flush.
 //
-// Lock order: Conn.pend -> datatree locks -> Conn.out; Server.mu is never held while
-// calling into datatree or quorum.
+// Sessions. The replicated part of a session (id, timeout, ephemerals, the
+// connection it is attached to) is in the tree; liveness is the leader's (the
+// replica's tracker), fed by the touches CollectTouched reports. A handshake is a
+// replicated createSession or attach; until it applies, the connection reads
+// nothing more.
+//
+// Lock order: Conn.pend -> datatree locks -> Conn.out; Conn.pend -> the replica's
+// own locks (a connection's writes are proposed under Conn.pend, which orders
+// them); Server.mu is never held while calling into datatree or the replica.
 package session

@@ -28,7 +28,6 @@ func (h *harness) connectWithTimeout(timeout int32) *client {
 func TestSessionExpiry(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *session.Config) { c.TickTime = 100 * time.Millisecond })
-	h.srv.Run()
 
 	gone := h.connectWithTimeout(200)
 	silent := h.connectWithTimeout(200)
@@ -94,7 +93,6 @@ func TestSessionExpiry(t *testing.T) {
 func TestDisconnectedSessionResumedBeforeExpiry(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *session.Config) { c.TickTime = 100 * time.Millisecond })
-	h.srv.Run()
 	first := h.connectWithTimeout(400)
 	first.create("/eph", nil, int32(jute.ModeEphemeral), jute.OpenACLUnsafe)
 	first.c.Closed()

@@ -12,7 +12,8 @@ import (
 
 	"zkd/datatree"
 	"zkd/jute"
-	"zkd/quorum"
+	"zkd/replica"
+	"zkd/replica/replicatest"
 	"zkd/session"
 )
 
@@ -45,11 +46,11 @@ func (f *fakeTransport) Close() {
 	f.Wake()
 }
 
-// gatedProposer wraps the real write path. While held, proposals and syncs queue
-// up in order and reach quorum only on release, so a test can pile requests up
-// behind writes that are still in flight.
-type gatedProposer struct {
-	inner session.Proposer
+// gatedReplica wraps the real replica. While held, proposals and syncs queue up
+// in order and reach it only on release, so a test can pile requests up behind
+// writes that are still in flight.
+type gatedReplica struct {
+	session.Replica
 
 	mu struct {
 		sync.Mutex
@@ -58,14 +59,14 @@ type gatedProposer struct {
 	}
 }
 
-func (g *gatedProposer) hold() {
+func (g *gatedReplica) hold() {
 	g.mu.Lock()
 	g.mu.held = true
 	g.mu.Unlock()
 }
 
-// release hands every queued call to quorum, in order, and stops holding.
-func (g *gatedProposer) release() {
+// release hands every queued call to the replica, in order, and stops holding.
+func (g *gatedReplica) release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, f := range g.mu.waiting {
@@ -74,28 +75,33 @@ func (g *gatedProposer) release() {
 	g.mu.waiting, g.mu.held = nil, false
 }
 
-func (g *gatedProposer) Propose(entry []byte, done quorum.DoneFunc) error {
+func (g *gatedReplica) Propose(txn *datatree.Txn, applying func(), done replica.DoneFunc) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.mu.held {
-		return g.inner.Propose(entry, done)
+		return g.Replica.Propose(txn, applying, done)
 	}
-	e := bytes.Clone(entry)
+	cp := *txn
+	cp.Body = bytes.Clone(txn.Body)
 	g.mu.waiting = append(g.mu.waiting, func() {
-		if err := g.inner.Propose(e, done); err != nil {
+		if err := g.Replica.Propose(&cp, applying, done); err != nil {
 			done(0, datatree.Result{}, err)
 		}
 	})
 	return nil
 }
 
-func (g *gatedProposer) Sync(done func()) error {
+func (g *gatedReplica) Sync(done func(error)) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.mu.held {
-		return g.inner.Sync(done)
+		return g.Replica.Sync(done)
 	}
-	g.mu.waiting = append(g.mu.waiting, func() { _ = g.inner.Sync(done) })
+	g.mu.waiting = append(g.mu.waiting, func() {
+		if err := g.Replica.Sync(done); err != nil {
+			done(err)
+		}
+	})
 	return nil
 }
 
@@ -104,39 +110,30 @@ type harness struct {
 	t     *testing.T
 	srv   *session.Server
 	tree  *datatree.Tree
-	gate  *gatedProposer
+	rep   *replicatest.Standalone
+	gate  *gatedReplica
 	ports atomic.Int32
 }
 
-// newHarness starts a tree, quorum and a session.Server configured by mutate.
-// Run (expiry) is not started; tests that need it call h.srv.Run.
+// newHarness starts a standalone replica and a session.Server configured by
+// mutate. tick is the replica's tick (expiry resolution); zero means 10ms.
 func newHarness(t *testing.T, mutate func(*session.Config)) *harness {
 	t.Helper()
-	tree := datatree.New(datatree.Config{})
-	qcfg := quorum.DefaultConfig()
-	qcfg.Logger = quiet
-	node, err := quorum.Start(qcfg, tree)
-	if err != nil {
-		t.Fatalf("quorum.Start: %v", err)
-	}
-	gate := &gatedProposer{inner: node}
+	rep := replicatest.NewStandalone(t, replicatest.StandaloneOptions{Logger: quiet})
+	gate := &gatedReplica{Replica: rep.Replica}
 	cfg := session.DefaultConfig()
 	cfg.Logger = quiet
 	cfg.MaxClientCnxns = 0
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, err := session.NewServer(cfg, tree, gate)
+	srv, err := session.NewServer(cfg, gate)
 	if err != nil {
-		node.Stop()
 		t.Fatalf("NewServer: %v", err)
 	}
-	t.Cleanup(func() {
-		srv.Stop()
-		gate.release()
-		node.Stop()
-	})
-	h := &harness{t: t, srv: srv, tree: tree, gate: gate}
+	rep.SetListener(srv)
+	t.Cleanup(gate.release)
+	h := &harness{t: t, srv: srv, tree: rep.Tree(), rep: rep, gate: gate}
 	h.ports.Store(40000)
 	return h
 }

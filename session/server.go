@@ -12,80 +12,79 @@ import (
 
 	"zkd/datatree"
 	"zkd/jute"
-	"zkd/quorum"
+	"zkd/replica"
 )
 
-// Proposer is the write path as the session layer sees it; *quorum.Node implements it.
-type Proposer interface {
-	Propose(entry []byte, done quorum.DoneFunc) error
-	Sync(done func()) error
+// Replica is the replicated state machine as the session layer sees it;
+// *replica.Replica implements it.
+type Replica interface {
+	Tree() *datatree.Tree
+	// Propose replicates a client's write or session operation; applying, when
+	// set, runs on the apply goroutine just before the entry is applied here, and
+	// done once it is applied, or fails.
+	Propose(txn *datatree.Txn, applying func(), done replica.DoneFunc) error
+	// Sync calls done once everything committed before it was asked is applied here.
+	Sync(done func(error)) error
+	// WaitApplied calls done once zxid is applied here, or with an error after timeout.
+	WaitApplied(zxid jute.Zxid, timeout time.Duration, done func(error))
+	NewSessionID() jute.SessionID
+	// Serving reports whether a leader is known, so that clients may be served.
+	Serving() bool
+	// Solo reports whether this server is the whole group: a client that has
+	// seen more than it has applied saw it on a server that is no longer there.
+	Solo() bool
 }
 
-// Server holds the sessions and connections of one zkd server.
+// Server holds the client connections of one zkd server and the sessions attached
+// to them.
 type Server struct {
 	cfg  Config
 	tree *datatree.Tree
-	q    Proposer
+	r    Replica
 	log  *slog.Logger
 
-	nextSessionID atomic.Int64
-	started       time.Time
+	started time.Time
 
 	mu struct {
 		sync.Mutex
-		sessions map[jute.SessionID]*Session // guarded by mu
+		sessions map[jute.SessionID]*Session // guarded by mu: sessions with a client here
 		conns    map[*Conn]struct{}          // guarded by mu
 		perIP    map[string]int              // guarded by mu
 	}
 
 	stats    serverStats
 	opsState *opsState // immutable pointer; the state inside is concurrency-safe
-
-	stopC chan struct{}
-	wg    sync.WaitGroup
 }
 
-// Session is the liveness side of a session: the replicated part (id, timeout,
-// ephemerals) lives in the tree.
+// Session is a session as this server sees it: the connection its client is on
+// and the client's activity. The replicated part (id, timeout, ephemerals) lives
+// in the tree; liveness is the leader's (replica's tracker), fed by CollectTouched.
 type Session struct {
 	id       jute.SessionID
 	timeout  atomic.Int32 // negotiated, ms
 	lastSeen atomic.Int64 // monotonic ns of the last request or reconnect
+	touched  atomic.Bool  // heard from since the last CollectTouched
 	conn     *Conn        // guarded by Server.mu; nil while disconnected
 	closing  atomic.Bool  // set once a closeSession is in flight; requests are then dropped
 }
 
-func (s *Session) touch(now int64) { s.lastSeen.Store(now) }
+func (s *Session) touch(now int64) {
+	s.lastSeen.Store(now)
+	if !s.touched.Load() {
+		s.touched.Store(true)
+	}
+}
 
-// NewServer returns a Server over a tree and its write path. Call Run to start its
-// expiry and container timers.
-func NewServer(cfg Config, tree *datatree.Tree, q Proposer) (*Server, error) {
+// NewServer returns a Server over a replica.
+func NewServer(cfg Config, r Replica) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, tree: tree, q: q, log: cfg.Logger, started: time.Now(), stopC: make(chan struct{}),
-		opsState: newOpsState()}
+	s := &Server{cfg: cfg, tree: r.Tree(), r: r, log: cfg.Logger, started: time.Now(), opsState: newOpsState()}
 	s.mu.sessions = make(map[jute.SessionID]*Session)
 	s.mu.conns = make(map[*Conn]struct{})
 	s.mu.perIP = make(map[string]int)
 	s.stats.minLatency.Store(-1)
-	// Reference: ZooKeeper SessionTrackerImpl.initializeNextSessionId.
-	ms := time.Now().UnixMilli()
-	base := int64(uint64(ms<<24)>>8) | cfg.ServerID<<56
-	if base == -0x8000000000000000 {
-		base++
-	}
-	s.nextSessionID.Store(base)
-	// Sessions restored with the tree get a full timeout from now, as in
-	// ZooKeeper: a client that reconnects in time keeps its session and ephemerals,
-	// the others expire and their ephemerals go.
-	now := monoNow()
-	for id, timeout := range tree.Sessions() {
-		sess := &Session{id: id}
-		sess.timeout.Store(timeout)
-		sess.touch(now)
-		s.mu.sessions[id] = sess
-	}
 	return s, nil
 }
 
@@ -94,31 +93,6 @@ func (s *Server) Config() Config { return s.cfg }
 
 // Tree returns the data tree the server serves.
 func (s *Server) Tree() *datatree.Tree { return s.tree }
-
-// Run starts the session-expiry and container/TTL reaper loops; they stop with Stop.
-func (s *Server) Run() {
-	s.wg.Add(2)
-	go s.expiryLoop()
-	go s.reapLoop()
-}
-
-// Stop ends the background loops.
-func (s *Server) Stop() {
-	select {
-	case <-s.stopC:
-	default:
-		close(s.stopC)
-	}
-	s.wg.Wait()
-}
-
-func (s *Server) newSessionID() jute.SessionID {
-	id := s.nextSessionID.Add(1) - 1
-	if id == -0x8000000000000000 {
-		id = s.nextSessionID.Add(1) - 1
-	}
-	return jute.SessionID(id)
-}
 
 // SessionPassword is the 16-byte password of a session: Java's
 // new Random(sessionId ^ 0xB3415C00).nextBytes(16), so that any server, ZooKeeper's
@@ -139,97 +113,65 @@ func monoNow() int64 { return time.Since(processStart).Nanoseconds() }
 
 var processStart = time.Now()
 
-// expiryLoop closes sessions that have been silent for longer than their timeout.
-// It runs every half tick, so a session expires within half a tick of its deadline
-// (ZooKeeper rounds to whole ticks).
-func (s *Server) expiryLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.TickTime / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopC:
-			return
-		case <-t.C:
-		}
-		now := monoNow()
-		var expired []jute.SessionID
-		s.mu.Lock()
-		for id, sess := range s.mu.sessions {
-			if sess.closing.Load() {
-				continue
-			}
-			deadline := sess.lastSeen.Load() + int64(sess.timeout.Load())*int64(time.Millisecond)
-			if now > deadline {
-				sess.closing.Store(true)
-				expired = append(expired, id)
-			}
-		}
-		s.mu.Unlock()
-		for _, id := range expired {
-			s.mu.Lock()
-			sess, remote := s.mu.sessions[id], ""
-			if sess != nil && sess.conn != nil {
-				remote = sess.conn.remote
-			}
-			s.mu.Unlock()
-			timeout := int32(0)
-			if sess != nil {
-				timeout = sess.timeout.Load()
-			}
-			s.log.Info(fmt.Sprintf("Expiring session %s, timeout of %dms exceeded", id, timeout),
-				"sessionid", id, "remote", remote)
-			s.proposeClose(id, nil)
-		}
+// SessionClosed implements replica.Listener: a closeSession (a client's close, or
+// the leader's expiry) was applied; the session's connection here, if any, closes
+// once the replies before it are out.
+func (s *Server) SessionClosed(id jute.SessionID) {
+	s.mu.Lock()
+	sess := s.mu.sessions[id]
+	var c *Conn
+	if sess != nil {
+		c = sess.conn
+		delete(s.mu.sessions, id)
+	}
+	s.mu.Unlock()
+	// A client that closed its own session gets the close's reply first; that
+	// reply closes the connection.
+	if c != nil && !sess.closing.Load() {
+		c.closeAfterFlush()
 	}
 }
 
-// proposeClose replicates a closeSession for id; after it applies, the session's
-// connection (if any) is closed. then, if non-nil, runs on the apply goroutine
-// before the close.
-func (s *Server) proposeClose(id jute.SessionID, then func(jute.Zxid, error)) {
-	txn := datatree.Txn{Kind: datatree.KindCloseSession, Session: id, Time: time.Now().UnixMilli()}
-	err := s.q.Propose(txn.Append(quorum.EntryBuffer(64)), func(z jute.Zxid, _ datatree.Result, err error) {
-		if then != nil {
-			then(z, err)
-		}
-		s.mu.Lock()
-		sess := s.mu.sessions[id]
-		var c *Conn
-		if sess != nil {
-			c = sess.conn
-			delete(s.mu.sessions, id)
-		}
-		s.mu.Unlock()
-		if c != nil {
-			c.closeAfterFlush()
-		}
-	})
-	if err != nil && then != nil {
-		then(0, err)
+// SessionAttached implements replica.Listener: session id is now attached to the
+// client connection conn (a reconnect, here or elsewhere). A connection of this
+// server still holding the session for another connection is closed: its writes
+// would be refused as SESSIONMOVED anyway.
+func (s *Server) SessionAttached(id jute.SessionID, conn uint64) {
+	s.mu.Lock()
+	sess := s.mu.sessions[id]
+	var stale *Conn
+	if sess != nil && sess.conn != nil && sess.conn.token != conn {
+		stale = sess.conn
+		sess.conn = nil
+		delete(s.mu.sessions, id)
+	}
+	s.mu.Unlock()
+	if stale != nil {
+		s.log.Info("closing a connection whose session moved to another connection", "sessionid", id,
+			"remote", stale.remote)
+		stale.abort()
 	}
 }
 
-// reapLoop deletes emptied containers and expired TTL nodes, as ZooKeeper's
-// ContainerManager does, at most ContainerMaxPerMinute per minute.
-func (s *Server) reapLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.ContainerCheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopC:
-			return
-		case <-t.C:
+// CollectTouched implements replica.Listener: it appends the sessions whose
+// clients were heard from since the last call.
+func (s *Server) CollectTouched(dst []jute.SessionID) []jute.SessionID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, sess := range s.mu.sessions {
+		if sess.touched.Load() && sess.touched.Swap(false) {
+			dst = append(dst, id)
 		}
-		perRun := max(1, int(float64(s.cfg.ContainerMaxPerMinute)*s.cfg.ContainerCheckInterval.Minutes()))
-		now := time.Now().UnixMilli()
-		for _, p := range s.tree.ReapCandidates(now, perRun) {
-			txn := datatree.Txn{Kind: datatree.KindReap, Time: now, Body: []byte(p)}
-			if err := s.q.Propose(txn.Append(quorum.EntryBuffer(64+len(p))), func(jute.Zxid, datatree.Result, error) {}); err != nil {
-				return
-			}
-		}
+	}
+	return dst
+}
+
+// LeaderLost implements replica.Listener: with no leader for too long, every
+// client connection is closed so that clients move to a server that has one,
+// as ZooKeeper's followers do.
+func (s *Server) LeaderLost() {
+	for _, c := range s.connList() {
+		c.abort()
 	}
 }
 
@@ -261,8 +203,8 @@ func (s *Server) dropConn(c *Conn) {
 	if s.mu.perIP[c.ip]--; s.mu.perIP[c.ip] <= 0 {
 		delete(s.mu.perIP, c.ip)
 	}
-	if c.sess != nil && c.sess.conn == c {
-		c.sess.conn = nil
+	if sess := c.session(); sess != nil && sess.conn == c {
+		sess.conn = nil
 	}
 }
 
@@ -273,12 +215,8 @@ func (s *Server) ConnCount() int {
 	return len(s.mu.conns)
 }
 
-// SessionCount returns the number of live sessions.
-func (s *Server) SessionCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.mu.sessions)
-}
+// SessionCount returns the number of live sessions of the whole ensemble.
+func (s *Server) SessionCount() int { return len(s.tree.Sessions()) }
 
 // Shutdown closes every connection; sessions stay in the tree (they expire or
 // are resumed as after any disconnect).

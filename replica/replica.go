@@ -1,0 +1,618 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"zkd/datatree"
+	"zkd/internal/vfs"
+	"zkd/jute"
+	"zkd/quorum"
+	"zkd/snapshot"
+)
+
+var (
+	// ErrNoLeader is passed to (or returned for) a write or sync while no leader
+	// is known: the client's connection is closed and it tries another server.
+	ErrNoLeader = errors.New("replica: no leader")
+	// ErrLeaderChanged is passed to every waiter still pending when the leader
+	// changes: whether its entry commits is unknown.
+	ErrLeaderChanged = errors.New("replica: leader changed")
+	// ErrStopped is returned after Stop.
+	ErrStopped = errors.New("replica: stopped")
+	// ErrTimeout is passed to WaitApplied's callback when the index was not
+	// applied in time.
+	ErrTimeout = errors.New("replica: timed out waiting for the log to be applied")
+	// ErrDropped is passed to a waiter whose entry the leader's raft refused.
+	ErrDropped = errors.New("replica: the leader dropped the proposal")
+)
+
+// DoneFunc receives the outcome of a proposal on the apply goroutine: err is a
+// failure of the write path (the entry may or may not commit); otherwise res is
+// the tree's result for the entry applied at zxid. It must not block.
+type DoneFunc func(zxid jute.Zxid, res datatree.Result, err error)
+
+// Listener is the session layer as the replica calls it. Methods may run on the
+// apply goroutine or the ticking goroutine and must not block.
+type Listener interface {
+	// SessionClosed reports that a closeSession for id was applied: its client
+	// connection, if here, must close.
+	SessionClosed(id jute.SessionID)
+	// SessionAttached reports that session id was attached to client connection
+	// conn (datatree.Txn.Conn): a connection here holding it for another must close.
+	SessionAttached(id jute.SessionID, conn uint64)
+	// CollectTouched appends to dst the sessions whose clients were heard from
+	// since the last call, and returns it.
+	CollectTouched(dst []jute.SessionID) []jute.SessionID
+	// LeaderLost reports that no leader has been known for too long: clients
+	// should move to another server.
+	LeaderLost()
+}
+
+// Peers reaches the other members with the replica's own messages (forwarded
+// writes, touches), in order per peer. Send must not block; false means the
+// message was not queued.
+type Peers interface {
+	SendApp(to uint64, msg []byte) bool
+}
+
+// Clock is the time source of the tracker, the reaper and the leader's stamps.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Config configures a Replica.
+type Config struct {
+	// ID is this member's raft id; MyID is its ZooKeeper server id, the top byte
+	// of the session ids it issues (0 for a standalone server).
+	ID   uint64
+	MyID int64
+	// Quorum is the raft configuration; Open fills in ID, Snapshot and Applier.
+	// Its Log must be open.
+	Quorum quorum.Config
+	// Bootstrap is the membership of a new data directory, and of an imported one
+	// whose snapshot names none.
+	Bootstrap quorum.Membership
+	Tree      datatree.Config
+	// FS and SnapshotDir hold the snapshots.
+	FS          vfs.FS
+	SnapshotDir string
+	// SnapCount, SnapSizeBytes, SnapRetain and PurgeInterval are ZooKeeper's
+	// snapCount, snapSizeLimitInKb, autopurge.snapRetainCount and
+	// autopurge.purgeInterval (0: never purge).
+	SnapCount     int
+	SnapSizeBytes int64
+	SnapRetain    int
+	PurgeInterval time.Duration
+	// ContainerCheckInterval and ContainerMaxPerMinute pace the leader's reaper of
+	// empty containers and expired TTL nodes.
+	ContainerCheckInterval time.Duration
+	ContainerMaxPerMinute  int
+	// LeaderlessTicks is how many Ticks without a leader make the replica tell
+	// the Listener to drop its clients (0: never).
+	LeaderlessTicks int
+	Peers           Peers
+	Clock           Clock
+	Logger          *slog.Logger
+}
+
+// DefaultConfig returns the settings of a standalone server.
+func DefaultConfig() Config {
+	return Config{ID: 1, Quorum: quorum.DefaultConfig(), SnapCount: 100000, SnapSizeBytes: 4 << 30, SnapRetain: 3,
+		ContainerCheckInterval: time.Minute, ContainerMaxPerMinute: 10000, LeaderlessTicks: 20}
+}
+
+// Validate reports a configuration error and fills defaults.
+func (c *Config) Validate() error {
+	switch {
+	case c.ID == 0:
+		return errors.New("replica: id must be positive")
+	case c.Quorum.Log == nil:
+		return errors.New("replica: an open log is required")
+	case c.SnapshotDir != "" && (c.FS == nil || c.SnapCount < 2):
+		return errors.New("replica: snapshots need a filesystem and a snapCount of at least 2")
+	case c.MyID < 0 || c.MyID > 255:
+		return fmt.Errorf("replica: server id %d outside [0, 255]", c.MyID)
+	}
+	if c.SnapRetain < 3 {
+		c.SnapRetain = 3 // ZooKeeper's minimum for autopurge.snapRetainCount
+	}
+	if c.ContainerCheckInterval <= 0 {
+		c.ContainerCheckInterval = time.Minute
+	}
+	if c.Clock == nil {
+		c.Clock = systemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Replica is one member's ZooKeeper state machine over its raft node.
+type Replica struct {
+	cfg  Config
+	log  *slog.Logger
+	tree *datatree.Tree
+	node *quorum.Node
+
+	listener atomic.Pointer[Listener]
+
+	nextSeq       atomic.Uint64
+	nextSessionID atomic.Int64
+
+	waiters      waiters
+	applyWaiters applyWaiters
+	tracker      tracker
+
+	// queue hands raft's output to the apply goroutine in order.
+	queue struct {
+		sync.Mutex
+		items []applyItem
+	}
+	queueC chan struct{} // buffer 1: the queue has items
+
+	applied atomic.Uint64
+	lead    atomic.Uint64 // as last reported by quorum
+	solo    atomic.Bool   // the membership is this member alone
+
+	// Owned by the apply goroutine.
+	membership quorum.Membership
+	appliedTerm uint64
+	promoteTerm uint64 // leading in this term, not yet promoted (0: not leading)
+	snap        snapState
+
+	// Owned by Tick (one caller at a time).
+	ticker struct {
+		sync.Mutex
+		leaderless int
+		lostSent   bool
+		lastReap   time.Time
+		lastPurge  time.Time
+		touched    []jute.SessionID
+	}
+
+	stopped atomic.Bool
+	stopC   chan struct{}
+	doneC   chan struct{}
+	bg      sync.WaitGroup // background snapshot writers
+}
+
+type applyItem struct {
+	ents       []quorum.Entry
+	lead, term uint64
+	leader     bool // a leader change, not entries
+}
+
+// Open restores the state machine from the newest snapshot (or bootstraps a new
+// data directory), starts the raft node over the log, and returns once every
+// entry the log knows to be committed has been applied again.
+func Open(cfg Config) (*Replica, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Replica{cfg: cfg, log: cfg.Logger, queueC: make(chan struct{}, 1),
+		stopC: make(chan struct{}), doneC: make(chan struct{})}
+	r.waiters.init()
+	r.tracker.init()
+	// Seq numbers start from the clock so that an entry proposed before a restart
+	// never matches a waiter registered after it.
+	r.nextSeq.Store(uint64(time.Now().UnixNano()))
+	r.initSessionIDs()
+
+	meta, err := r.restore()
+	if err != nil {
+		return nil, err
+	}
+	r.setMembership(meta.Membership)
+	r.applied.Store(meta.Index)
+	r.snap = snapState{lastIndex: meta.Index, doneC: make(chan snapDone, 1),
+		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), cfg.ID))}
+	r.snap.nextAfter = r.nextSnapDistance()
+	now := cfg.Clock.Now()
+	r.ticker.lastReap, r.ticker.lastPurge = now, now
+
+	qcfg := cfg.Quorum
+	qcfg.ID, qcfg.Snapshot, qcfg.Applier = cfg.ID, meta, r
+	if qcfg.Logger == nil {
+		qcfg.Logger = cfg.Logger
+	}
+	// What the log already knows to be committed is applied before Open returns:
+	// a lone voter commits its whole log as soon as it leads.
+	target := max(qcfg.Log.HardState().Commit, meta.Index)
+	if m := meta.Membership; len(m.Voters) == 1 && m.Voters[0] == cfg.ID && len(m.VotersOutgoing) == 0 {
+		target = max(target, qcfg.Log.LastIndex())
+	}
+	go r.applyLoop()
+	node, err := quorum.Start(qcfg)
+	if err != nil {
+		close(r.stopC)
+		<-r.doneC
+		return nil, err
+	}
+	r.node = node
+	if err := r.awaitApplied(target); err != nil {
+		r.Stop()
+		return nil, err
+	}
+	r.log.Info("data loaded", "zxid", r.tree.LastZxid(), "znodes", r.tree.NodeCount(),
+		"sessions", len(r.tree.Sessions()))
+	return r, nil
+}
+
+// awaitApplied waits until index is applied or the node fails.
+func (r *Replica) awaitApplied(index uint64) error {
+	if r.applied.Load() >= index {
+		return nil
+	}
+	done := make(chan struct{})
+	r.applyWaiters.add(index, time.Time{}, func(error) { close(done) })
+	select {
+	case <-done:
+		return nil
+	case err := <-r.node.Failed():
+		return err
+	}
+}
+
+// restore loads the newest snapshot into a tree and returns its metadata with
+// the membership decoded. A new data directory gets a bootstrap snapshot at
+// index 1 holding cfg.Bootstrap, written before anything else, so that the
+// initial membership is durable and identical on every member.
+func (r *Replica) restore() (quorum.SnapshotMeta, error) {
+	cfg := r.cfg
+	var meta snapshot.Meta
+	var tree *datatree.Tree
+	var err error
+	if cfg.SnapshotDir != "" {
+		tree, meta, err = snapshot.Load(cfg.FS, cfg.SnapshotDir, cfg.Tree, r.log)
+		if err != nil {
+			return quorum.SnapshotMeta{}, err
+		}
+	}
+	if tree == nil {
+		tree = datatree.New(cfg.Tree)
+		tree.Apply(1, nil)
+		qm := quorum.SnapshotMeta{Index: 1, Term: 1, Membership: cfg.Bootstrap}
+		r.tree = tree
+		if cfg.Quorum.Log.LastIndex() == 0 && cfg.SnapshotDir != "" {
+			im, err := tree.Freeze()
+			if err != nil {
+				return qm, err
+			}
+			_, err = snapshot.Write(cfg.FS, cfg.SnapshotDir,
+				snapshot.Meta{Index: 1, Term: 1, Membership: cfg.Bootstrap.Marshal()}, im)
+			im.Release()
+			if err != nil {
+				return qm, fmt.Errorf("replica: write the bootstrap snapshot: %w", err)
+			}
+		}
+		return qm, nil
+	}
+	r.tree = tree
+	qm := quorum.SnapshotMeta{Index: meta.Index, Term: meta.Term}
+	switch {
+	case len(meta.Membership) > 0:
+		if qm.Membership, err = quorum.UnmarshalMembership(meta.Membership); err != nil {
+			return qm, fmt.Errorf("replica: snapshot at %d: %w", meta.Index, err)
+		}
+	case len(meta.Voters) > 0:
+		qm.Membership = quorum.Membership{Voters: meta.Voters}
+	}
+	if qm.Membership.IsEmpty() {
+		// An imported snapshot: the configuration names the members.
+		qm.Membership = cfg.Bootstrap
+	}
+	if qm.Term == 0 {
+		qm.Term = 1
+	}
+	return qm, nil
+}
+
+func (r *Replica) setMembership(m quorum.Membership) {
+	r.membership = m
+	r.solo.Store(len(m.Voters) == 1 && m.Voters[0] == r.cfg.ID && len(m.Learners) == 0 && len(m.VotersOutgoing) == 0)
+}
+
+// Solo reports whether this member is the whole group (a standalone server): no
+// other member's log can be ahead of its own.
+func (r *Replica) Solo() bool { return r.solo.Load() }
+
+// SetListener sets who hears of closed sessions, lost leaders and is asked for
+// touches. Call it before serving clients.
+func (r *Replica) SetListener(l Listener) { r.listener.Store(&l) }
+
+func (r *Replica) listen() Listener {
+	if p := r.listener.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Tree returns the state machine's tree (reads may run on any goroutine).
+func (r *Replica) Tree() *datatree.Tree { return r.tree }
+
+// Node returns the raft node.
+func (r *Replica) Node() *quorum.Node { return r.node }
+
+// Applied returns the zxid of the last applied entry.
+func (r *Replica) Applied() jute.Zxid { return jute.Zxid(r.applied.Load()) }
+
+// Leader returns the raft id of the leader (0: none known).
+func (r *Replica) Leader() uint64 { return r.lead.Load() }
+
+// IsLeader reports whether this member leads.
+func (r *Replica) IsLeader() bool { return r.lead.Load() == r.cfg.ID }
+
+// Serving reports whether clients may be served: a leader is known.
+func (r *Replica) Serving() bool { return r.lead.Load() != 0 }
+
+// Failed delivers a failure of the write path after which the server must stop.
+func (r *Replica) Failed() <-chan error { return r.node.Failed() }
+
+// Propose replicates txn, a write or session operation of a client of this
+// server, and calls done once its entry is applied here, or fails. applying, when
+// set, runs on the apply goroutine right before the entry is applied here. Entries
+// of one caller go into the log in the order Propose is called.
+func (r *Replica) Propose(txn *datatree.Txn, applying func(), done DoneFunc) error {
+	if r.stopped.Load() {
+		return ErrStopped
+	}
+	seq := r.nextSeq.Add(1)
+	entry := encodeEntry(r.cfg.ID, seq, txn)
+	lead := r.lead.Load()
+	if lead == 0 {
+		return ErrNoLeader
+	}
+	r.waiters.add(seq, applying, done)
+	if lead == r.cfg.ID {
+		stampTime(entry, r.cfg.Clock.Now().UnixMilli())
+		if err := r.node.Propose(entry, func(err error) { r.waiters.fail(seq, err) }); err != nil {
+			r.waiters.remove(seq)
+			return err
+		}
+		return nil
+	}
+	if !r.forward(lead, entry) {
+		r.waiters.remove(seq)
+		return ErrNoLeader
+	}
+	return nil
+}
+
+// ProposeServer replicates an entry the server makes itself (expiry, reaping);
+// rejected learns if raft drops it.
+func (r *Replica) proposeServer(txn *datatree.Txn, rejected func(error)) {
+	entry := encodeEntry(r.cfg.ID, r.nextSeq.Add(1), txn)
+	if err := r.node.Propose(entry, rejected); err != nil && rejected != nil {
+		rejected(err)
+	}
+}
+
+// Sync calls done once this member has applied every entry committed when the
+// sync was taken up (a ReadIndex confirmed by the quorum, then a wait for apply).
+// done runs on the raft or apply goroutine and must not block.
+func (r *Replica) Sync(done func(error)) error {
+	if r.lead.Load() == 0 {
+		return ErrNoLeader
+	}
+	return r.node.ReadIndex(func(index uint64, err error) {
+		if err != nil {
+			done(err)
+			return
+		}
+		r.applyWaiters.add(index, time.Time{}, done)
+		r.applyWaiters.fire(r.applied.Load())
+	})
+}
+
+// WaitApplied calls done once zxid is applied here, or with ErrTimeout after
+// timeout (a reconnecting client's lastZxidSeen; ZooKeeper refuses the client
+// when the server is behind).
+func (r *Replica) WaitApplied(zxid jute.Zxid, timeout time.Duration, done func(error)) {
+	if uint64(zxid) <= r.applied.Load() {
+		done(nil)
+		return
+	}
+	r.applyWaiters.add(uint64(zxid), r.cfg.Clock.Now().Add(timeout), done)
+	r.applyWaiters.fire(r.applied.Load())
+}
+
+// NewSessionID returns a session id unique across the ensemble: ZooKeeper's
+// layout, the server id in the top byte and a counter seeded from the clock.
+func (r *Replica) NewSessionID() jute.SessionID {
+	id := r.nextSessionID.Add(1) - 1
+	if id == -0x8000000000000000 {
+		id = r.nextSessionID.Add(1) - 1
+	}
+	return jute.SessionID(id)
+}
+
+// initSessionIDs seeds the session id counter.
+// Reference: ZooKeeper SessionTrackerImpl.initializeNextSessionId.
+func (r *Replica) initSessionIDs() {
+	ms := time.Now().UnixMilli()
+	base := int64(uint64(ms<<24)>>8) | r.cfg.MyID<<56
+	if base == -0x8000000000000000 {
+		base++
+	}
+	r.nextSessionID.Store(base)
+}
+
+// Stop stops the raft node and the apply goroutine; pending waiters fail.
+func (r *Replica) Stop() {
+	if r.stopped.Swap(true) {
+		<-r.doneC
+		return
+	}
+	if r.node != nil {
+		r.node.Stop()
+	}
+	close(r.stopC)
+	<-r.doneC
+	r.bg.Wait()
+	r.waiters.failAll(ErrStopped)
+	r.applyWaiters.failAll(ErrStopped)
+}
+
+// Apply implements quorum.Applier: it queues the entries for the apply goroutine.
+func (r *Replica) Apply(ents []quorum.Entry) { r.enqueue(applyItem{ents: ents}) }
+
+// LeaderChanged implements quorum.Applier. Every pending waiter fails at once:
+// what it waits for may or may not commit under the new leader.
+func (r *Replica) LeaderChanged(lead, term uint64) {
+	prev := r.lead.Swap(lead)
+	if prev != lead {
+		if lead != 0 {
+			r.log.Info("leader elected", "leader", lead, "term", term, "self", r.cfg.ID)
+		} else {
+			r.log.Info("no leader", "term", term, "previous", prev)
+		}
+		r.waiters.failAll(ErrLeaderChanged)
+	}
+	r.enqueue(applyItem{leader: true, lead: lead, term: term})
+}
+
+func (r *Replica) enqueue(it applyItem) {
+	r.queue.Lock()
+	r.queue.items = append(r.queue.items, it)
+	r.queue.Unlock()
+	select {
+	case r.queueC <- struct{}{}:
+	default:
+	}
+}
+
+// applyLoop is the apply goroutine.
+func (r *Replica) applyLoop() {
+	defer close(r.doneC)
+	var items []applyItem
+	for {
+		select {
+		case <-r.stopC:
+			if r.snap.inFlight {
+				r.snapshotDone(<-r.snap.doneC)
+			}
+			return
+		case <-r.queueC:
+		case d := <-r.snap.doneC:
+			r.snapshotDone(d)
+			continue
+		}
+		r.queue.Lock()
+		items, r.queue.items = r.queue.items, items[:0]
+		r.queue.Unlock()
+		for i := range items {
+			if items[i].leader {
+				r.leaderChangedLocked(items[i].lead, items[i].term)
+			} else {
+				r.applyEntries(items[i].ents)
+			}
+		}
+		clear(items)
+	}
+}
+
+// leaderChangedLocked runs on the apply goroutine, in log order with the entries.
+func (r *Replica) leaderChangedLocked(lead, term uint64) {
+	if lead == r.cfg.ID {
+		r.promoteTerm = term
+		return
+	}
+	r.promoteTerm = 0
+	r.tracker.demote()
+}
+
+func (r *Replica) applyEntries(ents []quorum.Entry) {
+	for i := range ents {
+		r.applyEntry(&ents[i])
+	}
+}
+
+func (r *Replica) applyEntry(e *quorum.Entry) {
+	if e.Index <= r.applied.Load() {
+		return
+	}
+	zxid := jute.Zxid(e.Index)
+	switch {
+	case e.Membership != nil:
+		r.setMembership(*e.Membership)
+		r.tree.Apply(zxid, nil)
+	case len(e.Data) == 0:
+		r.tree.Apply(zxid, nil)
+	default:
+		r.applyData(zxid, e.Data)
+	}
+	r.appliedTerm = e.Term
+	r.applied.Store(e.Index)
+	// A new leader arms its tracker once it applies an entry of its own term:
+	// every session's deadline then restarts from now.
+	if r.promoteTerm != 0 && e.Term >= r.promoteTerm {
+		r.promoteTerm = 0
+		r.tracker.promote(r.tree.Sessions(), r.cfg.Clock.Now())
+		r.log.Info("leading: session expiry armed", "sessions", r.tracker.count(), "zxid", zxid)
+	}
+	r.applyWaiters.fire(e.Index)
+	r.snap.bytes += int64(len(e.Data))
+	r.maybeSnapshot(e.Index, e.Term)
+}
+
+func (r *Replica) applyData(zxid jute.Zxid, data []byte) {
+	env, err := decodeEnvelope(data)
+	if err != nil {
+		r.log.Error("skipping an entry that is not a zkd entry", "zxid", zxid, "err", err)
+		r.tree.Apply(zxid, nil)
+		return
+	}
+	var txn datatree.Txn
+	if env.legacy {
+		txn, err = datatree.DecodeLegacyTxn(env.txn)
+	} else {
+		txn, err = datatree.DecodeTxn(env.txn)
+	}
+	mine := !env.legacy && env.origin == r.cfg.ID
+	if mine {
+		r.waiters.applying(env.seq)
+	}
+	var res datatree.Result
+	if err != nil {
+		r.log.Error("malformed entry", "zxid", zxid, "err", err)
+		r.tree.Apply(zxid, nil)
+		res = datatree.Result{Err: jute.CodeMarshallingError}
+	} else {
+		res = r.tree.ApplyTxn(zxid, &txn)
+		r.afterApply(&txn, res)
+	}
+	if mine {
+		r.waiters.complete(env.seq, zxid, res)
+	}
+}
+
+// afterApply keeps the tracker and the session layer in step with the session
+// table.
+func (r *Replica) afterApply(txn *datatree.Txn, res datatree.Result) {
+	if res.Err != jute.CodeOK {
+		return
+	}
+	switch txn.Kind {
+	case datatree.KindCreateSession:
+		r.tracker.touchOne(txn.Session, txn.Timeout, r.cfg.Clock.Now())
+	case datatree.KindAttach:
+		r.tracker.touchOne(txn.Session, txn.Timeout, r.cfg.Clock.Now())
+		if l := r.listen(); l != nil {
+			l.SessionAttached(txn.Session, txn.Conn)
+		}
+	case datatree.KindCloseSession:
+		r.tracker.remove(txn.Session)
+		if l := r.listen(); l != nil {
+			l.SessionClosed(txn.Session)
+		}
+	}
+}

@@ -1,0 +1,164 @@
+package replica
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"zkd/datatree"
+	"zkd/jute"
+)
+
+// Tick runs the replica's periodic work; the server calls it every raft tick (a
+// manual clock in tests). It gathers client activity and hands it to the leader
+// (or, on the leader, to the tracker), expires sessions, reaps containers and TTL
+// nodes, purges old snapshots, times out reconnect waits, and notices a long
+// time without a leader.
+func (r *Replica) Tick() {
+	if r.stopped.Load() {
+		return
+	}
+	r.ticker.Lock()
+	defer r.ticker.Unlock()
+	now := r.cfg.Clock.Now()
+	r.applyWaiters.expire(now, ErrTimeout)
+
+	lead := r.lead.Load()
+	if lead == 0 {
+		r.ticker.leaderless++
+		if lim := r.cfg.LeaderlessTicks; lim > 0 && r.ticker.leaderless >= lim && !r.ticker.lostSent {
+			r.ticker.lostSent = true
+			r.log.Warn("no leader for too long: closing client connections so that clients move to another server",
+				"ticks", r.ticker.leaderless)
+			if l := r.listen(); l != nil {
+				l.LeaderLost()
+			}
+		}
+	} else {
+		r.ticker.leaderless, r.ticker.lostSent = 0, false
+	}
+
+	if l := r.listen(); l != nil {
+		r.ticker.touched = l.CollectTouched(r.ticker.touched[:0])
+	}
+	if len(r.ticker.touched) > 0 {
+		switch {
+		case lead == r.cfg.ID:
+			r.tracker.touch(r.ticker.touched, now)
+		case lead != 0 && r.cfg.Peers != nil:
+			r.cfg.Peers.SendApp(lead, encodeTouch(r.ticker.touched))
+		}
+		clear(r.ticker.touched)
+	}
+	if r.cfg.PurgeInterval > 0 && now.Sub(r.ticker.lastPurge) >= r.cfg.PurgeInterval {
+		r.ticker.lastPurge = now
+		r.purge()
+	}
+	if lead != r.cfg.ID {
+		return
+	}
+	for _, e := range r.tracker.expired(now) {
+		r.expire(e)
+	}
+	if now.Sub(r.ticker.lastReap) >= r.cfg.ContainerCheckInterval {
+		r.ticker.lastReap = now
+		r.reap(now)
+	}
+}
+
+func (r *Replica) expire(e expiry) {
+	r.log.Info(fmt.Sprintf("Expiring session %s, timeout of %dms exceeded", e.id, e.timeout.Milliseconds()),
+		"sessionid", e.id)
+	txn := datatree.Txn{Kind: datatree.KindCloseSession, Session: e.id, Time: r.cfg.Clock.Now().UnixMilli()}
+	r.proposeServer(&txn, func(error) { r.tracker.retry(e.id) })
+}
+
+// reap proposes the deletion of empty containers and expired TTL nodes, as
+// ZooKeeper's ContainerManager does, at most ContainerMaxPerMinute per minute.
+func (r *Replica) reap(now time.Time) {
+	perRun := max(1, int(float64(r.cfg.ContainerMaxPerMinute)*r.cfg.ContainerCheckInterval.Minutes()))
+	ms := now.UnixMilli()
+	for _, p := range r.tree.ReapCandidates(ms, perRun) {
+		txn := datatree.Txn{Kind: datatree.KindReap, Time: ms, Body: []byte(p)}
+		r.proposeServer(&txn, nil)
+	}
+}
+
+// Replica messages between members (Peers), after a one-byte type:
+//
+//	msgForward: | entry ... |                          follower -> leader
+//	msgDropped: | seq u64 |                            leader -> origin
+//	msgTouch:   | count u32 | session id u64 ... |     member -> leader
+const (
+	msgForward byte = 1
+	msgDropped byte = 2
+	msgTouch   byte = 3
+)
+
+func encodeTouch(ids []jute.SessionID) []byte {
+	b := make([]byte, 0, 5+8*len(ids))
+	b = append(b, msgTouch)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ids)))
+	for _, id := range ids {
+		b = binary.BigEndian.AppendUint64(b, uint64(id))
+	}
+	return b
+}
+
+// forward sends a client's entry to the leader.
+func (r *Replica) forward(lead uint64, entry []byte) bool {
+	if r.cfg.Peers == nil {
+		return false
+	}
+	msg := make([]byte, 1+len(entry))
+	msg[0] = msgForward
+	copy(msg[1:], entry)
+	return r.cfg.Peers.SendApp(lead, msg)
+}
+
+// HandleApp handles a replica message from member from. msg is the caller's
+// until HandleApp returns.
+func (r *Replica) HandleApp(from uint64, msg []byte) {
+	if len(msg) == 0 || r.stopped.Load() {
+		return
+	}
+	switch msg[0] {
+	case msgForward:
+		entry := append([]byte(nil), msg[1:]...)
+		origin, seq, ok := entryOrigin(entry)
+		if !ok {
+			r.log.Warn("dropping a malformed forwarded entry", "from", from)
+			return
+		}
+		nack := func(error) {
+			if r.cfg.Peers != nil {
+				r.cfg.Peers.SendApp(origin, binary.BigEndian.AppendUint64([]byte{msgDropped}, seq))
+			}
+		}
+		if !r.IsLeader() {
+			nack(ErrNoLeader)
+			return
+		}
+		stampTime(entry, r.cfg.Clock.Now().UnixMilli())
+		if err := r.node.Propose(entry, nack); err != nil {
+			nack(err)
+		}
+	case msgDropped:
+		if len(msg) == 9 {
+			r.waiters.fail(binary.BigEndian.Uint64(msg[1:]), ErrDropped)
+		}
+	case msgTouch:
+		if len(msg) < 5 {
+			return
+		}
+		n := binary.BigEndian.Uint32(msg[1:])
+		if uint64(n)*8 != uint64(len(msg)-5) {
+			return
+		}
+		ids := make([]jute.SessionID, n)
+		for i := range ids {
+			ids[i] = jute.SessionID(binary.BigEndian.Uint64(msg[5+8*i:]))
+		}
+		r.tracker.touch(ids, r.cfg.Clock.Now())
+	}
+}
