@@ -15,9 +15,9 @@ const waitLimit = 20 * time.Second
 
 // recorder is an Applier that records what it is handed.
 type recorder struct {
-	mu      sync.Mutex
-	entries []Entry
-	leads   []uint64
+	mu       sync.Mutex
+	entries  []Entry
+	leads    []uint64
 	appliedC chan uint64
 }
 

@@ -13,9 +13,9 @@ const (
 	formatV1 byte = 0x5A
 	// formatLegacy marks an entry written before the envelope existed:
 	// | 0 | tag u64 | Txn without cxid, conn and connSeq |.
-	formatLegacy byte = 0
-	headerSize        = 1 + 8 + 8
-	legacyHeaderSize  = 1 + 8
+	formatLegacy     byte = 0
+	headerSize            = 1 + 8 + 8
+	legacyHeaderSize      = 1 + 8
 	// timeOffset is where the Txn's time sits in an entry.
 	timeOffset = headerSize + datatree.TxnTimeOffset
 )

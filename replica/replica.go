@@ -164,7 +164,7 @@ type Replica struct {
 	solo    atomic.Bool   // the membership is this member alone
 
 	// Owned by the apply goroutine.
-	membership quorum.Membership
+	membership  quorum.Membership
 	appliedTerm uint64
 	promoteTerm uint64 // leading in this term, not yet promoted (0: not leading)
 	snap        snapState

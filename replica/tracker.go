@@ -13,7 +13,7 @@ import (
 // Only an armed tracker expires anything, and only the leader arms it.
 type tracker struct {
 	mu       sync.Mutex
-	armed    bool                              // guarded by mu
+	armed    bool                               // guarded by mu
 	sessions map[jute.SessionID]*trackedSession // guarded by mu; empty unless armed
 }
 

@@ -56,13 +56,13 @@ type Cluster struct {
 	members map[uint64]*Member
 	ids     []uint64
 
-	queue    []envelope
-	blocked  map[[2]uint64]bool // (from, to) links that drop everything
-	sent     int
-	dropped  int
-	applied  map[uint64]appliedEntry // index -> what was applied there (first member to apply it)
-	boot     quorum.Membership
-	log      *slog.Logger
+	queue   []envelope
+	blocked map[[2]uint64]bool // (from, to) links that drop everything
+	sent    int
+	dropped int
+	applied map[uint64]appliedEntry // index -> what was applied there (first member to apply it)
+	boot    quorum.Membership
+	log     *slog.Logger
 }
 
 type envelope struct {
