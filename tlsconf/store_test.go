@@ -107,7 +107,10 @@ func TestKeytoolStoresMadeNow(t *testing.T) {
 	keytool := requireTool(t, "keytool")
 	dir := t.TempDir()
 	const pw = "changeit"
-	kt := func(args ...string) { t.Helper(); run(t, keytool, append([]string{"-noprompt"}, args...)...) }
+	kt := func(args ...string) {
+		t.Helper()
+		run(t, keytool, append([]string{"-noprompt", "-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC"}, args...)...)
+	}
 	gen := func(alias, store, storeType string) {
 		args := []string{"-genkeypair", "-alias", alias, "-keyalg", "EC", "-groupname", "secp256r1",
 			"-dname", "CN=" + alias + ", O=zkd", "-ext", "SAN=ip:127.0.0.1",

@@ -58,7 +58,7 @@ var graph = map[string]rule{
 	// mechanisms (Kerberos tickets and GSS tokens through gokrb5).
 	"tlsconf": {module: []string{"internal"}, thirdParty: []string{
 		"github.com/pavlo-v-chernykh/keystore-go/v4", "software.sslmate.com/src/go-pkcs12"}},
-	"sasl": {module: []string{"internal"}, thirdParty: []string{"github.com/jcmturner/gokrb5/v8", "github.com/jcmturner/gofork"}},
+	"sasl":  {module: []string{"internal"}, thirdParty: []string{"github.com/jcmturner/gokrb5/v8", "github.com/jcmturner/gofork"}},
 	"admin": {module: []string{"session", "datatree", "quorum", "jute", "internal"}},
 	".":     mainRule,
 	"cmd":   mainRule, // cmd/<name>: extra commands, wired like main
