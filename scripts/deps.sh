@@ -3,8 +3,10 @@
 #
 #   scripts/deps.sh            (run from anywhere; CI runs it as root with no stdin)
 #
-# Debian packages: Apache ZooKeeper 3.8 (server + C client cli_mt), kazoo, Curator, and
-# a JDK when javac is missing (Curator's smoke test is compiled with javac).  When every
+# Debian packages: Apache ZooKeeper 3.8 (server + C client cli_mt), kazoo, Curator, MIT
+# Kerberos (the sasl tests run a loopback KDC: krb5kdc, kdb5_util, kadmin.local), and a
+# JDK when javac is missing (Curator's smoke test and the TLS/SASL interop helpers are
+# compiled with javac; keytool writes the key stores).  When every
 # package is already installed the apt part is skipped without touching the network,
 # so a non-root user with everything present gets through.  Missing packages as a
 # non-root user: uses `sudo -n` when it works, otherwise fails with the command to run.
@@ -15,7 +17,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PKGS=(zookeeper zookeeper-bin python3-kazoo
-      libcurator-framework-java libcurator-recipes-java libcurator-client-java)
+      libcurator-framework-java libcurator-recipes-java libcurator-client-java
+      krb5-kdc krb5-admin-server krb5-user)
 
 # Jars and binaries the conformance scripts (../shared/conformance/lib/common.sh,
 # clients/*.sh) use directly.  Some are not in zookeeper.jar's manifest Class-Path,
@@ -26,7 +29,8 @@ NEED_FILES=(/usr/share/java/zookeeper.jar /usr/share/java/zookeeper-jute.jar
   /usr/share/java/slf4j-log4j12.jar /usr/share/java/log4j-1.2.jar
   /usr/share/java/curator-recipes.jar /usr/share/java/curator-framework.jar
   /usr/share/java/curator-client.jar /usr/share/java/guava.jar
-  /usr/lib/zookeeper/bin/cli_mt /usr/bin/java /usr/bin/python3)
+  /usr/lib/zookeeper/bin/cli_mt /usr/bin/java /usr/bin/python3
+  /usr/sbin/krb5kdc /usr/sbin/kdb5_util /usr/sbin/kadmin.local /usr/bin/keytool)
 
 installed() {  # installed PKG: true if dpkg has it fully installed
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]

@@ -56,6 +56,12 @@ var graph = map[string]rule{
 			"github.com/valyala/bytebufferpool", "golang.org/x/sys", "golang.org/x/sync"},
 	},
 	"bench": {module: []string{"jute", "internal"}, thirdParty: []string{"golang.org/x/sync"}},
+	// Security building blocks, below session/netloop/quorum: TLS configs from
+	// ZooKeeper's ssl.* keys (JKS and PKCS #12 readers), and the SASL server
+	// mechanisms (Kerberos tickets and GSS tokens through gokrb5).
+	"tlsconf": {module: []string{"internal"}, thirdParty: []string{
+		"github.com/pavlo-v-chernykh/keystore-go/v4", "software.sslmate.com/src/go-pkcs12"}},
+	"sasl":  {module: []string{"internal"}, thirdParty: []string{"github.com/jcmturner/gokrb5/v8", "github.com/jcmturner/gofork"}},
 	"admin": {module: []string{"session", "replica", "datatree", "jute", "internal"}},
 	".":     mainRule,
 	"cmd":   mainRule, // cmd/<name>: extra commands, wired like main
