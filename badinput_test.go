@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"zkd/jute"
+	"zkd/zoocfg"
 )
 
 // badEnv is one server, a bystander session connected before any bad input, and
@@ -548,7 +549,7 @@ func TestBadInputVersions(t *testing.T) {
 }
 
 func TestBadInputTTLExtended(t *testing.T) {
-	srv := startServer(t, func(c *Config) { c.ExtendedTypes = true })
+	srv := startServer(t, func(c *zoocfg.Config) { c.ExtendedTypes = true })
 	r := newRaw(t, srv.addr, 4000)
 	mk := func(flags jute.CreateMode, ttl int64) []byte {
 		return (&jute.CreateTTLRequest{CreateRequest: jute.CreateRequest{Path: "/t", ACL: jute.OpenACLUnsafe, Flags: int32(flags)}, TTL: ttl}).Append(nil)

@@ -12,6 +12,7 @@ import (
 
 	"zkd/bench"
 	"zkd/jute"
+	"zkd/zoocfg"
 )
 
 // startBenchZkd starts an in-process standalone zkd on 127.0.0.1:0 for the load
@@ -19,7 +20,7 @@ import (
 // 100 ms tick, so the storm's sessions expire within about a second.
 func startBenchZkd(t *testing.T) string {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := zoocfg.Default()
 	cfg.Admin.Enabled = false
 	cfg.ClientAddr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()

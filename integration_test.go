@@ -25,6 +25,7 @@ import (
 	"zkd/internal/testutil"
 	"zkd/jute"
 	"zkd/session"
+	"zkd/zoocfg"
 )
 
 var openACL = zk.WorldACL(zk.PermAll)
@@ -62,7 +63,7 @@ func sortedChildren(t *testing.T, c *zk.Conn, path string) []string {
 }
 
 func TestIntegrationNodeKinds(t *testing.T) {
-	srv := startServer(t, func(c *Config) {
+	srv := startServer(t, func(c *zoocfg.Config) {
 		c.ExtendedTypes = true
 		c.ContainerCheckInterval = 100 * time.Millisecond
 	})
@@ -337,7 +338,7 @@ func TestIntegrationCRUDVersions(t *testing.T) {
 
 func TestIntegrationACL(t *testing.T) {
 	const superDigest = "super:xQJmxLMiHGwaqBvst5y6rkB6HQs=" // super:admin, wire.md §8.2
-	srv := startServer(t, func(c *Config) { c.SuperDigest = superDigest })
+	srv := startServer(t, func(c *zoocfg.Config) { c.SuperDigest = superDigest })
 	owner, _ := connectZK(t, srv.addr, 4*time.Second)
 	other, _ := connectZK(t, srv.addr, 4*time.Second)
 	bob, _ := connectZK(t, srv.addr, 4*time.Second)
@@ -1361,4 +1362,3 @@ func TestReferenceClients(t *testing.T) {
 		dumpLog()
 	}
 }
-

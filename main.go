@@ -19,9 +19,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
+
+	"zkd/zoocfg"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -51,12 +52,17 @@ func main() {
 	}
 }
 
-func parseFlags(args []string) (Config, *slog.Logger, error) { return parseFlagsEnv(args, os.Getenv) }
+func parseFlags(args []string) (zoocfg.Config, *slog.Logger, error) {
+	return parseFlagsEnv(args, os.Getenv)
+}
 
 // parseFlagsEnv parses the command line with getenv standing for the environment
-// (JVM flag variables, ZOOPIDFILE, the Docker image's ZOO_* variables).
-func parseFlagsEnv(args []string, getenv func(string) string) (Config, *slog.Logger, error) {
-	cfg := DefaultConfig()
+// (JVM flag variables, ZOOPIDFILE, the Docker image's ZOO_* variables). The
+// configuration is built in this order, each step on top of the last: a config
+// file (or the ZOO_* variables, or a bare zkd's defaults), -D system properties,
+// then the flags given explicitly.
+func parseFlagsEnv(args []string, getenv func(string) string) (zoocfg.Config, *slog.Logger, error) {
+	cfg := zoocfg.Default()
 	// `zkd [zkServer.sh] start-foreground zoo.cfg`: the official image's command and
 	// zkServer.sh's verb; zkd always runs in the foreground.
 	if len(args) > 0 && filepath.Base(args[0]) == "zkServer.sh" {
@@ -87,41 +93,38 @@ func parseFlagsEnv(args []string, getenv func(string) string) (Config, *slog.Log
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", cfg.LogFormat, "log format: text or json")
 	pidFile := fs.String("pidfile", getenv("ZOOPIDFILE"), "write the process id to this file while running (default $ZOOPIDFILE)")
-	props, args := systemProperties(args, getenv)
+	props, args := zoocfg.SystemProperties(args, getenv)
 	if err := fs.Parse(args); err != nil {
 		return cfg, nil, err
 	}
 	if *configPath == "" && fs.NArg() > 0 {
 		*configPath = fs.Arg(0)
 	}
-	if err := cfg.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return cfg, nil, fmt.Errorf("-log-level: %w", err)
 	}
-	cfg.LogFormat = *logFormat
-	log := newLogger(cfg)
-	cfg.PIDFile = *pidFile
-	if *configPath == "" {
-		if path, text, ok := dockerConfig(getenv); ok {
-			if path != "" {
-				*configPath = path
-			} else {
-				log.Info("no configuration file: configured from the ZOO_* environment as the official Docker image does")
-				if id, err := strconv.ParseInt(dockerMyID(getenv), 10, 64); err == nil {
-					cfg.Quorum.MyID = id
-				}
-				if err := cfg.loadZooCfg("zoo.cfg from the ZOO_* environment", []byte(text), log); err != nil {
-					return cfg, nil, err
-				}
-			}
-		}
-	}
+	log := newLogger(level, *logFormat)
 	if *configPath != "" {
-		if err := cfg.LoadZooCfg(*configPath, log); err != nil {
+		loaded, err := zoocfg.Load(*configPath)
+		if err != nil {
 			return cfg, nil, err
 		}
+		cfg = loaded
+	} else if loaded, ok, err := zoocfg.LoadDockerEnv(getenv); err != nil {
+		return cfg, nil, err
+	} else if ok {
+		if loaded.ConfigFile == "" {
+			log.Info("no configuration file: configured from the ZOO_* environment as the official Docker image does")
+		}
+		cfg = loaded
 	}
+	cfg.LogLevel, cfg.LogFormat, cfg.PIDFile = level, *logFormat, *pidFile
 	if err := cfg.ApplySystemProperties(props); err != nil {
 		return cfg, nil, err
+	}
+	for _, w := range cfg.Warnings {
+		log.LogAttrs(context.Background(), slog.LevelWarn, w.Msg, w.Attrs()...)
 	}
 	// Flags set explicitly win over the file and system properties.
 	fs.Visit(func(f *flag.Flag) {
@@ -139,22 +142,22 @@ func parseFlagsEnv(args []string, getenv func(string) string) (Config, *slog.Log
 		case "extended-types":
 			cfg.ExtendedTypes = *extended
 		case "4lw":
-			cfg.FourLetterWords = parseList(*whitelist)
+			cfg.FourLetterWords = zoocfg.ParseList(*whitelist)
 		}
 	})
 	return cfg, log, cfg.Validate()
 }
 
-func newLogger(cfg Config) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogFormat == "json" {
+func newLogger(level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
 // run serves until ctx is cancelled (SIGINT or SIGTERM).
-func run(ctx context.Context, cfg Config, log *slog.Logger) error {
+func run(ctx context.Context, cfg zoocfg.Config, log *slog.Logger) error {
 	in, err := start(cfg, log)
 	if err != nil {
 		return err

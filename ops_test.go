@@ -17,15 +17,15 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"zkd/admin"
 	"zkd/internal/testutil"
+	"zkd/zoocfg"
 )
 
 // opsServer starts a zkd with every four-letter word and the AdminServer on a
 // kernel-chosen port; it returns the server and the AdminServer's base URL.
-func opsServer(t *testing.T, edit ...func(*Config)) (*testServer, string) {
+func opsServer(t *testing.T, edit ...func(*zoocfg.Config)) (*testServer, string) {
 	t.Helper()
-	edits := append([]func(*Config){func(c *Config) {
+	edits := append([]func(*zoocfg.Config){func(c *zoocfg.Config) {
 		c.Admin.Enabled, c.Admin.Port, c.Admin.PortSet = true, 0, true
 		c.ConfigText = "tickTime=200\n"
 	}}, edit...)
@@ -274,9 +274,9 @@ func TestOperatorOutputMatchesLiveZooKeeper(t *testing.T) {
 // With the Prometheus provider configured, /metrics serves ZooKeeper's names, and
 // the fsync figures come from the write-ahead log.
 func TestPrometheusProviderServesMetrics(t *testing.T) {
-	s := startServer(t, func(c *Config) {
+	s := startServer(t, func(c *zoocfg.Config) {
 		c.Admin.Enabled = false
-		c.Metrics = MetricsSettings{ClassName: admin.PrometheusProvider, Host: "127.0.0.1", Port: 0}
+		c.Metrics = zoocfg.MetricsSettings{ClassName: zoocfg.PrometheusMetricsProvider, Host: "127.0.0.1", Port: 0}
 	})
 	if s.ops.admin != nil || s.ops.metrics == nil {
 		t.Fatalf("admin=%v metrics=%v: want only metrics", s.ops.admin, s.ops.metrics)
@@ -304,7 +304,7 @@ func TestAdminServerPortInUse(t *testing.T) {
 	defer ln.Close()
 	taken := ln.Addr().(*net.TCPAddr).Port
 
-	s := startServer(t, func(c *Config) { c.Admin.Enabled, c.Admin.Port, c.Admin.PortSet = true, taken, false })
+	s := startServer(t, func(c *zoocfg.Config) { c.Admin.Enabled, c.Admin.Port, c.Admin.PortSet = true, taken, false })
 	if s.ops.admin != nil {
 		t.Fatal("AdminServer started on a taken port")
 	}
@@ -315,7 +315,7 @@ func TestAdminServerPortInUse(t *testing.T) {
 		t.Errorf("server not serving after the warning: %q %v", got, err)
 	}
 
-	cfg := DefaultConfig()
+	cfg := zoocfg.Default()
 	cfg.ClientAddr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
 	cfg.Admin.Port, cfg.Admin.PortSet = taken, true
 	if in, err := start(cfg, slog.New(slog.DiscardHandler)); err == nil {
@@ -325,7 +325,7 @@ func TestAdminServerPortInUse(t *testing.T) {
 		t.Errorf("error %q does not name the AdminServer", err)
 	}
 
-	s2 := startServer(t, func(c *Config) { c.Admin.Enabled = false })
+	s2 := startServer(t, func(c *zoocfg.Config) { c.Admin.Enabled = false })
 	if s2.ops.admin != nil {
 		t.Fatal("admin.enableServer=false still started the AdminServer")
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"zkd/jute"
+	"zkd/zoocfg"
 )
 
 // startAt starts a server on dataDir (which outlives it) and returns it with a
@@ -15,7 +16,7 @@ import (
 // directory can be opened again.
 func startAt(t *testing.T, dataDir string, snapCount int) (*instance, func()) {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := zoocfg.Default()
 	cfg.Admin.Enabled = false // tests never touch the default 8080
 	cfg.ClientAddr = "127.0.0.1:0"
 	cfg.DataDir = dataDir

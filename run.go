@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"zkd/replica"
 	"zkd/session"
 	"zkd/txnlog"
+	"zkd/zoocfg"
 )
 
 // instance is one running zkd server: the log, the replicated state machine, the
@@ -35,13 +37,23 @@ type instance struct {
 // heartbeat every tickTime/10 and an election timeout of one to two tickTimes.
 const ticksPerTickTime = 10
 
+// errEnsemble is returned by start for a configuration that describes an
+// ensemble: serving it standalone would let the "members" diverge silently.
+var errEnsemble = errors.New("the configuration describes an ensemble, and this zkd serves standalone only")
+
 // start wires and starts a standalone server.
-func start(cfg Config, log *slog.Logger) (*instance, error) {
+func start(cfg zoocfg.Config, log *slog.Logger) (*instance, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Ensemble() {
+		participants, observers := cfg.Quorum.Membership.Counts()
+		return nil, fmt.Errorf("%w (%d participants, %d observers, standaloneEnabled=%v)",
+			errEnsemble, participants, observers, cfg.Quorum.StandaloneEnabled)
+	}
+	log.LogAttrs(context.Background(), slog.LevelInfo, "created server", cfg.Summary()...)
 	fs := vfs.OS()
-	snapDir, logDir := cfg.snapshotDir(), cfg.logDir()
+	snapDir, logDir := zkdSnapshotDir(&cfg), zkdLogDir(&cfg)
 	for _, dir := range []string{snapDir, logDir} {
 		if err := fs.MkdirAll(dir); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
@@ -88,32 +100,40 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 	rep.SetListener(sess)
 	in := &instance{wal: wal, rep: rep, sess: sess, stopC: make(chan struct{})}
 	in.startTicker(cfg.TickTime / ticksPerTickTime)
-	ncfg := netloop.DefaultConfig()
-	ncfg.Addr = cfg.ClientAddr
-	ncfg.MaxFrame = cfg.MaxBuffer
-	ncfg.Logger = log
-	nl, err := netloop.Listen(ncfg, sess)
-	if err != nil {
-		in.stopTicker()
-		rep.Stop()
-		wal.Close()
-		return nil, err
-	}
-	in.net = nl
-	log.Info("binding to port", "addr", nl.Addr().String(), "version", scfg.FullVersion(), "data_dir", cfg.DataDir)
+	// A config file without clientPort has no plain client port, as in ZooKeeper
+	// (whose TLS port zkd does not offer): the server runs without client listener.
+	var nl *netloop.Server
 	port := 0
-	if a, ok := nl.Addr().(*net.TCPAddr); ok {
-		port = a.Port
+	if cfg.HasClientPort() {
+		ncfg := netloop.DefaultConfig()
+		ncfg.Addr = cfg.ClientAddr
+		ncfg.MaxFrame = cfg.MaxBuffer
+		ncfg.Logger = log
+		nl, err = netloop.Listen(ncfg, sess)
+		if err != nil {
+			in.stopTicker()
+			rep.Stop()
+			wal.Close()
+			return nil, err
+		}
+		log.Info("binding to port", "addr", nl.Addr().String(), "version", scfg.FullVersion(), "data_dir", cfg.DataDir)
+		if a, ok := nl.Addr().(*net.TCPAddr); ok {
+			port = a.Port
+		}
+	} else {
+		log.Warn("clientPort is not set: no client port is listening", "version", scfg.FullVersion(), "data_dir", cfg.DataDir)
 	}
 	ops, err := startOps(cfg, log, sess, disk, rep, wal, fs, snapDir, logDir, port)
 	if err != nil {
-		_ = nl.Stop(context.Background())
+		if nl != nil {
+			_ = nl.Stop(context.Background())
+		}
 		in.stopTicker()
 		rep.Stop()
 		wal.Close()
 		return nil, err
 	}
-	in.ops = ops
+	in.net, in.ops = nl, ops
 	return in, nil
 }
 
@@ -141,8 +161,13 @@ func (in *instance) stopTicker() {
 	in.tickW.Wait()
 }
 
-// Addr returns the bound client address.
-func (in *instance) Addr() net.Addr { return in.net.Addr() }
+// Addr returns the bound client address; nil without a client port.
+func (in *instance) Addr() net.Addr {
+	if in.net == nil {
+		return nil
+	}
+	return in.net.Addr()
+}
 
 // stop closes the operator endpoints and the listener, then the session timers,
 // then the raft loop: nothing above a layer still runs when that layer goes away.
@@ -150,7 +175,10 @@ func (in *instance) stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	opsErr := in.ops.stop()
-	err := in.net.Stop(ctx)
+	var err error
+	if in.net != nil {
+		err = in.net.Stop(ctx)
+	}
 	in.stopTicker()
 	in.rep.Stop()
 	if cerr := in.wal.Close(); err == nil {
@@ -175,14 +203,8 @@ func buildTime() time.Time {
 	return st.ModTime()
 }
 
-// snapshotDir and logDir are zkd's own subdirectories of dataDir and dataLogDir;
+// zkdSnapshotDir and zkdLogDir are zkd's own subdirectories of dataDir and dataLogDir;
 // a ZooKeeper version-2 directory beside them is left alone.
-func (c *Config) snapshotDir() string { return filepath.Join(c.DataDir, "zkd", "snapshots") }
+func zkdSnapshotDir(c *zoocfg.Config) string { return filepath.Join(c.DataDir, "zkd", "snapshots") }
 
-func (c *Config) logDir() string {
-	dir := c.DataLogDir
-	if dir == "" {
-		dir = c.DataDir
-	}
-	return filepath.Join(dir, "zkd", "log")
-}
+func zkdLogDir(c *zoocfg.Config) string { return filepath.Join(c.TxnLogDir(), "zkd", "log") }

@@ -21,6 +21,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"zkd/jute"
+	"zkd/zoocfg"
 )
 
 // testTick is the tickTime of test servers: sessions may time out after 2 ticks.
@@ -58,9 +59,9 @@ type testServer struct {
 
 // startServer starts a standalone zkd on 127.0.0.1:0 with a temporary data dir and
 // a 200 ms tick; edit adjusts the configuration first. The server stops in Cleanup.
-func startServer(t *testing.T, edit ...func(*Config)) *testServer {
+func startServer(t *testing.T, edit ...func(*zoocfg.Config)) *testServer {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := zoocfg.Default()
 	cfg.Admin.Enabled = false // tests never touch the default 8080
 	cfg.ClientAddr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()

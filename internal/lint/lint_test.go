@@ -66,6 +66,9 @@ var graph = map[string]rule{
 	".":     mainRule,
 	"cmd":   mainRule, // cmd/<name>: extra commands, wired like main
 
+	// zoocfg: zoo.cfg, myid, ZOO_* and -D properties -> Config; imported by main,
+	// the server assembly, test harnesses and reconfig, so it needs nothing of zkd.
+	"zoocfg": {module: []string{"internal"}},
 	"compat": {}, // tests only: real clients against a bin/zkd the tests build and run
 }
 

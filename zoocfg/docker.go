@@ -1,16 +1,20 @@
-package main
+package zoocfg
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
 // The official ZooKeeper Docker image (docker.io/library/zookeeper) is configured
 // with environment variables that its docker-entrypoint.sh turns into
-// $ZOO_CONF_DIR/zoo.cfg when that file does not exist. zkd started without a
-// config file does the same, so the image's compose files and Kubernetes manifests
-// work unchanged.
+// $ZOO_CONF_DIR/zoo.cfg when that file does not exist, and into <dataDir>/myid
+// when that file does not exist. zkd started without a config file does the same,
+// so the image's compose files and Kubernetes manifests work unchanged.
+//
+// Reference: docker-library/zookeeper, docker-entrypoint.sh and Dockerfile (3.8).
 
 // dockerEnvVars are the variables of the official image that configure the server.
 var dockerEnvVars = []string{
@@ -20,7 +24,8 @@ var dockerEnvVars = []string{
 	"ZOO_DATA_DIR", "ZOO_DATA_LOG_DIR", "ZOO_CFG_EXTRA", "ZOO_CONF_DIR",
 }
 
-// dockerDefaults are the image's ENV defaults (its Dockerfile).
+// dockerDefaults are the image's ENV defaults (its Dockerfile), and the
+// entrypoint's ZOO_SERVERS and ZOO_MY_ID fallbacks.
 var dockerDefaults = map[string]string{
 	"ZOO_CONF_DIR":                  "/conf",
 	"ZOO_DATA_DIR":                  "/data",
@@ -34,20 +39,27 @@ var dockerDefaults = map[string]string{
 	"ZOO_STANDALONE_ENABLED":        "true",
 	"ZOO_ADMINSERVER_ENABLED":       "true",
 	"ZOO_SERVERS":                   "server.1=localhost:2888:3888;2181",
+	"ZOO_MY_ID":                     "1",
 }
 
-// dockerConfig returns the configuration the official image would run with: the
-// path of an existing $ZOO_CONF_DIR/zoo.cfg, or else the text its entrypoint would
-// write there. ok is false when none of the image's variables is set, so a bare
-// zkd on a workstation keeps its loopback defaults.
-func dockerConfig(getenv func(string) string) (path, text string, ok bool) {
+// DockerEnvName is the name errors and warnings give a configuration generated
+// from ZOO_* variables.
+const DockerEnvName = "zoo.cfg from the ZOO_* environment"
+
+// LoadDockerEnv returns the configuration the official image would run with,
+// getenv standing for the environment: $ZOO_CONF_DIR/zoo.cfg when it exists (Load),
+// or else the text its entrypoint would write there (Parse). Where <dataDir>/myid
+// does not exist, ZOO_MY_ID (default 1) is the myid, as the entrypoint writes it.
+// ok is false when none of the image's variables is set, so a bare zkd on a
+// workstation keeps its loopback defaults. As with Load, the caller validates.
+func LoadDockerEnv(getenv func(string) string) (c Config, ok bool, err error) {
 	for _, k := range dockerEnvVars {
 		if getenv(k) != "" {
 			ok = true
 		}
 	}
 	if !ok {
-		return "", "", false
+		return Config{}, false, nil
 	}
 	env := func(k string) string {
 		if v := getenv(k); v != "" {
@@ -55,10 +67,14 @@ func dockerConfig(getenv func(string) string) (path, text string, ok bool) {
 		}
 		return dockerDefaults[k]
 	}
-	if p := filepath.Join(env("ZOO_CONF_DIR"), "zoo.cfg"); fileExists(p) {
-		return p, "", true
+	myID, err := strconv.ParseInt(env("ZOO_MY_ID"), 10, 64)
+	if err != nil || myID < 0 {
+		return Config{}, true, fmt.Errorf("ZOO_MY_ID=%q: not a server id", env("ZOO_MY_ID"))
 	}
-	// Reference: docker-library/zookeeper, docker-entrypoint.sh.
+	if p := filepath.Join(env("ZOO_CONF_DIR"), "zoo.cfg"); fileExists(p) {
+		c, err := load(p, myID)
+		return c, true, err
+	}
 	var b strings.Builder
 	line := func(s string) { b.WriteString(s + "\n") }
 	line("dataDir=" + env("ZOO_DATA_DIR"))
@@ -80,15 +96,8 @@ func dockerConfig(getenv func(string) string) (path, text string, ok bool) {
 	for _, extra := range strings.Fields(getenv("ZOO_CFG_EXTRA")) {
 		line(extra)
 	}
-	return "", b.String(), true
-}
-
-// dockerMyID returns ZOO_MY_ID (the image writes it to <dataDir>/myid; default 1).
-func dockerMyID(getenv func(string) string) string {
-	if v := getenv("ZOO_MY_ID"); v != "" {
-		return v
-	}
-	return "1"
+	c, err = parse(DockerEnvName, []byte(b.String()), myID)
+	return c, true, err
 }
 
 func fileExists(p string) bool {
