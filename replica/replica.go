@@ -101,6 +101,13 @@ type Config struct {
 	Peers           Peers
 	Clock           Clock
 	Logger          *slog.Logger
+	// Manual runs the replica without goroutines of its own, for deterministic
+	// tests: entries are applied, and snapshots written, on the goroutine that
+	// calls the raft node's Process (which Manual also puts in manual mode).
+	Manual bool
+	// OnApplied, when set, is called on the apply goroutine after each entry is
+	// applied (tests check every replica's digest there).
+	OnApplied func(index uint64)
 }
 
 // DefaultConfig returns the settings of a standalone server.
@@ -220,7 +227,7 @@ func Open(cfg Config) (*Replica, error) {
 	r.ticker.lastReap, r.ticker.lastPurge = now, now
 
 	qcfg := cfg.Quorum
-	qcfg.ID, qcfg.Snapshot, qcfg.Applier = cfg.ID, meta, r
+	qcfg.ID, qcfg.Snapshot, qcfg.Applier, qcfg.Manual = cfg.ID, meta, r, cfg.Manual
 	if qcfg.Logger == nil {
 		qcfg.Logger = cfg.Logger
 	}
@@ -230,15 +237,28 @@ func Open(cfg Config) (*Replica, error) {
 	if m := meta.Membership; len(m.Voters) == 1 && m.Voters[0] == cfg.ID && len(m.VotersOutgoing) == 0 {
 		target = max(target, qcfg.Log.LastIndex())
 	}
-	go r.applyLoop()
+	if !cfg.Manual {
+		go r.applyLoop()
+	}
 	node, err := quorum.Start(qcfg)
 	if err != nil {
 		close(r.stopC)
-		<-r.doneC
+		if !cfg.Manual {
+			<-r.doneC
+		}
 		return nil, err
 	}
 	r.node = node
-	if err := r.awaitApplied(target); err != nil {
+	if cfg.Manual {
+		// Entries the log knows to be committed need no other member: processing
+		// alone applies them.
+		for range 1 << 20 {
+			if r.applied.Load() >= target {
+				break
+			}
+			node.Process()
+		}
+	} else if err := r.awaitApplied(target); err != nil {
 		r.Stop()
 		return nil, err
 	}
@@ -456,7 +476,11 @@ func (r *Replica) Stop() {
 		r.node.Stop()
 	}
 	close(r.stopC)
-	<-r.doneC
+	if r.cfg.Manual {
+		close(r.doneC)
+	} else {
+		<-r.doneC
+	}
 	r.bg.Wait()
 	r.waiters.failAll(ErrStopped)
 	r.applyWaiters.failAll(ErrStopped)
@@ -481,6 +505,10 @@ func (r *Replica) LeaderChanged(lead, term uint64) {
 }
 
 func (r *Replica) enqueue(it applyItem) {
+	if r.cfg.Manual {
+		r.process(it)
+		return
+	}
 	r.queue.Lock()
 	r.queue.items = append(r.queue.items, it)
 	r.queue.Unlock()
@@ -510,13 +538,17 @@ func (r *Replica) applyLoop() {
 		items, r.queue.items = r.queue.items, items[:0]
 		r.queue.Unlock()
 		for i := range items {
-			if items[i].leader {
-				r.leaderChangedLocked(items[i].lead, items[i].term)
-			} else {
-				r.applyEntries(items[i].ents)
-			}
+			r.process(items[i])
 		}
 		clear(items)
+	}
+}
+
+func (r *Replica) process(it applyItem) {
+	if it.leader {
+		r.leaderChangedLocked(it.lead, it.term)
+	} else {
+		r.applyEntries(it.ents)
 	}
 }
 
@@ -560,6 +592,9 @@ func (r *Replica) applyEntry(e *quorum.Entry) {
 		r.log.Info("leading: session expiry armed", "sessions", r.tracker.count(), "zxid", zxid)
 	}
 	r.applyWaiters.fire(e.Index)
+	if f := r.cfg.OnApplied; f != nil {
+		f(e.Index)
+	}
 	r.snap.bytes += int64(len(e.Data))
 	r.maybeSnapshot(e.Index, e.Term)
 }

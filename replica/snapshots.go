@@ -58,9 +58,7 @@ func (r *Replica) maybeSnapshot(index, term uint64) {
 	r.snap.inFlight = true
 	meta := quorum.SnapshotMeta{Index: index, Term: term, Membership: r.membership}
 	fs, dir, log := r.cfg.FS, r.cfg.SnapshotDir, r.log
-	r.bg.Add(1)
-	go func() {
-		defer r.bg.Done()
+	write := func() snapDone {
 		start := time.Now()
 		info, err := snapshot.Write(fs, dir, snapshot.Meta{Index: index, Term: term, Membership: meta.Membership.Marshal()}, im)
 		im.Release()
@@ -70,7 +68,16 @@ func (r *Replica) maybeSnapshot(index, term uint64) {
 				"znodes", info.Nodes, "bytes", info.Size, "seconds", fmt.Sprintf("%.3f", secs),
 				"mb_per_sec", fmt.Sprintf("%.1f", float64(info.Size)/1e6/max(secs, 1e-9)))
 		}
-		r.snap.doneC <- snapDone{meta: meta, info: info, err: err}
+		return snapDone{meta: meta, info: info, err: err}
+	}
+	if r.cfg.Manual {
+		r.snapshotDone(write())
+		return
+	}
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		r.snap.doneC <- write()
 	}()
 }
 
