@@ -26,12 +26,12 @@ func startBenchZkd(t *testing.T) string {
 	cfg.DataDir = t.TempDir()
 	cfg.MaxClientCnxns = 0
 	cfg.TickTime = 100 * time.Millisecond
-	inst, err := start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	inst, err := startInstance(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := inst.stop(); err != nil {
+		if err := inst.Stop(); err != nil {
 			t.Errorf("stop: %v", err)
 		}
 	})

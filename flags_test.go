@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"zkd/admin"
+	"zkd/server"
 	"zkd/zoocfg"
 )
 
@@ -82,12 +83,12 @@ func TestStartRefusesAnEnsemble(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.ClientAddr = "127.0.0.1:0"
-	in, err := start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	in, err := startInstance(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err == nil {
-		_ = in.stop()
+		_ = in.Stop()
 		t.Fatal("an ensemble configuration started standalone")
 	}
-	if !errors.Is(err, errEnsemble) {
+	if !errors.Is(err, server.ErrEnsemble) {
 		t.Fatalf("err = %v", err)
 	}
 	if entries, _ := os.ReadDir(dataDir); len(entries) != 1 {
@@ -107,24 +108,24 @@ func TestStartWithoutClientPort(t *testing.T) {
 		t.Fatalf("ClientAddr = %q without clientPort", cfg.ClientAddr)
 	}
 	sink := &syncBuffer{}
-	in, err := start(cfg, slog.New(slog.NewTextHandler(sink, nil)))
+	in, err := startInstance(cfg, slog.New(slog.NewTextHandler(sink, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
-		if err := in.stop(); err != nil {
+		if err := in.Stop(); err != nil {
 			t.Errorf("stop: %v", err)
 		}
 	}()
-	if in.Addr() != nil || in.ops.admin == nil {
-		t.Fatalf("client listener %v, AdminServer %v", in.Addr(), in.ops.admin)
+	if in.Addr() != nil || in.AdminAddr() == nil {
+		t.Fatalf("client listener %v, AdminServer %v", in.Addr(), in.AdminAddr())
 	}
 	for _, want := range []string{"clientPort is not set", "created server", "clientAddress=none", "tickTime=3000"} {
 		if !strings.Contains(sink.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, sink.String())
 		}
 	}
-	if got := httpGet(t, "http://"+in.ops.admin.Addr().String()+"/commands/ruok"); !strings.Contains(got, `"error" : null`) {
+	if got := httpGet(t, "http://"+in.AdminAddr().String()+"/commands/ruok"); !strings.Contains(got, `"error" : null`) {
 		t.Errorf("AdminServer ruok: %s", got)
 	}
 }

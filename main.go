@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"zkd/server"
 	"zkd/zoocfg"
 )
 
@@ -158,29 +159,47 @@ func newLogger(level slog.Level, format string) *slog.Logger {
 
 // run serves until ctx is cancelled (SIGINT or SIGTERM).
 func run(ctx context.Context, cfg zoocfg.Config, log *slog.Logger) error {
-	in, err := start(cfg, log)
+	srv, err := startInstance(cfg, log)
 	if err != nil {
 		return err
 	}
 	if cfg.PIDFile != "" {
 		remove, err := writePIDFile(cfg.PIDFile)
 		if err != nil {
-			_ = in.stop()
+			_ = srv.Stop()
 			return err
 		}
 		defer remove()
 	}
 	select {
 	case <-ctx.Done():
-	case ferr := <-in.rep.Failed():
+	case ferr := <-srv.Err():
 		// The log can no longer be trusted to be written: stop as ZooKeeper does
 		// rather than serve reads of a state nobody can extend.
-		_ = in.stop()
+		_ = srv.Stop()
 		return ferr
 	}
 	log.Info("shutting down")
 	start := time.Now()
-	err = in.stop()
+	err = srv.Stop()
 	log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
 	return err
+}
+
+// startInstance starts a server with this binary's version.
+func startInstance(cfg zoocfg.Config, log *slog.Logger) (*server.Server, error) {
+	return server.Start(context.Background(), cfg, server.Options{Version: version, BuildTime: buildTime(), Logger: log})
+}
+
+// buildTime is the modification time of the running binary: srvr's "built on".
+func buildTime() time.Time {
+	exe, err := os.Executable()
+	if err != nil {
+		return time.Time{}
+	}
+	st, err := os.Stat(exe)
+	if err != nil {
+		return time.Time{}
+	}
+	return st.ModTime()
 }

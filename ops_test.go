@@ -30,10 +30,10 @@ func opsServer(t *testing.T, edit ...func(*zoocfg.Config)) (*testServer, string)
 		c.ConfigText = "tickTime=200\n"
 	}}, edit...)
 	s := startServer(t, edits...)
-	if s.ops.admin == nil {
+	if s.AdminAddr() == nil {
 		t.Fatal("AdminServer not started")
 	}
-	return s, "http://" + s.ops.admin.Addr().String()
+	return s, "http://" + s.AdminAddr().String()
 }
 
 // buildOpsState creates, on any server, a small version of the state the 3.8.0
@@ -278,14 +278,14 @@ func TestPrometheusProviderServesMetrics(t *testing.T) {
 		c.Admin.Enabled = false
 		c.Metrics = zoocfg.MetricsSettings{ClassName: zoocfg.PrometheusMetricsProvider, Host: "127.0.0.1", Port: 0}
 	})
-	if s.ops.admin != nil || s.ops.metrics == nil {
-		t.Fatalf("admin=%v metrics=%v: want only metrics", s.ops.admin, s.ops.metrics)
+	if s.AdminAddr() != nil || s.MetricsAddr() == nil {
+		t.Fatalf("admin=%v metrics=%v: want only metrics", s.AdminAddr(), s.MetricsAddr())
 	}
 	c, _ := connectZK(t, s.addr, 10*time.Second)
 	if _, err := c.Create("/m", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-	body := httpGet(t, "http://"+s.ops.metrics.Addr().String()+"/metrics")
+	body := httpGet(t, "http://"+s.MetricsAddr().String()+"/metrics")
 	for _, want := range []string{"\nznode_count 6\n", "\nfsynctime_count ", `zkd_request_duration_seconds_count{op="create"} 1`,
 		"\nzkd_fsync_entries_bucket{le=", "\nzkd_apply_lag_entries "} {
 		if !strings.Contains(body, want) {
@@ -305,7 +305,7 @@ func TestAdminServerPortInUse(t *testing.T) {
 	taken := ln.Addr().(*net.TCPAddr).Port
 
 	s := startServer(t, func(c *zoocfg.Config) { c.Admin.Enabled, c.Admin.Port, c.Admin.PortSet = true, taken, false })
-	if s.ops.admin != nil {
+	if s.AdminAddr() != nil {
 		t.Fatal("AdminServer started on a taken port")
 	}
 	if !strings.Contains(s.log.String(), "AdminServer not started") {
@@ -318,15 +318,15 @@ func TestAdminServerPortInUse(t *testing.T) {
 	cfg := zoocfg.Default()
 	cfg.ClientAddr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
 	cfg.Admin.Port, cfg.Admin.PortSet = taken, true
-	if in, err := start(cfg, slog.New(slog.DiscardHandler)); err == nil {
-		_ = in.stop()
+	if in, err := startInstance(cfg, slog.New(slog.DiscardHandler)); err == nil {
+		_ = in.Stop()
 		t.Fatal("an explicitly configured admin port that is taken did not fail start-up")
 	} else if !strings.Contains(err.Error(), "AdminServer") {
 		t.Errorf("error %q does not name the AdminServer", err)
 	}
 
 	s2 := startServer(t, func(c *zoocfg.Config) { c.Admin.Enabled = false })
-	if s2.ops.admin != nil {
+	if s2.AdminAddr() != nil {
 		t.Fatal("admin.enableServer=false still started the AdminServer")
 	}
 }

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"zkd/jute"
+	"zkd/server"
 	"zkd/zoocfg"
 )
 
 // startAt starts a server on dataDir (which outlives it) and returns it with a
 // stop function; unlike startServer it leaves stopping to the test, so the same
 // directory can be opened again.
-func startAt(t *testing.T, dataDir string, snapCount int) (*instance, func()) {
+func startAt(t *testing.T, dataDir string, snapCount int) (*server.Server, func()) {
 	t.Helper()
 	cfg := zoocfg.Default()
 	cfg.Admin.Enabled = false // tests never touch the default 8080
@@ -24,7 +25,7 @@ func startAt(t *testing.T, dataDir string, snapCount int) (*instance, func()) {
 	cfg.MaxClientCnxns = 0
 	cfg.SnapCount = snapCount
 	cfg.PreAllocSize = 4 << 20
-	in, err := start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	in, err := startInstance(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -32,7 +33,7 @@ func startAt(t *testing.T, dataDir string, snapCount int) (*instance, func()) {
 	stop := func() {
 		if !stopped {
 			stopped = true
-			if err := in.stop(); err != nil {
+			if err := in.Stop(); err != nil {
 				t.Errorf("stop: %v", err)
 			}
 		}
@@ -82,8 +83,8 @@ func TestRestartWith100kZnodesAndOpenSessions(t *testing.T) {
 		s.create(fmt.Sprintf("/big/eph%d", i), nil, jute.ModeEphemeral)
 		sessions = append(sessions, s)
 	}
-	count := in.rep.Tree().NodeCount()
-	zxid := in.rep.Tree().LastZxid()
+	count := in.Replica().Tree().NodeCount()
+	zxid := in.Replica().Tree().LastZxid()
 	if want := int64(4 + 1 + parents*perParent + 1 + 10); count != want {
 		t.Fatalf("%d znodes before restart, want %d", count, want)
 	}
@@ -92,7 +93,7 @@ func TestRestartWith100kZnodesAndOpenSessions(t *testing.T) {
 	start := time.Now()
 	in2, _ := startAt(t, dir, 60)
 	t.Logf("restart with %d znodes took %v", count, time.Since(start).Round(time.Millisecond))
-	if got := in2.rep.Tree().NodeCount(); got != count {
+	if got := in2.Replica().Tree().NodeCount(); got != count {
 		t.Fatalf("%d znodes after restart, want %d", got, count)
 	}
 	addr2 := in2.Addr().String()
@@ -116,7 +117,7 @@ func TestRestartWith100kZnodesAndOpenSessions(t *testing.T) {
 	if next <= seq {
 		t.Fatalf("sequence after restart %s, not after %s", next, seq)
 	}
-	if in2.rep.Tree().LastZxid() <= zxid {
-		t.Fatalf("zxid %v after restart, not after %v", in2.rep.Tree().LastZxid(), zxid)
+	if in2.Replica().Tree().LastZxid() <= zxid {
+		t.Fatalf("zxid %v after restart, not after %v", in2.Replica().Tree().LastZxid(), zxid)
 	}
 }

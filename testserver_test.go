@@ -21,6 +21,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"zkd/jute"
+	"zkd/server"
 	"zkd/zoocfg"
 )
 
@@ -52,7 +53,7 @@ func (b *syncBuffer) String() string {
 
 // testServer is a running in-process zkd with its address and log.
 type testServer struct {
-	*instance
+	*server.Server
 	addr string
 	log  *syncBuffer
 }
@@ -73,13 +74,13 @@ func startServer(t *testing.T, edit ...func(*zoocfg.Config)) *testServer {
 	}
 	sink := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	in, err := start(cfg, log)
+	in, err := startInstance(cfg, log)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	s := &testServer{instance: in, addr: in.Addr().String(), log: sink}
+	s := &testServer{Server: in, addr: in.Addr().String(), log: sink}
 	t.Cleanup(func() {
-		if err := in.stop(); err != nil {
+		if err := in.Stop(); err != nil {
 			t.Errorf("stop: %v", err)
 		}
 		if t.Failed() {

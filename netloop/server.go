@@ -102,6 +102,9 @@ type Conn interface {
 
 var _ Conn = (*session.Conn)(nil)
 
+// SessionHandler adapts *session.Server to Handler.
+func SessionHandler(s *session.Server) Handler { return sessionHandler{s} }
+
 // sessionHandler adapts *session.Server to Handler.
 type sessionHandler struct{ s *session.Server }
 

@@ -63,8 +63,10 @@ var graph = map[string]rule{
 		"github.com/pavlo-v-chernykh/keystore-go/v4", "software.sslmate.com/src/go-pkcs12"}},
 	"sasl":  {module: []string{"internal"}, thirdParty: []string{"github.com/jcmturner/gokrb5/v8", "github.com/jcmturner/gofork"}},
 	"admin": {module: []string{"session", "replica", "datatree", "jute", "internal"}},
-	".":     mainRule,
-	"cmd":   mainRule, // cmd/<name>: extra commands, wired like main
+	"server": {module: []string{"zoocfg", "admin", "netloop", "session", "replica", "quorum", "snapshot",
+		"txnlog", "datatree", "jute", "internal"}},
+	".":   mainRule,
+	"cmd": mainRule, // cmd/<name>: extra commands, wired like main
 
 	// zoocfg: zoo.cfg, myid, ZOO_* and -D properties -> Config; imported by main,
 	// the server assembly, test harnesses and reconfig, so it needs nothing of zkd.

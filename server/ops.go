@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -31,7 +31,7 @@ type opsServers struct {
 // ZooKeeper, or any web server, on 8080), zkd warns and runs without it, as a bare
 // `zkd` must start anywhere. A port configured explicitly that cannot be bound is
 // an error, as is the metrics port (the provider was asked for).
-func startOps(cfg zoocfg.Config, log *slog.Logger, sess *session.Server, disk *session.DiskStats,
+func startOps(cfg *zoocfg.Config, log *slog.Logger, sess *session.Server, disk *session.DiskStats,
 	rep *replica.Replica, wal *txnlog.Log, fs vfs.FS, snapDir, logDir string, clientPort int) (opsServers, error) {
 	sess.SetOps(session.OpsConfig{
 		DataDir: absPath(snapDir), DataLogDir: absPath(logDir), ClientPort: clientPort,

@@ -1,0 +1,324 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"zkd/datatree"
+	"zkd/internal/vfs"
+	"zkd/netloop"
+	"zkd/quorum"
+	"zkd/replica"
+	"zkd/session"
+	"zkd/txnlog"
+	"zkd/zoocfg"
+)
+
+// ErrEnsemble is returned by Start for a configuration that describes an
+// ensemble while this build serves standalone only.
+var ErrEnsemble = errors.New("server: the configuration describes an ensemble, and this zkd serves standalone only")
+
+// Options are what the configuration file does not say.
+type Options struct {
+	// Version and BuildTime appear in srvr ("3.8.6-zkd-<Version>, built on ...").
+	Version   string
+	BuildTime time.Time
+	Logger    *slog.Logger
+}
+
+// ticksPerTickTime is how many raft ticks make one ZooKeeper tickTime: a
+// heartbeat every tickTime/10 and an election timeout of one to two tickTimes.
+const ticksPerTickTime = 10
+
+// Server is one running zkd instance.
+type Server struct {
+	cfg   zoocfg.Config
+	log   *slog.Logger
+	locks []*dirLock
+	wal   *txnlog.Log
+	rep   *replica.Replica
+	sess  *session.Server
+	net   *netloop.Server
+	door  *door
+	ops   opsServers
+
+	stopC    chan struct{}
+	tickW    sync.WaitGroup
+	errC     chan error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start assembles and starts an instance from cfg (see the package doc for the
+// order). On error nothing is left running and no lock is held.
+func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Ensemble() {
+		participants, observers := cfg.Quorum.Membership.Counts()
+		return nil, fmt.Errorf("%w (%d participants, %d observers, standaloneEnabled=%v)",
+			ErrEnsemble, participants, observers, cfg.Quorum.StandaloneEnabled)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: log, stopC: make(chan struct{}), errC: make(chan error, 1)}
+	// One cleanup path: whatever was started is stopped, in reverse.
+	defer func() {
+		if err != nil {
+			s.teardown()
+		}
+	}()
+	log.LogAttrs(ctx, slog.LevelInfo, "created server", cfg.Summary()...)
+
+	for _, dir := range lockDirs(&cfg) {
+		l, err := lockDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		s.locks = append(s.locks, l)
+	}
+
+	// The client port is bound before anything on disk is touched, and stays
+	// closed to clients until the server is ready behind it.
+	s.door = &door{}
+	port := 0
+	if cfg.HasClientPort() {
+		ncfg := netloop.DefaultConfig()
+		ncfg.Addr = cfg.ClientAddr
+		ncfg.MaxFrame = cfg.MaxBuffer
+		ncfg.Logger = log
+		if s.net, err = netloop.ListenHandler(ncfg, s.door); err != nil {
+			return nil, fmt.Errorf("client port %s: %w", cfg.ClientAddr, err)
+		}
+		if a, ok := s.net.Addr().(*net.TCPAddr); ok {
+			port = a.Port
+		}
+	}
+
+	fs := vfs.OS()
+	snapDir, logDir := SnapshotDir(&cfg), LogDir(&cfg)
+	for _, dir := range []string{snapDir, logDir} {
+		if err := fs.MkdirAll(dir); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	s.wal, err = txnlog.Open(fs, logDir, txnlog.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	disk := session.NewDiskStats(cfg.FsyncWarningThreshold, log)
+	rcfg := replica.DefaultConfig()
+	rcfg.ID, rcfg.MyID = 1, 0
+	rcfg.Bootstrap = quorum.Membership{Voters: []uint64{1}}
+	rcfg.Quorum.Log, rcfg.Quorum.Logger, rcfg.Quorum.SaveObserver = s.wal, log, disk.Observe
+	rcfg.Tree = datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL}
+	rcfg.FS, rcfg.SnapshotDir = fs, snapDir
+	rcfg.SnapCount, rcfg.SnapRetain, rcfg.PurgeInterval = cfg.SnapCount, cfg.SnapRetainCount, cfg.PurgeInterval
+	rcfg.SnapSizeBytes = cfg.SnapSizeBytes
+	rcfg.ContainerCheckInterval, rcfg.ContainerMaxPerMinute = cfg.ContainerCheckInterval, cfg.ContainerMaxPerMinute
+	rcfg.Logger = log
+	if s.rep, err = replica.Open(rcfg); err != nil {
+		return nil, err
+	}
+
+	scfg := session.DefaultConfig()
+	scfg.TickTime = cfg.TickTime
+	scfg.MinSessionTimeout = cfg.MinSessionTimeout
+	scfg.MaxSessionTimeout = cfg.MaxSessionTimeout
+	scfg.MaxClientCnxns = cfg.MaxClientCnxns
+	scfg.SuperDigest = cfg.SuperDigest
+	scfg.FourLetterWords = cfg.FourLetterWords
+	scfg.ReconfigEnabled = cfg.ReconfigEnabled
+	scfg.Version = opts.Version
+	scfg.BuildTime = opts.BuildTime
+	scfg.ClientAddr = cfg.ClientAddr
+	scfg.Logger = log
+	if s.sess, err = session.NewServer(scfg, s.rep); err != nil {
+		return nil, err
+	}
+	s.rep.SetListener(s.sess)
+	s.startTicker(cfg.TickTime / ticksPerTickTime)
+	if s.ops, err = startOps(&s.cfg, log, s.sess, disk, s.rep, s.wal, fs, snapDir, logDir, port); err != nil {
+		return nil, err
+	}
+	go s.watchFailure()
+	s.door.open(netloop.SessionHandler(s.sess))
+	if s.net != nil {
+		log.Info("binding to port", "addr", s.net.Addr().String(), "version", scfg.FullVersion(), "data_dir", cfg.DataDir)
+	} else {
+		log.Warn("clientPort is not set: no client port is listening", "version", scfg.FullVersion(), "data_dir", cfg.DataDir)
+	}
+	return s, nil
+}
+
+// Addr returns the bound client address; nil without a client port.
+func (s *Server) Addr() net.Addr {
+	if s.net == nil {
+		return nil
+	}
+	return s.net.Addr()
+}
+
+// AdminAddr returns the AdminServer's address; nil when it is not running.
+func (s *Server) AdminAddr() net.Addr {
+	if s.ops.admin == nil {
+		return nil
+	}
+	return s.ops.admin.Addr()
+}
+
+// MetricsAddr returns the Prometheus endpoint's address; nil when it is not running.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.ops.metrics == nil {
+		return nil
+	}
+	return s.ops.metrics.Addr()
+}
+
+// Err delivers a failure after which the server cannot go on (the log could not
+// be written); the caller should Stop it and exit.
+func (s *Server) Err() <-chan error { return s.errC }
+
+// Replica returns the instance's replicated state machine.
+func (s *Server) Replica() *replica.Replica { return s.rep }
+
+// Sessions returns the instance's session layer.
+func (s *Server) Sessions() *session.Server { return s.sess }
+
+// Config returns the configuration the instance runs with.
+func (s *Server) Config() zoocfg.Config { return s.cfg }
+
+// Stop takes the instance down: operator endpoints and the client port first,
+// then the ticker, the replica (raft loop and apply goroutine) and the log, then
+// the directory locks. It may be called more than once.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() { s.stopErr = s.teardown() })
+	return s.stopErr
+}
+
+func (s *Server) teardown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.ops.stop()
+	if s.net != nil {
+		if nerr := s.net.Stop(ctx); err == nil {
+			err = nerr
+		}
+	}
+	s.stopTicker()
+	if s.rep != nil {
+		s.rep.Stop()
+	}
+	if s.wal != nil {
+		if werr := s.wal.Close(); err == nil {
+			err = werr
+		}
+	}
+	for _, l := range s.locks {
+		l.release()
+	}
+	return err
+}
+
+func (s *Server) watchFailure() {
+	select {
+	case err := <-s.rep.Failed():
+		select {
+		case s.errC <- err:
+		default:
+		}
+	case <-s.stopC:
+	}
+}
+
+// startTicker drives raft's clock and the replica's periodic work.
+func (s *Server) startTicker(every time.Duration) {
+	s.tickW.Add(1)
+	go func() {
+		defer s.tickW.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stopC:
+				return
+			case <-t.C:
+				s.rep.Node().Tick()
+				s.rep.Tick()
+			}
+		}
+	}()
+}
+
+func (s *Server) stopTicker() {
+	select {
+	case <-s.stopC:
+	default:
+		close(s.stopC)
+	}
+	s.tickW.Wait()
+}
+
+// SnapshotDir and LogDir are zkd's own subdirectories of dataDir and dataLogDir;
+// a ZooKeeper version-2 directory beside them is left alone.
+func SnapshotDir(c *zoocfg.Config) string { return filepath.Join(c.DataDir, "zkd", "snapshots") }
+
+// LogDir is where the write-ahead log lives (dataLogDir, or dataDir without one).
+func LogDir(c *zoocfg.Config) string {
+	dir := c.DataLogDir
+	if dir == "" {
+		dir = c.DataDir
+	}
+	return filepath.Join(dir, "zkd", "log")
+}
+
+// lockDirs are the directories an instance locks: dataDir, and dataLogDir when it
+// is a different directory.
+func lockDirs(c *zoocfg.Config) []string {
+	dirs := []string{c.DataDir}
+	if c.DataLogDir != "" && filepath.Clean(c.DataLogDir) != filepath.Clean(c.DataDir) {
+		dirs = append(dirs, c.DataLogDir)
+	}
+	return dirs
+}
+
+// door is the client port's handler until the server behind it is ready: it
+// refuses every connection, then hands each to the session layer.
+type door struct {
+	h atomic.Pointer[netloop.Handler] // nil until open
+}
+
+func (d *door) open(h netloop.Handler) { d.h.Store(&h) }
+
+func (d *door) handler() netloop.Handler {
+	if p := d.h.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// errStarting refuses a client that connects while the server is starting.
+var errStarting = errors.New("server: starting")
+
+func (d *door) Open(tr session.Transport, ip, remote string) (netloop.Conn, error) {
+	if h := d.handler(); h != nil {
+		return h.Open(tr, ip, remote)
+	}
+	return nil, errStarting
+}
+
+func (d *door) NoteRejected() {
+	if h := d.handler(); h != nil {
+		h.NoteRejected()
+	}
+}

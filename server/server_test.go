@@ -1,0 +1,131 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/go-zookeeper/zk"
+
+	"zkd/zoocfg"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func testConfig(t *testing.T, dataDir string) zoocfg.Config {
+	t.Helper()
+	cfg := zoocfg.Default()
+	cfg.DataDir = dataDir
+	cfg.ClientAddr = "127.0.0.1:0"
+	cfg.Admin.Enabled = false
+	cfg.PreAllocSize = 1 << 20
+	return cfg
+}
+
+func start(t *testing.T, cfg zoocfg.Config) *Server {
+	t.Helper()
+	s, err := Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return s
+}
+
+func TestSecondInstanceOnTheSameDataDirIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	start(t, testConfig(t, dir))
+	_, err := Start(context.Background(), testConfig(t, dir), Options{Logger: quiet})
+	if !errors.Is(err, ErrDirLocked) {
+		t.Fatalf("second instance: %v, want ErrDirLocked", err)
+	}
+	if want := "process " + strconv.Itoa(os.Getpid()); !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not name the holder (%s)", err, want)
+	}
+}
+
+func TestSeparateDataLogDirIsLockedToo(t *testing.T) {
+	logDir := t.TempDir()
+	a := testConfig(t, t.TempDir())
+	a.DataLogDir = logDir
+	start(t, a)
+	b := testConfig(t, t.TempDir())
+	b.DataLogDir = logDir
+	if _, err := Start(context.Background(), b, Options{Logger: quiet}); !errors.Is(err, ErrDirLocked) {
+		t.Fatalf("second instance on the same dataLogDir: %v, want ErrDirLocked", err)
+	}
+}
+
+// A port that cannot be bound fails the start before the log or a snapshot is
+// written: the lock file is the only trace, and the lock is released.
+func TestFailedBindLeavesTheDataDirUntouched(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.ClientAddr = ln.Addr().String()
+	if _, err := Start(context.Background(), cfg, Options{Logger: quiet}); err == nil {
+		t.Fatal("started on a port in use")
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != lockFileName {
+			t.Fatalf("a failed start left %s in the data directory", e.Name())
+		}
+	}
+	// The lock went with the failed start.
+	start(t, testConfig(t, dir))
+}
+
+func TestStartServeStopRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	s, err := Start(context.Background(), cfg, Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, _, err := zk.Connect([]string{s.Addr().String()}, 5e9, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Create("/kept", []byte("v"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "zkd", "snapshots")); err != nil {
+		t.Fatalf("no snapshot directory: %v", err)
+	}
+	s2 := start(t, cfg)
+	conn, _, err = zk.Connect([]string{s2.Addr().String()}, 5e9, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	data, _, err := conn.Get("/kept")
+	if err != nil || string(data) != "v" {
+		t.Fatalf("after restart: %q %v", data, err)
+	}
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}
