@@ -23,11 +23,12 @@ func (h *harness) connectWithTimeout(timeout int32) *client {
 // A session whose connection is gone expires after its timeout: a closeSession
 // is replicated and its ephemerals are deleted (semantics.md §7.1). A session
 // that keeps pinging, and one that is merely disconnected for less than its
-// timeout, stay. No assertion here depends on how fast the machine is: the
-// pinging session pings at a fifth of its timeout, and waits are bounded polls.
+// timeout, stay. Time is the replica's manual clock: nothing here depends on how
+// fast the machine is.
 func TestSessionExpiry(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(c *session.Config) { c.TickTime = 100 * time.Millisecond })
+	h := newManualHarness(t, func(c *session.Config) { c.TickTime = 100 * time.Millisecond })
+	const step = 20 * time.Millisecond
 
 	gone := h.connectWithTimeout(200)
 	silent := h.connectWithTimeout(200)
@@ -43,20 +44,23 @@ func TestSessionExpiry(t *testing.T) {
 	}
 	gone.c.Closed()
 
-	// Keep pinging alive until both short sessions have expired, and for at least
-	// several of alive's timeouts.
-	start := time.Now()
 	expired := func(cl *client) bool {
 		_, live := h.tree.Session(cl.sid)
 		return !live
 	}
-	for !(expired(gone) && expired(silent)) || time.Since(start) < 2*time.Second {
-		if time.Since(start) > waitLimit {
-			t.Fatalf("sessions not expired within %v (gone %v, silent %v)", waitLimit, expired(gone), expired(silent))
-		}
-		alive.ping()
-		time.Sleep(time.Duration(alive.timeout) * time.Millisecond / 5)
+	// Just before the short timeout nothing has expired.
+	h.rep.Advance(180*time.Millisecond, step)
+	alive.ping()
+	if expired(gone) || expired(silent) {
+		t.Fatal("a session expired before its timeout")
 	}
+	// Ten of alive's timeouts, alive pinging at a fifth of its timeout.
+	for range 50 {
+		h.rep.Advance(80*time.Millisecond, step)
+		alive.ping()
+	}
+	checkFor(t, "both short sessions to expire", func() bool { return expired(gone) && expired(silent) })
+	alive.ping() // the event for /gone precedes this reply
 
 	for _, p := range []string{"/gone", "/silent"} {
 		if _, code := h.tree.Exists(p, nil, nil); code != jute.CodeNoNode {
@@ -92,10 +96,12 @@ func TestSessionExpiry(t *testing.T) {
 // Reconnecting within the timeout keeps a disconnected session alive.
 func TestDisconnectedSessionResumedBeforeExpiry(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(c *session.Config) { c.TickTime = 100 * time.Millisecond })
+	h := newManualHarness(t, func(c *session.Config) { c.TickTime = 100 * time.Millisecond })
+	const step = 20 * time.Millisecond
 	first := h.connectWithTimeout(400)
 	first.create("/eph", nil, int32(jute.ModeEphemeral), jute.OpenACLUnsafe)
 	first.c.Closed()
+	h.rep.Advance(300*time.Millisecond, step)
 
 	cl := h.dial()
 	resp, ok := cl.handshake(jute.ConnectRequest{TimeOut: 400, SessionID: int64(first.sid), Passwd: first.passwd, HasReadOnly: true})
@@ -103,10 +109,9 @@ func TestDisconnectedSessionResumedBeforeExpiry(t *testing.T) {
 		t.Fatalf("resume: %+v ok=%v", resp, ok)
 	}
 	// Several timeouts of pinging later the session and its node are still there.
-	start := time.Now()
-	for time.Since(start) < 2*time.Second {
+	for range 25 {
+		h.rep.Advance(80*time.Millisecond, step)
 		cl.ping()
-		time.Sleep(80 * time.Millisecond)
 	}
 	if _, live := h.tree.Session(first.sid); !live {
 		t.Fatal("resumed session expired")
@@ -114,4 +119,10 @@ func TestDisconnectedSessionResumedBeforeExpiry(t *testing.T) {
 	if _, code := h.tree.Exists("/eph", nil, nil); code != jute.CodeOK {
 		t.Fatalf("ephemeral of the resumed session: %v", code)
 	}
+	// Silent from now on, it expires after its timeout.
+	h.rep.Advance(500*time.Millisecond, step)
+	checkFor(t, "the silent resumed session to expire", func() bool {
+		_, live := h.tree.Session(first.sid)
+		return !live
+	})
 }

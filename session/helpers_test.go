@@ -116,10 +116,22 @@ type harness struct {
 }
 
 // newHarness starts a standalone replica and a session.Server configured by
-// mutate. tick is the replica's tick (expiry resolution); zero means 10ms.
+// mutate.
 func newHarness(t *testing.T, mutate func(*session.Config)) *harness {
 	t.Helper()
-	rep := replicatest.NewStandalone(t, replicatest.StandaloneOptions{Logger: quiet})
+	return newHarnessWith(t, replicatest.StandaloneOptions{Logger: quiet}, mutate)
+}
+
+// newManualHarness is newHarness on a manual clock: nothing expires unless the
+// test moves time (h.rep.Advance).
+func newManualHarness(t *testing.T, mutate func(*session.Config)) *harness {
+	t.Helper()
+	return newHarnessWith(t, replicatest.StandaloneOptions{Logger: quiet, Clock: replicatest.NewManualClock()}, mutate)
+}
+
+func newHarnessWith(t *testing.T, opts replicatest.StandaloneOptions, mutate func(*session.Config)) *harness {
+	t.Helper()
+	rep := replicatest.NewStandalone(t, opts)
 	gate := &gatedReplica{Replica: rep.Replica}
 	cfg := session.DefaultConfig()
 	cfg.Logger = quiet

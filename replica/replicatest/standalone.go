@@ -22,6 +22,10 @@ type StandaloneOptions struct {
 	// Tick is the interval of the real-time ticker driving raft and the replica's
 	// periodic work (default 10ms).
 	Tick time.Duration
+	// Clock, when set, is the replica's clock and there is no ticker: the test
+	// moves time and ticks with Advance, so that expiry is decided by the test's
+	// clock alone.
+	Clock *ManualClock
 	// Mutate, when set, adjusts the replica's configuration before it opens.
 	Mutate func(*replica.Config)
 	Logger *slog.Logger
@@ -30,9 +34,10 @@ type StandaloneOptions struct {
 // Standalone is a one-voter replica on an in-memory disk, ticking in real time.
 type Standalone struct {
 	*replica.Replica
-	FS   *vfs.MemFS
-	Log  *txnlog.Log
-	stop chan struct{}
+	FS    *vfs.MemFS
+	Log   *txnlog.Log
+	clock *ManualClock
+	stop  chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
 }
@@ -66,6 +71,9 @@ func OpenStandalone(opts StandaloneOptions) (*Standalone, error) {
 	cfg.Quorum.Log, cfg.Quorum.Logger = l, log
 	cfg.Bootstrap = quorum.Membership{Voters: []uint64{1}}
 	cfg.Tree, cfg.FS, cfg.SnapshotDir, cfg.Logger = opts.Tree, fs, "/data/snapshots", log
+	if opts.Clock != nil {
+		cfg.Clock = opts.Clock
+	}
 	if opts.Mutate != nil {
 		opts.Mutate(&cfg)
 	}
@@ -74,7 +82,10 @@ func OpenStandalone(opts StandaloneOptions) (*Standalone, error) {
 		_ = l.Close()
 		return nil, err
 	}
-	s := &Standalone{Replica: r, FS: fs, Log: l, stop: make(chan struct{})}
+	s := &Standalone{Replica: r, FS: fs, Log: l, clock: opts.Clock, stop: make(chan struct{})}
+	if opts.Clock != nil {
+		return s, nil
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -91,6 +102,16 @@ func OpenStandalone(opts StandaloneOptions) (*Standalone, error) {
 		}
 	}()
 	return s, nil
+}
+
+// Advance moves a manual clock forward by d in steps of step, ticking the raft
+// node and the replica after each.
+func (s *Standalone) Advance(d, step time.Duration) {
+	for elapsed := time.Duration(0); elapsed < d; elapsed += step {
+		s.clock.Add(step)
+		s.Node().Tick()
+		s.Tick()
+	}
 }
 
 // Stop stops the ticker, the replica and the log.
