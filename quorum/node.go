@@ -49,11 +49,18 @@ type Applier interface {
 	LeaderChanged(lead, term uint64)
 }
 
+// Message is a raft message. The layers above carry it without looking inside
+// (only quorum and its transports import raft).
+type Message = pb.Message
+
+// To returns the member a message is for.
+func To(m *Message) uint64 { return m.GetTo() }
+
 // Transport carries raft messages to the other members. Send must not block: a
 // message that cannot be queued is dropped (raft retransmits) and the peer should
 // be reported with Node.ReportUnreachable.
 type Transport interface {
-	Send(msgs []*pb.Message)
+	Send(msgs []*Message)
 }
 
 // Config configures a Node.
@@ -308,7 +315,7 @@ func (n *Node) Tick() {
 }
 
 // Step delivers a message from another member.
-func (n *Node) Step(m *pb.Message) {
+func (n *Node) Step(m *Message) {
 	n.mu.Lock()
 	if !n.mu.stopped {
 		n.mu.msgs = append(n.mu.msgs, m)

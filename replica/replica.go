@@ -107,7 +107,11 @@ type Config struct {
 	Manual bool
 	// OnApplied, when set, is called on the apply goroutine after each entry is
 	// applied (tests check every replica's digest there).
-	OnApplied func(index uint64)
+	OnApplied func(index uint64, tree *datatree.Tree)
+	// ForwardTimeoutTicks bounds how long a write forwarded to the leader may go
+	// unanswered before its client is disconnected: a message lost with a broken
+	// peer connection is otherwise never answered (0: 100 ticks).
+	ForwardTimeoutTicks int
 }
 
 // DefaultConfig returns the settings of a standalone server.
@@ -133,6 +137,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ContainerCheckInterval <= 0 {
 		c.ContainerCheckInterval = time.Minute
+	}
+	if c.ForwardTimeoutTicks <= 0 {
+		c.ForwardTimeoutTicks = 100
 	}
 	if c.Clock == nil {
 		c.Clock = systemClock{}
@@ -167,6 +174,7 @@ type Replica struct {
 	queueC chan struct{} // buffer 1: the queue has items
 
 	applied atomic.Uint64
+	ticks   atomic.Uint64 // Ticks so far: the clock of forwarded writes' timeouts
 	lead    atomic.Uint64 // as last reported by quorum
 	solo    atomic.Bool   // the membership is this member alone
 
@@ -391,8 +399,8 @@ func (r *Replica) Propose(txn *datatree.Txn, applying func(), done DoneFunc) err
 	if lead == 0 {
 		return ErrNoLeader
 	}
-	r.waiters.add(seq, applying, done)
 	if lead == r.cfg.ID {
+		r.waiters.add(seq, applying, done, 0)
 		stampTime(entry, r.cfg.Clock.Now().UnixMilli())
 		if err := r.node.Propose(entry, func(err error) { r.waiters.fail(seq, err) }); err != nil {
 			r.waiters.remove(seq)
@@ -400,11 +408,21 @@ func (r *Replica) Propose(txn *datatree.Txn, applying func(), done DoneFunc) err
 		}
 		return nil
 	}
+	r.waiters.add(seq, applying, done, r.ticks.Load()+uint64(r.cfg.ForwardTimeoutTicks))
 	if !r.forward(lead, entry) {
 		r.waiters.remove(seq)
 		return ErrNoLeader
 	}
 	return nil
+}
+
+// PeerLost is told by the peer transport that its stream to member id broke:
+// what was forwarded on it may be lost, so if id leads, the writes waiting on it
+// fail now rather than at their timeout.
+func (r *Replica) PeerLost(id uint64) {
+	if id != 0 && id == r.lead.Load() && id != r.cfg.ID {
+		r.waiters.failForwarded(ErrLeaderChanged)
+	}
 }
 
 // ProposeServer replicates an entry the server makes itself (expiry, reaping);
@@ -593,7 +611,7 @@ func (r *Replica) applyEntry(e *quorum.Entry) {
 	}
 	r.applyWaiters.fire(e.Index)
 	if f := r.cfg.OnApplied; f != nil {
-		f(e.Index)
+		f(e.Index, r.tree)
 	}
 	r.snap.bytes += int64(len(e.Data))
 	r.maybeSnapshot(e.Index, e.Term)

@@ -22,6 +22,7 @@ func (r *Replica) Tick() {
 	defer r.ticker.Unlock()
 	now := r.cfg.Clock.Now()
 	r.applyWaiters.expire(now, ErrTimeout)
+	r.waiters.expire(r.ticks.Add(1), ErrTimeout)
 
 	lead := r.lead.Load()
 	if lead == 0 {

@@ -20,14 +20,47 @@ type waiters struct {
 type waiter struct {
 	applying func() // may be nil
 	done     DoneFunc
+	// deadline is the tick after which a forwarded write is given up on (0: a
+	// write this member proposed itself, which raft answers one way or another).
+	deadline uint64
 }
 
 func (w *waiters) init() { w.m = make(map[uint64]waiter) }
 
-func (w *waiters) add(seq uint64, applying func(), done DoneFunc) {
+func (w *waiters) add(seq uint64, applying func(), done DoneFunc, deadline uint64) {
 	w.mu.Lock()
-	w.m[seq] = waiter{applying: applying, done: done}
+	w.m[seq] = waiter{applying: applying, done: done, deadline: deadline}
 	w.mu.Unlock()
+}
+
+// failForwarded fails the forwarded writes, in seq order.
+func (w *waiters) failForwarded(err error) {
+	w.failWhere(func(x waiter) bool { return x.deadline != 0 }, err)
+}
+
+// expire fails the forwarded writes whose deadline has passed.
+func (w *waiters) expire(tick uint64, err error) {
+	w.failWhere(func(x waiter) bool { return x.deadline != 0 && tick > x.deadline }, err)
+}
+
+func (w *waiters) failWhere(match func(waiter) bool, err error) {
+	w.mu.Lock()
+	var seqs []uint64
+	for seq, x := range w.m {
+		if match(x) {
+			seqs = append(seqs, seq)
+		}
+	}
+	slices.Sort(seqs)
+	dead := make([]DoneFunc, len(seqs))
+	for i, seq := range seqs {
+		dead[i] = w.m[seq].done
+		delete(w.m, seq)
+	}
+	w.mu.Unlock()
+	for _, done := range dead {
+		done(0, datatree.Result{}, err)
+	}
 }
 
 // applying runs the waiter's applying hook, if any, before its entry applies.

@@ -38,8 +38,8 @@ type Standalone struct {
 	Log   *txnlog.Log
 	clock *ManualClock
 	stop  chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	wg    sync.WaitGroup
+	once  sync.Once
 }
 
 // NewStandalone opens a standalone replica; it is stopped by t.Cleanup (or Stop).

@@ -1,0 +1,378 @@
+package replica_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"zkd/datatree"
+	"zkd/internal/vfs"
+	"zkd/jute"
+	"zkd/replica"
+	"zkd/replica/replicatest"
+)
+
+const steps = 20000
+
+func exists(m *replicatest.Member, path string) bool {
+	_, code := m.Rep.Tree().Exists(path, nil, nil)
+	return code == jute.CodeOK
+}
+
+func others(c *replicatest.Cluster, id uint64) []uint64 {
+	var out []uint64
+	for _, m := range c.IDs() {
+		if m != id {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Writes sent to any member (followers forward them) are applied in one order
+// on every member, with the same digest after every entry.
+func TestWritesThroughEveryMemberApplyEverywhereAlike(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 1, Voters: 3, CheckDigests: true})
+	c.WaitLeader(steps)
+	var clients []*replicatest.Client
+	for _, id := range c.IDs() {
+		clients = append(clients, c.NewClient(id, 30000))
+	}
+	var outs []*replicatest.Outcome
+	for i := range 30 {
+		cl := clients[i%3]
+		outs = append(outs, cl.Create(fmt.Sprintf("/n%02d", i), []byte{byte(i)}, jute.ModePersistent))
+	}
+	c.RunUntil("every write is answered", steps, func() bool {
+		for _, o := range outs {
+			if o.Pending() {
+				return false
+			}
+		}
+		return true
+	})
+	var last jute.Zxid
+	for i, o := range outs {
+		if o.Err != nil || o.Res.Err != jute.CodeOK {
+			t.Fatalf("write %d: %v %v", i, o.Err, o.Res.Err)
+		}
+		last = max(last, o.Zxid)
+	}
+	c.WaitApplied(last, steps)
+	for _, id := range c.IDs() {
+		for i := range 30 {
+			if !exists(c.Member(id), fmt.Sprintf("/n%02d", i)) {
+				t.Fatalf("member %d lacks /n%02d", id, i)
+			}
+		}
+	}
+}
+
+// A client's writes on one connection keep their order even though a follower
+// forwards them: sequential creates get increasing sequence numbers in send order.
+func TestForwardedWritesKeepTheirConnectionsOrder(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 2, Voters: 3, MaxDelay: 5})
+	lead := c.WaitLeader(steps)
+	cl := c.NewClient(others(c, lead)[0], 30000)
+	var outs []*replicatest.Outcome
+	for range 20 {
+		outs = append(outs, cl.Create("/seq-", nil, jute.ModePersistentSequential))
+	}
+	c.RunUntil("the writes are answered", steps, func() bool { return !outs[len(outs)-1].Pending() })
+	prev := ""
+	for i, o := range outs {
+		if o.Err != nil || o.Res.Err != jute.CodeOK {
+			t.Fatalf("write %d: %v %v", i, o.Err, o.Res.Err)
+		}
+		var path string
+		d := jute.NewDecoder(o.Res.Body)
+		path = d.String()
+		if path <= prev {
+			t.Fatalf("write %d created %s after %s", i, path, prev)
+		}
+		prev = path
+	}
+}
+
+// consensus.md §5.11 case 1: the leader crashes with a write in flight. The
+// client is told the outcome is unknown, and the write is all or nothing: every
+// member has it, or none does.
+func TestLeaderCrashWithAWriteInFlightIsAllOrNothing(t *testing.T) {
+	for _, after := range []int{0, 1, 2, 3, 5, 8} {
+		t.Run(fmt.Sprintf("crash_after_steps=%d", after), func(t *testing.T) {
+			c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: uint64(10 + after), Voters: 3, CheckDigests: true})
+			lead := c.WaitLeader(steps)
+			onLeader := c.NewClient(lead, 30000)
+			onFollower := c.NewClient(others(c, lead)[0], 30000)
+			a := onLeader.Create("/a", nil, jute.ModePersistent)
+			b := onFollower.Create("/b", nil, jute.ModePersistent)
+			c.Run(after)
+			c.Crash(lead, vfs.CrashOptions{Unsynced: vfs.DropUnsynced})
+			next := c.WaitLeader(steps)
+			c.RunUntil("the follower's client hears", steps, func() bool { return b.Done })
+			if b.Err != nil && !errors.Is(b.Err, replica.ErrLeaderChanged) && !errors.Is(b.Err, replica.ErrDropped) {
+				t.Fatalf("follower client: unexpected error %v", b.Err)
+			}
+			_ = a // the crashed leader's own client is gone with it
+			c.Restart(lead)
+			// A later write commits everywhere, so every member has applied past /a and /b.
+			probe := c.NewClient(next, 30000)
+			o := probe.Create("/probe", nil, jute.ModePersistent)
+			c.RunUntil("the probe write", steps, func() bool { return o.Done })
+			c.WaitApplied(o.Zxid, steps)
+			for _, p := range []string{"/a", "/b"} {
+				n := 0
+				for _, id := range c.IDs() {
+					if exists(c.Member(id), p) {
+						n++
+					}
+				}
+				if n != 0 && n != 3 {
+					t.Fatalf("%s is on %d of 3 members", p, n)
+				}
+			}
+			if b.Done && b.Err == nil && !exists(c.Member(next), "/b") {
+				t.Fatal("an acknowledged write is missing")
+			}
+		})
+	}
+}
+
+// A write lost on its way to the leader is never overtaken by a later write of
+// the same connection: the later one is refused at apply (design/consensus.md §5.4).
+func TestLaterWriteIsRefusedAfterAnEarlierOneWasLost(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 3, Voters: 3})
+	lead := c.WaitLeader(steps)
+	follower := others(c, lead)[0]
+	cl := c.NewClient(follower, 30000)
+	c.BlockOneWay(follower, lead)
+	lost := cl.Create("/lost", nil, jute.ModePersistent)
+	c.Step()
+	c.Heal()
+	later := cl.Create("/later", nil, jute.ModePersistent)
+	c.RunUntil("the later write is decided", steps, func() bool { return later.Done })
+	if later.Err == nil && later.Res.Err != datatree.CodeOutOfOrder {
+		t.Fatalf("later write after a lost one: %v, want out of order", later.Res.Err)
+	}
+	c.Run(200)
+	for _, id := range c.IDs() {
+		if exists(c.Member(id), "/later") {
+			t.Fatalf("member %d applied a write whose predecessor was lost", id)
+		}
+	}
+	_ = lost
+}
+
+// Writes of a connection the session has left (it moved to another member) are
+// refused as SESSIONMOVED.
+func TestWritesOfAStaleConnectionAreRefused(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 4, Voters: 3})
+	lead := c.WaitLeader(steps)
+	cl := c.NewClient(lead, 30000)
+	stale := *cl
+	if o := cl.Move(others(c, lead)[0]); o.Err != nil || o.Res.Err != jute.CodeOK {
+		t.Fatalf("move: %v %v", o.Err, o.Res.Err)
+	}
+	o := stale.Create("/stale", nil, jute.ModePersistent)
+	c.RunUntil("the stale write is decided", steps, func() bool { return o.Done })
+	if o.Err == nil && o.Res.Err != jute.CodeSessionMoved {
+		t.Fatalf("write from the old connection: %v, want SESSIONMOVED", o.Res.Err)
+	}
+	ok := cl.Create("/moved", nil, jute.ModePersistent)
+	c.RunUntil("the moved client's write", steps, func() bool { return ok.Done })
+	if ok.Err != nil || ok.Res.Err != jute.CodeOK {
+		t.Fatalf("write after the move: %v %v", ok.Err, ok.Res.Err)
+	}
+}
+
+// consensus.md §5.11 case 3: a leader cut off from the majority steps down; its
+// clients' writes fail; the majority elects a leader whose tracker expires the
+// sessions nobody touches any more, deleting their ephemerals.
+func TestMinorityLeaderStepsDownAndItsSilentSessionsExpire(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 5, Voters: 3})
+	lead := c.WaitLeader(steps)
+	stranded := c.NewClient(lead, 2000)
+	eph := stranded.Create("/eph", nil, jute.ModeEphemeral)
+	c.RunUntil("the ephemeral", steps, func() bool { return eph.Done })
+	c.WaitApplied(eph.Zxid, steps)
+	c.Partition([]uint64{lead}, others(c, lead))
+	w := stranded.Create("/never", nil, jute.ModePersistent)
+	c.RunUntil("the old leader steps down", steps, func() bool { return !c.Member(lead).Rep.IsLeader() })
+	c.RunUntil("the stranded write fails", steps, func() bool { return w.Done })
+	if w.Err == nil {
+		t.Fatalf("a write on a leader cut off from the majority succeeded: %v", w.Res.Err)
+	}
+	var next uint64
+	c.RunUntil("a majority leader", steps, func() bool {
+		next = c.Leader()
+		return next != 0 && next != lead
+	})
+	c.RunUntil("the stranded session expires on the majority", steps, func() bool { return !exists(c.Member(next), "/eph") })
+	if c.Member(lead).LostLeader == 0 {
+		t.Fatal("the cut-off member never told its clients to move")
+	}
+	c.Heal()
+	c.RunUntil("the old leader catches up", steps, func() bool { return !exists(c.Member(lead), "/eph") })
+}
+
+// consensus.md §5.7: a new leader gives every session a full timeout from the
+// moment it arms its tracker, so a leader change alone expires nobody.
+func TestNewLeaderRestartsEverySessionsClock(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 6, Voters: 3, StepTime: 10 * time.Millisecond})
+	lead := c.WaitLeader(steps)
+	follower := others(c, lead)[0]
+	cl := c.NewClient(follower, 4000)
+	eph := cl.Create("/mine", nil, jute.ModeEphemeral)
+	c.RunUntil("the ephemeral", steps, func() bool { return eph.Done })
+	// Silent for 3 s of its 4 s timeout, then the leader dies.
+	c.Run(300)
+	c.Crash(lead, vfs.CrashOptions{Unsynced: vfs.DropUnsynced})
+	next := c.WaitLeader(steps)
+	// 2 s after the new leader took over (5 s of silence in all) it is still there.
+	c.Run(200)
+	if !exists(c.Member(next), "/mine") {
+		t.Fatal("a leader change expired a session before its timeout")
+	}
+	// Pinging keeps it alive through the follower's touch reports.
+	for range 100 {
+		cl.Ping()
+		c.Run(10)
+	}
+	if !exists(c.Member(next), "/mine") {
+		t.Fatal("a pinging session expired")
+	}
+	// Silent for good: it goes.
+	c.RunUntil("the silent session expires", steps, func() bool { return !exists(c.Member(next), "/mine") })
+}
+
+// Sync on a follower returns only once the follower has applied everything
+// committed before it, even with the leader's write still on its way.
+func TestSyncOnAFollowerCoversEarlierCommits(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 7, Voters: 3, MaxDelay: 6})
+	lead := c.WaitLeader(steps)
+	writer := c.NewClient(lead, 30000)
+	w := writer.Create("/w", nil, jute.ModePersistent)
+	c.RunUntil("the write is acknowledged", steps, func() bool { return w.Done })
+	follower := others(c, lead)[0]
+	s := c.Sync(follower)
+	c.RunUntil("the sync", steps, func() bool { return s.Done })
+	if s.Err != nil || s.Zxid < w.Zxid {
+		t.Fatalf("sync on %d answered at %v (err %v) before the write at %v", follower, s.Zxid, s.Err, w.Zxid)
+	}
+	if !exists(c.Member(follower), "/w") {
+		t.Fatal("after sync the follower does not show the write")
+	}
+}
+
+// consensus.md §5.11 case 9: a sync asked while there is no reachable leader is
+// asked again, under a fresh context, once there is one.
+func TestSyncSurvivesALeaderChange(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 8, Voters: 3})
+	lead := c.WaitLeader(steps)
+	follower := others(c, lead)[0]
+	c.BlockOneWay(follower, lead)
+	s := c.Sync(follower)
+	c.Run(30)
+	c.Crash(lead, vfs.CrashOptions{Unsynced: vfs.DropUnsynced})
+	c.Heal()
+	c.WaitLeader(steps)
+	c.RunUntil("the sync completes under the new leader", steps, func() bool { return s.Done })
+	if s.Err != nil {
+		t.Fatalf("sync: %v", s.Err)
+	}
+}
+
+// Observers (raft learners) apply everything, forward their clients' writes, and
+// do not count towards the quorum.
+func TestObserverServesAndForwards(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 9, Voters: 3, Learners: 1, CheckDigests: true})
+	c.WaitLeader(steps)
+	obs := c.NewClient(4, 30000)
+	w := obs.Create("/from-observer", nil, jute.ModePersistent)
+	c.RunUntil("the observer's write", steps, func() bool { return w.Done })
+	if w.Err != nil || w.Res.Err != jute.CodeOK {
+		t.Fatalf("write through the observer: %v %v", w.Err, w.Res.Err)
+	}
+	c.WaitApplied(w.Zxid, steps)
+	if c.Member(4).Rep.Node().Status().Membership.IsVoter(4) {
+		t.Fatal("the observer is a voter")
+	}
+}
+
+// Members restart from their snapshots and logs after kill -9 and converge on
+// the same tree; with messages lost and delayed at random, every member applies
+// the same entries with the same digest.
+func TestLossyNetworkCrashesAndSnapshotsConverge(t *testing.T) {
+	for seed := uint64(30); seed < 34; seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: seed, Voters: 3, DropRate: 0.05,
+				MaxDelay: 5, SnapCount: 40, CheckDigests: true})
+			var last jute.Zxid
+			for round := range 6 {
+				lead := c.WaitLeader(steps)
+				cl := c.NewClient(others(c, lead)[round%2], 30000)
+				var outs []*replicatest.Outcome
+				for i := range 15 {
+					outs = append(outs, cl.Create(fmt.Sprintf("/r%d-%02d", round, i), nil, jute.ModePersistent))
+				}
+				c.RunUntil("the round's writes finish", steps, func() bool {
+					for _, o := range outs {
+						if o.Pending() {
+							return false
+						}
+					}
+					return true
+				})
+				for _, o := range outs {
+					if o.Err == nil && o.Res.Err == jute.CodeOK {
+						last = max(last, o.Zxid)
+					}
+				}
+				if round%2 == 1 {
+					victim := c.IDs()[round%3]
+					c.Crash(victim, vfs.CrashOptions{Unsynced: vfs.DropUnsynced})
+					c.Run(50)
+					c.Restart(victim)
+				}
+			}
+			c.WaitApplied(last, steps*2)
+			ref := replicatest.TreeDigest(t, c.Member(1).Rep.Tree())
+			for _, id := range c.IDs()[1:] {
+				if d := replicatest.TreeDigest(t, c.Member(id).Rep.Tree()); d != ref || c.Member(id).Rep.Applied() != c.Member(1).Rep.Applied() {
+					c.Run(500) // let the last member catch up, then compare once more
+					if d := replicatest.TreeDigest(t, c.Member(id).Rep.Tree()); d != ref {
+						t.Fatalf("member %d digest %x, member 1 %x (%s)", id, d, ref, c)
+					}
+				}
+			}
+		})
+	}
+}
+
+// consensus.md §5.11 case 4: a leader whose disk fails never acknowledges the
+// write it could not make durable.
+func TestDiskFailureOnTheLeaderAcknowledgesNothing(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 12, Voters: 3})
+	lead := c.WaitLeader(steps)
+	cl := c.NewClient(lead, 30000)
+	c.Member(lead).FS.SetInjector(vfs.FailKind(vfs.OpSync, 0, errors.New("EIO"), 0))
+	o := cl.Create("/doomed", nil, jute.ModePersistent)
+	c.Run(200)
+	if o.Done && o.Err == nil && o.Res.Err == jute.CodeOK {
+		// Acknowledged: then it must be durable on a quorum, i.e. on the other two.
+		for _, id := range others(c, lead) {
+			if !exists(c.Member(id), "/doomed") {
+				t.Fatalf("acknowledged write missing on member %d", id)
+			}
+		}
+	}
+	select {
+	case err := <-c.Member(lead).Rep.Failed():
+		if err == nil {
+			t.Fatal("nil failure")
+		}
+	default:
+		t.Fatal("the leader kept running on a disk that failed an fdatasync")
+	}
+}

@@ -1,0 +1,398 @@
+package replicatest
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"testing/cryptotest"
+	"time"
+
+	"zkd/datatree"
+	"zkd/internal/vfs"
+	"zkd/jute"
+	"zkd/quorum"
+	"zkd/replica"
+	"zkd/txnlog"
+)
+
+// ClusterOptions configure a Cluster.
+type ClusterOptions struct {
+	Seed     uint64
+	Voters   int // members 1..Voters vote
+	Learners int // the next Learners members only learn (observers)
+	// TickEvery is how many steps make one tick (default 5); StepTime is how much
+	// the shared clock moves per step (default 10ms).
+	TickEvery int
+	StepTime  time.Duration
+	// MaxDelay is the most steps a message may be delayed (default 3).
+	MaxDelay int
+	// DropRate is the probability that a message (raft or replica) is lost.
+	DropRate float64
+	// SnapCount is each member's snapCount (0: no snapshots).
+	SnapCount int
+	Tree      datatree.Config
+	// CheckDigests recomputes each member's tree digest after every entry and
+	// fails the test when two members differ at the same index.
+	CheckDigests bool
+}
+
+// Cluster is an in-process ensemble of replicas on a simulated network and a
+// shared manual clock, driven step by step from a seed (see the package doc of
+// quorum/quorumtest for the stepping rules, which are the same). Replica
+// messages (forwarded writes, touches) travel on the same per-link FIFO as raft
+// messages, as they do over the real peer transport.
+type Cluster struct {
+	t       testing.TB
+	opts    ClusterOptions
+	rng     *rand.Rand
+	now     int
+	Clock   *ManualClock
+	members map[uint64]*Member
+	ids     []uint64
+	boot    quorum.Membership
+
+	queue   []message
+	lastAt  map[[2]uint64]int // per link: the delivery step of the last message, for FIFO
+	blocked map[[2]uint64]bool
+	digests map[uint64]uint64 // index -> digest of the first member that applied it
+	log     *slog.Logger
+}
+
+type message struct {
+	from, to uint64
+	at       int
+	raft     *quorum.Message
+	app      []byte
+}
+
+// Member is one simulated server.
+type Member struct {
+	c   *Cluster
+	ID  uint64
+	FS  *vfs.MemFS
+	Log *txnlog.Log
+	Rep *replica.Replica
+	Up  bool
+	// Closed lists the sessions whose closeSession this member applied.
+	Closed []jute.SessionID
+	// LostLeader counts the times the member told its clients to move away.
+	LostLeader int
+	touched    map[jute.SessionID]bool // clients heard from since the last tick
+}
+
+// NewCluster starts an ensemble with every member up.
+func NewCluster(t testing.TB, opts ClusterOptions) *Cluster {
+	t.Helper()
+	if opts.TickEvery <= 0 {
+		opts.TickEvery = 5
+	}
+	if opts.StepTime <= 0 {
+		opts.StepTime = 10 * time.Millisecond
+	}
+	if opts.MaxDelay <= 0 {
+		opts.MaxDelay = 3
+	}
+	if tt, ok := t.(*testing.T); ok {
+		cryptotest.SetGlobalRandom(tt, opts.Seed)
+	}
+	c := &Cluster{t: t, opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, ^opts.Seed)), Clock: NewManualClock(),
+		members: make(map[uint64]*Member), lastAt: make(map[[2]uint64]int), blocked: make(map[[2]uint64]bool),
+		digests: make(map[uint64]uint64), log: slog.New(slog.DiscardHandler)}
+	for i := 1; i <= opts.Voters+opts.Learners; i++ {
+		id := uint64(i)
+		c.ids = append(c.ids, id)
+		if i <= opts.Voters {
+			c.boot.Voters = append(c.boot.Voters, id)
+		} else {
+			c.boot.Learners = append(c.boot.Learners, id)
+		}
+	}
+	for _, id := range c.ids {
+		m := &Member{c: c, ID: id, FS: vfs.NewMem()}
+		c.members[id] = m
+		m.start()
+	}
+	t.Cleanup(func() {
+		for _, m := range c.members {
+			if m.Up {
+				m.stop()
+			}
+		}
+	})
+	return c
+}
+
+func (m *Member) start() {
+	c := m.c
+	l, err := txnlog.Open(m.FS, "/log", txnlog.Options{SegmentSize: 256 << 10, Logger: c.log})
+	if err != nil {
+		c.t.Fatalf("replicatest: member %d: open log: %v", m.ID, err)
+	}
+	cfg := replica.DefaultConfig()
+	cfg.ID, cfg.MyID, cfg.Manual = m.ID, int64(m.ID), true
+	cfg.Quorum.Log, cfg.Quorum.Logger = l, c.log
+	cfg.Quorum.Transport = raftTransport{c: c, from: m.ID}
+	cfg.Peers = appPeers{c: c, from: m.ID}
+	cfg.Bootstrap, cfg.Tree, cfg.Clock, cfg.Logger = c.boot, c.opts.Tree, c.Clock, c.log
+	cfg.LeaderlessTicks = 20
+	if c.opts.SnapCount > 0 {
+		cfg.FS, cfg.SnapshotDir, cfg.SnapCount = m.FS, "/snap", c.opts.SnapCount
+	}
+	if c.opts.CheckDigests {
+		cfg.OnApplied = func(index uint64, tree *datatree.Tree) { c.checkDigest(m, index, tree) }
+	}
+	r, err := replica.Open(cfg)
+	if err != nil {
+		c.t.Fatalf("replicatest: member %d: open: %v", m.ID, err)
+	}
+	m.Log, m.Rep, m.Up = l, r, true
+	r.SetListener(memberListener{m})
+}
+
+func (m *Member) stop() {
+	m.Rep.Stop()
+	_ = m.Log.Close()
+	m.Up = false
+}
+
+type memberListener struct{ m *Member }
+
+func (l memberListener) SessionClosed(id jute.SessionID)      { l.m.Closed = append(l.m.Closed, id) }
+func (memberListener) SessionAttached(jute.SessionID, uint64) {}
+func (l memberListener) CollectTouched(dst []jute.SessionID) []jute.SessionID {
+	for _, id := range slices.Sorted(maps.Keys(l.m.touched)) {
+		dst = append(dst, id)
+	}
+	clear(l.m.touched)
+	return dst
+}
+func (l memberListener) LeaderLost() { l.m.LostLeader++ }
+
+type raftTransport struct {
+	c    *Cluster
+	from uint64
+}
+
+func (tr raftTransport) Send(msgs []*quorum.Message) {
+	for _, msg := range msgs {
+		tr.c.send(message{from: tr.from, to: quorum.To(msg), raft: msg})
+	}
+}
+
+type appPeers struct {
+	c    *Cluster
+	from uint64
+}
+
+func (p appPeers) SendApp(to uint64, msg []byte) bool {
+	p.c.send(message{from: p.from, to: to, app: append([]byte(nil), msg...)})
+	return true
+}
+
+func (c *Cluster) send(m message) {
+	link := [2]uint64{m.from, m.to}
+	if c.blocked[link] || c.opts.DropRate > 0 && c.rng.Float64() < c.opts.DropRate {
+		return
+	}
+	m.at = max(c.now+1+c.rng.IntN(c.opts.MaxDelay), c.lastAt[link])
+	c.lastAt[link] = m.at
+	c.queue = append(c.queue, m)
+}
+
+// Step advances the cluster by one step: the clock moves, due messages are
+// delivered in order, ticks happen when due, and every member processes.
+func (c *Cluster) Step() {
+	c.now++
+	c.Clock.Add(c.opts.StepTime)
+	var later []message
+	for _, msg := range c.queue {
+		if msg.at > c.now {
+			later = append(later, msg)
+			continue
+		}
+		m := c.members[msg.to]
+		if m == nil || !m.Up || c.blocked[[2]uint64{msg.from, msg.to}] {
+			continue
+		}
+		if msg.raft != nil {
+			m.Rep.Node().Step(msg.raft)
+		} else {
+			m.Rep.HandleApp(msg.from, msg.app)
+		}
+	}
+	c.queue = later
+	tick := c.now%c.opts.TickEvery == 0
+	for _, id := range c.ids {
+		m := c.members[id]
+		if !m.Up {
+			continue
+		}
+		if tick {
+			m.Rep.Node().Tick()
+			m.Rep.Tick()
+		}
+		m.Rep.Node().Process()
+	}
+}
+
+// Run steps n times.
+func (c *Cluster) Run(n int) {
+	for range n {
+		c.Step()
+	}
+}
+
+// RunUntil steps until cond holds, failing the test after maxSteps.
+func (c *Cluster) RunUntil(what string, maxSteps int, cond func() bool) {
+	c.t.Helper()
+	for range maxSteps {
+		if cond() {
+			return
+		}
+		c.Step()
+	}
+	if !cond() {
+		c.t.Fatalf("replicatest: seed %d: %s did not happen within %d steps (%s)", c.opts.Seed, what, maxSteps, c)
+	}
+}
+
+// Member returns member id.
+func (c *Cluster) Member(id uint64) *Member { return c.members[id] }
+
+// IDs returns every member id in order.
+func (c *Cluster) IDs() []uint64 { return slices.Clone(c.ids) }
+
+// Leader returns the member that is up and leads with the highest term, or 0.
+func (c *Cluster) Leader() uint64 {
+	var lead, term uint64
+	for _, id := range c.ids {
+		m := c.members[id]
+		if m.Up && m.Rep.IsLeader() && m.Rep.Node().Term() >= term {
+			lead, term = id, m.Rep.Node().Term()
+		}
+	}
+	return lead
+}
+
+// WaitLeader steps until a leader is up, every connected member that is up
+// follows it, and the leader has applied an entry of its own term (so that its
+// session tracker is armed).
+func (c *Cluster) WaitLeader(maxSteps int) uint64 {
+	c.t.Helper()
+	c.RunUntil("a stable leader", maxSteps, func() bool {
+		lead := c.Leader()
+		if lead == 0 {
+			return false
+		}
+		for _, id := range c.ids {
+			m := c.members[id]
+			if m.Up && !c.blocked[[2]uint64{lead, id}] && !c.blocked[[2]uint64{id, lead}] && m.Rep.Leader() != lead {
+				return false
+			}
+		}
+		return c.members[lead].Rep.Node().Status().Commit >= 1 && c.members[lead].Rep.Applied() > 1
+	})
+	return c.Leader()
+}
+
+// WaitApplied steps until every member that is up has applied index.
+func (c *Cluster) WaitApplied(index jute.Zxid, maxSteps int) {
+	c.t.Helper()
+	c.RunUntil(fmt.Sprintf("every member applies %v", index), maxSteps, func() bool {
+		for _, id := range c.ids {
+			if m := c.members[id]; m.Up && m.Rep.Applied() < index {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// Crash stops member id as kill -9 would: its disk keeps what opts keep of what
+// was not yet synced.
+func (c *Cluster) Crash(id uint64, opts vfs.CrashOptions) {
+	m := c.members[id]
+	if !m.Up {
+		return
+	}
+	crashed := m.FS.CrashClone(opts)
+	m.stop()
+	m.FS = crashed
+	c.queue = slices.DeleteFunc(c.queue, func(msg message) bool { return msg.to == id || msg.from == id })
+}
+
+// Restart starts a crashed member from its disk.
+func (c *Cluster) Restart(id uint64) {
+	if m := c.members[id]; !m.Up {
+		m.start()
+	}
+}
+
+// Partition cuts every link between members of different groups; members not
+// named are cut off from everyone.
+func (c *Cluster) Partition(groups ...[]uint64) {
+	group := make(map[uint64]int)
+	for g, ids := range groups {
+		for _, id := range ids {
+			group[id] = g + 1
+		}
+	}
+	clear(c.blocked)
+	for _, a := range c.ids {
+		for _, b := range c.ids {
+			if a != b && (group[a] == 0 || group[a] != group[b]) {
+				c.blocked[[2]uint64{a, b}] = true
+			}
+		}
+	}
+}
+
+// BlockOneWay drops every message from -> to.
+func (c *Cluster) BlockOneWay(from, to uint64) { c.blocked[[2]uint64{from, to}] = true }
+
+// Heal restores every link.
+func (c *Cluster) Heal() { clear(c.blocked) }
+
+func (c *Cluster) checkDigest(m *Member, index uint64, tree *datatree.Tree) {
+	d := TreeDigest(c.t, tree)
+	if prev, ok := c.digests[index]; ok && prev != d {
+		c.t.Fatalf("replicatest: seed %d: member %d's tree digest after index %d is %x, another member had %x",
+			c.opts.Seed, m.ID, index, d, prev)
+	}
+	c.digests[index] = d
+}
+
+// TreeDigest is the sum of ZooKeeper's node digests over the whole tree.
+func TreeDigest(t testing.TB, tree *datatree.Tree) uint64 {
+	t.Helper()
+	im, err := tree.Freeze()
+	if err != nil {
+		t.Fatalf("replicatest: digest: %v", err)
+	}
+	defer im.Release()
+	var sum uint64
+	if err := im.Nodes(func(n *datatree.NodeImage) error {
+		sum += datatree.NodeDigest(n)
+		return nil
+	}); err != nil {
+		t.Fatalf("replicatest: digest: %v", err)
+	}
+	return sum
+}
+
+// String summarises the cluster for failure messages.
+func (c *Cluster) String() string {
+	s := fmt.Sprintf("step %d;", c.now)
+	for _, id := range c.ids {
+		m := c.members[id]
+		if !m.Up {
+			s += fmt.Sprintf(" %d:down", id)
+			continue
+		}
+		s += fmt.Sprintf(" %d:lead=%d term=%d applied=%d", id, m.Rep.Leader(), m.Rep.Node().Term(), m.Rep.Applied())
+	}
+	return s
+}
