@@ -58,7 +58,7 @@ func decodeFrame(buf []byte, off int) (fr frame, reason string, zeroHeader bool)
 		wantLen = int(n)
 	case recHardState:
 		wantLen = hardStateSize
-	case recCompact:
+	case recCompact, recReset:
 		wantLen = compactSize
 	default:
 		return fr, fmt.Sprintf("unknown record type %d", fr.typ), false

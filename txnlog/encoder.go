@@ -40,6 +40,7 @@ const (
 	recEntry     recType = 2
 	recHardState recType = 3
 	recCompact   recType = 4
+	recReset     recType = 5 // payload as recCompact: the log restarts after index
 )
 
 // flagCommit marks the last frame of a batch: replay applies a batch only once it
@@ -100,8 +101,12 @@ func appendHardState(dst []byte, batch uint32, flags uint8, hs *HardState) []byt
 }
 
 func appendCompact(dst []byte, batch uint32, flags uint8, index uint64) []byte {
+	return appendIndexRecord(dst, recCompact, batch, flags, index)
+}
+
+func appendIndexRecord(dst []byte, typ recType, batch uint32, flags uint8, index uint64) []byte {
 	start := len(dst)
-	dst = appendFrameHeader(dst, recCompact, batch, flags, compactSize)
+	dst = appendFrameHeader(dst, typ, batch, flags, compactSize)
 	dst = binary.LittleEndian.AppendUint64(dst, index)
 	return finishFrame(dst, start)
 }

@@ -122,6 +122,13 @@ func (x *index) compactTo(c uint64) {
 	}
 }
 
+// resetTo empties the index: no entry is retained, and the next one is c+1.
+func (x *index) resetTo(c uint64) {
+	x.compact = c
+	x.ents = nil
+	x.dropCache(x.cache.len())
+}
+
 // evict drops cached data, oldest first, until at most limit bytes remain.
 func (x *index) evict(limit int64) {
 	n, left := 0, x.cached

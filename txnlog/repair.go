@@ -231,6 +231,8 @@ func (r *replayer) apply(seg *segment, pend []pendFrame) error {
 			r.hs = fr.hardState()
 		case recCompact:
 			r.x.compactTo(fr.compactIndex())
+		case recReset:
+			r.x.resetTo(fr.compactIndex())
 		}
 	}
 	return nil
