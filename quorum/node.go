@@ -10,6 +10,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 
 	"zkd/txnlog"
 )
@@ -47,6 +48,10 @@ type Applier interface {
 	// LeaderChanged reports the leader this node now follows (0: none known) and
 	// the term, before any entry committed under it is passed to Apply.
 	LeaderChanged(lead, term uint64)
+	// InstallSnapshot replaces the state machine with the snapshot of meta.Index,
+	// which the transport stored before it delivered the leader's MsgSnap. Entries
+	// passed to Apply afterwards follow meta.Index.
+	InstallSnapshot(meta SnapshotMeta)
 }
 
 // Message is a raft message. The layers above carry it without looking inside
@@ -55,6 +60,15 @@ type Message = pb.Message
 
 // To returns the member a message is for.
 func To(m *Message) uint64 { return m.GetTo() }
+
+// SnapshotIndex reports whether m sends a snapshot (raft's MsgSnap, which carries
+// only the metadata: the transport streams the file), and the index it is of.
+func SnapshotIndex(m *Message) (uint64, bool) {
+	if m.GetType() != pb.MessageType_MsgSnap {
+		return 0, false
+	}
+	return m.GetSnapshot().GetMetadata().GetIndex(), true
+}
 
 // Transport carries raft messages to the other members. Send must not block: a
 // message that cannot be queued is dropped (raft retransmits) and the peer should
@@ -183,6 +197,9 @@ type Node struct {
 	ticks     uint64
 	// membership is raft's configuration as of the last conf change applied.
 	membership Membership
+	// rejoining holds the members removed for losing their log, to be added back
+	// (the value: whether as a learner); see rejoin.go.
+	rejoining map[uint64]*bool
 
 	published struct {
 		lead   atomic.Uint64
@@ -211,7 +228,7 @@ func Start(cfg Config) (*Node, error) {
 			first, cfg.Snapshot.Index)
 	}
 	st.hs = st.restoreHardState()
-	n := &Node{cfg: cfg, st: st, log: cfg.Logger, wakeC: make(chan struct{}, 1),
+	n := &Node{cfg: cfg, st: st, log: cfg.Logger, wakeC: make(chan struct{}, 1), rejoining: make(map[uint64]*bool),
 		stopC: make(chan struct{}), doneC: make(chan struct{}), failC: make(chan error, 1)}
 	n.reads.init()
 	rn, err := raft.NewRawNode(&raft.Config{
@@ -451,6 +468,8 @@ func (n *Node) Process() {
 		n.ticks++
 	}
 	for _, m := range msgs {
+		n.noticeLostLog(m)
+		m = n.clampCommit(m)
 		// Errors here are messages for another term or from a removed member:
 		// raft has already logged them, and dropping them is what it expects.
 		_ = n.rn.Step(m)
@@ -483,6 +502,7 @@ func (n *Node) Process() {
 	n.reads.issue(n, reads)
 	if ticks > 0 {
 		n.reads.retryStale(n)
+		n.maybeReadd()
 		n.publishStatus()
 	}
 	n.handleReady()
@@ -543,8 +563,10 @@ func (n *Node) handleReady() {
 			n.send(rd.Messages)
 		}
 		if !raft.IsEmptySnap(rd.Snapshot) {
-			n.fail(errors.New("quorum: installing a snapshot from the leader is not supported yet"))
-			return
+			if err := n.installSnapshot(rd.Snapshot); err != nil {
+				n.fail(err)
+				return
+			}
 		}
 		// Persist before a follower acknowledges anything: a vote or entry
 		// acknowledged and then lost in a crash would let the group decide twice.
@@ -561,6 +583,38 @@ func (n *Node) handleReady() {
 		n.commit(rd.CommittedEntries)
 		n.rn.Advance(rd)
 	}
+}
+
+// clampCommit keeps a heartbeat from committing past this member's log. A leader
+// only sends commit indexes a member has acknowledged, so this matters only for a
+// member that lost its log, which raft would otherwise crash on; the leader then
+// removes it and adds it back (rejoin.go).
+func (n *Node) clampCommit(m *pb.Message) *pb.Message {
+	if m.GetType() != pb.MessageType_MsgHeartbeat {
+		return m
+	}
+	if last, _ := n.st.LastIndex(); m.GetCommit() > last {
+		m = proto.Clone(m).(*pb.Message)
+		m.Commit = new(last)
+	}
+	return m
+}
+
+// installSnapshot takes on the leader's snapshot: the log restarts after it (its
+// own entries either are in it or diverge from the leader's), and the state
+// machine is replaced before any later entry is handed up.
+func (n *Node) installSnapshot(snap *pb.Snapshot) error {
+	md := snap.GetMetadata()
+	meta := SnapshotMeta{Index: md.GetIndex(), Term: md.GetTerm(), Membership: membershipOf(md.GetConfState())}
+	if err := n.cfg.Log.Reset(meta.Index); err != nil {
+		return err
+	}
+	n.st.snap = meta
+	n.membership = meta.Membership
+	n.log.Info("installed the leader's snapshot", "index", meta.Index, "term", meta.Term,
+		"voters", meta.Membership.Voters, "learners", meta.Membership.Learners)
+	n.cfg.Applier.InstallSnapshot(meta)
+	return nil
 }
 
 func (n *Node) send(msgs []*pb.Message) {
@@ -631,6 +685,7 @@ func (n *Node) applyConfChange(e *pb.Entry) (Membership, []byte) {
 	}
 	m := membershipOf(n.rn.ApplyConfChange(cc))
 	n.membership = m
+	n.appliedRejoin(ctx, m)
 	n.log.Info("membership changed", "index", e.GetIndex(), "voters", m.Voters, "learners", m.Learners,
 		"outgoing", m.VotersOutgoing)
 	return m, ctx

@@ -32,6 +32,8 @@ func (r *recorder) Apply(ents []Entry) {
 	}
 }
 
+func (r *recorder) InstallSnapshot(SnapshotMeta) {}
+
 func (r *recorder) LeaderChanged(lead, _ uint64) {
 	r.mu.Lock()
 	r.leads = append(r.leads, lead)

@@ -376,3 +376,59 @@ func TestDiskFailureOnTheLeaderAcknowledgesNothing(t *testing.T) {
 		t.Fatal("the leader kept running on a disk that failed an fdatasync")
 	}
 }
+
+// consensus.md §5.11 case 6: a member whose disk was wiped, and one that fell
+// behind the leader's compacted log, catch up from the leader's snapshot.
+func TestWipedAndFarBehindMembersCatchUpFromASnapshot(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 40, Voters: 3, SnapCount: 40, CheckDigests: true})
+	lead := c.WaitLeader(steps)
+	wiped, behind := others(c, lead)[0], others(c, lead)[1]
+	cl := c.NewClient(lead, 30000)
+	write := func(prefix string, n int) jute.Zxid {
+		var last *replicatest.Outcome
+		for i := range n {
+			last = cl.Create(fmt.Sprintf("/%s%03d", prefix, i), []byte(prefix), jute.ModePersistent)
+		}
+		c.RunUntil("the writes", steps, func() bool { return last.Done })
+		if last.Err != nil {
+			t.Fatalf("write: %v", last.Err)
+		}
+		return last.Zxid
+	}
+	write("a", 100)
+	// Behind is cut off while the others move on and the leader compacts its log
+	// (autopurge keeps only the log after the third newest snapshot).
+	c.Partition([]uint64{lead, wiped}, []uint64{behind})
+	last := write("b", 150)
+	c.Member(lead).Rep.Purge()
+	c.Heal()
+	c.WaitApplied(last, steps*2)
+	if c.SnapshotsSent == 0 {
+		t.Fatal("no snapshot was sent to the member behind the compacted log")
+	}
+	// Wiped loses its disk and comes back empty.
+	c.Crash(wiped, vfs.CrashOptions{Unsynced: vfs.DropUnsynced})
+	c.Wipe(wiped)
+	c.Restart(wiped)
+	sent := c.SnapshotsSent
+	last = write("c", 20)
+	c.WaitApplied(last, steps*2)
+	if c.SnapshotsSent == sent {
+		t.Fatal("no snapshot was sent to the wiped member")
+	}
+	if !c.Member(lead).Rep.Node().Status().Membership.IsVoter(wiped) {
+		t.Fatalf("the wiped member is not a voter again: %+v", c.Member(lead).Rep.Node().Status().Membership)
+	}
+	ref := replicatest.TreeDigest(t, c.Member(lead).Rep.Tree())
+	for _, id := range []uint64{wiped, behind} {
+		if d := replicatest.TreeDigest(t, c.Member(id).Rep.Tree()); d != ref {
+			t.Fatalf("member %d digest %x after catching up, leader %x", id, d, ref)
+		}
+	}
+	// The member keeps working afterwards, and restarts from what it installed.
+	more := write("d", 10)
+	c.WaitApplied(more, steps)
+	c.Crash(wiped, vfs.CrashOptions{Unsynced: vfs.DropUnsynced})
+	c.Restart(wiped)
+	c.WaitApplied(more, steps)
+}

@@ -49,9 +49,11 @@ type Listener interface {
 	// CollectTouched appends to dst the sessions whose clients were heard from
 	// since the last call, and returns it.
 	CollectTouched(dst []jute.SessionID) []jute.SessionID
-	// LeaderLost reports that no leader has been known for too long: clients
-	// should move to another server.
-	LeaderLost()
+	// DisconnectClients asks for every client connection to be closed: no leader
+	// has been known for too long (clients should move to another server), or
+	// the state was replaced by the leader's snapshot (clients reconnect and
+	// re-register their watches).
+	DisconnectClients(reason string)
 }
 
 // Peers reaches the other members with the replica's own messages (forwarded
@@ -154,8 +156,10 @@ func (c *Config) Validate() error {
 type Replica struct {
 	cfg  Config
 	log  *slog.Logger
-	tree *datatree.Tree
 	node *quorum.Node
+	// tree is the state machine. Only the apply goroutine writes to it, and only
+	// it replaces it (installing a leader's snapshot); readers load it per use.
+	tree atomic.Pointer[datatree.Tree]
 
 	listener atomic.Pointer[Listener]
 
@@ -165,6 +169,7 @@ type Replica struct {
 	waiters      waiters
 	applyWaiters applyWaiters
 	tracker      tracker
+	received     received
 
 	// queue hands raft's output to the apply goroutine in order.
 	queue struct {
@@ -203,7 +208,8 @@ type Replica struct {
 type applyItem struct {
 	ents       []quorum.Entry
 	lead, term uint64
-	leader     bool // a leader change, not entries
+	leader     bool                 // a leader change, not entries
+	install    *quorum.SnapshotMeta // a leader's snapshot to take on, not entries
 }
 
 // Open restores the state machine from the newest snapshot (or bootstraps a new
@@ -270,8 +276,8 @@ func Open(cfg Config) (*Replica, error) {
 		r.Stop()
 		return nil, err
 	}
-	r.log.Info("data loaded", "zxid", r.tree.LastZxid(), "znodes", r.tree.NodeCount(),
-		"sessions", len(r.tree.Sessions()))
+	r.log.Info("data loaded", "zxid", r.Tree().LastZxid(), "znodes", r.Tree().NodeCount(),
+		"sessions", len(r.Tree().Sessions()))
 	return r, nil
 }
 
@@ -309,7 +315,7 @@ func (r *Replica) restore() (quorum.SnapshotMeta, error) {
 		tree = datatree.New(cfg.Tree)
 		tree.Apply(1, nil)
 		qm := quorum.SnapshotMeta{Index: 1, Term: 1, Membership: cfg.Bootstrap}
-		r.tree = tree
+		r.tree.Store(tree)
 		if cfg.Quorum.Log.LastIndex() == 0 && cfg.SnapshotDir != "" {
 			im, err := tree.Freeze()
 			if err != nil {
@@ -324,7 +330,7 @@ func (r *Replica) restore() (quorum.SnapshotMeta, error) {
 		}
 		return qm, nil
 	}
-	r.tree = tree
+	r.tree.Store(tree)
 	qm := quorum.SnapshotMeta{Index: meta.Index, Term: meta.Term}
 	switch {
 	case len(meta.Membership) > 0:
@@ -365,7 +371,7 @@ func (r *Replica) listen() Listener {
 }
 
 // Tree returns the state machine's tree (reads may run on any goroutine).
-func (r *Replica) Tree() *datatree.Tree { return r.tree }
+func (r *Replica) Tree() *datatree.Tree { return r.tree.Load() }
 
 // Node returns the raft node.
 func (r *Replica) Node() *quorum.Node { return r.node }
@@ -563,9 +569,12 @@ func (r *Replica) applyLoop() {
 }
 
 func (r *Replica) process(it applyItem) {
-	if it.leader {
+	switch {
+	case it.leader:
 		r.leaderChangedLocked(it.lead, it.term)
-	} else {
+	case it.install != nil:
+		r.install(*it.install)
+	default:
 		r.applyEntries(it.ents)
 	}
 }
@@ -594,9 +603,9 @@ func (r *Replica) applyEntry(e *quorum.Entry) {
 	switch {
 	case e.Membership != nil:
 		r.setMembership(*e.Membership)
-		r.tree.Apply(zxid, nil)
+		r.Tree().Apply(zxid, nil)
 	case len(e.Data) == 0:
-		r.tree.Apply(zxid, nil)
+		r.Tree().Apply(zxid, nil)
 	default:
 		r.applyData(zxid, e.Data)
 	}
@@ -606,12 +615,12 @@ func (r *Replica) applyEntry(e *quorum.Entry) {
 	// every session's deadline then restarts from now.
 	if r.promoteTerm != 0 && e.Term >= r.promoteTerm {
 		r.promoteTerm = 0
-		r.tracker.promote(r.tree.Sessions(), r.cfg.Clock.Now())
+		r.tracker.promote(r.Tree().Sessions(), r.cfg.Clock.Now())
 		r.log.Info("leading: session expiry armed", "sessions", r.tracker.count(), "zxid", zxid)
 	}
 	r.applyWaiters.fire(e.Index)
 	if f := r.cfg.OnApplied; f != nil {
-		f(e.Index, r.tree)
+		f(e.Index, r.Tree())
 	}
 	r.snap.bytes += int64(len(e.Data))
 	r.maybeSnapshot(e.Index, e.Term)
@@ -621,7 +630,7 @@ func (r *Replica) applyData(zxid jute.Zxid, data []byte) {
 	env, err := decodeEnvelope(data)
 	if err != nil {
 		r.log.Error("skipping an entry that is not a zkd entry", "zxid", zxid, "err", err)
-		r.tree.Apply(zxid, nil)
+		r.Tree().Apply(zxid, nil)
 		return
 	}
 	var txn datatree.Txn
@@ -637,10 +646,10 @@ func (r *Replica) applyData(zxid jute.Zxid, data []byte) {
 	var res datatree.Result
 	if err != nil {
 		r.log.Error("malformed entry", "zxid", zxid, "err", err)
-		r.tree.Apply(zxid, nil)
+		r.Tree().Apply(zxid, nil)
 		res = datatree.Result{Err: jute.CodeMarshallingError}
 	} else {
-		res = r.tree.ApplyTxn(zxid, &txn)
+		res = r.Tree().ApplyTxn(zxid, &txn)
 		r.afterApply(&txn, res)
 	}
 	if mine {

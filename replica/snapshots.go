@@ -50,7 +50,7 @@ func (r *Replica) maybeSnapshot(index, term uint64) {
 	if index-r.snap.lastIndex < r.snap.nextAfter && !bySize {
 		return
 	}
-	im, err := r.tree.Freeze()
+	im, err := r.Tree().Freeze()
 	if err != nil {
 		r.log.Warn("cannot take a snapshot", "err", err)
 		return
@@ -93,6 +93,9 @@ func (r *Replica) snapshotDone(d snapDone) {
 	}
 	r.snap.nextAfter = r.nextSnapDistance()
 }
+
+// Purge runs autopurge now (it otherwise runs every PurgeInterval).
+func (r *Replica) Purge() { r.purge() }
 
 // purge applies autopurge: keep the newest SnapRetain snapshots and release the
 // log below the oldest of them, so any kept snapshot can still be replayed forward.

@@ -32,7 +32,7 @@ func (r *Replica) Tick() {
 			r.log.Warn("no leader for too long: closing client connections so that clients move to another server",
 				"ticks", r.ticker.leaderless)
 			if l := r.listen(); l != nil {
-				l.LeaderLost()
+				l.DisconnectClients("no leader")
 			}
 		}
 	} else {
@@ -79,7 +79,7 @@ func (r *Replica) expire(e expiry) {
 func (r *Replica) reap(now time.Time) {
 	perRun := max(1, int(float64(r.cfg.ContainerMaxPerMinute)*r.cfg.ContainerCheckInterval.Minutes()))
 	ms := now.UnixMilli()
-	for _, p := range r.tree.ReapCandidates(ms, perRun) {
+	for _, p := range r.Tree().ReapCandidates(ms, perRun) {
 		txn := datatree.Txn{Kind: datatree.KindReap, Time: ms, Body: []byte(p)}
 		r.proposeServer(&txn, nil)
 	}

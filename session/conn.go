@@ -257,7 +257,7 @@ func (c *Conn) Closed() {
 	c.out.closed = true
 	c.out.buf = nil
 	c.out.Unlock()
-	c.srv.tree.RemoveWatcher(c)
+	c.srv.Tree().RemoveWatcher(c)
 	c.srv.dropConn(c)
 }
 

@@ -30,7 +30,7 @@ func (c *Conn) handshake(frame []byte) bool {
 		return false
 	}
 	zxid := jute.Zxid(req.LastZxidSeen)
-	if last := srv.tree.LastZxid(); zxid > last && srv.r.Solo() {
+	if last := srv.Tree().LastZxid(); zxid > last && srv.r.Solo() {
 		srv.log.Info("Refusing session request for client as it has seen zxid our last zxid is behind; client must try another server",
 			"remote", c.ip, "client_zxid", zxid, "last_zxid", last)
 		return false
@@ -47,7 +47,7 @@ func (c *Conn) handshake(frame []byte) bool {
 			c.resumeSession(p, jute.SessionID(req.SessionID), req.Passwd, timeout, now)
 		}
 	}
-	if zxid <= srv.tree.LastZxid() {
+	if zxid <= srv.Tree().LastZxid() {
 		proceed()
 		return true
 	}
@@ -57,7 +57,7 @@ func (c *Conn) handshake(frame []byte) bool {
 	srv.r.WaitApplied(zxid, srv.cfg.TickTime, func(err error) {
 		if err != nil {
 			srv.log.Info("Refusing session request for client as it has seen zxid our last zxid is behind; client must try another server",
-				"remote", c.ip, "client_zxid", zxid, "last_zxid", srv.tree.LastZxid())
+				"remote", c.ip, "client_zxid", zxid, "last_zxid", srv.Tree().LastZxid())
 			c.abort()
 			return
 		}
@@ -120,7 +120,7 @@ func (c *Conn) resumeSession(p *pending, id jute.SessionID, passwd []byte, timeo
 		srv.log.Info("Invalid session for client, probably expired", "sessionid", id, "remote", c.ip)
 		c.connected(p, c.connectResponse(0, 0, make([]byte, 16)), true)
 	}
-	if _, live := srv.tree.Session(id); !live || !bytes.Equal(passwd, SessionPassword(id)) {
+	if _, live := srv.Tree().Session(id); !live || !bytes.Equal(passwd, SessionPassword(id)) {
 		invalid()
 		return
 	}
@@ -234,7 +234,7 @@ func (c *Conn) request(frame []byte) bool {
 		if srv.cfg.ReconfigEnabled {
 			code = jute.CodeUnimplemented // standalone
 		}
-		c.answer(replyFrame(nil, hdr.Xid, srv.tree.LastZxid(), code), start, false)
+		c.answer(replyFrame(nil, hdr.Xid, srv.Tree().LastZxid(), code), start, false)
 	default:
 		// Unknown opcodes, a standalone check (3.8.5+) and server-internal types:
 		// UNIMPLEMENTED, then close, as ZooKeeper does.
@@ -272,7 +272,7 @@ func (c *Conn) write(hdr jute.RequestHeader, body []byte, start int64) {
 		r.Decode(&d)
 	}
 	if d.Err() != nil {
-		c.answer(replyFrame(nil, hdr.Xid, srv.tree.LastZxid(), jute.CodeMarshallingError), start, false)
+		c.answer(replyFrame(nil, hdr.Xid, srv.Tree().LastZxid(), jute.CodeMarshallingError), start, false)
 		return
 	}
 	txn := &datatree.Txn{Kind: datatree.KindRequest, Session: c.sess.id, Time: time.Now().UnixMilli(),
@@ -345,7 +345,7 @@ func (c *Conn) sync(xid int32, body []byte, start int64) {
 	d := jute.NewDecoder(body)
 	r.Decode(&d)
 	if d.Err() != nil {
-		c.answer(replyFrame(nil, xid, srv.tree.LastZxid(), jute.CodeMarshallingError), start, false)
+		c.answer(replyFrame(nil, xid, srv.Tree().LastZxid(), jute.CodeMarshallingError), start, false)
 		return
 	}
 	frame := (&jute.RequestHeader{Xid: xid, Type: jute.OpSync}).Append(make([]byte, 0, jute.RequestHeaderSize+len(body)))
@@ -407,7 +407,7 @@ func (c *Conn) closeSession(xid int32, start int64) {
 // local runs a request answered from the tree and appends its reply frame to dst.
 // onLoop says whether it runs on the event loop (scratch buffers may be used).
 func (c *Conn) local(frame []byte, dst []byte, onLoop bool) []byte {
-	tree := c.srv.tree
+	tree := c.srv.Tree()
 	d := jute.NewDecoder(frame)
 	var hdr jute.RequestHeader
 	hdr.Decode(&d)

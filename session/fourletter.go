@@ -195,7 +195,7 @@ func (s *Server) writeSrvr(b *strings.Builder, withClients bool) {
 	fmt.Fprintf(b, "Sent: %d\n", sent)
 	fmt.Fprintf(b, "Connections: %d\n", s.ConnCount())
 	fmt.Fprintf(b, "Outstanding: %d\n", s.Outstanding())
-	fmt.Fprintf(b, "Zxid: 0x%x\n", int64(s.tree.LastZxid()))
+	fmt.Fprintf(b, "Zxid: 0x%x\n", int64(s.Tree().LastZxid()))
 	b.WriteString("Mode: " + s.ServerState() + "\n")
 	fmt.Fprintf(b, "Node count: %d\n", s.NodeCount())
 }

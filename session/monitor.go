@@ -8,13 +8,13 @@ import "time"
 func (s *Server) Monitor() []Stat {
 	minL, avgL, maxL := s.Latency()
 	recv, sent := s.Packets()
-	_, _, watches := s.tree.WatchCounts()
+	_, _, watches := s.Tree().WatchCounts()
 	openFDs, maxFDs := fileDescriptors()
 	o := s.ops()
 	stats := []Stat{
 		{"version", s.versionString()},
 		{"server_state", s.ServerState()},
-		{"ephemerals_count", int64(s.tree.EphemeralCount())},
+		{"ephemerals_count", int64(s.Tree().EphemeralCount())},
 		{"num_alive_connections", int64(s.ConnCount())},
 		{"avg_latency", avgL},
 		{"outstanding_requests", int64(s.Outstanding())},
@@ -25,7 +25,7 @@ func (s *Server) Monitor() []Stat {
 		{"watch_count", int64(watches)},
 		{"min_latency", minL},
 		{"max_file_descriptor_count", maxFDs},
-		{"approximate_data_size", s.tree.ApproximateDataSize()},
+		{"approximate_data_size", s.Tree().ApproximateDataSize()},
 		{"open_file_descriptor_count", openFDs},
 		{"local_sessions", int64(0)}, // zkd has global sessions only
 		{"uptime", s.Uptime().Milliseconds()},

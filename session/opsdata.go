@@ -124,7 +124,7 @@ func (s *Server) Packets() (received, sent int64) {
 }
 
 // NodeCount is ZooKeeper's node count: its node map holds the root twice ("" and "/").
-func (s *Server) NodeCount() int64 { return s.tree.NodeCount() + 1 }
+func (s *Server) NodeCount() int64 { return s.Tree().NodeCount() + 1 }
 
 // ResetStats is srst: the server's packet and latency figures start again.
 // Prometheus counters and histograms are not reset.
@@ -302,8 +302,8 @@ func cmpInt64(a, b int64) int {
 // ephemerals returns every session's ephemeral nodes, by session id.
 func (s *Server) ephemerals() []SessionEphemerals {
 	var out []SessionEphemerals
-	for id := range s.tree.Sessions() {
-		paths := s.tree.Ephemerals(id, "")
+	for id := range s.Tree().Sessions() {
+		paths := s.Tree().Ephemerals(id, "")
 		if len(paths) == 0 {
 			continue
 		}
@@ -339,7 +339,7 @@ func (s *Server) WatchesBySession() []SessionWatches {
 		if id == 0 {
 			continue
 		}
-		paths := s.tree.WatchedPaths(c)
+		paths := s.Tree().WatchedPaths(c)
 		if len(paths) == 0 {
 			continue
 		}
@@ -377,7 +377,7 @@ func (s *Server) WatchesByPath() []PathWatchers {
 
 // WatchSummary returns wchs's figures: watching connections, watched paths and
 // (path, connection) registrations.
-func (s *Server) WatchSummary() (conns, paths, total int) { return s.tree.WatchCounts() }
+func (s *Server) WatchSummary() (conns, paths, total int) { return s.Tree().WatchCounts() }
 
 // Digest is one remembered tree digest (hash).
 type Digest struct {

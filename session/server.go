@@ -39,7 +39,6 @@ type Replica interface {
 // to them.
 type Server struct {
 	cfg  Config
-	tree *datatree.Tree
 	r    Replica
 	log  *slog.Logger
 
@@ -80,7 +79,7 @@ func NewServer(cfg Config, r Replica) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, tree: r.Tree(), r: r, log: cfg.Logger, started: time.Now(), opsState: newOpsState()}
+	s := &Server{cfg: cfg, r: r, log: cfg.Logger, started: time.Now(), opsState: newOpsState()}
 	s.mu.sessions = make(map[jute.SessionID]*Session)
 	s.mu.conns = make(map[*Conn]struct{})
 	s.mu.perIP = make(map[string]int)
@@ -91,8 +90,9 @@ func NewServer(cfg Config, r Replica) (*Server, error) {
 // Config returns the server's configuration (after Validate).
 func (s *Server) Config() Config { return s.cfg }
 
-// Tree returns the data tree the server serves.
-func (s *Server) Tree() *datatree.Tree { return s.tree }
+// Tree returns the data tree the server serves. The replica may replace it
+// (installing its leader's snapshot), so callers load it for each use.
+func (s *Server) Tree() *datatree.Tree { return s.r.Tree() }
 
 // SessionPassword is the 16-byte password of a session: Java's
 // new Random(sessionId ^ 0xB3415C00).nextBytes(16), so that any server, ZooKeeper's
@@ -166,10 +166,12 @@ func (s *Server) CollectTouched(dst []jute.SessionID) []jute.SessionID {
 	return dst
 }
 
-// LeaderLost implements replica.Listener: with no leader for too long, every
-// client connection is closed so that clients move to a server that has one,
-// as ZooKeeper's followers do.
-func (s *Server) LeaderLost() {
+// DisconnectClients implements replica.Listener: every client connection is
+// closed, so that clients move to a server that can serve them (no leader for too
+// long, as ZooKeeper's followers do), or reconnect and re-register their watches
+// (the state was replaced by the leader's snapshot).
+func (s *Server) DisconnectClients(reason string) {
+	s.log.Info("closing every client connection", "reason", reason)
 	for _, c := range s.connList() {
 		c.abort()
 	}
@@ -216,7 +218,7 @@ func (s *Server) ConnCount() int {
 }
 
 // SessionCount returns the number of live sessions of the whole ensemble.
-func (s *Server) SessionCount() int { return len(s.tree.Sessions()) }
+func (s *Server) SessionCount() int { return len(s.Tree().Sessions()) }
 
 // Shutdown closes every connection; sessions stay in the tree (they expire or
 // are resumed as after any disconnect).

@@ -109,7 +109,7 @@ func (c *Conn) observe(start int64) {
 	st.latSum.Add(ms)
 	st.latCount.Add(1)
 	st.resp.Store(now / int64(time.Millisecond))
-	st.zxid.Store(int64(c.srv.tree.LastZxid()))
+	st.zxid.Store(int64(c.srv.Tree().LastZxid()))
 	storeMin(&st.latMin, ms)
 	storeMax(&st.latMax, ms)
 }

@@ -202,6 +202,11 @@ func (a applier) Apply(ents []quorum.Entry) {
 
 func (a applier) LeaderChanged(lead, _ uint64) { a.m.Leads = append(a.m.Leads, lead) }
 
+// InstallSnapshot is never called here: quorumtest never compacts a log.
+func (a applier) InstallSnapshot(meta quorum.SnapshotMeta) {
+	a.m.c.t.Fatalf("quorumtest: member %d was sent a snapshot at %d", a.m.ID, meta.Index)
+}
+
 // Step advances simulated time by one step: due messages are delivered, a tick
 // happens if one is due, and every member that is up processes.
 func (c *Cluster) Step() {

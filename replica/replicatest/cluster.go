@@ -59,6 +59,8 @@ type Cluster struct {
 	blocked map[[2]uint64]bool
 	digests map[uint64]uint64 // index -> digest of the first member that applied it
 	log     *slog.Logger
+	// SnapshotsSent counts snapshots streamed to members too far behind.
+	SnapshotsSent int
 }
 
 type message struct {
@@ -169,7 +171,7 @@ func (l memberListener) CollectTouched(dst []jute.SessionID) []jute.SessionID {
 	clear(l.m.touched)
 	return dst
 }
-func (l memberListener) LeaderLost() { l.m.LostLeader++ }
+func (l memberListener) DisconnectClients(string) { l.m.LostLeader++ }
 
 type raftTransport struct {
 	c    *Cluster
@@ -218,6 +220,9 @@ func (c *Cluster) Step() {
 			continue
 		}
 		if msg.raft != nil {
+			if index, ok := quorum.SnapshotIndex(msg.raft); ok {
+				c.transferSnapshot(msg.from, m, index)
+			}
 			m.Rep.Node().Step(msg.raft)
 		} else {
 			m.Rep.HandleApp(msg.from, msg.app)
@@ -236,6 +241,41 @@ func (c *Cluster) Step() {
 		}
 		m.Rep.Node().Process()
 	}
+}
+
+// transferSnapshot streams the sender's snapshot file to the receiver before its
+// MsgSnap is delivered, as the peer transport does, and reports the outcome to
+// the sender's raft.
+func (c *Cluster) transferSnapshot(from uint64, to *Member, index uint64) {
+	sender := c.members[from]
+	failed := true
+	defer func() {
+		if sender.Up {
+			sender.Rep.Node().ReportSnapshot(to.ID, failed)
+		}
+	}()
+	if !sender.Up {
+		return
+	}
+	f, _, err := sender.Rep.OpenSnapshot(index)
+	if err != nil {
+		c.t.Fatalf("replicatest: member %d cannot open its snapshot %d: %v", from, index, err)
+	}
+	defer f.Close()
+	if err := to.Rep.ReceiveSnapshot(index, f); err != nil {
+		c.t.Fatalf("replicatest: member %d cannot receive snapshot %d: %v", to.ID, index, err)
+	}
+	c.SnapshotsSent++
+	failed = false
+}
+
+// Wipe replaces a stopped member's disk with an empty one, as after losing it.
+func (c *Cluster) Wipe(id uint64) {
+	m := c.members[id]
+	if m.Up {
+		c.t.Fatalf("replicatest: wipe of running member %d", id)
+	}
+	m.FS = vfs.NewMem()
 }
 
 // Run steps n times.
