@@ -14,7 +14,7 @@ import (
 // for raft to hand it to InstallSnapshot.
 type received struct {
 	mu    sync.Mutex
-	index uint64          // guarded by mu
+	index uint64         // guarded by mu
 	tree  *datatree.Tree // guarded by mu
 }
 

@@ -38,9 +38,9 @@ type Replica interface {
 // Server holds the client connections of one zkd server and the sessions attached
 // to them.
 type Server struct {
-	cfg  Config
-	r    Replica
-	log  *slog.Logger
+	cfg Config
+	r   Replica
+	log *slog.Logger
 
 	started time.Time
 
