@@ -115,14 +115,16 @@ func (p *peer) close() {
 }
 
 func (p *peer) noteError(err error) {
+	if err == nil {
+		return
+	}
 	p.mu.Lock()
 	p.mu.lastErr, p.mu.lastErrAt = err.Error(), time.Now()
 	p.mu.Unlock()
 }
 
-// enqueue appends frames to the queue, in order, as long as they fit, and wakes
-// the writer. It returns how many it dropped: all of them when the stream is
-// down (messages would otherwise pile up for a peer that may be gone for
+// enqueue appends to the queue, in order, each frame that fits, and wakes the
+// writer. It returns how many it dropped: all of them when the stream is down (messages would otherwise pile up for a peer that may be gone for
 // hours, and raft retransmits what matters once it is back).
 func (p *peer) enqueue(frames [][]byte) (dropped int) {
 	lim := &p.t.cfg
@@ -364,7 +366,11 @@ func (p *peer) serveInbound(c net.Conn, br *bufio.Reader) {
 		return // closed here: removed, stopped, or replaced by a newer stream
 	}
 	p.noteError(err)
-	p.t.log.Info("peer stream from the peer ended", "peer", p.id, "remote", remote, "err", err)
+	if errors.Is(err, ErrProtocol) || errors.Is(err, ErrFrameTooLarge) {
+		p.t.log.Warn("closing a peer stream that broke the protocol", "peer", p.id, "remote", remote, "err", err)
+	} else {
+		p.t.log.Info("peer stream from the peer ended", "peer", p.id, "remote", remote, "err", err)
+	}
 	if isGone(err) && p.lostArmed.CompareAndSwap(true, false) {
 		p.t.cfg.Handler.PeerLost(p.id)
 	}
