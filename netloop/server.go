@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -33,9 +33,16 @@ type Config struct {
 	Logger        *slog.Logger
 }
 
+// Defaults of Config.
+const (
+	DefaultMaxOutboundBytes = 64 << 20
+	DefaultThrottleBytes    = 1 << 20
+)
+
 // DefaultConfig returns ZooKeeper's client-port defaults on loopback.
 func DefaultConfig() Config {
-	return Config{Addr: "127.0.0.1:2181", MaxFrame: jute.DefaultMaxBuffer, MaxOutboundBytes: 64 << 20, ThrottleBytes: 1 << 20}
+	return Config{Addr: "127.0.0.1:2181", MaxFrame: jute.DefaultMaxBuffer, MaxOutboundBytes: DefaultMaxOutboundBytes,
+		ThrottleBytes: DefaultThrottleBytes}
 }
 
 // Validate reports a configuration error.
@@ -47,10 +54,10 @@ func (c *Config) Validate() error {
 		return errors.New("netloop: jute.maxbuffer must be positive")
 	}
 	if c.MaxOutboundBytes <= 0 {
-		c.MaxOutboundBytes = 64 << 20
+		c.MaxOutboundBytes = DefaultMaxOutboundBytes
 	}
 	if c.ThrottleBytes <= 0 || c.ThrottleBytes > c.MaxOutboundBytes {
-		c.ThrottleBytes = min(1<<20, c.MaxOutboundBytes)
+		c.ThrottleBytes = min(DefaultThrottleBytes, c.MaxOutboundBytes)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -115,17 +122,58 @@ func (h sessionHandler) Open(tr session.Transport, ip, remote string) (Conn, err
 
 func (h sessionHandler) NoteRejected() { h.s.NoteRejected() }
 
+// SocketNoter is implemented by a Handler that counts what happens below the
+// protocol; Listen's adapter for *session.Server does, for mntr and Prometheus.
+// netloop calls it from its accept goroutine, its handshake sweeper and its event
+// loops, so it must be safe for concurrent use.
+type SocketNoter interface {
+	// NoteAcceptError counts one failed accept of the client port.
+	NoteAcceptError()
+}
+
+var _ SocketNoter = sessionHandler{}
+
+func (h sessionHandler) NoteAcceptError() { h.s.NoteAcceptError() }
+
+// nopNoter stands in for a Handler that does not count.
+type nopNoter struct{}
+
+func (nopNoter) NoteAcceptError() {}
+
+// Stats are a Server's own figures, for tests and benchmarks; a session.Server
+// gets the same counts through SocketNoter.
+type Stats struct {
+	AcceptErrors int64 // failed accept calls
+}
+
 // Server is a running client listener.
+//
+// Accepting is not gnet's: gnet v2.10.0 shuts its whole engine down when accept
+// fails (acceptor_unix.go returns ErrAcceptSocket, which ends the reactor's
+// Polling, and reactor_default.go then calls engine.shutdown), so one burst of
+// EMFILE would close every connection and the port for good. netloop accepts on a
+// net.TCPListener in its own goroutine, backing off after a failure as ZooKeeper's
+// AcceptThread does (accept.go), and hands each connection to the event loops of a
+// listener-less gnet engine with Client.EnrollContext.
 type Server struct {
 	gnet.BuiltinEventEngine
-	cfg Config
-	h   Handler
-	log *slog.Logger
+	cfg   Config
+	h     Handler
+	noter SocketNoter // h's, or nopNoter; never nil
+	log   *slog.Logger
 
-	eng   gnet.Engine
-	addr  net.Addr
-	bootC chan error
-	doneC chan error
+	ln  *net.TCPListener // immutable; closed by Stop
+	cli *gnet.Client     // immutable: the event loops
+
+	stopC      chan struct{} // closed by Stop: the accept loop ends
+	acceptDone chan struct{} // closed when the accept loop has returned
+	stopOnce   sync.Once
+	stopErr    error // set by stopOnce
+	loopsDone  chan struct{}
+
+	stats struct {
+		acceptErrors atomic.Int64
+	}
 }
 
 // Listen binds the client port and starts serving sess's sessions in the
@@ -140,76 +188,77 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, h: h, log: cfg.Logger, bootC: make(chan error, 1), doneC: make(chan error, 1)}
+	s := &Server{cfg: cfg, h: h, noter: nopNoter{}, log: cfg.Logger,
+		stopC: make(chan struct{}), acceptDone: make(chan struct{}), loopsDone: make(chan struct{})}
+	if n, ok := h.(SocketNoter); ok {
+		s.noter = n
+	}
+	// KeepAlive -1: no TCP keep-alive, as before (and as ZooKeeper's default).
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("netloop: listen %s: %w", cfg.Addr, err)
+	}
+	s.ln = ln.(*net.TCPListener)
 	opts := []gnet.Option{
 		gnet.WithMulticore(cfg.EventLoops == 0),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReuseAddr(true),
+		gnet.WithReadBufferCap(readChunk),
 		gnet.WithLogger(gnetLogger{cfg.Logger.With("component", "gnet")}),
 	}
 	if cfg.EventLoops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(cfg.EventLoops))
 	}
-	go func() {
-		err := gnet.Run(s, "tcp://"+cfg.Addr, opts...)
-		select {
-		case s.bootC <- err: // failed before OnBoot
-		default:
-		}
-		s.doneC <- err
-	}()
-	if err := <-s.bootC; err != nil {
-		return nil, fmt.Errorf("netloop: listen %s: %w", cfg.Addr, err)
+	cli, err := gnet.NewClient(s, opts...)
+	if err == nil {
+		err = cli.Start()
 	}
+	if err != nil {
+		_ = s.ln.Close()
+		return nil, fmt.Errorf("netloop: start event loops: %w", err)
+	}
+	s.cli = cli
+	go s.acceptLoop()
 	return s, nil
 }
 
+// readChunk is the most gnet reads from a socket per read: its default.
+const readChunk = 64 << 10
+
 // Addr returns the bound address (with the real port when Addr asked for 0).
-func (s *Server) Addr() net.Addr { return s.addr }
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Stats returns the server's figures.
+func (s *Server) Stats() Stats {
+	return Stats{
+		AcceptErrors: s.stats.acceptErrors.Load(),
+	}
+}
 
 // Stop closes the listener and every connection.
 func (s *Server) Stop(ctx context.Context) error {
-	if err := s.eng.Stop(ctx); err != nil {
-		return fmt.Errorf("netloop: stop: %w", err)
-	}
+	s.stopOnce.Do(func() {
+		close(s.stopC)
+		if err := s.ln.Close(); err != nil {
+			s.stopErr = fmt.Errorf("netloop: stop: %w", err)
+		}
+		// NB: the event loops stop only after the accept loop has returned: it may
+		// be waiting in EnrollContext for a loop to take a connection, and a
+		// stopped loop never would.
+		go func() {
+			<-s.acceptDone
+			if err := s.cli.Stop(); err != nil && s.stopErr == nil {
+				s.stopErr = fmt.Errorf("netloop: stop: %w", err)
+			}
+			close(s.loopsDone)
+		}()
+	})
 	select {
-	case <-s.doneC:
+	case <-s.loopsDone:
+		return s.stopErr
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return nil
-}
-
-// OnBoot records the engine and the bound port.
-func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
-	s.eng = eng
-	addr, err := boundAddr(eng)
-	if err != nil {
-		s.bootC <- err
-		return gnet.Shutdown
-	}
-	s.addr = addr
-	s.bootC <- nil
-	return gnet.None
-}
-
-func boundAddr(eng gnet.Engine) (net.Addr, error) {
-	fd, err := eng.Dup()
-	if err != nil {
-		return nil, err
-	}
-	defer syscall.Close(fd)
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		return nil, err
-	}
-	switch a := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
-	case *syscall.SockaddrInet6:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
-	}
-	return nil, fmt.Errorf("unexpected socket address %T", sa)
 }
 
 // transport lets session reach the socket from any goroutine.
