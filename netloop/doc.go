@@ -6,6 +6,8 @@
 //	net.TCPListener --accept loop (accept.go)--> gnet.Client.EnrollContext
 //	                                                  |
 //	            event loop: OnOpen / OnTraffic / OnClose (server.go)
+//	                                                  |
+//	handshake sweeper (handshake.go) --Wake--> event loop closes the late
 //
 // Accepting. gnet shuts its whole engine down when accept fails (see Server), so
 // the port is accepted in netloop's own goroutine and each connection is handed to
@@ -25,9 +27,14 @@
 // hands every complete frame to session.Conn.HandleFrame, then writes everything
 // the connection has queued in one Write.
 //
-// While the connection has MaxOutstanding requests unanswered, further frames are
-// left unread (back-pressure); a client that does not read its replies is
-// disconnected once its queued output passes the limit.
+// Limits:
+//   - Handshake: a connection that has not completed its ConnectRequest within
+//     Config.HandshakeTimeout of being accepted is closed and counted
+//     (ZooKeeper's sessionless_connections_expired; see handshake.go).
+//   - In flight: while the connection has MaxOutstanding requests unanswered, or
+//     more than ThrottleBytes of output unsent, further frames are left unhandled
+//     (back-pressure); reading resumes as replies drain.
+//   - Output: a client whose unsent output passes MaxOutboundBytes is disconnected.
 //
 // A frame handed to session aliases gnet's buffer and is valid only during the
 // call; session copies what it keeps.
@@ -38,6 +45,7 @@
 // and limits: the network and syscall ceiling the benchmarks compare zkd against.
 //
 // Concurrency: OnOpen, OnTraffic and OnClose of one connection run on its event
-// loop; the accept loop is a goroutine of its own. Stop ends it before the event
-// loops.
+// loop; the accept loop and the sweeper are one goroutine each and reach a
+// connection only through gnet's goroutine-safe Wake. Stop ends the accept loop
+// and the sweeper before the event loops.
 package netloop

@@ -30,19 +30,25 @@ type Config struct {
 	// ThrottleBytes stops reading a connection's requests while more than this
 	// much of its output is unsent; reading resumes once the client catches up.
 	ThrottleBytes int
-	Logger        *slog.Logger
+	// HandshakeTimeout closes a connection that has not completed its
+	// ConnectRequest (or sent a four-letter word) this long after it was
+	// accepted, however many bytes of it have come. Default 10 s, ZooKeeper's
+	// zookeeper.nio.sessionlessCnxnTimeout; see handshake.go.
+	HandshakeTimeout time.Duration
+	Logger           *slog.Logger
 }
 
 // Defaults of Config.
 const (
 	DefaultMaxOutboundBytes = 64 << 20
 	DefaultThrottleBytes    = 1 << 20
+	DefaultHandshakeTimeout = 10 * time.Second
 )
 
 // DefaultConfig returns ZooKeeper's client-port defaults on loopback.
 func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:2181", MaxFrame: jute.DefaultMaxBuffer, MaxOutboundBytes: DefaultMaxOutboundBytes,
-		ThrottleBytes: DefaultThrottleBytes}
+		ThrottleBytes: DefaultThrottleBytes, HandshakeTimeout: DefaultHandshakeTimeout}
 }
 
 // Validate reports a configuration error.
@@ -58,6 +64,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ThrottleBytes <= 0 || c.ThrottleBytes > c.MaxOutboundBytes {
 		c.ThrottleBytes = min(DefaultThrottleBytes, c.MaxOutboundBytes)
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -129,21 +138,26 @@ func (h sessionHandler) NoteRejected() { h.s.NoteRejected() }
 type SocketNoter interface {
 	// NoteAcceptError counts one failed accept of the client port.
 	NoteAcceptError()
+	// NoteHandshakeTimeout counts a connection closed before its handshake.
+	NoteHandshakeTimeout()
 }
 
 var _ SocketNoter = sessionHandler{}
 
-func (h sessionHandler) NoteAcceptError() { h.s.NoteAcceptError() }
+func (h sessionHandler) NoteAcceptError()      { h.s.NoteAcceptError() }
+func (h sessionHandler) NoteHandshakeTimeout() { h.s.NoteHandshakeTimeout() }
 
 // nopNoter stands in for a Handler that does not count.
 type nopNoter struct{}
 
-func (nopNoter) NoteAcceptError() {}
+func (nopNoter) NoteAcceptError()      {}
+func (nopNoter) NoteHandshakeTimeout() {}
 
 // Stats are a Server's own figures, for tests and benchmarks; a session.Server
 // gets the same counts through SocketNoter.
 type Stats struct {
-	AcceptErrors int64 // failed accept calls
+	AcceptErrors      int64 // failed accept calls
+	HandshakeTimeouts int64 // connections closed before their handshake
 }
 
 // Server is a running client listener.
@@ -165,14 +179,18 @@ type Server struct {
 	ln  *net.TCPListener // immutable; closed by Stop
 	cli *gnet.Client     // immutable: the event loops
 
-	stopC      chan struct{} // closed by Stop: the accept loop ends
+	handshakes handshakeQueue
+
+	stopC      chan struct{} // closed by Stop: the accept loop and the sweeper end
 	acceptDone chan struct{} // closed when the accept loop has returned
+	sweepDone  chan struct{} // closed when the handshake sweeper has returned
 	stopOnce   sync.Once
 	stopErr    error // set by stopOnce
 	loopsDone  chan struct{}
 
 	stats struct {
-		acceptErrors atomic.Int64
+		acceptErrors      atomic.Int64
+		handshakeTimeouts atomic.Int64
 	}
 }
 
@@ -189,7 +207,8 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, h: h, noter: nopNoter{}, log: cfg.Logger,
-		stopC: make(chan struct{}), acceptDone: make(chan struct{}), loopsDone: make(chan struct{})}
+		stopC: make(chan struct{}), acceptDone: make(chan struct{}), sweepDone: make(chan struct{}),
+		loopsDone: make(chan struct{})}
 	if n, ok := h.(SocketNoter); ok {
 		s.noter = n
 	}
@@ -203,7 +222,6 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 	opts := []gnet.Option{
 		gnet.WithMulticore(cfg.EventLoops == 0),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReadBufferCap(readChunk),
 		gnet.WithLogger(gnetLogger{cfg.Logger.With("component", "gnet")}),
 	}
 	if cfg.EventLoops > 0 {
@@ -219,11 +237,9 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 	}
 	s.cli = cli
 	go s.acceptLoop()
+	go s.sweepLoop()
 	return s, nil
 }
-
-// readChunk is the most gnet reads from a socket per read: its default.
-const readChunk = 64 << 10
 
 // Addr returns the bound address (with the real port when Addr asked for 0).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
@@ -231,7 +247,8 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Stats returns the server's figures.
 func (s *Server) Stats() Stats {
 	return Stats{
-		AcceptErrors: s.stats.acceptErrors.Load(),
+		AcceptErrors:      s.stats.acceptErrors.Load(),
+		HandshakeTimeouts: s.stats.handshakeTimeouts.Load(),
 	}
 }
 
@@ -247,6 +264,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		// stopped loop never would.
 		go func() {
 			<-s.acceptDone
+			<-s.sweepDone
 			if err := s.cli.Stop(); err != nil && s.stopErr == nil {
 				s.stopErr = fmt.Errorf("netloop: stop: %w", err)
 			}
@@ -278,13 +296,16 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.h.NoteRejected()
 		return nil, gnet.Close
 	}
-	c.SetContext(&conn{sc: sc})
+	cc := &conn{sc: sc, gc: c}
+	c.SetContext(cc)
+	s.handshakes.add(cc, time.Now().Add(s.cfg.HandshakeTimeout))
 	return nil, gnet.None
 }
 
 // OnClose detaches the connection from its session.
 func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 	if cc, ok := c.Context().(*conn); ok {
+		cc.closed.Store(true)
 		cc.sc.Closed()
 	}
 	return gnet.None
@@ -294,6 +315,13 @@ func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	cc, ok := c.Context().(*conn)
 	if !ok {
+		return gnet.Close
+	}
+	if cc.expired.Load() && !cc.sc.Started() {
+		s.stats.handshakeTimeouts.Add(1)
+		s.noter.NoteHandshakeTimeout()
+		s.log.Debug("closing connection: no ConnectRequest within the handshake timeout",
+			"remote", c.RemoteAddr().String(), "timeout", s.cfg.HandshakeTimeout, "unread_bytes", c.InboundBuffered())
 		return gnet.Close
 	}
 	if action := s.readFrames(c, cc); action != gnet.None {
@@ -315,7 +343,15 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 // conn is the per-connection state netloop keeps beside the handler's Conn.
 type conn struct {
 	sc       Conn
+	gc       gnet.Conn   // immutable
 	resuming atomic.Bool // a timer will wake the connection to resume reading
+	// started is set on the event loop once sc has handled its ConnectRequest, for
+	// the sweeper, which may not call sc.
+	started atomic.Bool
+	// expired is set by the sweeper once the handshake deadline has passed; the
+	// event loop then closes the connection unless it has started meanwhile.
+	expired atomic.Bool
+	closed  atomic.Bool // set by OnClose
 }
 
 // flushBytes is how much output a burst of pipelined reads may queue before it is
@@ -398,6 +434,9 @@ func (s *Server) readFrames(c gnet.Conn, cc *conn) gnet.Action {
 		_, _ = c.Discard(4 + n)
 		if !keep {
 			return gnet.Close
+		}
+		if !cc.started.Load() && sc.Started() {
+			cc.started.Store(true)
 		}
 		if sc.QueuedOutput() > flushBytes {
 			if action := flush(c, sc); action != gnet.None {
