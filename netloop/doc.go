@@ -35,6 +35,17 @@
 //     more than ThrottleBytes of output unsent, further frames are left unhandled
 //     (back-pressure); reading resumes as replies drain.
 //   - Output: a client whose unsent output passes MaxOutboundBytes is disconnected.
+//   - Input: gnet v2.10.0 cannot stop reading a socket. Its event loop reads on
+//     every EPOLLIN and appends what OnTraffic leaves to the connection's inbound
+//     buffer, which grows without bound (eventloop_unix.go, read); interest in
+//     EPOLLIN is changed only inside gnet, and gnet.Conn has no method to pause
+//     it. So a paused connection keeps filling its inbound buffer, and one that
+//     has more than MaxInboundBytes waiting is disconnected and counted. ZooKeeper
+//     instead stops reading (TCP then pushes back on the client); zkd's bound is
+//     about what the kernel would hold for it.
+//
+// After a connection that buffered a lot goes, netloop asks the runtime to hand
+// the memory back to the OS (memory.go), at most once per 10 s.
 //
 // A frame handed to session aliases gnet's buffer and is valid only during the
 // call; session copies what it keeps.

@@ -30,6 +30,13 @@ type Config struct {
 	// ThrottleBytes stops reading a connection's requests while more than this
 	// much of its output is unsent; reading resumes once the client catches up.
 	ThrottleBytes int
+	// MaxInboundBytes bounds the input a connection may hold read but unhandled.
+	// gnet keeps reading a paused connection's socket (see doc.go), so a client
+	// that goes on sending while paused is disconnected once it has this much
+	// waiting. At least two whole frames fit. Default 8 MiB: about what the
+	// kernel would hold for ZooKeeper, which stops reading instead (Linux's
+	// largest autotuned receive buffer, tcp_rmem, is 6 MiB).
+	MaxInboundBytes int
 	// HandshakeTimeout closes a connection that has not completed its
 	// ConnectRequest (or sent a four-letter word) this long after it was
 	// accepted, however many bytes of it have come. Default 10 s, ZooKeeper's
@@ -42,13 +49,14 @@ type Config struct {
 const (
 	DefaultMaxOutboundBytes = 64 << 20
 	DefaultThrottleBytes    = 1 << 20
+	DefaultMaxInboundBytes  = 8 << 20
 	DefaultHandshakeTimeout = 10 * time.Second
 )
 
 // DefaultConfig returns ZooKeeper's client-port defaults on loopback.
 func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:2181", MaxFrame: jute.DefaultMaxBuffer, MaxOutboundBytes: DefaultMaxOutboundBytes,
-		ThrottleBytes: DefaultThrottleBytes, HandshakeTimeout: DefaultHandshakeTimeout}
+		ThrottleBytes: DefaultThrottleBytes, MaxInboundBytes: DefaultMaxInboundBytes, HandshakeTimeout: DefaultHandshakeTimeout}
 }
 
 // Validate reports a configuration error.
@@ -65,6 +73,12 @@ func (c *Config) Validate() error {
 	if c.ThrottleBytes <= 0 || c.ThrottleBytes > c.MaxOutboundBytes {
 		c.ThrottleBytes = min(DefaultThrottleBytes, c.MaxOutboundBytes)
 	}
+	if c.MaxInboundBytes <= 0 {
+		c.MaxInboundBytes = DefaultMaxInboundBytes
+	}
+	// A frame is only handled once whole, and gnet hands over up to readChunk
+	// bytes per read: a client mid-way through a big frame must not trip the bound.
+	c.MaxInboundBytes = max(c.MaxInboundBytes, 2*(4+c.MaxFrame)+readChunk)
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
@@ -140,24 +154,35 @@ type SocketNoter interface {
 	NoteAcceptError()
 	// NoteHandshakeTimeout counts a connection closed before its handshake.
 	NoteHandshakeTimeout()
+	// NoteInputLimit counts a connection closed for holding too much unread input.
+	NoteInputLimit()
+	// AddUnread moves the gauge of input read but not handled by delta bytes.
+	AddUnread(delta int64)
 }
 
 var _ SocketNoter = sessionHandler{}
 
 func (h sessionHandler) NoteAcceptError()      { h.s.NoteAcceptError() }
 func (h sessionHandler) NoteHandshakeTimeout() { h.s.NoteHandshakeTimeout() }
+func (h sessionHandler) NoteInputLimit()       { h.s.NoteInputLimit() }
+func (h sessionHandler) AddUnread(delta int64) { h.s.AddUnread(delta) }
 
 // nopNoter stands in for a Handler that does not count.
 type nopNoter struct{}
 
 func (nopNoter) NoteAcceptError()      {}
 func (nopNoter) NoteHandshakeTimeout() {}
+func (nopNoter) NoteInputLimit()       {}
+func (nopNoter) AddUnread(int64)       {}
 
 // Stats are a Server's own figures, for tests and benchmarks; a session.Server
 // gets the same counts through SocketNoter.
 type Stats struct {
 	AcceptErrors      int64 // failed accept calls
 	HandshakeTimeouts int64 // connections closed before their handshake
+	InputLimitCloses  int64 // connections closed over MaxInboundBytes
+	UnreadBytes       int64 // input read and not handled yet, all connections
+	PeakUnread        int64 // the most input one connection has held unhandled
 }
 
 // Server is a running client listener.
@@ -188,9 +213,14 @@ type Server struct {
 	stopErr    error // set by stopOnce
 	loopsDone  chan struct{}
 
+	release memoryRelease
+
 	stats struct {
 		acceptErrors      atomic.Int64
 		handshakeTimeouts atomic.Int64
+		inputLimit        atomic.Int64
+		unread            atomic.Int64
+		peakUnread        atomic.Int64
 	}
 }
 
@@ -222,6 +252,7 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 	opts := []gnet.Option{
 		gnet.WithMulticore(cfg.EventLoops == 0),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReadBufferCap(readChunk),
 		gnet.WithLogger(gnetLogger{cfg.Logger.With("component", "gnet")}),
 	}
 	if cfg.EventLoops > 0 {
@@ -241,6 +272,9 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 	return s, nil
 }
 
+// readChunk is the most gnet reads from a socket per read: its default.
+const readChunk = 64 << 10
+
 // Addr returns the bound address (with the real port when Addr asked for 0).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
@@ -249,6 +283,9 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		AcceptErrors:      s.stats.acceptErrors.Load(),
 		HandshakeTimeouts: s.stats.handshakeTimeouts.Load(),
+		InputLimitCloses:  s.stats.inputLimit.Load(),
+		UnreadBytes:       s.stats.unread.Load(),
+		PeakUnread:        s.stats.peakUnread.Load(),
 	}
 }
 
@@ -306,7 +343,11 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 	if cc, ok := c.Context().(*conn); ok {
 		cc.closed.Store(true)
+		s.setUnread(cc, 0)
 		cc.sc.Closed()
+		if cc.burst {
+			s.release.soon()
+		}
 	}
 	return gnet.None
 }
@@ -334,10 +375,42 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		s.log.Warn("closing connection: client is not reading its replies",
 			"remote", c.RemoteAddr().String(), "unsent_bytes", c.OutboundBuffered())
 		cc.sc.NoteDropped()
+		cc.burst = true
 		return gnet.Close
 	}
 	cc.sc.SetUnsent(c.OutboundBuffered())
+	unread := c.InboundBuffered()
+	if unread > s.cfg.MaxInboundBytes {
+		// Paused, and still sending: gnet cannot stop reading the socket (doc.go),
+		// so this is where a client that sends without reading is cut off.
+		s.log.Warn("closing connection: client sends requests faster than it reads replies",
+			"remote", c.RemoteAddr().String(), "unread_bytes", unread, "unsent_bytes", c.OutboundBuffered())
+		s.stats.inputLimit.Add(1)
+		s.noter.NoteInputLimit()
+		cc.burst = true
+		return gnet.Close
+	}
+	s.setUnread(cc, unread)
 	return gnet.None
+}
+
+// setUnread records that cc holds n bytes of input read but not handled.
+// Event loop only.
+func (s *Server) setUnread(cc *conn, n int) {
+	if d := int64(n - cc.unread); d != 0 {
+		cc.unread = n
+		s.stats.unread.Add(d)
+		s.noter.AddUnread(d)
+	}
+	if n >= burstBytes {
+		cc.burst = true
+	}
+	for {
+		peak := s.stats.peakUnread.Load()
+		if int64(n) <= peak || s.stats.peakUnread.CompareAndSwap(peak, int64(n)) {
+			return
+		}
+	}
 }
 
 // conn is the per-connection state netloop keeps beside the handler's Conn.
@@ -352,6 +425,11 @@ type conn struct {
 	// event loop then closes the connection unless it has started meanwhile.
 	expired atomic.Bool
 	closed  atomic.Bool // set by OnClose
+	unread  int         // event loop only: bytes counted in Stats.UnreadBytes
+	// burst is set on the event loop once the connection has held burstBytes of
+	// unread input or was closed by a limit: its close frees enough memory that it
+	// is worth handing back to the OS (memoryRelease).
+	burst bool
 }
 
 // flushBytes is how much output a burst of pipelined reads may queue before it is
