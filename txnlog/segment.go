@@ -41,6 +41,19 @@ func parseSegmentName(name string) (seq uint64, ok bool) {
 	return seq, seq != 0
 }
 
+// segmentIndexHint returns the index part of a segment file name: the entry index
+// the log expected next when the segment was created. Every entry still live in
+// the segments before it is below that index (the first entry written to the
+// segment either followed them or replaced them from its index on), which is how
+// Open tells that older segments lie wholly below a snapshot.
+func segmentIndexHint(name string) (uint64, bool) {
+	if _, ok := parseSegmentName(name); !ok {
+		return 0, false
+	}
+	i, err := strconv.ParseUint(name[17:33], 16, 64)
+	return i, err == nil
+}
+
 // segment is one open segment file.
 type segment struct {
 	seq  uint64   // immutable
