@@ -98,6 +98,12 @@
 // applied, and Compact never passes it), or a prepared .tmp segment is numbered two
 // or more past the last segment (the next segment is prepared only after a roll).
 //
+// Preparing the next segment happens in the background; when it fails (a full
+// disk, most often) the log warns at once and counts it (PreallocFailures,
+// PreallocError), removes the half-written .tmp file to give the space back, and
+// tries again when it rolls. Only a roll that still cannot prepare the segment
+// fails the write, stickily.
+//
 // Segments are written twice, once with zeros and once with records: fdatasync
 // over written zeros flushes data only, where over fallocate's "unwritten" extents
 // every first write into one costs a journal commit (PostgreSQL's wal_init_zero).

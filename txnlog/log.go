@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"zkd/internal/vfs"
 )
@@ -156,6 +157,11 @@ type Log struct {
 		// or cut off by a missing one); the next Compact deletes them.
 		stale []string
 	}
+
+	// prealloc counts failures to prepare the next segment (a full disk, most
+	// often); perr is the last one, nil once a preparation succeeds again.
+	prealloc atomic.Uint64
+	perr     atomic.Pointer[error]
 
 	// mu guards what Entries, Term, FirstIndex, LastIndex and HardState read. Only
 	// the writer changes it, under mu.Lock, after the change is durable, so the

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"zkd/internal/vfs"
@@ -231,4 +232,79 @@ func TestMissingNewestSegmentIsNamed(t *testing.T) {
 		m.check(t, l)
 		l.Close()
 	})
+}
+
+// When the next segment cannot be prepared (the disk is full), the log warns and
+// counts it at once, not when a write first needs the segment, and gives back the
+// space the half-prepared file took; a roll retries, so a full disk that frees up
+// in time costs nothing.
+func TestPreallocationFailureIsReportedWhenItHappens(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		kind       vfs.OpKind
+		stillFull  bool // the disk is still full at the roll
+		wantFailed uint64
+	}{
+		{"preallocate ENOSPC, space freed before the roll", vfs.OpPreallocate, false, 1},
+		{"zero-fill ENOSPC, space freed before the roll", vfs.OpWrite, false, 1},
+		{"preallocate ENOSPC, still full at the roll", vfs.OpPreallocate, true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := vfs.NewMem()
+			var out logBuffer
+			opts := testOptions(1024)
+			opts.prepareInline = false
+			opts.Logger = out.logger()
+			first := segPath(segmentName(1, 0) + tmpSuffix) // Open's own, which must work
+			full := func(op vfs.Op) vfs.Fault {
+				if op.Kind == tc.kind && strings.HasSuffix(op.Path, tmpSuffix) && op.Path != first {
+					return vfs.Fault{Err: syscall.ENOSPC}
+				}
+				return vfs.Fault{}
+			}
+			fs.SetInjector(full)
+			l := mustOpen(t, fs, opts)
+			defer l.Close()
+			waitPrepared(l)
+			if got := l.PreallocFailures(); got != 1 {
+				t.Fatalf("PreallocFailures = %d right after the failure, want 1", got)
+			}
+			if err := l.PreallocError(); !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("PreallocError = %v, want ENOSPC", err)
+			}
+			tmp := segPath(segmentName(2, 0) + tmpSuffix)
+			if log := out.String(); !strings.Contains(log, "level=WARN") || !strings.Contains(log, tmp) {
+				t.Fatalf("no warning naming %s before any write needed it:\n%s", tmp, log)
+			}
+			if names, _ := fs.ReadDir(testDir); strings.Contains(strings.Join(names, " "), tmpSuffix) {
+				t.Fatalf("the half-prepared segment still takes space: %v", names)
+			}
+			if !tc.stillFull {
+				fs.SetInjector(nil)
+			}
+			var err error
+			for i := uint64(1); i <= 30 && err == nil; i++ {
+				err = l.Save(nil, makeEntries(i, i+1, 1, 60))
+			}
+			if got := l.PreallocFailures(); got != tc.wantFailed {
+				t.Errorf("PreallocFailures = %d after the roll, want %d", got, tc.wantFailed)
+			}
+			if tc.stillFull {
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("Save across the roll on a full disk: %v, want ENOSPC", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Save across the roll after space was freed: %v", err)
+			}
+			if len(segmentFiles(t, fs)) < 2 {
+				t.Fatal("no roll happened")
+			}
+			waitPrepared(l)
+			if err := l.PreallocError(); err != nil {
+				t.Fatalf("PreallocError = %v once preparing works again", err)
+			}
+		})
+	}
 }
