@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"syscall"
 	"time"
 	"unicode"
@@ -88,31 +87,6 @@ func (s *Server) enroll(tc *net.TCPConn, reserve *reserveFD) error {
 	return nil
 }
 
-// reserveFD is one descriptor held open (on /dev/null) so that the accept loop
-// can tell it is at the limit before accepting. Accept goroutine only.
-type reserveFD struct{ fd int } // fd+1: 0 when none is held
-
-// take opens the reserve descriptor unless it is held.
-func (r *reserveFD) take() error {
-	if r.fd != 0 {
-		return nil
-	}
-	fd, err := syscall.Open(os.DevNull, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("netloop: open reserve descriptor: %w", err)
-	}
-	r.fd = fd + 1
-	return nil
-}
-
-// release closes the reserve descriptor if it is held.
-func (r *reserveFD) release() {
-	if r.fd != 0 {
-		_ = syscall.Close(r.fd - 1)
-		r.fd = 0
-	}
-}
-
 // acceptBurst tracks a run of failed accepts. Accept goroutine only.
 type acceptBurst struct {
 	failures int           // in this burst; 0: not in one
@@ -155,13 +129,4 @@ func acceptErrorText(err error) string {
 	msg := errno.Error()
 	r, n := utf8.DecodeRuneInString(msg)
 	return string(unicode.ToUpper(r)) + msg[n:]
-}
-
-// maxFDs returns the soft limit on open files, or -1.
-func maxFDs() int64 {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-		return -1
-	}
-	return int64(rl.Cur)
 }
