@@ -380,6 +380,7 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	}
 	cc.sc.SetUnsent(c.OutboundBuffered())
 	unread := c.InboundBuffered()
+	s.setUnread(cc, unread)
 	if unread > s.cfg.MaxInboundBytes {
 		// Paused, and still sending: gnet cannot stop reading the socket (doc.go),
 		// so this is where a client that sends without reading is cut off.
@@ -390,7 +391,6 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		cc.burst = true
 		return gnet.Close
 	}
-	s.setUnread(cc, unread)
 	return gnet.None
 }
 
