@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +43,9 @@ func (p *zkdProc) pid() int { return p.Cmd.Process.Pid }
 // (soft and hard: the Go runtime raises the soft limit to the hard one).
 func startZkdProcess(t *testing.T, maxFDs int) *zkdProc {
 	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("reads the server's descriptors and memory from /proc")
+	}
 	bin := testutil.BuildZkd(t)
 	dir := t.TempDir()
 	port, mport := testutil.FreePort(t), testutil.FreePort(t)
