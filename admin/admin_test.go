@@ -248,6 +248,8 @@ func TestMetricsParseWithPrometheusTextParser(t *testing.T) {
 		"zkd_fsync_entries": "HISTOGRAM", "zkd_fsync_threshold_exceeded_total": "COUNTER",
 		"zkd_apply_lag_entries": "GAUGE", "zkd_output_queue_bytes": "GAUGE",
 		"zkd_connection_throttle_events_total": "COUNTER", "zkd_connections_dropped_total": "COUNTER",
+		"sessionless_connections_expired": "COUNTER", "zkd_accept_errors_total": "COUNTER",
+		"zkd_input_queue_bytes": "GAUGE",
 	}
 	for name, typ := range wantTypes {
 		f, ok := families[name]

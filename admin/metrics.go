@@ -89,7 +89,7 @@ func (m *MetricsServer) serve(w http.ResponseWriter, r *http.Request) {
 var zkSummaries = map[string]bool{"fsynctime": false, "readlatency": true, "updatelatency": true}
 
 // zkCounters are the mntr keys that are counters; every other numeric key is a gauge.
-var zkCounters = map[string]bool{"connection_rejected": true}
+var zkCounters = map[string]bool{"connection_rejected": true, "sessionless_connections_expired": true}
 
 // zkHelp describes ZooKeeper's gauges.
 var zkHelp = map[string]string{
@@ -170,6 +170,13 @@ func WriteMetrics(w io.Writer, sess *session.Server, applyLag func() int64) erro
 	p.header("zkd_connections_dropped_total", "Connections closed or refused by the server's limits", "counter")
 	p.sample("zkd_connections_dropped_total", `reason="slow_reader"`, float64(m.Dropped))
 	p.sample("zkd_connections_dropped_total", `reason="max_client_cnxns"`, float64(m.Rejected))
+	n := sess.NetStats()
+	p.sample("zkd_connections_dropped_total", `reason="handshake_timeout"`, float64(n.HandshakeTimeouts))
+	p.sample("zkd_connections_dropped_total", `reason="input_limit"`, float64(n.InputLimitCloses))
+	p.header("zkd_accept_errors_total", "Failed accepts of the client port (out of file descriptors, most often)", "counter")
+	p.sample("zkd_accept_errors_total", "", float64(n.AcceptErrors))
+	p.header("zkd_input_queue_bytes", "Request bytes read from client sockets and not handled yet", "gauge")
+	p.sample("zkd_input_queue_bytes", "", float64(n.UnreadBytes))
 
 	open, maxFDs := int64(-1), int64(-1)
 	for _, st := range monitor {

@@ -10,8 +10,9 @@ import (
 // frame holds.
 var ErrShortBuffer = errors.New("jute: record runs past the end of its frame")
 
-// ErrBadLength is returned by Decoder.Err when a string, buffer or vector carries a
-// negative length other than -1 (null) or a length that cannot fit in the frame.
+// ErrBadLength is returned by Decoder.Err when a string or buffer carries a negative
+// length other than -1 (null), or a string, buffer or vector a length that cannot
+// fit in the frame.
 var ErrBadLength = errors.New("jute: unreasonable length")
 
 // Decoder reads jute fields from a byte slice it does not own. Errors are sticky:
@@ -131,9 +132,34 @@ func (d *Decoder) String() string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// Strings reads a vector<ustring>; null decodes as nil.
+// vectorLength reads a vector's count like length, except that a negative count
+// other than -1 means an empty vector, as in ZooKeeper.
+//
+// Reference: org.apache.jute.BinaryInputArchive.startVector returns null only for
+// -1 and otherwise a BinaryIndex whose done() is nelems <= 0, and the generated
+// deserializers make an empty list for any non-null index: a count of -5 reads as
+// no elements, where a string or buffer length of -5 is an IOException.
+func (d *Decoder) vectorLength(minElem int) int {
+	n := d.Int()
+	if d.err != nil {
+		return 0
+	}
+	switch {
+	case n == -1:
+		return -1
+	case n < 0:
+		return 0
+	case int(n) > (len(d.buf)-d.off)/minElem:
+		d.fail(ErrBadLength)
+		return 0
+	}
+	return int(n)
+}
+
+// Strings reads a vector<ustring>; null decodes as nil, and a negative count
+// other than -1 as an empty vector.
 func (d *Decoder) Strings() []string {
-	n := d.length(4)
+	n := d.vectorLength(4)
 	if n < 0 || d.err != nil {
 		return nil
 	}
@@ -147,9 +173,10 @@ func (d *Decoder) Strings() []string {
 	return out
 }
 
-// ACLs reads a vector<ACL>; null decodes as nil.
+// ACLs reads a vector<ACL>; null decodes as nil, and a negative count other than
+// -1 as an empty vector.
 func (d *Decoder) ACLs() []ACL {
-	n := d.length(12)
+	n := d.vectorLength(12)
 	if n < 0 || d.err != nil {
 		return nil
 	}

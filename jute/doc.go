@@ -8,7 +8,7 @@
 //	boolean | 1 byte (reader: non-zero is true)
 //	ustring | int length L (-1 = null) | L bytes UTF-8
 //	buffer  | int length L (-1 = null) | L bytes
-//	vector  | int count C (-1 = null)  | C elements
+//	vector  | int count C (-1 = null)  | C elements  (C < -1 reads as empty, as in ZooKeeper)
 //	frame   | int length N | N payload bytes   (N excludes itself)
 //
 // Decoding is zero-copy: a Decoder reads straight from the caller's buffer and the

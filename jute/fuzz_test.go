@@ -165,6 +165,11 @@ var requestOps = []jute.OpCode{
 // opcode, the way the server dispatches on RequestHeader.type.
 func FuzzDecodeRequestBodies(f *testing.F) {
 	f.Add(cat(opByte(jute.OpGetData), getDataReqFrame[12:]))
+	// Vector counts below -1, which ZooKeeper reads as empty vectors.
+	f.Add(cat(opByte(jute.OpCreate), hx("00000002 2f61 00000001 78 fffffffb 00000000")))
+	f.Add(cat(opByte(jute.OpSetACL), hx("00000002 2f61 80000000 ffffffff")))
+	f.Add(cat(opByte(jute.OpSetWatches), hx("0000000000000000 fffffffe ffffffff fffffff0")))
+	f.Add(cat(opByte(jute.OpMulti), hx("00000001 00 ffffffff 00000002 2f61 ffffffff fffffffe 00000000 ffffffff 01 ffffffff")))
 	for _, op := range requestOps {
 		want := reflect.TypeOf(requestBody(op))
 		for _, tc := range rtCases() {

@@ -422,7 +422,7 @@ type WhoAmIResponse struct {
 
 func (r *WhoAmIResponse) Decode(d *Decoder) {
 	r.ClientInfo = nil
-	n := d.length(8)
+	n := d.vectorLength(8)
 	if n < 0 || d.err != nil {
 		return
 	}

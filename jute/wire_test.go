@@ -2,6 +2,7 @@ package jute_test
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 
 	"zkd/jute"
@@ -507,9 +508,35 @@ func TestNullAndEmpty(t *testing.T) {
 			if s := d.String(); s != "" || !errors.Is(d.Err(), jute.ErrBadLength) {
 				t.Fatalf("string %s: err=%v", in, d.Err())
 			}
-			d = jute.NewDecoder(hx(in))
+		}
+		for _, in := range []string{"00000005 61", "7fffffff 00000000"} {
+			d := jute.NewDecoder(hx(in))
 			if v := d.Strings(); v != nil || !errors.Is(d.Err(), jute.ErrBadLength) {
 				t.Fatalf("strings %s: err=%v", in, d.Err())
+			}
+			d = jute.NewDecoder(hx(in))
+			if v := d.ACLs(); v != nil || !errors.Is(d.Err(), jute.ErrBadLength) {
+				t.Fatalf("ACLs %s: err=%v", in, d.Err())
+			}
+		}
+	})
+	t.Run("negative vector counts", func(t *testing.T) {
+		// ZooKeeper reads a vector count below -1 as no elements (BinaryIndex.done
+		// is nelems <= 0), where a negative string or buffer length is an error.
+		for _, in := range []string{"fffffffe", "fffffffb", "80000000"} {
+			d := jute.NewDecoder(hx(in + " 00000007"))
+			if v := d.Strings(); v == nil || len(v) != 0 || d.Err() != nil {
+				t.Fatalf("strings %s: %#v err=%v", in, v, d.Err())
+			}
+			if n := d.Int(); n != 7 {
+				t.Fatalf("strings %s: the next field reads %d, want 7", in, n)
+			}
+			d = jute.NewDecoder(hx(in + " 00000007"))
+			if v := d.ACLs(); v == nil || len(v) != 0 || d.Err() != nil {
+				t.Fatalf("ACLs %s: %#v err=%v", in, v, d.Err())
+			}
+			if n := d.Int(); n != 7 {
+				t.Fatalf("ACLs %s: the next field reads %d, want 7", in, n)
 			}
 		}
 	})
@@ -735,4 +762,38 @@ func TestBufferPool(t *testing.T) {
 	b.B = jute.AppendNotification(b.B[:0], -1, jute.EventNodeDataChanged, "/w")
 	requireBytes(t, b.B, notifyFrame)
 	jute.ReleaseBuffer(b)
+}
+
+// A vector count below -1 decodes as an empty vector inside every record that has
+// vectors, and the fields after it decode as usual: ZooKeeper then answers create
+// and setACL with INVALIDACL (from its ACL check), not MARSHALLINGERROR.
+func TestNegativeVectorCountsInRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rec  jute.Record
+		in   []byte
+		want jute.Record
+	}{
+		{"create ACL -5", &jute.CreateRequest{}, hx("00000002 2f61 00000001 78 fffffffb 00000002"),
+			&jute.CreateRequest{Path: "/a", Data: []byte("x"), ACL: []jute.ACL{}, Flags: 2}},
+		{"setACL ACL -2", &jute.SetACLRequest{}, hx("00000002 2f61 fffffffe 00000003"),
+			&jute.SetACLRequest{Path: "/a", ACL: []jute.ACL{}, Version: 3}},
+		{"setWatches -3, null, 1", &jute.SetWatches{}, hx("0000000000000009 fffffffd ffffffff 00000001 00000002 2f61"),
+			&jute.SetWatches{RelativeZxid: 9, DataWatches: []string{}, ChildWatches: []string{"/a"}}},
+		{"getChildren reply -2", &jute.ChildrenResponse{}, hx("fffffffe"), &jute.ChildrenResponse{Children: []string{}}},
+		{"whoAmI reply min int", &jute.WhoAmIResponse{}, hx("80000000"), &jute.WhoAmIResponse{ClientInfo: []jute.ClientInfo{}}},
+		{"multi create ACL -2", &jute.MultiRequest{},
+			cat(hx("00000001 00 ffffffff 00000002 2f61 ffffffff fffffffe 00000000"), hx("ffffffff 01 ffffffff")),
+			&jute.MultiRequest{Ops: []jute.MultiOp{{Type: jute.OpCreate, Path: "/a", ACL: []jute.ACL{}}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rest, err := decode(tc.rec, tc.in)
+			if err != nil || rest != 0 {
+				t.Fatalf("err=%v, %d bytes left", err, rest)
+			}
+			if !reflect.DeepEqual(tc.rec, tc.want) {
+				t.Fatalf("decoded %#v\nwant    %#v", tc.rec, tc.want)
+			}
+		})
+	}
 }

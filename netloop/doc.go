@@ -1,6 +1,22 @@
-// Package netloop owns the client port: a gnet event loop per core, length-prefixed
-// framing, four-letter-word detection, and the flush of each connection's ordered
-// output. It is the only package that imports gnet.
+// Package netloop owns the client port: an accept loop, gnet event loops (one per
+// core), length-prefixed framing, four-letter-word detection, the flush of each
+// connection's ordered output, and the limits that keep a hostile or unlucky
+// client from hurting the others. It is the only package that imports gnet.
+//
+//	net.TCPListener --accept loop (accept.go)--> gnet.Client.EnrollContext
+//	                                                  |
+//	            event loop: OnOpen / OnTraffic / OnClose (server.go)
+//	                                                  |
+//	handshake sweeper (handshake.go) --Wake--> event loop closes the late
+//
+// Accepting. gnet shuts its whole engine down when accept fails (see Server), so
+// the port is accepted in netloop's own goroutine and each connection is handed to
+// a listener-less gnet engine. Out of file descriptors, the loop counts the
+// failure, logs it once per burst ("Error accepting new connection: Too many open
+// files", as ZooKeeper does), pauses (5 ms doubling to 100 ms) and tries again;
+// established connections are untouched and waiting ones stay in the backlog. It
+// accepts only while it holds one reserve descriptor, because handing a
+// connection to gnet duplicates its descriptor for a moment.
 //
 // Framing: every message is | len int32 BE | len bytes |. The length is checked
 // against jute.maxbuffer before the frame is read or anything is allocated; a frame
@@ -9,9 +25,27 @@
 //
 // Per wake of a connection (new bytes, or a Wake from the apply goroutine), OnTraffic
 // hands every complete frame to session.Conn.HandleFrame, then writes everything
-// the connection has queued in one Write. While the connection has MaxOutstanding
-// requests unanswered, further frames are left unread (back-pressure); a client that
-// does not read its replies is disconnected once its queued output passes the limit.
+// the connection has queued in one Write.
+//
+// Limits:
+//   - Handshake: a connection that has not completed its ConnectRequest within
+//     Config.HandshakeTimeout of being accepted is closed and counted
+//     (ZooKeeper's sessionless_connections_expired; see handshake.go).
+//   - In flight: while the connection has MaxOutstanding requests unanswered, or
+//     more than ThrottleBytes of output unsent, further frames are left unhandled
+//     (back-pressure); reading resumes as replies drain.
+//   - Output: a client whose unsent output passes MaxOutboundBytes is disconnected.
+//   - Input: gnet v2.10.0 cannot stop reading a socket. Its event loop reads on
+//     every EPOLLIN and appends what OnTraffic leaves to the connection's inbound
+//     buffer, which grows without bound (eventloop_unix.go, read); interest in
+//     EPOLLIN is changed only inside gnet, and gnet.Conn has no method to pause
+//     it. So a paused connection keeps filling its inbound buffer, and one that
+//     has more than MaxInboundBytes waiting is disconnected and counted. ZooKeeper
+//     instead stops reading (TCP then pushes back on the client); zkd's bound is
+//     about what the kernel would hold for it.
+//
+// After a connection that buffered a lot goes, netloop asks the runtime to hand
+// the memory back to the OS (memory.go), at most once per 10 s.
 //
 // A frame handed to session aliases gnet's buffer and is valid only during the
 // call; session copies what it keeps.
@@ -20,4 +54,9 @@
 // the same methods netloop calls on a session.Conn. `zkd bench null-server` uses it
 // to answer every request with a fixed reply over the very same framing, flushing
 // and limits: the network and syscall ceiling the benchmarks compare zkd against.
+//
+// Concurrency: OnOpen, OnTraffic and OnClose of one connection run on its event
+// loop; the accept loop and the sweeper are one goroutine each and reach a
+// connection only through gnet's goroutine-safe Wake. Stop ends the accept loop
+// and the sweeper before the event loops.
 package netloop

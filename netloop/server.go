@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -30,12 +30,33 @@ type Config struct {
 	// ThrottleBytes stops reading a connection's requests while more than this
 	// much of its output is unsent; reading resumes once the client catches up.
 	ThrottleBytes int
-	Logger        *slog.Logger
+	// MaxInboundBytes bounds the input a connection may hold read but unhandled.
+	// gnet keeps reading a paused connection's socket (see doc.go), so a client
+	// that goes on sending while paused is disconnected once it has this much
+	// waiting. At least two whole frames fit. Default 8 MiB: about what the
+	// kernel would hold for ZooKeeper, which stops reading instead (Linux's
+	// largest autotuned receive buffer, tcp_rmem, is 6 MiB).
+	MaxInboundBytes int
+	// HandshakeTimeout closes a connection that has not completed its
+	// ConnectRequest (or sent a four-letter word) this long after it was
+	// accepted, however many bytes of it have come. Default 10 s, ZooKeeper's
+	// zookeeper.nio.sessionlessCnxnTimeout; see handshake.go.
+	HandshakeTimeout time.Duration
+	Logger           *slog.Logger
 }
+
+// Defaults of Config.
+const (
+	DefaultMaxOutboundBytes = 64 << 20
+	DefaultThrottleBytes    = 1 << 20
+	DefaultMaxInboundBytes  = 8 << 20
+	DefaultHandshakeTimeout = 10 * time.Second
+)
 
 // DefaultConfig returns ZooKeeper's client-port defaults on loopback.
 func DefaultConfig() Config {
-	return Config{Addr: "127.0.0.1:2181", MaxFrame: jute.DefaultMaxBuffer, MaxOutboundBytes: 64 << 20, ThrottleBytes: 1 << 20}
+	return Config{Addr: "127.0.0.1:2181", MaxFrame: jute.DefaultMaxBuffer, MaxOutboundBytes: DefaultMaxOutboundBytes,
+		ThrottleBytes: DefaultThrottleBytes, MaxInboundBytes: DefaultMaxInboundBytes, HandshakeTimeout: DefaultHandshakeTimeout}
 }
 
 // Validate reports a configuration error.
@@ -47,10 +68,19 @@ func (c *Config) Validate() error {
 		return errors.New("netloop: jute.maxbuffer must be positive")
 	}
 	if c.MaxOutboundBytes <= 0 {
-		c.MaxOutboundBytes = 64 << 20
+		c.MaxOutboundBytes = DefaultMaxOutboundBytes
 	}
 	if c.ThrottleBytes <= 0 || c.ThrottleBytes > c.MaxOutboundBytes {
-		c.ThrottleBytes = min(1<<20, c.MaxOutboundBytes)
+		c.ThrottleBytes = min(DefaultThrottleBytes, c.MaxOutboundBytes)
+	}
+	if c.MaxInboundBytes <= 0 {
+		c.MaxInboundBytes = DefaultMaxInboundBytes
+	}
+	// A frame is only handled once whole, and gnet hands over up to readChunk
+	// bytes per read: a client mid-way through a big frame must not trip the bound.
+	c.MaxInboundBytes = max(c.MaxInboundBytes, 2*(4+c.MaxFrame)+readChunk)
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -118,17 +148,83 @@ func (h sessionHandler) Open(tr session.Transport, ip, remote string) (Conn, err
 
 func (h sessionHandler) NoteRejected() { h.s.NoteRejected() }
 
+// SocketNoter is implemented by a Handler that counts what happens below the
+// protocol; Listen's adapter for *session.Server does, for mntr and Prometheus.
+// netloop calls it from its accept goroutine, its handshake sweeper and its event
+// loops, so it must be safe for concurrent use.
+type SocketNoter interface {
+	// NoteAcceptError counts one failed accept of the client port.
+	NoteAcceptError()
+	// NoteHandshakeTimeout counts a connection closed before its handshake.
+	NoteHandshakeTimeout()
+	// NoteInputLimit counts a connection closed for holding too much unread input.
+	NoteInputLimit()
+	// AddUnread moves the gauge of input read but not handled by delta bytes.
+	AddUnread(delta int64)
+}
+
+var _ SocketNoter = sessionHandler{}
+
+func (h sessionHandler) NoteAcceptError()      { h.s.NoteAcceptError() }
+func (h sessionHandler) NoteHandshakeTimeout() { h.s.NoteHandshakeTimeout() }
+func (h sessionHandler) NoteInputLimit()       { h.s.NoteInputLimit() }
+func (h sessionHandler) AddUnread(delta int64) { h.s.AddUnread(delta) }
+
+// nopNoter stands in for a Handler that does not count.
+type nopNoter struct{}
+
+func (nopNoter) NoteAcceptError()      {}
+func (nopNoter) NoteHandshakeTimeout() {}
+func (nopNoter) NoteInputLimit()       {}
+func (nopNoter) AddUnread(int64)       {}
+
+// Stats are a Server's own figures, for tests and benchmarks; a session.Server
+// gets the same counts through SocketNoter.
+type Stats struct {
+	AcceptErrors      int64 // failed accept calls
+	HandshakeTimeouts int64 // connections closed before their handshake
+	InputLimitCloses  int64 // connections closed over MaxInboundBytes
+	UnreadBytes       int64 // input read and not handled yet, all connections
+	PeakUnread        int64 // the most input one connection has held unhandled
+}
+
 // Server is a running client listener.
+//
+// Accepting is not gnet's: gnet v2.10.0 shuts its whole engine down when accept
+// fails (acceptor_unix.go returns ErrAcceptSocket, which ends the reactor's
+// Polling, and reactor_default.go then calls engine.shutdown), so one burst of
+// EMFILE would close every connection and the port for good. netloop accepts on a
+// net.TCPListener in its own goroutine, backing off after a failure as ZooKeeper's
+// AcceptThread does (accept.go), and hands each connection to the event loops of a
+// listener-less gnet engine with Client.EnrollContext.
 type Server struct {
 	gnet.BuiltinEventEngine
-	cfg Config
-	h   Handler
-	log *slog.Logger
+	cfg   Config
+	h     Handler
+	noter SocketNoter // h's, or nopNoter; never nil
+	log   *slog.Logger
 
-	eng   gnet.Engine
-	addr  net.Addr
-	bootC chan error
-	doneC chan error
+	ln  *net.TCPListener // immutable; closed by Stop
+	cli *gnet.Client     // immutable: the event loops
+
+	handshakes handshakeQueue
+
+	stopC      chan struct{} // closed by Stop: the accept loop and the sweeper end
+	acceptDone chan struct{} // closed when the accept loop has returned
+	sweepDone  chan struct{} // closed when the handshake sweeper has returned
+	stopOnce   sync.Once
+	stopErr    error // set by stopOnce
+	loopsDone  chan struct{}
+
+	release memoryRelease
+
+	stats struct {
+		acceptErrors      atomic.Int64
+		handshakeTimeouts atomic.Int64
+		inputLimit        atomic.Int64
+		unread            atomic.Int64
+		peakUnread        atomic.Int64
+	}
 }
 
 // Listen binds the client port and starts serving sess's sessions in the
@@ -143,76 +239,84 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, h: h, log: cfg.Logger, bootC: make(chan error, 1), doneC: make(chan error, 1)}
+	s := &Server{cfg: cfg, h: h, noter: nopNoter{}, log: cfg.Logger,
+		stopC: make(chan struct{}), acceptDone: make(chan struct{}), sweepDone: make(chan struct{}),
+		loopsDone: make(chan struct{})}
+	if n, ok := h.(SocketNoter); ok {
+		s.noter = n
+	}
+	// KeepAlive -1: no TCP keep-alive, as before (and as ZooKeeper's default).
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("netloop: listen %s: %w", cfg.Addr, err)
+	}
+	s.ln = ln.(*net.TCPListener)
 	opts := []gnet.Option{
 		gnet.WithMulticore(cfg.EventLoops == 0),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReuseAddr(true),
+		gnet.WithReadBufferCap(readChunk),
 		gnet.WithLogger(gnetLogger{cfg.Logger.With("component", "gnet")}),
 	}
 	if cfg.EventLoops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(cfg.EventLoops))
 	}
-	go func() {
-		err := gnet.Run(s, "tcp://"+cfg.Addr, opts...)
-		select {
-		case s.bootC <- err: // failed before OnBoot
-		default:
-		}
-		s.doneC <- err
-	}()
-	if err := <-s.bootC; err != nil {
-		return nil, fmt.Errorf("netloop: listen %s: %w", cfg.Addr, err)
+	cli, err := gnet.NewClient(s, opts...)
+	if err == nil {
+		err = cli.Start()
 	}
+	if err != nil {
+		_ = s.ln.Close()
+		return nil, fmt.Errorf("netloop: start event loops: %w", err)
+	}
+	s.cli = cli
+	go s.acceptLoop()
+	go s.sweepLoop()
 	return s, nil
 }
 
+// readChunk is the most gnet reads from a socket per read: its default.
+const readChunk = 64 << 10
+
 // Addr returns the bound address (with the real port when Addr asked for 0).
-func (s *Server) Addr() net.Addr { return s.addr }
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Stats returns the server's figures.
+func (s *Server) Stats() Stats {
+	return Stats{
+		AcceptErrors:      s.stats.acceptErrors.Load(),
+		HandshakeTimeouts: s.stats.handshakeTimeouts.Load(),
+		InputLimitCloses:  s.stats.inputLimit.Load(),
+		UnreadBytes:       s.stats.unread.Load(),
+		PeakUnread:        s.stats.peakUnread.Load(),
+	}
+}
 
 // Stop closes the listener and every connection.
 func (s *Server) Stop(ctx context.Context) error {
-	if err := s.eng.Stop(ctx); err != nil {
-		return fmt.Errorf("netloop: stop: %w", err)
-	}
+	s.stopOnce.Do(func() {
+		close(s.stopC)
+		if err := s.ln.Close(); err != nil {
+			s.stopErr = fmt.Errorf("netloop: stop: %w", err)
+		}
+		// NB: the event loops stop only after the accept loop has returned: it may
+		// be waiting in EnrollContext for a loop to take a connection, and a
+		// stopped loop never would.
+		go func() {
+			<-s.acceptDone
+			<-s.sweepDone
+			if err := s.cli.Stop(); err != nil && s.stopErr == nil {
+				s.stopErr = fmt.Errorf("netloop: stop: %w", err)
+			}
+			close(s.loopsDone)
+		}()
+	})
 	select {
-	case <-s.doneC:
+	case <-s.loopsDone:
+		return s.stopErr
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return nil
-}
-
-// OnBoot records the engine and the bound port.
-func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
-	s.eng = eng
-	addr, err := boundAddr(eng)
-	if err != nil {
-		s.bootC <- err
-		return gnet.Shutdown
-	}
-	s.addr = addr
-	s.bootC <- nil
-	return gnet.None
-}
-
-func boundAddr(eng gnet.Engine) (net.Addr, error) {
-	fd, err := eng.Dup()
-	if err != nil {
-		return nil, err
-	}
-	defer syscall.Close(fd)
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		return nil, err
-	}
-	switch a := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
-	case *syscall.SockaddrInet6:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
-	}
-	return nil, fmt.Errorf("unexpected socket address %T", sa)
 }
 
 // transport lets session reach the socket from any goroutine.
@@ -232,14 +336,21 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.h.NoteRejected()
 		return nil, gnet.Close
 	}
-	c.SetContext(&conn{sc: sc})
+	cc := &conn{sc: sc, gc: c}
+	c.SetContext(cc)
+	s.handshakes.add(cc, time.Now().Add(s.cfg.HandshakeTimeout))
 	return nil, gnet.None
 }
 
 // OnClose detaches the connection from its session.
 func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 	if cc, ok := c.Context().(*conn); ok {
+		cc.closed.Store(true)
+		s.setUnread(cc, 0)
 		cc.sc.Closed()
+		if cc.burst {
+			s.release.soon()
+		}
 	}
 	return gnet.None
 }
@@ -248,6 +359,13 @@ func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	cc, ok := c.Context().(*conn)
 	if !ok {
+		return gnet.Close
+	}
+	if cc.expired.Load() && !cc.sc.Started() {
+		s.stats.handshakeTimeouts.Add(1)
+		s.noter.NoteHandshakeTimeout()
+		s.log.Debug("closing connection: no ConnectRequest within the handshake timeout",
+			"remote", c.RemoteAddr().String(), "timeout", s.cfg.HandshakeTimeout, "unread_bytes", c.InboundBuffered())
 		return gnet.Close
 	}
 	if action := s.readFrames(c, cc); action != gnet.None {
@@ -260,16 +378,61 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		s.log.Warn("closing connection: client is not reading its replies",
 			"remote", c.RemoteAddr().String(), "unsent_bytes", c.OutboundBuffered())
 		cc.sc.NoteDropped()
+		cc.burst = true
 		return gnet.Close
 	}
 	cc.sc.SetUnsent(c.OutboundBuffered())
+	unread := c.InboundBuffered()
+	s.setUnread(cc, unread)
+	if unread > s.cfg.MaxInboundBytes {
+		// Paused, and still sending: gnet cannot stop reading the socket (doc.go),
+		// so this is where a client that sends without reading is cut off.
+		s.log.Warn("closing connection: client sends requests faster than it reads replies",
+			"remote", c.RemoteAddr().String(), "unread_bytes", unread, "unsent_bytes", c.OutboundBuffered())
+		s.stats.inputLimit.Add(1)
+		s.noter.NoteInputLimit()
+		cc.burst = true
+		return gnet.Close
+	}
 	return gnet.None
+}
+
+// setUnread records that cc holds n bytes of input read but not handled.
+// Event loop only.
+func (s *Server) setUnread(cc *conn, n int) {
+	if d := int64(n - cc.unread); d != 0 {
+		cc.unread = n
+		s.stats.unread.Add(d)
+		s.noter.AddUnread(d)
+	}
+	if n >= burstBytes {
+		cc.burst = true
+	}
+	for {
+		peak := s.stats.peakUnread.Load()
+		if int64(n) <= peak || s.stats.peakUnread.CompareAndSwap(peak, int64(n)) {
+			return
+		}
+	}
 }
 
 // conn is the per-connection state netloop keeps beside the handler's Conn.
 type conn struct {
 	sc       Conn
+	gc       gnet.Conn   // immutable
 	resuming atomic.Bool // a timer will wake the connection to resume reading
+	// started is set on the event loop once sc has handled its ConnectRequest, for
+	// the sweeper, which may not call sc.
+	started atomic.Bool
+	// expired is set by the sweeper once the handshake deadline has passed; the
+	// event loop then closes the connection unless it has started meanwhile.
+	expired atomic.Bool
+	closed  atomic.Bool // set by OnClose
+	unread  int         // event loop only: bytes counted in Stats.UnreadBytes
+	// burst is set on the event loop once the connection has held burstBytes of
+	// unread input or was closed by a limit: its close frees enough memory that it
+	// is worth handing back to the OS (memoryRelease).
+	burst bool
 }
 
 // flushBytes is how much output a burst of pipelined reads may queue before it is
@@ -352,6 +515,9 @@ func (s *Server) readFrames(c gnet.Conn, cc *conn) gnet.Action {
 		_, _ = c.Discard(4 + n)
 		if !keep {
 			return gnet.Close
+		}
+		if !cc.started.Load() && sc.Started() {
+			cc.started.Store(true)
 		}
 		if sc.QueuedOutput() > flushBytes {
 			if action := flush(c, sc); action != gnet.None {

@@ -3,6 +3,7 @@ package netloop_test
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
@@ -426,4 +427,41 @@ func manyClient(s *testServer, i int) error {
 		return fmt.Errorf("client %d: getData reply %+v %q", i, hdr, data.Data)
 	}
 	return nil
+}
+
+// rawBody is a request body given byte for byte, for bodies no record encodes.
+type rawBody []byte
+
+func (b rawBody) Append(dst []byte) []byte { return append(dst, b...) }
+func (rawBody) Decode(*jute.Decoder)       {}
+
+// An ACL vector with a count below -1 reads as an empty list, as ZooKeeper's jute
+// reads it, so create and setACL fail ZooKeeper's ACL check (INVALIDACL) instead of
+// being malformed (MARSHALLINGERROR), and the connection stays.
+func TestNegativeACLCountIsInvalidACL(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	c := s.connect(t)
+	for _, tc := range []struct {
+		name string
+		op   jute.OpCode
+		body string // hex
+	}{
+		{"create ACL count -5", jute.OpCreate, "00000004 2f6e6567 00000000 fffffffb 00000000"},
+		{"create2 ACL count min int", jute.OpCreate2, "00000004 2f6e6567 00000000 80000000 00000000"},
+		{"setACL ACL count -2", jute.OpSetACL, "00000001 2f fffffffe ffffffff"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body, err := hex.DecodeString(strings.ReplaceAll(tc.body, " ", ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := c.call(1, tc.op, rawBody(body)); r.hdr.Err != jute.CodeInvalidACL {
+				t.Fatalf("%v: err %d, want INVALIDACL (%d)", tc.op, r.hdr.Err, jute.CodeInvalidACL)
+			}
+		})
+	}
+	if r := c.call(jute.XidPing, jute.OpPing, nil); r.hdr.Err != jute.CodeOK {
+		t.Fatalf("ping: %+v", r.hdr)
+	}
 }

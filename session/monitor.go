@@ -31,6 +31,7 @@ func (s *Server) Monitor() []Stat {
 		{"uptime", s.Uptime().Milliseconds()},
 		{"max_latency", maxL},
 		{"connection_rejected", o.rejected.Load()},
+		{"sessionless_connections_expired", o.net.handshakeTimeouts.Load()},
 	}
 	if d := o.cfg.Load().Disk; d != nil {
 		stats = appendSummary(stats, "fsynctime", d.Fsync.window(), false)

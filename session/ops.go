@@ -40,6 +40,7 @@ type opsState struct {
 	rejected atomic.Int64 // connections refused over maxClientCnxns
 	throttle atomic.Int64 // times reading a connection was paused
 	dropped  atomic.Int64 // connections closed for not reading their replies
+	net      netNotes     // the socket layer's counts (netnotes.go)
 
 	whitelistOnce sync.Once
 }

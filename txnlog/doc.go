@@ -5,12 +5,12 @@
 //
 // # Lifecycle
 //
-//	l, err := txnlog.Open(fs, dir, txnlog.Options{})   // creates or replays
+//	l, err := txnlog.Open(fs, dir, txnlog.Options{SnapshotIndex: snap}) // creates or replays
 //	for rd := range readies {
-//		err = l.Save(rd.HardState, rd.Entries)          // one write + one fdatasync
+//		err = l.Save(rd.HardState, rd.Entries) // one write + one fdatasync
 //		...
 //	}
-//	err = l.Compact(snapshotIndex)                      // after a snapshot
+//	err = l.Compact(snapshotIndex) // after a snapshot
 //	err = l.Close()
 //
 // Save is group commit: the HardState and entries of one raft Ready become one
@@ -81,6 +81,28 @@
 // segment) is corruption: Open returns a *CorruptError, which unwraps to ErrCorrupt
 // and names the file and offset (DESIGN.md invariant 7). One case cannot be told
 // apart: damage inside the last batch of the log looks torn and loses that batch.
+//
+// Options.SnapshotIndex (the newest snapshot's index) relaxes that for what the
+// restart does not need. A segment's name carries the entry index the log expected
+// when it was created, and every entry still live in the older segments is below
+// it; so when segment k's name says at most SnapshotIndex+1, segments before k hold
+// nothing above the snapshot. Damage to them, or their absence, is then skipped
+// with a warning naming the files, replay starts at segment k with the state its
+// header repeats, and the next Compact deletes the skipped files. Damage to a
+// segment holding anything above the snapshot, or to the last one, still stops
+// Open.
+//
+// A missing newest segment leaves no gap in the numbering. Open finds it two ways,
+// and reports a *CorruptError naming it (<seq>-*.log): the log ends below
+// SnapshotIndex (every entry up to the snapshot was durable here before it was
+// applied, and Compact never passes it), or a prepared .tmp segment is numbered two
+// or more past the last segment (the next segment is prepared only after a roll).
+//
+// Preparing the next segment happens in the background; when it fails (a full
+// disk, most often) the log warns at once and counts it (PreallocFailures,
+// PreallocError), removes the half-written .tmp file to give the space back, and
+// tries again when it rolls. Only a roll that still cannot prepare the segment
+// fails the write, stickily.
 //
 // Segments are written twice, once with zeros and once with records: fdatasync
 // over written zeros flushes data only, where over fallocate's "unwritten" extents

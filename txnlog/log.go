@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"zkd/internal/vfs"
 )
@@ -39,6 +40,13 @@ type Options struct {
 	// NoSync skips every fdatasync and directory fsync. For tests and benchmarks
 	// only: a crash may then lose acknowledged entries or leave a log Open refuses.
 	NoSync bool
+	// SnapshotIndex is the index of the newest snapshot the caller restores with
+	// this log (0: none). Open then skips, with a warning naming the files, damaged
+	// or missing segments that lie wholly at or below it: the restart needs none of
+	// their entries, as ZooKeeper ignores logs older than its snapshot. Damage to a
+	// segment holding any entry above it still stops Open. A log that ends below it
+	// has lost its newest segment, which Open reports naming that segment.
+	SnapshotIndex uint64
 	// prepareInline makes a roll prepare the next segment itself instead of
 	// taking one prepared in the background, so that a test's FS operations come
 	// in the same order on every run.
@@ -145,7 +153,15 @@ type Log struct {
 		// last roll; nil when none is under way. Buffered 1, so the preparer never
 		// waits for the writer.
 		preparedC <-chan preparedSegment
+		// stale are the files of segments Open skipped (below the snapshot, damaged
+		// or cut off by a missing one); the next Compact deletes them.
+		stale []string
 	}
+
+	// prealloc counts failures to prepare the next segment (a full disk, most
+	// often); perr is the last one, nil once a preparation succeeds again.
+	prealloc atomic.Uint64
+	perr     atomic.Pointer[error]
 
 	// mu guards what Entries, Term, FirstIndex, LastIndex and HardState read. Only
 	// the writer changes it, under mu.Lock, after the change is durable, so the
@@ -178,16 +194,14 @@ func Open(fsys vfs.FS, dir string, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("txnlog: list directory: %w", err)
 	}
 	var seqs []uint64
+	var tmps []string
 	byseq := map[uint64]string{}
-	removed := false
+	maxTmp := uint64(0) // the highest seq of a .tmp segment
 	for _, name := range names {
 		if base, ok := strings.CutSuffix(name, tmpSuffix); ok {
-			if _, ok := parseSegmentName(base); ok {
-				// A segment that never got its name: Save never wrote to it.
-				if err := fsys.Remove(filepath.Join(dir, name)); err != nil {
-					return nil, fmt.Errorf("txnlog: remove unfinished segment: %w", err)
-				}
-				removed = true
+			if seq, ok := parseSegmentName(base); ok {
+				tmps = append(tmps, name)
+				maxTmp = max(maxTmp, seq)
 			}
 			continue
 		}
@@ -199,16 +213,22 @@ func Open(fsys vfs.FS, dir string, opts Options) (*Log, error) {
 			seqs = append(seqs, seq)
 		}
 	}
-	if removed {
-		if err := l.syncDir(); err != nil {
-			return nil, err
+	slices.Sort(seqs)
+	if n := len(seqs); n > 0 && maxTmp > seqs[n-1]+1 {
+		// The next segment is prepared right after each roll: a prepared one two
+		// or more past the last means the segments in between existed.
+		return nil, l.missingNewest(seqs[n-1], fmt.Sprintf("segment %d was being prepared, so segments %d to %d existed",
+			maxTmp, seqs[n-1]+1, maxTmp-1))
+	}
+	// A segment that never got its name: Save never wrote to it.
+	for _, name := range tmps {
+		if err := fsys.Remove(filepath.Join(dir, name)); err != nil {
+			return nil, fmt.Errorf("txnlog: remove unfinished segment: %w", err)
 		}
 	}
-	slices.Sort(seqs)
-	for i := 1; i < len(seqs); i++ {
-		if seqs[i] != seqs[i-1]+1 {
-			return nil, &CorruptError{Path: filepath.Join(dir, byseq[seqs[i]]),
-				Reason: fmt.Sprintf("segments %d to %d are missing", seqs[i-1]+1, seqs[i]-1)}
+	if len(tmps) > 0 {
+		if err := l.syncDir(); err != nil {
+			return nil, err
 		}
 	}
 	if len(seqs) == 0 {
@@ -218,13 +238,62 @@ func Open(fsys vfs.FS, dir string, opts Options) (*Log, error) {
 		return l, nil
 	}
 	paths := make([]string, len(seqs))
+	hints := make([]uint64, len(seqs))
 	for i, s := range seqs {
 		paths[i] = filepath.Join(dir, byseq[s])
+		hints[i], _ = segmentIndexHint(byseq[s])
 	}
-	if err := l.replay(seqs, paths); err != nil {
-		return nil, err
+	start := 0 // segments before start are skipped
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] == seqs[i-1]+1 {
+			continue
+		}
+		err := &CorruptError{Path: paths[i], Reason: fmt.Sprintf("segments %d to %d are missing", seqs[i-1]+1, seqs[i]-1)}
+		if !l.belowSnapshot(hints[i]) {
+			return nil, err
+		}
+		l.log.Warn("txnlog: segments below the newest snapshot are missing",
+			"segments", filepath.Join(dir, fmt.Sprintf("%016x-*%s", seqs[i-1]+1, segmentSuffix)),
+			"to", filepath.Join(dir, fmt.Sprintf("%016x-*%s", seqs[i]-1, segmentSuffix)),
+			"snapshot_index", l.opts.SnapshotIndex)
+		l.skip(paths[start:i], err)
+		start = i
+	}
+	for {
+		failed, err := l.replay(seqs[start:], paths[start:], start > 0, hints[start])
+		if err == nil {
+			break
+		}
+		next := start + failed + 1
+		if failed < 0 || next >= len(seqs) || !l.belowSnapshot(hints[next]) {
+			return nil, err
+		}
+		l.skip(paths[start:next], err)
+		start = next
 	}
 	return l, nil
+}
+
+// belowSnapshot reports whether every entry the segments before one named with
+// index hint still hold is covered by Options.SnapshotIndex (see segmentIndexHint).
+func (l *Log) belowSnapshot(hint uint64) bool {
+	return l.opts.SnapshotIndex > 0 && hint > 0 && hint <= l.opts.SnapshotIndex+1
+}
+
+// skip records that Open leaves out the segments at paths, all wholly below the
+// snapshot, because of err; Compact deletes them later. Open only.
+func (l *Log) skip(paths []string, err error) {
+	for _, p := range paths {
+		l.log.Warn("txnlog: skipping a segment below the newest snapshot", "segment", p,
+			"snapshot_index", l.opts.SnapshotIndex, "reason", err)
+	}
+	l.w.stale = append(l.w.stale, paths...)
+}
+
+// missingNewest is the error for a log whose segment after seq is missing.
+func (l *Log) missingNewest(seq uint64, why string) error {
+	return &CorruptError{Path: filepath.Join(l.dir, fmt.Sprintf("%016x-*%s", seq+1, segmentSuffix)),
+		Reason: "missing: the log's newest segment is gone (" + why + ")"}
 }
 
 // create starts an empty log.
@@ -500,7 +569,27 @@ func (l *Log) Compact(index uint64) error {
 	l.mu.x.compactTo(index)
 	dead := l.detachReleasableLocked()
 	l.mu.Unlock()
-	return l.removeSegments(dead)
+	if err := l.removeSegments(dead); err != nil {
+		return err
+	}
+	return l.removeStale()
+}
+
+// removeStale deletes the files of the segments Open skipped, oldest first. They
+// hold no entry the log serves, and Compact is the caller's word that it can do
+// without the entries below its index. Writer only.
+func (l *Log) removeStale() error {
+	for len(l.w.stale) > 0 {
+		if err := l.fs.Remove(l.w.stale[0]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return l.fail(fmt.Errorf("txnlog: remove skipped segment: %w", err))
+		}
+		if err := l.syncDir(); err != nil {
+			return l.fail(err)
+		}
+		l.log.Info("txnlog: removed skipped segment", "segment", l.w.stale[0])
+		l.w.stale = l.w.stale[1:]
+	}
+	return nil
 }
 
 // detachReleasableLocked takes out of mu.segs the oldest segments that hold no

@@ -14,6 +14,7 @@ type replayer struct {
 	hs      HardState
 	started bool   // a segment header has been applied
 	batch   uint32 // number of the last complete batch
+	first   uint64 // index of the first entry applied; 0 before one is
 }
 
 // pendFrame is a frame of a batch whose commit frame has not been read yet.
@@ -30,8 +31,11 @@ type segmentEnd struct {
 }
 
 // replay reads every segment and installs what it finds. Only the last segment may
-// end in a torn tail; Open wipes it, so the next batch lands on zeros.
-func (l *Log) replay(seqs []uint64, paths []string) (err error) {
+// end in a torn tail; Open wipes it, so the next batch lands on zeros. On failure
+// it returns the position in paths of the segment found damaged or unreadable, or
+// -1 when the failure is not one segment's. skipped says that Open left out the
+// segments before paths[0], whose name says the log then expected entry hint.
+func (l *Log) replay(seqs []uint64, paths []string, skipped bool, hint uint64) (failed int, err error) {
 	var segs []*segment
 	defer func() {
 		if err != nil {
@@ -51,21 +55,37 @@ func (l *Log) replay(seqs []uint64, paths []string) (err error) {
 			f, err = l.fs.Open(path)
 		}
 		if err != nil {
-			return fmt.Errorf("txnlog: open segment: %w", err)
+			return i, fmt.Errorf("txnlog: open segment: %w", err)
 		}
 		seg := newSegment(seqs[i], path, f)
 		segs = append(segs, seg)
 		size, err := f.Size()
 		if err != nil {
-			return fmt.Errorf("txnlog: stat %s: %w", path, err)
+			return i, fmt.Errorf("txnlog: stat %s: %w", path, err)
 		}
 		buf := make([]byte, size)
 		if n, err := f.ReadAt(buf, 0); n != len(buf) {
-			return fmt.Errorf("txnlog: read %s: %w", path, cmpOr(err, io.ErrUnexpectedEOF))
+			return i, fmt.Errorf("txnlog: read %s: %w", path, cmpOr(err, io.ErrUnexpectedEOF))
 		}
 		if tail, err = r.segment(seg, buf, last); err != nil {
-			return err
+			return i, err
 		}
+	}
+	if skipped && r.first > hint {
+		// The first entry after the skipped segments must be at or below the index
+		// the name promised, or the names cannot be trusted to say what was skipped.
+		return -1, &CorruptError{Path: paths[0], Reason: fmt.Sprintf(
+			"its first entry is %d but its name says %d: cannot tell what the skipped segments before it held", r.first, hint)}
+	}
+	end := r.x.compact
+	if !r.x.empty() {
+		end = max(end, r.x.last())
+	}
+	if snap := l.opts.SnapshotIndex; snap > end {
+		// Every entry up to the snapshot was durable in this log before it was
+		// applied, and Compact never passes it: the entries after end are gone.
+		return -1, l.missingNewest(seqs[len(seqs)-1], fmt.Sprintf(
+			"the log ends at entry %d in %s, before the newest snapshot's entry %d", end, paths[len(paths)-1], snap))
 	}
 
 	seg := segs[len(segs)-1]
@@ -74,7 +94,7 @@ func (l *Log) replay(seqs []uint64, paths []string) (err error) {
 		// past the next batch's end would carry a batch number that the next crash's
 		// replay could take for durable data.
 		if err := zeroFill(seg.f, tail.end, tail.dirty); err != nil {
-			return fmt.Errorf("txnlog: wipe torn tail of %s: %w", seg.path, err)
+			return -1, fmt.Errorf("txnlog: wipe torn tail of %s: %w", seg.path, err)
 		}
 	}
 	if tail.torn != "" {
@@ -84,11 +104,11 @@ func (l *Log) replay(seqs []uint64, paths []string) (err error) {
 	// failed fdatasync, or a wipe): make it durable before raft acts on it.
 	if !l.opts.NoSync {
 		if err := seg.f.Sync(); err != nil {
-			return fmt.Errorf("txnlog: fdatasync %s: %w", seg.path, err)
+			return -1, fmt.Errorf("txnlog: fdatasync %s: %w", seg.path, err)
 		}
 	}
 	if err := l.syncDir(); err != nil {
-		return err
+		return -1, err
 	}
 
 	l.mu.hs, l.mu.x, l.mu.segs = r.hs, r.x, segs
@@ -97,12 +117,12 @@ func (l *Log) replay(seqs []uint64, paths []string) (err error) {
 	if err := l.removeSegments(dead); err != nil {
 		_ = l.Close()
 		segs = nil
-		return err
+		return -1, err
 	}
 	l.startPrepare()
 	l.log.Info("txnlog: opened", "segments", len(l.mu.segs), "first", l.FirstIndex(),
 		"last", l.LastIndex(), "compacted", r.x.compact, "term", r.hs.Term, "commit", r.hs.Commit)
-	return nil
+	return -1, nil
 }
 
 // segment replays one segment file held in buf.
@@ -227,6 +247,9 @@ func (r *replayer) apply(seg *segment, pend []pendFrame) error {
 				return bad("%s", reason)
 			}
 			r.x.put(e.Index, entryPos{seg: seg.seq, off: int64(fr.off), size: uint32(fr.size), term: e.Term}, nil)
+			if r.first == 0 {
+				r.first = e.Index
+			}
 		case recHardState:
 			r.hs = fr.hardState()
 		case recCompact:

@@ -41,6 +41,19 @@ func parseSegmentName(name string) (seq uint64, ok bool) {
 	return seq, seq != 0
 }
 
+// segmentIndexHint returns the index part of a segment file name: the entry index
+// the log expected next when the segment was created. Every entry still live in
+// the segments before it is below that index (the first entry written to the
+// segment either followed them or replaced them from its index on), which is how
+// Open tells that older segments lie wholly below a snapshot.
+func segmentIndexHint(name string) (uint64, bool) {
+	if _, ok := parseSegmentName(name); !ok {
+		return 0, false
+	}
+	i, err := strconv.ParseUint(name[17:33], 16, 64)
+	return i, err == nil
+}
+
 // segment is one open segment file.
 type segment struct {
 	seq  uint64   // immutable
@@ -100,7 +113,10 @@ func (l *Log) prepareSegment(seq uint64) (preparedSegment, error) {
 		return preparedSegment{}, fmt.Errorf("txnlog: create segment: %w", err)
 	}
 	fail := func(format string, err error) (preparedSegment, error) {
-		_ = f.Close() // Open deletes the .tmp file
+		_ = f.Close()
+		// Give back what the zero-fill took: the disk is likely full. (Should the
+		// remove fail, Open deletes the .tmp file.)
+		_ = l.fs.Remove(tmp)
 		return preparedSegment{}, fmt.Errorf(format, tmp, err)
 	}
 	if err := f.Preallocate(0, l.opts.SegmentSize); err != nil {
@@ -173,26 +189,57 @@ func (l *Log) startPrepare() {
 	l.w.preparedC = preparedC
 	seq := l.w.seg.seq + 1
 	go func() {
-		p, err := l.prepareSegment(seq)
+		p, err := l.prepare(seq)
 		p.seq, p.err = seq, err
 		preparedC <- p
 	}()
 }
 
+// prepare is prepareSegment, with failures reported as they happen: a warning
+// and PreallocFailures. A full disk is then visible while the active segment
+// still has room, not only once a write needs the next one.
+func (l *Log) prepare(seq uint64) (preparedSegment, error) {
+	p, err := l.prepareSegment(seq)
+	if err != nil {
+		l.prealloc.Add(1)
+		l.perr.Store(&err)
+		l.log.Warn("txnlog: cannot prepare the next segment; writes will fail once the active one is full unless space is freed",
+			"segment", filepath.Join(l.dir, segmentName(seq, 0)+tmpSuffix), "err", err)
+		return p, err
+	}
+	l.perr.Store(nil)
+	return p, nil
+}
+
+// PreallocFailures returns how many times preparing the next segment has failed
+// (a full disk, most often). Safe from any goroutine.
+func (l *Log) PreallocFailures() uint64 { return l.prealloc.Load() }
+
+// PreallocError returns the last failure to prepare the next segment, or nil if
+// the last attempt succeeded: while it is set, the log cannot roll to a new
+// segment. Safe from any goroutine.
+func (l *Log) PreallocError() error {
+	if p := l.perr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // nextPrepared returns segment seq prepared, waiting for the background work or
-// doing it now. Writer only.
+// doing it now. A background preparation that failed is tried once more: the
+// space may have been freed since. Writer only.
 func (l *Log) nextPrepared(seq uint64) (preparedSegment, error) {
 	if l.w.preparedC == nil {
-		return l.prepareSegment(seq)
+		return l.prepare(seq)
 	}
 	p := <-l.w.preparedC
 	l.w.preparedC = nil
 	if p.err != nil {
-		return p, p.err
+		return l.prepare(seq)
 	}
 	if p.seq != seq {
 		_ = p.f.Close()
-		return l.prepareSegment(seq)
+		return l.prepare(seq)
 	}
 	return p, nil
 }

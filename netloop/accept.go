@@ -1,0 +1,132 @@
+package netloop
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Pauses between accept attempts after a failure: doubling from the first to the
+// last. A failed accept leaves the connection queued in the kernel's backlog, so
+// retrying at once would spin; ZooKeeper's AcceptThread pauses 10 ms each time.
+// The cap bounds how long the port stays deaf after descriptors are freed.
+const (
+	acceptPauseMin = 5 * time.Millisecond
+	acceptPauseMax = 100 * time.Millisecond
+)
+
+// acceptLoop accepts connections until Stop and hands each to an event loop. A
+// failure (out of file descriptors, most often) never ends it: it is counted,
+// logged once per burst, and followed by a pause; existing connections are not
+// touched, and the connections waiting in the backlog stay there until
+// descriptors are free again. It returns when the listener is closed.
+func (s *Server) acceptLoop() {
+	defer close(s.acceptDone)
+	var (
+		b       acceptBurst
+		reserve reserveFD
+	)
+	defer reserve.release()
+	for {
+		// Accept only while holding the reserve descriptor (see enroll): at the
+		// limit, the accept itself would take the last one and the connection
+		// would then be lost.
+		err := reserve.take()
+		if err == nil {
+			var tc *net.TCPConn
+			if tc, err = s.ln.AcceptTCP(); err == nil {
+				err = s.enroll(tc, &reserve)
+			}
+		}
+		select {
+		case <-s.stopC:
+			return
+		default:
+		}
+		if err == nil {
+			if n, d := b.succeeded(time.Now()); n > 0 {
+				s.log.Info("accepting client connections again", "failed_accepts", n, "paused", d.Round(time.Millisecond))
+			}
+			continue
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		s.stats.acceptErrors.Add(1)
+		s.noter.NoteAcceptError()
+		pause, first := b.failed(time.Now())
+		if first {
+			// Reference: ZooKeeper NIOServerCnxnFactory.AcceptThread.doAccept logs
+			// "Error accepting new connection: " + the exception's message, rate-limited.
+			s.log.Warn("Error accepting new connection: "+acceptErrorText(err),
+				"addr", s.ln.Addr().String(), "max_fds", maxFDs(), "err", err)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-s.stopC:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// enroll hands tc to an event loop. EnrollContext duplicates the descriptor
+// before it closes tc, so for a moment the connection needs two; the reserve is
+// given up for that moment. An error means the connection is closed.
+func (s *Server) enroll(tc *net.TCPConn, reserve *reserveFD) error {
+	reserve.release()
+	_, err := s.cli.EnrollContext(tc, nil) // closes tc, whatever happens
+	if err != nil {
+		return fmt.Errorf("netloop: hand connection to an event loop: %w", err)
+	}
+	return nil
+}
+
+// acceptBurst tracks a run of failed accepts. Accept goroutine only.
+type acceptBurst struct {
+	failures int           // in this burst; 0: not in one
+	since    time.Time     // of the first failure of the burst
+	pause    time.Duration // the next pause
+}
+
+// failed records one failure at now and returns how long to pause, and whether it
+// opens a burst (and must be logged).
+func (b *acceptBurst) failed(now time.Time) (pause time.Duration, first bool) {
+	first = b.failures == 0
+	if first {
+		b.since, b.pause = now, acceptPauseMin
+	}
+	b.failures++
+	pause = b.pause
+	b.pause = min(2*b.pause, acceptPauseMax)
+	return pause, first
+}
+
+// succeeded ends a burst, returning how many accepts failed in it and how long it
+// lasted (0, 0 outside a burst).
+func (b *acceptBurst) succeeded(now time.Time) (failures int, lasted time.Duration) {
+	failures, lasted = b.failures, now.Sub(b.since)
+	if failures == 0 {
+		lasted = 0
+	}
+	*b = acceptBurst{}
+	return failures, lasted
+}
+
+// acceptErrorText words an accept error as Java's IOException message does for the
+// common errnos ("Too many open files"), so operators' greps for ZooKeeper's log
+// line find zkd's too.
+func acceptErrorText(err error) string {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return err.Error()
+	}
+	msg := errno.Error()
+	r, n := utf8.DecodeRuneInString(msg)
+	return string(unicode.ToUpper(r)) + msg[n:]
+}
