@@ -17,6 +17,7 @@ import (
 	"zkd/quorum"
 	"zkd/replica"
 	"zkd/session"
+	"zkd/snapshot"
 	"zkd/txnlog"
 	"zkd/zoocfg"
 )
@@ -112,7 +113,14 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
-	s.wal, err = txnlog.Open(fs, logDir, txnlog.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync, Logger: log})
+	// The log may skip damage wholly below the newest snapshot: a restart never
+	// needs those entries.
+	var newest uint64
+	if list, err := snapshot.List(fs, snapDir); err == nil && len(list) > 0 {
+		newest = list[0].Index
+	}
+	s.wal, err = txnlog.Open(fs, logDir, txnlog.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync,
+		SnapshotIndex: newest, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -320,5 +328,35 @@ func (d *door) Open(tr session.Transport, ip, remote string) (netloop.Conn, erro
 func (d *door) NoteRejected() {
 	if h := d.handler(); h != nil {
 		h.NoteRejected()
+	}
+}
+
+// noter returns the opened handler's socket counters, if it keeps them.
+func (d *door) noter() netloop.SocketNoter {
+	n, _ := d.handler().(netloop.SocketNoter)
+	return n
+}
+
+func (d *door) NoteAcceptError() {
+	if n := d.noter(); n != nil {
+		n.NoteAcceptError()
+	}
+}
+
+func (d *door) NoteHandshakeTimeout() {
+	if n := d.noter(); n != nil {
+		n.NoteHandshakeTimeout()
+	}
+}
+
+func (d *door) NoteInputLimit() {
+	if n := d.noter(); n != nil {
+		n.NoteInputLimit()
+	}
+}
+
+func (d *door) AddUnread(delta int64) {
+	if n := d.noter(); n != nil {
+		n.AddUnread(delta)
 	}
 }

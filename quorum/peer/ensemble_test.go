@@ -100,6 +100,8 @@ func (s *server) Apply(ents []quorum.Entry) {
 
 func (s *server) LeaderChanged(uint64, uint64) {}
 
+func (s *server) InstallSnapshot(quorum.SnapshotMeta) {}
+
 func (s *server) appliedData() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
