@@ -207,7 +207,7 @@ func TestHeadlinesFollowTheWorkloads(t *testing.T) {
 		want     []string
 	}{
 		{"getdata-16x1", []string{"requests/s", "getData p99"}},
-		{"setdata-32x8@leader", []string{"requests/s", "setData p99", "setData p99.9"}},
+		{"setdata-32x8@leader", []string{"requests/s", "setData p50", "setData p99", "setData p99.9"}},
 		{"watch-500", []string{"all-delivered p50", "all-delivered p99"}},
 		{"restart-1m", []string{"restart_s"}},
 		{"kafka", []string{"requests/s"}},
