@@ -22,6 +22,8 @@ help:
 	@echo 'make fuzz         # each Fuzz target: go test -run=^$$ -fuzz=^FuzzX$$ -fuzztime=$(FUZZTIME) ./pkg'
 	@echo 'make bench        # go test -run=^$$ -bench=. -benchmem ./...'
 	@echo 'make bench-compare # bin/zkd vs Apache ZooKeeper 3.8 side by side: $(BENCH_WORKLOADS) (BENCH_FLAGS=...)'
+	@echo 'make bench-perf   # the README performance table side by side: table,1m, $(BENCH_PERF_FLAGS) (slow: 1M znodes)'
+	@echo 'make bench-ensemble # 3-server zkd vs 3-server Apache ZooKeeper: writes, reads, leader failover'
 	@echo 'make conformance  # bin/zkd on a free loopback port + $(SHARED)/conformance/smoke-all.sh'
 	@echo 'make difftest     # zkd vs Apache ZooKeeper 3.8 on $(DIFFTEST_SEEDS) seeded random op sequences (DIFFTEST_SEEDS=N)'
 	@echo 'make clean        # rm -rf bin (never touches ./zkd-data)'
@@ -71,6 +73,23 @@ BENCH_WORKLOADS ?= latency,create-c32,setdata-c32,getdata-pipe,kafka
 BENCH_FLAGS     ?=
 bench-compare: build
 	./bin/zkd bench compare -zkd bin/zkd -json bin/bench-compare.json -report bin/bench-compare.html $(BENCH_FLAGS) $(BENCH_WORKLOADS)
+
+# The README's performance table in one command: every workload of the table on
+# the base tree, the open-loop run, and the 1M-znode preload, memory and restart
+# figures, on bin/zkd and Apache ZooKeeper 3.8 (2 GiB G1 heap) alternately, 3
+# repetitions, with the null-server and append+fdatasync limits. BENCH_PERF_FLAGS
+# scales it (e.g. -znodes 100000 -duration 3s for a quick look).
+.PHONY: bench-perf bench-ensemble
+BENCH_PERF_FLAGS ?= -warmup 5s -duration 10s
+bench-perf: build
+	./bin/zkd bench compare -zkd bin/zkd -json bin/bench-perf.json -report bin/bench-perf.html $(BENCH_PERF_FLAGS) $(BENCH_FLAGS) table,1m
+
+# 3-server ensembles from zoo.cfg files (server.N lines, myid): setData at 32 and 256
+# sessions via the followers and via the leader, getData over every server, and the
+# time from kill -9 of the leader to the next acknowledged write.
+BENCH_ENSEMBLE_FLAGS ?= -ensemble 3 -warmup 5s -duration 10s
+bench-ensemble: build
+	./bin/zkd bench compare -zkd bin/zkd -json bin/bench-ensemble.json -report bin/bench-ensemble.html $(BENCH_ENSEMBLE_FLAGS) $(BENCH_FLAGS) ensemble
 
 conformance: build
 	SHARED='$(SHARED)' scripts/conformance.sh $(CLIENTS)

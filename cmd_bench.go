@@ -40,27 +40,52 @@ func benchMain(args []string) int {
 
 func benchListWorkloads(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "workload\tkind\tgroup\twhat")
 	for _, wl := range bench.Workloads() {
 		kind := "scenario"
 		if wl.Loop {
 			kind = "loop"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", wl.Name, kind, wl.Help)
+		group := wl.Group
+		if group == "" {
+			group = "all"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", wl.Name, kind, group, wl.Help)
 	}
 	tw.Flush()
+	fmt.Fprintf(w, "\nGroups: all (every workload outside %s and %s), %s (the README's performance table, on the base tree), "+
+		"%s (slow: 1M znodes, -znodes scales it), %s (%s).\n"+
+		"A loop workload takes a route: name@leader, name@followers or name@all picks servers of the connect string by srvr mode.\n",
+		bench.GroupMillion, bench.GroupEnsemble, bench.GroupTable, bench.GroupMillion, bench.GroupEnsemble,
+		strings.Join(bench.EnsembleWorkloads, ","))
 }
 
-// benchOutputFlags are the report files every bench command can write.
+// benchOutputFlags are the report files every bench command can write, and
+// whether to show the progress line.
 type benchOutputFlags struct {
 	json, report string
+	quiet        bool
+}
+
+// setProgress sends the live progress line to stderr unless -quiet: rewritten in
+// place when stderr is a terminal, one plain line every two seconds otherwise.
+func setProgress(cfg *bench.Config, out benchOutputFlags, stderr io.Writer) {
+	if out.quiet {
+		return
+	}
+	cfg.Progress = stderr
+	if f, ok := stderr.(*os.File); ok {
+		cfg.ProgressTTY = bench.IsTerminal(f)
+	}
 }
 
 // addBenchFlags registers the workload flags on fs, writing into cfg.
 func addBenchFlags(fs *flag.FlagSet, cfg *bench.Config, out *benchOutputFlags) {
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of every random choice (keys, op mix)")
-	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured time per run (each run stops at -duration or -count)")
-	fs.Int64Var(&cfg.Count, "count", cfg.Count, "measured requests per run at most")
-	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "unmeasured load before each run")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured window of every run, after -warmup (the same for every server)")
+	fs.Int64Var(&cfg.Count, "count", cfg.Count, "cap of measured requests per run; a run that reaches it ends early (0: no cap; compare allows none)")
+	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "unmeasured load before each run's window (ZooKeeper's JIT needs about 2s)")
+	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "connections to hold per server at most: the server's maxClientCnxns (0: no limit); default shapes are reduced to fit")
 	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "sessions of loop workloads (0: the workload's default)")
 	fs.IntVar(&cfg.InFlight, "inflight", cfg.InFlight, "requests in flight per session, closed loop (0: the workload's default)")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "open loop: requests/s in total; latency from the intended send time (0: closed loop)")
@@ -70,19 +95,27 @@ func addBenchFlags(fs *flag.FlagSet, cfg *bench.Config, out *benchOutputFlags) {
 	fs.IntVar(&cfg.Topics, "topics", cfg.Topics, "kafka: topics (znodes = topics x partitions; Kafka-sized is 10000 x 32)")
 	fs.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "kafka: partitions per topic")
 	fs.IntVar(&cfg.KafkaClients, "kafka-clients", cfg.KafkaClients, "kafka: sessions")
-	fs.IntVar(&cfg.FanoutSessions, "fanout-sessions", cfg.FanoutSessions, "fanout: watching sessions")
+	fs.IntVar(&cfg.FanoutSessions, "fanout-sessions", cfg.FanoutSessions, "fanout: watching sessions (0: 100, within -max-conns)")
 	fs.IntVar(&cfg.FanoutZnodes, "fanout-znodes", cfg.FanoutZnodes, "fanout: znodes each session watches")
 	fs.IntVar(&cfg.FanoutRounds, "fanout-rounds", cfg.FanoutRounds, "fanout: znodes set one after the other")
-	fs.IntVar(&cfg.StormSessions, "storm-sessions", cfg.StormSessions, "storm: sessions, one ephemeral each")
+	fs.IntVar(&cfg.StormSessions, "storm-sessions", cfg.StormSessions, "storm: sessions, one ephemeral each (0: 200, within -max-conns)")
 	fs.IntVar(&cfg.LockContenders, "lock-contenders", cfg.LockContenders, "lock: contending sessions")
 	fs.IntVar(&cfg.LatencyOps, "latency-ops", cfg.LatencyOps, "latency: requests of each kind")
+	fs.IntVar(&cfg.TreeZnodes, "tree", cfg.TreeZnodes, "table workloads: znodes of 100 B in the base tree /zkbench-tree")
+	fs.IntVar(&cfg.Znodes, "znodes", cfg.Znodes, "preload-1m, mem-1m, restart-1m: znodes of 100 B (scale down for a quick run)")
+	fs.IntVar(&cfg.PreloadClients, "preload-clients", cfg.PreloadClients, "sessions of a pipelined preload (256 creates in flight each)")
+	fs.IntVar(&cfg.Watchers, "watchers", cfg.Watchers, "watch-500: sessions watching the one znode (0: 500, within -max-conns)")
+	fs.IntVar(&cfg.StormWorkers, "storm-workers", cfg.StormWorkers, "sessions-16: workers looping connect, create ephemeral, close")
+	fs.Float64Var(&cfg.OpenRate, "open-rate", cfg.OpenRate, "getdata-open: offered getData/s (open loop)")
 	fs.StringVar(&out.json, "json", "", "write every result as JSON to this file")
-	fs.StringVar(&out.report, "report", "", "write latency CDFs and throughput over time to this file (.html, else SVG)")
+	fs.StringVar(&out.report, "report", "", "write the summary, tables, latency CDFs and throughput over time to this file (.html, else SVG)")
+	fs.BoolVar(&out.quiet, "quiet", false, "no live progress line on stderr")
 }
 
 func benchUsage(fs *flag.FlagSet, synopsis string) func() {
 	return func() {
-		fmt.Fprintf(fs.Output(), "%s\n\nWorkloads (zkd bench list): %s, or all.\n\nFlags:\n", synopsis, benchWorkloadNames())
+		fmt.Fprintf(fs.Output(), "%s\n\nWorkloads (zkd bench list): %s; groups: all, %s, %s, %s.\n\nFlags:\n", synopsis, benchWorkloadNames(),
+			bench.GroupTable, bench.GroupMillion, bench.GroupEnsemble)
 		fs.PrintDefaults()
 	}
 }
@@ -100,11 +133,13 @@ func benchRun(args []string, stdout, stderr io.Writer) int {
 	var out benchOutputFlags
 	fs := flag.NewFlagSet("zkd bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = benchUsage(fs, "Usage: zkd bench [flags] workload[,workload...]\n       zkd bench list\n       zkd bench compare [flags] [workload...]\n       zkd bench report results.json [report.html|report.svg]\n       zkd bench null-server [-addr host:port]\n\n"+
+	fs.Usage = benchUsage(fs, "Usage: zkd bench [flags] workload[,workload...|group]\n       zkd bench list\n       zkd bench compare [flags] [workload...]\n       zkd bench report results.json [report.html|report.svg]\n       zkd bench null-server [-addr host:port]\n\n"+
 		"Runs workloads against a running ZooKeeper-compatible server.")
-	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "server address host:port")
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "server address host:port, or a connect string host:port,host:port,... (sessions round robin)")
 	fs.StringVar(&cfg.Label, "label", cfg.Label, "name of the server in the output")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "read the server's CPU time and RSS from /proc/<pid>")
+	dataDirs := fs.String("data-dirs", "", "the server's data directories, comma-separated, for preload-1m's bytes on disk")
+	fs.BoolVar(&cfg.KeepTree, "keep-tree", false, "leave the base tree /zkbench-tree on the server for the next run")
 	addBenchFlags(fs, &cfg, &out)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -116,7 +151,11 @@ func benchRun(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	if *dataDirs != "" {
+		cfg.DataDirs = strings.Split(*dataDirs, ",")
+	}
 	cfg.Out = stdout
+	setProgress(&cfg, out, stderr)
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -139,13 +178,17 @@ func benchCompare(args []string, stdout, stderr io.Writer) int {
 	var out benchOutputFlags
 	fs := flag.NewFlagSet("zkd bench compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = benchUsage(fs, "Usage: zkd bench compare [flags] [workload[,workload...]]   (default "+benchDefaultCompare+")\n\n"+
+	fs.Usage = benchUsage(fs, "Usage: zkd bench compare [flags] [workload[,workload...]]   (default "+benchDefaultCompare+
+		"; with -ensemble: "+bench.GroupEnsemble+")\n\n"+
 		"Starts Apache ZooKeeper 3.8 (Debian's package, java run directly) and zkd on free 127.0.0.1 ports\n"+
-		"with temporary data directories, runs the workloads on each alternately -reps times, prints\n"+
-		"medians, ranges and zkd/ZooKeeper ratios, and stops both. Installs nothing.\n"+
+		"with temporary data directories, runs the workloads on each alternately -reps times (each run:\n"+
+		"-warmup unmeasured, then the same -duration window on both), prints medians, ranges and\n"+
+		"zkd/ZooKeeper ratios with their spread, and stops both. Installs nothing.\n"+
 		"In the same rotation it measures two limits: a null server (zkd bench null-server: zkd's netloop\n"+
 		"answering every request with a fixed reply) and, for write workloads, append + fdatasync at the\n"+
-		"workload's batching on the servers' disk; every figure is also given as a fraction of its limit.")
+		"workload's batching on the servers' disk; every figure is also given as a fraction of its limit.\n"+
+		"`zkd bench compare table,1m` runs the README's whole performance table (make bench-perf); -ensemble 3 compares\n"+
+		"3-server ensembles started from zoo.cfg files with server.N lines, including the leader failover.")
 	fs.StringVar(&cc.Zkd, "zkd", cc.Zkd, "zkd binary to compare (build it first: make build)")
 	fs.StringVar(&cc.Java, "java", cc.Java, "java executable for ZooKeeper")
 	fs.StringVar(&cc.ZKClasspath, "zk-classpath", "", "ZooKeeper classpath (default: Debian's jars in /usr/share/java)")
@@ -154,6 +197,8 @@ func benchCompare(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cc.Reps, "reps", cc.Reps, "repetitions (at least 3)")
 	fs.BoolVar(&cc.KeepDirs, "keep", false, "keep the servers' temporary directories and logs")
 	fs.BoolVar(&cc.NoLimits, "no-limits", false, "skip the null-server and disk limits")
+	fs.IntVar(&cc.Ensemble, "ensemble", 0, "compare ensembles of this many servers (0: standalone servers)")
+	sides := fs.String("servers", "", "run only these sides: zookeeper, zkd or zookeeper,zkd (default both)")
 	addBenchFlags(fs, &cc.Bench, &out)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -164,8 +209,15 @@ func benchCompare(args []string, stdout, stderr io.Writer) int {
 	names := fs.Args()
 	if len(names) == 0 {
 		names = []string{benchDefaultCompare}
+		if cc.Ensemble > 0 {
+			names = []string{bench.GroupEnsemble}
+		}
+	}
+	if *sides != "" {
+		cc.Servers = strings.Split(*sides, ",")
 	}
 	cc.Bench.Out = stdout
+	setProgress(&cc.Bench, out, stderr)
 	cc.Bench.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -174,13 +226,18 @@ func benchCompare(args []string, stdout, stderr io.Writer) int {
 		rep.Command = "zkd bench compare " + strings.Join(args, " ")
 		if len(rep.Summary) > 0 {
 			m := rep.Machine
-			fmt.Fprintf(stdout, "\n== zkd vs Apache ZooKeeper: medians [min-max] over %d repetitions; ratio = zkd/zookeeper\n", cc.Reps)
+			ratio := ""
+			if n := len(rep.Servers); n >= 2 {
+				ratio = "; ratio = " + rep.Servers[n-1] + "/" + rep.Servers[0]
+			}
+			fmt.Fprintf(stdout, "\n== %s: medians [min-max] over %d repetitions%s\n", strings.Join(rep.Servers, " vs "), cc.Reps, ratio)
 			fmt.Fprintf(stdout, "machine: %d CPUs, %s, kernel %s, %s\n", m.NumCPU, m.CPUModel, m.Kernel, m.GoVersion)
 			for _, n := range rep.Notes {
 				fmt.Fprintln(stdout, n)
 			}
 			bench.WriteSummaryText(stdout, rep.Summary, rep.Servers)
 			benchWriteLimits(stdout, rep)
+			benchWriteHeadlines(stdout, rep)
 		}
 		if werr := benchWriteOutputs(rep, out, stdout); werr != nil && err == nil {
 			err = werr
@@ -215,6 +272,7 @@ func benchReport(args []string, stdout, stderr io.Writer) int {
 		rep.Limits = bench.SummarizeLimits(rep.Runs, rep.Disk, rep.Servers)
 		bench.WriteSummaryText(stdout, rep.Summary, rep.Servers)
 		benchWriteLimits(stdout, rep)
+		benchWriteHeadlines(stdout, rep)
 	}
 	if len(args) == 2 {
 		if err := bench.WriteReportFile(args[1], rep); err != nil {
@@ -224,6 +282,16 @@ func benchReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "wrote %s\n", args[1])
 	}
 	return 0
+}
+
+// benchWriteHeadlines prints the summary last, where a terminal leaves it in view.
+func benchWriteHeadlines(w io.Writer, rep *bench.Report) {
+	ratio := ""
+	if n := len(rep.Servers); n >= 2 {
+		ratio = "; ratio " + rep.Servers[n-1] + "/" + rep.Servers[0] + " per repetition, median [min-max]"
+	}
+	fmt.Fprintf(w, "\n== summary: headline figures, median [min-max]%s\n", ratio)
+	bench.WriteHeadlinesText(w, rep.Summary, rep.Limits, rep.Servers)
 }
 
 // benchWriteLimits prints the limit rows of a comparison, if it measured any.

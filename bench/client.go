@@ -116,7 +116,7 @@ func Dial(ctx context.Context, addr string, opt DialOptions) (*Conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, classifyDialError(addr, err, false)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
@@ -126,13 +126,13 @@ func Dial(ctx context.Context, addr string, opt DialOptions) (*Conn, error) {
 	b = jute.EndFrame(req.Append(b), mark)
 	if _, err := nc.Write(b); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("bench: handshake with %s: %w", addr, err)
+		return nil, classifyDialError(addr, err, true)
 	}
 	br := bufio.NewReaderSize(nc, 64<<10)
 	frame, err := readFrame(br, nil)
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("bench: handshake with %s: %w", addr, err)
+		return nil, classifyDialError(addr, err, true)
 	}
 	var resp jute.ConnectResponse
 	dec := jute.NewDecoder(frame)

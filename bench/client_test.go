@@ -209,10 +209,10 @@ func TestOpenLoopMeasuresFromIntendedTime(t *testing.T) {
 			return true
 		})
 		cfg := DefaultConfig()
-		cfg.Addr, cfg.Duration, cfg.Count, cfg.Rate = f.ln.Addr().String(), 600*time.Millisecond, 100_000, rate
+		cfg.Addr, cfg.Duration, cfg.Count, cfg.Rate, cfg.Warmup = f.ln.Addr().String(), 600*time.Millisecond, 100_000, rate, 0
 		spec := mixSpec{kinds: kinds("getData"), clients: 1, inFlight: 1,
 			worker: func(*env, int, *rand.Rand) mixWorker { return &stallWorker{} }}
-		res, err := runMix(context.Background(), &env{cfg: &cfg, root: "/"}, spec)
+		res, err := runMix(context.Background(), newEnv(&cfg, "/"), spec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,8 +222,10 @@ func TestOpenLoopMeasuresFromIntendedTime(t *testing.T) {
 		return res
 	}
 	closed := run(0)
-	if n := slowAbove(closed, 50e6); n != 1 {
-		t.Fatalf("closed loop: %d requests slower than 50ms, want the 1 stalled one", n)
+	// The stalled request is slow; on a loaded machine a few others may be too, but
+	// closed loop never charges the stall to the requests it kept from being sent.
+	if n := slowAbove(closed, 50e6); n < 1 || n > 20 {
+		t.Fatalf("closed loop: %d requests slower than 50ms, want the 1 stalled one (and at most a few hiccups)", n)
 	}
 	open := run(1000)
 	if open.Mode != "open" {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -31,27 +30,41 @@ const (
 		"(or run scripts/deps.sh, which installs the conformance kit's packages too)"
 )
 
+// Labels of the compared servers, in the order runs alternate.
+const (
+	LabelZooKeeper = "zookeeper"
+	LabelZkd       = "zkd"
+)
+
 // CompareConfig sets up `zkd bench compare`.
 type CompareConfig struct {
-	Bench       Config        // workload settings; Addr, Label and ServerPID are set per server
+	Bench       Config        // workload settings; Addr, Label, ServerPID and Control are set per server
 	Zkd         string        // the zkd binary (bin/zkd)
 	Java        string        // java executable
 	ZKClasspath string        // "" = Debian's jars
-	ZKHeap      string        // -Xms and -Xmx of ZooKeeper's JVM
+	ZKHeap      string        // -Xms and -Xmx of ZooKeeper's JVM (each, in an ensemble)
 	TickTime    time.Duration // tickTime of both servers
 	Reps        int           // repetitions, each runs every workload on every server
 	KeepDirs    bool          // keep the temporary data directories and logs
 	// NoLimits skips the same-run limits: the null server (`zkd bench null-server`)
 	// and DiskLimit.
 	NoLimits bool
+	// Ensemble > 0 compares ensembles of that many servers (3-server Apache
+	// ZooKeeper against 3-server zkd, from the same kind of zoo.cfg files).
+	Ensemble int
+	// Servers are the sides to run (LabelZooKeeper, LabelZkd); empty: both.
+	Servers []string
 }
 
-// DefaultCompareConfig returns the comparison defaults: three repetitions, 1 GB
-// heap, ZooKeeper's default tickTime, and a 1 s warm-up before every run.
+// DefaultCompareConfig returns the comparison defaults: three repetitions, a fixed
+// 2 GiB G1 heap for ZooKeeper, ZooKeeper's default tickTime, a 2 s warm-up before
+// every run (ZooKeeper's JIT takes about that to reach speed), no connection limit
+// (both servers run with maxClientCnxns=0) and no request cap: every run of every
+// server measures the same time window.
 func DefaultCompareConfig() CompareConfig {
 	b := DefaultConfig()
-	b.Warmup = time.Second
-	return CompareConfig{Bench: b, Zkd: "bin/zkd", Java: "/usr/bin/java", ZKHeap: "1g", TickTime: 2 * time.Second, Reps: 3}
+	b.MaxConns = 0
+	return CompareConfig{Bench: b, Zkd: "bin/zkd", Java: "/usr/bin/java", ZKHeap: "2g", TickTime: 2 * time.Second, Reps: 3}
 }
 
 // Validate reports an unusable comparison setup.
@@ -65,19 +78,42 @@ func (c *CompareConfig) Validate() error {
 	if c.ZKHeap == "" {
 		return errors.New("bench: ZooKeeper heap size is empty")
 	}
+	if c.Bench.Count != 0 {
+		return errors.New("bench: compare measures every server over the same time window (-duration); " +
+			"a -count cap would end the faster server's runs early, so it is not allowed here")
+	}
+	if c.Ensemble < 0 || c.Ensemble == 1 || c.Ensemble == 2 {
+		return errors.New("bench: -ensemble takes 0 (standalone) or 3 or more servers")
+	}
+	for _, s := range c.Servers {
+		if s != LabelZooKeeper && s != LabelZkd {
+			return fmt.Errorf("bench: -servers takes %s and %s, not %q", LabelZooKeeper, LabelZkd, s)
+		}
+	}
 	b := c.Bench
 	b.Addr = "127.0.0.1:1"
 	return b.Validate()
 }
 
-// server is one server process under test.
-type server struct {
-	label  string
-	addr   string
-	dir    string
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the process has exited
-	log    string        // its stdout+stderr file
+// sides returns the servers to run, in alternation order.
+func (c *CompareConfig) sides() []string {
+	if len(c.Servers) == 0 {
+		return []string{LabelZooKeeper, LabelZkd}
+	}
+	var out []string
+	for _, s := range []string{LabelZooKeeper, LabelZkd} {
+		if contains(c.Servers, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// launcher starts the servers of a comparison in one temporary directory.
+type launcher struct {
+	cc      CompareConfig
+	zkdPath string
+	tmp     string
 }
 
 // Compare starts Apache ZooKeeper and zkd on free loopback ports, each with its own
@@ -86,12 +122,23 @@ type server struct {
 // summary of medians, ranges and zkd/ZooKeeper ratios. Nothing is installed: a
 // missing ZooKeeper gives ErrNoZooKeeper with the install command.
 //
-// Unless NoLimits, the same rotation measures two limits. A third process from the
-// same binary, `zkd bench null-server`, answers every request with a fixed reply
-// over zkd's netloop: each workload it can answer (NullWorkload) runs on it right
-// after zkd. Each write workload is followed by DiskLimit in the comparison's temp
-// directory (the disk of both servers' logs) at its batching (DiskShape), for
-// Config.Duration. Report.Limits puts each server's requests/s against both.
+// Every run has the same warm-up and the same time window on both servers. The
+// base tree of the table workloads is created once per server, unmeasured, before
+// the first repetition. The 1M-znode workloads run last in each repetition, on a
+// fresh server of each kind (started for them and thrown away after), sharing one
+// preload.
+//
+// Standalone and unless NoLimits, the same rotation measures two limits. A third
+// process from the same binary, `zkd bench null-server`, answers every request
+// with a fixed reply over zkd's netloop: each workload it can answer
+// (NullWorkload) runs on it right after zkd. Each write workload is followed by
+// DiskLimit in the comparison's temp directory (the disk of both servers' logs)
+// at its batching (DiskShape), for Config.Duration. Report.Limits puts each
+// server's requests/s against both.
+//
+// With Ensemble > 0 both sides are ensembles of that many servers, started from
+// zoo.cfg files with server.N lines and a myid each; workloads with a route
+// (@leader, @followers, @all) run on those members, and failover kills the leader.
 func Compare(ctx context.Context, cc CompareConfig, names []string) (rep *Report, err error) {
 	if err := cc.Validate(); err != nil {
 		return nil, err
@@ -100,114 +147,133 @@ func Compare(ctx context.Context, cc CompareConfig, names []string) (rep *Report
 	if err != nil {
 		return nil, err
 	}
+	var regular, million []string
+	for _, n := range names {
+		if w, _ := LookupWorkload(n); w.Group == GroupMillion {
+			million = append(million, n)
+		} else {
+			regular = append(regular, n)
+		}
+	}
+	if cc.Ensemble > 0 && len(million) > 0 {
+		return nil, fmt.Errorf("bench: %s are standalone figures; run them without -ensemble", strings.Join(million, ", "))
+	}
 	out := cc.Bench.Out
 	if out == nil {
 		out = io.Discard
 	}
-	if _, err := os.Stat(zkJar); err != nil {
-		return nil, fmt.Errorf("%w (%s missing); %s", ErrNoZooKeeper, zkJar, installHint)
+	sides := cc.sides()
+	l := &launcher{cc: cc}
+	if contains(sides, LabelZooKeeper) {
+		if _, err := os.Stat(zkJar); err != nil {
+			return nil, fmt.Errorf("%w (%s missing); %s", ErrNoZooKeeper, zkJar, installHint)
+		}
+		if _, err := exec.LookPath(cc.Java); err != nil {
+			return nil, fmt.Errorf("%w (no java at %s); %s", ErrNoZooKeeper, cc.Java, installHint)
+		}
 	}
-	if _, err := exec.LookPath(cc.Java); err != nil {
-		return nil, fmt.Errorf("%w (no java at %s); %s", ErrNoZooKeeper, cc.Java, installHint)
-	}
-	zkdPath, err := filepath.Abs(cc.Zkd)
-	if err != nil {
+	if l.zkdPath, err = filepath.Abs(cc.Zkd); err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(zkdPath); err != nil || st.IsDir() {
-		return nil, fmt.Errorf("bench: zkd binary %s not found (go build -o bin/zkd . or make build)", zkdPath)
+	if contains(sides, LabelZkd) || !cc.NoLimits {
+		if st, err := os.Stat(l.zkdPath); err != nil || st.IsDir() {
+			return nil, fmt.Errorf("bench: zkd binary %s not found (go build -o bin/zkd . or make build)", l.zkdPath)
+		}
 	}
 
-	tmp, err := os.MkdirTemp("", "zkd-bench-compare-")
-	if err != nil {
+	if l.tmp, err = os.MkdirTemp("", "zkd-bench-compare-"); err != nil {
 		return nil, err
 	}
-	var servers []*server
+	var sets []*serverSet
+	var null *serverSet
 	defer func() {
-		for _, s := range servers {
+		for _, s := range sets {
 			s.stop()
 		}
+		if null != nil {
+			null.stop()
+		}
 		if cc.KeepDirs || err != nil {
-			fmt.Fprintf(out, "server directories and logs kept in %s\n", tmp)
+			fmt.Fprintf(out, "server directories and logs kept in %s\n", l.tmp)
 			return
 		}
-		os.RemoveAll(tmp)
+		os.RemoveAll(l.tmp)
 	}()
 
-	zk, err := startZooKeeper(ctx, cc, filepath.Join(tmp, "zookeeper"))
-	if zk != nil {
-		servers = append(servers, zk)
-	}
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(out, "zookeeper: pid %d on %s (dir %s)\n", zk.cmd.Process.Pid, zk.addr, zk.dir)
-	zd, err := startZkd(ctx, cc, zkdPath, filepath.Join(tmp, "zkd"))
-	if zd != nil {
-		servers = append(servers, zd)
-	}
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(out, "zkd: pid %d on %s (dir %s)\n", zd.cmd.Process.Pid, zd.addr, zd.dir)
-	var null *server
-	diskDir := filepath.Join(tmp, "disk")
-	if !cc.NoLimits {
-		null, err = startNullServer(ctx, cc, zkdPath, filepath.Join(tmp, "null"))
-		if null != nil {
-			servers = append(servers, null)
+	limits := !cc.NoLimits && cc.Ensemble == 0 && len(regular) > 0
+	diskDir := filepath.Join(l.tmp, "disk")
+	if len(regular) > 0 {
+		for _, side := range sides {
+			var s *serverSet
+			if cc.Ensemble > 0 {
+				s, err = l.startEnsemble(ctx, side, filepath.Join(l.tmp, side), cc.Ensemble)
+			} else {
+				s, err = l.startStandalone(ctx, side, filepath.Join(l.tmp, side))
+			}
+			if s != nil {
+				sets = append(sets, s)
+			}
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range s.members {
+				fmt.Fprintf(out, "%s: pid %d on %s (dir %s)\n", m.label, m.pid(), m.addr, m.dir)
+			}
 		}
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(out, "%s: pid %d on %s\n", null.label, null.cmd.Process.Pid, null.addr)
-		if err := os.MkdirAll(diskDir, 0o755); err != nil {
-			return nil, err
+		if limits {
+			null, err = l.startNull(ctx, filepath.Join(l.tmp, "null"))
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(out, "%s: pid %d on %s\n", NullServerLabel, null.members[0].pid(), null.members[0].addr)
+			if err := os.MkdirAll(diskDir, 0o755); err != nil {
+				return nil, err
+			}
 		}
 	}
 	fmt.Fprintln(out, DurabilityNote)
 
 	rep = NewReport()
 	rep.Config = cc.Bench
-	rep.Servers = []string{zk.label, zd.label}
-	rep.Notes = append(rep.Notes,
-		fmt.Sprintf("Apache ZooKeeper (Debian %s) on java with -Xms%s -Xmx%s -XX:+UseG1GC, forceSync=yes, tickTime=%dms; zkd %s; same tickTime.",
-			zkVersion(), cc.ZKHeap, cc.ZKHeap, cc.TickTime.Milliseconds(), zkdPath),
-		fmt.Sprintf("%d repetitions; each runs every workload on zookeeper then zkd%s; figures are medians [min-max] over repetitions.", cc.Reps, limitsOrder(cc)),
-		"Both servers stay up for the whole comparison (the idle one too); the load generator shares the machine's CPUs with them, unpinned.")
-	if null != nil {
-		fs := filesystemOf(diskDir)
-		if fs == "" {
-			fs = "its file system"
-		}
-		rep.Notes = append(rep.Notes,
-			fmt.Sprintf("Limits, same run and rotation: %s = `zkd bench null-server`, zkd's netloop answering every request with a fixed reply "+
-				"(no state, no disk: what the network and syscalls allow).", NullServerLabel),
-			fmt.Sprintf("disk = one write + fdatasync per batch into a zero-filled file in the servers' temp directory (%s), "+
-				"batch = the workload's sessions, entry = data + path + %d B of txn framing.", fs, txnFraming),
-			"A fraction is a server's median requests/s over the limit's median.")
-	}
+	rep.Servers = sides
+	rep.Notes = append(rep.Notes, l.notes(limits, diskDir, len(million) > 0)...)
 	// A report is summarised even when a run fails half-way.
 	defer func() {
 		rep.Summary = Summarize(rep.Runs, rep.Servers)
 		rep.Limits = SummarizeLimits(rep.Runs, rep.Disk, rep.Servers)
 	}()
+
+	base := cc.Bench
+	if needsTree(regular) {
+		for _, s := range sets {
+			cfg := base
+			cfg.Addr, cfg.Label, cfg.Control = s.connect(), s.label, s
+			fmt.Fprintf(out, "preparing the base tree on %s ...\n", s.label)
+			note, err := PrepareTree(ctx, cfg)
+			if err != nil {
+				return rep, err
+			}
+			fmt.Fprintln(out, note)
+			rep.Notes = append(rep.Notes, note)
+		}
+	}
+	base.treeReady = true // on every server of sets; the null server needs none
+
 	for r := 1; r <= cc.Reps; r++ {
-		for _, name := range names {
-			for _, s := range servers {
-				if s == null && !NullWorkload(name) {
-					continue
-				}
+		for _, name := range regular {
+			order := append([]*serverSet(nil), sets...)
+			if null != nil && NullWorkload(name) {
+				order = append(order, null)
+			}
+			for _, s := range order {
 				if ctx.Err() != nil {
 					return rep, ctx.Err()
 				}
-				select {
-				case <-s.exited:
-					return rep, fmt.Errorf("bench: %s exited during the comparison; log: %s", s.label, s.log)
-				default:
+				if err := s.alive(); err != nil {
+					return rep, err
 				}
-				cfg := cc.Bench
-				cfg.Addr, cfg.Label, cfg.ServerPID = s.addr, s.label, s.cmd.Process.Pid
+				cfg := base
+				cfg.Addr, cfg.Label, cfg.Control = s.connect(), s.label, s
 				fmt.Fprintf(out, "[rep %d/%d] %s on %s ...\n", r, cc.Reps, name, s.label)
 				res, err := RunWorkload(ctx, cfg, name)
 				if err != nil {
@@ -217,76 +283,99 @@ func Compare(ctx context.Context, cc CompareConfig, names []string) (rep *Report
 				rep.Runs = append(rep.Runs, res)
 				WriteResultText(out, res)
 			}
-			if batch, entry, ok := DiskShape(cc.Bench, name); ok && null != nil {
+			if batch, entry, ok := DiskShape(cc.Bench, name); ok && limits {
 				fmt.Fprintf(out, "[rep %d/%d] %s on the disk ...\n", r, cc.Reps, name)
-				l, err := DiskLimit(ctx, diskDir, entry, batch, cc.Bench.Duration)
+				lr, err := DiskLimit(ctx, diskDir, entry, batch, cc.Bench.Duration)
 				if err != nil {
 					return rep, fmt.Errorf("%s disk limit: %w", name, err)
 				}
-				l.Workload, l.Rep = name, r
-				rep.Disk = append(rep.Disk, l)
-				WriteDiskText(out, l)
+				lr.Workload, lr.Rep = name, r
+				rep.Disk = append(rep.Disk, lr)
+				WriteDiskText(out, lr)
+			}
+		}
+		if len(million) > 0 {
+			for _, side := range sides {
+				fmt.Fprintf(out, "[rep %d/%d] %s on a fresh %s ...\n", r, cc.Reps, strings.Join(million, ","), side)
+				results, err := l.runMillion(ctx, side, r, million)
+				if err != nil {
+					return rep, fmt.Errorf("%s on %s: %w", GroupMillion, side, err)
+				}
+				for _, res := range results {
+					res.Rep = r
+					rep.Runs = append(rep.Runs, res)
+					WriteResultText(out, res)
+				}
 			}
 		}
 	}
 	return rep, nil
 }
 
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// notes describe a comparison's set-up for its report.
+func (l *launcher) notes(limits bool, diskDir string, million bool) []string {
+	cc := l.cc
+	shape := "standalone servers"
+	if cc.Ensemble > 0 {
+		shape = fmt.Sprintf("%d-server ensembles (server.N lines and myid, all on 127.0.0.1)", cc.Ensemble)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// zooCfg is the zoo.cfg both servers get (zkd reads the same keys).
-func zooCfg(dir string, port int, tick time.Duration) string {
-	return fmt.Sprintf(`tickTime=%d
-initLimit=10
-syncLimit=5
-dataDir=%s/data
-dataLogDir=%s/log
-clientPort=%d
-clientPortAddress=127.0.0.1
-maxClientCnxns=0
-4lw.commands.whitelist=*
-admin.enableServer=false
-autopurge.purgeInterval=0
-forceSync=yes
-`, tick.Milliseconds(), dir, dir, port)
-}
-
-const log4jProperties = `log4j.rootLogger=${zookeeper.root.logger}
-zookeeper.root.logger=WARN, CONSOLE
-log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender
-log4j.appender.CONSOLE.Threshold=WARN
-log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
-log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n
-`
-
-func prepareDir(dir string, port int, tick time.Duration) error {
-	for _, d := range []string{dir, filepath.Join(dir, "data"), filepath.Join(dir, "log")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
+	out := []string{
+		fmt.Sprintf("Apache ZooKeeper (Debian %s) on java with -Xms%s -Xmx%s -XX:+UseG1GC, forceSync=yes, tickTime=%dms; zkd %s; same tickTime and zoo.cfg keys; %s.",
+			zkVersion(), cc.ZKHeap, cc.ZKHeap, cc.TickTime.Milliseconds(), l.zkdPath, shape),
+		fmt.Sprintf("%d repetitions; each runs every workload on %s%s; figures are medians [min-max] over repetitions, "+
+			"ratios zkd/zookeeper per repetition.", cc.Reps, strings.Join(cc.sides(), " then "), limitsOrder(limits)),
+		fmt.Sprintf("Every run: %v unmeasured warm-up, then a %v measured window, the same on every server (no request cap).",
+			cc.Bench.Warmup, cc.Bench.Duration),
+		"The servers stay up for the whole comparison (the idle one too); the load generator shares the machine's CPUs with them, unpinned.",
+	}
+	if million {
+		out = append(out, fmt.Sprintf("The %s workloads run on a fresh server of each kind per repetition (empty data directory), "+
+			"restarted with SIGKILL for restart and memory after restart.", GroupMillion))
+	}
+	if limits {
+		fs := filesystemOf(diskDir)
+		if fs == "" {
+			fs = "its file system"
 		}
+		out = append(out,
+			fmt.Sprintf("Limits, same run and rotation: %s = `zkd bench null-server`, zkd's netloop answering every request with a fixed reply "+
+				"(no state, no disk: what the network and syscalls allow).", NullServerLabel),
+			fmt.Sprintf("disk = one write + fdatasync per batch into a zero-filled file in the servers' temp directory (%s), "+
+				"batch = the workload's sessions x requests in flight, entry = data + path + %d B of txn framing.", fs, txnFraming),
+			"A fraction is a server's median requests/s over the limit's median.")
 	}
-	return os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(zooCfg(dir, port, tick)), 0o644)
+	return out
 }
 
-func startZooKeeper(ctx context.Context, cc CompareConfig, dir string) (*server, error) {
-	port, err := freePort()
-	if err != nil {
+func limitsOrder(limits bool) string {
+	if !limits {
+		return ""
+	}
+	return " then its limits (" + NullServerLabel + ", disk)"
+}
+
+// newServer describes a server of kind side in dir listening on port, with
+// peers' server.N lines if it is an ensemble member, and writes its zoo.cfg.
+func (l *launcher) newServer(side, label, dir string, port int, peers []Peer) (*server, error) {
+	if err := prepareDir(dir, ZooCfg(dir, port, l.cc.TickTime, peers)); err != nil {
 		return nil, err
 	}
-	if err := prepareDir(dir, port, cc.TickTime); err != nil {
-		return nil, err
+	s := &server{label: label, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir,
+		dataDirs: []string{filepath.Join(dir, "data"), filepath.Join(dir, "log")}, log: filepath.Join(dir, "server.out")}
+	switch side {
+	case LabelZooKeeper:
+		if err := os.WriteFile(filepath.Join(dir, "log4j.properties"), []byte(log4jProperties), 0o644); err != nil {
+			return nil, err
+		}
+		s.bin, s.args = l.cc.Java, zkArgs(l.cc, dir)
+	default:
+		s.bin, s.args = l.zkdPath, zkdArgs(dir)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "log4j.properties"), []byte(log4jProperties), 0o644); err != nil {
-		return nil, err
-	}
+	return s, nil
+}
+
+// zkArgs is ZooKeeper's java command line for the server in dir.
+func zkArgs(cc CompareConfig, dir string) []string {
 	cp := cc.ZKClasspath
 	if cp == "" {
 		parts := []string{zkJar}
@@ -297,7 +386,7 @@ func startZooKeeper(ctx context.Context, cc CompareConfig, dir string) (*server,
 		}
 		cp = strings.Join(parts, ":")
 	}
-	args := []string{
+	return []string{
 		"-Xms" + cc.ZKHeap, "-Xmx" + cc.ZKHeap, "-XX:+UseG1GC", "-Djava.net.preferIPv4Stack=true",
 		"-Dfile.encoding=UTF-8", "-Djava.awt.headless=true",
 		"-Dlog4j.configuration=file:" + filepath.Join(dir, "log4j.properties"),
@@ -306,30 +395,85 @@ func startZooKeeper(ctx context.Context, cc CompareConfig, dir string) (*server,
 		"-Dzookeeper.log.dir=" + dir,
 		"-cp", cp, zkMainClass, filepath.Join(dir, "zoo.cfg"),
 	}
-	return startServer(ctx, "zookeeper", dir, port, cc.Java, args, cc.Bench.SessionTimeout)
 }
 
-func startZkd(ctx context.Context, cc CompareConfig, bin, dir string) (*server, error) {
+// zkdArgs is zkd's command line for the server in dir: `zkd zoo.cfg`, quieter.
+func zkdArgs(dir string) []string {
+	return []string{"-log-level", "warn", filepath.Join(dir, "zoo.cfg")}
+}
+
+// startStandalone starts one server of kind side in dir on a free port and waits
+// until it accepts a session.
+func (l *launcher) startStandalone(ctx context.Context, side, dir string) (*serverSet, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareDir(dir, port, cc.TickTime); err != nil {
+	s, err := l.newServer(side, side, dir, port, nil)
+	if err != nil {
 		return nil, err
 	}
-	args := []string{"-config", filepath.Join(dir, "zoo.cfg"), "-log-level", "warn"}
-	return startServer(ctx, "zkd", dir, port, bin, args, cc.Bench.SessionTimeout)
-}
-
-func limitsOrder(cc CompareConfig) string {
-	if cc.NoLimits {
-		return ""
+	set := &serverSet{label: side, members: []*server{s}}
+	if err := s.launch(); err != nil {
+		return nil, err
 	}
-	return " then its limits (" + NullServerLabel + ", disk)"
+	return set, s.waitSession(ctx, l.cc.Bench.SessionTimeout)
 }
 
-// startNullServer runs `zkd bench null-server` on a free loopback port.
-func startNullServer(ctx context.Context, cc CompareConfig, bin, dir string) (*server, error) {
+// startEnsemble writes n zoo.cfg files with server.1..n lines on free loopback
+// ports and a myid each under dir, starts one server of kind side per file, and
+// waits until one is leader and the others follow (srvr).
+func (l *launcher) startEnsemble(ctx context.Context, side, dir string, n int) (*serverSet, error) {
+	peers, err := PlanEnsemble(dir, n, freePort)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteEnsemble(peers, l.cc.TickTime); err != nil {
+		return nil, err
+	}
+	set := &serverSet{label: side}
+	for _, p := range peers {
+		s, err := l.newServer(side, side+"."+strconv.Itoa(p.ID), p.Dir, p.ClientPort, peers)
+		if err != nil {
+			return set, err
+		}
+		set.members = append(set.members, s)
+		if err := s.launch(); err != nil {
+			return set, err
+		}
+	}
+	addrs, _ := ParseConnectString(set.connect())
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	died := make(chan error, 1)
+	go func() { // a member that exits while the ensemble forms fails the start at once
+		for wctx.Err() == nil {
+			if err := set.alive(); err != nil {
+				died <- err
+				cancel()
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	_, err = waitEnsemble(wctx, addrs, 120*time.Second)
+	select {
+	case derr := <-died:
+		return set, derr
+	default:
+	}
+	if err != nil {
+		var logs []string
+		for _, m := range set.members {
+			logs = append(logs, m.log)
+		}
+		return set, fmt.Errorf("bench: %s ensemble: %w; logs: %s", side, err, strings.Join(logs, " "))
+	}
+	return set, nil
+}
+
+// startNull runs `zkd bench null-server` on a free loopback port.
+func (l *launcher) startNull(ctx context.Context, dir string) (*serverSet, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -337,78 +481,49 @@ func startNullServer(ctx context.Context, cc CompareConfig, bin, dir string) (*s
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	args := []string{"bench", "null-server", "-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-	return startServer(ctx, NullServerLabel, dir, port, bin, args, cc.Bench.SessionTimeout)
+	s := &server{label: NullServerLabel, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir,
+		bin: l.zkdPath, args: []string{"bench", "null-server", "-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))},
+		log: filepath.Join(dir, "server.out")}
+	set := &serverSet{label: NullServerLabel, members: []*server{s}}
+	if err := s.launch(); err != nil {
+		return nil, err
+	}
+	if err := s.waitSession(ctx, l.cc.Bench.SessionTimeout); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return set, nil
 }
 
-// startServer runs name with args, output to dir/server.out, and waits until a
-// session handshake succeeds on its port (60 s at most).
-func startServer(ctx context.Context, label, dir string, port int, name string, args []string, timeout time.Duration) (*server, error) {
-	logPath := filepath.Join(dir, "server.out")
-	logf, err := os.Create(logPath)
+// runMillion runs the GroupMillion workloads on a fresh standalone server of kind
+// side, then stops it and removes its directory (unless KeepDirs).
+func (l *launcher) runMillion(ctx context.Context, side string, rep int, names []string) (results []*Result, err error) {
+	dir := filepath.Join(l.tmp, fmt.Sprintf("%s-%s-r%d", side, GroupMillion, rep))
+	var set *serverSet
+	set, err = l.startStandalone(ctx, side, dir)
+	if set != nil {
+		defer func() {
+			set.stop()
+			if !l.cc.KeepDirs && err == nil {
+				os.RemoveAll(dir)
+			}
+		}()
+	}
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a terminal's Ctrl-C goes to us; we stop it
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("bench: start %s: %w", label, err)
-	}
-	s := &server{label: label, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, cmd: cmd,
-		exited: make(chan struct{}), log: logPath}
-	go func() { _ = cmd.Wait(); logf.Close(); close(s.exited) }()
-
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := Dial(ctx, s.addr, DialOptions{SessionTimeout: timeout, ConnectTimeout: 2 * time.Second})
-		if err == nil {
-			c.Close()
-			return s, nil
-		}
-		select {
-		case <-s.exited:
-			return s, fmt.Errorf("bench: %s exited while starting; log: %s\n%s", label, logPath, tail(logPath, 20))
-		case <-ctx.Done():
-			return s, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return s, fmt.Errorf("bench: %s did not accept a session on %s within 60s; log: %s", label, s.addr, logPath)
-		}
-	}
+	cfg := l.cc.Bench
+	cfg.Addr, cfg.Label, cfg.Control, cfg.disposable = set.connect(), side, set, true
+	return RunMillion(ctx, cfg, names)
 }
 
-// stop sends SIGTERM, waits up to 15 s, then SIGKILL.
-func (s *server) stop() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
-}
-
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+const log4jProperties = `log4j.rootLogger=${zookeeper.root.logger}
+zookeeper.root.logger=WARN, CONSOLE
+log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender
+log4j.appender.CONSOLE.Threshold=WARN
+log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
+log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n
+`
 
 // zkVersion reads the Debian package version from dpkg's status file.
 func zkVersion() string {

@@ -52,19 +52,22 @@ const txnFraming = 64
 const pathEstimate = 48
 
 // DiskShape returns the DiskLimit shape that matches a write workload under cfg:
-// batch is its number of sessions (each has one request in flight, so that is the
-// most zkd can group into one fdatasync) and entrySize its data and path plus
-// txnFraming. ok is false for a workload that is not a write workload.
+// batch is its sessions times its requests in flight (the most zkd can group into
+// one fdatasync) and entrySize its data and path plus txnFraming. ok is false for
+// a workload that is not a write workload.
 func DiskShape(cfg Config, name string) (batch, entrySize int, ok bool) {
 	w, found := LookupWorkload(name)
-	if !found || w.writeData == 0 {
+	if !found || w.writeClients == 0 {
 		return 0, 0, false
 	}
-	batch = w.writeClients
+	clients, inFlight := w.writeClients, w.writeInFlight
 	if cfg.Clients > 0 {
-		batch = cfg.Clients
+		clients = cfg.Clients
 	}
-	return batch, w.writeData + pathEstimate + txnFraming, true
+	if cfg.InFlight > 0 {
+		inFlight = cfg.InFlight
+	}
+	return clients * max(inFlight, 1), w.writeData + pathEstimate + txnFraming, true
 }
 
 // DiskLimit measures what the disk under dir allows a group-committing log: for d

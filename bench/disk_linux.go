@@ -2,7 +2,9 @@ package bench
 
 import (
 	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -34,4 +36,29 @@ func filesystemOf(dir string) string {
 		return name
 	}
 	return ""
+}
+
+// diskUsage sums the files below dirs: used is what du reports (allocated
+// blocks), apparent the sum of their sizes.
+func diskUsage(dirs []string) (used, apparent int64, err error) {
+	for _, d := range dirs {
+		err = filepath.WalkDir(d, func(path string, de fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			var st syscall.Stat_t
+			if err := syscall.Lstat(path, &st); err != nil {
+				return err
+			}
+			used += st.Blocks * 512
+			if de.Type().IsRegular() {
+				apparent += st.Size
+			}
+			return nil
+		})
+		if err != nil {
+			return used, apparent, err
+		}
+	}
+	return used, apparent, nil
 }

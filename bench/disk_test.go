@@ -80,7 +80,7 @@ func TestNullWorkloadsAreTheStatelessOnes(t *testing.T) {
 	for _, w := range Workloads() {
 		want := true
 		switch w.Name {
-		case "kafka", "multi100", "multi1000", "fanout", "storm", "lock":
+		case "kafka", "multi100", "multi1000", "fanout", "storm", "lock", "watch-500", "getdata-open", "preload-1m", "mem-1m", "restart-1m", "failover":
 			want = false
 		}
 		if NullWorkload(w.Name) != want {

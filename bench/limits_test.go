@@ -115,7 +115,7 @@ func TestLimitsSurviveJSONAndReachTheReports(t *testing.T) {
 	if root := wellFormed(t, svg.Bytes()); root != "svg" {
 		t.Fatalf("root %q", root)
 	}
-	for _, want := range []string{limitColour, "limits: null-server requests/s", "disk entries/s", ">" + NullServerLabel + "<"} {
+	for _, want := range []string{serverColour(rep, NullServerLabel), "limits: null-server requests/s", "disk entries/s", ">" + NullServerLabel + "<"} {
 		if !strings.Contains(svg.String(), want) {
 			t.Fatalf("SVG lacks %q", want)
 		}
@@ -125,7 +125,8 @@ func TestLimitsSurviveJSONAndReachTheReports(t *testing.T) {
 	if root := wellFormed(t, html.Bytes()); root != "html" {
 		t.Fatalf("root %q", root)
 	}
-	for _, want := range []string{"Limits in the same run", "zkd &lt;&amp;&gt;/limit", "== disk limit for kafka", "== kafka on null-server"} {
+	for _, want := range []string{"Limits in the same run", "zkd &lt;&amp;&gt; / limit", "Disk limit runs", "kafka on null-server (rep 1)",
+		"null-server requests/s 500 (zookeeper"} {
 		if !strings.Contains(html.String(), want) {
 			t.Fatalf("HTML lacks %q", want)
 		}

@@ -88,33 +88,42 @@ func selfCPU() float64 {
 	return tv(ru.Utime) + tv(ru.Stime)
 }
 
-// window measures server and generator CPU between begin and end.
+// window measures server and generator CPU between begin and end. With several
+// server processes (an ensemble) their CPU time and memory are summed.
 type window struct {
-	pid      int
-	srvStart procSample
+	pids     []int
+	srvStart []procSample
 	genStart float64
 }
 
-func (w *window) begin(pid int) {
-	w.pid = pid
-	w.srvStart = readProc(pid)
+func (w *window) begin(pids []int) {
+	w.pids = pids
+	w.srvStart = make([]procSample, len(pids))
+	for i, pid := range pids {
+		w.srvStart[i] = readProc(pid)
+	}
 	w.genStart = selfCPU()
 }
 
-// end fills the process figures of res.
+// end fills the process figures of res (-1 when a server could not be read).
 func (w *window) end(res *Result) {
 	res.GenCPUSec = selfCPU() - w.genStart
 	res.ServerCPUSec, res.ServerRSSBytes, res.ServerPeakRSSBytes = -1, -1, -1
-	if !w.srvStart.ok {
+	if len(w.pids) == 0 {
 		return
 	}
-	s := readProc(w.pid)
-	if !s.ok {
-		return
+	var cpu float64
+	var rss, peak int64
+	for i, pid := range w.pids {
+		s := readProc(pid)
+		if !s.ok || !w.srvStart[i].ok {
+			return
+		}
+		cpu += s.cpuSec - w.srvStart[i].cpuSec
+		rss += s.rss
+		peak += s.peakRSS
 	}
-	res.ServerCPUSec = s.cpuSec - w.srvStart.cpuSec
-	res.ServerRSSBytes = s.rss
-	res.ServerPeakRSSBytes = s.peakRSS
+	res.ServerCPUSec, res.ServerRSSBytes, res.ServerPeakRSSBytes = cpu, rss, peak
 }
 
 // Machine describes where a report was made.

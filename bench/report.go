@@ -112,8 +112,16 @@ func WriteResultText(w io.Writer, r *Result) {
 	case "open":
 		shape = fmt.Sprintf("open loop at %s req/s over %d sessions", fmtNum(r.Rate), r.Clients)
 	}
-	fmt.Fprintf(w, "== %s on %s (%s): %s req/s, %s requests in %.2fs\n",
-		r.Workload, r.Server, shape, fmtNum(r.Throughput()), fmtNum(float64(r.Requests())), r.ElapsedSec)
+	warm := ""
+	if r.WarmupSec > 0 {
+		warm = fmt.Sprintf(" after %.1fs warm-up", r.WarmupSec)
+	}
+	if r.Requests() > 0 {
+		fmt.Fprintf(w, "== %s on %s (%s): %s req/s, %s requests in %.2fs%s\n",
+			r.Workload, r.Server, shape, fmtNum(r.Throughput()), fmtNum(float64(r.Requests())), r.ElapsedSec, warm)
+	} else {
+		fmt.Fprintf(w, "== %s on %s (%s)\n", r.Workload, r.Server, shape)
+	}
 	var proc []string
 	if r.ServerCPUSec >= 0 {
 		proc = append(proc, fmt.Sprintf("server CPU %.2fs (%.3f s per 1k req)", r.ServerCPUSec, r.ServerCPUPer1k()))
@@ -124,7 +132,9 @@ func WriteResultText(w io.Writer, r *Result) {
 	proc = append(proc, fmt.Sprintf("generator CPU %.2fs", r.GenCPUSec))
 	fmt.Fprintf(w, "   %s\n", strings.Join(proc, ", "))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "op\tcount\tper s\tp50\tp90\tp99\tp99.9\tmax\terrors\t")
+	if len(r.Ops) > 0 {
+		fmt.Fprintln(tw, "op\tcount\tper s\tp50\tp90\tp99\tp99.9\tmax\terrors\t")
+	}
 	for _, o := range r.Ops {
 		h := o.Latency
 		n := o.OK + o.ErrorCount()
@@ -152,6 +162,13 @@ func WriteResultText(w io.Writer, r *Result) {
 			parts[i] = k + "=" + sig3(r.Metrics[k])
 		}
 		fmt.Fprintf(w, "   %s\n", strings.Join(parts, " "))
+	}
+	for _, p := range r.PerServer {
+		fmt.Fprintf(w, "   %s: %d sessions, %s req/s, p50 %s p99 %s, %d errors\n", p.Addr, p.Sessions, fmtNum(p.Throughput()),
+			fmtDur(p.Latency.Quantile(0.5)), fmtDur(p.Latency.Quantile(0.99)), p.Errors)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "   note: %s\n", n)
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "   PROBLEM: %s\n", p)
@@ -198,15 +215,27 @@ type SummaryRow struct {
 	Better   string            `json:"better"` // "higher" or "lower"
 	Values   map[string]Spread `json:"values"` // by server label
 	Ratio    float64           `json:"ratio"`  // median of the last server / median of the first
+	// RatioSpread is the ratio's median and range over repetitions: the last
+	// server's figure over the first's of the same repetition (or, when the
+	// repetitions do not pair, the extreme ratios of the two ranges).
+	RatioSpread Spread `json:"ratio_spread"`
 }
 
 // summarised are the workload metrics worth a row, with their direction.
 var summarised = map[string]string{
-	"storm_cleanup_s":    "lower",
-	"sessions_per_s":     "higher",
-	"handoffs_per_s":     "higher",
-	"rss_per_watch_byte": "lower",
-	"watch_register_s":   "lower",
+	"storm_cleanup_s":      "lower",
+	"sessions_per_s":       "higher",
+	"handoffs_per_s":       "higher",
+	"rss_per_watch_byte":   "lower",
+	"watch_register_s":     "lower",
+	"preload_s":            "lower",
+	"preload_znodes_per_s": "higher",
+	"disk_mb":              "lower",
+	"rss_loaded_mb":        "lower",
+	"rss_restarted_mb":     "lower",
+	"restart_s":            "lower",
+	"failover_s":           "lower",
+	"new_leader_s":         "lower",
 }
 
 // figure is one named number taken from a Result. order places its row within the
@@ -281,6 +310,7 @@ func Summarize(runs []*Result, servers []string) []SummaryRow {
 	var order []key
 	rows := map[key]*SummaryRow{}
 	vals := map[key]map[string][]float64{}
+	reps := map[key]map[string][]int{}
 	pos := map[key][2]int{}
 	for _, r := range runs {
 		if len(servers) > 0 && !contains(servers, r.Server) {
@@ -291,9 +321,11 @@ func Summarize(runs []*Result, servers []string) []SummaryRow {
 			if rows[k] == nil {
 				rows[k] = &SummaryRow{Workload: r.Workload, Metric: f.metric, Unit: f.unit, Better: f.better, Values: map[string]Spread{}}
 				vals[k] = map[string][]float64{}
+				reps[k] = map[string][]int{}
 				order = append(order, k)
 			}
 			vals[k][r.Server] = append(vals[k][r.Server], f.value)
+			reps[k][r.Server] = append(reps[k][r.Server], r.Rep)
 			if p, ok := pos[k]; !ok || f.order[0] < p[0] || (f.order[0] == p[0] && f.order[1] < p[1]) {
 				pos[k] = f.order
 			}
@@ -322,16 +354,55 @@ func Summarize(runs []*Result, servers []string) []SummaryRow {
 			row.Values[s] = spreadOf(v)
 		}
 		row.Ratio = math.NaN()
+		row.RatioSpread = spreadOf(nil)
 		if len(servers) >= 2 {
-			a, okA := row.Values[servers[0]]
-			b, okB := row.Values[servers[len(servers)-1]]
+			first, last := servers[0], servers[len(servers)-1]
+			a, okA := row.Values[first]
+			b, okB := row.Values[last]
 			if okA && okB && a.Median != 0 {
 				row.Ratio = b.Median / a.Median
+				row.RatioSpread = ratioSpread(vals[k][first], reps[k][first], vals[k][last], reps[k][last])
 			}
 		}
 		out = append(out, *row)
 	}
 	return out
+}
+
+// ratioSpread is the spread of b/a over repetitions: paired by repetition when
+// each repetition has one value on each side, else the ratio of the medians
+// between the extreme ratios of the two ranges.
+func ratioSpread(a []float64, aReps []int, b []float64, bReps []int) Spread {
+	byRep := func(v []float64, reps []int) map[int]float64 {
+		m := make(map[int]float64, len(v))
+		for i, r := range reps {
+			if _, dup := m[r]; dup {
+				return nil
+			}
+			m[r] = v[i]
+		}
+		return m
+	}
+	am, bm := byRep(a, aReps), byRep(b, bReps)
+	if am != nil && bm != nil && len(am) == len(bm) {
+		var ratios []float64
+		for r, av := range am {
+			bv, ok := bm[r]
+			if !ok || av == 0 {
+				ratios = nil
+				break
+			}
+			ratios = append(ratios, bv/av)
+		}
+		if len(ratios) > 0 {
+			return spreadOf(ratios)
+		}
+	}
+	sa, sb := spreadOf(a), spreadOf(b)
+	if sa.Min == 0 || sa.Max == 0 || sa.Median == 0 {
+		return spreadOf(nil)
+	}
+	return Spread{Median: sb.Median / sa.Median, Min: sb.Min / sa.Max, Max: sb.Max / sa.Min, N: min(sa.N, sb.N)}
 }
 
 // MarshalJSON writes NaN ratios as null.
@@ -400,11 +471,7 @@ func WriteSummaryText(w io.Writer, rows []SummaryRow, servers []string) {
 			wl = ""
 		}
 		last = r.Workload
-		metric := r.Metric
-		if r.Unit != "" && r.Unit != "/s" {
-			metric += " (" + r.Unit + ")"
-		}
-		cols := []string{wl, metric, r.Better}
+		cols := []string{wl, figureName(r), r.Better}
 		for _, s := range servers {
 			v, ok := r.Values[s]
 			if !ok {
@@ -414,15 +481,131 @@ func WriteSummaryText(w io.Writer, rows []SummaryRow, servers []string) {
 			cols = append(cols, fmt.Sprintf("%s [%s-%s]", fmtNum(v.Median), fmtNum(v.Min), fmtNum(v.Max)))
 		}
 		if len(servers) >= 2 {
-			if math.IsNaN(r.Ratio) {
-				cols = append(cols, "-")
-			} else {
-				cols = append(cols, fmt.Sprintf("%.2f", r.Ratio))
-			}
+			cols = append(cols, ratioText(r))
 		}
 		fmt.Fprintln(tw, strings.Join(cols, "\t"))
 	}
 	tw.Flush()
+}
+
+// ratioText prints a row's ratio with its spread: 1.52 [1.31-1.60].
+func ratioText(r SummaryRow) string {
+	if math.IsNaN(r.Ratio) {
+		return "-"
+	}
+	rs := r.RatioSpread
+	if math.IsNaN(rs.Min) || rs.N < 2 {
+		return fmt.Sprintf("%.2f", r.Ratio)
+	}
+	return fmt.Sprintf("%.2f [%.2f-%.2f]", r.Ratio, rs.Min, rs.Max)
+}
+
+// spreadText prints a median with its range: 12.3k [11.9k-13.0k].
+func spreadText(v Spread) string {
+	if math.IsNaN(v.Median) {
+		return "-"
+	}
+	if v.N < 2 {
+		return fmtNum(v.Median)
+	}
+	return fmt.Sprintf("%s [%s-%s]", fmtNum(v.Median), fmtNum(v.Min), fmtNum(v.Max))
+}
+
+// headlineMetrics are the figures of a workload the summary shows.
+func headlineMetrics(workload string) []string {
+	w, ok := LookupWorkload(workload)
+	if !ok {
+		return nil
+	}
+	if len(w.Headline) > 0 {
+		return w.Headline
+	}
+	if w.Loop || w.Name == "latency" {
+		return []string{"requests/s"}
+	}
+	var out []string
+	for m := range summarised {
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Headlines picks the summary rows a reader needs first: per workload its headline
+// figures (Workload.Headline), in row order.
+func Headlines(rows []SummaryRow) []SummaryRow {
+	var out []SummaryRow
+	for _, r := range rows {
+		if contains(headlineMetrics(r.Workload), r.Metric) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// limitText sums up the limits of one workload for the summary: each limit's
+// median and every server's fraction of it.
+func limitText(limits []LimitRow, workload string, servers []string) string {
+	var parts []string
+	for _, l := range limits {
+		if l.Workload != workload || len(l.Fractions) == 0 {
+			continue
+		}
+		var fr []string
+		for _, s := range servers {
+			if f, ok := l.Fractions[s]; ok {
+				fr = append(fr, fmt.Sprintf("%s %.2f", s, f))
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", l.Limit, fmtNum(l.Value.Median), strings.Join(fr, ", ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// WriteHeadlinesText prints the summary: each workload's headline figures, every
+// server's median [min-max], the ratio last/first with its spread, and the limits.
+func WriteHeadlinesText(w io.Writer, rows []SummaryRow, limits []LimitRow, servers []string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	hdr := []string{"workload", "figure", "better"}
+	hdr = append(hdr, servers...)
+	if len(servers) >= 2 {
+		hdr = append(hdr, servers[len(servers)-1]+"/"+servers[0])
+	}
+	hdr = append(hdr, "limits (fraction of)")
+	fmt.Fprintln(tw, strings.Join(hdr, "\t"))
+	last := ""
+	for _, r := range Headlines(rows) {
+		wl, lim := r.Workload, ""
+		if wl == last {
+			wl = ""
+		} else {
+			lim = limitText(limits, r.Workload, servers)
+		}
+		last = r.Workload
+		cols := []string{wl, figureName(r), r.Better}
+		for _, s := range servers {
+			v, ok := r.Values[s]
+			if !ok {
+				cols = append(cols, "-")
+				continue
+			}
+			cols = append(cols, spreadText(v))
+		}
+		if len(servers) >= 2 {
+			cols = append(cols, ratioText(r))
+		}
+		cols = append(cols, lim)
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	tw.Flush()
+}
+
+// figureName is a row's metric with its unit.
+func figureName(r SummaryRow) string {
+	if r.Unit != "" && r.Unit != "/s" {
+		return r.Metric + " (" + r.Unit + ")"
+	}
+	return r.Metric
 }
 
 // UnmarshalJSON reads null figures as NaN.

@@ -138,7 +138,7 @@ func TestReportSVGIsWellFormed(t *testing.T) {
 			}
 			if tc.name == "compare" {
 				s := b.String()
-				for _, want := range []string{"<polyline", palette[0], palette[1], "kafka", "latency", "zkd &lt;&amp;&gt;"} {
+				for _, want := range []string{"<polyline", serverColour(tc.rep, "zookeeper"), serverColour(tc.rep, "zkd <&>"), "kafka", "latency", "zkd &lt;&amp;&gt;"} {
 					if !strings.Contains(s, want) {
 						t.Fatalf("SVG lacks %q", want)
 					}

@@ -41,10 +41,13 @@ type Result struct {
 	InFlight int     `json:"in_flight,omitempty"`
 	Rate     float64 `json:"rate,omitempty"` // open loop: intended requests/s
 
-	// ElapsedSec is the measured window: from the end of warm-up to the last
-	// measured reply (or the end of the scenario).
-	ElapsedSec float64    `json:"elapsed_s"`
-	Ops        []*OpStats `json:"ops"`
+	// ElapsedSec is the measured window: from the end of warm-up to the deadline
+	// (loop workloads: Config.Duration unless a -count cap cut it, said in Notes),
+	// or the scenario's own measured span.
+	ElapsedSec float64 `json:"elapsed_s"`
+	// WarmupSec is the unmeasured load before the window.
+	WarmupSec float64    `json:"warmup_s,omitempty"`
+	Ops       []*OpStats `json:"ops"`
 	// Timeline counts completed measured requests per TimelineMs interval.
 	TimelineMs int64   `json:"timeline_ms"`
 	Timeline   []int64 `json:"timeline"`
@@ -60,6 +63,30 @@ type Result struct {
 	// Problems lists broken accounting: lost replies, undelivered events, leftover
 	// ephemerals. A clean run has none.
 	Problems []string `json:"problems,omitempty"`
+	// Notes are informational: a shape reduced to fit -max-conns, a window cut by
+	// -count, a figure that needs server control and was not measured.
+	Notes []string `json:"notes,omitempty"`
+	// PerServer splits a run over a connect string of several servers by the
+	// server each session was on (nil for one server).
+	PerServer []*ServerPart `json:"per_server,omitempty"`
+}
+
+// ServerPart is the share of one server of a connect string in a run.
+type ServerPart struct {
+	Addr       string     `json:"addr"`
+	Sessions   int        `json:"sessions"`
+	Requests   int64      `json:"requests"` // measured requests of its sessions
+	Errors     int64      `json:"errors"`
+	ElapsedSec float64    `json:"elapsed_s"`
+	Latency    *Histogram `json:"latency_ns"` // every request kind
+}
+
+// Throughput is the server's measured requests per second.
+func (p *ServerPart) Throughput() float64 {
+	if p.ElapsedSec <= 0 {
+		return 0
+	}
+	return float64(p.Requests) / p.ElapsedSec
 }
 
 // Requests is the number of measured requests (issued, not events).
@@ -114,6 +141,7 @@ type recorder struct {
 	start    int64   // immutable: now() when measurement starts
 	tick     int64   // immutable: timeline interval in ns
 	timeline []int64 // guarded by mu; completions per tick since start
+	seen     int64   // guarded by mu; every answered request or finished cycle, warm-up included (progress line)
 }
 
 const timelineTick = 100_000_000 // 100 ms
@@ -127,6 +155,7 @@ func (r *recorder) issuedLocked(kind int) { r.ops[kind].issued++ }
 
 // doneLocked records a measured request's outcome at time at. REQUIRES r.mu.
 func (r *recorder) doneLocked(kind int, code jute.Code, latency, at int64) {
+	r.seen++
 	o := &r.ops[kind]
 	if code == jute.CodeOK {
 		o.ok++
@@ -139,6 +168,9 @@ func (r *recorder) doneLocked(kind int, code jute.Code, latency, at int64) {
 	}
 	r.tickLocked(at)
 }
+
+// seenLocked counts an answer that is not measured (warm-up). REQUIRES r.mu.
+func (r *recorder) seenLocked() { r.seen++ }
 
 // eventLocked records a derived latency (no request behind it). REQUIRES r.mu.
 func (r *recorder) eventLocked(kind int, latency int64) {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,7 +82,10 @@ func runLatency(ctx context.Context, e *env) (*Result, error) {
 	warmup(ctx, c, e.root, cfg.Warmup)
 
 	res := &Result{Mode: "scenario", Clients: 1, InFlight: 1}
-	n := int(min(int64(cfg.LatencyOps), max(cfg.Count/5, 1)))
+	n := cfg.LatencyOps
+	if cfg.Count > 0 {
+		n = int(min(int64(n), max(cfg.Count/5, 1)))
+	}
 	paths := make([]string, n)
 	for i := range paths {
 		paths[i] = e.root + "/l" + strconv.Itoa(i)
@@ -91,8 +95,9 @@ func runLatency(ctx context.Context, e *env) (*Result, error) {
 
 	start := now()
 	rec := newRecorder(len(k.names), start)
+	e.setLive(start, start+int64(cfg.Duration), k, []*recorder{rec})
 	var win window
-	win.begin(cfg.ServerPID)
+	win.begin(e.pids())
 	created := 0
 	phase := func(kind, count int, gen func(i int) (jute.OpCode, jute.Record)) error {
 		deadline := now() + phaseLen
@@ -144,24 +149,60 @@ func runLatency(ctx context.Context, e *env) (*Result, error) {
 
 // --- watch fan-out ----------------------------------------------------------
 
-// fanoutRound is the round in progress; guarded by fanout.mu.
+// fanout is the round in progress of a watch fan-out run.
 type fanout struct {
-	mu      sync.Mutex
-	node    int   // znode index being set; -1 between rounds
-	started int64 // now() when its setData was sent
-	got     int   // events received for it
-	last    int64 // now() of the latest one
-	done    chan struct{}
-	want    int
+	mu       sync.Mutex
+	node     int   // guarded by mu; znode index being set; -1 between rounds
+	started  int64 // guarded by mu; now() when its setData was sent
+	got      int   // guarded by mu; events received for it
+	last     int64 // guarded by mu; now() of the latest one
+	done     chan struct{}
+	want     int
+	measured bool // guarded by mu; the round is in the measured window
 }
 
-// runFanout: FanoutSessions sessions each watch FanoutZnodes znodes (getData with a
-// watch); one more session sets one znode at a time, and the round ends when every
-// watcher has its event. Watchers re-arm on receipt.
+// fanoutShape is one watch fan-out workload.
+type fanoutShape struct {
+	sessFlag string // the flag that sets the watching sessions
+	sessWant int    // explicit watching sessions (0: default)
+	sessDef  int    // default watching sessions (reduced to fit -max-conns)
+	znodes   int    // znodes each session watches
+	rounds   int    // measured rounds at most (0: as many as the window holds)
+}
+
+// runFanout: fanoutShape: FanoutSessions (default 100) sessions each watch
+// FanoutZnodes znodes, FanoutRounds rounds.
 func runFanout(ctx context.Context, e *env) (*Result, error) {
+	c := e.cfg
+	return runWatch(ctx, e, fanoutShape{sessFlag: "-fanout-sessions", sessWant: c.FanoutSessions, sessDef: 100,
+		znodes: c.FanoutZnodes, rounds: c.FanoutRounds})
+}
+
+// runWatch500: Watchers (default 500) sessions watch one znode, set every 10 ms for
+// the window.
+func runWatch500(ctx context.Context, e *env) (*Result, error) {
+	return runWatch(ctx, e, fanoutShape{sessFlag: "-watchers", sessWant: e.cfg.Watchers, sessDef: 500, znodes: 1})
+}
+
+// runWatch: S sessions each watch W znodes (getData with a watch); one more
+// session sets one znode at a time, at most one set every 10 ms, and a round ends
+// when every watcher has its event (all-delivered: from the set's send time to the
+// last event). Watchers re-arm on receipt. Rounds during the warm-up run the same
+// way but are recorded nowhere.
+func runWatch(ctx context.Context, e *env, shape fanoutShape) (*Result, error) {
 	cfg := e.cfg
-	S, W := cfg.FanoutSessions, cfg.FanoutZnodes
-	rounds := int(min(int64(cfg.FanoutRounds), cfg.Count))
+	S, err := e.sessionCount(shape.sessFlag, shape.sessWant, shape.sessDef, 1)
+	if err != nil {
+		return nil, err
+	}
+	W := shape.znodes
+	maxRounds := int64(math.MaxInt64)
+	if shape.rounds > 0 {
+		maxRounds = int64(shape.rounds)
+	}
+	if cfg.Count > 0 {
+		maxRounds = min(maxRounds, cfg.Count)
+	}
 	const (
 		kRearm = iota
 		kSet
@@ -183,6 +224,9 @@ func runFanout(ctx context.Context, e *env) (*Result, error) {
 	}
 	defer setter.Close()
 	if err := createAll(ctx, setter, nodes, payload(16)); err != nil {
+		return nil, err
+	}
+	if err := e.barrier(ctx); err != nil {
 		return nil, err
 	}
 
@@ -209,28 +253,36 @@ func runFanout(ctx context.Context, e *env) (*Result, error) {
 					close(st.done)
 				}
 			}
-			started := st.started
+			started, measured := st.started, st.measured
 			st.mu.Unlock()
 			if !mine {
 				return
 			}
-			rec.event(kEvent, at-started)
 			conMu.Lock()
 			c := conns[i]
 			conMu.Unlock()
 			rec.mu.Lock()
-			rec.issuedLocked(kRearm)
+			if measured {
+				rec.eventLocked(kEvent, at-started)
+				rec.issuedLocked(kRearm)
+			}
 			rec.mu.Unlock()
 			rearming.Add(1)
 			err := c.Submit(jute.OpGetData, &jute.PathWatchRequest{Path: nodes[j], Watch: true}, 0, func(r *Reply) {
 				rec.mu.Lock()
-				rec.doneLocked(kRearm, r.Err, r.Done-r.Sent, r.Done)
+				if measured {
+					rec.doneLocked(kRearm, r.Err, r.Done-r.Sent, r.Done)
+				} else {
+					rec.seenLocked()
+				}
 				rec.mu.Unlock()
 				rearming.Add(-1)
 			})
 			if err != nil {
 				rec.mu.Lock()
-				rec.doneLocked(kRearm, jute.CodeConnectionLoss, 0, now())
+				if measured {
+					rec.doneLocked(kRearm, jute.CodeConnectionLoss, 0, now())
+				}
 				rec.mu.Unlock()
 				rearming.Add(-1)
 			}
@@ -246,7 +298,11 @@ func runFanout(ctx context.Context, e *env) (*Result, error) {
 	defer closeAll(dialed)
 
 	// Register every watch, all sessions at once, each pipelined.
-	before := readProc(cfg.ServerPID)
+	pids := e.pids()
+	var before procSample
+	if len(pids) == 1 {
+		before = readProc(pids[0])
+	}
 	regStart := now()
 	var wg sync.WaitGroup
 	regErr := make([]error, S)
@@ -278,19 +334,22 @@ func runFanout(ctx context.Context, e *env) (*Result, error) {
 		"round_timeout_s":    10,
 		"rss_per_watch_byte": -1,
 	}
-	if after := readProc(cfg.ServerPID); before.ok && after.ok {
-		res.Metrics["rss_per_watch_byte"] = float64(after.rss-before.rss) / float64(S*W)
+	if len(pids) == 1 && before.ok {
+		if after := readProc(pids[0]); after.ok {
+			res.Metrics["rss_per_watch_byte"] = float64(after.rss-before.rss) / float64(S*W)
+		}
 	}
 
-	warmup(ctx, setter, e.root, cfg.Warmup)
 	start := now()
-	rec.start = start
-	deadline := start + int64(cfg.Duration)
+	measureStart := start + int64(cfg.Warmup)
+	deadline := measureStart + int64(cfg.Duration)
+	rec.start = measureStart
+	e.setLive(measureStart, deadline, k, []*recorder{rec})
 	var win window
-	win.begin(cfg.ServerPID)
+	winStarted := false
 	data := payload(16)
-	delivered, expected, done := 0, 0, 0
-	for r := 0; r < rounds && now() < deadline && ctx.Err() == nil; r++ {
+	delivered, expected, done := 0, 0, int64(0)
+	for r := 0; done < maxRounds && now() < deadline && ctx.Err() == nil; r++ {
 		j := r % W
 		if W == 1 || r%W == 0 {
 			waitZero(ctx, &rearming, 10*time.Second) // the node set next must be watched again first
@@ -298,9 +357,20 @@ func runFanout(ctx context.Context, e *env) (*Result, error) {
 		st.mu.Lock()
 		st.node, st.got, st.want, st.done = j, 0, S, make(chan struct{})
 		st.started = now()
+		measured := st.started >= measureStart
+		st.measured = measured
 		doneCh := st.done
 		st.mu.Unlock()
-		if _, err := rec.do(ctx, setter, kSet, jute.OpSetData, &jute.SetDataRequest{Path: nodes[j], Data: data, Version: -1}); err != nil {
+		if measured && !winStarted {
+			win.begin(pids)
+			winStarted = true
+		}
+		set := &jute.SetDataRequest{Path: nodes[j], Data: data, Version: -1}
+		if measured {
+			if _, err := rec.do(ctx, setter, kSet, jute.OpSetData, set); err != nil {
+				break
+			}
+		} else if _, err := setter.Do(ctx, jute.OpSetData, set); err != nil {
 			break
 		}
 		tm := time.NewTimer(10 * time.Second)
@@ -314,15 +384,17 @@ func runFanout(ctx context.Context, e *env) (*Result, error) {
 		got, last, started := st.got, st.last, st.started
 		st.node = -1
 		st.mu.Unlock()
-		done++
-		expected += S
-		delivered += got
-		if got == S {
-			rec.event(kAll, last-started)
-		} else {
-			rec.fail(kAll, jute.CodeOperationTimeout, 1)
-			rec.fail(kEvent, jute.CodeOperationTimeout, S-got)
-			res.Problems = append(res.Problems, fmt.Sprintf("round %d: %d of %d events delivered within 10s", r, got, S))
+		if measured {
+			done++
+			expected += S
+			delivered += got
+			if got == S {
+				rec.event(kAll, last-started)
+			} else {
+				rec.fail(kAll, jute.CodeOperationTimeout, 1)
+				rec.fail(kEvent, jute.CodeOperationTimeout, S-got)
+				res.Problems = append(res.Problems, fmt.Sprintf("round %d: %d of %d events delivered within 10s", r, got, S))
+			}
 		}
 		sleepUntil(ctx, started+int64(10*time.Millisecond)) // one set every 10 ms at most
 	}
@@ -330,9 +402,13 @@ func runFanout(ctx context.Context, e *env) (*Result, error) {
 		res.Problems = append(res.Problems, "re-arming getData requests unanswered after 10s")
 	}
 	end := now()
+	if !winStarted {
+		win.begin(pids)
+	}
 	win.end(res)
 	merge(res, k, rec)
-	res.ElapsedSec = float64(end-start) / 1e9
+	res.ElapsedSec = float64(max(end-measureStart, 0)) / 1e9
+	res.WarmupSec = cfg.Warmup.Seconds()
 	res.Metrics["rounds"] = float64(done)
 	res.Metrics["events_delivered"] = float64(delivered)
 	res.Metrics["events_expected"] = float64(expected)
@@ -367,11 +443,18 @@ func runStorm(ctx context.Context, e *env) (*Result, error) {
 	)
 	k := kinds("connect", "create-ephemeral", "getChildren2+watch", "all-gone").event("connect", "all-gone")
 	res := &Result{Mode: "scenario"}
-	n := int(min(int64(cfg.StormSessions), cfg.Count))
+	n, err := e.sessionCount("-storm-sessions", cfg.StormSessions, 200, 1)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Count > 0 {
+		n = int(min(int64(n), cfg.Count))
+	}
 	parent := e.root + "/storm"
 
 	start := now()
 	rec := newRecorder(len(k.names), start)
+	e.setLive(start, 0, k, []*recorder{rec})
 	var abandonedAt atomic.Int64 // now() when the first socket was dropped; 0 before
 	var goneAt atomic.Int64
 	goneCh := make(chan struct{})
@@ -410,7 +493,6 @@ func runStorm(ctx context.Context, e *env) (*Result, error) {
 			rec.mu.Unlock()
 		}
 	}
-	var err error
 	watcher, err = e.dial(ctx, func(ev *jute.WatcherEvent, at int64) {
 		if ev.Type == jute.EventNodeChildrenChanged && ev.Path == parent {
 			rearm() // called on the reader goroutine; the reply is handled later
@@ -426,7 +508,7 @@ func runStorm(ctx context.Context, e *env) (*Result, error) {
 	rearm()
 
 	var win window
-	win.begin(cfg.ServerPID)
+	win.begin(e.pids())
 	deadline := start + int64(cfg.Duration)
 	conns := make([]*Conn, n)
 	var mu sync.Mutex
@@ -440,7 +522,7 @@ func runStorm(ctx context.Context, e *env) (*Result, error) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			t0 := now()
-			c, err := e.dial(ctx, nil)
+			c, err := e.dialAt(ctx, i, nil)
 			if err != nil {
 				rec.fail(kConnect, jute.CodeConnectionLoss, 1)
 				mu.Lock()
@@ -527,7 +609,10 @@ func runLock(ctx context.Context, e *env) (*Result, error) {
 		kHandoff
 	)
 	k := kinds("create-seq-ephemeral", "getChildren", "exists+watch", "delete", "acquire", "handoff").event("acquire", "handoff")
-	C := cfg.LockContenders
+	C, err := e.sessionCount("-lock-contenders", cfg.LockContenders, cfg.LockContenders, 0)
+	if err != nil {
+		return nil, err
+	}
 	res := &Result{Mode: "scenario", Clients: C}
 	dir := e.root + "/lock"
 
@@ -558,14 +643,19 @@ func runLock(ctx context.Context, e *env) (*Result, error) {
 	var lastRelease atomic.Int64
 	var holders atomic.Int32
 	var violations atomic.Int64
-	stop := func() bool { return now() >= deadline || acquisitions.Load() >= cfg.Count || ctx.Err() != nil }
+	stop := func() bool {
+		return now() >= deadline || (cfg.Count > 0 && acquisitions.Load() >= cfg.Count) || ctx.Err() != nil
+	}
 	recs := make([]*recorder, C)
 	var win window
-	win.begin(cfg.ServerPID)
+	win.begin(e.pids())
 	var wg sync.WaitGroup
 	errs := make([]error, C)
 	for i := range C {
 		recs[i] = newRecorder(len(k.names), start)
+	}
+	e.setLive(start, deadline, k, recs)
+	for i := range C {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -10,8 +10,67 @@ import (
 	"strings"
 )
 
-// palette gives each server its colour, in Report.Servers order.
-var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"}
+// serverHues give each server its hue, in Report.Servers order (blue for
+// ZooKeeper, red for zkd); the ops of one server are shades around it.
+var serverHues = []float64{212, 4, 130, 280, 32, 180}
+
+// Shades of one server's ops: hue offset and lightness per op index, so that every
+// op of a server has its own colour and every colour stays near the server's hue.
+var (
+	opHueOffsets = []float64{0, 24, -24, 44, -44, 12, -12, 34}
+	opLightness  = []float64{40, 58, 30, 66, 49, 74, 22, 53}
+)
+
+// hslHex converts HSL (h in degrees, s and l in percent) to #rrggbb.
+func hslHex(h, sat, light float64) string {
+	h = math.Mod(math.Mod(h, 360)+360, 360) / 360
+	sat, light = sat/100, light/100
+	if sat == 0 {
+		v := int(math.Round(light * 255))
+		return fmt.Sprintf("#%02x%02x%02x", v, v, v)
+	}
+	q := light * (1 + sat)
+	if light >= 0.5 {
+		q = light + sat - light*sat
+	}
+	p := 2*light - q
+	ch := func(t float64) int {
+		t = math.Mod(t+1, 1)
+		var v float64
+		switch {
+		case t < 1.0/6:
+			v = p + (q-p)*6*t
+		case t < 0.5:
+			v = q
+		case t < 2.0/3:
+			v = p + (q-p)*(2.0/3-t)*6
+		default:
+			v = p
+		}
+		return int(math.Round(v * 255))
+	}
+	return fmt.Sprintf("#%02x%02x%02x", ch(h+1.0/3), ch(h), ch(h-1.0/3))
+}
+
+// opColour is the colour of op number opIndex of a server: a shade of the server's
+// hue (grey for the null server, a limit rather than a contender).
+func opColour(rep *Report, server string, opIndex int) string {
+	i := opIndex % len(opHueOffsets)
+	light := opLightness[i]
+	if opIndex >= len(opHueOffsets) { // beyond the table: shift lightness to stay distinct
+		light = math.Mod(light+7*float64(opIndex/len(opHueOffsets)), 80) + 10
+	}
+	if server == NullServerLabel {
+		return hslHex(0, 0, light)
+	}
+	hue := 0.0
+	for j, s := range labelsOf(rep) {
+		if s == server {
+			hue = serverHues[j%len(serverHues)]
+		}
+	}
+	return hslHex(hue+opHueOffsets[i], 70, light)
+}
 
 // dashes tells the ops of one panel apart.
 var dashes = []string{"", "6,3", "2,2", "8,3,2,3", "1,3", "10,4"}
@@ -69,21 +128,8 @@ func labelsOf(rep *Report) []string {
 	return out
 }
 
-// limitColour is the null server's: grey, a floor rather than a contender.
-const limitColour = "#7f7f7f"
-
-// serverColour returns the colour of a server label.
-func serverColour(rep *Report, server string) string {
-	if server == NullServerLabel {
-		return limitColour
-	}
-	for i, s := range labelsOf(rep) {
-		if s == server {
-			return palette[i%len(palette)]
-		}
-	}
-	return "#555555"
-}
+// serverColour returns the colour of a server label: its first op's shade.
+func serverColour(rep *Report, server string) string { return opColour(rep, server, 0) }
 
 // limitsLine sums up the limit rows of one workload for the charts.
 func limitsLine(rep *Report, wl string) string {
@@ -123,7 +169,7 @@ func WriteSVG(w io.Writer, rep *Report) {
 		esc(fmt.Sprintf("%s, %d CPUs, %s/%s, %s, started %s", m.CPUModel, m.NumCPU, m.OS, m.Arch, m.GoVersion, rep.Started.Format("2006-01-02 15:04 MST"))))
 	y := 58
 	for _, n := range rep.Notes {
-		fmt.Fprintf(w, `<text x="%d" y="%d" fill="#a00">%s</text>`+"\n", marginL, y, esc(n))
+		fmt.Fprintf(w, `<text x="%d" y="%d" fill="#444">%s</text>`+"\n", marginL, y, esc(n))
 		y += 14
 	}
 	// Legend: servers, then the null server.
@@ -235,17 +281,18 @@ func writeCDFPanel(w io.Writer, rep *Report, runs []*Result, x0, y0 int) {
 			attr = fmt.Sprintf(` stroke-dasharray="%s"`, dash)
 		}
 		fmt.Fprintf(w, `<polyline fill="none" stroke="%s" stroke-width="1.5"%s points="%s"><title>%s</title></polyline>`+"\n",
-			serverColour(rep, l.server), attr, strings.Join(pts, " "), esc(l.server+" "+l.op))
+			opColour(rep, l.server, indexOf(ops, l.op)), attr, strings.Join(pts, " "), esc(l.server+" "+l.op))
 	}
-	// Legend: ops by dash pattern.
-	for i, op := range ops {
+	// Legend: one entry per line, in its colour and dash.
+	for i, l := range lines {
 		y := 12 + i*13
-		dash := dashes[i%len(dashes)]
+		dash := dashes[indexOf(ops, l.op)%len(dashes)]
 		attr := ""
 		if dash != "" {
 			attr = fmt.Sprintf(` stroke-dasharray="%s"`, dash)
 		}
-		fmt.Fprintf(w, `<line x1="8" y1="%d" x2="34" y2="%d" stroke="#333"%s/><text x="40" y="%d">%s</text>`+"\n", y, y, attr, y+4, esc(op))
+		fmt.Fprintf(w, `<line x1="8" y1="%d" x2="34" y2="%d" stroke="%s" stroke-width="2"%s/><text x="40" y="%d">%s</text>`+"\n",
+			y, y, opColour(rep, l.server, indexOf(ops, l.op)), attr, y+4, esc(l.server+" "+l.op))
 	}
 	fmt.Fprintln(w, `</g>`)
 }
@@ -318,52 +365,6 @@ func writeTimelinePanel(w io.Writer, rep *Report, runs []*Result, x0, y0 int) {
 		}
 	}
 	fmt.Fprintln(w, `</g>`)
-}
-
-// WriteHTML writes a self-contained HTML page: notes, the comparison table (if
-// any), one table per run, and the SVG charts inline.
-func WriteHTML(w io.Writer, rep *Report) {
-	fmt.Fprintln(w, `<!DOCTYPE html>`)
-	fmt.Fprintln(w, `<html><head><meta charset="utf-8"/><title>zkd bench</title>`)
-	fmt.Fprintln(w, `<style>body{font-family:sans-serif;font-size:13px;margin:20px}table{border-collapse:collapse;margin:8px 0}`+
-		`td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}td:first-child,th:first-child{text-align:left}.note{color:#a00}</style></head><body>`)
-	fmt.Fprintf(w, "<h1>zkd bench: %s</h1>\n", esc(strings.Join(rep.Servers, " vs ")))
-	m := rep.Machine
-	fmt.Fprintf(w, "<p>%s</p>\n", esc(fmt.Sprintf("%s, %d CPUs, %s/%s, kernel %s, %s; started %s", m.CPUModel, m.NumCPU, m.OS, m.Arch, m.Kernel, m.GoVersion, rep.Started.Format("2006-01-02 15:04:05 MST"))))
-	if rep.Command != "" {
-		fmt.Fprintf(w, "<p><code>%s</code></p>\n", esc(rep.Command))
-	}
-	for _, n := range rep.Notes {
-		fmt.Fprintf(w, "<p class=\"note\">%s</p>\n", esc(n))
-	}
-	if len(rep.Summary) > 0 {
-		fmt.Fprintln(w, "<h2>Comparison (median [min-max] over repetitions)</h2>")
-		var b bytes.Buffer
-		WriteSummaryText(&b, rep.Summary, rep.Servers)
-		fmt.Fprintf(w, "<pre>%s</pre>\n", esc(b.String()))
-	}
-	if len(rep.Limits) > 0 {
-		fmt.Fprintln(w, "<h2>Limits in the same run (median [min-max]; server requests/s as a fraction of the limit)</h2>")
-		var b bytes.Buffer
-		WriteLimitsText(&b, rep.Limits, rep.Servers)
-		fmt.Fprintf(w, "<pre>%s</pre>\n", esc(b.String()))
-	}
-	fmt.Fprintln(w, "<h2>Runs</h2>")
-	for _, r := range rep.Runs {
-		var b bytes.Buffer
-		WriteResultText(&b, r)
-		fmt.Fprintf(w, "<pre>%s</pre>\n", esc(b.String()))
-	}
-	if len(rep.Disk) > 0 {
-		var b bytes.Buffer
-		for _, l := range rep.Disk {
-			WriteDiskText(&b, l)
-		}
-		fmt.Fprintf(w, "<pre>%s</pre>\n", esc(b.String()))
-	}
-	fmt.Fprintln(w, "<h2>Charts</h2>")
-	WriteSVG(w, rep)
-	fmt.Fprintln(w, "</body></html>")
 }
 
 func contains(list []string, s string) bool { return indexOf(list, s) >= 0 }

@@ -15,11 +15,20 @@ const setupWindow = 256
 // replies. gen(i) fills the i-th request; ok(code) says whether a code is fine. It
 // returns the first unacceptable code as an error.
 func pipeline(ctx context.Context, c *Conn, n int, gen func(i int) (jute.OpCode, jute.Record), ok func(jute.Code) bool) error {
+	return pipelineEach(ctx, c, n, gen, ok, nil)
+}
+
+// pipelineEach is pipeline that also hands every reply to each (on the reader
+// goroutine; nil for none).
+func pipelineEach(ctx context.Context, c *Conn, n int, gen func(i int) (jute.OpCode, jute.Record), ok func(jute.Code) bool, each func(r *Reply)) error {
 	sem := make(chan struct{}, setupWindow)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
 	cb := func(r *Reply) {
+		if each != nil {
+			each(r)
+		}
 		if !ok(r.Err) {
 			mu.Lock()
 			if first == nil {

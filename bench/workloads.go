@@ -17,22 +17,41 @@ type Workload struct {
 	// Loop reports whether the workload runs closed or open loop (-clients,
 	// -inflight, -rate apply); the others are scenarios with their own shape.
 	Loop bool
-	run  func(ctx context.Context, e *env) (*Result, error)
+	// Group is "" for the general workloads, GroupTable for the performance table,
+	// GroupMillion for the 1M-znode figures, GroupEnsemble for ensemble-only ones.
+	Group string
+	// Headline names the figures the summary puts first ("requests/s", "<op> p99",
+	// a metric); empty: requests/s for a loop workload, its metrics otherwise.
+	Headline []string
+	run      func(ctx context.Context, e *env) (*Result, error)
 	// null: the workload means something against the null server (NullWorkload).
 	null bool
-	// writeData and writeClients describe a write workload for DiskLimit: the data
-	// bytes of each write and the default sessions (0: not a write workload).
-	writeData, writeClients int
+	// writeData, writeClients and writeInFlight describe a write workload for
+	// DiskLimit: the data bytes of each write and the default sessions and
+	// requests in flight per session (writeClients 0: not a write workload).
+	writeData, writeClients, writeInFlight int
+	// control: the workload stops and starts servers (Config.Control).
+	control bool
+	// tree: the workload reads or writes the base tree (Run creates it first).
+	tree bool
 }
 
-// Workloads lists every workload in the order `zkd bench all` runs them.
+// Workload groups; each name is also accepted where workload names are.
+const (
+	GroupTable    = "table"    // the README's performance table on the base tree, plus the open-loop run
+	GroupMillion  = "1m"       // preload-1m, mem-1m, restart-1m: slow, selected on their own
+	GroupEnsemble = "ensemble" // what `zkd bench compare -ensemble N` runs by default
+)
+
+// Workloads lists every workload in the order `zkd bench all` runs them ("all" is
+// every workload outside GroupMillion and GroupEnsemble).
 func Workloads() []Workload {
 	return []Workload{
 		{Name: "latency", null: true, Help: "1 session, sync: create, getData, setData, exists, delete of 100 B znodes (-latency-ops each)", run: runLatency},
-		{Name: "create-c32", Loop: true, null: true, writeData: 32, writeClients: 32, Help: "create 32 B znodes, 32 sessions x 1 in flight", run: mixRunner(createSpec(32))},
-		{Name: "create-c256", Loop: true, null: true, writeData: 32, writeClients: 256, Help: "create 32 B znodes, 256 sessions x 1 in flight", run: mixRunner(createSpec(256))},
-		{Name: "setdata-c32", Loop: true, null: true, writeData: 1024, writeClients: 32, Help: "setData 1 KB on min(-keys, 10000) znodes, 32 sessions x 1", run: mixRunner(setDataSpec(32))},
-		{Name: "setdata-c256", Loop: true, null: true, writeData: 1024, writeClients: 256, Help: "setData 1 KB on min(-keys, 10000) znodes, 256 sessions x 1", run: mixRunner(setDataSpec(256))},
+		{Name: "create-c32", Loop: true, null: true, writeData: 32, writeClients: 32, writeInFlight: 1, Help: "create 32 B znodes, 32 sessions x 1 in flight", run: mixRunner(createSpec(32))},
+		{Name: "create-c256", Loop: true, null: true, writeData: 32, writeClients: 256, writeInFlight: 1, Help: "create 32 B znodes, 256 sessions x 1 in flight", run: mixRunner(createSpec(256))},
+		{Name: "setdata-c32", Loop: true, null: true, writeData: 1024, writeClients: 32, writeInFlight: 1, Help: "setData 1 KB on min(-keys, 10000) znodes, 32 sessions x 1", run: mixRunner(setDataSpec(32))},
+		{Name: "setdata-c256", Loop: true, null: true, writeData: 1024, writeClients: 256, writeInFlight: 1, Help: "setData 1 KB on min(-keys, 10000) znodes, 256 sessions x 1", run: mixRunner(setDataSpec(256))},
 		{Name: "getdata-sync", Loop: true, null: true, Help: "getData of random 100 B znodes (-keys), 64 sessions x 1", run: mixRunner(readSpec(jute.OpGetData, 1))},
 		{Name: "getdata-pipe", Loop: true, null: true, Help: "getData of random 100 B znodes (-keys), 64 sessions x 16 in flight", run: mixRunner(readSpec(jute.OpGetData, 16))},
 		{Name: "exists-sync", Loop: true, null: true, Help: "exists of random znodes (-keys), 64 sessions x 1", run: mixRunner(readSpec(jute.OpExists, 1))},
@@ -42,16 +61,48 @@ func Workloads() []Workload {
 		{Name: "kafka", Loop: true, Help: "/brokers/topics/t*/partitions/*/state: 90% getData+watch, 10% setData with version, zipfian keys; watch latency", run: mixRunner(kafkaSpec())},
 		{Name: "multi100", Loop: true, Help: "multi of 100 creates, then of their 100 deletes, 4 sessions x 1", run: mixRunner(multiSpec(100))},
 		{Name: "multi1000", Loop: true, Help: "multi of 1000 creates, then of their 1000 deletes, 4 sessions x 1", run: mixRunner(multiSpec(1000))},
-		{Name: "fanout", Help: "-fanout-sessions each watch -fanout-znodes; set one at a time: time until every event is delivered", run: runFanout},
-		{Name: "storm", Help: "-storm-sessions each create an ephemeral, then drop their sockets: time until every ephemeral is gone", run: runStorm},
+		{Name: "fanout", Help: "-fanout-sessions (100) each watch -fanout-znodes; set one at a time: time until every event is delivered", run: runFanout},
+		{Name: "storm", Help: "-storm-sessions (200) each create an ephemeral, then drop their sockets: time until every ephemeral is gone", run: runStorm},
 		{Name: "lock", Help: "-lock-contenders run the sequential-ephemeral lock recipe: handoffs per second", run: runLock},
+
+		{Name: "getdata-64x16", Group: GroupTable, tree: true, Loop: true, null: true, Help: "getData of random base-tree znodes (-tree x 100 B), 64 sessions x 16 in flight", run: mixRunner(treeGetSpec(64, 16))},
+		{Name: "getdata-16x1", Group: GroupTable, tree: true, Loop: true, null: true, Headline: []string{"requests/s", "getData p99"},
+			Help: "getData of random base-tree znodes, 16 sessions x 1", run: mixRunner(treeGetSpec(16, 1))},
+		{Name: "setdata-32x8", Group: GroupTable, tree: true, Loop: true, null: true, writeData: treeDataSize, writeClients: 32, writeInFlight: 8,
+			Headline: []string{"requests/s", "setData p50", "setData p99", "setData p99.9"},
+			Help:     "setData 100 B on random base-tree znodes, 32 sessions x 8 in flight", run: mixRunner(treeSetSpec(32, 8))},
+		{Name: "setdata-256x1", Group: GroupTable, tree: true, Loop: true, null: true, writeData: treeDataSize, writeClients: 256, writeInFlight: 1,
+			Headline: []string{"requests/s", "setData p50", "setData p99", "setData p99.9"},
+			Help:     "setData 100 B on random base-tree znodes, 256 sessions x 1", run: mixRunner(treeSetSpec(256, 1))},
+		{Name: "createseq-32x8", Group: GroupTable, Loop: true, null: true, writeData: treeDataSize / 2, writeClients: 32, writeInFlight: 8,
+			Help: "create PERSISTENT_SEQUENTIAL 100 B + delete it, 32 sessions x 8 in flight", run: mixRunner(createSeqDeleteSpec(32, 8))},
+		{Name: "mix-64x8", Group: GroupTable, tree: true, Loop: true, null: true, Help: "90% getData, 10% setData 100 B on random base-tree znodes, 64 sessions x 8 in flight",
+			run: mixRunner(treeMixSpec(64, 8))},
+		{Name: "watch-500", Group: GroupTable, Headline: []string{"all-delivered p50", "all-delivered p99"},
+			Help: "-watchers (500) sessions watch one znode, set every 10 ms: time until all have the event", run: runWatch500},
+		{Name: "sessions-16", Group: GroupTable, null: true, Headline: []string{"sessions_per_s"},
+			Help: "-storm-workers (16) loop connect + create ephemeral + closeSession: sessions per second", run: runSessionStorm},
+		{Name: "getdata-open", Group: GroupTable, tree: true, Loop: true, Headline: []string{"getData p50", "getData p99", "getData p99.9"},
+			Help: "getData of random base-tree znodes, open loop at -open-rate over 16 sessions: latency from the intended send time", run: mixRunner(treeOpenSpec(16))},
+
+		{Name: "preload-1m", Group: GroupMillion, Headline: []string{"preload_s", "disk_mb"},
+			Help: "pipelined create of -znodes (1M) x 100 B into a fresh tree: time, and bytes on disk after (du of the data dirs)", run: millionRunner(millionPreload)},
+		{Name: "mem-1m", Group: GroupMillion, control: true, Headline: []string{"rss_loaded_mb", "rss_restarted_mb"},
+			Help: "server RSS with -znodes (1M) x 100 B loaded, and after a kill -9 and restart", run: millionRunner(millionMem)},
+		{Name: "restart-1m", Group: GroupMillion, control: true, Headline: []string{"restart_s"},
+			Help: "with -znodes (1M) x 100 B: kill -9, start, time until getData answers", run: millionRunner(millionRestart)},
+
+		{Name: "failover", Group: GroupEnsemble, control: true, Headline: []string{"failover_s"},
+			Help: "ensemble: kill -9 the leader under a write load; time until a write is acknowledged again", run: runFailover},
 	}
 }
 
-// LookupWorkload returns the named workload.
+// LookupWorkload returns the named workload; a route suffix (@leader,
+// @followers, @all) is ignored.
 func LookupWorkload(name string) (Workload, bool) {
+	base, _ := splitRoute(name)
 	for _, w := range Workloads() {
-		if w.Name == name {
+		if w.Name == base {
 			return w, true
 		}
 	}
@@ -291,9 +342,10 @@ const (
 func kafkaSpec() mixSpec {
 	var st *kafkaState
 	return mixSpec{
-		kinds:     kinds("getData+watch", "setData", "watch").event("watch"),
-		clientsOf: func(c *Config) int { return c.KafkaClients },
-		inFlight:  1,
+		kinds:       kinds("getData+watch", "setData", "watch").event("watch"),
+		clientsOf:   func(c *Config) int { return c.KafkaClients },
+		clientsFlag: "-kafka-clients",
+		inFlight:    1,
 		setup: func(ctx context.Context, e *env, c *Conn) error {
 			nodes, states := kafkaPaths(e)
 			st = &kafkaState{paths: states, index: make(map[string]int32, len(states)), logs: make([]setLog, len(states))}
