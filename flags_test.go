@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"zkd/admin"
-	"zkd/server"
 	"zkd/zoocfg"
 )
 
@@ -66,33 +64,6 @@ func TestParseFlagsDockerEnvironment(t *testing.T) {
 	cfg, _, err = parseFlagsEnv(nil, func(string) string { return "" })
 	if err != nil || cfg.ClientAddr != "127.0.0.1:2181" || cfg.DataDir != "zkd-data" || cfg.AdminAddr() != "127.0.0.1:8080" {
 		t.Errorf("bare: ClientAddr=%q DataDir=%q admin=%s err=%v", cfg.ClientAddr, cfg.DataDir, cfg.AdminAddr(), err)
-	}
-}
-
-// Until ensembles are served, a configuration that describes one is refused
-// rather than run standalone, where its "members" would diverge silently.
-func TestStartRefusesAnEnsemble(t *testing.T) {
-	dataDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dataDir, "myid"), []byte("1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := zoocfg.Parse("zoo.cfg", []byte("dataDir="+dataDir+"\nclientPort=2181\nclientPortAddress=127.0.0.1\n"+
-		"initLimit=10\nsyncLimit=5\nadmin.enableServer=false\n"+
-		"server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ClientAddr = "127.0.0.1:0"
-	in, err := startInstance(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err == nil {
-		_ = in.Stop()
-		t.Fatal("an ensemble configuration started standalone")
-	}
-	if !errors.Is(err, server.ErrEnsemble) {
-		t.Fatalf("err = %v", err)
-	}
-	if entries, _ := os.ReadDir(dataDir); len(entries) != 1 {
-		t.Errorf("the refused start wrote into the data directory: %v", entries)
 	}
 }
 

@@ -180,6 +180,8 @@ type Node struct {
 		snapRep  []snapReport
 		confs    []confRequest
 		transfer uint64
+		forget   bool
+		campaign bool
 		stopped  bool
 	}
 	wakeC chan struct{} // buffer 1: a pending wake-up for run
@@ -383,6 +385,25 @@ func (n *Node) TransferLeadership(id uint64) {
 	n.wake()
 }
 
+// ForgetLeader makes a follower forget its leader, so that it grants votes at
+// once: the peer transport saw the leader's process die (its stream was reset),
+// and waiting out an election timeout would only delay the next leader.
+func (n *Node) ForgetLeader() {
+	n.mu.Lock()
+	n.mu.forget = true
+	n.mu.Unlock()
+	n.wake()
+}
+
+// Campaign asks this member to start an election now (a pre-vote first, so it
+// disrupts nothing if a leader is still there).
+func (n *Node) Campaign() {
+	n.mu.Lock()
+	n.mu.campaign = true
+	n.mu.Unlock()
+	n.wake()
+}
+
 // Stop ends the raft loop; pending requests get ErrStopped. A commit index not
 // yet written is written first, so a clean restart replays nothing it need not.
 func (n *Node) Stop() {
@@ -455,8 +476,10 @@ func (n *Node) Process() {
 	props, reads, msgs := n.mu.props, n.mu.reads, n.mu.msgs
 	ticks, snaps, compact := n.mu.ticks, n.mu.snaps, n.mu.compact
 	unreach, snapRep, confs, transfer := n.mu.unreach, n.mu.snapRep, n.mu.confs, n.mu.transfer
+	forget, campaign := n.mu.forget, n.mu.campaign
 	n.mu.props, n.mu.reads, n.mu.msgs, n.mu.ticks, n.mu.snaps = nil, nil, nil, 0, nil
 	n.mu.compact, n.mu.unreach, n.mu.snapRep, n.mu.confs, n.mu.transfer = 0, nil, nil, nil, 0
+	n.mu.forget, n.mu.campaign = false, false
 	stopped := n.mu.stopped
 	n.mu.Unlock()
 	if stopped {
@@ -496,6 +519,12 @@ func (n *Node) Process() {
 	}
 	if transfer != 0 {
 		n.rn.TransferLeader(transfer)
+	}
+	if forget && n.lead != n.cfg.ID {
+		_ = n.rn.ForgetLeader()
+	}
+	if campaign && n.lead != n.cfg.ID && n.membership.IsVoter(n.cfg.ID) {
+		_ = n.rn.Campaign()
 	}
 	n.propose(props)
 	n.proposeConfChanges(confs)

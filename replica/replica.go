@@ -76,6 +76,9 @@ type Config struct {
 	// of the session ids it issues (0 for a standalone server).
 	ID   uint64
 	MyID int64
+	// Standalone says the server runs without an ensemble (ZooKeeper's standalone
+	// mode, which its four-letter words report as such).
+	Standalone bool
 	// Quorum is the raft configuration; Open fills in ID, Snapshot and Applier.
 	// Its Log must be open.
 	Quorum quorum.Config
@@ -181,7 +184,8 @@ type Replica struct {
 	applied atomic.Uint64
 	ticks   atomic.Uint64 // Ticks so far: the clock of forwarded writes' timeouts
 	lead    atomic.Uint64 // as last reported by quorum
-	solo    atomic.Bool   // the membership is this member alone
+	solo     atomic.Bool // the membership is this member alone
+	observer atomic.Bool // this member is a learner
 
 	// Owned by the apply goroutine.
 	membership  quorum.Membership
@@ -353,6 +357,24 @@ func (r *Replica) restore() (quorum.SnapshotMeta, error) {
 func (r *Replica) setMembership(m quorum.Membership) {
 	r.membership = m
 	r.solo.Store(len(m.Voters) == 1 && m.Voters[0] == r.cfg.ID && len(m.Learners) == 0 && len(m.VotersOutgoing) == 0)
+	r.observer.Store(m.Contains(r.cfg.ID) && !m.IsVoter(r.cfg.ID))
+}
+
+// Mode is the member's role as ZooKeeper reports it (srvr's Mode, mntr's
+// zk_server_state): standalone, leader, follower or observer; "" while no
+// leader is known.
+func (r *Replica) Mode() string {
+	switch {
+	case r.cfg.Standalone:
+		return "standalone"
+	case r.IsLeader():
+		return "leader"
+	case r.lead.Load() == 0:
+		return ""
+	case r.observer.Load():
+		return "observer"
+	}
+	return "follower"
 }
 
 // Solo reports whether this member is the whole group (a standalone server): no

@@ -22,10 +22,6 @@ import (
 	"zkd/zoocfg"
 )
 
-// ErrEnsemble is returned by Start for a configuration that describes an
-// ensemble while this build serves standalone only.
-var ErrEnsemble = errors.New("server: the configuration describes an ensemble, and this zkd serves standalone only")
-
 // Options are what the configuration file does not say.
 type Options struct {
 	// Version and BuildTime appear in srvr ("3.8.6-zkd-<Version>, built on ...").
@@ -49,6 +45,7 @@ type Server struct {
 	net   *netloop.Server
 	door  *door
 	ops   opsServers
+	ens   *ensemble // nil when standalone
 
 	stopC    chan struct{}
 	tickW    sync.WaitGroup
@@ -63,16 +60,16 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Ensemble() {
-		participants, observers := cfg.Quorum.Membership.Counts()
-		return nil, fmt.Errorf("%w (%d participants, %d observers, standaloneEnabled=%v)",
-			ErrEnsemble, participants, observers, cfg.Quorum.StandaloneEnabled)
-	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	s := &Server{cfg: cfg, log: log, stopC: make(chan struct{}), errC: make(chan error, 1)}
+	if cfg.Ensemble() {
+		if s.ens, err = planEnsemble(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	// One cleanup path: whatever was started is stopped, in reverse.
 	defer func() {
 		if err != nil {
@@ -89,8 +86,14 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 		s.locks = append(s.locks, l)
 	}
 
-	// The client port is bound before anything on disk is touched, and stays
-	// closed to clients until the server is ready behind it.
+	// The client port (and an ensemble's quorum port) is bound before anything on
+	// disk is touched; the client port stays closed to clients until the server
+	// is ready behind it.
+	if s.ens != nil {
+		if err := s.ens.startTransport(&cfg, log); err != nil {
+			return nil, err
+		}
+	}
 	s.door = &door{}
 	port := 0
 	if cfg.HasClientPort() {
@@ -126,8 +129,12 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	}
 	disk := session.NewDiskStats(cfg.FsyncWarningThreshold, log)
 	rcfg := replica.DefaultConfig()
-	rcfg.ID, rcfg.MyID = 1, 0
-	rcfg.Bootstrap = quorum.Membership{Voters: []uint64{1}}
+	rcfg.ID, rcfg.MyID, rcfg.Standalone = RaftID(0, 1), 0, true
+	rcfg.Bootstrap = quorum.Membership{Voters: []uint64{rcfg.ID}}
+	if e := s.ens; e != nil {
+		rcfg.ID, rcfg.MyID, rcfg.Standalone, rcfg.Bootstrap = e.id, e.self.ID, false, e.members
+		rcfg.Quorum.Transport, rcfg.Peers = e.tr, e.tr
+	}
 	rcfg.Quorum.Log, rcfg.Quorum.Logger, rcfg.Quorum.SaveObserver = s.wal, log, disk.Observe
 	rcfg.Tree = datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL}
 	rcfg.FS, rcfg.SnapshotDir = fs, snapDir
@@ -137,6 +144,9 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	rcfg.Logger = log
 	if s.rep, err = replica.Open(rcfg); err != nil {
 		return nil, err
+	}
+	if s.ens != nil {
+		s.ens.handler.rep.Store(s.rep)
 	}
 
 	scfg := session.DefaultConfig()
@@ -197,6 +207,14 @@ func (s *Server) MetricsAddr() net.Addr {
 // be written); the caller should Stop it and exit.
 func (s *Server) Err() <-chan error { return s.errC }
 
+// QuorumAddr returns the bound quorum (peer) address; "" when standalone.
+func (s *Server) QuorumAddr() string {
+	if s.ens == nil || s.ens.tr == nil {
+		return ""
+	}
+	return s.ens.tr.Addr()
+}
+
 // Replica returns the instance's replicated state machine.
 func (s *Server) Replica() *replica.Replica { return s.rep }
 
@@ -226,6 +244,9 @@ func (s *Server) teardown() error {
 	s.stopTicker()
 	if s.rep != nil {
 		s.rep.Stop()
+	}
+	if s.ens != nil && s.ens.tr != nil {
+		s.ens.tr.Stop()
 	}
 	if s.wal != nil {
 		if werr := s.wal.Close(); err == nil {

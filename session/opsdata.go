@@ -29,8 +29,15 @@ type Stat struct {
 // FullVersion is the version string of srvr, envi and mntr.
 func (s *Server) FullVersion() string { return s.versionString() }
 
-// ServerState is mntr's server_state and srvr's Mode: zkd serves standalone.
-func (s *Server) ServerState() string { return "standalone" }
+// ServerState is mntr's server_state and srvr's Mode: standalone, leader,
+// follower or observer ("looking" while no leader is known, as ZooKeeper's
+// state is then).
+func (s *Server) ServerState() string {
+	if m := s.r.Mode(); m != "" {
+		return m
+	}
+	return "looking"
+}
 
 // ReadOnly reports whether the server is in read-only mode (never, standalone).
 func (s *Server) ReadOnly() bool { return false }

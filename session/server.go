@@ -33,6 +33,9 @@ type Replica interface {
 	// Solo reports whether this server is the whole group: a client that has
 	// seen more than it has applied saw it on a server that is no longer there.
 	Solo() bool
+	// Mode is the server's role: standalone, leader, follower, observer, or ""
+	// while no leader is known.
+	Mode() string
 }
 
 // Server holds the client connections of one zkd server and the sessions attached

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"zkd/quorum"
+	"zkd/quorum/peer"
+	"zkd/replica"
+	"zkd/zoocfg"
+)
+
+// RaftID is the raft id of the member with ZooKeeper server id myid in its
+// incarnation: myid in the high half, so a log line's raft id reads as a myid,
+// and an incarnation below it, so that a myid used again after its member was
+// removed never reuses a raft id (raft forbids it).
+func RaftID(myid int64, incarnation uint32) uint64 { return uint64(myid)<<32 | uint64(incarnation) }
+
+// MyID is the ZooKeeper server id of raft id.
+func MyID(raftID uint64) int64 { return int64(raftID >> 32) }
+
+// ensemble is what an instance of an ensemble has beyond a standalone one: its
+// place in the membership and the peer transport.
+type ensemble struct {
+	self    zoocfg.Server
+	id      uint64
+	members quorum.Membership
+	peers   map[uint64]string
+	tr      *peer.Transport
+	handler *peerHandler
+}
+
+// planEnsemble reads the membership of cfg: raft ids, roles and peer addresses.
+func planEnsemble(cfg *zoocfg.Config) (*ensemble, error) {
+	self, err := cfg.Self()
+	if err != nil {
+		return nil, err
+	}
+	e := &ensemble{self: self, id: RaftID(self.ID, 1), peers: make(map[uint64]string)}
+	for _, s := range cfg.Quorum.Membership.Servers {
+		id := RaftID(s.ID, 1)
+		if s.Voting() {
+			e.members.Voters = append(e.members.Voters, id)
+		} else {
+			e.members.Learners = append(e.members.Learners, id)
+		}
+		if len(s.Addrs) == 0 {
+			return nil, fmt.Errorf("server.%d has no quorum address", s.ID)
+		}
+		e.peers[id] = s.Addrs[0].QuorumAddr()
+	}
+	return e, nil
+}
+
+// listenAddr is where this member's quorum port listens.
+func (e *ensemble) listenAddr(cfg *zoocfg.Config) string {
+	a := e.self.Addrs[0]
+	if cfg.Quorum.QuorumListenOnAllIPs {
+		return net.JoinHostPort("", strconv.Itoa(a.QuorumPort))
+	}
+	return a.QuorumAddr()
+}
+
+// startTransport binds the quorum port. Its handler reaches the replica once it
+// is open; messages before that are dropped (raft sends them again).
+func (e *ensemble) startTransport(cfg *zoocfg.Config, log *slog.Logger) error {
+	e.handler = &peerHandler{log: log}
+	tr, err := peer.New(peer.Config{ID: e.id, Listen: e.listenAddr(cfg), Peers: e.peers, Handler: e.handler,
+		Logger: log.With("component", "peer")})
+	if err != nil {
+		return fmt.Errorf("quorum port %s: %w", e.listenAddr(cfg), err)
+	}
+	e.tr = tr
+	return nil
+}
+
+// peerHandler hands what the transport receives to the replica and its raft node.
+type peerHandler struct {
+	log *slog.Logger
+	rep atomic.Pointer[replica.Replica]
+}
+
+var _ peer.Handler = (*peerHandler)(nil)
+
+var errNotReady = errors.New("server: not started yet")
+
+func (h *peerHandler) Step(m *quorum.Message) {
+	if r := h.rep.Load(); r != nil {
+		r.Node().Step(m)
+	}
+}
+
+func (h *peerHandler) HandleApp(from uint64, msg []byte) {
+	if r := h.rep.Load(); r != nil {
+		r.HandleApp(from, msg)
+	}
+}
+
+func (h *peerHandler) ReportUnreachable(id uint64) {
+	if r := h.rep.Load(); r != nil {
+		r.Node().ReportUnreachable(id)
+	}
+}
+
+func (h *peerHandler) ReportSnapshot(id uint64, failed bool) {
+	if r := h.rep.Load(); r != nil {
+		r.Node().ReportSnapshot(id, failed)
+	}
+}
+
+// PeerLost: when the leader's process dies its streams are reset. A follower
+// forgets it at once and campaigns after a short random delay (spread, so the
+// followers do not split the vote), instead of waiting out an election timeout;
+// the replica fails the writes it had forwarded there.
+func (h *peerHandler) PeerLost(id uint64) {
+	r := h.rep.Load()
+	if r == nil || id != r.Leader() {
+		return
+	}
+	h.log.Info("lost the stream to the leader", "leader", MyID(id))
+	r.PeerLost(id)
+	r.Node().ForgetLeader()
+	delay := time.Duration(rand.Int64N(int64(50 * time.Millisecond)))
+	time.AfterFunc(delay, func() {
+		if r.Leader() == 0 {
+			r.Node().Campaign()
+		}
+	})
+}
+
+func (h *peerHandler) OpenSnapshot(index uint64) (io.ReadCloser, int64, error) {
+	if r := h.rep.Load(); r != nil {
+		return r.OpenSnapshot(index)
+	}
+	return nil, 0, errNotReady
+}
+
+func (h *peerHandler) ReceiveSnapshot(index uint64, rd io.Reader) error {
+	if r := h.rep.Load(); r != nil {
+		return r.ReceiveSnapshot(index, rd)
+	}
+	return errNotReady
+}
