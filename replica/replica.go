@@ -181,11 +181,11 @@ type Replica struct {
 	}
 	queueC chan struct{} // buffer 1: the queue has items
 
-	applied atomic.Uint64
-	ticks   atomic.Uint64 // Ticks so far: the clock of forwarded writes' timeouts
-	lead    atomic.Uint64 // as last reported by quorum
-	solo     atomic.Bool // the membership is this member alone
-	observer atomic.Bool // this member is a learner
+	applied  atomic.Uint64
+	ticks    atomic.Uint64 // Ticks so far: the clock of forwarded writes' timeouts
+	lead     atomic.Uint64 // as last reported by quorum
+	solo     atomic.Bool   // the membership is this member alone
+	observer atomic.Bool   // this member is a learner
 
 	// Owned by the apply goroutine.
 	membership  quorum.Membership
