@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,6 +107,8 @@ type Config struct {
 	Peers           Peers
 	Clock           Clock
 	Logger          *slog.Logger
+	// Label, when set, names a member in logs (by default its raft id).
+	Label func(id uint64) string
 	// Manual runs the replica without goroutines of its own, for deterministic
 	// tests: entries are applied, and snapshots written, on the goroutine that
 	// calls the raft node's Process (which Manual also puts in manual mode).
@@ -201,7 +204,12 @@ type Replica struct {
 		lastReap   time.Time
 		lastPurge  time.Time
 		touched    []jute.SessionID
+		behind     map[uint64]string // on the leader: followers it reported trailing or silent
 	}
+
+	// leaderless is when the last leader was lost (zero while one is known);
+	// raft goroutine only.
+	leaderless time.Time
 
 	stopped atomic.Bool
 	stopC   chan struct{}
@@ -540,14 +548,29 @@ func (r *Replica) Apply(ents []quorum.Entry) { r.enqueue(applyItem{ents: ents}) 
 func (r *Replica) LeaderChanged(lead, term uint64) {
 	prev := r.lead.Swap(lead)
 	if prev != lead {
-		if lead != 0 {
-			r.log.Info("leader elected", "leader", lead, "term", term, "self", r.cfg.ID)
-		} else {
-			r.log.Info("no leader", "term", term, "previous", prev)
+		now := r.cfg.Clock.Now()
+		switch {
+		case lead == 0:
+			r.leaderless = now
+			r.log.Warn("no leader: election under way", "term", term, "previous", r.label(prev))
+		case r.leaderless.IsZero():
+			r.log.Info("following a new leader", "leader", r.label(lead), "term", term, "self", r.label(r.cfg.ID))
+		default:
+			r.log.Info("leader elected", "leader", r.label(lead), "term", term, "self", r.label(r.cfg.ID),
+				"election_ms", now.Sub(r.leaderless).Milliseconds())
+			r.leaderless = time.Time{}
 		}
 		r.waiters.failAll(ErrLeaderChanged)
 	}
 	r.enqueue(applyItem{leader: true, lead: lead, term: term})
+}
+
+// label names member id in logs.
+func (r *Replica) label(id uint64) string {
+	if r.cfg.Label != nil {
+		return r.cfg.Label(id)
+	}
+	return strconv.FormatUint(id, 10)
 }
 
 func (r *Replica) enqueue(it applyItem) {

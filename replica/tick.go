@@ -3,6 +3,8 @@ package replica
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"zkd/datatree"
@@ -56,14 +58,50 @@ func (r *Replica) Tick() {
 		r.purge()
 	}
 	if lead != r.cfg.ID {
+		clear(r.ticker.behind)
 		return
 	}
+	r.watchFollowers()
 	for _, e := range r.tracker.expired(now) {
 		r.expire(e)
 	}
 	if now.Sub(r.ticker.lastReap) >= r.cfg.ContainerCheckInterval {
 		r.ticker.lastReap = now
 		r.reap(now)
+	}
+}
+
+// behindEntries is how far a follower's log may trail the commit index before
+// the leader says so in its log.
+const behindEntries = 10000
+
+// watchFollowers logs, on the leader, every follower that starts or stops
+// trailing the log or answering (ZooKeeper's leader logs its learners likewise).
+func (r *Replica) watchFollowers() {
+	st := r.node.Status()
+	if r.ticker.behind == nil {
+		r.ticker.behind = make(map[uint64]string)
+	}
+	for _, id := range slices.Sorted(maps.Keys(st.Progress)) {
+		if id == r.cfg.ID {
+			continue
+		}
+		pr := st.Progress[id]
+		state := ""
+		switch {
+		case !pr.RecentActive:
+			state = "not responding"
+		case pr.Match+behindEntries < st.Commit:
+			state = "behind"
+		}
+		if prev := r.ticker.behind[id]; state != prev {
+			if state == "" {
+				r.log.Info("follower caught up", "member", r.label(id), "match", pr.Match, "commit", st.Commit)
+			} else {
+				r.log.Warn("follower "+state, "member", r.label(id), "match", pr.Match, "commit", st.Commit)
+			}
+			r.ticker.behind[id] = state
+		}
 	}
 }
 

@@ -26,6 +26,19 @@ func RaftID(myid int64, incarnation uint32) uint64 { return uint64(myid)<<32 | u
 // MyID is the ZooKeeper server id of raft id.
 func MyID(raftID uint64) int64 { return int64(raftID >> 32) }
 
+// Label names a member in logs by its server.N line ("server.3"), with its
+// incarnation when it is not the first ("server.3#2").
+func Label(raftID uint64) string {
+	if raftID == 0 {
+		return "none"
+	}
+	s := "server." + strconv.FormatInt(MyID(raftID), 10)
+	if inc := uint32(raftID); inc != 1 {
+		s += "#" + strconv.FormatUint(uint64(inc), 10)
+	}
+	return s
+}
+
 // ensemble is what an instance of an ensemble has beyond a standalone one: its
 // place in the membership and the peer transport.
 type ensemble struct {
@@ -73,7 +86,7 @@ func (e *ensemble) listenAddr(cfg *zoocfg.Config) string {
 func (e *ensemble) startTransport(cfg *zoocfg.Config, log *slog.Logger) error {
 	e.handler = &peerHandler{log: log}
 	tr, err := peer.New(peer.Config{ID: e.id, Listen: e.listenAddr(cfg), Peers: e.peers, Handler: e.handler,
-		Logger: log.With("component", "peer")})
+		Logger: log.With("component", "peer"), Label: Label})
 	if err != nil {
 		return fmt.Errorf("quorum port %s: %w", e.listenAddr(cfg), err)
 	}
@@ -124,7 +137,7 @@ func (h *peerHandler) PeerLost(id uint64) {
 	if r == nil || id != r.Leader() {
 		return
 	}
-	h.log.Info("lost the stream to the leader", "leader", MyID(id))
+	h.log.Info("lost the stream to the leader", "leader", Label(id))
 	r.PeerLost(id)
 	r.Node().ForgetLeader()
 	delay := time.Duration(rand.Int64N(int64(50 * time.Millisecond)))

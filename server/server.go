@@ -133,7 +133,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	rcfg.Bootstrap = quorum.Membership{Voters: []uint64{rcfg.ID}}
 	if e := s.ens; e != nil {
 		rcfg.ID, rcfg.MyID, rcfg.Standalone, rcfg.Bootstrap = e.id, e.self.ID, false, e.members
-		rcfg.Quorum.Transport, rcfg.Peers = e.tr, e.tr
+		rcfg.Quorum.Transport, rcfg.Peers, rcfg.Label = e.tr, e.tr, Label
 	}
 	rcfg.Quorum.Log, rcfg.Quorum.Logger, rcfg.Quorum.SaveObserver = s.wal, log, disk.Observe
 	rcfg.Tree = datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL}

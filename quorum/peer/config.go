@@ -64,6 +64,8 @@ type Config struct {
 	Peers   map[uint64]string
 	Handler Handler
 	Logger  *slog.Logger
+	// Label, when set, names a member in logs (by default its raft id).
+	Label func(id uint64) string
 
 	// ServerTLS, when set, wraps accepted connections in TLS; ClientTLS wraps
 	// dialed ones (an empty ServerName is filled with the dialed host).

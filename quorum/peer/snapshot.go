@@ -39,7 +39,7 @@ const maxAckReason = 512
 func (t *Transport) startSnapshot(p *peer, m *pb.Message) bool {
 	msg, err := proto.Marshal(m)
 	if err != nil {
-		t.log.Warn("cannot encode a MsgSnap", "to", p.id, "err", err)
+		t.log.Warn("cannot encode a MsgSnap", "to", p.t.label(p.id), "err", err)
 		return false
 	}
 	index := m.GetSnapshot().GetMetadata().GetIndex()
@@ -70,10 +70,10 @@ func (p *peer) sendSnapshot(index uint64, msg []byte) {
 	if err != nil {
 		p.stats.snapsFailed.Add(1)
 		p.noteError(err)
-		p.t.log.Warn("sending a snapshot failed", "peer", p.id, "index", index, "err", err)
+		p.t.log.Warn("sending a snapshot failed", "peer", p.t.label(p.id), "index", index, "err", err)
 	} else {
 		p.stats.snapsSent.Add(1)
-		p.t.log.Info("snapshot sent", "peer", p.id, "index", index, "bytes", size,
+		p.t.log.Info("snapshot sent", "peer", p.t.label(p.id), "index", index, "bytes", size,
 			"took", time.Since(start).Round(time.Millisecond))
 	}
 	p.t.cfg.Handler.ReportSnapshot(p.id, err != nil)
@@ -191,12 +191,12 @@ func (p *peer) receiveSnapshot(c net.Conn, br *bufio.Reader) {
 	m, size, err := p.readSnapHeader(fr)
 	if err != nil {
 		p.noteError(err)
-		p.t.log.Warn("refusing a snapshot", "peer", p.id, "err", err)
+		p.t.log.Warn("refusing a snapshot", "peer", p.t.label(p.id), "err", err)
 		p.ack(c, err)
 		return
 	}
 	index := m.GetSnapshot().GetMetadata().GetIndex()
-	p.t.log.Info("receiving a snapshot", "peer", p.id, "index", index, "bytes", size)
+	p.t.log.Info("receiving a snapshot", "peer", p.t.label(p.id), "index", index, "bytes", size)
 	sr := &snapReader{fr: fr, conn: c, idle: cfg.SnapshotIdleTimeout, size: size}
 	err = cfg.Handler.ReceiveSnapshot(index, sr)
 	if err == nil && !sr.done {
@@ -205,14 +205,14 @@ func (p *peer) receiveSnapshot(c net.Conn, br *bufio.Reader) {
 	p.stats.bytesRecv.Add(uint64(sr.wire))
 	if err != nil {
 		p.noteError(err)
-		p.t.log.Warn("receiving a snapshot failed", "peer", p.id, "index", index, "err", err)
+		p.t.log.Warn("receiving a snapshot failed", "peer", p.t.label(p.id), "index", index, "err", err)
 		p.ack(c, err)
 		return
 	}
 	// Step only now: raft must not learn of a snapshot that is not stored.
 	cfg.Handler.Step(m)
 	p.stats.snapsRecv.Add(1)
-	p.t.log.Info("snapshot received", "peer", p.id, "index", index, "bytes", size,
+	p.t.log.Info("snapshot received", "peer", p.t.label(p.id), "index", index, "bytes", size,
 		"took", time.Since(start).Round(time.Millisecond))
 	p.ack(c, nil)
 }

@@ -88,7 +88,7 @@ func (p *peer) setAddr(addr string) {
 	// queued is dropped with it.
 	p.mu.connected = false
 	p.mu.Unlock()
-	p.t.log.Info("peer address changed", "peer", p.id, "addr", addr)
+	p.t.log.Info("peer address changed", "peer", p.t.label(p.id), "addr", addr)
 	if conn != nil {
 		_ = conn.Close()
 	}
@@ -153,7 +153,7 @@ func (p *peer) enqueue(frames [][]byte) (dropped int) {
 	n, bytes := p.mu.n, p.mu.bytes
 	p.mu.Unlock()
 	if logDrop {
-		p.t.log.Warn("peer queue full: dropping messages", "peer", p.id, "queued", n, "queued_bytes", bytes)
+		p.t.log.Warn("peer queue full: dropping messages", "peer", p.t.label(p.id), "queued", n, "queued_bytes", bytes)
 	}
 	if queued > 0 {
 		select {
@@ -183,9 +183,9 @@ func (p *peer) run() {
 			p.mu.failing = true
 			p.mu.Unlock()
 			if first {
-				p.t.log.Warn("cannot reach peer; retrying with backoff", "peer", p.id, "addr", addr, "err", err)
+				p.t.log.Warn("cannot reach peer; retrying with backoff", "peer", p.t.label(p.id), "addr", addr, "err", err)
 			} else {
-				p.t.log.Debug("cannot reach peer", "peer", p.id, "addr", addr, "err", err)
+				p.t.log.Debug("cannot reach peer", "peer", p.t.label(p.id), "addr", addr, "err", err)
 			}
 		} else {
 			bo.reset()
@@ -215,7 +215,7 @@ func (p *peer) serve(conn, raw net.Conn, addr string) {
 	p.mu.conn, p.mu.connected, p.mu.failing = raw, true, false
 	p.mu.Unlock()
 	p.lostArmed.Store(true)
-	p.t.log.Info("peer stream connected", "peer", p.id, "addr", addr)
+	p.t.log.Info("peer stream connected", "peer", p.t.label(p.id), "addr", addr)
 
 	// The peer never writes on this connection: a read returns only when it
 	// closes or resets it, which tells of a dead peer long before a write
@@ -272,7 +272,7 @@ func (p *peer) serve(conn, raw net.Conn, addr string) {
 		return // removed or stopping: nothing to report
 	}
 	p.noteError(cause)
-	p.t.log.Info("peer stream disconnected", "peer", p.id, "addr", addr, "err", cause, "dropped", lost)
+	p.t.log.Info("peer stream disconnected", "peer", p.t.label(p.id), "addr", addr, "err", cause, "dropped", lost)
 	if raftLost || werr != nil {
 		p.t.cfg.Handler.ReportUnreachable(p.id)
 	}
@@ -353,7 +353,7 @@ func (p *peer) serveInbound(c net.Conn, br *bufio.Reader) {
 	}
 	p.lostArmed.Store(true)
 	remote := c.RemoteAddr().String()
-	p.t.log.Info("peer stream accepted", "peer", p.id, "remote", remote)
+	p.t.log.Info("peer stream accepted", "peer", p.t.label(p.id), "remote", remote)
 
 	err := p.readStream(br)
 	_ = c.Close()
@@ -367,9 +367,9 @@ func (p *peer) serveInbound(c net.Conn, br *bufio.Reader) {
 	}
 	p.noteError(err)
 	if errors.Is(err, ErrProtocol) || errors.Is(err, ErrFrameTooLarge) {
-		p.t.log.Warn("closing a peer stream that broke the protocol", "peer", p.id, "remote", remote, "err", err)
+		p.t.log.Warn("closing a peer stream that broke the protocol", "peer", p.t.label(p.id), "remote", remote, "err", err)
 	} else {
-		p.t.log.Info("peer stream from the peer ended", "peer", p.id, "remote", remote, "err", err)
+		p.t.log.Info("peer stream from the peer ended", "peer", p.t.label(p.id), "remote", remote, "err", err)
 	}
 	if isGone(err) && p.lostArmed.CompareAndSwap(true, false) {
 		p.t.cfg.Handler.PeerLost(p.id)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,7 +68,8 @@ func New(cfg Config) (*Transport, error) {
 		_, _ = rand.Read(b[:])
 		seed = binary.LittleEndian.Uint64(b[:])
 	}
-	t := &Transport{cfg: cfg, log: cfg.Logger.With("myid", cfg.ID), ln: ln, seed: seed}
+	t := &Transport{cfg: cfg, log: cfg.Logger, ln: ln, seed: seed}
+	t.log = cfg.Logger.With("self", t.label(cfg.ID))
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.mu.accepted = make(map[net.Conn]struct{})
 	t.peers.Store(&map[uint64]*peer{})
@@ -80,6 +82,14 @@ func New(cfg Config) (*Transport, error) {
 
 // Addr returns the address the quorum port is bound to.
 func (t *Transport) Addr() string { return t.ln.Addr().String() }
+
+// label names member id in logs.
+func (t *Transport) label(id uint64) string {
+	if t.cfg.Label != nil {
+		return t.cfg.Label(id)
+	}
+	return strconv.FormatUint(id, 10)
+}
 
 // Send queues raft messages for their peers, each peer's in the order given, and
 // never blocks: a message that cannot be queued (no connection to its peer, its
@@ -121,7 +131,7 @@ func (t *Transport) Send(msgs []*pb.Message) {
 			}
 			f, err := t.encodeRaft(m)
 			if err != nil {
-				t.log.Warn("dropping a raft message that cannot be sent", "to", to, "type", m.GetType().String(), "err", err)
+				t.log.Warn("dropping a raft message that cannot be sent", "to", t.label(to), "type", m.GetType().String(), "err", err)
 				dropped++
 				continue
 			}
@@ -214,7 +224,7 @@ func (t *Transport) SetPeers(peers map[uint64]string) {
 		next[id] = p
 		t.wg.Add(1)
 		go p.run()
-		t.log.Info("peer added", "peer", id, "addr", addr)
+		t.log.Info("peer added", "peer", t.label(id), "addr", addr)
 	}
 	for id, p := range old {
 		if next[id] == nil {
@@ -224,7 +234,7 @@ func (t *Transport) SetPeers(peers map[uint64]string) {
 	t.peers.Store(&next)
 	t.mu.Unlock()
 	for _, p := range removed {
-		t.log.Info("peer removed", "peer", p.id)
+		t.log.Info("peer removed", "peer", p.t.label(p.id))
 		p.close()
 	}
 }
@@ -384,7 +394,7 @@ func (t *Transport) serveConn(raw net.Conn) {
 		return
 	}
 	if status != statusOK {
-		t.log.Warn("quorum port: refusing a connection", "remote", remote, "claims", h.from, "to", h.to,
+		t.log.Warn("quorum port: refusing a connection", "remote", remote, "claims", t.label(h.from), "to", h.to,
 			"version", h.version, "reason", statusText(status))
 		return
 	}
