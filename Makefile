@@ -9,7 +9,7 @@ FUZZTIME  ?= 10s
 SHARED    ?= ../shared
 
 .DEFAULT_GOAL := help
-.PHONY: help build run deps test race lint fuzz bench bench-compare conformance difftest clean
+.PHONY: help build run deps test race lint fuzz bench bench-compare conformance difftest ensemble clean
 
 help:
 	@echo 'make              # prints this list'
@@ -26,6 +26,7 @@ help:
 	@echo 'make bench-ensemble # 3-server zkd vs 3-server Apache ZooKeeper: writes, reads, leader failover'
 	@echo 'make conformance  # bin/zkd on a free loopback port + $(SHARED)/conformance/smoke-all.sh'
 	@echo 'make difftest     # zkd vs Apache ZooKeeper 3.8 on $(DIFFTEST_SEEDS) seeded random op sequences (DIFFTEST_SEEDS=N)'
+	@echo 'make ensemble     # build, then start a 3-server ensemble on 127.0.0.1:2181-2183 (scripts/ensemble.sh; ENSEMBLE_DIR=...)'
 	@echo 'make clean        # rm -rf bin (never touches ./zkd-data)'
 
 build:
@@ -100,6 +101,10 @@ conformance: build
 DIFFTEST_SEEDS ?= 200
 difftest:
 	$(GO) test -count=1 -timeout $(TIMEOUT) -v -run TestDifferential ./difftest/ -seeds=$(DIFFTEST_SEEDS)
+
+ENSEMBLE_DIR ?= $(CURDIR)/ensemble
+ensemble: build
+	scripts/ensemble.sh start $(ENSEMBLE_DIR)
 
 clean:
 	rm -rf bin

@@ -266,6 +266,9 @@ func Start(cfg Config) (*Node, error) {
 	}
 	if !cfg.Manual {
 		go n.run()
+		// The first Ready hands up what the log already knows to be committed:
+		// nothing else may wake the loop before its owner waits for that.
+		n.wake()
 	}
 	return n, nil
 }

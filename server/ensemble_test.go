@@ -145,3 +145,36 @@ func TestThreeMembersServeAndSurviveTheLeadersLoss(t *testing.T) {
 		t.Fatalf("the session's ephemeral %s did not survive the leader's loss: %v %v", eph, ok, err)
 	}
 }
+
+// A member restarted with a log holds committed entries it must apply before it
+// serves; nothing but its own raft loop can hand them over, since its peers'
+// messages are not delivered until it has started.
+func TestMemberRestartsWithItsLog(t *testing.T) {
+	servers := startEnsemble(t, 3)
+	lead := leaderOf(t, servers)
+	conn, _, err := zk.Connect([]string{servers[lead].Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, err := conn.Create(fmt.Sprintf("/n%d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	for i, s := range servers {
+		cfg := s.Config()
+		if err := s.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		restarted, err := Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
+		if err != nil {
+			t.Fatalf("restart of member %d: %v", i+1, err)
+		}
+		servers[i] = restarted
+		if _, code := restarted.Replica().Tree().Exists("/n19", nil, nil); code != 0 {
+			t.Fatalf("member %d restarted without the entries it had: %v", i+1, code)
+		}
+	}
+	leaderOf(t, servers)
+}
