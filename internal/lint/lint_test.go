@@ -58,6 +58,11 @@ var graph = map[string]rule{
 	"cmd":   mainRule, // cmd/<name>: extra commands, wired like main
 
 	"compat": {}, // tests only: real clients against a bin/zkd the tests build and run
+
+	// Test-side history checker: real clients record histories against a running
+	// ensemble (ZooKeeper or zkd processes), porcupine judges them.
+	"internal/zkcheck": {module: []string{"internal"},
+		thirdParty: []string{"github.com/go-zookeeper/zk", "github.com/anishathalye/porcupine"}},
 }
 
 // mainRule is main.go's row: it wires everything, so it may import every package.
@@ -97,13 +102,19 @@ func moduleRoot(t *testing.T) (dir, modPath string) {
 	}
 }
 
-// topOf returns the top-level directory of a module package: "quorum" for
-// zkd/quorum/quorumtest, "." for the root package.
+// topOf returns the tree of the graph a module package belongs to: its top-level
+// directory ("quorum" for zkd/quorum/quorumtest, "." for the root package), or the
+// two-level directory when the graph has a row for it ("internal/zkcheck").
 func topOf(rel string) string {
 	if rel == "" {
 		return "."
 	}
-	top, _, _ := strings.Cut(rel, "/")
+	top, rest, _ := strings.Cut(rel, "/")
+	if second, _, _ := strings.Cut(rest, "/"); second != "" {
+		if _, ok := graph[top+"/"+second]; ok {
+			return top + "/" + second
+		}
+	}
 	return top
 }
 
