@@ -1,0 +1,108 @@
+package zkcheck
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// TestZooKeeperEnsembleHistoryUnderFaults proves the checker against the reference:
+// five clients record a history on a 3-server Apache ZooKeeper 3.8 ensemble while
+// its leader is killed with SIGKILL and restarted, and then the new leader is paused
+// with SIGSTOP and continued; the history must pass. A correct system judged
+// illegal would mean the model is wrong.
+func TestZooKeeperEnsembleHistoryUnderFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three JVMs; skipped under -short")
+	}
+	e := StartEnsemble(t, EnsembleConfig{Kind: ZooKeeper(t)})
+	r, err := NewRecorder(RecorderConfig{Servers: strings.Split(e.ConnectString(), ","), Seed: 1,
+		Duration: 45 * time.Second, MaxOps: 50000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	n := NewNemesis(e, r.Start())
+
+	// The faults, each once the ensemble has recovered from the one before; the
+	// recording ends a few seconds after the last recovery.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var recovered time.Duration // since r.Start(), when the ensemble served again
+	faultsDone := make(chan error, 1)
+	go func() {
+		defer cancel()
+		faultsDone <- func() error {
+			time.Sleep(2 * time.Second)
+			leader, err := e.Leader()
+			if err != nil {
+				return err
+			}
+			if err := n.Kill(leader); err != nil {
+				return err
+			}
+			time.Sleep(4 * time.Second)
+			if err := n.Restart(leader); err != nil {
+				return err
+			}
+			if err := e.WaitHealthy(30 * time.Second); err != nil {
+				return err
+			}
+			time.Sleep(time.Second)
+			if leader, err = e.Leader(); err != nil {
+				return err
+			}
+			if err := n.Pause(leader); err != nil {
+				return err
+			}
+			time.Sleep(4 * time.Second)
+			if err := n.Resume(leader); err != nil {
+				return err
+			}
+			if err := e.WaitHealthy(30 * time.Second); err != nil {
+				return err
+			}
+			recovered = time.Since(r.Start())
+			time.Sleep(3 * time.Second)
+			return nil
+		}()
+	}()
+	r.Run(ctx)
+	if err := <-faultsDone; err != nil {
+		t.Fatalf("fault schedule: %v; so far: %q", err, n.Log())
+	}
+	r.ReadBack()
+	h := r.History()
+	h.Faults = n.Log()
+	ops, writes, unknown := h.Count()
+	t.Logf("%d operations (%d writes, %d of unknown outcome), %d sessions; faults: %q", ops, writes, unknown, h.Sessions(), h.Faults)
+	if n.Faults() != 2 {
+		t.Fatalf("%d faults injected, want 2", n.Faults())
+	}
+	// The ensemble must have served after the faults: successful writes called
+	// after it recovered.
+	late := 0
+	for _, op := range h.Ops {
+		if op.In.Kind.IsWrite() && !op.Out.Unknown && op.Out.Code == CodeOK && op.Call > recovered.Nanoseconds() {
+			late++
+		}
+	}
+	if late == 0 {
+		t.Fatalf("no successful write after the ensemble recovered at %v", recovered)
+	}
+	v, err := Check(h, 15*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("verdict: per pair %v, whole %v", v.Pairs, v.Whole)
+	if v.Pairs != porcupine.Ok || v.Whole == porcupine.Illegal {
+		dir := t.TempDir()
+		s := Shrink(h, time.Minute, 2*time.Minute)
+		jp, hp, err := Dump(s, dir, "violation", time.Minute)
+		t.Fatalf("ZooKeeper's history judged %v (per pair %v, whole %v); shrunk to %d ops in %s, %s (%v)",
+			v.Result(), v.Pairs, v.Whole, len(s.Ops), jp, hp, err)
+	}
+}
