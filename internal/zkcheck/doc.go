@@ -86,6 +86,33 @@
 // simulation with one defect (sync that does not catch up, a session moving back to
 // a lagging server, an early acknowledgement, a lost write) must be caught.
 //
+// # Recording
+//
+// NewRecorder connects Clients go-zookeeper clients, each with its own session and
+// the whole connect string, and makes a fresh root; Run has each client issue a
+// seeded random mix of the operations on Keys keys, one at a time, timing each on
+// the monotonic clock, until MaxOps, Duration or its context; ReadBack has every
+// client sync and read every key once the faults are over, so that a lost write
+// shows. Each write stores data no other write uses, so a read names the write it
+// saw. A write answered by an error that leaves its fate open (connection loss,
+// session expiry) is recorded as unknown; one go-zookeeper never sent (no server)
+// is left out, as is a read without an answer. When a client's ZooKeeper session
+// changes (expiry), its later operations belong to a new model session: the read
+// guarantees hold per session only.
+//
+// # Clusters and faults
+//
+// The checker knows a cluster only through the Cluster interface (connect string,
+// Leader, Kill, Restart, Pause, Resume, Partition, DropLink, DelayLink, Heal).
+// Ensemble implements it with server processes on loopback, each started from its
+// own zoo.cfg (ZooKeeper's keys, server.N lines) and data/myid; a ServerKind says
+// only which command runs a server from its directory: ZooKeeper runs Apache
+// ZooKeeper 3.8 from Debian's jars with java, Zkd runs `zkd <dir>/zoo.cfg`. Every
+// peer connection crosses a testutil.LinkProxy, because each server's zoo.cfg
+// lists the others at proxy ports (see Ensemble). Nemesis applies faults to any
+// Cluster and logs them on the history's clock; Random draws a seeded campaign of
+// them. TestChaos (make chaos) runs such campaigns on a chosen kind of ensemble.
+//
 // # Reporting a violation
 //
 // Shrink cuts a failing history to the shortest failing prefix (every operation

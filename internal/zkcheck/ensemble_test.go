@@ -2,11 +2,18 @@ package zkcheck
 
 import (
 	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/go-zookeeper/zk"
+
+	"zkd/internal/testutil"
 )
 
 // TestZooKeeperEnsembleHistoryUnderFaults proves the checker against the reference:
@@ -104,5 +111,75 @@ func TestZooKeeperEnsembleHistoryUnderFaults(t *testing.T) {
 		jp, hp, err := Dump(s, dir, "violation", time.Minute)
 		t.Fatalf("ZooKeeper's history judged %v (per pair %v, whole %v); shrunk to %d ops in %s, %s (%v)",
 			v.Result(), v.Pairs, v.Whole, len(s.Ops), jp, hp, err)
+	}
+}
+
+// TestUnreplicatedServersFailTheCheck is the negative of the test above, on real
+// servers: three standalone ZooKeepers that share nothing, given to the clients as
+// one ensemble. Clients on different servers see different data, which no single
+// write order explains, and the checker must say so.
+func TestUnreplicatedServersFailTheCheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three JVMs; skipped under -short")
+	}
+	kind := ZooKeeper(t)
+	var addrs []string
+	for range 3 {
+		dir := t.TempDir()
+		port := testutil.FreePort(t)
+		cfg := testutil.ZooCfg(filepath.Join(dir, "data"), port, "4lw.commands.whitelist=*\nforceSync=no\n")
+		if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := kind.Prepare(dir); err != nil {
+			t.Fatal(err)
+		}
+		name, args := kind.Command(dir)
+		testutil.StartProcess(t, dir, filepath.Join(dir, "server.out"), name, args...)
+		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	}
+	for _, a := range addrs {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			if m, _ := Mode(a, time.Second); m == "standalone" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("standalone ZooKeeper on %s did not start", a)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// The root must exist on every server, or the clients of all but one would
+	// fail on the missing parent at once.
+	const root = "/zkcheck-unreplicated"
+	for _, a := range addrs {
+		conn, _, err := zk.Connect([]string{a}, 4*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkLogger{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = MakeRoot(conn, root)
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := NewRecorder(RecorderConfig{Servers: addrs, Seed: 7, Duration: 5 * time.Second, Clients: 6,
+		Root: root, RootMade: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.Run(context.Background())
+	r.ReadBack()
+	h := r.History()
+	v, err := Check(h, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, writes, _ := h.Count()
+	t.Logf("%d operations (%d writes) on three unreplicated servers: per pair %v, whole %v", ops, writes, v.Pairs, v.Whole)
+	if v.Result() != porcupine.Illegal {
+		t.Fatalf("three unreplicated servers passed the check: %v", v)
 	}
 }

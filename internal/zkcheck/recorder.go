@@ -26,9 +26,12 @@ type RecorderConfig struct {
 	// Seed draws every client's operations: client c uses a generator seeded with
 	// (Seed, c).
 	Seed int64
-	// Root is the znode the history lives under; it must not exist. Default
-	// /zkcheck-<seed>-<time>.
+	// Root is the znode the history lives under; it must not exist, unless
+	// RootMade. Default /zkcheck-<seed>-<time>.
 	Root string
+	// RootMade says Root and Root/seq exist already, empty, and NewRecorder must
+	// not create them.
+	RootMade bool
 	// MaxOps and Duration bound the recording (Run): it stops when either is
 	// reached or its context ends. Defaults 20000 and 30 s.
 	MaxOps   int
@@ -140,15 +143,24 @@ func NewRecorder(cfg RecorderConfig) (*Recorder, error) {
 		cl.session = r.newSession()
 		go drain(events)
 	}
-	setup := r.clients[0].conn
-	for _, p := range []string{cfg.Root, path.Join(cfg.Root, "seq")} {
-		if _, err := setup.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+	if !cfg.RootMade {
+		if err := MakeRoot(r.clients[0].conn, cfg.Root); err != nil {
 			r.Close()
-			return nil, fmt.Errorf("%w: create %s: %v", ErrRecorder, p, err)
+			return nil, err
 		}
 	}
 	r.start = time.Now()
 	return r, nil
+}
+
+// MakeRoot creates root and root/seq through conn: the nodes a recording needs.
+func MakeRoot(conn *zk.Conn, root string) error {
+	for _, p := range []string{root, path.Join(root, "seq")} {
+		if _, err := conn.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			return fmt.Errorf("%w: create %s: %v", ErrRecorder, p, err)
+		}
+	}
+	return nil
 }
 
 func waitSession(events <-chan zk.Event, timeout time.Duration) error {
