@@ -44,6 +44,10 @@ type Cluster interface {
 // ErrNoLeader is returned by Cluster.Leader when no single server says it leads.
 var ErrNoLeader = errors.New("zkcheck: no single leader")
 
+// ErrNotEnsemble is returned by Ensemble.WaitHealthy when a server given server.N
+// lines runs standalone: its kind cannot form an ensemble.
+var ErrNotEnsemble = errors.New("zkcheck: server runs standalone")
+
 // ErrServerState is returned by a Cluster method asked to act on a server in the
 // wrong state: restarting a running server, pausing a killed one, an id out of range.
 var ErrServerState = errors.New("zkcheck: server not in a state for this")

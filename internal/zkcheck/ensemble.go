@@ -1,6 +1,7 @@
 package zkcheck
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -120,6 +121,9 @@ func StartEnsemble(t testing.TB, cfg EnsembleConfig) *Ensemble {
 		if err == nil {
 			return e
 		}
+		if errors.Is(err, ErrNotEnsemble) {
+			t.Fatalf("%s servers do not form an ensemble from server.N lines: %v", cfg.Kind.Name(), err)
+		}
 		lastErr = err
 		t.Logf("ensemble of %s: %v; retrying with new ports", cfg.Kind.Name(), err)
 	}
@@ -212,8 +216,19 @@ func (s *server) logPath() string { return filepath.Join(s.dir, "server.out") }
 // startLocked runs s's process. REQUIRES: e.mu held.
 func (e *Ensemble) startLocked(s *server) {
 	name, args := e.cfg.Kind.Command(s.dir)
-	s.proc = testutil.StartProcess(e.t, s.dir, s.logPath(), name, args...)
-	s.state = running
+	p := testutil.StartProcess(e.t, s.dir, s.logPath(), name, args...)
+	s.proc, s.state = p, running
+	// NB: registered after StartProcess's own cleanup, so it runs first: a
+	// stopped process would ignore that cleanup's SIGTERM for its whole grace
+	// period. The data is thrown away, so SIGKILL is enough.
+	e.t.Cleanup(func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if s.proc == p && s.state == paused {
+			_ = p.Cmd.Process.Signal(syscall.SIGCONT)
+		}
+		p.Kill()
+	})
 }
 
 // Close stops every server with SIGKILL (the data is thrown away), resuming paused
@@ -298,7 +313,7 @@ func (e *Ensemble) Leader() (int, error) {
 
 // WaitHealthy waits until one running server leads and every other running server
 // follows, or fails after timeout naming each server's mode. A server whose
-// process exited is reported at once.
+// process exited, or that runs standalone (ErrNotEnsemble), is reported at once.
 func (e *Ensemble) WaitHealthy(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -334,6 +349,11 @@ func (e *Ensemble) WaitHealthy(timeout time.Duration) error {
 		}
 		if healthy && leaders == 1 {
 			return nil
+		}
+		for i, m := range modes {
+			if m == "standalone" {
+				return fmt.Errorf("%w: server %d says Mode: standalone", ErrNotEnsemble, i+1)
+			}
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%w after %v: modes %q", ErrNoLeader, timeout, modes)

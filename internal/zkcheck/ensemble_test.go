@@ -27,7 +27,7 @@ func TestZooKeeperEnsembleHistoryUnderFaults(t *testing.T) {
 	}
 	e := StartEnsemble(t, EnsembleConfig{Kind: ZooKeeper(t)})
 	r, err := NewRecorder(RecorderConfig{Servers: strings.Split(e.ConnectString(), ","), Seed: 1,
-		Duration: 45 * time.Second, MaxOps: 50000})
+		Duration: 90 * time.Second, MaxOps: 50000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestZooKeeperEnsembleHistoryUnderFaults(t *testing.T) {
 			if err := n.Restart(leader); err != nil {
 				return err
 			}
-			if err := e.WaitHealthy(30 * time.Second); err != nil {
+			if err := e.WaitHealthy(60 * time.Second); err != nil {
 				return err
 			}
 			time.Sleep(time.Second)
@@ -69,7 +69,7 @@ func TestZooKeeperEnsembleHistoryUnderFaults(t *testing.T) {
 			if err := n.Resume(leader); err != nil {
 				return err
 			}
-			if err := e.WaitHealthy(30 * time.Second); err != nil {
+			if err := e.WaitHealthy(60 * time.Second); err != nil {
 				return err
 			}
 			recovered = time.Since(r.Start())

@@ -38,14 +38,22 @@ func (h *History) Sessions() int {
 }
 
 // Validate checks that h is a history the model can judge: every operation's keys
-// within range and every session's operations one after another, as one ZooKeeper
-// session's synchronous client issues them.
+// within range, every session's operations one after another, as one ZooKeeper
+// session's synchronous client issues them, and no data written twice (a read's
+// data must name one write).
 func (h *History) Validate() error {
 	if h.Keys < 1 || h.Keys > MaxKeys {
 		return fmt.Errorf("%w: %d keys (1..%d)", ErrBadHistory, h.Keys, MaxKeys)
 	}
 	last := map[int]Op{}
+	data := map[string]bool{}
 	for i, op := range h.Ops {
+		if op.In.Kind.IsWrite() && op.In.Data != "" {
+			if data[op.In.Data] {
+				return fmt.Errorf("%w: op %d (%v): data %q written twice", ErrBadHistory, i, op, op.In.Data)
+			}
+			data[op.In.Data] = true
+		}
 		if op.In.Kind < KindGet || op.In.Kind > KindMulti {
 			return fmt.Errorf("%w: op %d: kind %v", ErrBadHistory, i, op.In.Kind)
 		}

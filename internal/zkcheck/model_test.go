@@ -192,6 +192,7 @@ func TestValidateRejectsMalformedHistories(t *testing.T) {
 		{"return before call", 1, []Op{tget(0, 0, 5, 4, "", 0)}},
 		{"one session overlaps itself", 1, []Op{tget(0, 0, 0, 5, "", 0), tget(0, 0, 3, 6, "", 0)}},
 		{"kind unset", 1, []Op{{Call: 0, Return: 1}}},
+		{"data written twice", 1, []Op{tcreate(0, 0, "a", 0, 1, CodeOK), tset(1, 0, "a", -1, 2, 3, CodeOK, 1)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
