@@ -9,7 +9,7 @@ FUZZTIME  ?= 10s
 SHARED    ?= ../shared
 
 .DEFAULT_GOAL := help
-.PHONY: help build run deps test race lint fuzz bench bench-compare conformance difftest ensemble clean
+.PHONY: help build run deps test race lint fuzz bench bench-compare conformance difftest ensemble chaos clean
 
 help:
 	@echo 'make              # prints this list'
@@ -28,6 +28,7 @@ help:
 	@echo 'make difftest     # zkd vs Apache ZooKeeper 3.8 on $(DIFFTEST_SEEDS) seeded random op sequences (DIFFTEST_SEEDS=N)'
 	@echo 'make ensemble     # build, then start a 3-server ensemble on 127.0.0.1:2181-2183 (scripts/ensemble.sh; ENSEMBLE_DIR=...)'
 	@echo 'make clean        # rm -rf bin (never touches ./zkd-data)'
+	@echo 'make chaos        # linearizability campaign on a 3-server $(CHAOS_CLUSTER) ensemble under faults: $(CHAOS_SEEDS) seeds x $(CHAOS_DURATION) (CHAOS_CLUSTER=zookeeper|zkd)'
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/zkd .
@@ -108,3 +109,17 @@ ensemble: build
 
 clean:
 	rm -rf bin
+
+# Chaos campaign: for each seed, five clients record a history on one 3-server
+# ensemble while a seeded nemesis kills, pauses, isolates and slows servers; each
+# history is checked with porcupine against the ZooKeeper model (internal/zkcheck).
+# Prints histories checked, operations, faults injected and violations found; a
+# violation's shrunk history (JSON and HTML) lands in $(CHAOS_OUT).
+CHAOS_SEEDS      ?= 10
+CHAOS_FIRST_SEED ?= 1
+CHAOS_DURATION   ?= 60s
+CHAOS_CLUSTER    ?= zkd
+CHAOS_OUT        ?= $(CURDIR)/bin/chaos
+chaos: build
+	$(GO) test -v -count=1 -timeout 0 -run '^TestChaos$$' ./internal/zkcheck/ -chaos -cluster=$(CHAOS_CLUSTER) \
+	  -zkd=$(CURDIR)/bin/zkd -seeds=$(CHAOS_SEEDS) -first-seed=$(CHAOS_FIRST_SEED) -duration=$(CHAOS_DURATION) -out=$(CHAOS_OUT)

@@ -44,7 +44,7 @@ var graph = map[string]rule{
 	},
 	"replica": {module: []string{"quorum", "datatree", "snapshot", "jute", "internal"}},
 	// replicatest runs replicas in tests, so it opens their logs itself.
-	"replica/replicatest": {module: []string{"quorum", "datatree", "snapshot", "jute", "txnlog", "internal"}},
+	"replica/replicatest": {module: []string{"replica", "quorum", "datatree", "snapshot", "jute", "txnlog", "internal"}},
 	"session": {
 		module: []string{"datatree", "replica", "jute", "internal"},
 		thirdParty: []string{"github.com/cespare/xxhash/v2", "github.com/valyala/bytebufferpool",
@@ -72,6 +72,11 @@ var graph = map[string]rule{
 	// the server assembly, test harnesses and reconfig, so it needs nothing of zkd.
 	"zoocfg": {module: []string{"internal"}},
 	"compat": {}, // tests only: real clients against a bin/zkd the tests build and run
+
+	// Test-side history checker: real clients record histories against a running
+	// ensemble (ZooKeeper or zkd processes), porcupine judges them.
+	"internal/zkcheck": {module: []string{"internal"},
+		thirdParty: []string{"github.com/go-zookeeper/zk", "github.com/anishathalye/porcupine"}},
 }
 
 // mainRule is main.go's row: it wires everything, so it may import every package.
@@ -111,13 +116,19 @@ func moduleRoot(t *testing.T) (dir, modPath string) {
 	}
 }
 
-// topOf returns the top-level directory of a module package: "quorum" for
-// zkd/quorum/quorumtest, "." for the root package.
+// topOf returns the tree of the graph a module package belongs to: its top-level
+// directory ("quorum" for zkd/quorum/quorumtest, "." for the root package), or the
+// two-level directory when the graph has a row for it ("internal/zkcheck").
 func topOf(rel string) string {
 	if rel == "" {
 		return "."
 	}
-	top, _, _ := strings.Cut(rel, "/")
+	top, rest, _ := strings.Cut(rel, "/")
+	if second, _, _ := strings.Cut(rest, "/"); second != "" {
+		if _, ok := graph[top+"/"+second]; ok {
+			return top + "/" + second
+		}
+	}
 	return top
 }
 
@@ -159,10 +170,7 @@ func TestImportGraph(t *testing.T) {
 		seen++
 		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, modPath), "/")
 		top := topOf(rel)
-		r, ok := graph[rel]
-		if !ok {
-			r, ok = graph[top]
-		}
+		r, ok := graph[top]
 		if !ok {
 			t.Errorf("%s: top-level package %q is not in the import graph; give it a row in internal/lint/lint_test.go (and DESIGN.md)", pkg, top)
 			continue

@@ -1,0 +1,200 @@
+package zkcheck
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/go-zookeeper/zk"
+
+	"zkd/internal/testutil"
+)
+
+// TestZooKeeperEnsembleHistoryUnderFaults proves the checker against the reference:
+// five clients record a history on a 3-server Apache ZooKeeper 3.8 ensemble while
+// its leader is killed with SIGKILL and restarted, then the next leader is paused
+// with SIGSTOP and continued, then the next one is cut off from its peers through
+// the link proxies and healed; the history must pass. A correct system judged
+// illegal would mean the model is wrong.
+func TestZooKeeperEnsembleHistoryUnderFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three JVMs; skipped under -short")
+	}
+	e := StartEnsemble(t, EnsembleConfig{Kind: ZooKeeper(t)})
+	r, err := NewRecorder(RecorderConfig{Servers: strings.Split(e.ConnectString(), ","), Seed: 1,
+		Duration: 90 * time.Second, MaxOps: 50000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	n := NewNemesis(e, r.Start())
+
+	// The faults, each once the ensemble has recovered from the one before; the
+	// recording ends a few seconds after the last recovery.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var recovered time.Duration // since r.Start(), when the ensemble served again
+	faultsDone := make(chan error, 1)
+	go func() {
+		defer cancel()
+		faultsDone <- func() error {
+			time.Sleep(2 * time.Second)
+			leader, err := e.Leader()
+			if err != nil {
+				return err
+			}
+			if err := n.Kill(leader); err != nil {
+				return err
+			}
+			time.Sleep(4 * time.Second)
+			if err := n.Restart(leader); err != nil {
+				return err
+			}
+			if err := e.WaitHealthy(60 * time.Second); err != nil {
+				return err
+			}
+			time.Sleep(time.Second)
+			if leader, err = e.Leader(); err != nil {
+				return err
+			}
+			if err := n.Pause(leader); err != nil {
+				return err
+			}
+			time.Sleep(4 * time.Second)
+			if err := n.Resume(leader); err != nil {
+				return err
+			}
+			if err := e.WaitHealthy(60 * time.Second); err != nil {
+				return err
+			}
+			time.Sleep(time.Second)
+			if leader, err = e.Leader(); err != nil {
+				return err
+			}
+			if err := n.Isolate(leader); err != nil {
+				return err
+			}
+			time.Sleep(3 * time.Second)
+			if err := n.Heal(); err != nil {
+				return err
+			}
+			if err := e.WaitHealthy(60 * time.Second); err != nil {
+				return err
+			}
+			recovered = time.Since(r.Start())
+			time.Sleep(3 * time.Second)
+			return nil
+		}()
+	}()
+	r.Run(ctx)
+	if err := <-faultsDone; err != nil {
+		t.Fatalf("fault schedule: %v; so far: %q", err, n.Log())
+	}
+	r.ReadBack()
+	h := r.History()
+	h.Faults = n.Log()
+	ops, writes, unknown := h.Count()
+	t.Logf("%d operations (%d writes, %d of unknown outcome), %d sessions; faults: %q", ops, writes, unknown, h.Sessions(), h.Faults)
+	if n.Faults() != 3 {
+		t.Fatalf("%d faults injected, want 3", n.Faults())
+	}
+	// The ensemble must have served after the faults: successful writes called
+	// after it recovered.
+	late := 0
+	for _, op := range h.Ops {
+		if op.In.Kind.IsWrite() && !op.Out.Unknown && op.Out.Code == CodeOK && op.Call > recovered.Nanoseconds() {
+			late++
+		}
+	}
+	if late == 0 {
+		t.Fatalf("no successful write after the ensemble recovered at %v", recovered)
+	}
+	v, err := Check(h, 15*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("verdict: per pair %v, whole %v", v.Pairs, v.Whole)
+	if v.Pairs != porcupine.Ok || v.Whole == porcupine.Illegal {
+		dir := t.TempDir()
+		s := Shrink(h, time.Minute, 2*time.Minute)
+		jp, hp, err := Dump(s, dir, "violation", time.Minute)
+		t.Fatalf("ZooKeeper's history judged %v (per pair %v, whole %v); shrunk to %d ops in %s, %s (%v)",
+			v.Result(), v.Pairs, v.Whole, len(s.Ops), jp, hp, err)
+	}
+}
+
+// TestUnreplicatedServersFailTheCheck is the negative of the test above, on real
+// servers: three standalone ZooKeepers that share nothing, given to the clients as
+// one ensemble. Clients on different servers see different data, which no single
+// write order explains, and the checker must say so.
+func TestUnreplicatedServersFailTheCheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three JVMs; skipped under -short")
+	}
+	kind := ZooKeeper(t)
+	var addrs []string
+	for range 3 {
+		dir := t.TempDir()
+		port := testutil.FreePort(t)
+		cfg := testutil.ZooCfg(filepath.Join(dir, "data"), port, "4lw.commands.whitelist=*\nforceSync=no\n")
+		if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := kind.Prepare(dir); err != nil {
+			t.Fatal(err)
+		}
+		name, args := kind.Command(dir)
+		testutil.StartProcess(t, dir, filepath.Join(dir, "server.out"), name, args...)
+		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	}
+	for _, a := range addrs {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			if m, _ := Mode(a, time.Second); m == "standalone" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("standalone ZooKeeper on %s did not start", a)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// The root must exist on every server, or the clients of all but one would
+	// fail on the missing parent at once.
+	const root = "/zkcheck-unreplicated"
+	for _, a := range addrs {
+		conn, _, err := zk.Connect([]string{a}, 4*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkLogger{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = MakeRoot(conn, root)
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := NewRecorder(RecorderConfig{Servers: addrs, Seed: 7, Duration: 5 * time.Second, Clients: 6,
+		Root: root, RootMade: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.Run(context.Background())
+	r.ReadBack()
+	h := r.History()
+	v, err := Check(h, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, writes, _ := h.Count()
+	t.Logf("%d operations (%d writes) on three unreplicated servers: per pair %v, whole %v", ops, writes, v.Pairs, v.Whole)
+	if v.Result() != porcupine.Illegal {
+		t.Fatalf("three unreplicated servers passed the check: %v", v)
+	}
+}
