@@ -26,7 +26,20 @@ func TestZooKeeperEnsembleHistoryUnderFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three JVMs; skipped under -short")
 	}
-	e := StartEnsemble(t, EnsembleConfig{Kind: ZooKeeper(t)})
+	historyUnderFaults(t, ZooKeeper(t))
+}
+
+// TestZkdEnsembleHistoryUnderFaults is the same schedule on a 3-server zkd
+// ensemble, each server a bin/zkd process started from its own zoo.cfg.
+func TestZkdEnsembleHistoryUnderFaults(t *testing.T) {
+	historyUnderFaults(t, Zkd(testutil.BuildZkd(t)))
+}
+
+// historyUnderFaults records a history on a 3-server ensemble of kind while the
+// leader is killed and restarted, then paused and resumed, then isolated and
+// healed, and checks it.
+func historyUnderFaults(t *testing.T, kind ServerKind) {
+	e := StartEnsemble(t, EnsembleConfig{Kind: kind})
 	r, err := NewRecorder(RecorderConfig{Servers: strings.Split(e.ConnectString(), ","), Seed: 1,
 		Duration: 90 * time.Second, MaxOps: 50000})
 	if err != nil {
@@ -124,8 +137,8 @@ func TestZooKeeperEnsembleHistoryUnderFaults(t *testing.T) {
 		dir := t.TempDir()
 		s := Shrink(h, time.Minute, 2*time.Minute)
 		jp, hp, err := Dump(s, dir, "violation", time.Minute)
-		t.Fatalf("ZooKeeper's history judged %v (per pair %v, whole %v); shrunk to %d ops in %s, %s (%v)",
-			v.Result(), v.Pairs, v.Whole, len(s.Ops), jp, hp, err)
+		t.Fatalf("%s's history judged %v (per pair %v, whole %v); shrunk to %d ops in %s, %s (%v)",
+			kind.Name(), v.Result(), v.Pairs, v.Whole, len(s.Ops), jp, hp, err)
 	}
 }
 
