@@ -35,17 +35,22 @@ func (c *Conn) auth(xid int32, body []byte, start int64) {
 	d := jute.NewDecoder(body)
 	r.Decode(&d)
 	if d.Err() != nil {
-		c.answer(replyFrame(nil, xid, 0, jute.CodeMarshallingError), start, false)
+		// ZooKeeper closes the connection without a reply on a packet it cannot read.
+		srv.log.Warn("closing connection: malformed auth packet", "remote", c.ip, "sessionid", c.sessionID(),
+			"len", len(body))
+		c.abort()
 		return
 	}
 	switch r.Scheme {
 	case "digest":
 		digest := DigestID(string(r.Auth))
 		ids := append(datatree.Identity(nil), c.Identity()...)
-		ids = addID(ids, jute.Id{Scheme: "digest", ID: digest})
+		// In ZooKeeper's order (DigestAuthenticationProvider): super first, then
+		// the digest id; whoAmI lists them as added.
 		if srv.cfg.SuperDigest != "" && digest == srv.cfg.SuperDigest {
 			ids = addID(ids, jute.Id{Scheme: "super", ID: ""})
 		}
+		ids = addID(ids, jute.Id{Scheme: "digest", ID: digest})
 		c.identity.Store(&ids)
 		c.answer(replyFrame(nil, xid, 0, jute.CodeOK), start, false)
 	case "ip":
