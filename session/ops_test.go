@@ -490,13 +490,6 @@ func valueKind(s string) string {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// captureKeys returns the keys of a captured mntr, in order.
-func captureKeys(t *testing.T, name string) []string {
-	t.Helper()
-	keys, _ := keyValues(t, fixture(t, name), "\t")
-	return keys
-}
-
 // checkMntrShape checks an mntr reply against a ZooKeeper capture: every key is
 // one of ZooKeeper's, in ZooKeeper's order, with a value of the same kind, and each
 // summary is printed whole (avg_, min_, max_, cnt_, sum_, and for an advanced one
