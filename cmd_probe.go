@@ -66,7 +66,7 @@ Checks a ZooKeeper (or zkd) server and exits 0 when it is healthy:
 		fmt.Fprintf(os.Stderr, "zkd probe: %s: %v\n", *server, err)
 		return 1
 	}
-	fmt.Println(msg)
+	fmt.Fprintln(os.Stdout, msg)
 	return 0
 }
 

@@ -75,6 +75,8 @@ var graph = map[string]rule{
 	// the server assembly, test harnesses and reconfig, so it needs nothing of zkd.
 	"zoocfg": {module: []string{"internal"}},
 	"compat": {}, // tests only: real clients against a bin/zkd the tests build and run
+	// tests only: make install, the systemd unit and the Dockerfile.
+	"packaging": {module: []string{"zoocfg", "internal"}},
 }
 
 // mainRule is main.go's row: it wires everything, so it may import every package.
