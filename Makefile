@@ -2,14 +2,32 @@
 
 GO        ?= go
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0-dev)
-LDFLAGS   := -X main.version=$(VERSION)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+# RFC 3339 UTC; SOURCE_DATE_EPOCH (reproducible builds) wins over the clock.
+BUILD_DATE ?= $(shell date -u -d "@$${SOURCE_DATE_EPOCH:-$$(date +%s)}" +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildDate=$(BUILD_DATE)
 TAGS      ?= invariants
 TIMEOUT   ?= 40m
 FUZZTIME  ?= 10s
 SHARED    ?= ../shared
 
+# make install: where the files go. PREFIX holds the binary and the docs; the unit,
+# the sysusers entry and the default zoo.cfg go where systemd and Debian's
+# ZooKeeper look for them whatever PREFIX is. DESTDIR stages it all (packaging).
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+DOCDIR      ?= $(PREFIX)/share/doc/zkd
+CONFDIR     ?= /etc/zookeeper/conf
+UNITDIR     ?= /etc/systemd/system
+SYSUSERSDIR ?= /etc/sysusers.d
+DESTDIR     ?=
+
+# staticcheck, installed per version into bin/tools by `make lint` (never globally).
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK         := $(CURDIR)/bin/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+
 .DEFAULT_GOAL := help
-.PHONY: help build run deps test race lint fuzz bench bench-compare conformance difftest ensemble chaos clean
+.PHONY: help build run deps test race lint fuzz bench bench-compare conformance difftest ensemble chaos install clean
 
 help:
 	@echo 'make              # prints this list'
@@ -18,7 +36,7 @@ help:
 	@echo 'make deps         # scripts/deps.sh: Debian ZooKeeper, kazoo, Curator, JDK; go mod download'
 	@echo 'make test         # deps, then go test -p 1 -tags $(TAGS) -count=1 -timeout $(TIMEOUT) ./...'
 	@echo 'make race         # go test -race -tags $(TAGS) -count=1 ./...'
-	@echo 'make lint         # gofmt -l . (must be empty), go vet ./...'
+	@echo 'make lint         # gofmt -l . (must be empty), go vet ./..., staticcheck ./... ($(STATICCHECK_VERSION), into bin/tools)'
 	@echo 'make fuzz         # each Fuzz target: go test -run=^$$ -fuzz=^FuzzX$$ -fuzztime=$(FUZZTIME) ./pkg'
 	@echo 'make bench        # go test -run=^$$ -bench=. -benchmem ./...'
 	@echo 'make bench-compare # bin/zkd vs Apache ZooKeeper 3.8 side by side: $(BENCH_WORKLOADS) (BENCH_FLAGS=...)'
@@ -27,6 +45,7 @@ help:
 	@echo 'make conformance  # bin/zkd on a free loopback port + $(SHARED)/conformance/smoke-all.sh'
 	@echo 'make difftest     # zkd vs Apache ZooKeeper 3.8 on $(DIFFTEST_SEEDS) seeded random op sequences (DIFFTEST_SEEDS=N)'
 	@echo 'make ensemble     # build, then start a 3-server ensemble on 127.0.0.1:2181-2183 (scripts/ensemble.sh; ENSEMBLE_DIR=...)'
+	@echo 'make install      # binary, systemd unit, sysusers entry, default zoo.cfg (if none), docs; PREFIX=$(PREFIX) DESTDIR='
 	@echo 'make clean        # rm -rf bin (never touches ./zkd-data)'
 	@echo 'make chaos        # linearizability campaign on a 3-server $(CHAOS_CLUSTER) ensemble under faults: $(CHAOS_SEEDS) seeds x $(CHAOS_DURATION) (CHAOS_CLUSTER=zookeeper|zkd)'
 
@@ -47,9 +66,13 @@ test: deps
 race:
 	$(GO) test -race -tags '$(TAGS)' -count=1 -timeout $(TIMEOUT) ./...
 
-lint:
+lint: $(STATICCHECK)
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt -l: not formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	GOBIN=$(dir $@) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 # Each Fuzz target runs on its own: `go test -fuzz` takes one target in one package.
 fuzz:
@@ -106,6 +129,17 @@ difftest:
 ENSEMBLE_DIR ?= $(CURDIR)/ensemble
 ensemble: build
 	scripts/ensemble.sh start $(ENSEMBLE_DIR)
+# The unit is written with the paths of this install (packaging/zkd.service.in).
+# A zoo.cfg already in CONFDIR (Debian's zookeeper package ships one) is kept.
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0755 bin/zkd $(DESTDIR)$(BINDIR)/zkd
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@CONFDIR@|$(CONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+		-e 's|@SYSUSERSDIR@|$(SYSUSERSDIR)|g' packaging/zkd.service.in > $(DESTDIR)$(UNITDIR)/zkd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/zkd.service
+	install -m 0644 packaging/zkd.sysusers $(DESTDIR)$(SYSUSERSDIR)/zkd.conf
+	[ -e $(DESTDIR)$(CONFDIR)/zoo.cfg ] || install -m 0644 packaging/zoo.cfg $(DESTDIR)$(CONFDIR)/zoo.cfg
+	install -m 0644 README.md docs/operations.md docs/security.md $(DESTDIR)$(DOCDIR)/
 
 clean:
 	rm -rf bin

@@ -3,8 +3,11 @@
 //	zkd                      standalone on 127.0.0.1:2181, data in ./zkd-data
 //	zkd zoo.cfg              the same keys as ZooKeeper's zoo.cfg
 //	zkd -config zoo.cfg      the same
-//	zkd version              print the version
 //	zkd start-foreground zoo.cfg   as zkServer.sh start-foreground
+//	zkd bench ...            load generator (cmd_bench.go)
+//	zkd probe                health check for containers and scripts (cmd_probe.go)
+//	zkd version              version, commit, build date, Go version, OS/arch
+//	zkd help                 the subcommands, one line each
 //
 // Without a config file, the official ZooKeeper Docker image's variables (ZOO_*)
 // configure zkd as that image's entrypoint would.
@@ -15,10 +18,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,16 +31,9 @@ import (
 	"zkd/zoocfg"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
-
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "version" {
-		fmt.Println("zkd", version)
-		return
-	}
-	if len(os.Args) > 1 && os.Args[1] == "bench" {
-		os.Exit(benchMain(os.Args[2:]))
+	if cmd, ok := lookupCommand(os.Args[1:]); ok {
+		os.Exit(cmd.run(os.Args[2:]))
 	}
 	cfg, log, err := parseFlagsEnv(os.Args[1:], os.Getenv)
 	if err != nil {
@@ -74,13 +72,8 @@ func parseFlagsEnv(args []string, getenv func(string) string) (zoocfg.Config, *s
 	}
 	fs := flag.NewFlagSet("zkd", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: zkd [start-foreground] [flags] [-Dkey=value ...] [zoo.cfg]\n       zkd version\n\n"+
-			"Without a config file zkd runs standalone on 127.0.0.1:2181 with data in ./zkd-data,\n"+
-			"the AdminServer on 127.0.0.1:8080 (skipped with a warning if that port is taken);\n"+
-			"the official Docker image's ZOO_* variables, when set, stand in for a config file.\n"+
-			"A zoo.cfg is read with ZooKeeper's keys and defaults. ZooKeeper settings given as JVM\n"+
-			"system properties (-Dzookeeper.X=Y here, or in SERVER_JVMFLAGS / JVMFLAGS) apply on top;\n"+
-			"flags given explicitly override both.\n\nFlags:\n")
+		writeUsageHead(fs.Output())
+		fmt.Fprintf(fs.Output(), "\nServer flags:\n")
 		fs.PrintDefaults()
 	}
 	configPath := fs.String("config", "", "ZooKeeper configuration file (zoo.cfg); may also be the first argument")
@@ -117,6 +110,9 @@ func parseFlagsEnv(args []string, getenv func(string) string) (zoocfg.Config, *s
 	} else if ok {
 		if loaded.ConfigFile == "" {
 			log.Info("no configuration file: configured from the ZOO_* environment as the official Docker image does")
+			if err := writeDockerConfig(loaded, getenv, log); err != nil {
+				return cfg, nil, err
+			}
 		}
 		cfg = loaded
 	}
@@ -150,11 +146,31 @@ func parseFlagsEnv(args []string, getenv func(string) string) (zoocfg.Config, *s
 }
 
 func newLogger(level slog.Level, format string) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
+	return slog.New(newLogHandler(os.Stderr, level, format))
+}
+
+// newLogHandler returns the text or JSON handler of zkd's logs. Durations are
+// logged in milliseconds, under a key ending in _ms, as every other duration zkd
+// logs or prints (timeout_ms, took_ms): the JSON handler would print
+// nanoseconds, the text one "1.5s". Session ids and zxids are hex through their
+// own LogValue.
+func newLogHandler(w io.Writer, level slog.Level, format string) slog.Handler {
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationsInMs}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.NewTextHandler(w, opts)
+}
+
+func durationsInMs(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() != slog.KindDuration {
+		return a
+	}
+	key := a.Key
+	if !strings.HasSuffix(key, "_ms") {
+		key += "_ms"
+	}
+	return slog.Int64(key, a.Value.Duration().Milliseconds())
 }
 
 // run serves until ctx is cancelled (SIGINT or SIGTERM).
@@ -189,17 +205,4 @@ func run(ctx context.Context, cfg zoocfg.Config, log *slog.Logger) error {
 // startInstance starts a server with this binary's version.
 func startInstance(cfg zoocfg.Config, log *slog.Logger) (*server.Server, error) {
 	return server.Start(context.Background(), cfg, server.Options{Version: version, BuildTime: buildTime(), Logger: log})
-}
-
-// buildTime is the modification time of the running binary: srvr's "built on".
-func buildTime() time.Time {
-	exe, err := os.Executable()
-	if err != nil {
-		return time.Time{}
-	}
-	st, err := os.Stat(exe)
-	if err != nil {
-		return time.Time{}
-	}
-	return st.ModTime()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"zkd/admin"
@@ -108,18 +110,13 @@ func get(t *testing.T, url string) (*http.Response, string) {
 	return resp, string(b)
 }
 
+// fixture reads a ZooKeeper 3.8.0 AdminServer capture from testdata
+// (testdata/zk-3.8.0/README.md); a missing one is a broken checkout.
 func fixture(t *testing.T, name string) string {
 	t.Helper()
-	dir := os.Getenv("ZKD_SHARED")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared")
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "fixtures", "zk-3.8.0", "admin", name))
-	if os.IsNotExist(err) {
-		t.Skipf("fixture %s not found (set ZKD_SHARED)", name)
-	}
+	b, err := os.ReadFile(filepath.Join("testdata", "zk-3.8.0", "admin", name))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("ZooKeeper capture: %v", err)
 	}
 	return string(b)
 }
@@ -216,8 +213,24 @@ func TestCommandURLAndInitialConfiguration(t *testing.T) {
 	}
 }
 
+// scrape gathers what /metrics serves, through the Prometheus text parser.
+func scrape(t *testing.T, url string) (map[string]*dto.MetricFamily, string) {
+	t.Helper()
+	resp, body := get(t, url)
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	var p expfmt.TextParser
+	families, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("Prometheus cannot parse the scrape: %v\n%s", err, body)
+	}
+	return families, body
+}
+
 // A scrape parses with Prometheus' own text parser and carries ZooKeeper's names
-// (so its Grafana dashboards work) and zkd's histograms.
+// and types (so its Grafana dashboards work), zkd's histograms, and the Go runtime
+// and process collectors standing where ZooKeeper's JVM metrics are.
 func TestMetricsParseWithPrometheusTextParser(t *testing.T) {
 	srv := newSession(t)
 	connect(t, srv)
@@ -227,29 +240,30 @@ func TestMetricsParseWithPrometheusTextParser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Stop(context.Background()) })
-	resp, body := get(t, "http://"+m.Addr().String()+"/metrics")
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
-		t.Errorf("Content-Type %q", ct)
-	}
-	var p expfmt.TextParser
-	families, err := p.TextToMetricFamilies(strings.NewReader(body))
-	if err != nil {
-		t.Fatalf("Prometheus cannot parse the scrape: %v\n%s", err, body)
-	}
+	families, body := scrape(t, "http://"+m.Addr().String()+"/metrics")
 	wantTypes := map[string]string{
+		// ZooKeeper's gauges (ZooKeeperServer.registerMetrics), counters and summaries (ServerMetrics).
 		"znode_count": "GAUGE", "watch_count": "GAUGE", "ephemerals_count": "GAUGE",
 		"approximate_data_size": "GAUGE", "num_alive_connections": "GAUGE", "outstanding_requests": "GAUGE",
 		"avg_latency": "GAUGE", "min_latency": "GAUGE", "max_latency": "GAUGE", "packets_received": "GAUGE",
 		"packets_sent": "GAUGE", "uptime": "GAUGE", "global_sessions": "GAUGE", "local_sessions": "GAUGE",
 		"open_file_descriptor_count": "GAUGE", "max_file_descriptor_count": "GAUGE",
-		"connection_rejected": "COUNTER",
-		"fsynctime":           "SUMMARY", "readlatency": "SUMMARY", "updatelatency": "SUMMARY",
+		"connection_drop_probability": "GAUGE", "auth_failed_count": "GAUGE", "outstanding_tls_handshake": "GAUGE",
+		"non_mtls_remote_conn_count": "GAUGE", "non_mtls_local_conn_count": "GAUGE",
+		"connection_rejected": "COUNTER", "connection_request_count": "COUNTER", "commit_count": "COUNTER",
+		"snap_count": "COUNTER", "diff_count": "COUNTER", "looking_count": "COUNTER", "proposal_count": "COUNTER",
+		"fsynctime": "SUMMARY", "readlatency": "SUMMARY", "updatelatency": "SUMMARY",
+		// zkd's own.
 		"zkd_request_duration_seconds": "HISTOGRAM", "zkd_fsync_duration_seconds": "HISTOGRAM",
 		"zkd_fsync_entries": "HISTOGRAM", "zkd_fsync_threshold_exceeded_total": "COUNTER",
 		"zkd_apply_lag_entries": "GAUGE", "zkd_output_queue_bytes": "GAUGE",
 		"zkd_connection_throttle_events_total": "COUNTER", "zkd_connections_dropped_total": "COUNTER",
 		"sessionless_connections_expired": "COUNTER", "zkd_accept_errors_total": "COUNTER",
 		"zkd_input_queue_bytes": "GAUGE",
+		// The standard collectors: memory, CPU, threads and descriptors of the process.
+		"go_goroutines": "GAUGE", "go_memstats_heap_alloc_bytes": "GAUGE", "go_gc_duration_seconds": "SUMMARY",
+		"go_info": "GAUGE", "process_cpu_seconds_total": "COUNTER", "process_resident_memory_bytes": "GAUGE",
+		"process_open_fds": "GAUGE", "process_max_fds": "GAUGE", "process_start_time_seconds": "GAUGE",
 	}
 	for name, typ := range wantTypes {
 		f, ok := families[name]
@@ -261,8 +275,27 @@ func TestMetricsParseWithPrometheusTextParser(t *testing.T) {
 			t.Errorf("%s is a %s, want %s", name, got, typ)
 		}
 	}
+	// Every ZooKeeper metric mntr reports is served under its own name and type,
+	// with no _total suffix (ZooKeeper's provider adds none).
+	kinds := map[session.MetricKind]string{session.KindGauge: "GAUGE", session.KindCounter: "COUNTER",
+		session.KindSummary: "SUMMARY", session.KindAdvancedSummary: "SUMMARY"}
+	for _, zm := range srv.ZooKeeperMetrics() {
+		if zm.Kind == session.KindInfo {
+			if _, ok := families[zm.Name]; ok {
+				t.Errorf("%s is a string in mntr and has no place in Prometheus", zm.Name)
+			}
+			continue
+		}
+		f := families[zm.Name]
+		if f == nil || f.GetType().String() != kinds[zm.Kind] {
+			t.Errorf("ZooKeeper metric %s: family %v, want a %s", zm.Name, f.GetType(), kinds[zm.Kind])
+		}
+	}
 	if f := families["znode_count"]; f != nil && f.GetMetric()[0].GetGauge().GetValue() != float64(srv.NodeCount()) {
 		t.Errorf("znode_count = %v, want %d", f.GetMetric()[0].GetGauge().GetValue(), srv.NodeCount())
+	}
+	if f := families["connection_request_count"]; f != nil && f.GetMetric()[0].GetCounter().GetValue() != 1 {
+		t.Errorf("connection_request_count = %v, want 1", f.GetMetric()[0].GetCounter().GetValue())
 	}
 	// The getData histogram: three requests, cumulative buckets ending at the count.
 	found := false
@@ -279,10 +312,164 @@ func TestMetricsParseWithPrometheusTextParser(t *testing.T) {
 	if !found {
 		t.Errorf("no getData series in zkd_request_duration_seconds:\n%s", body)
 	}
-	if q := families["readlatency"].GetMetric()[0].GetSummary().GetQuantile(); len(q) != 3 {
-		t.Errorf("readlatency has %d quantiles, want 3 (ADVANCED)", len(q))
+	rl := families["readlatency"].GetMetric()[0].GetSummary()
+	if q := rl.GetQuantile(); len(q) != 3 || q[0].GetQuantile() != 0.5 || q[1].GetQuantile() != 0.9 || q[2].GetQuantile() != 0.99 {
+		t.Errorf("readlatency quantiles %v, want 0.5, 0.9, 0.99 (ADVANCED)", q)
 	}
-	if q := families["fsynctime"].GetMetric()[0].GetSummary().GetQuantile(); len(q) != 1 {
-		t.Errorf("fsynctime has %d quantiles, want 1 (BASIC)", len(q))
+	if rl.GetSampleCount() != 3 {
+		t.Errorf("readlatency_count = %d, want the 3 getData", rl.GetSampleCount())
+	}
+	if q := families["fsynctime"].GetMetric()[0].GetSummary().GetQuantile(); len(q) != 1 || q[0].GetQuantile() != 0.5 {
+		t.Errorf("fsynctime quantiles %v, want the median only (BASIC)", q)
+	}
+	// srst resets mntr, never a Prometheus counter or summary.
+	srv.ResetStats()
+	families, _ = scrape(t, "http://"+m.Addr().String()+"/metrics")
+	if n := families["readlatency"].GetMetric()[0].GetSummary().GetSampleCount(); n != 3 {
+		t.Errorf("readlatency_count after srst = %d, want 3", n)
+	}
+	if v := families["connection_request_count"].GetMetric()[0].GetCounter().GetValue(); v != 1 {
+		t.Errorf("connection_request_count after srst = %v, want 1", v)
+	}
+}
+
+// A leader's scrape has the leader's gauges; a standalone server's does not.
+func TestMetricsLeaderGauges(t *testing.T) {
+	srv := newSession(t)
+	reg, err := admin.NewRegistry(admin.MetricsConfig{}, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func() map[string]string {
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, f := range fams {
+			out[f.GetName()] = f.GetType().String()
+		}
+		return out
+	}
+	leaderGauges := []string{"learners", "synced_followers", "synced_non_voting_followers", "synced_observers",
+		"quorum_size", "last_proposal_size", "min_proposal_size", "max_proposal_size"}
+	got := names()
+	for _, n := range leaderGauges {
+		if _, ok := got[n]; ok {
+			t.Errorf("standalone scrape has %s", n)
+		}
+	}
+	srv.SetOps(session.OpsConfig{Quorum: func() session.QuorumStats {
+		return session.QuorumStats{Mode: "leader", PeerState: "leading - broadcast", QuorumSize: 3,
+			Leader: &session.LeaderStats{Learners: 2, SyncedFollowers: 2, LastProposalSize: session.Known(126),
+				MinProposalSize: session.Known(48), MaxProposalSize: session.Known(126)}}
+	}})
+	got = names()
+	for _, n := range leaderGauges {
+		if got[n] != "GAUGE" {
+			t.Errorf("leader scrape: %s is %q, want a GAUGE", n, got[n])
+		}
+	}
+	if _, ok := got["commit_count"]; ok {
+		t.Error("commit_count served although the hook does not know it")
+	}
+}
+
+// Summary quantiles cover about the last ten minutes, as the Prometheus Java
+// client's do for ZooKeeper; _count and _sum stay cumulative.
+func TestSummaryQuantilesSlideOverTenMinutes(t *testing.T) {
+	srv := newSession(t)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	reg, err := admin.NewRegistry(admin.MetricsConfig{Now: func() time.Time { return now }}, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readlatency := func() *dto.Summary {
+		t.Helper()
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			if f.GetName() == "readlatency" {
+				return f.GetMetric()[0].GetSummary()
+			}
+		}
+		t.Fatal("no readlatency")
+		return nil
+	}
+	hasQuantiles := func(s *dto.Summary) bool { return !math.IsNaN(s.GetQuantile()[0].GetValue()) }
+
+	if s := readlatency(); s.GetSampleCount() != 0 || hasQuantiles(s) {
+		t.Fatalf("no reads yet: count %d, quantiles %v", s.GetSampleCount(), s.GetQuantile())
+	}
+	connect(t, srv) // 3 reads
+	if s := readlatency(); s.GetSampleCount() != 3 || !hasQuantiles(s) {
+		t.Fatalf("after 3 reads: count %d, quantiles %v", s.GetSampleCount(), s.GetQuantile())
+	}
+	now = now.Add(3 * time.Minute)
+	if s := readlatency(); !hasQuantiles(s) {
+		t.Fatalf("3 minutes later the reads are still in the window: %v", s.GetQuantile())
+	}
+	now = now.Add(8 * time.Minute)
+	if s := readlatency(); s.GetSampleCount() != 3 || hasQuantiles(s) {
+		t.Fatalf("11 minutes later: count %d (want 3), quantiles %v (want NaN: the reads left the window)",
+			s.GetSampleCount(), s.GetQuantile())
+	}
+	connect(t, srv)
+	if s := readlatency(); s.GetSampleCount() != 6 || !hasQuantiles(s) {
+		t.Fatalf("new reads: count %d, quantiles %v", s.GetSampleCount(), s.GetQuantile())
+	}
+}
+
+// /commands/monitor has mntr's keys without zk_, in mntr's order, with the JSON
+// types of ZooKeeper's capture.
+func TestMonitorCommandMatchesCapture(t *testing.T) {
+	srv := newSession(t)
+	connect(t, srv)
+	_, body := get(t, startAdmin(t, srv, nil)+"/commands/monitor")
+	type field struct{ key, kind string }
+	fields := func(json string) []field {
+		var out []field
+		for _, line := range strings.Split(json, "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(line), " : ")
+			if !ok {
+				continue
+			}
+			kind := "number"
+			switch {
+			case strings.HasPrefix(v, `"`):
+				kind = "string"
+			case strings.HasPrefix(v, "null"):
+				kind = "null"
+			}
+			out = append(out, field{strings.Trim(k, `"`), kind})
+		}
+		return out
+	}
+	want := map[string]string{}
+	for _, f := range fields(fixture(t, "monitor.json")) {
+		want[f.key] = f.kind
+	}
+	got := fields(body)
+	var keys []string
+	for _, f := range got {
+		if f.key == "command" || f.key == "error" {
+			continue
+		}
+		keys = append(keys, f.key)
+		if want[f.key] != f.kind {
+			t.Errorf("monitor field %s is a %s, ZooKeeper's a %q", f.key, f.kind, want[f.key])
+		}
+	}
+	var mntr []string
+	for _, st := range srv.Monitor() {
+		mntr = append(mntr, st.Key)
+	}
+	if strings.Join(keys, ",") != strings.Join(mntr, ",") {
+		t.Errorf("monitor fields %v\nmntr keys %v", keys, mntr)
+	}
+	if n := len(got); got[n-2].key != "command" || got[n-1].key != "error" {
+		t.Errorf("monitor ends with %v", got[n-2:])
 	}
 }

@@ -1,7 +1,6 @@
 // Package admin serves zkd's operator HTTP endpoints: ZooKeeper's AdminServer
 // (GET /commands and /commands/<name>, every 3.8 command and alias, answered in
-// Jackson's pretty-printed JSON) and the Prometheus endpoint (GET /metrics, text
-// format 0.0.4, ZooKeeper's metric names plus zkd's own under zkd_).
+// Jackson's pretty-printed JSON) and the Prometheus endpoint (GET /metrics).
 //
 // Both read their figures from session (the same accessors the four-letter words
 // use), so a command and its four-letter word always agree. main starts them after
@@ -12,9 +11,13 @@
 //	GET /commands/nosuchcmd  -> {"command" : "nosuchcmd", "error" : "Unknown command: nosuchcmd"}
 //	GET /metrics             -> znode_count 17\nfsynctime{quantile="0.5"} 0.25\n...
 //
-// The Prometheus text is written by hand rather than with a client library: one
-// dependency less, and the format is a few lines of text per metric.
+// /metrics is served by the Prometheus client library (client_golang) from one
+// registry per endpoint: ZooKeeper's metrics under the names and types of its
+// PrometheusMetricsProvider (session.ZooKeeperMetrics: gauges, counters, and
+// summaries in ms whose quantiles cover the last ten minutes), zkd's own under
+// zkd_ (histograms by opcode and of the log's fdatasyncs, back-pressure), and the
+// Go runtime and process collectors where ZooKeeper exports the JVM's.
 //
-// Concurrency: handlers run on net/http's goroutines; every figure they read is
-// either atomic or taken under session's own locks.
+// Concurrency: handlers and collectors run on net/http's goroutines; every figure
+// they read is either atomic or taken under session's own locks.
 package admin

@@ -4,15 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
-	"runtime"
-	"strconv"
-	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"zkd/session"
 )
@@ -28,13 +29,14 @@ type MetricsConfig struct {
 	// ApplyLag returns how many entries are durable in the log but not applied
 	// yet; nil leaves the gauge out.
 	ApplyLag func() int64
-	Logger   *slog.Logger
+	// Now is the clock of the summaries' sliding windows; nil is time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
-// MetricsServer serves GET /metrics in the Prometheus text format (version 0.0.4).
+// MetricsServer serves GET /metrics in the Prometheus text format.
 type MetricsServer struct {
 	cfg  MetricsConfig
-	sess *session.Server
 	ln   net.Listener
 	http *http.Server
 	errc chan error // buffer 1: Serve's result
@@ -45,13 +47,27 @@ func ListenMetrics(cfg MetricsConfig, sess *session.Server) (*MetricsServer, err
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	reg, err := NewRegistry(cfg, sess)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin: metrics: listen %s: %w", cfg.Addr, err)
 	}
-	m := &MetricsServer{cfg: cfg, sess: sess, ln: ln, errc: make(chan error, 1)}
+	m := &MetricsServer{cfg: cfg, ln: ln, errc: make(chan error, 1)}
+	scrape := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
 	mux := http.NewServeMux()
-	mux.HandleFunc("/metrics", m.serve)
+	mux.Handle("/metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed) // TRACE included, as ZooKeeper
+			return
+		}
+		scrape.ServeHTTP(w, r)
+	}))
 	m.http = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}
 	go func() { m.errc <- m.http.Serve(ln) }()
@@ -74,216 +90,244 @@ func (m *MetricsServer) Stop(ctx context.Context) error {
 	return nil
 }
 
-func (m *MetricsServer) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed) // TRACE included, as ZooKeeper
-		return
+// NewRegistry returns a registry holding everything /metrics serves: ZooKeeper's
+// metrics under ZooKeeper's names and types (zooKeeperCollector), zkd's own under
+// zkd_ (zkdCollector), and the standard Go runtime and process collectors, which
+// stand where ZooKeeper's exportJvmInfo puts the JVM's (memory, CPU, threads,
+// file descriptors).
+func NewRegistry(cfg MetricsConfig, sess *session.Server) (*prometheus.Registry, error) {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
 	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	_ = WriteMetrics(w, m.sess, m.cfg.ApplyLag)
-}
-
-// zkSummaries are the mntr summaries exposed as Prometheus summaries under
-// ZooKeeper's names, in ms: BASIC ones with the median only, ADVANCED ones with
-// 0.5, 0.9 and 0.99 (spec/ops.md §5).
-var zkSummaries = map[string]bool{"fsynctime": false, "readlatency": true, "updatelatency": true}
-
-// zkCounters are the mntr keys that are counters; every other numeric key is a gauge.
-var zkCounters = map[string]bool{"connection_rejected": true, "sessionless_connections_expired": true}
-
-// zkHelp describes ZooKeeper's gauges.
-var zkHelp = map[string]string{
-	"ephemerals_count":           "Number of ephemeral znodes",
-	"num_alive_connections":      "Number of open client connections",
-	"avg_latency":                "Average request latency since the last stat reset, ms",
-	"outstanding_requests":       "Requests read and not answered yet",
-	"znode_count":                "Number of znodes (the root counted twice, as ZooKeeper does)",
-	"global_sessions":            "Number of sessions",
-	"packets_sent":               "Packets sent since the last stat reset",
-	"packets_received":           "Packets received since the last stat reset",
-	"watch_count":                "Watch registrations (path, connection)",
-	"min_latency":                "Minimum request latency since the last stat reset, ms",
-	"max_file_descriptor_count":  "Limit on open file descriptors",
-	"approximate_data_size":      "Sum of the lengths of every path and data",
-	"open_file_descriptor_count": "Open file descriptors",
-	"local_sessions":             "Number of local sessions (zkd has none)",
-	"uptime":                     "Time since the server started, ms",
-	"max_latency":                "Maximum request latency since the last stat reset, ms",
-	"connection_rejected":        "Connections refused over maxClientCnxns",
-}
-
-// WriteMetrics writes every metric in the Prometheus text format: ZooKeeper's
-// names first (so its Grafana dashboards work), then zkd's own, prefixed zkd_.
-func WriteMetrics(w io.Writer, sess *session.Server, applyLag func() int64) error {
-	var p promWriter
-	monitor := sess.Monitor()
-	for _, st := range monitor {
-		if isSummaryKey(st.Key) {
-			continue
-		}
-		var v float64
-		switch x := st.Value.(type) {
-		case int64:
-			v = float64(x)
-		case float64:
-			v = x
-		default:
-			continue // version, server_state
-		}
-		typ := "gauge"
-		if zkCounters[st.Key] {
-			typ = "counter"
-		}
-		p.header(st.Key, zkHelp[st.Key], typ)
-		p.sample(st.Key, "", v)
+	reg := prometheus.NewRegistry()
+	cs := []prometheus.Collector{
+		newZooKeeperCollector(sess, now),
+		&zkdCollector{sess: sess},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
-	m := sess.Metrics()
-	const msPerNs = 1e-6
-	if m.Fsync != nil {
-		p.summary("fsynctime", "Time to write and fdatasync the log, ms", *m.Fsync, msPerNs, zkSummaries["fsynctime"])
+	if cfg.ApplyLag != nil {
+		lag := cfg.ApplyLag
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "zkd_apply_lag_entries",
+			Help: "Entries durable in the log but not applied to the tree yet",
+		}, func() float64 { return float64(lag()) }))
 	}
-	p.summary("readlatency", "Latency of read requests, ms", m.ReadLatency, msPerNs, zkSummaries["readlatency"])
-	p.summary("updatelatency", "Latency of write requests, ms", m.UpdateLatency, msPerNs, zkSummaries["updatelatency"])
-
-	const secPerNs = 1e-9
-	p.header("zkd_request_duration_seconds", "Request latency by opcode, from read to reply", "histogram")
-	for _, op := range m.Requests {
-		p.histogram("zkd_request_duration_seconds", `op="`+op.Op+`"`, op.Hist, secPerNs)
-	}
-	if m.Fsync != nil {
-		p.header("zkd_fsync_duration_seconds", "Time to write and fdatasync one batch of the log", "histogram")
-		p.histogram("zkd_fsync_duration_seconds", "", *m.Fsync, secPerNs)
-		p.header("zkd_fsync_entries", "Entries made durable by one fdatasync (group commit)", "histogram")
-		p.histogram("zkd_fsync_entries", "", *m.FsyncEntries, 1)
-		p.header("zkd_fsync_threshold_exceeded_total", "fdatasyncs slower than fsync.warningthresholdms", "counter")
-		p.sample("zkd_fsync_threshold_exceeded_total", "", float64(m.FsyncThresholdExceeded))
-	}
-	if applyLag != nil {
-		p.header("zkd_apply_lag_entries", "Entries durable in the log but not applied to the tree yet", "gauge")
-		p.sample("zkd_apply_lag_entries", "", float64(applyLag()))
-	}
-	p.header("zkd_output_queue_bytes", "Reply and event bytes owed to clients, queued or unsent", "gauge")
-	p.sample("zkd_output_queue_bytes", "", float64(m.OutputQueueBytes))
-	p.header("zkd_connection_throttle_events_total",
-		"Times reading from a connection was paused: too many requests in flight or too much unsent output", "counter")
-	p.sample("zkd_connection_throttle_events_total", "", float64(m.ThrottlePauses))
-	p.header("zkd_connections_dropped_total", "Connections closed or refused by the server's limits", "counter")
-	p.sample("zkd_connections_dropped_total", `reason="slow_reader"`, float64(m.Dropped))
-	p.sample("zkd_connections_dropped_total", `reason="max_client_cnxns"`, float64(m.Rejected))
-	n := sess.NetStats()
-	p.sample("zkd_connections_dropped_total", `reason="handshake_timeout"`, float64(n.HandshakeTimeouts))
-	p.sample("zkd_connections_dropped_total", `reason="input_limit"`, float64(n.InputLimitCloses))
-	p.header("zkd_accept_errors_total", "Failed accepts of the client port (out of file descriptors, most often)", "counter")
-	p.sample("zkd_accept_errors_total", "", float64(n.AcceptErrors))
-	p.header("zkd_input_queue_bytes", "Request bytes read from client sockets and not handled yet", "gauge")
-	p.sample("zkd_input_queue_bytes", "", float64(n.UnreadBytes))
-
-	open, maxFDs := int64(-1), int64(-1)
-	for _, st := range monitor {
-		switch st.Key {
-		case "open_file_descriptor_count":
-			open, _ = st.Value.(int64)
-		case "max_file_descriptor_count":
-			maxFDs, _ = st.Value.(int64)
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("admin: metrics: %w", err)
 		}
 	}
-	if open >= 0 {
-		p.header("process_open_fds", "Number of open file descriptors.", "gauge")
-		p.sample("process_open_fds", "", float64(open))
-	}
-	if maxFDs >= 0 {
-		p.header("process_max_fds", "Maximum number of open file descriptors.", "gauge")
-		p.sample("process_max_fds", "", float64(maxFDs))
-	}
-	p.header("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", "gauge")
-	p.sample("process_start_time_seconds", "", float64(time.Now().Add(-sess.Uptime()).UnixMilli())/1e3)
-	p.header("go_goroutines", "Number of goroutines that currently exist.", "gauge")
-	p.sample("go_goroutines", "", float64(runtime.NumGoroutine()))
-	_, err := io.WriteString(w, p.b.String())
-	return err
+	return reg, nil
 }
 
-// isSummaryKey reports whether an mntr key is part of a summary's expansion
-// (avg_fsynctime, p99_readlatency, ...), which Prometheus gets as one summary.
-func isSummaryKey(key string) bool {
-	prefix, name, ok := strings.Cut(key, "_")
-	if !ok {
-		return false
-	}
-	switch prefix {
-	case "avg", "min", "max", "cnt", "sum", "p50", "p95", "p99", "p999":
-		_, known := zkSummaries[name]
-		return known
-	}
-	return false
+// zooKeeperCollector exports session.ZooKeeperMetrics as ZooKeeper's
+// PrometheusMetricsProvider does (spec/ops.md §5): the raw names, no prefix and no
+// _total suffix; gauges as gauges, counters as counters (since start: srst resets
+// only mntr, as it cannot reset ZooKeeper's Prometheus values either); summaries in
+// ZooKeeper's units (ms) as Prometheus summaries, the median for a BASIC one and
+// the 0.5, 0.9 and 0.99 quantiles for an ADVANCED one. Quantiles cover a sliding
+// window of about ten minutes, as the Prometheus Java client's summaries do;
+// _count and _sum are since start.
+//
+// The set of metrics depends on the server's role (a leader has more), so the
+// collector is unchecked: Describe sends nothing.
+type zooKeeperCollector struct {
+	sess *session.Server
+	now  func() time.Time
+
+	mu      sync.Mutex
+	windows map[string]*slidingWindow // guarded by mu; one per summary
+	descs   map[string]*prometheus.Desc
+	created time.Time
 }
 
-// promWriter builds the text exposition (Prometheus text format 0.0.4).
-type promWriter struct{ b strings.Builder }
-
-func (p *promWriter) header(name, help, typ string) {
-	if help != "" {
-		p.b.WriteString("# HELP " + name + " " + escapeHelp(help) + "\n")
-	}
-	p.b.WriteString("# TYPE " + name + " " + typ + "\n")
+func newZooKeeperCollector(sess *session.Server, now func() time.Time) *zooKeeperCollector {
+	return &zooKeeperCollector{sess: sess, now: now, windows: map[string]*slidingWindow{},
+		descs: map[string]*prometheus.Desc{}, created: now()}
 }
 
-// sample writes one line; labels is the inside of {...} (already escaped) or "".
-func (p *promWriter) sample(name, labels string, v float64) {
-	p.b.WriteString(name)
-	if labels != "" {
-		p.b.WriteString("{" + labels + "}")
+// Describe sends nothing: the collector is unchecked.
+func (*zooKeeperCollector) Describe(chan<- *prometheus.Desc) {}
+
+// Collect reads every ZooKeeper metric once.
+func (c *zooKeeperCollector) Collect(ch chan<- prometheus.Metric) {
+	now := c.now()
+	for _, m := range c.sess.ZooKeeperMetrics() {
+		switch m.Kind {
+		case session.KindGauge:
+			ch <- prometheus.MustNewConstMetric(c.desc(m.Name), prometheus.GaugeValue, number(m.Value))
+		case session.KindCounter:
+			ch <- prometheus.MustNewConstMetric(c.desc(m.Name), prometheus.CounterValue, float64(m.Total))
+		case session.KindSummary, session.KindAdvancedSummary:
+			ch <- c.summary(m, now)
+		}
 	}
-	p.b.WriteByte(' ')
-	p.b.WriteString(formatValue(v))
-	p.b.WriteByte('\n')
 }
 
-// histogram writes the _bucket, _sum and _count lines of one series; scale
-// converts the snapshot's unit to the exposed one.
-func (p *promWriter) histogram(name, labels string, h session.HistogramSnapshot, scale float64) {
-	sep := ""
-	if labels != "" {
-		sep = ","
+// desc returns the descriptor of a ZooKeeper metric; its help, as ZooKeeper's
+// provider writes it, is the name itself.
+func (c *zooKeeperCollector) desc(name string) *prometheus.Desc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.descs[name]
+	if d == nil {
+		d = prometheus.NewDesc(name, name, nil, nil)
+		c.descs[name] = d
 	}
-	for i, bound := range h.Bounds {
-		p.sample(name+"_bucket", labels+sep+`le="`+formatValue(float64(bound)*scale)+`"`, float64(h.Cumulative[i]))
-	}
-	p.sample(name+"_bucket", labels+sep+`le="+Inf"`, float64(h.Count()))
-	p.sample(name+"_sum", labels, float64(h.Sum)*scale)
-	p.sample(name+"_count", labels, float64(h.Count()))
+	return d
 }
 
-// summary writes a ZooKeeper summary: quantiles estimated from the histogram.
-func (p *promWriter) summary(name, help string, h session.HistogramSnapshot, scale float64, advanced bool) {
-	p.header(name, help, "summary")
-	qs := []float64{0.5}
-	if advanced {
-		qs = []float64{0.5, 0.9, 0.99}
+// basicQuantiles and advancedQuantiles are ZooKeeper's summary quantiles.
+var (
+	basicQuantiles    = []float64{0.5}
+	advancedQuantiles = []float64{0.5, 0.9, 0.99}
+)
+
+func (c *zooKeeperCollector) summary(m session.Metric, now time.Time) prometheus.Metric {
+	sd := m.Summary
+	c.mu.Lock()
+	w := c.windows[m.Name]
+	if w == nil {
+		w = &slidingWindow{}
+		// The histograms count from the server's start, which is the endpoint's.
+		w.ring = append(w.ring, stampedSnapshot{at: c.created})
+		c.windows[m.Name] = w
 	}
+	c.mu.Unlock()
+	recent := w.advance(now, sd.Cumulative)
+	qs := basicQuantiles
+	if m.Kind == session.KindAdvancedSummary {
+		qs = advancedQuantiles
+	}
+	unit := float64(sd.Unit)
+	quantiles := make(map[float64]float64, len(qs))
 	for _, q := range qs {
-		v := math.NaN() // Prometheus' value for a quantile without observations
-		if h.Count() > 0 {
-			v = float64(h.Quantile(q)) * scale
+		v := math.NaN() // the Prometheus clients' value for a quantile with no observation
+		if recent.Count() > 0 {
+			v = float64(recent.Quantile(q)) / unit
 		}
-		p.sample(name, `quantile="`+formatValue(q)+`"`, v)
+		quantiles[q] = v
 	}
-	p.sample(name+"_sum", "", float64(h.Sum)*scale)
-	p.sample(name+"_count", "", float64(h.Count()))
+	return prometheus.MustNewConstSummary(c.desc(m.Name), sd.Cumulative.Count(), float64(sd.Cumulative.Sum)/unit, quantiles)
 }
 
-func formatValue(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "NaN"
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+// Sliding window of the summaries' quantiles: ZooKeeper's provider uses the
+// Prometheus Java client's summaries, whose quantiles cover the last ten minutes
+// in five age buckets.
+const (
+	summaryMaxAge     = 10 * time.Minute
+	summaryAgeBuckets = 5
+)
+
+// slidingWindow keeps snapshots of one histogram, at least maxAge/ageBuckets
+// apart and at most maxAge old: the observations made since the oldest are the
+// window's, which so spans between 4/5 of maxAge and maxAge once it is full.
+type slidingWindow struct {
+	mu   sync.Mutex
+	ring []stampedSnapshot // guarded by mu; oldest first
 }
 
-func escapeHelp(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(s)
+type stampedSnapshot struct {
+	at   time.Time
+	snap session.HistogramSnapshot
+}
+
+// advance records cur as of now and returns the observations made in the window.
+func (w *slidingWindow) advance(now time.Time, cur session.HistogramSnapshot) session.HistogramSnapshot {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	i := 0
+	for i < len(w.ring) && now.Sub(w.ring[i].at) > summaryMaxAge {
+		i++
+	}
+	w.ring = w.ring[i:]
+	base := cur // nothing recent to compare with: the window is empty
+	if len(w.ring) > 0 {
+		base = w.ring[0].snap
+	}
+	if len(w.ring) == 0 || now.Sub(w.ring[len(w.ring)-1].at) >= summaryMaxAge/summaryAgeBuckets {
+		w.ring = append(w.ring, stampedSnapshot{at: now, snap: cur})
+	}
+	return cur.Sub(base)
+}
+
+// number converts a gauge's value (int64 or float64) for Prometheus.
+func number(v any) float64 {
+	switch x := v.(type) {
+	case int64:
+		return float64(x)
+	case int:
+		return float64(x)
+	case float64:
+		return x
+	}
+	return math.NaN()
+}
+
+// zkd's own metrics, for what ZooKeeper's names cannot show.
+var (
+	requestDurationDesc = prometheus.NewDesc("zkd_request_duration_seconds",
+		"Request latency by opcode, from read to reply", []string{"op"}, nil)
+	fsyncDurationDesc = prometheus.NewDesc("zkd_fsync_duration_seconds",
+		"Time to write and fdatasync one batch of the log", nil, nil)
+	fsyncEntriesDesc = prometheus.NewDesc("zkd_fsync_entries",
+		"Entries made durable by one fdatasync (group commit)", nil, nil)
+	fsyncExceededDesc = prometheus.NewDesc("zkd_fsync_threshold_exceeded_total",
+		"fdatasyncs slower than fsync.warningthresholdms", nil, nil)
+	outputQueueDesc = prometheus.NewDesc("zkd_output_queue_bytes",
+		"Reply and event bytes owed to clients, queued or unsent", nil, nil)
+	throttleDesc = prometheus.NewDesc("zkd_connection_throttle_events_total",
+		"Times reading from a connection was paused: too many requests in flight or too much unsent output", nil, nil)
+	droppedDesc = prometheus.NewDesc("zkd_connections_dropped_total",
+		"Connections closed or refused by the server's limits", []string{"reason"}, nil)
+	acceptErrorsDesc = prometheus.NewDesc("zkd_accept_errors_total",
+		"Failed accepts of the client port (out of file descriptors, most often)", nil, nil)
+	inputQueueDesc = prometheus.NewDesc("zkd_input_queue_bytes",
+		"Request bytes read from client sockets and not handled yet", nil, nil)
+)
+
+// zkdCollector exports session.Metrics: histograms by opcode and of the log's
+// fdatasyncs, and the back-pressure counters.
+type zkdCollector struct{ sess *session.Server }
+
+// Describe sends every descriptor: the set does not change.
+func (*zkdCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{requestDurationDesc, fsyncDurationDesc, fsyncEntriesDesc,
+		fsyncExceededDesc, outputQueueDesc, throttleDesc, droppedDesc, acceptErrorsDesc, inputQueueDesc} {
+		ch <- d
+	}
+}
+
+// Collect reads the figures once.
+func (c *zkdCollector) Collect(ch chan<- prometheus.Metric) {
+	m := c.sess.Metrics()
+	const secPerNs = 1e-9
+	for _, op := range m.Requests {
+		ch <- constHistogram(requestDurationDesc, op.Hist, secPerNs, op.Op)
+	}
+	if m.Fsync != nil {
+		ch <- constHistogram(fsyncDurationDesc, *m.Fsync, secPerNs)
+		ch <- constHistogram(fsyncEntriesDesc, *m.FsyncEntries, 1)
+		ch <- prometheus.MustNewConstMetric(fsyncExceededDesc, prometheus.CounterValue, float64(m.FsyncThresholdExceeded))
+	}
+	ch <- prometheus.MustNewConstMetric(outputQueueDesc, prometheus.GaugeValue, float64(m.OutputQueueBytes))
+	ch <- prometheus.MustNewConstMetric(throttleDesc, prometheus.CounterValue, float64(m.ThrottlePauses))
+	ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(m.Dropped), "slow_reader")
+	ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(m.Rejected), "max_client_cnxns")
+	n := c.sess.NetStats()
+	ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(n.HandshakeTimeouts), "handshake_timeout")
+	ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(n.InputLimitCloses), "input_limit")
+	ch <- prometheus.MustNewConstMetric(acceptErrorsDesc, prometheus.CounterValue, float64(n.AcceptErrors))
+	ch <- prometheus.MustNewConstMetric(inputQueueDesc, prometheus.GaugeValue, float64(n.UnreadBytes))
+}
+
+// constHistogram converts a histogram snapshot, scaling its bounds and sum.
+func constHistogram(d *prometheus.Desc, h session.HistogramSnapshot, scale float64, labels ...string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	for i, bound := range h.Bounds {
+		buckets[float64(bound)*scale] = h.Cumulative[i]
+	}
+	return prometheus.MustNewConstHistogram(d, h.Count(), float64(h.Sum)*scale, buckets, labels...)
 }

@@ -463,6 +463,7 @@ func runStorm(ctx context.Context, e *env) (*Result, error) {
 
 	var watcher *Conn
 	var watchOnce sync.Once
+	//lint:ignore S1021 the closure re-arms itself, so it must be declared first
 	var rearm func()
 	rearm = func() {
 		rec.mu.Lock()

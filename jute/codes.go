@@ -1,6 +1,7 @@
 package jute
 
 import (
+	"log/slog"
 	"strconv"
 )
 
@@ -215,10 +216,18 @@ type Zxid int64
 
 func (z Zxid) String() string { return "0x" + strconv.FormatInt(int64(z), 16) }
 
+// LogValue logs a zxid in hex, as every operator surface prints it, with the text
+// and the JSON handler alike (the JSON one would otherwise print the number).
+func (z Zxid) LogValue() slog.Value { return slog.StringValue(z.String()) }
+
 // SessionID identifies a session; bits 63-56 carry the issuing server's id.
 type SessionID int64
 
 func (s SessionID) String() string { return "0x" + strconv.FormatUint(uint64(s), 16) }
+
+// LogValue logs a session id in hex, as cons, dump and ZooKeeper's own logs
+// print it, with the text and the JSON handler alike.
+func (s SessionID) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // DefaultMaxBuffer is jute.maxbuffer's default: the largest frame payload accepted.
 const DefaultMaxBuffer = 0xfffff

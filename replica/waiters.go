@@ -106,12 +106,6 @@ func (w *waiters) failAll(err error) {
 	}
 }
 
-func (w *waiters) len() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.m)
-}
-
 // applyWaiters wait for an index to be applied (syncs, reconnects, Open).
 type applyWaiters struct {
 	mu sync.Mutex

@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"zkd/admin"
 	"zkd/internal/vfs"
+	"zkd/quorum"
 	"zkd/replica"
 	"zkd/session"
 	"zkd/snapshot"
@@ -36,6 +38,9 @@ func startOps(cfg *zoocfg.Config, log *slog.Logger, sess *session.Server, disk *
 	sess.SetOps(session.OpsConfig{
 		DataDir: absPath(snapDir), DataLogDir: absPath(logDir), ClientPort: clientPort,
 		ClientPortListenBacklog: cfg.ClientPortListenBacklog, ReadOnlyMode: cfg.ReadOnlyMode, Disk: disk,
+		Quorum: func() session.QuorumStats {
+			return quorumStats(rep.Mode() == "standalone", rep.IsLeader(), rep.Node().Status())
+		},
 	})
 	var ops opsServers
 	if cfg.Admin.Enabled {
@@ -68,6 +73,76 @@ func startOps(cfg *zoocfg.Config, log *slog.Logger, sess *session.Server, disk *
 		ops.metrics = srv
 	}
 	return ops, nil
+}
+
+// quorumStats turns what the replica and its raft node publish into the figures
+// mntr and srvr report in ZooKeeper's terms (session.QuorumStats). A standalone
+// server has no peer_state, no quorum_size, and the counters of ensemble work at
+// 0; an ensemble of one (standaloneEnabled=false) is a leader, as in ZooKeeper.
+func quorumStats(standalone, leader bool, st quorum.Status) session.QuorumStats {
+	m := st.Membership
+	if standalone {
+		z := session.Known(0)
+		return session.QuorumStats{Mode: "standalone", LookingCount: z, ProposalCount: z, CommitCount: z,
+			SnapCount: z, DiffCount: z, LearnerProposals: z, LearnerCommits: z,
+			// TODO(ensemble): quorum.Node delivers a log failure once, on Failed (to
+			// Server.watchFailure); unrecoverable_error_count needs a flag that can
+			// be read any number of times.
+		}
+	}
+	// TODO(ensemble): the replica does not count elections, proposals, commits,
+	// snapshot and log catch-ups of learners, nor what a follower receives; the
+	// counters stay unknown (left out of mntr) until it does.
+	qs := session.QuorumStats{QuorumSize: quorumVoters(m), Mode: "follower", PeerState: "following - broadcast"}
+	switch {
+	case leader:
+		qs.Mode, qs.PeerState = "leader", "leading - broadcast"
+		qs.Leader = leaderStats(st)
+	case slices.Contains(m.Learners, st.ID):
+		qs.Mode, qs.PeerState = "observer", "observing - broadcast"
+	}
+	if st.Lead == 0 {
+		qs.PeerState = "looking" // as ZooKeeper words it before a leader is elected
+	}
+	return qs
+}
+
+// quorumVoters counts the voting members, both halves of a joint configuration.
+func quorumVoters(m quorum.Membership) int {
+	n := len(m.Voters)
+	for _, id := range m.VotersOutgoing {
+		if !slices.Contains(m.Voters, id) {
+			n++
+		}
+	}
+	return n
+}
+
+// leaderStats reads the leader's view of its members. A member counts as a
+// learner while the leader hears from it (raft's RecentActive, within an election
+// timeout), and as synced once it has also acknowledged an entry of this leader's
+// log (Match > 0): ZooKeeper's learner handlers and forwarding followers.
+func leaderStats(st quorum.Status) *session.LeaderStats {
+	l := &session.LeaderStats{
+		// TODO(ensemble): pending syncs (read-index rounds in flight), the time
+		// since this server became leader and the proposal sizes are not
+		// published by the replica yet.
+	}
+	for id, pr := range st.Progress {
+		if id == st.ID || !pr.RecentActive {
+			continue
+		}
+		l.Learners++
+		if pr.Match == 0 {
+			continue
+		}
+		if pr.Learner {
+			l.SyncedObservers++
+		} else {
+			l.SyncedFollowers++
+		}
+	}
+	return l
 }
 
 // stop stops the endpoints, waiting at most a few seconds for requests in progress.

@@ -182,8 +182,12 @@ func (s *Server) versionString() string {
 }
 
 func (s *Server) writeSrvr(b *strings.Builder, withClients bool) {
+	qs := s.quorumStats()
 	b.WriteString(s.VersionLine())
 	b.WriteByte('\n')
+	if qs.Mode == "read-only" {
+		b.WriteString("READ-ONLY mode; serving only read-only clients\n")
+	}
 	if withClients {
 		b.WriteString("Clients:\n")
 		s.writeConns(b, false)
@@ -196,8 +200,12 @@ func (s *Server) writeSrvr(b *strings.Builder, withClients bool) {
 	fmt.Fprintf(b, "Connections: %d\n", s.ConnCount())
 	fmt.Fprintf(b, "Outstanding: %d\n", s.Outstanding())
 	fmt.Fprintf(b, "Zxid: 0x%x\n", int64(s.Tree().LastZxid()))
-	b.WriteString("Mode: " + s.ServerState() + "\n")
+	b.WriteString("Mode: " + qs.Mode + "\n")
 	fmt.Fprintf(b, "Node count: %d\n", s.NodeCount())
+	if l := qs.Leader; l != nil && l.LastProposalSize.Known && l.MinProposalSize.Known && l.MaxProposalSize.Known {
+		fmt.Fprintf(b, "Proposal sizes last/min/max: %d/%d/%d\n",
+			l.LastProposalSize.Value, l.MinProposalSize.Value, l.MaxProposalSize.Value)
+	}
 }
 
 func (s *Server) writeConf(b *strings.Builder) {

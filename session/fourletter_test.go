@@ -80,18 +80,10 @@ func TestIsFourLetterWord(t *testing.T) {
 	}
 }
 
-// fixture reads a ZooKeeper 3.8.0 capture from the shared fixtures (ZKD_SHARED,
-// default ../../shared).
+// fixture reads a ZooKeeper 3.8.0 four-letter-word capture from testdata.
 func fixture(t *testing.T, name string) string {
 	t.Helper()
-	dir := os.Getenv("ZKD_SHARED")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared")
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "fixtures", "zk-3.8.0", "4lw", name))
-	if os.IsNotExist(err) {
-		t.Skipf("fixture %s not found under %s (set ZKD_SHARED)", name, dir)
-	}
+	b, err := os.ReadFile(filepath.Join(fixtureDir(t, "4lw"), name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,44 +1,226 @@
 package session
 
-import "time"
+import (
+	"time"
 
-// Monitor returns mntr's keys (without "zk_"), in the order ZooKeeper 3.8 printed
-// them (spec/ops.md §3), limited to those that mean something in zkd. The
-// summaries are "since the last srst", as with ZooKeeper's default provider.
-func (s *Server) Monitor() []Stat {
+	"zkd/jute"
+)
+
+// MetricKind says what one of ZooKeeper's metrics is: how mntr expands it and
+// which Prometheus type carries it.
+type MetricKind uint8
+
+const (
+	// KindInfo is a string (version, server_state, peer_state): mntr only.
+	KindInfo MetricKind = iota
+	// KindGauge is a value read when asked (znode_count, avg_latency, ...).
+	KindGauge
+	// KindCounter only grows; mntr shows it since the last srst.
+	KindCounter
+	// KindSummary is ZooKeeper's BASIC summary: avg_, min_, max_, cnt_, sum_ in
+	// mntr; the median in Prometheus.
+	KindSummary
+	// KindAdvancedSummary adds p50_, p95_, p99_, p999_ in mntr; the quantiles
+	// 0.5, 0.9 and 0.99 in Prometheus.
+	KindAdvancedSummary
+)
+
+// Metric is one of ZooKeeper's metrics as zkd reports it, under ZooKeeper's name.
+type Metric struct {
+	// Name is ZooKeeper's name: mntr's key without "zk_", and the Prometheus name.
+	Name string
+	Kind MetricKind
+	// Value is what mntr prints: a string for KindInfo, an int64 or a float64 for
+	// a gauge, a counter's value since the last srst.
+	Value any
+	// Total is a counter's value since the server started (a Prometheus counter
+	// never goes down); 0 for other kinds.
+	Total int64
+	// Summary holds a summary's observations; nil for other kinds.
+	Summary *SummaryData
+}
+
+// SummaryData are a summary's observations, since the last srst for mntr and
+// since start for Prometheus.
+type SummaryData struct {
+	// Cumulative are the observations since start, in the histogram's unit.
+	Cumulative HistogramSnapshot
+	// Unit is the histogram's unit expressed in ZooKeeper's: observations are
+	// divided by it (1e6 turns ns into ms).
+	Unit   int64
+	window window // since the last srst
+}
+
+const nsPerMs = int64(time.Millisecond)
+
+// ZooKeeperMetrics returns every ZooKeeper metric that means something in zkd, in
+// the order ZooKeeper 3.8's mntr prints them (spec/ops.md §3; the order of the
+// captured leader, whose keys include the standalone ones). The leader's keys are
+// there only while the Quorum hook reports this server as an ensemble's leader,
+// peer_state and quorum_size only in an ensemble, and a Figure the hook does not
+// know leaves its key out: zkd prints no number it did not measure. Keys of
+// ZooKeeper machinery zkd has no counterpart for (commit processor queues,
+// response caches, JVM pauses, ...) are never printed; docs/operations.md lists
+// them with the reason.
+func (s *Server) ZooKeeperMetrics() []Metric {
+	qs := s.quorumStats()
+	o := s.ops()
 	minL, avgL, maxL := s.Latency()
 	recv, sent := s.Packets()
 	_, _, watches := s.Tree().WatchCounts()
 	openFDs, maxFDs := fileDescriptors()
-	o := s.ops()
-	stats := []Stat{
-		{"version", s.versionString()},
-		{"server_state", s.ServerState()},
-		{"ephemerals_count", int64(s.Tree().EphemeralCount())},
-		{"num_alive_connections", int64(s.ConnCount())},
-		{"avg_latency", avgL},
-		{"outstanding_requests", int64(s.Outstanding())},
-		{"znode_count", s.NodeCount()},
-		{"global_sessions", int64(s.SessionCount())},
-		{"packets_sent", sent},
-		{"packets_received", recv},
-		{"watch_count", int64(watches)},
-		{"min_latency", minL},
-		{"max_file_descriptor_count", maxFDs},
-		{"approximate_data_size", s.Tree().ApproximateDataSize()},
-		{"open_file_descriptor_count", openFDs},
-		{"local_sessions", int64(0)}, // zkd has global sessions only
-		{"uptime", s.Uptime().Milliseconds()},
-		{"max_latency", maxL},
-		{"connection_rejected", o.rejected.Load()},
-		{"sessionless_connections_expired", o.net.handshakeTimeouts.Load()},
+	lead := qs.Leader
+	if lead == nil {
+		lead = &LeaderStats{}
 	}
+	isLeader := qs.Leader != nil
+	ensemble := qs.PeerState != ""
+
+	var b metricsBuilder
+	b.info("version", s.versionString())
+	b.info("server_state", qs.Mode)
+	if ensemble {
+		b.info("peer_state", qs.PeerState)
+	}
+	b.gauge("ephemerals_count", int64(s.Tree().EphemeralCount()))
+	b.gauge("num_alive_connections", int64(s.ConnCount()))
+	b.gauge("avg_latency", avgL)
+	b.figure(isLeader, "min_proposal_size", lead.MinProposalSize)
+	b.gauge("outstanding_requests", int64(s.Outstanding()))
+	b.gauge("znode_count", s.NodeCount())
+	b.gauge("global_sessions", int64(s.SessionCount()))
+	// zkd's client port is plain TCP, as ZooKeeper's NIO factory (its default):
+	// these count connections of the Netty factory only, and are 0 there too.
+	b.gauge("non_mtls_remote_conn_count", int64(0))
+	b.gauge("packets_sent", sent)
+	b.gauge("packets_received", recv)
+	b.figure(isLeader, "max_proposal_size", lead.MaxProposalSize)
+	if isLeader {
+		b.gauge("synced_followers", int64(lead.SyncedFollowers))
+	}
+	// ZooKeeper drops connections at random only under its connection throttle,
+	// which zkd does not have.
+	b.gauge("connection_drop_probability", 0.0)
+	b.gauge("watch_count", int64(watches))
+	if isLeader {
+		b.gauge("synced_non_voting_followers", int64(lead.SyncedNonVotingFollowers))
+		b.gauge("synced_observers", int64(lead.SyncedObservers))
+	}
+	// ZooKeeper counts failed client-certificate authentications on its TLS
+	// port here; zkd's client port has no TLS, so none can fail.
+	b.gauge("auth_failed_count", int64(0))
+	b.gauge("min_latency", minL)
+	b.gauge("max_file_descriptor_count", maxFDs)
+	b.gauge("approximate_data_size", s.Tree().ApproximateDataSize())
+	b.gauge("open_file_descriptor_count", openFDs)
+	b.figure(isLeader, "last_proposal_size", lead.LastProposalSize)
+	b.figure(isLeader, "pending_syncs", lead.PendingSyncs)
+	b.figure(isLeader, "leader_uptime", lead.Uptime)
+	b.gauge("local_sessions", int64(0)) // zkd has global sessions only
+	b.gauge("uptime", s.Uptime().Milliseconds())
+	b.gauge("max_latency", maxL)
+	b.gauge("outstanding_tls_handshake", int64(0)) // no TLS on the client port
+	if isLeader {
+		b.gauge("learners", int64(lead.Learners))
+	}
+	b.gauge("non_mtls_local_conn_count", int64(0))
+	if ensemble {
+		b.gauge("quorum_size", int64(qs.QuorumSize))
+	}
+	b.quorumCounter(o, "proposal_count", qs.ProposalCount)
+	b.counter("connection_rejected", &o.rejected)
+	expired := o.net.handshakeTimeouts.Load()
+	b.list = append(b.list, Metric{Name: "sessionless_connections_expired", Kind: KindCounter, Value: expired, Total: expired})
+	b.quorumCounter(o, "looking_count", qs.LookingCount)
+	b.quorumCounter(o, "learner_proposal_received_count", qs.LearnerProposals)
+	b.quorumCounter(o, "learner_commit_received_count", qs.LearnerCommits)
+	// A ConnectRequest answered is one served by the handshake's latency
+	// histogram: ZooKeeper counts every request it starts to process, which
+	// differs only for a client refused because it has seen a newer zxid.
+	handshakes := o.requests[opSlot(jute.OpCreateSession)]
+	b.list = append(b.list, Metric{Name: "connection_request_count", Kind: KindCounter,
+		Value: handshakes.window().count, Total: int64(handshakes.Snapshot().Count())})
+	b.quorumCounter(o, "diff_count", qs.DiffCount)
+	b.quorumCounter(o, "snap_count", qs.SnapCount)
+	b.quorumCounter(o, "unrecoverable_error_count", qs.UnrecoverableErrors)
+	b.quorumCounter(o, "commit_count", qs.CommitCount)
 	if d := o.cfg.Load().Disk; d != nil {
-		stats = appendSummary(stats, "fsynctime", d.Fsync.window(), false)
+		b.summary("fsynctime", KindSummary, d.Fsync.window(), d.Fsync.Snapshot(), nsPerMs)
 	}
 	reads, updates := o.latencyWindows()
-	stats = appendSummary(stats, "readlatency", reads, true)
-	stats = appendSummary(stats, "updatelatency", updates, true)
+	readSnap, updateSnap := o.latencySnapshots()
+	b.summary("updatelatency", KindAdvancedSummary, updates, updateSnap, nsPerMs)
+	b.summary("readlatency", KindAdvancedSummary, reads, readSnap, nsPerMs)
+	return b.list
+}
+
+// metricsBuilder collects metrics in order.
+type metricsBuilder struct{ list []Metric }
+
+func (b *metricsBuilder) info(name, v string) {
+	b.list = append(b.list, Metric{Name: name, Kind: KindInfo, Value: v})
+}
+
+// gauge adds a gauge; v is an int64 or a float64.
+func (b *metricsBuilder) gauge(name string, v any) {
+	b.list = append(b.list, Metric{Name: name, Kind: KindGauge, Value: v})
+}
+
+// figure adds a gauge when it applies (when) and is known.
+func (b *metricsBuilder) figure(when bool, name string, f Figure) {
+	if when && f.Known {
+		b.gauge(name, f.Value)
+	}
+}
+
+func (b *metricsBuilder) counter(name string, c *counter) {
+	b.list = append(b.list, Metric{Name: name, Kind: KindCounter, Value: c.sinceReset(), Total: c.total.Load()})
+}
+
+// quorumCounter adds a counter of the Quorum hook, since the last srst for mntr.
+func (b *metricsBuilder) quorumCounter(o *opsState, name string, f Figure) {
+	if !f.Known {
+		return
+	}
+	o.baseMu.Lock()
+	base := o.base[name]
+	o.baseMu.Unlock()
+	b.list = append(b.list, Metric{Name: name, Kind: KindCounter, Value: max(f.Value-base, 0), Total: f.Value})
+}
+
+func (b *metricsBuilder) summary(name string, kind MetricKind, w window, cum HistogramSnapshot, unit int64) {
+	b.list = append(b.list, Metric{Name: name, Kind: kind, Summary: &SummaryData{Cumulative: cum, Unit: unit, window: w}})
+}
+
+// resetQuorumCounters records the Quorum hook's counters as the new srst baseline.
+func (s *Server) resetQuorumCounters() {
+	base := map[string]int64{}
+	for _, m := range s.ZooKeeperMetrics() {
+		if m.Kind == KindCounter {
+			base[m.Name] = m.Total
+		}
+	}
+	o := s.ops()
+	o.baseMu.Lock()
+	o.base = base
+	o.baseMu.Unlock()
+}
+
+// Monitor returns mntr's keys (without "zk_") and values, in ZooKeeper's order:
+// ZooKeeperMetrics with each summary expanded into its avg_, min_, max_, cnt_,
+// sum_ (and p50_, p95_, p99_, p999_) keys. Counters and summaries are "since the
+// last srst", as with ZooKeeper's default metrics provider.
+func (s *Server) Monitor() []Stat {
+	metrics := s.ZooKeeperMetrics()
+	stats := make([]Stat, 0, len(metrics)+32)
+	for _, m := range metrics {
+		switch m.Kind {
+		case KindSummary, KindAdvancedSummary:
+			stats = appendSummary(stats, m.Name, m.Summary.window, m.Summary.Unit, m.Kind == KindAdvancedSummary)
+		default:
+			stats = append(stats, Stat{m.Name, m.Value})
+		}
+	}
 	return stats
 }
 
@@ -56,26 +238,38 @@ func (o *opsState) latencyWindows() (reads, updates window) {
 	return reads, updates
 }
 
-// appendSummary appends a ZooKeeper summary of durations (ns) in ms:
+// latencySnapshots sums the per-opcode histograms since start.
+func (o *opsState) latencySnapshots() (reads, updates HistogramSnapshot) {
+	for _, op := range trackedOps {
+		snap := o.requests[opSlot(op)].Snapshot()
+		if isUpdate(op) {
+			updates = mergeSnapshots(updates, snap)
+		} else {
+			reads = mergeSnapshots(reads, snap)
+		}
+	}
+	return reads, updates
+}
+
+// appendSummary appends a ZooKeeper summary, observations divided by unit:
 // avg_, min_, max_, cnt_, sum_ and, for an advanced one, p50_, p95_, p99_, p999_.
-func appendSummary(dst []Stat, name string, w window, advanced bool) []Stat {
-	const ms = int64(time.Millisecond)
+func appendSummary(dst []Stat, name string, w window, unit int64, advanced bool) []Stat {
 	avg := 0.0
 	if w.count > 0 {
-		avg = float64(w.sum) / float64(w.count) / float64(ms)
+		avg = float64(w.sum) / float64(w.count) / float64(unit)
 	}
 	dst = append(dst,
 		Stat{"avg_" + name, avg},
-		Stat{"min_" + name, w.min / ms},
-		Stat{"max_" + name, w.max / ms},
+		Stat{"min_" + name, w.min / unit},
+		Stat{"max_" + name, w.max / unit},
 		Stat{"cnt_" + name, w.count},
-		Stat{"sum_" + name, w.sum / ms})
+		Stat{"sum_" + name, w.sum / unit})
 	if advanced {
 		dst = append(dst,
-			Stat{"p50_" + name, w.quantile(0.5) / ms},
-			Stat{"p95_" + name, w.quantile(0.95) / ms},
-			Stat{"p99_" + name, w.quantile(0.99) / ms},
-			Stat{"p999_" + name, w.quantile(0.999) / ms})
+			Stat{"p50_" + name, w.quantile(0.5) / unit},
+			Stat{"p95_" + name, w.quantile(0.95) / unit},
+			Stat{"p99_" + name, w.quantile(0.99) / unit},
+			Stat{"p999_" + name, w.quantile(0.999) / unit})
 	}
 	return dst
 }
@@ -86,7 +280,8 @@ type OpLatency struct {
 	Hist HistogramSnapshot
 }
 
-// Metrics are the cumulative figures for Prometheus; nothing here is reset by srst.
+// Metrics are zkd's own cumulative figures, for Prometheus (ZooKeeper's are in
+// ZooKeeperMetrics); nothing here is reset by srst.
 type Metrics struct {
 	Requests      []OpLatency       // opcodes answered at least once
 	ReadLatency   HistogramSnapshot // all reads (ZooKeeper's readlatency), ns
@@ -102,7 +297,7 @@ type Metrics struct {
 	Rejected         int64 // connections refused over maxClientCnxns
 }
 
-// Metrics returns the cumulative figures for Prometheus.
+// Metrics returns zkd's own cumulative figures, for Prometheus.
 func (s *Server) Metrics() Metrics {
 	o := s.ops()
 	var m Metrics
@@ -125,7 +320,7 @@ func (s *Server) Metrics() Metrics {
 	for _, c := range s.connList() {
 		m.OutputQueueBytes += int64(c.QueuedOutput()) + c.last.unsent.Load()
 	}
-	m.ThrottlePauses, m.Dropped, m.Rejected = o.throttle.Load(), o.dropped.Load(), o.rejected.Load()
+	m.ThrottlePauses, m.Dropped, m.Rejected = o.throttle.Load(), o.dropped.Load(), o.rejected.total.Load()
 	return m
 }
 
@@ -160,4 +355,18 @@ func (s HistogramSnapshot) Quantile(q float64) int64 {
 		}
 	}
 	return s.Bounds[len(s.Bounds)-1]
+}
+
+// Sub returns the observations of s made after old, a snapshot of the same
+// histogram taken earlier: Prometheus' summaries estimate their quantiles over
+// such a sliding window, as ZooKeeper's do.
+func (s HistogramSnapshot) Sub(old HistogramSnapshot) HistogramSnapshot {
+	d := HistogramSnapshot{Bounds: s.Bounds, Cumulative: make([]uint64, len(s.Cumulative)), Sum: s.Sum - old.Sum}
+	for i, c := range s.Cumulative {
+		if i < len(old.Cumulative) && old.Cumulative[i] <= c {
+			c -= old.Cumulative[i]
+		}
+		d.Cumulative[i] = c
+	}
+	return d
 }

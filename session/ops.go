@@ -26,6 +26,84 @@ type OpsConfig struct {
 	// Disk, when set, supplies the fsync figures (mntr fsynctime, server_stats
 	// fsync_threshold_exceed_count, Prometheus).
 	Disk *DiskStats
+	// Quorum, when set, reports the replication layer's figures: the server's
+	// role (srvr's Mode, mntr's server_state and peer_state), and the quorum and
+	// leader keys of mntr. It is called on every mntr, srvr and scrape, from any
+	// goroutine, and must not block. Nil: a standalone server with nothing to add.
+	Quorum func() QuorumStats
+}
+
+// QuorumStats are the figures of mntr that come from the replication layer
+// (replica and quorum), which the session layer does not see by itself. A
+// Figure that is not Known leaves its key out of mntr and Prometheus rather than
+// print a number nobody measured.
+type QuorumStats struct {
+	// Mode is the role: "standalone", "leader", "follower", "observer" or
+	// "read-only" (srvr's Mode, mntr's server_state). Empty means standalone.
+	Mode string
+	// PeerState is mntr's peer_state, as ZooKeeper words it: "leading -
+	// broadcast", "following - broadcast", "observing - broadcast". Empty on a
+	// standalone or read-only server, which do not print the key.
+	PeerState string
+	// QuorumSize is the number of voting members (mntr quorum_size); printed
+	// with PeerState only.
+	QuorumSize int
+
+	// The counters below are since the process started (mntr shows them since
+	// the last srst). A standalone server knows them all to be 0: it never looks
+	// for a leader, proposes to followers, or follows.
+	LookingCount        Figure // times this member had no leader (ZooKeeper's LOOKING state)
+	ProposalCount       Figure // entries this member proposed to followers while leading
+	CommitCount         Figure // entries committed while this member led
+	SnapCount           Figure // learners brought up to date with a snapshot while leading
+	DiffCount           Figure // learners brought up to date with log entries while leading
+	LearnerProposals    Figure // entries received from the leader while following
+	LearnerCommits      Figure // commits learned from the leader while following
+	UnrecoverableErrors Figure // failures after which the server cannot go on (the log cannot be written)
+
+	// Leader is set only while this server leads an ensemble; mntr then prints
+	// the leader's keys, and srvr its proposal sizes, as ZooKeeper's leader does.
+	Leader *LeaderStats
+}
+
+// LeaderStats are the figures only an ensemble's leader reports.
+type LeaderStats struct {
+	Learners                 int // followers and observers connected to the leader (mntr learners)
+	SyncedFollowers          int // voting followers up to date and receiving entries
+	SyncedNonVotingFollowers int // non-voting followers up to date (ZooKeeper's reconfig transition)
+	SyncedObservers          int // observers up to date and receiving entries
+	PendingSyncs             Figure
+	Uptime                   Figure // ms since this server became leader (leader_uptime)
+	// Proposal sizes in bytes: the last, smallest and largest since srst; -1
+	// before the first, as ZooKeeper prints them.
+	LastProposalSize, MinProposalSize, MaxProposalSize Figure
+}
+
+// Figure is a number the replication layer may not report yet.
+type Figure struct {
+	Value int64
+	Known bool
+}
+
+// Known returns a Figure holding v.
+func Known(v int64) Figure { return Figure{Value: v, Known: true} }
+
+// standaloneStats are the figures of a server with no Quorum hook.
+var standaloneStats = QuorumStats{Mode: "standalone", LookingCount: Known(0), ProposalCount: Known(0),
+	CommitCount: Known(0), SnapCount: Known(0), DiffCount: Known(0), LearnerProposals: Known(0),
+	LearnerCommits: Known(0), UnrecoverableErrors: Known(0)}
+
+// quorumStats calls the Quorum hook, or returns a standalone server's figures.
+func (s *Server) quorumStats() QuorumStats {
+	f := s.opsConfig().Quorum
+	if f == nil {
+		return standaloneStats
+	}
+	qs := f()
+	if qs.Mode == "" {
+		qs.Mode = "standalone"
+	}
+	return qs
 }
 
 // opsState is the operator-facing state of one Server.
@@ -37,13 +115,32 @@ type opsState struct {
 	// once, then read-only (the histograms themselves are atomic).
 	requests [opSlots]*Histogram
 
-	rejected atomic.Int64 // connections refused over maxClientCnxns
+	rejected counter      // connections refused over maxClientCnxns
 	throttle atomic.Int64 // times reading a connection was paused
 	dropped  atomic.Int64 // connections closed for not reading their replies
 	net      netNotes     // the socket layer's counts (netnotes.go)
 
+	// base holds the counters of QuorumStats at the last srst: mntr shows
+	// counters since then, Prometheus since start. guarded by baseMu.
+	baseMu sync.Mutex
+	base   map[string]int64
+
 	whitelistOnce sync.Once
 }
+
+// counter is a ZooKeeper counter: mntr shows it since the last srst, Prometheus
+// since start (a Prometheus counter never goes down).
+type counter struct {
+	total atomic.Int64
+	base  atomic.Int64 // total at the last srst
+}
+
+func (c *counter) add(n int64) { c.total.Add(n) }
+
+// sinceReset is the value mntr prints.
+func (c *counter) sinceReset() int64 { return c.total.Load() - c.base.Load() }
+
+func (c *counter) reset() { c.base.Store(c.total.Load()) }
 
 // opSlots covers every opcode from OpCloseSession (-11) to OpWhoAmI (107).
 const (
@@ -129,7 +226,7 @@ func (s *Server) clientPort() int {
 
 // NoteRejected counts a connection refused over maxClientCnxns (mntr
 // connection_rejected); netloop calls it when NewConn fails.
-func (s *Server) NoteRejected() { s.ops().rejected.Add(1) }
+func (s *Server) NoteRejected() { s.ops().rejected.add(1) }
 
 // NoteThrottled counts one pause of reading from c: too many requests in flight,
 // or too much unsent output. netloop calls it.

@@ -17,17 +17,14 @@ import (
 	"zkd/session"
 )
 
-// fixtureDir returns the ZooKeeper 3.8.0 capture directory, skipping the test
-// when the shared fixtures are not there.
+// fixtureDir returns a directory of the ZooKeeper 3.8.0 captures in testdata
+// (testdata/zk-3.8.0/README.md). They are part of the repository: a missing one
+// is a broken checkout, and fails the test.
 func fixtureDir(t *testing.T, sub string) string {
 	t.Helper()
-	dir := os.Getenv("ZKD_SHARED")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared")
-	}
-	p := filepath.Join(dir, "fixtures", "zk-3.8.0", sub)
+	p := filepath.Join("testdata", "zk-3.8.0", sub)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixtures %s not found (set ZKD_SHARED)", p)
+		t.Fatalf("ZooKeeper captures: %v", err)
 	}
 	return p
 }
@@ -492,3 +489,200 @@ func valueKind(s string) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// checkMntrShape checks an mntr reply against a ZooKeeper capture: every key is
+// one of ZooKeeper's, in ZooKeeper's order, with a value of the same kind, and each
+// summary is printed whole (avg_, min_, max_, cnt_, sum_, and for an advanced one
+// p50_ to p999_).
+func checkMntrShape(t *testing.T, got, capture string) map[string]string {
+	t.Helper()
+	if !strings.HasSuffix(got, "\n") {
+		t.Fatalf("mntr does not end with a newline: %q", got)
+	}
+	gk, gv := keyValues(t, got, "\t")
+	wk, wv := keyValues(t, fixture(t, capture), "\t")
+	pos, ref := map[string]int{}, map[string]string{}
+	for i, k := range wk {
+		pos[k], ref[k] = i, wv[i]
+	}
+	kv := map[string]string{}
+	last := -1
+	for i, k := range gk {
+		kv[k] = gv[i]
+		p, ok := pos[k]
+		if !ok {
+			t.Errorf("mntr key %s is not in ZooKeeper's %s", k, capture)
+			continue
+		}
+		if p < last {
+			t.Errorf("mntr key %s comes after %s; ZooKeeper prints it before", k, wk[last])
+		}
+		last = p
+		if valueKind(ref[k]) != valueKind(gv[i]) {
+			t.Errorf("mntr %s=%q is a %s, ZooKeeper's %q a %s", k, gv[i], valueKind(gv[i]), ref[k], valueKind(ref[k]))
+		}
+	}
+	for _, k := range gk {
+		name, ok := strings.CutPrefix(k, "zk_avg_")
+		if !ok || name == "latency" {
+			continue
+		}
+		parts := []string{"min", "max", "cnt", "sum"}
+		if _, advanced := ref["zk_p50_"+name]; advanced {
+			parts = append(parts, "p50", "p95", "p99", "p999")
+		}
+		for _, p := range parts {
+			if _, ok := kv["zk_"+p+"_"+name]; !ok {
+				t.Errorf("summary %s lacks zk_%s_%s", name, p, name)
+			}
+		}
+	}
+	return kv
+}
+
+// mntr has ZooKeeper's order and value kinds, standalone, as a leader (whose keys
+// appear only then) and as a follower; a figure the Quorum hook does not know is
+// left out rather than printed as 0.
+func TestMntrFollowsZooKeeperOrderByRole(t *testing.T) {
+	h := newHarness(t, func(c *session.Config) { c.FourLetterWords = []string{"*"} })
+	h.srv.SetOps(session.OpsConfig{Disk: session.NewDiskStats(time.Second, quiet)})
+	cl := h.connect()
+	cl.create("/app", []byte("x"), 0, jute.OpenACLUnsafe)
+	cl.call(jute.OpGetData, &jute.PathWatchRequest{Path: "/app"})
+	leaderOnly := []string{"zk_min_proposal_size", "zk_max_proposal_size", "zk_synced_followers",
+		"zk_synced_non_voting_followers", "zk_synced_observers", "zk_last_proposal_size", "zk_pending_syncs",
+		"zk_leader_uptime", "zk_learners"}
+
+	t.Run("role=standalone", func(t *testing.T) {
+		kv := checkMntrShape(t, h.srv.FourLetterWord("mntr"), "mntr.txt")
+		for _, k := range append(leaderOnly, "zk_peer_state", "zk_quorum_size") {
+			if _, ok := kv[k]; ok {
+				t.Errorf("standalone mntr has %s", k)
+			}
+		}
+		for k, want := range map[string]string{"zk_server_state": "standalone", "zk_commit_count": "0",
+			"zk_snap_count": "0", "zk_connection_request_count": "1", "zk_cnt_updatelatency": "2",
+			"zk_auth_failed_count": "0", "zk_local_sessions": "0"} {
+			if kv[k] != want {
+				t.Errorf("%s = %q, want %q", k, kv[k], want)
+			}
+		}
+	})
+	t.Run("role=leader", func(t *testing.T) {
+		h.srv.SetOps(session.OpsConfig{Disk: session.NewDiskStats(time.Second, quiet), Quorum: func() session.QuorumStats {
+			return session.QuorumStats{Mode: "leader", PeerState: "leading - broadcast", QuorumSize: 3,
+				CommitCount: session.Known(314), SnapCount: session.Known(1),
+				Leader: &session.LeaderStats{Learners: 2, SyncedFollowers: 2,
+					LastProposalSize: session.Known(126), MinProposalSize: session.Known(48), MaxProposalSize: session.Known(126)}}
+		}})
+		kv := checkMntrShape(t, h.srv.FourLetterWord("mntr"), "ensemble-leader/mntr.txt")
+		for k, want := range map[string]string{"zk_server_state": "leader", "zk_peer_state": "leading - broadcast",
+			"zk_quorum_size": "3", "zk_learners": "2", "zk_synced_followers": "2", "zk_synced_observers": "0",
+			"zk_commit_count": "314", "zk_snap_count": "1", "zk_last_proposal_size": "126", "zk_min_proposal_size": "48"} {
+			if kv[k] != want {
+				t.Errorf("%s = %q, want %q", k, kv[k], want)
+			}
+		}
+		for _, k := range []string{"zk_pending_syncs", "zk_leader_uptime", "zk_looking_count", "zk_diff_count"} {
+			if _, ok := kv[k]; ok {
+				t.Errorf("%s printed although the hook does not know it", k)
+			}
+		}
+		srvr := h.srv.FourLetterWord("srvr")
+		if !strings.HasSuffix(srvr, "\nMode: leader\nNode count: 6\nProposal sizes last/min/max: 126/48/126\n") {
+			t.Errorf("leader's srvr:\n%s", srvr)
+		}
+		checkSrvrShape(t, srvr, "ensemble-leader/srvr.txt")
+	})
+	t.Run("role=follower", func(t *testing.T) {
+		h.srv.SetOps(session.OpsConfig{Quorum: func() session.QuorumStats {
+			return session.QuorumStats{Mode: "follower", PeerState: "following - broadcast", QuorumSize: 3}
+		}})
+		kv := checkMntrShape(t, h.srv.FourLetterWord("mntr"), "ensemble-follower/mntr.txt")
+		for _, k := range leaderOnly {
+			if _, ok := kv[k]; ok {
+				t.Errorf("follower mntr has %s", k)
+			}
+		}
+		if kv["zk_peer_state"] != "following - broadcast" || kv["zk_quorum_size"] != "3" {
+			t.Errorf("follower: peer_state %q quorum_size %q", kv["zk_peer_state"], kv["zk_quorum_size"])
+		}
+		checkSrvrShape(t, h.srv.FourLetterWord("srvr"), "ensemble-follower/srvr.txt")
+	})
+}
+
+// checkSrvrShape compares srvr's line keys with a capture's.
+func checkSrvrShape(t *testing.T, got, capture string) {
+	t.Helper()
+	keys := func(s string) string {
+		var out []string
+		for _, line := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+			k, _, _ := strings.Cut(line, ":")
+			out = append(out, k)
+		}
+		return strings.Join(out, "|")
+	}
+	if g, w := keys(got), keys(fixture(t, capture)); g != w {
+		t.Errorf("srvr lines %s\nZooKeeper's %s", g, w)
+	}
+}
+
+// srst restarts what mntr shows of the counters, the hook's included; the
+// Prometheus totals keep counting.
+func TestSrstResetsMntrCountersNotTotals(t *testing.T) {
+	h := newHarness(t, func(c *session.Config) { c.FourLetterWords = []string{"*"} })
+	commits := int64(10)
+	h.srv.SetOps(session.OpsConfig{Quorum: func() session.QuorumStats {
+		return session.QuorumStats{Mode: "standalone", CommitCount: session.Known(commits)}
+	}})
+	h.srv.NoteRejected()
+	h.srv.NoteRejected()
+	h.connect()
+	counter := func(name string) (mntr any, total int64) {
+		for _, m := range h.srv.ZooKeeperMetrics() {
+			if m.Name == name {
+				if m.Kind != session.KindCounter {
+					t.Fatalf("%s is kind %d, want a counter", name, m.Kind)
+				}
+				return m.Value, m.Total
+			}
+		}
+		t.Fatalf("no metric %s", name)
+		return nil, 0
+	}
+	for name, want := range map[string]int64{"connection_rejected": 2, "commit_count": 10, "connection_request_count": 1} {
+		if v, total := counter(name); v != want || total != want {
+			t.Errorf("before srst %s = %v (total %d), want %d", name, v, total, want)
+		}
+	}
+	h.srv.FourLetterWord("srst")
+	commits = 13
+	h.srv.NoteRejected()
+	for name, want := range map[string][2]int64{"connection_rejected": {1, 3}, "commit_count": {3, 13},
+		"connection_request_count": {0, 1}} {
+		if v, total := counter(name); v != want[0] || total != want[1] {
+			t.Errorf("after srst %s = %v (total %d), want %d (total %d)", name, v, total, want[0], want[1])
+		}
+	}
+	if !strings.Contains(h.srv.FourLetterWord("mntr"), "\nzk_connection_rejected\t1\n") {
+		t.Errorf("mntr after srst:\n%s", h.srv.FourLetterWord("mntr"))
+	}
+}
+
+// As ZooKeeper, srvr and stat count each four-letter word's reply in Sent once
+// it is written, so a word's own reply is not in its figures: after srst, the
+// next srvr shows srst's reply, and the one after that the first srvr's too.
+func TestFourLetterWordRepliesCountAsSent(t *testing.T) {
+	h := newHarness(t, func(c *session.Config) { c.FourLetterWords = []string{"*"} })
+	h.dial().c.FourLetterWord("srst")
+	for i, want := range []string{"\nReceived: 1\nSent: 1\n", "\nReceived: 2\nSent: 2\n"} {
+		if got := h.dial().c.FourLetterWord("srvr"); !strings.Contains(got, want) {
+			t.Errorf("srvr #%d after srst:\n%s\nwant %q", i+1, got, want)
+		}
+	}
+	// A word with no reply (hash on a tree without digests) sends nothing.
+	h.dial().c.FourLetterWord("hash")
+	if got := h.dial().c.FourLetterWord("stat"); !strings.Contains(got, "\nReceived: 4\nSent: 3\n") {
+		t.Errorf("stat after an empty hash:\n%s", got)
+	}
+}

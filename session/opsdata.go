@@ -30,17 +30,11 @@ type Stat struct {
 func (s *Server) FullVersion() string { return s.versionString() }
 
 // ServerState is mntr's server_state and srvr's Mode: standalone, leader,
-// follower or observer ("looking" while no leader is known, as ZooKeeper's
-// state is then).
-func (s *Server) ServerState() string {
-	if m := s.r.Mode(); m != "" {
-		return m
-	}
-	return "looking"
-}
+// follower, observer or read-only, as the Quorum hook reports the server's role.
+func (s *Server) ServerState() string { return s.quorumStats().Mode }
 
-// ReadOnly reports whether the server is in read-only mode (never, standalone).
-func (s *Server) ReadOnly() bool { return false }
+// ReadOnly reports whether the server is in read-only mode.
+func (s *Server) ReadOnly() bool { return s.ServerState() == "read-only" }
 
 // Uptime returns how long the server has been up.
 func (s *Server) Uptime() time.Duration { return time.Since(s.started) }
@@ -133,8 +127,9 @@ func (s *Server) Packets() (received, sent int64) {
 // NodeCount is ZooKeeper's node count: its node map holds the root twice ("" and "/").
 func (s *Server) NodeCount() int64 { return s.Tree().NodeCount() + 1 }
 
-// ResetStats is srst: the server's packet and latency figures start again.
-// Prometheus counters and histograms are not reset.
+// ResetStats is srst: the server's packet and latency figures, and what mntr shows
+// of every counter and summary, start again. Prometheus counters and histograms
+// are not reset.
 func (s *Server) ResetStats() {
 	s.stats.received.Store(0)
 	s.stats.sent.Store(0)
@@ -152,6 +147,8 @@ func (s *Server) ResetStats() {
 		d.Fsync.Reset()
 		d.Entries.Reset()
 	}
+	o.rejected.reset()
+	s.resetQuorumCounters()
 }
 
 // ResetConnStats is crst: every connection's figures start again.

@@ -144,10 +144,28 @@ var lopNames = map[jute.OpCode]string{
 	jute.OpWhoAmI: "HOMI", jute.OpGetEphemerals: "GETE", jute.OpAuth: "AUTH",
 }
 
-// FourLetterWord answers a four-letter word sent on this connection; it counts as
-// one received packet, as in ZooKeeper.
+// FourLetterWord answers a four-letter word sent on this connection. As in
+// ZooKeeper, the word counts as one packet received before it runs, and its reply
+// as the packets sent after it (so stat's Sent does not include stat's own reply).
 func (c *Conn) FourLetterWord(word string) string {
 	c.recv.Add(1)
 	c.srv.stats.received.Add(1)
-	return c.srv.FourLetterWord(word)
+	reply := c.srv.FourLetterWord(word)
+	if n := fourLetterPackets(len(reply)); n > 0 {
+		c.sentCount.Add(n)
+		c.srv.stats.sent.Add(n)
+	}
+	return reply
+}
+
+// fourLetterPackets is how many packets ZooKeeper counts as sent for a
+// four-letter word's reply of n bytes. Its NIO connection writes the reply through
+// a BufferedWriter (8192 chars) into a writer that sends, and counts, one packet
+// per flush: one per full buffer and one for the rest; none for an empty reply.
+//
+// Reference: ZooKeeper NIOServerCnxn.checkFourLetterWord, SendBufferWriter and
+// sendBufferSync (packetSent), 3.8.
+func fourLetterPackets(n int) int64 {
+	const chunk = 8192
+	return int64((n + chunk - 1) / chunk)
 }

@@ -61,8 +61,11 @@ var graph = map[string]rule{
 	// mechanisms (Kerberos tickets and GSS tokens through gokrb5).
 	"tlsconf": {module: []string{"internal"}, thirdParty: []string{
 		"github.com/pavlo-v-chernykh/keystore-go/v4", "software.sslmate.com/src/go-pkcs12"}},
-	"sasl":  {module: []string{"internal"}, thirdParty: []string{"github.com/jcmturner/gokrb5/v8", "github.com/jcmturner/gofork"}},
-	"admin": {module: []string{"session", "replica", "datatree", "jute", "internal"}},
+	"sasl": {module: []string{"internal"}, thirdParty: []string{"github.com/jcmturner/gokrb5/v8", "github.com/jcmturner/gofork"}},
+	// admin serves /metrics through the Prometheus client library; nothing else
+	// links it.
+	"admin": {module: []string{"session", "replica", "datatree", "jute", "internal"},
+		thirdParty: []string{"github.com/prometheus/client_golang"}},
 	"server": {module: []string{"zoocfg", "admin", "netloop", "session", "replica", "quorum", "snapshot",
 		"txnlog", "datatree", "jute", "internal"}},
 	".":   mainRule,
@@ -77,6 +80,8 @@ var graph = map[string]rule{
 	// ensemble (ZooKeeper or zkd processes), porcupine judges them.
 	"internal/zkcheck": {module: []string{"internal"},
 		thirdParty: []string{"github.com/go-zookeeper/zk", "github.com/anishathalye/porcupine"}},
+	// tests only: make install, the systemd unit and the Dockerfile.
+	"packaging": {module: []string{"zoocfg", "internal"}},
 }
 
 // mainRule is main.go's row: it wires everything, so it may import every package.
@@ -88,6 +93,8 @@ var mainRule = rule{anyModule: true, thirdParty: []string{"golang.org/x/sync", "
 var exclusive = map[string]string{
 	"github.com/panjf2000/gnet/v2": "netloop",
 	"go.etcd.io/raft/v3":           "quorum",
+	// The Prometheus client library is the metrics endpoint's alone.
+	"github.com/prometheus/client_golang": "admin",
 }
 
 // moduleRoot walks up from the working directory to the directory holding go.mod and

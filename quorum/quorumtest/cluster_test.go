@@ -196,10 +196,11 @@ func TestLossyNetworkKeepsAppliedLogsIdentical(t *testing.T) {
 	for seed := uint64(20); seed < 26; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			c := New(t, Options{Seed: seed, Voters: 5, DropRate: 0.1, MaxDelay: 6})
-			var want []string
 			for round := range 5 {
 				lead := c.WaitLeader(20000)
-				want = append(want, proposeAll(t, c, lead, fmt.Sprintf("r%d", round), 5)...)
+				// A crash may lose what was proposed: the check is that every
+				// member ends with the same log, not that it holds all of it.
+				proposeAll(t, c, lead, fmt.Sprintf("r%d", round), 5)
 				c.Run(200)
 				if round == 2 {
 					c.Crash(lead, vfs.CrashOptions{Unsynced: vfs.DropUnsynced})
