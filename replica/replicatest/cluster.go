@@ -165,9 +165,7 @@ type memberListener struct{ m *Member }
 func (l memberListener) SessionClosed(id jute.SessionID)      { l.m.Closed = append(l.m.Closed, id) }
 func (memberListener) SessionAttached(jute.SessionID, uint64) {}
 func (l memberListener) CollectTouched(dst []jute.SessionID) []jute.SessionID {
-	for _, id := range slices.Sorted(maps.Keys(l.m.touched)) {
-		dst = append(dst, id)
-	}
+	dst = append(dst, slices.Sorted(maps.Keys(l.m.touched))...)
 	clear(l.m.touched)
 	return dst
 }
