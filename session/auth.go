@@ -36,7 +36,7 @@ func (c *Conn) auth(xid int32, body []byte, start int64) {
 	r.Decode(&d)
 	if d.Err() != nil {
 		// ZooKeeper closes the connection without a reply on a packet it cannot read.
-		srv.log.Warn("closing connection: malformed auth packet", "remote", c.ip, "sessionid", c.sessionID(),
+		srv.log.Warn("closing connection: malformed auth packet", "remote", c.remote, "sessionid", c.sessionID(),
 			"len", len(body))
 		c.abort()
 		return
@@ -57,7 +57,7 @@ func (c *Conn) auth(xid int32, body []byte, start int64) {
 		c.answer(replyFrame(nil, xid, 0, jute.CodeOK), start, false)
 	default:
 		srv.log.Warn("Authentication failed: no provider for scheme", "scheme", r.Scheme,
-			"remote", c.ip, "sessionid", c.sessionID())
+			"remote", c.remote, "sessionid", c.sessionID())
 		c.setState(stateClosing)
 		c.answer(replyFrame(nil, xid, 0, jute.CodeAuthFailed), start, true)
 	}

@@ -113,7 +113,9 @@ func (c *Conn) Notify(ev datatree.Event) {
 		c.out.Unlock()
 		return
 	}
+	before := len(c.out.buf)
 	c.out.buf = jute.AppendNotification(c.out.buf, -1, ev.Type, ev.Path)
+	c.opsState().noteResponse(len(c.out.buf) - before)
 	c.sentCount.Add(1)
 	c.srv.stats.sent.Add(1)
 	wake := !c.out.woken
@@ -133,6 +135,7 @@ func (c *Conn) emit(frames []byte, fromLoop bool) {
 		return
 	}
 	c.out.buf = append(c.out.buf, frames...)
+	c.opsState().noteResponse(len(frames))
 	c.sentCount.Add(1)
 	c.srv.stats.sent.Add(1)
 	wake := !fromLoop && !c.out.woken
@@ -143,7 +146,7 @@ func (c *Conn) emit(frames []byte, fromLoop bool) {
 	c.out.Unlock()
 	if queued > c.srv.cfg.MaxOutputBytes {
 		c.srv.log.Warn("closing connection of a client that does not read its replies",
-			"remote", c.ip, "sessionid", c.sessionID(), "queued_bytes", queued)
+			"remote", c.remote, "sessionid", c.sessionID(), "queued_bytes", queued)
 		c.abort()
 		return
 	}
@@ -272,6 +275,7 @@ func (c *Conn) sessionID() jute.SessionID {
 // aliases frame only until it returns. It returns false when the connection must
 // be closed at once, without flushing.
 func (c *Conn) HandleFrame(frame []byte) bool {
+	c.opsState().bytesIn.add(int64(len(frame) + 4))
 	switch c.getState() {
 	case stateHandshake:
 		return c.handshake(frame)

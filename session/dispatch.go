@@ -19,20 +19,20 @@ func (c *Conn) handshake(frame []byte) bool {
 	d := jute.NewDecoder(frame)
 	req.Decode(&d)
 	if err := d.Err(); err != nil {
-		srv.log.Warn("closing connection: malformed ConnectRequest", "remote", c.ip, "len", len(frame), "err", err)
+		srv.log.Warn("closing connection: malformed ConnectRequest", "remote", c.remote, "len", len(frame), "err", err)
 		return false
 	}
 	c.oldClient = !req.HasReadOnly
 	c.recv.Add(1)
 	srv.stats.received.Add(1)
 	if !srv.r.Serving() {
-		srv.log.Info("refusing a client: this server has no leader; the client must try another server", "remote", c.ip)
+		srv.log.Info("refusing a client: this server has no leader; the client must try another server", "remote", c.remote)
 		return false
 	}
 	zxid := jute.Zxid(req.LastZxidSeen)
 	if last := srv.Tree().LastZxid(); zxid > last && srv.r.Solo() {
 		srv.log.Info("Refusing session request for client as it has seen zxid our last zxid is behind; client must try another server",
-			"remote", c.ip, "client_zxid", zxid, "last_zxid", last)
+			"remote", c.remote, "client_zxid", zxid, "last_zxid", last)
 		return false
 	}
 	timeout := srv.cfg.negotiateTimeout(req.TimeOut)
@@ -57,7 +57,7 @@ func (c *Conn) handshake(frame []byte) bool {
 	srv.r.WaitApplied(zxid, srv.cfg.TickTime, func(err error) {
 		if err != nil {
 			srv.log.Info("Refusing session request for client as it has seen zxid our last zxid is behind; client must try another server",
-				"remote", c.ip, "client_zxid", zxid, "last_zxid", srv.Tree().LastZxid())
+				"remote", c.remote, "client_zxid", zxid, "last_zxid", srv.Tree().LastZxid())
 			c.abort()
 			return
 		}
@@ -105,7 +105,7 @@ func (c *Conn) createSession(p *pending, timeout int32, now int64) {
 			c.abort()
 			return
 		}
-		srv.log.Info("Established session", "sessionid", id, "timeout_ms", timeout, "remote", c.ip)
+		srv.log.Info("Established session", "sessionid", id, "timeout_ms", timeout, "remote", c.remote)
 		c.connected(p, c.connectResponse(timeout, id, SessionPassword(id)), false)
 	})
 	if err != nil {
@@ -117,7 +117,7 @@ func (c *Conn) createSession(p *pending, timeout int32, now int64) {
 func (c *Conn) resumeSession(p *pending, id jute.SessionID, passwd []byte, timeout int32, now int64) {
 	srv := c.srv
 	invalid := func() {
-		srv.log.Info("Invalid session for client, probably expired", "sessionid", id, "remote", c.ip)
+		srv.log.Info("Invalid session for client, probably expired", "sessionid", id, "remote", c.remote)
 		c.connected(p, c.connectResponse(0, 0, make([]byte, 16)), true)
 	}
 	if _, live := srv.Tree().Session(id); !live || !bytes.Equal(passwd, SessionPassword(id)) {
@@ -161,7 +161,7 @@ func (c *Conn) resumeSession(p *pending, id jute.SessionID, passwd []byte, timeo
 		if old != nil && old != c {
 			old.abort()
 		}
-		srv.log.Info("Renewed session", "sessionid", id, "timeout_ms", timeout, "remote", c.ip)
+		srv.log.Info("Renewed session", "sessionid", id, "timeout_ms", timeout, "remote", c.remote)
 		c.connected(p, c.connectResponse(timeout, id, SessionPassword(id)), false)
 	})
 	if err != nil {
@@ -190,7 +190,7 @@ func (c *Conn) request(frame []byte) bool {
 	d := jute.NewDecoder(frame)
 	hdr.Decode(&d)
 	if d.Err() != nil {
-		srv.log.Warn("closing connection: truncated request header", "remote", c.ip, "sessionid", c.sessionID(), "len", len(frame))
+		srv.log.Warn("closing connection: truncated request header", "remote", c.remote, "sessionid", c.sessionID(), "len", len(frame))
 		return false
 	}
 	if c.sess.closing.Load() {
@@ -226,7 +226,7 @@ func (c *Conn) request(frame []byte) bool {
 	case op == jute.OpAuth:
 		c.auth(hdr.Xid, body, start)
 	case op == jute.OpSASL:
-		srv.log.Warn("closing connection: SASL is not configured", "remote", c.ip, "sessionid", c.sessionID())
+		srv.log.Warn("closing connection: SASL is not configured", "remote", c.remote, "sessionid", c.sessionID())
 		c.setState(stateClosing)
 		c.answer(replyFrame(nil, hdr.Xid, 0, jute.CodeAuthFailed), start, true)
 	case op == jute.OpReconfig:
@@ -238,7 +238,7 @@ func (c *Conn) request(frame []byte) bool {
 	default:
 		// Unknown opcodes, a standalone check (3.8.5+) and server-internal types:
 		// UNIMPLEMENTED, then close, as ZooKeeper does.
-		srv.log.Warn("closing connection: unsupported opcode", "remote", c.ip, "sessionid", c.sessionID(),
+		srv.log.Warn("closing connection: unsupported opcode", "remote", c.remote, "sessionid", c.sessionID(),
 			"op", op, "xid", hdr.Xid, "len", len(frame))
 		c.setState(stateClosing)
 		c.answer(replyFrame(nil, hdr.Xid, -1, jute.CodeUnimplemented), start, true)
@@ -389,7 +389,7 @@ func (c *Conn) closeSession(xid int32, start int64) {
 		return
 	}
 	p := &pending{start: start}
-	srv.log.Info("Closing session on client request", "sessionid", sess.id, "remote", c.ip)
+	srv.log.Info("Closing session on client request", "sessionid", sess.id, "remote", c.remote)
 	txn := &datatree.Txn{Kind: datatree.KindCloseSession, Session: sess.id, Time: time.Now().UnixMilli(), Cxid: xid}
 	c.pend.Lock()
 	c.pend.q = append(c.pend.q, p)

@@ -92,9 +92,11 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	// zkd's client port is plain TCP, as ZooKeeper's NIO factory (its default):
 	// these count connections of the Netty factory only, and are 0 there too.
 	b.gauge("non_mtls_remote_conn_count", int64(0))
+	b.gauge("last_client_response_size", o.respSize.last.Load())
 	b.gauge("packets_sent", sent)
 	b.gauge("packets_received", recv)
 	b.figure(isLeader, "max_proposal_size", lead.MaxProposalSize)
+	b.gauge("max_client_response_size", o.respSize.max.Load())
 	if isLeader {
 		b.gauge("synced_followers", int64(lead.SyncedFollowers))
 	}
@@ -123,6 +125,7 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	if isLeader {
 		b.gauge("learners", int64(lead.Learners))
 	}
+	b.gauge("min_client_response_size", max(o.respSize.min.Load(), 0))
 	b.gauge("non_mtls_local_conn_count", int64(0))
 	if ensemble {
 		b.gauge("quorum_size", int64(qs.QuorumSize))
@@ -133,6 +136,7 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	b.list = append(b.list, Metric{Name: "sessionless_connections_expired", Kind: KindCounter, Value: expired, Total: expired})
 	b.quorumCounter(o, "looking_count", qs.LookingCount)
 	b.quorumCounter(o, "learner_proposal_received_count", qs.LearnerProposals)
+	b.counter("bytes_received_count", &o.bytesIn)
 	b.quorumCounter(o, "learner_commit_received_count", qs.LearnerCommits)
 	// A ConnectRequest answered is one served by the handshake's latency
 	// histogram: ZooKeeper counts every request it starts to process, which
@@ -140,6 +144,7 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	handshakes := o.requests[opSlot(jute.OpCreateSession)]
 	b.list = append(b.list, Metric{Name: "connection_request_count", Kind: KindCounter,
 		Value: handshakes.window().count, Total: int64(handshakes.Snapshot().Count())})
+	b.counter("response_bytes", &o.bytesOut)
 	b.quorumCounter(o, "diff_count", qs.DiffCount)
 	b.quorumCounter(o, "snap_count", qs.SnapCount)
 	b.quorumCounter(o, "unrecoverable_error_count", qs.UnrecoverableErrors)

@@ -116,6 +116,12 @@ type opsState struct {
 	requests [opSlots]*Histogram
 
 	rejected counter      // connections refused over maxClientCnxns
+	// bytesIn and bytesOut count request bytes read and reply and event bytes
+	// queued (mntr's bytes_received_count and response_bytes).
+	bytesIn, bytesOut counter
+	// respSize is the size of the last, smallest and largest reply or event
+	// (mntr's *_client_response_size; min -1 until the first).
+	respSize struct{ last, min, max atomic.Int64 }
 	throttle atomic.Int64 // times reading a connection was paused
 	dropped  atomic.Int64 // connections closed for not reading their replies
 	net      netNotes     // the socket layer's counts (netnotes.go)
@@ -141,6 +147,31 @@ func (c *counter) add(n int64) { c.total.Add(n) }
 func (c *counter) sinceReset() int64 { return c.total.Load() - c.base.Load() }
 
 func (c *counter) reset() { c.base.Store(c.total.Load()) }
+
+// noteResponse records one reply or event of n bytes.
+func (o *opsState) noteResponse(n int) {
+	v := int64(n)
+	o.bytesOut.add(v)
+	o.respSize.last.Store(v)
+	for {
+		cur := o.respSize.min.Load()
+		if cur != -1 && cur <= v || o.respSize.min.CompareAndSwap(cur, v) {
+			break
+		}
+	}
+	for {
+		cur := o.respSize.max.Load()
+		if cur >= v || o.respSize.max.CompareAndSwap(cur, v) {
+			break
+		}
+	}
+}
+
+func (o *opsState) resetResponseSizes() {
+	o.respSize.last.Store(0)
+	o.respSize.min.Store(-1)
+	o.respSize.max.Store(0)
+}
 
 // opSlots covers every opcode from OpCloseSession (-11) to OpWhoAmI (107).
 const (
@@ -183,6 +214,7 @@ func isUpdate(op jute.OpCode) bool {
 func newOpsState() *opsState {
 	o := &opsState{}
 	o.traceMask.Store(defaultTraceMask)
+	o.resetResponseSizes()
 	o.cfg.Store(&OpsConfig{ClientPortListenBacklog: -1})
 	for _, op := range trackedOps {
 		o.requests[opSlot(op)] = NewHistogram(latencyBounds)

@@ -148,6 +148,9 @@ func (s *Server) ResetStats() {
 		d.Entries.Reset()
 	}
 	o.rejected.reset()
+	o.bytesIn.reset()
+	o.bytesOut.reset()
+	o.resetResponseSizes()
 	s.resetQuorumCounters()
 }
 
