@@ -115,7 +115,7 @@ type opsState struct {
 	// once, then read-only (the histograms themselves are atomic).
 	requests [opSlots]*Histogram
 
-	rejected counter      // connections refused over maxClientCnxns
+	rejected counter // connections refused over maxClientCnxns
 	// bytesIn and bytesOut count request bytes read and reply and event bytes
 	// queued (mntr's bytes_received_count and response_bytes).
 	bytesIn, bytesOut counter
