@@ -1361,4 +1361,3 @@ func TestReferenceClients(t *testing.T) {
 		dumpLog()
 	}
 }
-
