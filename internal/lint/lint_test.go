@@ -54,8 +54,10 @@ var graph = map[string]rule{
 	},
 	"bench": {module: []string{"jute", "internal"}, thirdParty: []string{"golang.org/x/sync"}},
 	"admin": {module: []string{"session", "datatree", "quorum", "jute", "internal"}},
-	".":     mainRule,
-	"cmd":   mainRule, // cmd/<name>: extra commands, wired like main
+	// ZooKeeper's on-disk formats: import into a zkd snapshot, export from a tree.
+	"zkdisk": {module: []string{"datatree", "snapshot", "jute", "internal"}, thirdParty: []string{"github.com/klauspost/compress"}},
+	".":      mainRule,
+	"cmd":    mainRule, // cmd/<name>: extra commands, wired like main
 
 	"compat": {}, // tests only: real clients against a bin/zkd the tests build and run
 }
