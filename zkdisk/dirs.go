@@ -48,7 +48,16 @@ func stageDir(target string) (string, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", err
 	}
-	return os.MkdirTemp(parent, "."+filepath.Base(target)+".tmp-")
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(target)+".tmp-")
+	if err != nil {
+		return "", err
+	}
+	// MkdirTemp makes it private; the published directory gets the usual mode.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
 }
 
 // publish renames the finished staging directory to target and makes the rename

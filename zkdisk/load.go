@@ -302,12 +302,12 @@ func (db *DB) replay(opt LoadOptions, logs []LogFile, pending **ZxidDigest, chec
 		}
 		sum.LogFiles = append(sum.LogFiles, lf.Path)
 		sum.FileBytes += lf.Size
-		report := func() {
+		report := func(at int64) {
 			if opt.Progress != nil {
-				opt.Progress(Progress{Phase: PhaseLog, File: lf.Path, Txns: sum.Txns, Bytes: r.Offset(), Total: r.Size()})
+				opt.Progress(Progress{Phase: PhaseLog, File: lf.Path, Txns: sum.Txns, Bytes: at, Total: r.Size()})
 			}
 		}
-		report()
+		report(r.Offset())
 		for {
 			rec, err := r.Next()
 			if err == io.EOF {
@@ -352,10 +352,10 @@ func (db *DB) replay(opt LoadOptions, logs []LogFile, pending **ZxidDigest, chec
 				}
 			}
 			if sum.Txns%progressEvery == 0 {
-				report()
+				report(r.Offset())
 			}
 		}
-		report()
+		report(r.Size()) // the rest is padding or a torn record: the file is done
 		why, at := r.End()
 		r.Close()
 		if why == LogEndTorn {

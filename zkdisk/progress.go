@@ -43,8 +43,8 @@ func IsTerminal(f *os.File) bool {
 
 // Printer renders Progress reports for a person: on a terminal one line redrawn in
 // place, with a bar when the size is known, znodes/s and MB/s; elsewhere (a log
-// file, a pipe) a plain line at most once per Interval. Update may be called from
-// any goroutine.
+// file, a pipe) a plain line at most once per Interval and one with the final
+// figures when a phase or file ends. Update may be called from any goroutine.
 type Printer struct {
 	w   io.Writer
 	tty bool
@@ -56,11 +56,11 @@ type Printer struct {
 
 	mu struct {
 		sync.Mutex
-		phase Phase     // guarded by mu: phase being shown
-		file  string    // guarded by mu
-		start time.Time // guarded by mu: when the phase began
+		cur   Progress  // guarded by mu: the latest report
+		shown bool      // guarded by mu: cur has been drawn
+		start time.Time // guarded by mu: when cur's phase began
 		last  time.Time // guarded by mu: last draw
-		drawn bool      // guarded by mu: a terminal line is open
+		open  bool      // guarded by mu: a terminal line is open
 	}
 }
 
@@ -69,46 +69,58 @@ func NewPrinter(w io.Writer, tty bool) *Printer {
 	return &Printer{w: w, tty: tty, Now: time.Now, Interval: 10 * time.Second}
 }
 
-// Update shows p if enough time has passed since the last line, or if it starts a
-// new phase or file.
+// Update records p and shows it if enough time has passed since the last line.
+// A report of a new phase or file first shows the final state of the previous one.
 func (pr *Printer) Update(p Progress) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	now := pr.Now()
-	fresh := p.Phase != pr.mu.phase || p.File != pr.mu.file
-	if fresh {
-		if pr.mu.drawn {
-			fmt.Fprintln(pr.w)
-			pr.mu.drawn = false
+	if p.Phase != pr.mu.cur.Phase || p.File != pr.mu.cur.File {
+		pr.endLocked(now)
+		pr.mu.start = now
+		pr.mu.last = now
+		if pr.tty {
+			pr.mu.last = time.Time{}
 		}
-		pr.mu.phase, pr.mu.file, pr.mu.start = p.Phase, p.File, now
 	}
+	pr.mu.cur, pr.mu.shown = p, false
 	every := pr.Interval
 	if pr.tty {
 		every = 100 * time.Millisecond
 	}
-	if !fresh && now.Sub(pr.mu.last) < every {
-		return
+	if now.Sub(pr.mu.last) >= every {
+		pr.drawLocked(now)
 	}
-	pr.mu.last = now
-	line := pr.lineLocked(p, now)
-	if pr.tty {
-		fmt.Fprintf(pr.w, "\r\033[K%s", line)
-		pr.mu.drawn = true
-		return
-	}
-	fmt.Fprintln(pr.w, line)
 }
 
-// Done ends a terminal's progress line.
+// Done shows the final state of the last phase and ends a terminal's line.
 func (pr *Printer) Done() {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	if pr.mu.drawn {
-		fmt.Fprintln(pr.w)
-		pr.mu.drawn = false
+	pr.endLocked(pr.Now())
+	pr.mu.cur = Progress{}
+}
+
+// endLocked shows the current report if it was not, and closes a terminal line.
+func (pr *Printer) endLocked(now time.Time) {
+	if pr.mu.cur.Phase != "" && !pr.mu.shown {
+		pr.drawLocked(now)
 	}
-	pr.mu.phase, pr.mu.file = "", ""
+	if pr.mu.open {
+		fmt.Fprintln(pr.w)
+		pr.mu.open = false
+	}
+}
+
+func (pr *Printer) drawLocked(now time.Time) {
+	pr.mu.last, pr.mu.shown = now, true
+	line := pr.lineLocked(pr.mu.cur, now)
+	if pr.tty {
+		fmt.Fprintf(pr.w, "\r\033[K%s", line)
+		pr.mu.open = true
+		return
+	}
+	fmt.Fprintln(pr.w, line)
 }
 
 func (pr *Printer) lineLocked(p Progress, now time.Time) string {
@@ -138,14 +150,18 @@ func (pr *Printer) lineLocked(p Progress, now time.Time) string {
 	} else {
 		fmt.Fprintf(&b, " %d znodes", p.Nodes)
 	}
-	fmt.Fprintf(&b, " %s", formatBytes(p.Bytes))
+	if p.Bytes > 0 {
+		fmt.Fprintf(&b, " %s", formatBytes(p.Bytes))
+	}
 	if secs > 0 {
 		if p.Phase == PhaseLog {
 			fmt.Fprintf(&b, " %.0f txns/s", float64(p.Txns)/secs)
 		} else {
 			fmt.Fprintf(&b, " %.0f znodes/s", float64(p.Nodes)/secs)
 		}
-		fmt.Fprintf(&b, " %.1f MB/s", float64(p.Bytes)/1e6/secs)
+		if p.Bytes > 0 {
+			fmt.Fprintf(&b, " %.1f MB/s", float64(p.Bytes)/1e6/secs)
+		}
 	}
 	return b.String()
 }
