@@ -3,8 +3,12 @@ package zkdisk
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/adler32"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -212,3 +216,10 @@ func loadTree(t *testing.T, opt LoadOptions) (*datatree.Tree, Summary) {
 	}
 	return tree, sum
 }
+
+func adler32Of(b []byte) uint32 { return adler32.Checksum(b) }
+
+func be64(b []byte) uint64       { return binary.BigEndian.Uint64(b) }
+func putBE64(b []byte, v uint64) { binary.BigEndian.PutUint64(b, v) }
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -154,7 +154,6 @@ func Load(opt LoadOptions) (*DB, error) {
 		db.t = t
 		sum.Snapshot, sum.SnapshotZxid = s.Path, s.Zxid
 		sum.FileBytes += s.Size
-		sum.Warnings = append(sum.Warnings, info.Warnings...)
 		pending = info.Digest
 		break
 	}
@@ -172,37 +171,21 @@ func Load(opt LoadOptions) (*DB, error) {
 		db.t = newEmptyZkTree()
 	}
 	t := db.t
-	check := func(file string, zxid int64, want ZxidDigest) error {
-		if want.Version != datatree.DigestVersion {
-			sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s zxid 0x%x: digest version %d not checked", file, zxid, want.Version))
-			return nil
-		}
-		sum.DigestChecks++
-		if t.digest == want.Digest {
-			return nil
-		}
-		msg := fmt.Sprintf("%s zxid 0x%x: tree digest %d, ZooKeeper recorded %d", file, zxid, t.digest, want.Digest)
-		if !opt.NoVerifyDigest {
-			return fmt.Errorf("%w: %s (--no-verify-digest imports anyway)", ErrDigestMismatch, msg)
-		}
-		sum.DigestMismatches++
-		sum.Warnings = append(sum.Warnings, "digest mismatch: "+msg)
-		return nil
-	}
+	dc := &digestChecks{opt: opt, sum: sum, t: t}
 	if pending != nil {
 		switch {
 		case pending.Zxid < sum.SnapshotZxid:
 			// ZooKeeper ignores it too: the digest predates the snapshot's start.
 			pending = nil
 		case pending.Zxid == sum.SnapshotZxid:
-			// Not fuzzy: the tree must match at once.
-			if err := check(sum.Snapshot, pending.Zxid, *pending); err != nil {
-				return nil, err
-			}
+			dc.snapshot(*pending)
 			pending = nil
 		}
 	}
-	if err := db.replay(opt, logs, &pending, check); err != nil {
+	if err := db.replay(opt, logs, &pending, dc); err != nil {
+		return nil, err
+	}
+	if err := dc.finish(); err != nil {
 		return nil, err
 	}
 	if pending != nil {
@@ -237,35 +220,7 @@ func Load(opt LoadOptions) (*DB, error) {
 // loadSnapshot reads one snapshot file into a fresh tree.
 func loadSnapshot(s SnapshotFile, ropt ReadOptions) (*zkTree, *SnapshotInfo, error) {
 	t := newZkTree()
-	info, err := ReadSnapshotFile(s.Path, ropt, func(n *SnapNode) error {
-		path := n.Path
-		switch {
-		case path == "":
-			path = "/"
-		case !strings.HasPrefix(path, "/"):
-			return fmt.Errorf("%w: node path %q does not start with '/'", ErrCorrupt, path)
-		}
-		if t.nodes[path] != nil {
-			return fmt.Errorf("%w: node %q twice", ErrCorrupt, n.Path)
-		}
-		if path != "/" {
-			if parent, _ := splitPath(path); t.nodes[parent] == nil {
-				return fmt.Errorf("%w: node %q comes before its parent (ZooKeeper: Invalid Datatree)", ErrCorrupt, path)
-			}
-		}
-		acl, ok := t.snapACLs[n.ACLIndex]
-		if !ok {
-			acl = t.intern(n.ACL)
-			t.snapACLs[n.ACLIndex] = acl
-		}
-		st := &n.Stat
-		t.insert(&znode{img: datatree.NodeImage{Path: path, Data: n.Data, ACL: acl,
-			Czxid: st.Czxid, Mzxid: st.Mzxid, Ctime: st.Ctime, Mtime: st.Mtime,
-			Version: st.Version, Cversion: st.Cversion, Aversion: st.Aversion,
-			Owner: st.EphemeralOwner, Pzxid: st.Pzxid}})
-		t.trackOwner(path, st.EphemeralOwner, true)
-		return nil
-	})
+	info, err := ReadSnapshotFile(s.Path, ropt, t.addSnapNode)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -280,9 +235,41 @@ func loadSnapshot(s SnapshotFile, ropt ReadOptions) (*zkTree, *SnapshotInfo, err
 	return t, info, nil
 }
 
+// addSnapNode adds a node read from a snapshot, as DataTree.deserialize does:
+// its parent must be there already.
+func (t *zkTree) addSnapNode(n *SnapNode) error {
+	path := n.Path
+	switch {
+	case path == "":
+		path = "/"
+	case !strings.HasPrefix(path, "/"):
+		return fmt.Errorf("%w: node path %q does not start with '/'", ErrCorrupt, path)
+	}
+	if t.nodes[path] != nil {
+		return fmt.Errorf("%w: node %q twice", ErrCorrupt, n.Path)
+	}
+	if path != "/" {
+		if parent, _ := splitPath(path); t.nodes[parent] == nil {
+			return fmt.Errorf("%w: node %q comes before its parent (ZooKeeper: Invalid Datatree)", ErrCorrupt, path)
+		}
+	}
+	acl, ok := t.snapACLs[n.ACLIndex]
+	if !ok {
+		acl = t.intern(n.ACL)
+		t.snapACLs[n.ACLIndex] = acl
+	}
+	st := &n.Stat
+	t.insert(&znode{img: datatree.NodeImage{Path: path, Data: n.Data, ACL: acl,
+		Czxid: st.Czxid, Mzxid: st.Mzxid, Ctime: st.Ctime, Mtime: st.Mtime,
+		Version: st.Version, Cversion: st.Cversion, Aversion: st.Aversion,
+		Owner: st.EphemeralOwner, Pzxid: st.Pzxid}})
+	t.trackOwner(path, st.EphemeralOwner, true)
+	return nil
+}
+
 // replay applies the log records after the snapshot: from the newest log file
 // starting at or below the snapshot's zxid, every record above it (§2.5).
-func (db *DB) replay(opt LoadOptions, logs []LogFile, pending **ZxidDigest, check func(string, int64, ZxidDigest) error) error {
+func (db *DB) replay(opt LoadOptions, logs []LogFile, pending **ZxidDigest, dc *digestChecks) error {
 	t, sum := db.t, &db.Summary
 	from := t.lastZxid + 1
 	first := 0
@@ -335,18 +322,19 @@ func (db *DB) replay(opt LoadOptions, logs []LogFile, pending **ZxidDigest, chec
 				return &FileError{File: lf.Path, Offset: rec.Offset, Err: err}
 			}
 			sum.Txns++
+			atSnapshotDigest := false
 			if p := *pending; p != nil && h.Zxid == p.Zxid {
 				*pending = nil
-				if err := check(sum.Snapshot+" (digest section)", h.Zxid, *p); err != nil {
-					r.Close()
-					return err
-				}
+				dc.snapshot(*p)
+				// This txn's digest is the same tree digest: if the snapshot's did
+				// not match, neither can this one, for the same reason.
+				atSnapshotDigest = dc.unsettled != nil
 			}
 			// While the replay is inside the fuzzy range of the snapshot (before its
 			// digest's zxid) the tree may differ from any real state: ZooKeeper does
 			// not compare txn digests there either.
-			if d := rec.Txn.Digest; d != nil && *pending == nil {
-				if err := check(lf.Path, h.Zxid, ZxidDigest{Zxid: h.Zxid, Version: d.Version, Digest: d.TreeDigest}); err != nil {
+			if d := rec.Txn.Digest; d != nil && *pending == nil && !atSnapshotDigest {
+				if err := dc.txn(lf.Path, ZxidDigest{Zxid: h.Zxid, Version: d.Version, Digest: d.TreeDigest}); err != nil {
 					r.Close()
 					return err
 				}
@@ -366,6 +354,77 @@ func (db *DB) replay(opt LoadOptions, logs []LogFile, pending **ZxidDigest, chec
 			sum.Warnings = append(sum.Warnings, msg)
 		}
 	}
+	return nil
+}
+
+// digestChecks compares the running tree digest with the ones ZooKeeper stored.
+//
+// The snapshot's digest section is the tree digest at its zxid D, recorded after
+// the nodes were written; while they were, the one txn being applied (D+1: txns
+// are applied one at a time, and D+1 had not recorded its digest yet) may have
+// changed nodes already. So a snapshot digest that does not match may mean a
+// half-included D+1, which its replay completes: the txn digests logged after it
+// decide. ZooKeeper's own load counts such a case as a mismatch and goes on.
+type digestChecks struct {
+	opt LoadOptions
+	sum *Summary
+	t   *zkTree
+	// unsettled is a snapshot digest that did not match; settled once a later
+	// txn digest matches.
+	unsettled *ZxidDigest
+	after     int // txn digests checked since unsettled was set
+}
+
+// snapshot compares the snapshot's digest section, at its zxid.
+func (d *digestChecks) snapshot(want ZxidDigest) {
+	if want.Version != datatree.DigestVersion {
+		d.sum.Warnings = append(d.sum.Warnings, fmt.Sprintf("%s: digest version %d not checked", d.sum.Snapshot, want.Version))
+		return
+	}
+	d.sum.DigestChecks++
+	if d.t.digest != want.Digest {
+		d.sum.DigestChecks--
+		d.unsettled, d.after = &want, 0
+	}
+}
+
+// txn compares a txn's digest.
+func (d *digestChecks) txn(file string, want ZxidDigest) error {
+	if want.Version != datatree.DigestVersion {
+		d.sum.Warnings = append(d.sum.Warnings, fmt.Sprintf("%s zxid 0x%x: digest version %d not checked", file, want.Zxid, want.Version))
+		return nil
+	}
+	d.sum.DigestChecks++
+	d.after++
+	if d.t.digest == want.Digest {
+		return nil
+	}
+	msg := fmt.Sprintf("%s zxid 0x%x: tree digest %d, ZooKeeper recorded %d", file, want.Zxid, d.t.digest, want.Digest)
+	if !d.opt.NoVerifyDigest {
+		return fmt.Errorf("%w: %s (--no-verify-digest imports anyway)", ErrDigestMismatch, msg)
+	}
+	d.sum.DigestMismatches++
+	d.sum.Warnings = append(d.sum.Warnings, "digest mismatch: "+msg)
+	return nil
+}
+
+// finish settles a snapshot digest that did not match.
+func (d *digestChecks) finish() error {
+	u := d.unsettled
+	if u == nil {
+		return nil
+	}
+	if d.after > 0 {
+		d.sum.Warnings = append(d.sum.Warnings, fmt.Sprintf("%s: its digest (zxid 0x%x) was recorded while txn 0x%x was changing the nodes; "+
+			"the digests logged after that txn match", d.sum.Snapshot, u.Zxid, u.Zxid+1))
+		return nil
+	}
+	msg := fmt.Sprintf("%s: its digest section (zxid 0x%x) does not match its nodes, and no later txn carries a digest to settle it", d.sum.Snapshot, u.Zxid)
+	if !d.opt.NoVerifyDigest {
+		return fmt.Errorf("%w: %s (--no-verify-digest imports anyway)", ErrDigestMismatch, msg)
+	}
+	d.sum.DigestMismatches++
+	d.sum.Warnings = append(d.sum.Warnings, "digest mismatch: "+msg)
 	return nil
 }
 

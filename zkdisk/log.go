@@ -75,14 +75,26 @@ func OpenLog(path string, opt ReadOptions) (*LogReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &LogReader{path: path, f: f, r: bufio.NewReaderSize(f, 256<<10), limit: opt.limit()}
-	if st, err := f.Stat(); err == nil {
-		l.size = st.Size()
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
+	l, err := NewLogReader(f, st.Size(), path, opt)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	l.f = f
+	return l, nil
+}
+
+// NewLogReader reads a log of size bytes from r; name labels errors.
+func NewLogReader(r io.Reader, size int64, name string, opt ReadOptions) (*LogReader, error) {
+	l := &LogReader{path: name, r: bufio.NewReaderSize(r, int(min(max(size, 4096), 256<<10))), size: size, limit: opt.limit()}
 	var h [logHeaderSize]byte
 	ok, err := l.read(h[:])
 	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	if !ok {
@@ -93,8 +105,7 @@ func OpenLog(path string, opt ReadOptions) (*LogReader, error) {
 	l.Version = int32(binary.BigEndian.Uint32(h[4:]))
 	l.DBID = int64(binary.BigEndian.Uint64(h[8:]))
 	if l.Magic != LogMagic {
-		f.Close()
-		return nil, &FileError{File: path, Err: fmt.Errorf("%w: magic %#x, not a ZooKeeper transaction log (want %#x \"ZKLG\")",
+		return nil, &FileError{File: name, Err: fmt.Errorf("%w: magic %#x, not a ZooKeeper transaction log (want %#x \"ZKLG\")",
 			ErrCorrupt, uint32(l.Magic), LogMagic)}
 	}
 	return l, nil
@@ -112,8 +123,13 @@ func (l *LogReader) Size() int64 { return l.size }
 // End reports why and where the file's data ended, once Next has returned io.EOF.
 func (l *LogReader) End() (LogEnd, int64) { return l.end, l.endAt }
 
-// Close closes the file.
-func (l *LogReader) Close() error { return l.f.Close() }
+// Close closes the file (if OpenLog opened it).
+func (l *LogReader) Close() error {
+	if l.f == nil {
+		return nil
+	}
+	return l.f.Close()
+}
 
 // read fills b; ok is false at the end of the file (nothing or part of b there).
 func (l *LogReader) read(b []byte) (ok bool, err error) {

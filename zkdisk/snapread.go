@@ -87,8 +87,7 @@ type SnapshotInfo struct {
 	LastProcessedZxid    int64
 	HasLastProcessedZxid bool
 	// Bytes is the length of the (decompressed) stream.
-	Bytes    int64
-	Warnings []string
+	Bytes int64
 }
 
 // progressEvery is how many nodes or txns pass between Progress calls.
@@ -126,7 +125,7 @@ func readSnapshot(r io.Reader, codec Codec, name string, total int64, opt ReadOp
 	case CodecGzip:
 		zr, err := gzip.NewReader(bufio.NewReaderSize(raw, 64<<10))
 		if err != nil {
-			return nil, &FileError{File: name, Err: fmt.Errorf("%w: gzip: %v", ErrCorrupt, err)}
+			return nil, &FileError{File: name, Decoded: true, Raw: raw.n.Load(), Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
 		}
 		defer zr.Close()
 		src = zr
@@ -256,7 +255,7 @@ func readSnapshot(r io.Reader, codec Codec, name string, total int64, opt ReadOp
 		return fail(tailAt, err)
 	}
 	if more {
-		info.Warnings = append(info.Warnings, fmt.Sprintf("%s: data after the snapshot's last section ignored", name))
+		return fail(tailAt, fmt.Errorf("%w: more than %d bytes after the first seal", ErrCorrupt, maxTail))
 	}
 	info.Bytes = f.offset()
 	if opt.Progress != nil {
@@ -321,7 +320,8 @@ func (info *SnapshotInfo) parseTail(b []byte, sum hash.Hash32) error {
 		info.LastProcessedZxid, info.HasLastProcessedZxid = last, true
 	}
 	if len(rest) > 0 {
-		info.Warnings = append(info.Warnings, fmt.Sprintf("%s: %d bytes after the snapshot's last section ignored", info.File, len(rest)))
+		// No writer leaves anything else: a section cut short, or damage.
+		return fmt.Errorf("%w: %d bytes after the first seal are neither a digest section nor a 3.9 trailer", ErrCorrupt, len(rest))
 	}
 	return nil
 }

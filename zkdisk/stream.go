@@ -1,6 +1,7 @@
 package zkdisk
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -42,7 +43,7 @@ type fieldReader struct {
 }
 
 func newFieldReader(src io.Reader, limit int) *fieldReader {
-	return &fieldReader{src: src, buf: make([]byte, 256<<10), adler: adler32.New(), limit: limit}
+	return &fieldReader{src: src, buf: make([]byte, 64<<10), adler: adler32.New(), limit: limit}
 }
 
 // offset is the stream offset of the next unread byte.
@@ -121,33 +122,44 @@ func (f *fieldReader) long() int64 {
 	return int64(binary.BigEndian.Uint64(f.buf[f.r-8:]))
 }
 
-// bytesN reads n bytes into a new slice. n has been checked against the limit.
+// bytesN reads n bytes into a new slice. n has been checked against the limit;
+// memory is taken only as the bytes arrive, so a length that the stream does not
+// back up costs nothing.
 func (f *fieldReader) bytesN(n int) []byte {
 	if f.err != nil {
 		return nil
 	}
-	out := make([]byte, n)
 	if n <= len(f.buf) {
 		if !f.fill(n) {
 			return nil
 		}
+		out := make([]byte, n)
 		copy(out, f.buf[f.r:f.r+n])
 		f.r += n
 		return out
 	}
-	// Larger than the buffer: drain it, then read the rest straight from the stream.
-	k := copy(out, f.buf[f.r:f.w])
+	// Larger than the buffer: drain it, then read the rest straight from the
+	// stream, growing the result a block at a time.
+	start := f.offset()
+	out := append(make([]byte, 0, min(n, 4*len(f.buf))), f.buf[f.r:f.w]...)
 	f.r = f.w
 	f.checksum()
-	if _, err := io.ReadFull(f.src, out[k:]); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	for len(out) < n {
+		if len(out) == cap(out) {
+			out = append(out, make([]byte, min(n-len(out), cap(out)))...)[:len(out)]
 		}
-		f.fail(err)
-		return nil
+		m, err := f.src.Read(out[len(out):min(n, cap(out))])
+		f.adler.Write(out[len(out) : len(out)+m])
+		out = out[:len(out)+m]
+		if err != nil && len(out) < n {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			f.fail(err)
+			return nil
+		}
 	}
-	f.adler.Write(out[k:])
-	f.base += int64(f.w) + int64(n-k)
+	f.base = start + int64(n)
 	f.r, f.w, f.sumAt = 0, 0, 0
 	return out
 }
@@ -268,6 +280,7 @@ var maxSnappyChunk = snappy.MaxEncodedLen(maxSnappyDecoded)
 // snappyReader decodes a snappy-java stream.
 type snappyReader struct {
 	r     io.Reader
+	cbuf  bytes.Buffer
 	comp  []byte
 	block []byte
 	pos   int
@@ -327,19 +340,21 @@ func (s *snappyReader) next() error {
 	if n > uint32(maxSnappyChunk) {
 		return fmt.Errorf("%w: snappy chunk of %d bytes", ErrTooLarge, n)
 	}
-	if cap(s.comp) < int(n) {
-		s.comp = make([]byte, n)
+	// Read into a buffer that grows as the bytes arrive, not to the claimed size.
+	s.cbuf.Reset()
+	if got, err := io.CopyN(&s.cbuf, s.r, int64(n)); got < int64(n) {
+		return fmt.Errorf("%w: snappy chunk: %v", ErrCorrupt, unexpected(cmpOr(err, io.ErrUnexpectedEOF)))
 	}
-	s.comp = s.comp[:n]
-	if _, err := io.ReadFull(s.r, s.comp); err != nil {
-		return fmt.Errorf("%w: snappy chunk: %v", ErrCorrupt, unexpected(err))
-	}
+	s.comp = s.cbuf.Bytes()
 	dl, err := snappy.DecodedLen(s.comp)
 	if err != nil {
 		return fmt.Errorf("%w: snappy chunk: %v", ErrCorrupt, err)
 	}
-	if dl > maxSnappyDecoded {
-		return fmt.Errorf("%w: snappy chunk decodes to %d bytes", ErrTooLarge, dl)
+	// No Snappy element expands more than 64 times (a 64-byte copy in 1 byte of
+	// tag plus offset is the best case), so a larger claim is corrupt, and is
+	// refused before its buffer is allocated.
+	if dl > maxSnappyDecoded || dl > 64*len(s.comp)+64 {
+		return fmt.Errorf("%w: snappy chunk of %d bytes claims to decode to %d", ErrCorrupt, len(s.comp), dl)
 	}
 	if cap(s.block) < dl {
 		s.block = make([]byte, dl)
@@ -350,6 +365,13 @@ func (s *snappyReader) next() error {
 	}
 	s.pos = 0
 	return nil
+}
+
+func cmpOr(err, otherwise error) error {
+	if err != nil {
+		return err
+	}
+	return otherwise
 }
 
 func unexpected(err error) error {
