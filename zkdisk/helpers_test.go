@@ -223,3 +223,10 @@ func be64(b []byte) uint64       { return binary.BigEndian.Uint64(b) }
 func putBE64(b []byte, v uint64) { binary.BigEndian.PutUint64(b, v) }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func childPath(parent, name string) string {
+	if parent == "/" {
+		return "/" + name
+	}
+	return parent + "/" + name
+}

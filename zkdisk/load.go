@@ -220,6 +220,9 @@ func Load(opt LoadOptions) (*DB, error) {
 // loadSnapshot reads one snapshot file into a fresh tree.
 func loadSnapshot(s SnapshotFile, ropt ReadOptions) (*zkTree, *SnapshotInfo, error) {
 	t := newZkTree()
+	// A hint against rehashing a large map many times: real nodes take about
+	// 150 bytes of snapshot each (path, stat, a little data).
+	t.nodes = make(map[string]*znode, min(s.Size/150, 1<<24))
 	info, err := ReadSnapshotFile(s.Path, ropt, t.addSnapNode)
 	if err != nil {
 		return nil, nil, err
@@ -460,16 +463,15 @@ func (db *DB) count() {
 
 // walk calls fn for every node reachable from the root, parents first.
 func (t *zkTree) walk(fn func(*znode)) {
-	stack := []string{"/"}
+	var stack []*znode
+	if r := t.nodes["/"]; r != nil {
+		stack = append(stack, r)
+	}
 	for len(stack) > 0 {
-		p := stack[len(stack)-1]
+		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		n := t.nodes[p]
-		if n == nil {
-			continue
-		}
-		for c := range n.children {
-			stack = append(stack, childPath(p, c))
+		for _, c := range n.children {
+			stack = append(stack, c)
 		}
 		fn(n)
 	}
@@ -508,22 +510,25 @@ func (db *DB) Restore(cfg datatree.Config, progress func(Progress)) (*datatree.T
 	for id, to := range t.sessions {
 		sessions = append(sessions, datatree.SessionImage{ID: jute.SessionID(id), Timeout: to})
 	}
-	stack := []string{"/"}
+	// The walk holds the only references left: each node becomes garbage once
+	// the tree has copied it and its children are on the stack.
+	stack := []*znode{t.nodes["/"]}
+	t.nodes = nil
 	var img datatree.NodeImage
 	var done int64
 	next := func() (*datatree.NodeImage, error) {
 		for len(stack) > 0 {
-			p := stack[len(stack)-1]
+			n := stack[len(stack)-1]
+			stack[len(stack)-1] = nil
 			stack = stack[:len(stack)-1]
-			n := t.nodes[p]
 			if n == nil {
 				continue
 			}
-			for c := range n.children {
-				stack = append(stack, childPath(p, c))
+			for _, c := range n.children {
+				stack = append(stack, c)
 			}
-			delete(t.nodes, p)
 			img = n.img
+			n.children, n.img = nil, datatree.NodeImage{}
 			done++
 			if progress != nil && done%progressEvery == 0 {
 				progress(Progress{Phase: PhaseRestore, Nodes: done, TotalNodes: db.Summary.Znodes})

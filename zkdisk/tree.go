@@ -36,10 +36,10 @@ const (
 )
 
 // znode is one node of a zkTree: its snapshot image (Path is its key; ACL an
-// interned list) and its children's names.
+// interned list) and its children by name.
 type znode struct {
 	img      datatree.NodeImage
-	children map[string]struct{}
+	children map[string]*znode
 }
 
 func (n *znode) digest() uint64 { return datatree.NodeDigest(&n.img) }
@@ -95,16 +95,16 @@ func (t *zkTree) insert(n *znode) {
 	if n.img.Path != "/" {
 		parent, name := splitPath(n.img.Path)
 		if p := t.nodes[parent]; p != nil {
-			p.addChild(name)
+			p.addChild(name, n)
 		}
 	}
 }
 
-func (n *znode) addChild(name string) {
+func (n *znode) addChild(name string, c *znode) {
 	if n.children == nil {
-		n.children = make(map[string]struct{})
+		n.children = make(map[string]*znode)
 	}
-	n.children[name] = struct{}{}
+	n.children[name] = c
 }
 
 // intern returns the shared copy of an ACL list; nil (Java's null) is
@@ -136,13 +136,6 @@ func splitPath(path string) (parent, name string) {
 		return "/", path[i+1:]
 	}
 	return path[:i], path[i+1:]
-}
-
-func childPath(parent, name string) string {
-	if parent == "/" {
-		return "/" + name
-	}
-	return parent + "/" + name
 }
 
 // trackOwner adds or removes path in its session's ephemerals.
@@ -184,7 +177,7 @@ func (t *zkTree) createNode(path string, data []byte, acl []jute.ACL, owner int6
 		// left without its parent's entry is linked again, so the tree serves
 		// what the log says rather than an unreachable node.
 		existing.img.ACL = list
-		parent.addChild(name)
+		parent.addChild(name, existing)
 		return jute.CodeNodeExists
 	}
 	t.change(parent, func(p *datatree.NodeImage) {
@@ -201,7 +194,7 @@ func (t *zkTree) createNode(path string, data []byte, acl []jute.ACL, owner int6
 	path = jute.Clone(path)
 	n := &znode{img: datatree.NodeImage{Path: path, Data: cloneBytes(data), ACL: list,
 		Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: time, Mtime: time, Owner: owner}}
-	parent.addChild(path[len(path)-len(name):])
+	parent.addChild(path[len(path)-len(name):], n)
 	t.nodes[path] = n
 	t.digest += n.digest()
 	t.trackOwner(path, owner, true)
@@ -348,18 +341,17 @@ func (t *zkTree) updateQuotaStat(quoted string, dBytes int64, dCount int64) {
 // updateQuotaForPath recounts quoted's subtree into its stats node.
 func (t *zkTree) updateQuotaForPath(quoted string) {
 	var count, bytes int64
-	stack := []string{quoted}
+	var stack []*znode
+	if n := t.nodes[quoted]; n != nil {
+		stack = append(stack, n)
+	}
 	for len(stack) > 0 {
-		p := stack[len(stack)-1]
+		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		n := t.nodes[p]
-		if n == nil {
-			continue
-		}
 		count++
 		bytes += int64(len(n.img.Data))
-		for c := range n.children {
-			stack = append(stack, childPath(p, c))
+		for _, c := range n.children {
+			stack = append(stack, c)
 		}
 	}
 	statPath := quotaRoot + quoted + "/" + quotaStats
@@ -380,22 +372,18 @@ func (t *zkTree) setupQuota() {
 		return
 	}
 	var leaves []string
-	stack := []string{quotaRoot}
+	stack := []*znode{t.nodes[quotaRoot]}
 	for len(stack) > 0 {
-		p := stack[len(stack)-1]
+		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		n := t.nodes[p]
-		if n == nil {
-			continue
-		}
-		if len(n.children) == 0 {
+		if p := n.img.Path; len(n.children) == 0 {
 			if i := strings.Index(p, "/"+quotaLimit); strings.HasSuffix(p, "/"+quotaLimit) && i > len(quotaRoot) {
 				leaves = append(leaves, p[len(quotaRoot):i])
 			}
 			continue
 		}
-		for c := range n.children {
-			stack = append(stack, childPath(p, c))
+		for _, c := range n.children {
+			stack = append(stack, c)
 		}
 	}
 	slices.Sort(leaves)

@@ -20,10 +20,12 @@ import (
 	"zkd/jute"
 )
 
-// TestMain removes the zkd binary the round-trip test builds.
+// TestMain removes the zkd binary the round-trip test builds and the data the
+// benchmarks generate.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testutil.RemoveBuild()
+	removeMillionDirs()
 	os.Exit(code)
 }
 
