@@ -16,10 +16,12 @@ import (
 	"zkd/jute"
 )
 
-// liveSession is a session the workload leaves open, with its timeout.
+// liveSession is a session the workload leaves open, with its timeout (and its
+// password, when the test knows it).
 type liveSession struct {
 	id      int64
 	timeout int32
+	passwd  []byte
 }
 
 // zkOpts are the settings the workload's ZooKeeper runs with: a snapshot every
@@ -226,9 +228,16 @@ func generateZooKeeperData(t *testing.T, seed uint64, rounds int) (string, map[s
 	if err := reader.AddAuth("digest", []byte("alice:secret")); err != nil {
 		t.Fatal(err)
 	}
+	// A session whose password the test knows, holding an ephemeral.
+	raw, resp := rawConnect(t, zkSrv.addr, 0, nil)
+	if resp.SessionID == 0 {
+		t.Fatal("ZooKeeper refused a session")
+	}
+	raw.createEphemeral(t, "/app/eph/raw-held")
 	served := servedTree(t, reader)
 	zkSrv.proc.Kill()
-	return dataDir, served, append(live, liveSession{id: reader.SessionID(), timeout: 30000})
+	return dataDir, served, append(live, liveSession{id: reader.SessionID(), timeout: 30000},
+		liveSession{id: raw.id, timeout: resp.TimeOut, passwd: raw.passwd})
 }
 
 // TestImportFromLiveZooKeeper imports what a real ZooKeeper 3.8 wrote under a

@@ -37,7 +37,7 @@ func TestRoundTripZooKeeperZkdZooKeeper(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Apache ZooKeeper and zkd")
 	}
-	zkDir, served, _ := generateZooKeeperData(t, 2, 150)
+	zkDir, served, live := generateZooKeeperData(t, 2, 150)
 	bin := testutil.BuildZkd(t)
 
 	// ZooKeeper -> zkd.
@@ -51,6 +51,14 @@ func TestRoundTripZooKeeperZkdZooKeeper(t *testing.T) {
 		importedZxid = max(importedZxid, n.Stat.Mzxid, n.Stat.Pzxid, n.Stat.Czxid)
 	}
 	zkdSrv := startZkd(t, bin, zkdDir)
+	// A session ZooKeeper opened resumes on zkd with ZooKeeper's password.
+	held := live[len(live)-1]
+	if _, resp := rawConnect(t, zkdSrv.addr, held.id, held.passwd); resp.SessionID != held.id || resp.TimeOut == 0 {
+		t.Fatalf("resuming ZooKeeper's session 0x%x on zkd: %+v", held.id, resp)
+	}
+	if _, resp := rawConnect(t, zkdSrv.addr, held.id, make([]byte, 16)); resp.TimeOut != 0 {
+		t.Fatalf("zkd resumed session 0x%x with a wrong password", held.id)
+	}
 	c := connect(t, zkdSrv.addr, 30*time.Second)
 	if err := c.AddAuth("digest", []byte("alice:secret")); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,8 @@ package zkdisk
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -255,4 +257,78 @@ func describeDir(dir string) string {
 		fmt.Fprintf(&b, "%s (%d) ", e.Name(), info.Size())
 	}
 	return b.String()
+}
+
+// rawSession is a session opened with a hand-made handshake, so that the test
+// knows the password the server gave it.
+type rawSession struct {
+	conn   net.Conn
+	id     int64
+	passwd []byte
+	xid    int32
+}
+
+func writeFrame(c net.Conn, b []byte) error {
+	_, err := c.Write(binary.BigEndian.AppendUint32(nil, uint32(len(b))))
+	if err == nil {
+		_, err = c.Write(b)
+	}
+	return err
+}
+
+func readFrame(c net.Conn) ([]byte, error) {
+	var n [4]byte
+	if _, err := io.ReadFull(c, n[:]); err != nil {
+		return nil, err
+	}
+	b := make([]byte, binary.BigEndian.Uint32(n[:]))
+	_, err := io.ReadFull(c, b)
+	return b, err
+}
+
+// rawConnect opens (sid 0) or resumes a session and returns the server's answer.
+func rawConnect(t *testing.T, addr string, sid int64, passwd []byte) (*rawSession, jute.ConnectResponse) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	if passwd == nil {
+		passwd = make([]byte, 16)
+	}
+	req := jute.ConnectRequest{TimeOut: 30000, SessionID: sid, Passwd: passwd}
+	if err := writeFrame(c, req.Append(nil)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := readFrame(c)
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	var resp jute.ConnectResponse
+	d := jute.NewDecoder(b)
+	resp.Decode(&d)
+	return &rawSession{conn: c, id: resp.SessionID, passwd: bytes.Clone(resp.Passwd)}, resp
+}
+
+// createEphemeral creates an ephemeral node on the raw session.
+func (s *rawSession) createEphemeral(t *testing.T, path string) {
+	t.Helper()
+	s.xid++
+	b := (&jute.RequestHeader{Xid: s.xid, Type: jute.OpCreate}).Append(nil)
+	b = (&jute.CreateRequest{Path: path, Data: []byte("held"), ACL: jute.OpenACLUnsafe, Flags: int32(jute.ModeEphemeral)}).Append(b)
+	if err := writeFrame(s.conn, b); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := readFrame(s.conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h jute.ReplyHeader
+	d := jute.NewDecoder(reply)
+	h.Decode(&d)
+	if h.Err != jute.CodeOK {
+		t.Fatalf("create %s: %v", path, h.Err)
+	}
 }
