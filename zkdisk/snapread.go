@@ -7,6 +7,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/klauspost/compress/gzip"
@@ -109,7 +110,7 @@ func ReadSnapshotFile(path string, opt ReadOptions, onNode func(*SnapNode) error
 	if st, err := f.Stat(); err == nil {
 		total = st.Size()
 	}
-	return readSnapshot(f, codecOf(path), path, total, opt, onNode)
+	return readSnapshot(f, codecOf(filepath.Base(path)), path, total, opt, onNode)
 }
 
 // ReadSnapshot reads a snapshot stream in the given codec; name labels errors.
@@ -246,7 +247,8 @@ func readSnapshot(r io.Reader, codec Codec, name string, total int64, opt ReadOp
 		return fail(at, fmt.Errorf("%w: seal checksum %#x, computed %#x (ZooKeeper: CRC corruption)", ErrCorrupt, got, want))
 	}
 	tailAt := f.offset()
-	sum := f.adler // the running checksum, covering seal 1
+	f.checksum()
+	sum := f.adler // the running checksum, now covering seal 1
 	tail, more := f.rest(maxTail)
 	if f.err != nil {
 		return failRead("the digest section")
