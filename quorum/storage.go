@@ -28,6 +28,12 @@ const (
 // reserves for raft's own entries.
 var ErrReservedKind = errors.New("quorum: proposal starts with a reserved kind byte")
 
+// IsRaftEntry reports whether logged entry data is raft's own (a conf change),
+// not a proposal of the layer above.
+func IsRaftEntry(data []byte) bool {
+	return len(data) > 0 && (data[0] == kindConfChange || data[0] == kindConfChangeV2)
+}
+
 // toLog converts raft entries for the log. Proposals are stored without copying;
 // only conf changes get a kind byte prepended.
 func toLog(dst []txnlog.Entry, ents []*pb.Entry) []txnlog.Entry {

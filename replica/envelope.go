@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"zkd/datatree"
+	"zkd/jute"
+	"zkd/quorum"
 )
 
 const (
@@ -67,4 +69,27 @@ func entryOrigin(entry []byte) (origin, seq uint64, ok bool) {
 		return 0, 0, false
 	}
 	return binary.BigEndian.Uint64(entry[1:]), binary.BigEndian.Uint64(entry[9:]), true
+}
+
+// ApplyLogged applies one logged entry's data to tree at zxid as a member does,
+// without waiters or listeners: tools that read a stopped data directory (export)
+// replay the log with it. Raft's own entries (empty, or a conf change, whose
+// data begins with quorum's kind byte) only advance the zxid.
+func ApplyLogged(tree *datatree.Tree, zxid jute.Zxid, data []byte) datatree.Result {
+	env, err := decodeEnvelope(data)
+	if err != nil || quorum.IsRaftEntry(data) {
+		tree.Apply(zxid, nil)
+		return datatree.Result{}
+	}
+	var txn datatree.Txn
+	if env.legacy {
+		txn, err = datatree.DecodeLegacyTxn(env.txn)
+	} else {
+		txn, err = datatree.DecodeTxn(env.txn)
+	}
+	if err != nil {
+		tree.Apply(zxid, nil)
+		return datatree.Result{Err: jute.CodeMarshallingError}
+	}
+	return tree.ApplyTxn(zxid, &txn)
 }

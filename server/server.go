@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"zkd/session"
 	"zkd/snapshot"
 	"zkd/txnlog"
+	"zkd/zkdisk"
 	"zkd/zoocfg"
 )
 
@@ -111,6 +113,12 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 
 	fs := vfs.OS()
 	snapDir, logDir := SnapshotDir(&cfg), LogDir(&cfg)
+	// A ZooKeeper data directory is never mistaken for an empty one (DESIGN.md
+	// invariant 11): with ZooKeeper's files beside it and no zkd data, zkd
+	// refuses to start and says how to import them.
+	if err := refuseZooKeeperData(&cfg, snapDir, logDir); err != nil {
+		return nil, err
+	}
 	for _, dir := range []string{snapDir, logDir} {
 		if err := fs.MkdirAll(dir); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
@@ -296,6 +304,24 @@ func (s *Server) stopTicker() {
 		close(s.stopC)
 	}
 	s.tickW.Wait()
+}
+
+// ErrZooKeeperData is returned by Start when the data directory holds Apache
+// ZooKeeper's data and no zkd data: the error's text names the files and the
+// import command.
+var ErrZooKeeperData = errors.New("server: the data directory holds Apache ZooKeeper data")
+
+func refuseZooKeeperData(cfg *zoocfg.Config, snapDir, logDir string) error {
+	for _, dir := range []string{snapDir, logDir} {
+		if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+			return nil // zkd's own data: the ZooKeeper files beside it are left alone
+		}
+	}
+	found, err := zkdisk.Detect(cfg.DataDir, cfg.DataLogDir)
+	if err != nil || !found.Any() {
+		return nil
+	}
+	return fmt.Errorf("%w\n%s", ErrZooKeeperData, found.RefusalMessage(cfg.ConfigFile))
 }
 
 // SnapshotDir and LogDir are zkd's own subdirectories of dataDir and dataLogDir;

@@ -129,3 +129,29 @@ func TestStartServeStopRestart(t *testing.T) {
 type nopLogger struct{}
 
 func (nopLogger) Printf(string, ...any) {}
+
+// A data directory holding Apache ZooKeeper's files and no zkd data is refused,
+// naming the files and the import command, rather than served as an empty tree.
+func TestZooKeeperDataDirectoryIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	v2 := filepath.Join(dir, "version-2")
+	if err := os.MkdirAll(v2, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A snapshot name is enough for Detect; its contents are not read.
+	if err := os.WriteFile(filepath.Join(v2, "snapshot.1a2"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Start(context.Background(), testConfig(t, dir), Options{Logger: quiet})
+	if !errors.Is(err, ErrZooKeeperData) {
+		t.Fatalf("start on ZooKeeper data: %v, want ErrZooKeeperData", err)
+	}
+	for _, want := range []string{"version-2", "0x1a2", "zkd import"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("refusal %q does not mention %q", err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "zkd")); !os.IsNotExist(err) {
+		t.Fatalf("the refused start created zkd's directory: %v", err)
+	}
+}

@@ -67,9 +67,11 @@ var graph = map[string]rule{
 	"admin": {module: []string{"session", "replica", "datatree", "jute", "internal"},
 		thirdParty: []string{"github.com/prometheus/client_golang"}},
 	"server": {module: []string{"zoocfg", "admin", "netloop", "session", "replica", "quorum", "snapshot",
-		"txnlog", "datatree", "jute", "internal"}},
-	".":   mainRule,
-	"cmd": mainRule, // cmd/<name>: extra commands, wired like main
+		"txnlog", "datatree", "jute", "zkdisk", "internal"}},
+	// ZooKeeper's on-disk formats: import into a zkd snapshot, export from a tree.
+	"zkdisk": {module: []string{"datatree", "snapshot", "jute", "internal"}, thirdParty: []string{"github.com/klauspost/compress"}},
+	".":      mainRule,
+	"cmd":    mainRule, // cmd/<name>: extra commands, wired like main
 
 	// zoocfg: zoo.cfg, myid, ZOO_* and -D properties -> Config; imported by main,
 	// the server assembly, test harnesses and reconfig, so it needs nothing of zkd.
