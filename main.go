@@ -20,9 +20,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // -pprof serves the default mux
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -93,6 +97,7 @@ func parseFlagsEnv(args []string, getenv func(string) string) (zoocfg.Config, *s
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", cfg.LogFormat, "log format: text or json")
 	pidFile := fs.String("pidfile", getenv("ZOOPIDFILE"), "write the process id to this file while running (default $ZOOPIDFILE)")
+	fs.StringVar(&pprofAddr, "pprof", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off by default)")
 	props, args := zoocfg.SystemProperties(args, getenv)
 	if err := fs.Parse(args); err != nil {
 		return cfg, nil, err
@@ -179,8 +184,31 @@ func durationsInMs(_ []string, a slog.Attr) slog.Attr {
 	return slog.Int64(key, a.Value.Duration().Milliseconds())
 }
 
+// pprofAddr is -pprof: where Go's profiler is served, "" for nowhere.
+var pprofAddr string
+
+// servePprof serves net/http/pprof's handlers (registered on the default mux by
+// its import) until the process ends: CPU, heap, mutex and block profiles and
+// the execution tracer of a live server.
+func servePprof(addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("-pprof: %w", err)
+	}
+	log.Info("profiler listening", "addr", ln.Addr().String(), "path", "/debug/pprof/")
+	go func() { _ = http.Serve(ln, nil) }()
+	return nil
+}
+
 // run serves until ctx is cancelled (SIGINT or SIGTERM).
 func run(ctx context.Context, cfg zoocfg.Config, log *slog.Logger) error {
+	if pprofAddr != "" {
+		runtime.SetMutexProfileFraction(100)
+		runtime.SetBlockProfileRate(100000)
+		if err := servePprof(pprofAddr, log); err != nil {
+			return err
+		}
+	}
 	srv, err := startInstance(cfg, log)
 	if err != nil {
 		return err
