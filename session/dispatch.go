@@ -246,35 +246,12 @@ func (c *Conn) request(frame []byte) bool {
 	return true
 }
 
-// write checks that a write request decodes, then proposes it. Validation against
-// the tree happens at apply, where every replica makes the same decision.
+// write proposes a write request as the client sent it. It is decoded and
+// validated once, at apply, where every replica makes the same decision: a body
+// that does not decode is answered MARSHALLINGERROR from there, in its place
+// among the connection's writes.
 func (c *Conn) write(hdr jute.RequestHeader, body []byte, start int64) {
 	srv := c.srv
-	d := jute.NewDecoder(body)
-	switch hdr.Type {
-	case jute.OpCreateTTL:
-		var r jute.CreateTTLRequest
-		r.Decode(&d)
-	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer:
-		var r jute.CreateRequest
-		r.Decode(&d)
-	case jute.OpDelete:
-		var r jute.PathVersionRequest
-		r.Decode(&d)
-	case jute.OpSetData:
-		var r jute.SetDataRequest
-		r.Decode(&d)
-	case jute.OpSetACL:
-		var r jute.SetACLRequest
-		r.Decode(&d)
-	case jute.OpMulti:
-		var r jute.MultiRequest
-		r.Decode(&d)
-	}
-	if d.Err() != nil {
-		c.answer(replyFrame(nil, hdr.Xid, srv.Tree().LastZxid(), jute.CodeMarshallingError), start, false)
-		return
-	}
 	txn := &datatree.Txn{Kind: datatree.KindRequest, Session: c.sess.id, Time: time.Now().UnixMilli(),
 		Op: hdr.Type, Cxid: hdr.Xid, Identity: c.Identity(), Body: body}
 	p := &pending{start: start}
