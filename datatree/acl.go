@@ -161,15 +161,17 @@ func validDigestID(id string) bool {
 }
 
 // aclTable interns ACL lists so that the million nodes sharing OPEN_ACL_UNSAFE share
-// one slice. It is used only by the applier (and New), so it needs no lock.
+// one list, referred to by one pointer per node. It is used only by the applier
+// (and New and Restore), so it needs no lock; the lists it hands out are never
+// modified, so readers use them under the lock of the node that refers to them.
 type aclTable struct {
-	lists map[string][]jute.ACL
+	lists map[string]*[]jute.ACL
 	key   []byte
 }
 
-func (t *aclTable) init() { t.lists = make(map[string][]jute.ACL) }
+func (t *aclTable) init() { t.lists = make(map[string]*[]jute.ACL) }
 
-func (t *aclTable) intern(acl []jute.ACL) []jute.ACL {
+func (t *aclTable) intern(acl []jute.ACL) *[]jute.ACL {
 	t.key = t.key[:0]
 	for i := range acl {
 		t.key = acl[i].Append(t.key)
@@ -181,6 +183,6 @@ func (t *aclTable) intern(acl []jute.ACL) []jute.ACL {
 	for i, a := range acl {
 		own[i] = jute.ACL{Perms: a.Perms, ID: jute.Id{Scheme: jute.Clone(a.ID.Scheme), ID: jute.Clone(a.ID.ID)}}
 	}
-	t.lists[string(t.key)] = own
-	return own
+	t.lists[string(t.key)] = &own
+	return &own
 }

@@ -24,7 +24,7 @@ func TestReadAllocs(t *testing.T) {
 	w := newWatcher("w", nil)
 	h.tree.GetData("/a", w, nil)
 	dst := make([]string, 0, 8)
-	open := h.tree.stripeOf("/a").nodes["/a"].acl
+	open := *nodeOf(h.tree, "/a").acl
 	cases := []struct {
 		name string
 		f    func()

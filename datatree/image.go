@@ -34,7 +34,7 @@ type SessionImage struct {
 }
 
 func imageOf(path string, n *node) NodeImage {
-	return NodeImage{Path: path, Data: n.data, ACL: n.acl, Czxid: n.czxid, Mzxid: n.mzxid,
+	return NodeImage{Path: path, Data: n.data(), ACL: *n.acl, Czxid: n.czxid, Mzxid: n.mzxid,
 		Ctime: n.ctime, Mtime: n.mtime, Version: n.version, Cversion: n.cversion,
 		Aversion: n.aversion, Owner: n.owner, Pzxid: n.pzxid}
 }
@@ -99,7 +99,7 @@ func (t *Tree) saveImage(path string, n *node) {
 	if _, ok := t.cow.pre[path]; ok {
 		return
 	}
-	p := &preimage{beforeCopy: !t.cow.copied[xxhashStripe(path)]}
+	p := &preimage{beforeCopy: !t.cow.copied[stripeIndex(pathHash(path))]}
 	if n != nil {
 		img := imageOf(path, n)
 		p.img = &img
@@ -126,9 +126,10 @@ func (im *Image) Nodes(fn func(*NodeImage) error) error {
 		s := &t.stripes[i]
 		batch = batch[:0]
 		s.mu.RLock()
-		for p, n := range s.nodes {
-			batch = append(batch, imageOf(p, n))
-		}
+		s.each(func(id nodeID) {
+			n := t.nodes.at(id)
+			batch = append(batch, imageOf(n.path(), n))
+		})
 		s.mu.RUnlock()
 		// Resolve against the preimages: a node changed since the freeze is
 		// replaced by its saved state, or dropped if it did not exist then.
@@ -186,19 +187,18 @@ func (im *Image) Release() {
 var ErrBadImage = errors.New("datatree: inconsistent snapshot image")
 
 // Restore builds a tree from a snapshot image: the nodes (any order), the sessions
-// and the zxid the image reflects. Children, ephemeral ownership and the reaper's
-// candidates are derived from the nodes.
+// and the zxid the image reflects. Children, ephemeral ownership, the reaper's
+// candidates and the digest are derived from the nodes. next returns nil at the
+// end; the image it returns (and its Path, Data and ACL) need only stay valid
+// until the next call, as Restore copies what it keeps, so a decoder may reuse
+// its buffers. A run of images with the very same ACL slice is interned once.
 func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*NodeImage, error)) (*Tree, error) {
-	t := New(cfg)
-	// The special nodes come from the image like any other.
-	for i := range t.stripes {
-		clear(t.stripes[i].nodes)
-	}
-	t.nodeCount.Store(0)
-	t.dataBytes.Store(0)
+	t := newEmpty(cfg)
 	for _, s := range sessions {
 		t.sessions.byID[s.ID] = &sessionState{timeout: s.Timeout, ephemerals: make(map[string]struct{})}
 	}
+	var lastACL []jute.ACL
+	var interned *[]jute.ACL
 	for {
 		img, err := next()
 		if err != nil {
@@ -210,49 +210,64 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 		if !ValidatePath(img.Path) {
 			return nil, fmt.Errorf("%w: bad path %q", ErrBadImage, img.Path)
 		}
-		path := jute.Clone(img.Path)
-		n := &node{data: cloneData(img.Data), acl: t.acls.intern(img.ACL),
-			czxid: img.Czxid, mzxid: img.Mzxid, ctime: img.Ctime, mtime: img.Mtime,
-			version: img.Version, cversion: img.Cversion, aversion: img.Aversion,
-			owner: img.Owner, pzxid: img.Pzxid}
-		s := t.stripeOf(path)
-		if s.nodes[path] != nil {
-			return nil, fmt.Errorf("%w: duplicate node %q", ErrBadImage, path)
+		s, h := t.stripeOf(img.Path)
+		if s.lookup(&t.nodes, h, img.Path) != 0 {
+			return nil, fmt.Errorf("%w: duplicate node %q", ErrBadImage, img.Path)
 		}
-		s.nodes[path] = n
+		if interned == nil || len(img.ACL) != len(lastACL) || len(img.ACL) > 0 && &img.ACL[0] != &lastACL[0] {
+			lastACL, interned = img.ACL, t.acls.intern(img.ACL)
+		}
+		id := t.nodes.alloc()
+		n := t.nodes.at(id)
+		n.setBlob(img.Path, img.Data)
+		n.acl = interned
+		n.persisted = persisted{czxid: img.Czxid, mzxid: img.Mzxid, pzxid: img.Pzxid,
+			ctime: img.Ctime, mtime: img.Mtime, owner: img.Owner,
+			version: img.Version, cversion: img.Cversion, aversion: img.Aversion}
+		s.insert(h, id)
 		t.nodeCount.Add(1)
-		t.dataBytes.Add(int64(len(path) + len(n.data)))
+		t.dataBytes.Add(int64(len(img.Path) + len(img.Data)))
 	}
-	if t.stripeOf("/").nodes["/"] == nil {
-		return nil, fmt.Errorf("%w: no root", ErrBadImage)
-	}
-	for i := range t.stripes {
-		for path, n := range t.stripes[i].nodes {
-			if path == "/" {
-				continue
-			}
-			parentPath, name := parentOf(path)
-			parent := t.stripeOf(parentPath).nodes[parentPath]
-			if parent == nil {
-				return nil, fmt.Errorf("%w: %q has no parent", ErrBadImage, path)
-			}
-			if parent.children == nil {
-				parent.children = make(map[string]struct{})
-			}
-			parent.children[name] = struct{}{}
-			switch {
-			case n.owner == containerOwner || isTTLOwner(n.owner, cfg.ExtendedTypes):
-				t.sessions.expiring[path] = struct{}{}
-			case n.owner != 0:
-				if st := t.sessions.byID[jute.SessionID(n.owner)]; st != nil {
-					st.ephemerals[path] = struct{}{}
-				}
-			}
-			if name == quotaLimit && strings.HasPrefix(parentPath, quotaRoot+"/") {
-				t.quotas[parentPath[len(quotaRoot):]] = struct{}{}
-			}
-		}
+	if err := t.linkAll(); err != nil {
+		return nil, err
 	}
 	t.lastZxid.Store(int64(zxid))
 	return t, nil
+}
+
+// linkAll links every node to its parent and derives what follows from the nodes
+// (owners, quotas, digest) once all are in place. Nothing else may use the tree.
+func (t *Tree) linkAll() error {
+	if id, _ := t.lookupRaw("/"); id == 0 {
+		return fmt.Errorf("%w: no root", ErrBadImage)
+	}
+	var digest uint64
+	for id := nodeID(1); id < t.nodes.high; id++ {
+		n := t.nodes.at(id)
+		digest += n.digest()
+		path := n.path()
+		if path == "/" {
+			continue
+		}
+		parentPath, name := parentOf(path)
+		parent, _ := t.lookupRaw(parentPath)
+		if parent == 0 {
+			return fmt.Errorf("%w: %q has no parent", ErrBadImage, path)
+		}
+		t.link(parent, id)
+		switch {
+		case n.owner == containerOwner || isTTLOwner(n.owner, t.cfg.ExtendedTypes):
+			t.sessions.expiring[jute.Clone(path)] = struct{}{}
+		case n.owner != 0:
+			if st := t.sessions.byID[jute.SessionID(n.owner)]; st != nil {
+				st.ephemerals[jute.Clone(path)] = struct{}{}
+			}
+		}
+		if name == quotaLimit && strings.HasPrefix(parentPath, quotaRoot+"/") {
+			t.quotas[jute.Clone(parentPath[len(quotaRoot):])] = struct{}{}
+		}
+	}
+	t.work = digest
+	t.digest.Store(digest)
+	return nil
 }

@@ -180,7 +180,7 @@ func TestCreateOpcodeKinds(t *testing.T) {
 		if code != jute.CodeOK {
 			t.Fatalf("%v %s flags %d: %v", tt.op, tt.path, tt.flags, code)
 		}
-		n := h.tree.stripeOf(tt.path).nodes[tt.path]
+		n := nodeOf(h.tree, tt.path)
 		if n.owner != tt.owner {
 			t.Errorf("%v %s flags %d: stored owner %#x, want %#x", tt.op, tt.path, tt.flags, n.owner, tt.owner)
 		}

@@ -1,0 +1,278 @@
+package datatree
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
+
+	"zkd/jute"
+)
+
+// nodeID names a slot of the node store. 0 is never a node: it stands for "none"
+// in child and sibling links.
+type nodeID uint32
+
+// persisted is ZooKeeper's StatPersisted as stored: cversion counts the children
+// ever created (the sequence counter), owner is the raw ephemeralOwner (session id,
+// container or TTL marker).
+type persisted struct {
+	czxid, mzxid, pzxid int64
+	ctime, mtime        int64
+	owner               int64
+	version             int32
+	cversion            int32
+	aversion            int32
+}
+
+// node is one znode: 112 bytes in a slab, plus its blob. Nothing in a node is a Go
+// map or a per-node slice header beyond blob, so a million nodes cost the GC two
+// pointers each (blob and the interned ACL) and no per-node bookkeeping
+// allocations.
+//
+// Guards. Every field is guarded by the lock of the node's own stripe, except:
+//   - next and prev (the links among siblings) are guarded by the stripe of the
+//     node's parent, which the applier holds whenever it adds or removes a child;
+//   - blob is written with both the node's and its parent's stripes write-locked,
+//     so it may be read under either (GetChildren reads children's names under the
+//     parent's lock).
+//
+// blob holds the path bytes then the data bytes. It is never modified in place:
+// setData replaces it whole, so readers may keep slices of it (GetData's result,
+// names from GetChildren) after releasing the lock.
+type node struct {
+	blob []byte
+	acl  *[]jute.ACL // interned: shared between nodes with equal lists; never nil
+	persisted
+	plen  uint32 // length of the path at the start of blob; nullData flag in the top bit
+	nkids int32  // number of children
+	first nodeID // a child, or 0; the others follow through next
+	next  nodeID // next sibling, or 0
+	prev  nodeID // previous sibling, or 0
+}
+
+const nullData = 1 << 31 // in node.plen: the data is null (Java's byte[] null), not empty
+
+// path returns the node's path. It aliases blob, whose path bytes never change.
+func (n *node) path() string {
+	l := n.plen &^ nullData
+	return unsafe.String(unsafe.SliceData(n.blob), int(l))
+}
+
+// name returns the last component of the path ("" for the root).
+func (n *node) name() string {
+	p := n.path()
+	return p[strings.LastIndexByte(p, '/')+1:]
+}
+
+// data returns the node's data: nil for null data, otherwise a slice of blob with
+// its capacity cut to its length, so that no append can reach a neighbour.
+func (n *node) data() []byte {
+	if n.plen&nullData != 0 {
+		return nil
+	}
+	l := int(n.plen)
+	return n.blob[l:len(n.blob):len(n.blob)]
+}
+
+func (n *node) dataLen() int { return len(n.blob) - int(n.plen&^nullData) }
+
+// setBlob stores path and data as the node's blob, in one allocation.
+func (n *node) setBlob(path string, data []byte) {
+	b := make([]byte, len(path)+len(data))
+	copy(b, path)
+	copy(b[len(path):], data)
+	n.blob = b
+	n.plen = uint32(len(path))
+	if data == nil {
+		n.plen |= nullData
+	}
+}
+
+// replaceData gives the node new data, keeping its path: a new blob, so that
+// readers holding the old data keep an unchanged copy.
+func (n *node) replaceData(data []byte) { n.setBlob(n.path(), data) }
+
+// Node slab. Ids index fixed-size chunks; the directory of chunks is republished
+// (copied, then swapped atomically) when it grows, and a chunk never moves, so a
+// reader holding a stripe lock can reach any node by id without another lock.
+const (
+	chunkBits = 10
+	chunkSize = 1 << chunkBits
+)
+
+type nodeChunk [chunkSize]node
+
+type nodeStore struct {
+	dir  atomic.Pointer[[]*nodeChunk] // published directory; never nil after init
+	free []nodeID                     // applier-only: released ids, reused first
+	high nodeID                       // applier-only: ids below high have been handed out
+}
+
+func (s *nodeStore) init() {
+	dir := make([]*nodeChunk, 0, 16)
+	s.dir.Store(&dir)
+	s.high = 1 // id 0 is "none"
+}
+
+// at returns the node with id. The caller holds the lock that guards what it reads.
+func (s *nodeStore) at(id nodeID) *node {
+	dir := *s.dir.Load()
+	return &dir[id>>chunkBits][id&(chunkSize-1)]
+}
+
+// alloc hands out a cleared node slot. Applier only.
+func (s *nodeStore) alloc() nodeID {
+	if k := len(s.free); k > 0 {
+		id := s.free[k-1]
+		s.free = s.free[:k-1]
+		return id
+	}
+	id := s.high
+	dir := *s.dir.Load()
+	if int(id>>chunkBits) >= len(dir) {
+		grown := make([]*nodeChunk, len(dir), max(2*len(dir), 16))
+		copy(grown, dir)
+		grown = append(grown, new(nodeChunk))
+		s.dir.Store(&grown)
+	}
+	s.high++
+	return id
+}
+
+// release clears a node slot, dropping its blob, and makes the id reusable. The
+// node must be unreachable: out of its stripe's table and its parent's children.
+func (s *nodeStore) release(id nodeID) {
+	*s.at(id) = node{}
+	s.free = append(s.free, id)
+}
+
+// Stripe table: open addressing with linear probing over uint64 slots, each
+// holding the upper 32 bits of the path's xxhash and the node id (0: empty).
+// Deletion shifts later entries back (no tombstones), so a probe stops at the first
+// empty slot. The home slot of a hash is (tag * len) >> 32, which allows any table
+// size. A lookup hashes the path once (the same hash picks the stripe) and compares
+// paths only on a tag match.
+type stripe struct {
+	mu    sync.RWMutex
+	slots []uint64 // guarded by mu
+	count int      // guarded by mu: occupied slots
+}
+
+const (
+	maxLoadNum, maxLoadDen = 4, 5 // grow past 80% full
+	minSlots               = 8
+)
+
+func pathHash(path string) uint64 { return xxhash.Sum64String(path) }
+
+func stripeIndex(h uint64) uint64 { return h % numStripes }
+
+func home(tag uint32, n int) int { return int(uint64(tag) * uint64(n) >> 32) }
+
+// lookup returns the id of path in s, or 0. REQUIRES: s.mu held (either mode).
+func (s *stripe) lookup(ns *nodeStore, h uint64, path string) nodeID {
+	n := len(s.slots)
+	if n == 0 {
+		return 0
+	}
+	tag := uint32(h >> 32)
+	for i := home(tag, n); ; {
+		e := s.slots[i]
+		if e == 0 {
+			return 0
+		}
+		if uint32(e>>32) == tag {
+			id := nodeID(e)
+			if ns.at(id).path() == path {
+				return id
+			}
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+}
+
+// insert adds id under hash h; the path must be absent. REQUIRES: s.mu write-locked.
+func (s *stripe) insert(h uint64, id nodeID) {
+	if (s.count+1)*maxLoadDen > len(s.slots)*maxLoadNum {
+		s.grow(max(minSlots, 2*(s.count+1)))
+	}
+	s.put(uint64(uint32(h>>32))<<32 | uint64(id))
+	s.count++
+}
+
+func (s *stripe) put(e uint64) {
+	n := len(s.slots)
+	for i := home(uint32(e>>32), n); ; {
+		if s.slots[i] == 0 {
+			s.slots[i] = e
+			return
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+}
+
+func (s *stripe) grow(size int) {
+	old := s.slots
+	s.slots = make([]uint64, size)
+	for _, e := range old {
+		if e != 0 {
+			s.put(e)
+		}
+	}
+}
+
+// remove deletes id (stored under hash h). REQUIRES: s.mu write-locked.
+func (s *stripe) remove(h uint64, id nodeID) {
+	n := len(s.slots)
+	want := uint64(uint32(h>>32))<<32 | uint64(id)
+	i := home(uint32(h>>32), n)
+	for s.slots[i] != want {
+		if i++; i == n {
+			i = 0
+		}
+	}
+	// Backward shift: move each later entry of the run into the hole unless its
+	// home lies cyclically in (hole, its slot].
+	for j := i; ; {
+		if j++; j == n {
+			j = 0
+		}
+		e := s.slots[j]
+		if e == 0 {
+			break
+		}
+		hm := home(uint32(e>>32), n)
+		if i <= j {
+			if i < hm && hm <= j {
+				continue
+			}
+		} else if i < hm || hm <= j {
+			continue
+		}
+		s.slots[i] = e
+		i = j
+	}
+	s.slots[i] = 0
+	s.count--
+	if s.count == 0 {
+		s.slots = nil
+	} else if len(s.slots) > 64 && s.count*8 < len(s.slots) {
+		s.grow(2 * s.count) // a stripe emptied by mass deletes gives its memory back
+	}
+}
+
+// each calls fn for every id in s. REQUIRES: s.mu held.
+func (s *stripe) each(fn func(id nodeID)) {
+	for _, e := range s.slots {
+		if e != 0 {
+			fn(nodeID(e))
+		}
+	}
+}
