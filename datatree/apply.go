@@ -294,12 +294,13 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	if !mode.Valid() {
 		return "", jute.Stat{}, jute.CodeBadArguments
 	}
-	container := false
-	switch {
-	case op == jute.OpCreateContainer:
-		mode, container = jute.ModeContainer, true
-	case mode == jute.ModeContainer:
-		// ZooKeeper builds a plain CreateTxn for flags 4 under opcodes 1 and 15.
+	// ZooKeeper 3.8 checks the flags' mode the same way under every create opcode
+	// (a TTL mode is UNIMPLEMENTED without extended types and BADARGUMENTS without
+	// a TTL; a sequential mode gets its suffix), but the opcode alone picks the
+	// txn: createContainer always makes a container, and flags 4 under create or
+	// create2 a plain persistent node (PrepRequestProcessor.pRequest2TxnCreate).
+	container := op == jute.OpCreateContainer
+	if mode == jute.ModeContainer && !container {
 		mode = jute.ModePersistent
 	}
 	if mode.TTL() && !t.cfg.ExtendedTypes {
