@@ -31,6 +31,7 @@ type applyCtx struct {
 	zxid    int64
 	txn     *Txn
 	held    []*stripe
+	heldBuf [4]*stripe // held's first array: most entries lock one to three stripes
 	events  []pendingEvent
 	undo    []func() // nil outside a multi
 	inMulti bool
@@ -53,6 +54,7 @@ func (t *Tree) Apply(zxid jute.Zxid, entry []byte) Result {
 		return Result{Err: jute.CodeMarshallingError}
 	}
 	c := &applyCtx{t: t, zxid: int64(zxid), txn: &txn}
+	c.held = c.heldBuf[:0]
 	var res Result
 	switch txn.Kind {
 	case KindRequest:

@@ -72,8 +72,9 @@ func TestDigestMatchesZooKeeperSnapshot(t *testing.T) {
 	for {
 		path := d.String()
 		if path == "/" { // end of the nodes; then a checksum and "/" close the tree
-			d.Long()
-			d.String()
+			if d.Long(); d.String() != "/" {
+				t.Fatalf("after %d nodes: no end of tree", nodes)
+			}
 			break
 		}
 		img := NodeImage{Path: path, Data: d.Buffer()}
