@@ -371,12 +371,12 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	t.saveImage(path, nil)
 	t.saveImage(parentPath, parent)
 	oldCversion, oldPzxid := parent.cversion, parent.pzxid
-	parentDigest := parent.digest()
+	parentDigest := t.dg.node(parent)
 	s.insert(h, id)
 	t.link(parentID, id)
 	parent.cversion++
 	parent.pzxid = c.zxid
-	t.work += n.digest() + parent.digest() - parentDigest
+	t.work += t.dg.node(n) + t.dg.node(parent) - parentDigest
 	dataLen := n.dataLen()
 	t.nodeCount.Add(1)
 	t.dataBytes.Add(int64(len(path) + dataLen))
@@ -458,14 +458,14 @@ func (c *applyCtx) removeNode(id nodeID, n *node) {
 	t.saveImage(path, n)
 	t.saveImage(parentPath, parent)
 	oldPzxid := parent.pzxid
-	parentDigest := parent.digest()
-	t.work -= n.digest()
+	parentDigest := t.dg.node(parent)
+	t.work -= t.dg.node(n)
 	s.remove(h, id)
 	t.unlink(parentID, id)
 	if c.zxid > parent.pzxid {
 		parent.pzxid = c.zxid
 	}
-	t.work += parent.digest() - parentDigest
+	t.work += t.dg.node(parent) - parentDigest
 	dataLen := n.dataLen()
 	t.nodeCount.Add(-1)
 	t.dataBytes.Add(-int64(len(path) + dataLen))
@@ -539,12 +539,12 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 	t.saveImage(path, n)
 	old := *n
 	oldLen := n.dataLen()
-	t.work -= n.digest()
+	t.work -= t.dg.node(n)
 	n.replaceData(data)
 	n.version++
 	n.mzxid = c.zxid
 	n.mtime = c.txn.Time
-	t.work += n.digest()
+	t.work += t.dg.node(n)
 	t.dataBytes.Add(int64(n.dataLen() - oldLen))
 	c.quotaDataChanged(path, oldLen, n.dataLen())
 	c.events = append(c.events, pendingEvent{jute.EventNodeDataChanged, path, n.acl})
@@ -580,10 +580,10 @@ func (c *applyCtx) setACL(path string, acl []jute.ACL, version int32) (jute.Stat
 		return jute.Stat{}, jute.CodeBadVersion
 	}
 	t.saveImage(n.path(), n)
-	t.work -= n.digest()
+	t.work -= t.dg.node(n)
 	n.acl = t.acls.intern(fixed)
 	n.aversion++
-	t.work += n.digest()
+	t.work += t.dg.node(n)
 	return n.stat(t.cfg.ExtendedTypes), jute.CodeOK
 }
 

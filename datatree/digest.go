@@ -19,22 +19,27 @@ const DigestVersion = 2
 //
 // Reference: ZooKeeper DigestCalculator.calculateDigest.
 func NodeDigest(n *NodeImage) uint64 {
-	return digestOf(n.Path, n.Data, &persisted{czxid: n.Czxid, mzxid: n.Mzxid, pzxid: n.Pzxid,
+	return new(digester).of(n.Path, n.Data, &persisted{czxid: n.Czxid, mzxid: n.Mzxid, pzxid: n.Pzxid,
 		ctime: n.Ctime, mtime: n.Mtime, owner: n.Owner,
 		version: n.Version, cversion: n.Cversion, aversion: n.Aversion})
 }
 
-// digest is NodeDigest of a stored node.
-func (n *node) digest() uint64 { return digestOf(n.path(), n.data(), &n.persisted) }
+// digester computes node digests into a buffer of its own: crc32 calls through a
+// function value, so a buffer on the stack would escape, costing an allocation
+// per digest. A digester is used by one goroutine at a time.
+type digester struct{ b [60]byte }
 
-func digestOf(path string, data []byte, st *persisted) uint64 {
+// node is NodeDigest of a stored node.
+func (d *digester) node(n *node) uint64 { return d.of(n.path(), n.data(), &n.persisted) }
+
+func (d *digester) of(path string, data []byte, st *persisted) uint64 {
 	if strings.HasPrefix(path, "/zookeeper/") {
 		return 0
 	}
 	if path == "/" {
 		path = ""
 	}
-	var b [60]byte
+	b := &d.b
 	binary.BigEndian.PutUint64(b[0:], uint64(st.czxid))
 	binary.BigEndian.PutUint64(b[8:], uint64(st.mzxid))
 	binary.BigEndian.PutUint64(b[16:], uint64(st.pzxid))
@@ -53,8 +58,9 @@ func digestOf(path string, data []byte, st *persisted) uint64 {
 // for the applier (the only writer) and for trees no reader can see yet.
 func (t *Tree) fullDigest() uint64 {
 	var sum uint64
+	d := new(digester)
 	for i := range t.stripes {
-		t.stripes[i].each(func(id nodeID) { sum += t.nodes.at(id).digest() })
+		t.stripes[i].each(func(id nodeID) { sum += d.node(t.nodes.at(id)) })
 	}
 	return sum
 }

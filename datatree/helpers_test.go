@@ -346,9 +346,9 @@ func nodeOf(t *Tree, path string) *node {
 // billions of entries), keeping the running digest in step.
 func poke(t *Tree, path string, f func(n *node)) {
 	n := nodeOf(t, path)
-	t.work -= n.digest()
+	t.work -= t.dg.node(n)
 	f(n)
-	t.work += n.digest()
+	t.work += t.dg.node(n)
 	t.digest.Store(t.work)
 }
 

@@ -241,10 +241,33 @@ func (t *Tree) linkAll() error {
 	if id, _ := t.lookupRaw("/"); id == 0 {
 		return fmt.Errorf("%w: no root", ErrBadImage)
 	}
-	var digest uint64
-	for id := nodeID(1); id < t.nodes.high; id++ {
+	// The digest needs a CRC of every node: sum it on a second goroutine while this
+	// one links. It reads only the paths, data and stats, which linking leaves
+	// alone (linking writes first, next, prev and nkids).
+	high := t.nodes.high
+	sums := make(chan uint64, 1)
+	go func() {
+		var sum uint64
+		d := new(digester)
+		for id := nodeID(1); id < high; id++ {
+			sum += d.node(t.nodes.at(id))
+		}
+		sums <- sum
+	}()
+	err := t.linkRange(1, high)
+	digest := <-sums
+	if err != nil {
+		return err
+	}
+	t.work = digest
+	t.digest.Store(digest)
+	return nil
+}
+
+// linkRange links nodes [from, to) to their parents and records owners and quotas.
+func (t *Tree) linkRange(from, to nodeID) error {
+	for id := from; id < to; id++ {
 		n := t.nodes.at(id)
-		digest += n.digest()
 		path := n.path()
 		if path == "/" {
 			continue
@@ -267,7 +290,5 @@ func (t *Tree) linkAll() error {
 			t.quotas[jute.Clone(parentPath[len(quotaRoot):])] = struct{}{}
 		}
 	}
-	t.work = digest
-	t.digest.Store(digest)
 	return nil
 }

@@ -79,6 +79,7 @@ type Tree struct {
 	// work is the digest as the applier changes nodes; applier-only. Published to
 	// digest when an entry finishes, so readers never see a multi's partial sum.
 	work      uint64
+	dg        *digester    // applier-only
 	nodeCount atomic.Int64 // number of znodes, the root included
 	dataBytes atomic.Int64 // sum of path and data lengths (mntr approximate_data_size)
 }
@@ -108,7 +109,7 @@ func New(cfg Config) *Tree {
 
 // newEmpty returns a tree without any node, not even the root.
 func newEmpty(cfg Config) *Tree {
-	t := &Tree{cfg: cfg}
+	t := &Tree{cfg: cfg, dg: new(digester)}
 	t.nodes.init()
 	t.sessions.byID = make(map[jute.SessionID]*sessionState)
 	t.sessions.expiring = make(map[string]struct{})
