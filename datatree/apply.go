@@ -364,8 +364,8 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	n := t.nodes.at(id)
 	n.setBlob(path, data)
 	n.acl = t.acls.intern(fixed)
-	n.persisted = persisted{czxid: c.zxid, mzxid: c.zxid, pzxid: c.zxid,
-		ctime: c.txn.Time, mtime: c.txn.Time, owner: owner}
+	n.setStored(persisted{czxid: c.zxid, mzxid: c.zxid, pzxid: c.zxid,
+		ctime: c.txn.Time, mtime: c.txn.Time, owner: owner})
 	path = n.path() // the tree's copy, not the entry's bytes
 	parentPath = parent.path()
 	t.saveImage(path, nil)

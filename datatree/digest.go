@@ -30,7 +30,10 @@ func NodeDigest(n *NodeImage) uint64 {
 type digester struct{ b [60]byte }
 
 // node is NodeDigest of a stored node.
-func (d *digester) node(n *node) uint64 { return d.of(n.path(), n.data(), &n.persisted) }
+func (d *digester) node(n *node) uint64 {
+	st := n.stored()
+	return d.of(n.path(), n.data(), &st)
+}
 
 func (d *digester) of(path string, data []byte, st *persisted) uint64 {
 	if strings.HasPrefix(path, "/zookeeper/") {

@@ -221,9 +221,9 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 		n := t.nodes.at(id)
 		n.setBlob(img.Path, img.Data)
 		n.acl = interned
-		n.persisted = persisted{czxid: img.Czxid, mzxid: img.Mzxid, pzxid: img.Pzxid,
+		n.setStored(persisted{czxid: img.Czxid, mzxid: img.Mzxid, pzxid: img.Pzxid,
 			ctime: img.Ctime, mtime: img.Mtime, owner: img.Owner,
-			version: img.Version, cversion: img.Cversion, aversion: img.Aversion}
+			version: img.Version, cversion: img.Cversion, aversion: img.Aversion})
 		s.insert(h, id)
 		t.nodeCount.Add(1)
 		t.dataBytes.Add(int64(len(img.Path) + len(img.Data)))

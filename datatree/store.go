@@ -45,12 +45,31 @@ type persisted struct {
 type node struct {
 	blob []byte
 	acl  *[]jute.ACL // interned: shared between nodes with equal lists; never nil
-	persisted
-	plen  uint32 // length of the path at the start of blob; nullData flag in the top bit
-	nkids int32  // number of children
-	first nodeID // a child, or 0; the others follow through next
-	next  nodeID // next sibling, or 0
-	prev  nodeID // previous sibling, or 0
+	// The fields of persisted, flat: as an embedded struct its 60 bytes would be
+	// padded to 64 and push the node from 112 to 120 bytes.
+	czxid, mzxid, pzxid int64
+	ctime, mtime        int64
+	owner               int64
+	version             int32
+	cversion            int32
+	aversion            int32
+	plen                uint32 // length of the path at the start of blob; nullData flag in the top bit
+	nkids               int32  // number of children
+	first               nodeID // a child, or 0; the others follow through next
+	next                nodeID // next sibling, or 0
+	prev                nodeID // previous sibling, or 0
+}
+
+// stored returns the node's StatPersisted fields.
+func (n *node) stored() persisted {
+	return persisted{czxid: n.czxid, mzxid: n.mzxid, pzxid: n.pzxid, ctime: n.ctime, mtime: n.mtime,
+		owner: n.owner, version: n.version, cversion: n.cversion, aversion: n.aversion}
+}
+
+// setStored sets the node's StatPersisted fields.
+func (n *node) setStored(p persisted) {
+	n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime = p.czxid, p.mzxid, p.pzxid, p.ctime, p.mtime
+	n.owner, n.version, n.cversion, n.aversion = p.owner, p.version, p.cversion, p.aversion
 }
 
 const nullData = 1 << 31 // in node.plen: the data is null (Java's byte[] null), not empty
@@ -276,3 +295,7 @@ func (s *stripe) each(fn func(id nodeID)) {
 		}
 	}
 }
+
+// The node layout is part of the memory budget (doc.go): keep it at 112 bytes.
+var _ [112 - unsafe.Sizeof(node{})]struct{}
+var _ [unsafe.Sizeof(node{}) - 112]struct{}

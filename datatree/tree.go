@@ -127,7 +127,7 @@ func (t *Tree) insertRaw(path string, data []byte, acl *[]jute.ACL, st persisted
 	n := t.nodes.at(id)
 	n.setBlob(path, data)
 	n.acl = acl
-	n.persisted = st
+	n.setStored(st)
 	t.stripes[stripeIndex(h)].insert(h, id)
 	t.nodeCount.Add(1)
 	t.dataBytes.Add(int64(len(path) + len(data)))
