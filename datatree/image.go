@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"zkd/jute"
 )
@@ -25,6 +26,8 @@ type NodeImage struct {
 	Aversion int32
 	Owner    int64 // ephemeralOwner as stored: session id, container or TTL marker
 	Pzxid    int64
+
+	blob []byte // set by Own: Path and Data in one allocation, for Restore to adopt
 }
 
 // SessionImage is one live session as a snapshot stores it.
@@ -186,12 +189,35 @@ func (im *Image) Release() {
 // ErrBadImage is returned by Restore for an image that is not a tree.
 var ErrBadImage = errors.New("datatree: inconsistent snapshot image")
 
+// Own copies the image's path and data into one new allocation laid out as the
+// tree stores a node (path bytes, then data bytes), so that Restore adopts it
+// instead of copying. A decoder calls it on its own goroutine to take that
+// allocation and copy off the goroutine that builds the tree; after Own the
+// image's Path and Data no longer alias the decoder's buffers.
+func (img *NodeImage) Own() {
+	b := make([]byte, len(img.Path)+len(img.Data))
+	copy(b, img.Path)
+	copy(b[len(img.Path):], img.Data)
+	img.Path = unsafe.String(unsafe.SliceData(b), len(img.Path))
+	if img.Data != nil {
+		img.Data = b[len(img.Path):len(b):len(b)]
+	}
+	img.blob = b
+}
+
 // Restore builds a tree from a snapshot image: the nodes (any order), the sessions
 // and the zxid the image reflects. Children, ephemeral ownership, the reaper's
 // candidates and the digest are derived from the nodes. next returns nil at the
 // end; the image it returns (and its Path, Data and ACL) need only stay valid
-// until the next call, as Restore copies what it keeps, so a decoder may reuse
-// its buffers. A run of images with the very same ACL slice is interned once.
+// until the next call, as Restore copies what it keeps (unless the image Owns its
+// bytes), so a decoder may reuse its buffers. A run of images with the very same
+// ACL slice is interned once.
+//
+// The build runs in phases: nodes are stored as they arrive (with their paths'
+// hashes kept aside); then each stripe's table is built at its final size, half
+// the stripes on a second goroutine; then children are linked to parents, split
+// between two goroutines by the parent's stripe (every write of a link is to the
+// parent or to one of its children), while a third sums the digest.
 func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*NodeImage, error)) (*Tree, error) {
 	t := newEmpty(cfg)
 	for _, s := range sessions {
@@ -199,6 +225,8 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 	}
 	var lastACL []jute.ACL
 	var interned *[]jute.ACL
+	// hashes[id] is the hash of node id's path; parents[id] of its parent's.
+	hashes, parents := []uint64{0}, []uint64{0}
 	for {
 		img, err := next()
 		if err != nil {
@@ -210,41 +238,92 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 		if !ValidatePath(img.Path) {
 			return nil, fmt.Errorf("%w: bad path %q", ErrBadImage, img.Path)
 		}
-		s, h := t.stripeOf(img.Path)
-		if s.lookup(&t.nodes, h, img.Path) != 0 {
-			return nil, fmt.Errorf("%w: duplicate node %q", ErrBadImage, img.Path)
-		}
 		if interned == nil || len(img.ACL) != len(lastACL) || len(img.ACL) > 0 && &img.ACL[0] != &lastACL[0] {
 			lastACL, interned = img.ACL, t.acls.intern(img.ACL)
 		}
 		id := t.nodes.alloc()
 		n := t.nodes.at(id)
-		n.setBlob(img.Path, img.Data)
+		if img.blob != nil {
+			n.blob, n.plen = img.blob, uint32(len(img.Path))
+			if img.Data == nil {
+				n.plen |= nullData
+			}
+		} else {
+			n.setBlob(img.Path, img.Data)
+		}
 		n.acl = interned
 		n.setStored(persisted{czxid: img.Czxid, mzxid: img.Mzxid, pzxid: img.Pzxid,
 			ctime: img.Ctime, mtime: img.Mtime, owner: img.Owner,
 			version: img.Version, cversion: img.Cversion, aversion: img.Aversion})
-		s.insert(h, id)
+		parentPath, _ := parentOf(img.Path)
+		hashes = append(hashes, pathHash(img.Path))
+		parents = append(parents, pathHash(parentPath))
 		t.nodeCount.Add(1)
 		t.dataBytes.Add(int64(len(img.Path) + len(img.Data)))
 	}
-	if err := t.linkAll(); err != nil {
+	if err := t.buildTables(hashes); err != nil {
+		return nil, err
+	}
+	if id, _ := t.lookupRaw("/"); id == 0 {
+		return nil, fmt.Errorf("%w: no root", ErrBadImage)
+	}
+	if err := t.linkAll(parents); err != nil {
 		return nil, err
 	}
 	t.lastZxid.Store(int64(zxid))
 	return t, nil
 }
 
-// linkAll links every node to its parent and derives what follows from the nodes
-// (owners, quotas, digest) once all are in place. Nothing else may use the tree.
-func (t *Tree) linkAll() error {
-	if id, _ := t.lookupRaw("/"); id == 0 {
-		return fmt.Errorf("%w: no root", ErrBadImage)
+// onBoth runs f(0) on a new goroutine and f(1) on this one, and returns the first
+// error.
+func onBoth(f func(half int) error) error {
+	errc := make(chan error, 1)
+	go func() { errc <- f(0) }()
+	err1 := f(1)
+	if err0 := <-errc; err0 != nil {
+		return err0
 	}
-	// The digest needs a CRC of every node: sum it on a second goroutine while this
-	// one links. It reads only the paths, data and stats, which linking leaves
-	// alone (linking writes first, next, prev and nkids).
-	high := t.nodes.high
+	return err1
+}
+
+// buildTables sizes every stripe's table for its nodes and fills it, finding
+// duplicates. Each half of the stripes is built by one goroutine.
+func (t *Tree) buildTables(hashes []uint64) error {
+	var counts [numStripes]int
+	for _, h := range hashes[1:] {
+		counts[stripeIndex(h)]++
+	}
+	for i, c := range counts {
+		if c > 0 {
+			t.stripes[i].slots = make([]uint64, max(minSlots, c*10/7+1))
+		}
+	}
+	return onBoth(func(half int) error {
+		for id := 1; id < len(hashes); id++ {
+			h := hashes[id]
+			si := stripeIndex(h)
+			if int(si)&1 != half {
+				continue
+			}
+			s := &t.stripes[si]
+			if s.lookup(&t.nodes, h, t.nodes.at(nodeID(id)).path()) != 0 {
+				return fmt.Errorf("%w: duplicate node %q", ErrBadImage, t.nodes.at(nodeID(id)).path())
+			}
+			s.put(uint64(uint32(h>>32))<<32 | uint64(id))
+			s.count++
+		}
+		return nil
+	})
+}
+
+// linkAll links every node to its parent and derives what follows from the nodes
+// (owners, quotas, digest) once all are in place; parents[id] is the hash of node
+// id's parent path. Nothing else may use the tree yet.
+func (t *Tree) linkAll(parents []uint64) error {
+	// The digest needs a CRC of every node: sum it on a goroutine of its own. It
+	// reads only the paths, data and stats, which linking leaves alone (linking
+	// writes first, next, prev and nkids).
+	high := nodeID(len(parents))
 	sums := make(chan uint64, 1)
 	go func() {
 		var sum uint64
@@ -254,30 +333,36 @@ func (t *Tree) linkAll() error {
 		}
 		sums <- sum
 	}()
-	err := t.linkRange(1, high)
+	err := onBoth(func(half int) error {
+		for id := nodeID(1); id < high; id++ {
+			ph := parents[id]
+			si := stripeIndex(ph)
+			if int(si)&1 != half {
+				continue
+			}
+			path := t.nodes.at(id).path()
+			if path == "/" {
+				continue
+			}
+			parentPath, _ := parentOf(path)
+			parent := t.stripes[si].lookup(&t.nodes, ph, parentPath)
+			if parent == 0 {
+				return fmt.Errorf("%w: %q has no parent", ErrBadImage, path)
+			}
+			t.link(parent, id)
+		}
+		return nil
+	})
 	digest := <-sums
 	if err != nil {
 		return err
 	}
-	t.work = digest
-	t.digest.Store(digest)
-	return nil
-}
-
-// linkRange links nodes [from, to) to their parents and records owners and quotas.
-func (t *Tree) linkRange(from, to nodeID) error {
-	for id := from; id < to; id++ {
+	for id := nodeID(1); id < high; id++ {
 		n := t.nodes.at(id)
-		path := n.path()
-		if path == "/" {
+		if n.owner == 0 && n.plen < uint32(len(quotaRoot)) {
 			continue
 		}
-		parentPath, name := parentOf(path)
-		parent, _ := t.lookupRaw(parentPath)
-		if parent == 0 {
-			return fmt.Errorf("%w: %q has no parent", ErrBadImage, path)
-		}
-		t.link(parent, id)
+		path := n.path()
 		switch {
 		case n.owner == containerOwner || isTTLOwner(n.owner, t.cfg.ExtendedTypes):
 			t.sessions.expiring[jute.Clone(path)] = struct{}{}
@@ -286,9 +371,11 @@ func (t *Tree) linkRange(from, to nodeID) error {
 				st.ephemerals[jute.Clone(path)] = struct{}{}
 			}
 		}
-		if name == quotaLimit && strings.HasPrefix(parentPath, quotaRoot+"/") {
+		if parentPath, name := parentOf(path); name == quotaLimit && strings.HasPrefix(parentPath, quotaRoot+"/") {
 			t.quotas[jute.Clone(parentPath[len(quotaRoot):])] = struct{}{}
 		}
 	}
+	t.work = digest
+	t.digest.Store(digest)
 	return nil
 }

@@ -375,6 +375,7 @@ func (p *parser) fill(b *nodeBatch) {
 			return
 		}
 		img.ACL = p.acls[ai]
+		img.Own() // the node's allocation and copy happen here, off the builder's core
 		b.nodes = append(b.nodes, img)
 		p.count++
 	}
