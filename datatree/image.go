@@ -213,8 +213,7 @@ func (img *NodeImage) Own() {
 // bytes), so a decoder may reuse its buffers. A run of images with the very same
 // ACL slice is interned once.
 //
-// The build runs in phases: nodes are stored as they arrive (with their paths'
-// hashes kept aside); then each stripe's table is built at its final size, half
+// The build runs in phases: nodes are stored as they arrive; then each stripe's table is built at its final size, half
 // the stripes on a second goroutine; then children are linked to parents, split
 // between two goroutines by the parent's stripe (every write of a link is to the
 // parent or to one of its children), while a third sums the digest.
@@ -225,8 +224,6 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 	}
 	var lastACL []jute.ACL
 	var interned *[]jute.ACL
-	// hashes[id] is the hash of node id's path; parents[id] of its parent's.
-	hashes, parents := []uint64{0}, []uint64{0}
 	for {
 		img, err := next()
 		if err != nil {
@@ -255,19 +252,16 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 		n.setStored(persisted{czxid: img.Czxid, mzxid: img.Mzxid, pzxid: img.Pzxid,
 			ctime: img.Ctime, mtime: img.Mtime, owner: img.Owner,
 			version: img.Version, cversion: img.Cversion, aversion: img.Aversion})
-		parentPath, _ := parentOf(img.Path)
-		hashes = append(hashes, pathHash(img.Path))
-		parents = append(parents, pathHash(parentPath))
 		t.nodeCount.Add(1)
 		t.dataBytes.Add(int64(len(img.Path) + len(img.Data)))
 	}
-	if err := t.buildTables(hashes); err != nil {
+	if err := t.buildTables(); err != nil {
 		return nil, err
 	}
 	if id, _ := t.lookupRaw("/"); id == 0 {
 		return nil, fmt.Errorf("%w: no root", ErrBadImage)
 	}
-	if err := t.linkAll(parents); err != nil {
+	if err := t.linkAll(); err != nil {
 		return nil, err
 	}
 	t.lastZxid.Store(int64(zxid))
@@ -287,11 +281,14 @@ func onBoth(f func(half int) error) error {
 }
 
 // buildTables sizes every stripe's table for its nodes and fills it, finding
-// duplicates. Each half of the stripes is built by one goroutine.
-func (t *Tree) buildTables(hashes []uint64) error {
+// duplicates. Each half of the stripes is built by one goroutine. Hashes are
+// computed again in each pass rather than kept: hashing a path costs less than
+// the 8 bytes per node an array of them would leave as garbage.
+func (t *Tree) buildTables() error {
+	high := t.nodes.high
 	var counts [numStripes]int
-	for _, h := range hashes[1:] {
-		counts[stripeIndex(h)]++
+	for id := nodeID(1); id < high; id++ {
+		counts[stripeIndex(pathHash(t.nodes.at(id).path()))]++
 	}
 	for i, c := range counts {
 		if c > 0 {
@@ -299,15 +296,16 @@ func (t *Tree) buildTables(hashes []uint64) error {
 		}
 	}
 	return onBoth(func(half int) error {
-		for id := 1; id < len(hashes); id++ {
-			h := hashes[id]
+		for id := nodeID(1); id < high; id++ {
+			path := t.nodes.at(id).path()
+			h := pathHash(path)
 			si := stripeIndex(h)
 			if int(si)&1 != half {
 				continue
 			}
 			s := &t.stripes[si]
-			if s.lookup(&t.nodes, h, t.nodes.at(nodeID(id)).path()) != 0 {
-				return fmt.Errorf("%w: duplicate node %q", ErrBadImage, t.nodes.at(nodeID(id)).path())
+			if s.lookup(&t.nodes, h, path) != 0 {
+				return fmt.Errorf("%w: duplicate node %q", ErrBadImage, path)
 			}
 			s.put(uint64(uint32(h>>32))<<32 | uint64(id))
 			s.count++
@@ -317,13 +315,13 @@ func (t *Tree) buildTables(hashes []uint64) error {
 }
 
 // linkAll links every node to its parent and derives what follows from the nodes
-// (owners, quotas, digest) once all are in place; parents[id] is the hash of node
-// id's parent path. Nothing else may use the tree yet.
-func (t *Tree) linkAll(parents []uint64) error {
+// (owners, quotas, digest) once all are in place. Nothing else may use the tree
+// yet.
+func (t *Tree) linkAll() error {
 	// The digest needs a CRC of every node: sum it on a goroutine of its own. It
 	// reads only the paths, data and stats, which linking leaves alone (linking
 	// writes first, next, prev and nkids).
-	high := nodeID(len(parents))
+	high := t.nodes.high
 	sums := make(chan uint64, 1)
 	go func() {
 		var sum uint64
@@ -335,16 +333,16 @@ func (t *Tree) linkAll(parents []uint64) error {
 	}()
 	err := onBoth(func(half int) error {
 		for id := nodeID(1); id < high; id++ {
-			ph := parents[id]
-			si := stripeIndex(ph)
-			if int(si)&1 != half {
-				continue
-			}
 			path := t.nodes.at(id).path()
 			if path == "/" {
 				continue
 			}
 			parentPath, _ := parentOf(path)
+			ph := pathHash(parentPath)
+			si := stripeIndex(ph)
+			if int(si)&1 != half {
+				continue
+			}
 			parent := t.stripes[si].lookup(&t.nodes, ph, parentPath)
 			if parent == 0 {
 				return fmt.Errorf("%w: %q has no parent", ErrBadImage, path)
