@@ -21,7 +21,7 @@ type Result struct {
 type pendingEvent struct {
 	typ  jute.EventType
 	path string
-	acl  *[]jute.ACL
+	acl  []jute.ACL
 }
 
 // applyCtx carries one entry's application: the stripes it holds, its events, and
@@ -115,7 +115,7 @@ func (c *applyCtx) finish() {
 	t.lastZxid.Store(c.zxid)
 	if len(c.events) > 0 {
 		var firings []firing
-		var acls []*[]jute.ACL
+		var acls [][]jute.ACL
 		m := &t.watches
 		m.mu.Lock()
 		for _, pe := range c.events {
@@ -127,7 +127,7 @@ func (c *applyCtx) finish() {
 		}
 		m.mu.Unlock()
 		for i, f := range firings {
-			if t.CheckACL(*acls[i], f.w.Identity(), jute.PermRead) {
+			if t.CheckACL(acls[i], f.w.Identity(), jute.PermRead) {
 				f.w.Notify(f.ev)
 			}
 		}
@@ -334,7 +334,7 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	if parent == nil {
 		return "", jute.Stat{}, jute.CodeNoNode
 	}
-	if !t.CheckACL(*parent.acl, c.txn.Identity, jute.PermCreate) {
+	if !t.CheckACL(t.aclOf(parent), c.txn.Identity, jute.PermCreate) {
 		return "", jute.Stat{}, jute.CodeNoAuth
 	}
 	if mode.Sequential() {
@@ -383,8 +383,8 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	c.trackOwner(path, owner, true)
 	c.quotaCreatedOrDeleted(path, dataLen, +1)
 	c.events = append(c.events,
-		pendingEvent{jute.EventNodeCreated, path, n.acl},
-		pendingEvent{jute.EventNodeChildrenChanged, parentPath, parent.acl})
+		pendingEvent{jute.EventNodeCreated, path, t.aclOf(n)},
+		pendingEvent{jute.EventNodeChildrenChanged, parentPath, t.aclOf(parent)})
 	if c.inMulti {
 		c.undo = append(c.undo, func() {
 			s.remove(h, id)
@@ -472,8 +472,8 @@ func (c *applyCtx) removeNode(id nodeID, n *node) {
 	c.trackOwner(path, n.owner, false)
 	c.quotaCreatedOrDeleted(path, dataLen, -1)
 	c.events = append(c.events,
-		pendingEvent{jute.EventNodeDeleted, path, n.acl},
-		pendingEvent{jute.EventNodeChildrenChanged, parentPath, parent.acl})
+		pendingEvent{jute.EventNodeDeleted, path, t.aclOf(n)},
+		pendingEvent{jute.EventNodeChildrenChanged, parentPath, t.aclOf(parent)})
 	c.freed = append(c.freed, id)
 	if c.inMulti {
 		c.undo = append(c.undo, func() {
@@ -499,7 +499,7 @@ func (c *applyCtx) delete(path string, version int32) jute.Code {
 	if parent == nil {
 		return jute.CodeNoNode
 	}
-	if !c.t.CheckACL(*parent.acl, c.txn.Identity, jute.PermDelete) {
+	if !c.t.CheckACL(c.t.aclOf(parent), c.txn.Identity, jute.PermDelete) {
 		return jute.CodeNoAuth
 	}
 	id, n := c.get(path)
@@ -528,7 +528,7 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 	if n == nil {
 		return jute.Stat{}, jute.CodeNoNode
 	}
-	if !t.CheckACL(*n.acl, c.txn.Identity, jute.PermWrite) {
+	if !t.CheckACL(t.aclOf(n), c.txn.Identity, jute.PermWrite) {
 		return jute.Stat{}, jute.CodeNoAuth
 	}
 	if version != -1 && version != n.version {
@@ -547,11 +547,12 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 	t.work += t.dg.node(n)
 	t.dataBytes.Add(int64(n.dataLen() - oldLen))
 	c.quotaDataChanged(path, oldLen, n.dataLen())
-	c.events = append(c.events, pendingEvent{jute.EventNodeDataChanged, path, n.acl})
+	c.events = append(c.events, pendingEvent{jute.EventNodeDataChanged, path, t.aclOf(n)})
 	if c.inMulti {
 		c.undo = append(c.undo, func() {
 			t.dataBytes.Add(int64(oldLen - n.dataLen()))
-			n.blob, n.plen, n.version, n.mzxid, n.mtime = old.blob, old.plen, old.version, old.mzxid, old.mtime
+			n.blob, n.blen, n.plen = old.blob, old.blen, old.plen
+			n.version, n.mzxid, n.mtime = old.version, old.mzxid, old.mtime
 		})
 	}
 	return n.stat(t.cfg.ExtendedTypes), jute.CodeOK
@@ -573,7 +574,7 @@ func (c *applyCtx) setACL(path string, acl []jute.ACL, version int32) (jute.Stat
 	if n == nil {
 		return jute.Stat{}, jute.CodeNoNode
 	}
-	if !t.CheckACL(*n.acl, c.txn.Identity, jute.PermAdmin) {
+	if !t.CheckACL(t.aclOf(n), c.txn.Identity, jute.PermAdmin) {
 		return jute.Stat{}, jute.CodeNoAuth
 	}
 	if version != -1 && version != n.aversion {
@@ -598,7 +599,7 @@ func (c *applyCtx) check(path string, version int32) jute.Code {
 	if n == nil {
 		return jute.CodeNoNode
 	}
-	if !c.t.CheckACL(*n.acl, c.txn.Identity, jute.PermRead) {
+	if !c.t.CheckACL(c.t.aclOf(n), c.txn.Identity, jute.PermRead) {
 		return jute.CodeNoAuth
 	}
 	if version != -1 && version != n.version {

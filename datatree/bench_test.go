@@ -24,7 +24,7 @@ func TestReadAllocs(t *testing.T) {
 	w := newWatcher("w", nil)
 	h.tree.GetData("/a", w, nil)
 	dst := make([]string, 0, 8)
-	open := *nodeOf(h.tree, "/a").acl
+	open := h.tree.aclOf(nodeOf(h.tree, "/a"))
 	cases := []struct {
 		name string
 		f    func()
@@ -288,7 +288,7 @@ func BenchmarkNodeDigest(b *testing.B) {
 	n := node{czxid: 5, mzxid: 6, pzxid: 7, ctime: 8, mtime: 9}
 	n.setBlob("/p123/n4567", bytes.Repeat([]byte{'x'}, benchData))
 	b.ReportAllocs()
-	b.SetBytes(int64(len(n.blob)) + 60)
+	b.SetBytes(int64(n.blen) + 60)
 	var sum uint64
 	for i := 0; i < b.N; i++ {
 		sum += d.node(&n)

@@ -370,7 +370,7 @@ func dumpTree(t *Tree) treeDump {
 			slices.Sort(kids)
 			stored := storedFields{Czxid: n.czxid, Mzxid: n.mzxid, Ctime: n.ctime, Mtime: n.mtime, Owner: n.owner,
 				Pzxid: n.pzxid, Version: n.version, Cversion: n.cversion, Aversion: n.aversion}
-			d.Nodes[n.path()] = nodeDump{Data: string(n.data()), Null: n.data() == nil, ACL: fmt.Sprint(*n.acl),
+			d.Nodes[n.path()] = nodeDump{Data: string(n.data()), Null: n.data() == nil, ACL: fmt.Sprint(t.aclOf(n)),
 				Stored: stored, Children: fmt.Sprint(kids), Stat: n.stat(t.cfg.ExtendedTypes)}
 		})
 		s.mu.RUnlock()

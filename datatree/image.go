@@ -36,8 +36,8 @@ type SessionImage struct {
 	Timeout int32
 }
 
-func imageOf(path string, n *node) NodeImage {
-	return NodeImage{Path: path, Data: n.data(), ACL: *n.acl, Czxid: n.czxid, Mzxid: n.mzxid,
+func (t *Tree) imageOf(path string, n *node) NodeImage {
+	return NodeImage{Path: path, Data: n.data(), ACL: t.aclOf(n), Czxid: n.czxid, Mzxid: n.mzxid,
 		Ctime: n.ctime, Mtime: n.mtime, Version: n.version, Cversion: n.cversion,
 		Aversion: n.aversion, Owner: n.owner, Pzxid: n.pzxid}
 }
@@ -104,7 +104,7 @@ func (t *Tree) saveImage(path string, n *node) {
 	}
 	p := &preimage{beforeCopy: !t.cow.copied[stripeIndex(pathHash(path))]}
 	if n != nil {
-		img := imageOf(path, n)
+		img := t.imageOf(path, n)
 		p.img = &img
 	}
 	t.cow.pre[path] = p
@@ -131,7 +131,7 @@ func (im *Image) Nodes(fn func(*NodeImage) error) error {
 		s.mu.RLock()
 		s.each(func(id nodeID) {
 			n := t.nodes.at(id)
-			batch = append(batch, imageOf(n.path(), n))
+			batch = append(batch, t.imageOf(n.path(), n))
 		})
 		s.mu.RUnlock()
 		// Resolve against the preimages: a node changed since the freeze is
@@ -223,7 +223,7 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 		t.sessions.byID[s.ID] = &sessionState{timeout: s.Timeout, ephemerals: make(map[string]struct{})}
 	}
 	var lastACL []jute.ACL
-	var interned *[]jute.ACL
+	var interned uint32
 	for {
 		img, err := next()
 		if err != nil {
@@ -235,16 +235,13 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 		if !ValidatePath(img.Path) {
 			return nil, fmt.Errorf("%w: bad path %q", ErrBadImage, img.Path)
 		}
-		if interned == nil || len(img.ACL) != len(lastACL) || len(img.ACL) > 0 && &img.ACL[0] != &lastACL[0] {
+		if lastACL == nil || len(img.ACL) != len(lastACL) || len(img.ACL) > 0 && &img.ACL[0] != &lastACL[0] {
 			lastACL, interned = img.ACL, t.acls.intern(img.ACL)
 		}
 		id := t.nodes.alloc()
 		n := t.nodes.at(id)
 		if img.blob != nil {
-			n.blob, n.plen = img.blob, uint32(len(img.Path))
-			if img.Data == nil {
-				n.plen |= nullData
-			}
+			n.adopt(img.blob, len(img.Path), img.Data == nil)
 		} else {
 			n.setBlob(img.Path, img.Data)
 		}

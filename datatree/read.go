@@ -44,7 +44,7 @@ func (t *Tree) Exists(path string, w Watcher, id Identity) (jute.Stat, jute.Code
 		}
 		return jute.Stat{}, jute.CodeNoNode
 	}
-	if !t.CheckACL(*n.acl, id, jute.PermRead) {
+	if !t.CheckACL(t.aclOf(n), id, jute.PermRead) {
 		return jute.Stat{}, jute.CodeNoAuth
 	}
 	if w != nil {
@@ -61,7 +61,7 @@ func (t *Tree) GetData(path string, w Watcher, id Identity) ([]byte, jute.Stat, 
 		return nil, jute.Stat{}, jute.CodeNoNode
 	}
 	defer s.mu.RUnlock()
-	if !t.CheckACL(*n.acl, id, jute.PermRead) {
+	if !t.CheckACL(t.aclOf(n), id, jute.PermRead) {
 		return nil, jute.Stat{}, jute.CodeNoAuth
 	}
 	if w != nil {
@@ -78,7 +78,7 @@ func (t *Tree) GetChildren(path string, w Watcher, id Identity, dst []string) ([
 		return dst, jute.Stat{}, jute.CodeNoNode
 	}
 	defer s.mu.RUnlock()
-	if !t.CheckACL(*n.acl, id, jute.PermRead) {
+	if !t.CheckACL(t.aclOf(n), id, jute.PermRead) {
 		return dst, jute.Stat{}, jute.CodeNoAuth
 	}
 	if w != nil {
@@ -101,11 +101,11 @@ func (t *Tree) GetACL(path string, id Identity) ([]jute.ACL, jute.Stat, jute.Cod
 		return nil, jute.Stat{}, jute.CodeNoNode
 	}
 	defer s.mu.RUnlock()
-	admin := t.CheckACL(*n.acl, id, jute.PermAdmin)
-	if !admin && !t.CheckACL(*n.acl, id, jute.PermRead) {
+	admin := t.CheckACL(t.aclOf(n), id, jute.PermAdmin)
+	if !admin && !t.CheckACL(t.aclOf(n), id, jute.PermRead) {
 		return nil, jute.Stat{}, jute.CodeNoAuth
 	}
-	acl := *n.acl
+	acl := t.aclOf(n)
 	if !admin {
 		masked := make([]jute.ACL, len(acl))
 		for i, a := range acl {
@@ -127,7 +127,7 @@ func (t *Tree) AllChildrenNumber(path string, id Identity) (int32, jute.Code) {
 	if n == nil {
 		return 0, jute.CodeNoNode
 	}
-	if !t.CheckACL(*n.acl, id, jute.PermRead) {
+	if !t.CheckACL(t.aclOf(n), id, jute.PermRead) {
 		s.mu.RUnlock()
 		return 0, jute.CodeNoAuth
 	}

@@ -7,8 +7,6 @@ import (
 	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
-
-	"zkd/jute"
 )
 
 // nodeID names a slot of the node store. 0 is never a node: it stands for "none"
@@ -27,37 +25,38 @@ type persisted struct {
 	aversion            int32
 }
 
-// node is one znode: 112 bytes in a slab, plus its blob. Nothing in a node is a Go
-// map or a per-node slice header beyond blob, so a million nodes cost the GC two
-// pointers each (blob and the interned ACL) and no per-node bookkeeping
-// allocations.
+// node is one znode: 96 bytes in a slab, plus its blob. Nothing in a node is a Go
+// map or slice, so a million nodes cost the GC one pointer each (blob) and no
+// per-node bookkeeping allocations.
 //
 // Guards. Every field is guarded by the lock of the node's own stripe, except:
 //   - next and prev (the links among siblings) are guarded by the stripe of the
 //     node's parent, which the applier holds whenever it adds or removes a child;
-//   - blob is written with both the node's and its parent's stripes write-locked,
-//     so it may be read under either (GetChildren reads children's names under the
-//     parent's lock).
+//   - blob and blen are written with both the node's and its parent's stripes
+//     write-locked, so they may be read under either (GetChildren reads children's
+//     names under the parent's lock).
 //
-// blob holds the path bytes then the data bytes. It is never modified in place:
+// The blob holds the path bytes then the data bytes, blen in all, in one
+// allocation that blob points to the start of. It is never modified in place:
 // setData replaces it whole, so readers may keep slices of it (GetData's result,
 // names from GetChildren) after releasing the lock.
 type node struct {
-	blob []byte
-	acl  *[]jute.ACL // interned: shared between nodes with equal lists; never nil
+	blob *byte
 	// The fields of persisted, flat: as an embedded struct its 60 bytes would be
-	// padded to 64 and push the node from 112 to 120 bytes.
+	// padded to 64.
 	czxid, mzxid, pzxid int64
 	ctime, mtime        int64
 	owner               int64
-	version             int32
-	cversion            int32
-	aversion            int32
+	blen                uint32 // length of the blob
 	plen                uint32 // length of the path at the start of blob; nullData flag in the top bit
+	acl                 uint32 // index of the node's interned ACL list (aclTable)
 	nkids               int32  // number of children
 	first               nodeID // a child, or 0; the others follow through next
 	next                nodeID // next sibling, or 0
 	prev                nodeID // previous sibling, or 0
+	version             int32
+	cversion            int32
+	aversion            int32
 }
 
 // stored returns the node's StatPersisted fields.
@@ -76,8 +75,7 @@ const nullData = 1 << 31 // in node.plen: the data is null (Java's byte[] null),
 
 // path returns the node's path. It aliases blob, whose path bytes never change.
 func (n *node) path() string {
-	l := n.plen &^ nullData
-	return unsafe.String(unsafe.SliceData(n.blob), int(l))
+	return unsafe.String(n.blob, int(n.plen&^nullData))
 }
 
 // name returns the last component of the path ("" for the root).
@@ -92,20 +90,24 @@ func (n *node) data() []byte {
 	if n.plen&nullData != 0 {
 		return nil
 	}
-	l := int(n.plen)
-	return n.blob[l:len(n.blob):len(n.blob)]
+	b := unsafe.Slice(n.blob, n.blen)
+	return b[n.plen:n.blen:n.blen]
 }
 
-func (n *node) dataLen() int { return len(n.blob) - int(n.plen&^nullData) }
+func (n *node) dataLen() int { return int(n.blen - n.plen&^nullData) }
 
 // setBlob stores path and data as the node's blob, in one allocation.
 func (n *node) setBlob(path string, data []byte) {
 	b := make([]byte, len(path)+len(data))
 	copy(b, path)
 	copy(b[len(path):], data)
-	n.blob = b
-	n.plen = uint32(len(path))
-	if data == nil {
+	n.adopt(b, len(path), data == nil)
+}
+
+// adopt makes b (path bytes then data bytes) the node's blob.
+func (n *node) adopt(b []byte, pathLen int, null bool) {
+	n.blob, n.blen, n.plen = unsafe.SliceData(b), uint32(len(b)), uint32(pathLen)
+	if null {
 		n.plen |= nullData
 	}
 }
@@ -296,6 +298,6 @@ func (s *stripe) each(fn func(id nodeID)) {
 	}
 }
 
-// The node layout is part of the memory budget (doc.go): keep it at 112 bytes.
-var _ [112 - unsafe.Sizeof(node{})]struct{}
-var _ [unsafe.Sizeof(node{}) - 112]struct{}
+// The node layout is part of the memory budget (doc.go): keep it at 96 bytes.
+var _ [96 - unsafe.Sizeof(node{})]struct{}
+var _ [unsafe.Sizeof(node{}) - 96]struct{}

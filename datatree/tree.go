@@ -121,7 +121,7 @@ func newEmpty(cfg Config) *Tree {
 
 // insertRaw adds a node (unlinked) without locking: for building a tree no reader
 // can see yet.
-func (t *Tree) insertRaw(path string, data []byte, acl *[]jute.ACL, st persisted) nodeID {
+func (t *Tree) insertRaw(path string, data []byte, acl uint32, st persisted) nodeID {
 	h := pathHash(path)
 	id := t.nodes.alloc()
 	n := t.nodes.at(id)
@@ -160,6 +160,9 @@ func (t *Tree) unlink(parent, child nodeID) {
 	c.prev, c.next = 0, 0
 	p.nkids--
 }
+
+// aclOf returns n's ACL list. REQUIRES: n's stripe held.
+func (t *Tree) aclOf(n *node) []jute.ACL { return t.acls.list(n.acl) }
 
 // stripeOf returns the stripe of path and the path's hash.
 func (t *Tree) stripeOf(path string) (*stripe, uint64) {
