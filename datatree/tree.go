@@ -69,7 +69,7 @@ type Tree struct {
 	}
 
 	watches watchManager
-	acls    aclTable   // applier-only
+	acls    aclTable   // interned by the applier only; lists readable under a node's stripe lock
 	cow     cowState   // snapshot preimages while an Image is open
 	quotas  quotaTable // applier-only: paths with a quota
 
