@@ -200,14 +200,17 @@ func (s *stripe) lookup(ns *nodeStore, h uint64, path string) nodeID {
 		return 0
 	}
 	tag := uint32(h >> 32)
+	dir := *ns.dir.Load()
+	slots := s.slots
 	for i := home(tag, n); ; {
-		e := s.slots[i]
+		e := slots[i]
 		if e == 0 {
 			return 0
 		}
 		if uint32(e>>32) == tag {
 			id := nodeID(e)
-			if ns.at(id).path() == path {
+			nd := &dir[id>>chunkBits][id&(chunkSize-1)]
+			if int(nd.plen&^nullData) == len(path) && nd.path() == path {
 				return id
 			}
 		}
