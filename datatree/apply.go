@@ -97,6 +97,22 @@ func (c *applyCtx) get(path string) (nodeID, *node) {
 	return id, c.t.nodes.at(id)
 }
 
+// replaceData gives node id new data (a new blob) and keeps its stripe slot's copy
+// of the blob pointer in step. The caller holds the stripes of the node and of
+// its parent.
+func (c *applyCtx) replaceData(id nodeID, n *node, data []byte) {
+	n.replaceData(data)
+	s, h := c.lock(n.path())
+	s.setBlob(h, id, n.blob)
+}
+
+// restoreBlob puts back the blob saved in old (a copy of n before replaceData).
+func (c *applyCtx) restoreBlob(id nodeID, n *node, old *node) {
+	n.blob, n.blen, n.plen = old.blob, old.blen, old.plen
+	s, h := c.lock(n.path())
+	s.setBlob(h, id, n.blob)
+}
+
 // lockParentOf write-locks the stripe of path's parent: a node's blob may be read
 // under its parent's lock (see node), so replacing it needs that lock too.
 func (c *applyCtx) lockParentOf(path string) {
@@ -372,7 +388,7 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	t.saveImage(parentPath, parent)
 	oldCversion, oldPzxid := parent.cversion, parent.pzxid
 	parentDigest := t.dg.node(parent)
-	s.insert(h, id)
+	s.insert(h, id, n.blob)
 	t.link(parentID, id)
 	parent.cversion++
 	parent.pzxid = c.zxid
@@ -477,7 +493,7 @@ func (c *applyCtx) removeNode(id nodeID, n *node) {
 	c.freed = append(c.freed, id)
 	if c.inMulti {
 		c.undo = append(c.undo, func() {
-			s.insert(h, id)
+			s.insert(h, id, n.blob)
 			t.link(parentID, id)
 			parent.pzxid = oldPzxid
 			t.nodeCount.Add(1)
@@ -524,7 +540,7 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 	if !ValidatePath(path) {
 		return jute.Stat{}, jute.CodeBadArguments
 	}
-	_, n := c.get(path)
+	id, n := c.get(path)
 	if n == nil {
 		return jute.Stat{}, jute.CodeNoNode
 	}
@@ -540,7 +556,7 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 	old := *n
 	oldLen := n.dataLen()
 	t.work -= t.dg.node(n)
-	n.replaceData(data)
+	c.replaceData(id, n, data)
 	n.version++
 	n.mzxid = c.zxid
 	n.mtime = c.txn.Time
@@ -551,7 +567,7 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 	if c.inMulti {
 		c.undo = append(c.undo, func() {
 			t.dataBytes.Add(int64(oldLen - n.dataLen()))
-			n.blob, n.blen, n.plen = old.blob, old.blen, old.plen
+			c.restoreBlob(id, n, &old)
 			n.version, n.mzxid, n.mtime = old.version, old.mzxid, old.mtime
 		})
 	}

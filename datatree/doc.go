@@ -5,12 +5,13 @@
 // Memory layout. A znode is a 96-byte record in a slab of fixed-size chunks,
 // named by a uint32 id, plus one allocation (its blob) holding the path and then
 // the data. Each lock stripe indexes its nodes with an open-addressing table of
-// 8-byte slots (32 bits of the path's hash, the id), so the path is stored once,
-// in the blob. Children are an intrusive doubly linked list through the child
+// 16-byte slots (32 bits of the path's hash, the id, and a copy of the blob
+// pointer, so the path compare and the record load overlap), so the path is
+// stored once, in the blob. Children are an intrusive doubly linked list through the child
 // records (first child in the parent; next/prev in each child), so a parent has
 // no per-node map. ACL lists are interned and named by a uint32 index. For 1M
-// znodes of 100 bytes this is about 220 bytes per znode, data included, and one
-// pointer per znode for the GC to follow (store.go).
+// znodes of 100 bytes this is about 235 bytes per znode, data included, and two
+// pointers per znode for the GC to follow (store.go).
 //
 // Concurrency. Many event loops read while exactly one goroutine (the applier)
 // writes. Nodes live in lock stripes chosen by xxhash of the full path:

@@ -289,7 +289,7 @@ func (t *Tree) buildTables() error {
 	}
 	for i, c := range counts {
 		if c > 0 {
-			t.stripes[i].slots = make([]uint64, max(minSlots, c*10/7+1))
+			t.stripes[i].slots = make([]slot, max(minSlots, c*10/7+1))
 		}
 	}
 	return onBoth(func(half int) error {
@@ -304,7 +304,7 @@ func (t *Tree) buildTables() error {
 			if s.lookup(&t.nodes, h, path) != 0 {
 				return fmt.Errorf("%w: duplicate node %q", ErrBadImage, path)
 			}
-			s.put(uint64(uint32(h>>32))<<32 | uint64(id))
+			s.put(slot{blob: t.nodes.at(id).blob, tag: uint32(h >> 32), id: id})
 			s.count++
 		}
 		return nil

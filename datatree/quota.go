@@ -106,7 +106,7 @@ func (c *applyCtx) adjustQuotaStats(quoted string, dCount, dBytes int64) {
 func (c *applyCtx) setQuotaStats(quoted string, update func(count, bytes int64) (int64, int64)) {
 	t := c.t
 	statPath := quotaRoot + quoted + "/" + quotaStats
-	_, n := c.get(statPath)
+	id, n := c.get(statPath)
 	if n == nil {
 		return
 	}
@@ -114,14 +114,14 @@ func (c *applyCtx) setQuotaStats(quoted string, update func(count, bytes int64) 
 	count, bytes := parseQuotaStats(n.data())
 	count, bytes = update(count, bytes)
 	t.saveImage(n.path(), n)
-	oldBlob, oldBlen, oldPlen, oldLen := n.blob, n.blen, n.plen, n.dataLen()
+	old, oldLen := *n, n.dataLen()
 	t.work -= t.dg.node(n)
-	n.replaceData([]byte("count=" + strconv.FormatInt(count, 10) + ",bytes=" + strconv.FormatInt(bytes, 10)))
+	c.replaceData(id, n, []byte("count="+strconv.FormatInt(count, 10)+",bytes="+strconv.FormatInt(bytes, 10)))
 	t.work += t.dg.node(n)
 	t.dataBytes.Add(int64(n.dataLen() - oldLen))
 	c.onUndo(func() {
 		t.dataBytes.Add(int64(oldLen - n.dataLen()))
-		n.blob, n.blen, n.plen = oldBlob, oldBlen, oldPlen
+		c.restoreBlob(id, n, &old)
 	})
 }
 

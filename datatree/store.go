@@ -26,15 +26,16 @@ type persisted struct {
 }
 
 // node is one znode: 96 bytes in a slab, plus its blob. Nothing in a node is a Go
-// map or slice, so a million nodes cost the GC one pointer each (blob) and no
-// per-node bookkeeping allocations.
+// map or slice, so a million nodes cost the GC one pointer each (blob; its stripe
+// slot holds a copy) and no per-node bookkeeping allocations.
 //
 // Guards. Every field is guarded by the lock of the node's own stripe, except:
 //   - next and prev (the links among siblings) are guarded by the stripe of the
 //     node's parent, which the applier holds whenever it adds or removes a child;
 //   - blob and blen are written with both the node's and its parent's stripes
 //     write-locked, so they may be read under either (GetChildren reads children's
-//     names under the parent's lock).
+//     names under the parent's lock); the copy of blob in the node's stripe slot
+//     is updated with it.
 //
 // The blob holds the path bytes then the data bytes, blen in all, in one
 // allocation that blob points to the start of. It is never modified in place:
@@ -170,16 +171,23 @@ func (s *nodeStore) release(id nodeID) {
 	s.free = append(s.free, id)
 }
 
-// Stripe table: open addressing with linear probing over uint64 slots, each
-// holding the upper 32 bits of the path's xxhash and the node id (0: empty).
-// Deletion shifts later entries back (no tombstones), so a probe stops at the first
-// empty slot. The home slot of a hash is (tag * len) >> 32, which allows any table
-// size. A lookup hashes the path once (the same hash picks the stripe) and compares
-// paths only on a tag match.
+// Stripe table: open addressing with linear probing. A slot holds the node's id,
+// 32 bits of its path's hash, and a copy of the node's blob pointer, so that once
+// the slot is read the path bytes (to compare) and the node record (for the
+// stat) are fetched at the same time: two dependent memory loads per lookup, not
+// three. Deletion shifts later entries back (no tombstones), so a probe stops at
+// the first empty slot (blob nil). The home slot of a hash is (tag * len) >> 32,
+// which allows any table size.
+type slot struct {
+	blob *byte  // the node's blob, kept equal to node.blob; nil: empty
+	tag  uint32 // upper 32 bits of the path's hash
+	id   nodeID
+}
+
 type stripe struct {
 	mu    sync.RWMutex
-	slots []uint64 // guarded by mu
-	count int      // guarded by mu: occupied slots
+	slots []slot // guarded by mu
+	count int    // guarded by mu: occupied slots
 }
 
 const (
@@ -203,15 +211,14 @@ func (s *stripe) lookup(ns *nodeStore, h uint64, path string) nodeID {
 	dir := *ns.dir.Load()
 	slots := s.slots
 	for i := home(tag, n); ; {
-		e := slots[i]
-		if e == 0 {
+		e := &slots[i]
+		if e.blob == nil {
 			return 0
 		}
-		if uint32(e>>32) == tag {
-			id := nodeID(e)
-			nd := &dir[id>>chunkBits][id&(chunkSize-1)]
-			if int(nd.plen&^nullData) == len(path) && nd.path() == path {
-				return id
+		if e.tag == tag {
+			nd := &dir[e.id>>chunkBits][e.id&(chunkSize-1)]
+			if int(nd.plen&^nullData) == len(path) && unsafe.String(e.blob, len(path)) == path {
+				return e.id
 			}
 		}
 		if i++; i == n {
@@ -220,19 +227,20 @@ func (s *stripe) lookup(ns *nodeStore, h uint64, path string) nodeID {
 	}
 }
 
-// insert adds id under hash h; the path must be absent. REQUIRES: s.mu write-locked.
-func (s *stripe) insert(h uint64, id nodeID) {
+// insert adds node id (whose blob is blob) under hash h; the path must be absent.
+// REQUIRES: s.mu write-locked.
+func (s *stripe) insert(h uint64, id nodeID, blob *byte) {
 	if (s.count+1)*maxLoadDen > len(s.slots)*maxLoadNum {
 		s.grow(max(minSlots, 2*(s.count+1)))
 	}
-	s.put(uint64(uint32(h>>32))<<32 | uint64(id))
+	s.put(slot{blob: blob, tag: uint32(h >> 32), id: id})
 	s.count++
 }
 
-func (s *stripe) put(e uint64) {
+func (s *stripe) put(e slot) {
 	n := len(s.slots)
-	for i := home(uint32(e>>32), n); ; {
-		if s.slots[i] == 0 {
+	for i := home(e.tag, n); ; {
+		if s.slots[i].blob == nil {
 			s.slots[i] = e
 			return
 		}
@@ -244,24 +252,33 @@ func (s *stripe) put(e uint64) {
 
 func (s *stripe) grow(size int) {
 	old := s.slots
-	s.slots = make([]uint64, size)
+	s.slots = make([]slot, size)
 	for _, e := range old {
-		if e != 0 {
+		if e.blob != nil {
 			s.put(e)
 		}
 	}
 }
 
-// remove deletes id (stored under hash h). REQUIRES: s.mu write-locked.
-func (s *stripe) remove(h uint64, id nodeID) {
+// find returns the index of id's slot (stored under hash h).
+func (s *stripe) find(h uint64, id nodeID) int {
 	n := len(s.slots)
-	want := uint64(uint32(h>>32))<<32 | uint64(id)
 	i := home(uint32(h>>32), n)
-	for s.slots[i] != want {
+	for s.slots[i].id != id || s.slots[i].blob == nil {
 		if i++; i == n {
 			i = 0
 		}
 	}
+	return i
+}
+
+// setBlob records node id's new blob. REQUIRES: s.mu write-locked.
+func (s *stripe) setBlob(h uint64, id nodeID, blob *byte) { s.slots[s.find(h, id)].blob = blob }
+
+// remove deletes id (stored under hash h). REQUIRES: s.mu write-locked.
+func (s *stripe) remove(h uint64, id nodeID) {
+	n := len(s.slots)
+	i := s.find(h, id)
 	// Backward shift: move each later entry of the run into the hole unless its
 	// home lies cyclically in (hole, its slot].
 	for j := i; ; {
@@ -269,10 +286,10 @@ func (s *stripe) remove(h uint64, id nodeID) {
 			j = 0
 		}
 		e := s.slots[j]
-		if e == 0 {
+		if e.blob == nil {
 			break
 		}
-		hm := home(uint32(e>>32), n)
+		hm := home(e.tag, n)
 		if i <= j {
 			if i < hm && hm <= j {
 				continue
@@ -283,7 +300,7 @@ func (s *stripe) remove(h uint64, id nodeID) {
 		s.slots[i] = e
 		i = j
 	}
-	s.slots[i] = 0
+	s.slots[i] = slot{}
 	s.count--
 	if s.count == 0 {
 		s.slots = nil
@@ -295,8 +312,8 @@ func (s *stripe) remove(h uint64, id nodeID) {
 // each calls fn for every id in s. REQUIRES: s.mu held.
 func (s *stripe) each(fn func(id nodeID)) {
 	for _, e := range s.slots {
-		if e != 0 {
-			fn(nodeID(e))
+		if e.blob != nil {
+			fn(e.id)
 		}
 	}
 }

@@ -128,7 +128,7 @@ func (t *Tree) insertRaw(path string, data []byte, acl uint32, st persisted) nod
 	n.setBlob(path, data)
 	n.acl = acl
 	n.setStored(st)
-	t.stripes[stripeIndex(h)].insert(h, id)
+	t.stripes[stripeIndex(h)].insert(h, id, n.blob)
 	t.nodeCount.Add(1)
 	t.dataBytes.Add(int64(len(path) + len(data)))
 	return id
