@@ -106,9 +106,9 @@ func (c *applyCtx) replaceData(id nodeID, n *node, data []byte) {
 	s.setBlob(h, id, n.blob)
 }
 
-// restoreBlob puts back the blob saved in old (a copy of n before replaceData).
-func (c *applyCtx) restoreBlob(id nodeID, n *node, old *node) {
-	n.blob, n.blen, n.plen = old.blob, old.blen, old.plen
+// restoreBlob puts back a blob replaced by replaceData.
+func (c *applyCtx) restoreBlob(id nodeID, n *node, blob *byte, blen, plen uint32) {
+	n.blob, n.blen, n.plen = blob, blen, plen
 	s, h := c.lock(n.path())
 	s.setBlob(h, id, n.blob)
 }
@@ -553,7 +553,10 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 	c.lockParentOf(path)
 	path = n.path()
 	t.saveImage(path, n)
-	old := *n
+	// Only what the undo needs, not a copy of the node: a closure over a whole
+	// node would move it to the heap on every setData.
+	oldBlob, oldBlen, oldPlen := n.blob, n.blen, n.plen
+	oldVersion, oldMzxid, oldMtime := n.version, n.mzxid, n.mtime
 	oldLen := n.dataLen()
 	t.work -= t.dg.node(n)
 	c.replaceData(id, n, data)
@@ -567,8 +570,8 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 	if c.inMulti {
 		c.undo = append(c.undo, func() {
 			t.dataBytes.Add(int64(oldLen - n.dataLen()))
-			c.restoreBlob(id, n, &old)
-			n.version, n.mzxid, n.mtime = old.version, old.mzxid, old.mtime
+			c.restoreBlob(id, n, oldBlob, oldBlen, oldPlen)
+			n.version, n.mzxid, n.mtime = oldVersion, oldMzxid, oldMtime
 		})
 	}
 	return n.stat(t.cfg.ExtendedTypes), jute.CodeOK

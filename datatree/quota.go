@@ -114,14 +114,14 @@ func (c *applyCtx) setQuotaStats(quoted string, update func(count, bytes int64) 
 	count, bytes := parseQuotaStats(n.data())
 	count, bytes = update(count, bytes)
 	t.saveImage(n.path(), n)
-	old, oldLen := *n, n.dataLen()
+	oldBlob, oldBlen, oldPlen, oldLen := n.blob, n.blen, n.plen, n.dataLen()
 	t.work -= t.dg.node(n)
 	c.replaceData(id, n, []byte("count="+strconv.FormatInt(count, 10)+",bytes="+strconv.FormatInt(bytes, 10)))
 	t.work += t.dg.node(n)
 	t.dataBytes.Add(int64(n.dataLen() - oldLen))
 	c.onUndo(func() {
 		t.dataBytes.Add(int64(oldLen - n.dataLen()))
-		c.restoreBlob(id, n, &old)
+		c.restoreBlob(id, n, oldBlob, oldBlen, oldPlen)
 	})
 }
 
