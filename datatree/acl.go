@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"zkd/jute"
 )
@@ -161,26 +162,55 @@ func validDigestID(id string) bool {
 }
 
 // aclTable interns ACL lists so that the million nodes sharing OPEN_ACL_UNSAFE share
-// one slice. It is used only by the applier (and New), so it needs no lock.
+// one list, which a node names by a uint32 index. Interning is done only by the
+// applier (and New and Restore), so ids needs no lock. Readers resolve an index
+// through chunks published like the node slab's: a chunk slot is written before
+// any node refers to it (under that node's stripe lock), and lists are never
+// modified or removed.
 type aclTable struct {
-	lists map[string][]jute.ACL
-	key   []byte
+	ids  map[string]uint32 // applier-only: encoded list -> index
+	key  []byte            // applier-only scratch
+	dir  atomic.Pointer[[]*aclChunk]
+	next uint32 // applier-only: the next index
 }
 
-func (t *aclTable) init() { t.lists = make(map[string][]jute.ACL) }
+const aclChunkBits = 8
 
-func (t *aclTable) intern(acl []jute.ACL) []jute.ACL {
+type aclChunk [1 << aclChunkBits][]jute.ACL
+
+func (t *aclTable) init() {
+	t.ids = make(map[string]uint32)
+	dir := []*aclChunk{}
+	t.dir.Store(&dir)
+}
+
+// list returns the ACL list with index id. The caller holds the stripe lock of a
+// node that refers to id.
+func (t *aclTable) list(id uint32) []jute.ACL {
+	return (*t.dir.Load())[id>>aclChunkBits][id&(1<<aclChunkBits-1)]
+}
+
+func (t *aclTable) intern(acl []jute.ACL) uint32 {
 	t.key = t.key[:0]
 	for i := range acl {
 		t.key = acl[i].Append(t.key)
 	}
-	if l, ok := t.lists[string(t.key)]; ok {
-		return l
+	if id, ok := t.ids[string(t.key)]; ok {
+		return id
 	}
 	own := make([]jute.ACL, len(acl))
 	for i, a := range acl {
 		own[i] = jute.ACL{Perms: a.Perms, ID: jute.Id{Scheme: jute.Clone(a.ID.Scheme), ID: jute.Clone(a.ID.ID)}}
 	}
-	t.lists[string(t.key)] = own
-	return own
+	id := t.next
+	dir := *t.dir.Load()
+	if int(id>>aclChunkBits) == len(dir) {
+		grown := append(dir[:len(dir):len(dir)], new(aclChunk))
+		t.dir.Store(&grown)
+		dir = grown
+	}
+	dir[id>>aclChunkBits][id&(1<<aclChunkBits-1)] = own
+	t.next++
+	t.ids[string(t.key)] = id
+	return id
 }

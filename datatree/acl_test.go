@@ -125,9 +125,9 @@ func TestCreatorACL(t *testing.T) {
 	}
 	// Equal lists are interned: one slice shared by every node that has it.
 	h.mustCreateACL("/mine2", jute.CreatorAllACL)
-	n1 := h.tree.stripeOf("/mine").nodes["/mine"]
-	n2 := h.tree.stripeOf("/mine2").nodes["/mine2"]
-	if &n1.acl[0] != &n2.acl[0] {
+	n1 := nodeOf(h.tree, "/mine")
+	n2 := nodeOf(h.tree, "/mine2")
+	if n1.acl != n2.acl {
 		t.Fatal("equal ACL lists not interned")
 	}
 }

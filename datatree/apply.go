@@ -31,9 +31,13 @@ type applyCtx struct {
 	zxid    int64
 	txn     *Txn
 	held    []*stripe
+	heldBuf [4]*stripe // held's first array: most entries lock one to three stripes
 	events  []pendingEvent
 	undo    []func() // nil outside a multi
 	inMulti bool
+	// freed are the ids of nodes this entry deleted, released to the store once it
+	// has succeeded (a failed multi links them back).
+	freed []nodeID
 }
 
 // Apply applies one committed entry at zxid and returns its result. It must be
@@ -55,6 +59,7 @@ func (t *Tree) Apply(zxid jute.Zxid, entry []byte) Result {
 // ApplyTxn applies a decoded entry; see Apply.
 func (t *Tree) ApplyTxn(zxid jute.Zxid, txn *Txn) Result {
 	c := &applyCtx{t: t, zxid: int64(zxid), txn: txn}
+	c.held = c.heldBuf[:0]
 	var res Result
 	if code := c.checkConn(); code != jute.CodeOK {
 		res = Result{Err: code}
@@ -73,6 +78,9 @@ func (t *Tree) ApplyTxn(zxid jute.Zxid, txn *Txn) Result {
 		}
 	}
 	c.finish()
+	if invariants {
+		t.checkDigest()
+	}
 	return res
 }
 
@@ -101,26 +109,61 @@ func (c *applyCtx) checkConn() jute.Code {
 	return jute.CodeOK
 }
 
-// lock write-locks the stripe of path for the rest of the entry and returns it.
-func (c *applyCtx) lock(path string) *stripe {
-	s := c.t.stripeOf(path)
-	for _, h := range c.held {
-		if h == s {
-			return s
+// lock write-locks the stripe of path for the rest of the entry and returns it
+// with the path's hash.
+func (c *applyCtx) lock(path string) (*stripe, uint64) {
+	s, h := c.t.stripeOf(path)
+	for _, held := range c.held {
+		if held == s {
+			return s, h
 		}
 	}
 	s.mu.Lock()
 	c.held = append(c.held, s)
-	return s
+	return s, h
 }
 
-func (c *applyCtx) get(path string) *node { return c.lock(path).nodes[path] }
+// get locks the stripe of path and returns its node, or 0 and nil.
+func (c *applyCtx) get(path string) (nodeID, *node) {
+	s, h := c.lock(path)
+	id := s.lookup(&c.t.nodes, h, path)
+	if id == 0 {
+		return 0, nil
+	}
+	return id, c.t.nodes.at(id)
+}
+
+// replaceData gives node id new data (a new blob) and keeps its stripe slot's copy
+// of the blob pointer in step. The caller holds the stripes of the node and of
+// its parent.
+func (c *applyCtx) replaceData(id nodeID, n *node, data []byte) {
+	n.replaceData(data)
+	s, h := c.lock(n.path())
+	s.setBlob(h, id, n.blob)
+}
+
+// restoreBlob puts back a blob replaced by replaceData.
+func (c *applyCtx) restoreBlob(id nodeID, n *node, blob *byte, blen, plen uint32) {
+	n.blob, n.blen, n.plen = blob, blen, plen
+	s, h := c.lock(n.path())
+	s.setBlob(h, id, n.blob)
+}
+
+// lockParentOf write-locks the stripe of path's parent: a node's blob may be read
+// under its parent's lock (see node), so replacing it needs that lock too.
+func (c *applyCtx) lockParentOf(path string) {
+	if path != "/" {
+		parent, _ := parentOf(path)
+		c.lock(parent)
+	}
+}
 
 // finish publishes the zxid, fires the entry's watches and releases its stripes,
 // in that order: a reader that sees the change sees its zxid, and every event is
 // queued before any reply reflecting the change can be built.
 func (c *applyCtx) finish() {
 	t := c.t
+	t.digest.Store(t.work)
 	t.lastZxid.Store(c.zxid)
 	if len(c.events) > 0 {
 		var firings []firing
@@ -141,6 +184,10 @@ func (c *applyCtx) finish() {
 			}
 		}
 	}
+	for _, id := range c.freed {
+		t.nodes.release(id)
+	}
+	c.freed = nil
 	for _, s := range c.held {
 		s.mu.Unlock()
 	}
@@ -222,6 +269,7 @@ func (c *applyCtx) request() Result {
 // say OK before the failing op, its code, and RUNTIMEINCONSISTENCY after it.
 func (c *applyCtx) multi(ops []jute.MultiOp) Result {
 	c.inMulti = true
+	digest := c.t.work
 	results := make([]jute.OpResult, len(ops))
 	failed := -1
 	var failCode jute.Code
@@ -272,6 +320,8 @@ func (c *applyCtx) multi(ops []jute.MultiOp) Result {
 		}
 		c.undo = nil
 		c.events = c.events[:0]
+		c.freed = c.freed[:0] // linked back by the undo steps
+		c.t.work = digest
 		for i := range results {
 			code := jute.CodeOK
 			switch {
@@ -290,13 +340,6 @@ func (c *applyCtx) multi(ops []jute.MultiOp) Result {
 	return Result{Body: jute.AppendMultiEnd(body)}
 }
 
-func cloneData(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return append(make([]byte, 0, len(b)), b...)
-}
-
 // create validates and applies a create of any kind, in the order of
 // spec/semantics.md §4, and returns the final path and the new node's Stat.
 func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.ACL, flags int32, ttl int64) (string, jute.Stat, jute.Code) {
@@ -305,11 +348,13 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	if !mode.Valid() {
 		return "", jute.Stat{}, jute.CodeBadArguments
 	}
-	switch {
-	case op == jute.OpCreateContainer:
-		mode = jute.ModeContainer
-	case mode == jute.ModeContainer:
-		// ZooKeeper builds a plain CreateTxn for flags 4 under opcodes 1 and 15.
+	// ZooKeeper 3.8 checks the flags' mode the same way under every create opcode
+	// (a TTL mode is UNIMPLEMENTED without extended types and BADARGUMENTS without
+	// a TTL; a sequential mode gets its suffix), but the opcode alone picks the
+	// txn: createContainer always makes a container, and flags 4 under create or
+	// create2 a plain persistent node (PrepRequestProcessor.pRequest2TxnCreate).
+	container := op == jute.OpCreateContainer
+	if mode == jute.ModeContainer && !container {
 		mode = jute.ModePersistent
 	}
 	if mode.TTL() && !t.cfg.ExtendedTypes {
@@ -337,11 +382,11 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	if parentPath == "" {
 		parentPath = "/"
 	}
-	parent := c.get(parentPath)
+	parentID, parent := c.get(parentPath)
 	if parent == nil {
 		return "", jute.Stat{}, jute.CodeNoNode
 	}
-	if !t.CheckACL(parent.acl, c.txn.Identity, jute.PermCreate) {
+	if !t.CheckACL(t.aclOf(parent), c.txn.Identity, jute.PermCreate) {
 		return "", jute.Stat{}, jute.CodeNoAuth
 	}
 	if mode.Sequential() {
@@ -350,55 +395,57 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	if !ValidatePath(path) {
 		return "", jute.Stat{}, jute.CodeBadArguments
 	}
-	s := c.lock(path)
-	if s.nodes[path] != nil {
+	s, h := c.lock(path)
+	if s.lookup(&t.nodes, h, path) != 0 {
 		return "", jute.Stat{}, jute.CodeNodeExists
 	}
 	if isSessionOwner(parent.owner, t.cfg.ExtendedTypes) {
 		return "", jute.Stat{}, jute.CodeNoChildrenForEphemerals
 	}
 
-	path = jute.Clone(path)
-	name := path[slash+1:]
 	var owner int64
 	switch {
+	case container:
+		owner = containerOwner
 	case mode.Ephemeral():
 		owner = int64(c.txn.Session)
-	case mode == jute.ModeContainer:
-		owner = containerOwner
 	case mode.TTL():
 		owner = ttlMask | ttl
 	}
-	n := &node{
-		data: cloneData(data), acl: t.acls.intern(fixed),
-		czxid: c.zxid, mzxid: c.zxid, pzxid: c.zxid,
-		ctime: c.txn.Time, mtime: c.txn.Time, owner: owner,
-	}
+	id := t.nodes.alloc()
+	n := t.nodes.at(id)
+	n.setBlob(path, data)
+	n.acl = t.acls.intern(fixed)
+	n.setStored(persisted{czxid: c.zxid, mzxid: c.zxid, pzxid: c.zxid,
+		ctime: c.txn.Time, mtime: c.txn.Time, owner: owner})
+	path = n.path() // the tree's copy, not the entry's bytes
+	parentPath = parent.path()
 	t.saveImage(path, nil)
 	t.saveImage(parentPath, parent)
 	oldCversion, oldPzxid := parent.cversion, parent.pzxid
-	s.nodes[path] = n
-	if parent.children == nil {
-		parent.children = make(map[string]struct{})
-	}
-	parent.children[name] = struct{}{}
+	parentDigest := t.dg.node(parent)
+	s.insert(h, id, n.blob)
+	t.link(parentID, id)
 	parent.cversion++
 	parent.pzxid = c.zxid
+	t.work += t.dg.node(n) + t.dg.node(parent) - parentDigest
+	dataLen := n.dataLen()
 	t.nodeCount.Add(1)
-	t.dataBytes.Add(int64(len(path) + len(n.data)))
+	t.dataBytes.Add(int64(len(path) + dataLen))
 	c.trackOwner(path, owner, true)
-	c.quotaCreatedOrDeleted(path, len(n.data), +1)
+	c.quotaCreatedOrDeleted(path, dataLen, +1)
 	c.events = append(c.events,
-		pendingEvent{jute.EventNodeCreated, path, n.acl},
-		pendingEvent{jute.EventNodeChildrenChanged, parentPath, parent.acl})
+		pendingEvent{jute.EventNodeCreated, path, t.aclOf(n)},
+		pendingEvent{jute.EventNodeChildrenChanged, parentPath, t.aclOf(parent)})
 	if c.inMulti {
 		c.undo = append(c.undo, func() {
-			delete(s.nodes, path)
-			delete(parent.children, name)
+			s.remove(h, id)
+			t.unlink(parentID, id)
 			parent.cversion, parent.pzxid = oldCversion, oldPzxid
 			t.nodeCount.Add(-1)
-			t.dataBytes.Add(-int64(len(path) + len(n.data)))
+			t.dataBytes.Add(-int64(len(path) + dataLen))
 			c.trackOwner(path, owner, false)
+			t.nodes.release(id)
 		})
 	}
 	return path, n.stat(t.cfg.ExtendedTypes), jute.CodeOK
@@ -445,43 +492,48 @@ func (c *applyCtx) trackOwner(path string, owner int64, add bool) {
 		return
 	}
 	if add {
-		set[path] = struct{}{}
+		// A key of its own: path aliases a node's blob, which a setData replaces.
+		set[jute.Clone(path)] = struct{}{}
 	} else {
 		delete(set, path)
 	}
 }
 
 // removeNode deletes a childless node and records its events (and undo in a multi).
-func (c *applyCtx) removeNode(path string, n *node) {
+func (c *applyCtx) removeNode(id nodeID, n *node) {
 	t := c.t
-	parentPath, name := parentOf(path)
-	parent := c.get(parentPath)
-	s := c.lock(path)
+	path := n.path()
+	parentPath, _ := parentOf(path)
+	parentID, parent := c.get(parentPath)
+	parentPath = parent.path()
+	s, h := c.lock(path)
 	t.saveImage(path, n)
 	t.saveImage(parentPath, parent)
 	oldPzxid := parent.pzxid
-	delete(s.nodes, path)
-	delete(parent.children, name)
+	parentDigest := t.dg.node(parent)
+	t.work -= t.dg.node(n)
+	s.remove(h, id)
+	t.unlink(parentID, id)
 	if c.zxid > parent.pzxid {
 		parent.pzxid = c.zxid
 	}
+	t.work += t.dg.node(parent) - parentDigest
+	dataLen := n.dataLen()
 	t.nodeCount.Add(-1)
-	t.dataBytes.Add(-int64(len(path) + len(n.data)))
+	t.dataBytes.Add(-int64(len(path) + dataLen))
 	c.trackOwner(path, n.owner, false)
-	c.quotaCreatedOrDeleted(path, len(n.data), -1)
+	c.quotaCreatedOrDeleted(path, dataLen, -1)
 	c.events = append(c.events,
-		pendingEvent{jute.EventNodeDeleted, path, n.acl},
-		pendingEvent{jute.EventNodeChildrenChanged, parentPath, parent.acl})
+		pendingEvent{jute.EventNodeDeleted, path, t.aclOf(n)},
+		pendingEvent{jute.EventNodeChildrenChanged, parentPath, t.aclOf(parent)})
+	c.freed = append(c.freed, id)
 	if c.inMulti {
 		c.undo = append(c.undo, func() {
-			s.nodes[path] = n
-			if parent.children == nil {
-				parent.children = make(map[string]struct{})
-			}
-			parent.children[name] = struct{}{}
+			s.insert(h, id, n.blob)
+			t.link(parentID, id)
 			parent.pzxid = oldPzxid
 			t.nodeCount.Add(1)
-			t.dataBytes.Add(int64(len(path) + len(n.data)))
+			t.dataBytes.Add(int64(len(path) + dataLen))
 			c.trackOwner(path, n.owner, true)
 		})
 	}
@@ -495,24 +547,24 @@ func (c *applyCtx) delete(path string, version int32) jute.Code {
 		return jute.CodeBadArguments
 	}
 	parentPath, _ := parentOf(path)
-	parent := c.get(parentPath)
+	_, parent := c.get(parentPath)
 	if parent == nil {
 		return jute.CodeNoNode
 	}
-	if !c.t.CheckACL(parent.acl, c.txn.Identity, jute.PermDelete) {
+	if !c.t.CheckACL(c.t.aclOf(parent), c.txn.Identity, jute.PermDelete) {
 		return jute.CodeNoAuth
 	}
-	n := c.get(path)
+	id, n := c.get(path)
 	if n == nil {
 		return jute.CodeNoNode
 	}
 	if version != -1 && version != n.version {
 		return jute.CodeBadVersion
 	}
-	if len(n.children) > 0 {
+	if n.nkids > 0 {
 		return jute.CodeNotEmpty
 	}
-	c.removeNode(path, n)
+	c.removeNode(id, n)
 	return jute.CodeOK
 }
 
@@ -524,29 +576,38 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 	if !ValidatePath(path) {
 		return jute.Stat{}, jute.CodeBadArguments
 	}
-	n := c.get(path)
+	id, n := c.get(path)
 	if n == nil {
 		return jute.Stat{}, jute.CodeNoNode
 	}
-	if !t.CheckACL(n.acl, c.txn.Identity, jute.PermWrite) {
+	if !t.CheckACL(t.aclOf(n), c.txn.Identity, jute.PermWrite) {
 		return jute.Stat{}, jute.CodeNoAuth
 	}
 	if version != -1 && version != n.version {
 		return jute.Stat{}, jute.CodeBadVersion
 	}
+	c.lockParentOf(path)
+	path = n.path()
 	t.saveImage(path, n)
-	old := *n
-	n.data = cloneData(data)
+	// Only what the undo needs, not a copy of the node: a closure over a whole
+	// node would move it to the heap on every setData.
+	oldBlob, oldBlen, oldPlen := n.blob, n.blen, n.plen
+	oldVersion, oldMzxid, oldMtime := n.version, n.mzxid, n.mtime
+	oldLen := n.dataLen()
+	t.work -= t.dg.node(n)
+	c.replaceData(id, n, data)
 	n.version++
 	n.mzxid = c.zxid
 	n.mtime = c.txn.Time
-	t.dataBytes.Add(int64(len(n.data) - len(old.data)))
-	c.quotaDataChanged(path, len(old.data), len(n.data))
-	c.events = append(c.events, pendingEvent{jute.EventNodeDataChanged, path, n.acl})
+	t.work += t.dg.node(n)
+	t.dataBytes.Add(int64(n.dataLen() - oldLen))
+	c.quotaDataChanged(path, oldLen, n.dataLen())
+	c.events = append(c.events, pendingEvent{jute.EventNodeDataChanged, path, t.aclOf(n)})
 	if c.inMulti {
 		c.undo = append(c.undo, func() {
-			t.dataBytes.Add(int64(len(old.data) - len(n.data)))
-			n.data, n.version, n.mzxid, n.mtime = old.data, old.version, old.mzxid, old.mtime
+			t.dataBytes.Add(int64(oldLen - n.dataLen()))
+			c.restoreBlob(id, n, oldBlob, oldBlen, oldPlen)
+			n.version, n.mzxid, n.mtime = oldVersion, oldMzxid, oldMtime
 		})
 	}
 	return n.stat(t.cfg.ExtendedTypes), jute.CodeOK
@@ -564,19 +625,21 @@ func (c *applyCtx) setACL(path string, acl []jute.ACL, version int32) (jute.Stat
 	if code != jute.CodeOK {
 		return jute.Stat{}, code
 	}
-	n := c.get(path)
+	_, n := c.get(path)
 	if n == nil {
 		return jute.Stat{}, jute.CodeNoNode
 	}
-	if !t.CheckACL(n.acl, c.txn.Identity, jute.PermAdmin) {
+	if !t.CheckACL(t.aclOf(n), c.txn.Identity, jute.PermAdmin) {
 		return jute.Stat{}, jute.CodeNoAuth
 	}
 	if version != -1 && version != n.aversion {
 		return jute.Stat{}, jute.CodeBadVersion
 	}
-	t.saveImage(path, n)
+	t.saveImage(n.path(), n)
+	t.work -= t.dg.node(n)
 	n.acl = t.acls.intern(fixed)
 	n.aversion++
+	t.work += t.dg.node(n)
 	return n.stat(t.cfg.ExtendedTypes), jute.CodeOK
 }
 
@@ -587,11 +650,11 @@ func (c *applyCtx) check(path string, version int32) jute.Code {
 	if !ValidatePath(path) {
 		return jute.CodeBadArguments
 	}
-	n := c.get(path)
+	_, n := c.get(path)
 	if n == nil {
 		return jute.CodeNoNode
 	}
-	if !c.t.CheckACL(n.acl, c.txn.Identity, jute.PermRead) {
+	if !c.t.CheckACL(c.t.aclOf(n), c.txn.Identity, jute.PermRead) {
 		return jute.CodeNoAuth
 	}
 	if version != -1 && version != n.version {
@@ -646,8 +709,8 @@ func (c *applyCtx) closeSession() Result {
 	}
 	slices.Sort(paths)
 	for _, p := range paths {
-		if n := c.get(p); n != nil && len(n.children) == 0 {
-			c.removeNode(p, n)
+		if id, n := c.get(p); n != nil && n.nkids == 0 {
+			c.removeNode(id, n)
 		}
 	}
 	t.sessions.Lock()
@@ -658,15 +721,15 @@ func (c *applyCtx) closeSession() Result {
 
 // reap deletes a container or TTL node that is still reapable at the entry's time.
 func (c *applyCtx) reap(path string) Result {
-	n := c.get(path)
+	id, n := c.get(path)
 	switch {
 	case n == nil:
 		return Result{Err: jute.CodeNoNode}
-	case len(n.children) > 0:
+	case n.nkids > 0:
 		return Result{Err: jute.CodeNotEmpty}
 	case !reapable(n, c.txn.Time, c.t.cfg.ExtendedTypes):
 		return Result{Err: jute.CodeBadVersion}
 	}
-	c.removeNode(path, n)
+	c.removeNode(id, n)
 	return Result{}
 }

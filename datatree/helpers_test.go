@@ -329,6 +329,27 @@ type treeDump struct {
 	DataBytes int64
 	Sessions  map[jute.SessionID]string // timeout and sorted ephemerals
 	Expiring  string
+	Digest    uint64
+}
+
+// nodeOf returns the stored node at path, failing loudly when there is none. It
+// reads without locks: for tests that apply nothing concurrently.
+func nodeOf(t *Tree, path string) *node {
+	_, n := t.lookupRaw(path)
+	if n == nil {
+		panic("no node " + path)
+	}
+	return n
+}
+
+// poke changes a stored node behind the applier's back (to reach states that take
+// billions of entries), keeping the running digest in step.
+func poke(t *Tree, path string, f func(n *node)) {
+	n := nodeOf(t, path)
+	t.work -= t.dg.node(n)
+	f(n)
+	t.work += t.dg.node(n)
+	t.digest.Store(t.work)
 }
 
 func dumpTree(t *Tree) treeDump {
@@ -337,19 +358,24 @@ func dumpTree(t *Tree) treeDump {
 	for i := range t.stripes {
 		s := &t.stripes[i]
 		s.mu.RLock()
-		for p, n := range s.nodes {
-			kids := make([]string, 0, len(n.children))
-			for k := range n.children {
-				kids = append(kids, k)
+		s.each(func(id nodeID) {
+			n := t.nodes.at(id)
+			var kids []string
+			for c := n.first; c != 0; c = t.nodes.at(c).next {
+				kids = append(kids, t.nodes.at(c).name())
+			}
+			if len(kids) != int(n.nkids) {
+				panic(fmt.Sprintf("%s: %d children linked, nkids %d", n.path(), len(kids), n.nkids))
 			}
 			slices.Sort(kids)
 			stored := storedFields{Czxid: n.czxid, Mzxid: n.mzxid, Ctime: n.ctime, Mtime: n.mtime, Owner: n.owner,
 				Pzxid: n.pzxid, Version: n.version, Cversion: n.cversion, Aversion: n.aversion}
-			d.Nodes[p] = nodeDump{Data: string(n.data), Null: n.data == nil, ACL: fmt.Sprint(n.acl),
+			d.Nodes[n.path()] = nodeDump{Data: string(n.data()), Null: n.data() == nil, ACL: fmt.Sprint(t.aclOf(n)),
 				Stored: stored, Children: fmt.Sprint(kids), Stat: n.stat(t.cfg.ExtendedTypes)}
-		}
+		})
 		s.mu.RUnlock()
 	}
+	d.Digest = t.Digest()
 	t.sessions.RLock()
 	for id, st := range t.sessions.byID {
 		eph := make([]string, 0, len(st.ephemerals))
@@ -395,6 +421,9 @@ func diffDumps(a, b treeDump) string {
 	}
 	if a.Expiring != b.Expiring {
 		out += fmt.Sprintf("\n  expiring: before %v, after %v", a.Expiring, b.Expiring)
+	}
+	if a.Digest != b.Digest {
+		out += fmt.Sprintf("\n  digest: before %#x, after %#x", a.Digest, b.Digest)
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"zkd/jute"
 )
@@ -25,6 +26,8 @@ type NodeImage struct {
 	Aversion int32
 	Owner    int64 // ephemeralOwner as stored: session id, container or TTL marker
 	Pzxid    int64
+
+	blob []byte // set by Own: Path and Data in one allocation, for Restore to adopt
 }
 
 // SessionImage is one live session as a snapshot stores it.
@@ -38,8 +41,8 @@ type SessionImage struct {
 	LastSeq uint64
 }
 
-func imageOf(path string, n *node) NodeImage {
-	return NodeImage{Path: path, Data: n.data, ACL: n.acl, Czxid: n.czxid, Mzxid: n.mzxid,
+func (t *Tree) imageOf(path string, n *node) NodeImage {
+	return NodeImage{Path: path, Data: n.data(), ACL: t.aclOf(n), Czxid: n.czxid, Mzxid: n.mzxid,
 		Ctime: n.ctime, Mtime: n.mtime, Version: n.version, Cversion: n.cversion,
 		Aversion: n.aversion, Owner: n.owner, Pzxid: n.pzxid}
 }
@@ -104,9 +107,9 @@ func (t *Tree) saveImage(path string, n *node) {
 	if _, ok := t.cow.pre[path]; ok {
 		return
 	}
-	p := &preimage{beforeCopy: !t.cow.copied[xxhashStripe(path)]}
+	p := &preimage{beforeCopy: !t.cow.copied[stripeIndex(pathHash(path))]}
 	if n != nil {
-		img := imageOf(path, n)
+		img := t.imageOf(path, n)
 		p.img = &img
 	}
 	t.cow.pre[path] = p
@@ -131,9 +134,10 @@ func (im *Image) Nodes(fn func(*NodeImage) error) error {
 		s := &t.stripes[i]
 		batch = batch[:0]
 		s.mu.RLock()
-		for p, n := range s.nodes {
-			batch = append(batch, imageOf(p, n))
-		}
+		s.each(func(id nodeID) {
+			n := t.nodes.at(id)
+			batch = append(batch, t.imageOf(n.path(), n))
+		})
 		s.mu.RUnlock()
 		// Resolve against the preimages: a node changed since the freeze is
 		// replaced by its saved state, or dropped if it did not exist then.
@@ -190,21 +194,42 @@ func (im *Image) Release() {
 // ErrBadImage is returned by Restore for an image that is not a tree.
 var ErrBadImage = errors.New("datatree: inconsistent snapshot image")
 
-// Restore builds a tree from a snapshot image: the nodes (any order), the sessions
-// and the zxid the image reflects. Children, ephemeral ownership and the reaper's
-// candidates are derived from the nodes.
-func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*NodeImage, error)) (*Tree, error) {
-	t := New(cfg)
-	// The special nodes come from the image like any other.
-	for i := range t.stripes {
-		clear(t.stripes[i].nodes)
+// Own copies the image's path and data into one new allocation laid out as the
+// tree stores a node (path bytes, then data bytes), so that Restore adopts it
+// instead of copying. A decoder calls it on its own goroutine to take that
+// allocation and copy off the goroutine that builds the tree; after Own the
+// image's Path and Data no longer alias the decoder's buffers.
+func (img *NodeImage) Own() {
+	b := make([]byte, len(img.Path)+len(img.Data))
+	copy(b, img.Path)
+	copy(b[len(img.Path):], img.Data)
+	img.Path = unsafe.String(unsafe.SliceData(b), len(img.Path))
+	if img.Data != nil {
+		img.Data = b[len(img.Path):len(b):len(b)]
 	}
-	t.nodeCount.Store(0)
-	t.dataBytes.Store(0)
+	img.blob = b
+}
+
+// Restore builds a tree from a snapshot image: the nodes (any order), the sessions
+// and the zxid the image reflects. Children, ephemeral ownership, the reaper's
+// candidates and the digest are derived from the nodes. next returns nil at the
+// end; the image it returns (and its Path, Data and ACL) need only stay valid
+// until the next call, as Restore copies what it keeps (unless the image Owns its
+// bytes), so a decoder may reuse its buffers. A run of images with the very same
+// ACL slice is interned once.
+//
+// The build runs in phases: nodes are stored as they arrive; then each stripe's table is built at its final size, half
+// the stripes on a second goroutine; then children are linked to parents, split
+// between two goroutines by the parent's stripe (every write of a link is to the
+// parent or to one of its children), while a third sums the digest.
+func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*NodeImage, error)) (*Tree, error) {
+	t := newEmpty(cfg)
 	for _, s := range sessions {
 		t.sessions.byID[s.ID] = &sessionState{timeout: s.Timeout, conn: s.Conn, lastSeq: s.LastSeq,
 			ephemerals: make(map[string]struct{})}
 	}
+	var lastACL []jute.ACL
+	var interned uint32
 	for {
 		img, err := next()
 		if err != nil {
@@ -216,49 +241,142 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 		if !ValidatePath(img.Path) {
 			return nil, fmt.Errorf("%w: bad path %q", ErrBadImage, img.Path)
 		}
-		path := jute.Clone(img.Path)
-		n := &node{data: cloneData(img.Data), acl: t.acls.intern(img.ACL),
-			czxid: img.Czxid, mzxid: img.Mzxid, ctime: img.Ctime, mtime: img.Mtime,
-			version: img.Version, cversion: img.Cversion, aversion: img.Aversion,
-			owner: img.Owner, pzxid: img.Pzxid}
-		s := t.stripeOf(path)
-		if s.nodes[path] != nil {
-			return nil, fmt.Errorf("%w: duplicate node %q", ErrBadImage, path)
+		if lastACL == nil || len(img.ACL) != len(lastACL) || len(img.ACL) > 0 && &img.ACL[0] != &lastACL[0] {
+			lastACL, interned = img.ACL, t.acls.intern(img.ACL)
 		}
-		s.nodes[path] = n
+		id := t.nodes.alloc()
+		n := t.nodes.at(id)
+		if img.blob != nil {
+			n.adopt(img.blob, len(img.Path), img.Data == nil)
+		} else {
+			n.setBlob(img.Path, img.Data)
+		}
+		n.acl = interned
+		n.setStored(persisted{czxid: img.Czxid, mzxid: img.Mzxid, pzxid: img.Pzxid,
+			ctime: img.Ctime, mtime: img.Mtime, owner: img.Owner,
+			version: img.Version, cversion: img.Cversion, aversion: img.Aversion})
 		t.nodeCount.Add(1)
-		t.dataBytes.Add(int64(len(path) + len(n.data)))
+		t.dataBytes.Add(int64(len(img.Path) + len(img.Data)))
 	}
-	if t.stripeOf("/").nodes["/"] == nil {
+	if err := t.buildTables(); err != nil {
+		return nil, err
+	}
+	if id, _ := t.lookupRaw("/"); id == 0 {
 		return nil, fmt.Errorf("%w: no root", ErrBadImage)
 	}
-	for i := range t.stripes {
-		for path, n := range t.stripes[i].nodes {
-			if path == "/" {
-				continue
-			}
-			parentPath, name := parentOf(path)
-			parent := t.stripeOf(parentPath).nodes[parentPath]
-			if parent == nil {
-				return nil, fmt.Errorf("%w: %q has no parent", ErrBadImage, path)
-			}
-			if parent.children == nil {
-				parent.children = make(map[string]struct{})
-			}
-			parent.children[name] = struct{}{}
-			switch {
-			case n.owner == containerOwner || isTTLOwner(n.owner, cfg.ExtendedTypes):
-				t.sessions.expiring[path] = struct{}{}
-			case n.owner != 0:
-				if st := t.sessions.byID[jute.SessionID(n.owner)]; st != nil {
-					st.ephemerals[path] = struct{}{}
-				}
-			}
-			if name == quotaLimit && strings.HasPrefix(parentPath, quotaRoot+"/") {
-				t.quotas[parentPath[len(quotaRoot):]] = struct{}{}
-			}
-		}
+	if err := t.linkAll(); err != nil {
+		return nil, err
 	}
 	t.lastZxid.Store(int64(zxid))
 	return t, nil
+}
+
+// onBoth runs f(0) on a new goroutine and f(1) on this one, and returns the first
+// error.
+func onBoth(f func(half int) error) error {
+	errc := make(chan error, 1)
+	go func() { errc <- f(0) }()
+	err1 := f(1)
+	if err0 := <-errc; err0 != nil {
+		return err0
+	}
+	return err1
+}
+
+// buildTables sizes every stripe's table for its nodes and fills it, finding
+// duplicates. Each half of the stripes is built by one goroutine. Hashes are
+// computed again in each pass rather than kept: hashing a path costs less than
+// the 8 bytes per node an array of them would leave as garbage.
+func (t *Tree) buildTables() error {
+	high := t.nodes.high
+	var counts [numStripes]int
+	for id := nodeID(1); id < high; id++ {
+		counts[stripeIndex(pathHash(t.nodes.at(id).path()))]++
+	}
+	for i, c := range counts {
+		if c > 0 {
+			t.stripes[i].slots = make([]slot, max(minSlots, c*10/7+1))
+		}
+	}
+	return onBoth(func(half int) error {
+		for id := nodeID(1); id < high; id++ {
+			path := t.nodes.at(id).path()
+			h := pathHash(path)
+			si := stripeIndex(h)
+			if int(si)&1 != half {
+				continue
+			}
+			s := &t.stripes[si]
+			if s.lookup(&t.nodes, h, path) != 0 {
+				return fmt.Errorf("%w: duplicate node %q", ErrBadImage, path)
+			}
+			s.put(slot{blob: t.nodes.at(id).blob, tag: uint32(h >> 32), id: id})
+			s.count++
+		}
+		return nil
+	})
+}
+
+// linkAll links every node to its parent and derives what follows from the nodes
+// (owners, quotas, digest) once all are in place. Nothing else may use the tree
+// yet.
+func (t *Tree) linkAll() error {
+	// The digest needs a CRC of every node: sum it on a goroutine of its own. It
+	// reads only the paths, data and stats, which linking leaves alone (linking
+	// writes first, next, prev and nkids).
+	high := t.nodes.high
+	sums := make(chan uint64, 1)
+	go func() {
+		var sum uint64
+		d := new(digester)
+		for id := nodeID(1); id < high; id++ {
+			sum += d.node(t.nodes.at(id))
+		}
+		sums <- sum
+	}()
+	err := onBoth(func(half int) error {
+		for id := nodeID(1); id < high; id++ {
+			path := t.nodes.at(id).path()
+			if path == "/" {
+				continue
+			}
+			parentPath, _ := parentOf(path)
+			ph := pathHash(parentPath)
+			si := stripeIndex(ph)
+			if int(si)&1 != half {
+				continue
+			}
+			parent := t.stripes[si].lookup(&t.nodes, ph, parentPath)
+			if parent == 0 {
+				return fmt.Errorf("%w: %q has no parent", ErrBadImage, path)
+			}
+			t.link(parent, id)
+		}
+		return nil
+	})
+	digest := <-sums
+	if err != nil {
+		return err
+	}
+	for id := nodeID(1); id < high; id++ {
+		n := t.nodes.at(id)
+		if n.owner == 0 && n.plen < uint32(len(quotaRoot)) {
+			continue
+		}
+		path := n.path()
+		switch {
+		case n.owner == containerOwner || isTTLOwner(n.owner, t.cfg.ExtendedTypes):
+			t.sessions.expiring[jute.Clone(path)] = struct{}{}
+		case n.owner != 0:
+			if st := t.sessions.byID[jute.SessionID(n.owner)]; st != nil {
+				st.ephemerals[jute.Clone(path)] = struct{}{}
+			}
+		}
+		if parentPath, name := parentOf(path); name == quotaLimit && strings.HasPrefix(parentPath, quotaRoot+"/") {
+			t.quotas[jute.Clone(parentPath[len(quotaRoot):])] = struct{}{}
+		}
+	}
+	t.work = digest
+	t.digest.Store(digest)
+	return nil
 }

@@ -288,7 +288,7 @@ func TestTTLNodes(t *testing.T) {
 	if code != jute.CodeOK || p != "/s-0000000001" {
 		t.Fatalf("sequential TTL: %q %v", p, code)
 	}
-	if n := h.tree.stripeOf("/t").nodes["/t"]; n.owner != ttlMask|100 {
+	if n := nodeOf(h.tree, "/t"); n.owner != ttlMask|100 {
 		t.Fatalf("stored owner %#x", n.owner)
 	}
 	cand := func(now int64) []string {

@@ -78,7 +78,7 @@ func TestSequentialNaming(t *testing.T) {
 func TestSequentialOverflow(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.mustCreate("/q", "", 0)
-	h.tree.stripeOf("/q").nodes["/q"].cversion = math.MaxInt32
+	poke(h.tree, "/q", func(n *node) { n.cversion = math.MaxInt32 })
 	want := []string{"/q/s-2147483647", "/q/s--2147483648", "/q/s--2147483647"}
 	for i, w := range want {
 		if p := h.mustCreate("/q/s-", "", 2); p != w {
@@ -279,7 +279,7 @@ func TestMultiRollback(t *testing.T) {
 	if len(eph) != 2 {
 		t.Fatalf("ephemerals %v", eph)
 	}
-	if n := h.tree.stripeOf("/r").nodes["/r"]; n.cversion != 4+8 {
+	if n := nodeOf(h.tree, "/r"); n.cversion != 4+8 {
 		t.Fatalf("stored cversion %d, want 12", n.cversion)
 	}
 }

@@ -3,6 +3,8 @@ package datatree
 import (
 	"strconv"
 	"strings"
+
+	"zkd/jute"
 )
 
 // Quotas (spec/semantics.md §13). A quota on path P is the node
@@ -47,6 +49,7 @@ func (c *applyCtx) quotaCreatedOrDeleted(path string, dataLen int, delta int) {
 		switch {
 		case name == quotaLimit && delta > 0:
 			if _, had := t.quotas[quoted]; !had {
+				quoted = jute.Clone(quoted) // path may alias a node's blob
 				t.quotas[quoted] = struct{}{}
 				c.onUndo(func() { delete(t.quotas, quoted) })
 			}
@@ -79,14 +82,16 @@ func (c *applyCtx) recountQuota(quoted string) {
 		p := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		// The applier is the only writer, so it may read any stripe unlocked.
-		n := c.t.stripeOf(p).nodes[p]
+		_, n := c.t.lookupRaw(p)
 		if n == nil {
 			continue
 		}
 		count++
-		bytes += int64(len(n.data))
-		for name := range n.children {
-			stack = append(stack, childPath(p, name))
+		bytes += int64(n.dataLen())
+		for id := n.first; id != 0; {
+			child := c.t.nodes.at(id)
+			stack = append(stack, child.path())
+			id = child.next
 		}
 	}
 	c.setQuotaStats(quoted, func(int64, int64) (int64, int64) { return count, bytes })
@@ -101,19 +106,22 @@ func (c *applyCtx) adjustQuotaStats(quoted string, dCount, dBytes int64) {
 func (c *applyCtx) setQuotaStats(quoted string, update func(count, bytes int64) (int64, int64)) {
 	t := c.t
 	statPath := quotaRoot + quoted + "/" + quotaStats
-	n := c.get(statPath)
+	id, n := c.get(statPath)
 	if n == nil {
 		return
 	}
-	count, bytes := parseQuotaStats(n.data)
+	c.lockParentOf(statPath)
+	count, bytes := parseQuotaStats(n.data())
 	count, bytes = update(count, bytes)
-	t.saveImage(statPath, n)
-	old := n.data
-	n.data = []byte("count=" + strconv.FormatInt(count, 10) + ",bytes=" + strconv.FormatInt(bytes, 10))
-	t.dataBytes.Add(int64(len(n.data) - len(old)))
+	t.saveImage(n.path(), n)
+	oldBlob, oldBlen, oldPlen, oldLen := n.blob, n.blen, n.plen, n.dataLen()
+	t.work -= t.dg.node(n)
+	c.replaceData(id, n, []byte("count="+strconv.FormatInt(count, 10)+",bytes="+strconv.FormatInt(bytes, 10)))
+	t.work += t.dg.node(n)
+	t.dataBytes.Add(int64(n.dataLen() - oldLen))
 	c.onUndo(func() {
-		t.dataBytes.Add(int64(len(old) - len(n.data)))
-		n.data = old
+		t.dataBytes.Add(int64(oldLen - n.dataLen()))
+		c.restoreBlob(id, n, oldBlob, oldBlen, oldPlen)
 	})
 }
 

@@ -6,17 +6,26 @@ import (
 	"zkd/jute"
 )
 
-// lookupLocked returns the node at path with its stripe read-locked; the caller must
+// rlock returns the node at path with its stripe read-locked; the caller must
 // call s.mu.RUnlock. It returns nil (and no lock held) when the node is absent.
 func (t *Tree) rlock(path string) (*stripe, *node) {
-	s := t.stripeOf(path)
+	s, h := t.stripeOf(path)
 	s.mu.RLock()
-	n := s.nodes[path]
-	if n == nil {
+	id := s.lookup(&t.nodes, h, path)
+	if id == 0 {
 		s.mu.RUnlock()
 		return nil, nil
 	}
-	return s, n
+	return s, t.nodes.at(id)
+}
+
+// find returns the node at path or nil. REQUIRES: s (the stripe of path, whose
+// hash is h) read-locked.
+func (t *Tree) find(s *stripe, h uint64, path string) *node {
+	if id := s.lookup(&t.nodes, h, path); id != 0 {
+		return t.nodes.at(id)
+	}
+	return nil
 }
 
 // Exists returns the Stat of path. With w non-nil it registers a data watch, or an
@@ -25,17 +34,17 @@ func (t *Tree) Exists(path string, w Watcher, id Identity) (jute.Stat, jute.Code
 	if strings.IndexByte(path, 0) >= 0 {
 		return jute.Stat{}, jute.CodeBadArguments
 	}
-	s := t.stripeOf(path)
+	s, h := t.stripeOf(path)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	n := s.nodes[path]
+	n := t.find(s, h, path)
 	if n == nil {
 		if w != nil {
 			t.watches.add(true, path, w, modeStandard)
 		}
 		return jute.Stat{}, jute.CodeNoNode
 	}
-	if !t.CheckACL(n.acl, id, jute.PermRead) {
+	if !t.CheckACL(t.aclOf(n), id, jute.PermRead) {
 		return jute.Stat{}, jute.CodeNoAuth
 	}
 	if w != nil {
@@ -52,13 +61,13 @@ func (t *Tree) GetData(path string, w Watcher, id Identity) ([]byte, jute.Stat, 
 		return nil, jute.Stat{}, jute.CodeNoNode
 	}
 	defer s.mu.RUnlock()
-	if !t.CheckACL(n.acl, id, jute.PermRead) {
+	if !t.CheckACL(t.aclOf(n), id, jute.PermRead) {
 		return nil, jute.Stat{}, jute.CodeNoAuth
 	}
 	if w != nil {
 		t.watches.add(true, path, w, modeStandard)
 	}
-	return n.data, n.stat(t.cfg.ExtendedTypes), jute.CodeOK
+	return n.data(), n.stat(t.cfg.ExtendedTypes), jute.CodeOK
 }
 
 // GetChildren appends the child names of path to dst (unordered, as ZooKeeper) and
@@ -69,14 +78,17 @@ func (t *Tree) GetChildren(path string, w Watcher, id Identity, dst []string) ([
 		return dst, jute.Stat{}, jute.CodeNoNode
 	}
 	defer s.mu.RUnlock()
-	if !t.CheckACL(n.acl, id, jute.PermRead) {
+	if !t.CheckACL(t.aclOf(n), id, jute.PermRead) {
 		return dst, jute.Stat{}, jute.CodeNoAuth
 	}
 	if w != nil {
 		t.watches.add(false, path, w, modeStandard)
 	}
-	for name := range n.children {
-		dst = append(dst, name)
+	// The children's links and names are guarded by this node's stripe (see node).
+	for c := n.first; c != 0; {
+		child := t.nodes.at(c)
+		dst = append(dst, child.name())
+		c = child.next
 	}
 	return dst, n.stat(t.cfg.ExtendedTypes), jute.CodeOK
 }
@@ -89,11 +101,11 @@ func (t *Tree) GetACL(path string, id Identity) ([]jute.ACL, jute.Stat, jute.Cod
 		return nil, jute.Stat{}, jute.CodeNoNode
 	}
 	defer s.mu.RUnlock()
-	admin := t.CheckACL(n.acl, id, jute.PermAdmin)
-	if !admin && !t.CheckACL(n.acl, id, jute.PermRead) {
+	admin := t.CheckACL(t.aclOf(n), id, jute.PermAdmin)
+	if !admin && !t.CheckACL(t.aclOf(n), id, jute.PermRead) {
 		return nil, jute.Stat{}, jute.CodeNoAuth
 	}
-	acl := n.acl
+	acl := t.aclOf(n)
 	if !admin {
 		masked := make([]jute.ACL, len(acl))
 		for i, a := range acl {
@@ -115,14 +127,11 @@ func (t *Tree) AllChildrenNumber(path string, id Identity) (int32, jute.Code) {
 	if n == nil {
 		return 0, jute.CodeNoNode
 	}
-	if !t.CheckACL(n.acl, id, jute.PermRead) {
+	if !t.CheckACL(t.aclOf(n), id, jute.PermRead) {
 		s.mu.RUnlock()
 		return 0, jute.CodeNoAuth
 	}
-	queue := make([]string, 0, len(n.children))
-	for name := range n.children {
-		queue = append(queue, childPath(path, name))
-	}
+	queue := t.appendChildPaths(make([]string, 0, n.nkids), n)
 	s.mu.RUnlock()
 	var count int32
 	for len(queue) > 0 {
@@ -133,12 +142,20 @@ func (t *Tree) AllChildrenNumber(path string, id Identity) (int32, jute.Code) {
 			continue
 		}
 		count++
-		for name := range cn.children {
-			queue = append(queue, childPath(p, name))
-		}
+		queue = t.appendChildPaths(queue, cn)
 		cs.mu.RUnlock()
 	}
 	return count, jute.CodeOK
+}
+
+// appendChildPaths appends the paths of n's children. REQUIRES: n's stripe held.
+func (t *Tree) appendChildPaths(dst []string, n *node) []string {
+	for c := n.first; c != 0; {
+		child := t.nodes.at(c)
+		dst = append(dst, child.path())
+		c = child.next
+	}
+	return dst
 }
 
 // Ephemerals returns the paths of sid's ephemeral nodes that start with prefix
@@ -162,7 +179,7 @@ func (t *Tree) Ephemerals(sid jute.SessionID, prefix string) []string {
 // AddWatch registers a persistent (mode 0) or persistent-recursive (mode 1) watch.
 // The path need not exist and is not validated.
 func (t *Tree) AddWatch(path string, mode int32, w Watcher) jute.Code {
-	s := t.stripeOf(path)
+	s, _ := t.stripeOf(path)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	m := &t.watches
@@ -233,9 +250,9 @@ func (t *Tree) SetWatches(req *jute.SetWatches, w Watcher) {
 		w.Notify(Event{Type: typ, Path: jute.Clone(path), Zxid: -1})
 	}
 	for _, p := range req.DataWatches {
-		s := t.stripeOf(p)
+		s, h := t.stripeOf(p)
 		s.mu.RLock()
-		switch n := s.nodes[p]; {
+		switch n := t.find(s, h, p); {
 		case n == nil:
 			fire(jute.EventNodeDeleted, p)
 		case n.mzxid > rel:
@@ -246,9 +263,9 @@ func (t *Tree) SetWatches(req *jute.SetWatches, w Watcher) {
 		s.mu.RUnlock()
 	}
 	for _, p := range req.ExistWatches {
-		s := t.stripeOf(p)
+		s, h := t.stripeOf(p)
 		s.mu.RLock()
-		if s.nodes[p] == nil {
+		if t.find(s, h, p) == nil {
 			t.watches.add(true, p, w, modeStandard)
 		} else {
 			fire(jute.EventNodeCreated, p)
@@ -256,9 +273,9 @@ func (t *Tree) SetWatches(req *jute.SetWatches, w Watcher) {
 		s.mu.RUnlock()
 	}
 	for _, p := range req.ChildWatches {
-		s := t.stripeOf(p)
+		s, h := t.stripeOf(p)
 		s.mu.RLock()
-		switch n := s.nodes[p]; {
+		switch n := t.find(s, h, p); {
 		case n == nil:
 			fire(jute.EventNodeDeleted, p)
 		case n.pzxid > rel:
@@ -338,7 +355,7 @@ func (t *Tree) ReapCandidates(now int64, limit int) []string {
 }
 
 func reapable(n *node, now int64, ext bool) bool {
-	if len(n.children) != 0 {
+	if n.nkids != 0 {
 		return false
 	}
 	if n.owner == containerOwner {

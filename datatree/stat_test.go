@@ -138,7 +138,7 @@ func TestCversionObserved(t *testing.T) {
 		t.Fatalf("/ after = %+v, want cversion 0, 2 children, pzxid 2", st)
 	}
 	// The stored counter is what SnapshotFormatter prints: 6 creates under /c.
-	if n := h.tree.stripeOf("/c").nodes["/c"]; n.cversion != 6 {
+	if n := nodeOf(h.tree, "/c"); n.cversion != 6 {
 		t.Fatalf("stored cversion = %d, want 6", n.cversion)
 	}
 }
@@ -199,8 +199,7 @@ func TestStatMaintenance(t *testing.T) {
 func TestVersionsWrap(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.mustCreate("/w", "", 0)
-	n := h.tree.stripeOf("/w").nodes["/w"]
-	n.version, n.aversion = math.MaxInt32, math.MaxInt32
+	poke(h.tree, "/w", func(n *node) { n.version, n.aversion = math.MaxInt32, math.MaxInt32 })
 	st, code := h.setData("/w", "x", math.MaxInt32)
 	if code != jute.CodeOK || st.Version != math.MinInt32 {
 		t.Fatalf("setData at MaxInt32: version %d %v, want %d", st.Version, code, math.MinInt32)

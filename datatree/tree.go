@@ -5,8 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/cespare/xxhash/v2"
-
 	"zkd/jute"
 )
 
@@ -27,35 +25,17 @@ type Config struct {
 	SkipACL bool
 }
 
-// node is one znode. Fields are guarded by the lock of the node's stripe; data and
-// acl are never modified in place (they are replaced), so a reader may keep the
-// slices after releasing the lock.
-type node struct {
-	data     []byte
-	acl      []jute.ACL // interned: shared between nodes with equal lists
-	czxid    int64
-	mzxid    int64
-	ctime    int64
-	mtime    int64
-	version  int32
-	cversion int32 // stored cversion: children ever created (sequence counter)
-	aversion int32
-	owner    int64 // ephemeralOwner as stored: session id, container or TTL marker
-	pzxid    int64
-	children map[string]struct{} // child names; nil when there are none
-}
-
 // stat derives the client-visible Stat; ext is Config.ExtendedTypes.
 func (n *node) stat(ext bool) jute.Stat {
 	owner := n.owner
 	if !isSessionOwner(owner, ext) {
 		owner = 0
 	}
-	nc := int32(len(n.children))
+	nc := n.nkids
 	return jute.Stat{
 		Czxid: n.czxid, Mzxid: n.mzxid, Ctime: n.ctime, Mtime: n.mtime,
 		Version: n.version, Cversion: 2*n.cversion - nc, Aversion: n.aversion,
-		EphemeralOwner: owner, DataLength: int32(len(n.data)), NumChildren: nc,
+		EphemeralOwner: owner, DataLength: int32(n.dataLen()), NumChildren: nc,
 		Pzxid: n.pzxid,
 	}
 }
@@ -73,16 +53,12 @@ func isSessionOwner(owner int64, ext bool) bool {
 	return owner != 0 && owner != containerOwner && !isTTLOwner(owner, ext)
 }
 
-type stripe struct {
-	mu    sync.RWMutex
-	nodes map[string]*node // guarded by mu
-}
-
 // Tree is the replicated state machine of zkd. Reads may be called from any
 // goroutine; Apply must be called from one goroutine at a time.
 type Tree struct {
 	cfg     Config
 	stripes [numStripes]stripe
+	nodes   nodeStore // every znode; see node for what guards each field
 
 	sessions struct {
 		sync.RWMutex
@@ -93,11 +69,17 @@ type Tree struct {
 	}
 
 	watches watchManager
-	acls    aclTable   // applier-only
+	acls    aclTable   // interned by the applier only; lists readable under a node's stripe lock
 	cow     cowState   // snapshot preimages while an Image is open
 	quotas  quotaTable // applier-only: paths with a quota
 
-	lastZxid  atomic.Int64 // zxid of the last applied entry; set before its locks are released
+	lastZxid atomic.Int64 // zxid of the last applied entry; set before its locks are released
+	// digest is ZooKeeper's tree digest as of lastZxid, published with it.
+	digest atomic.Uint64
+	// work is the digest as the applier changes nodes; applier-only. Published to
+	// digest when an entry finishes, so readers never see a multi's partial sum.
+	work      uint64
+	dg        *digester    // applier-only
 	nodeCount atomic.Int64 // number of znodes, the root included
 	dataBytes atomic.Int64 // sum of path and data lengths (mntr approximate_data_size)
 }
@@ -114,35 +96,100 @@ type sessionState struct {
 // New returns a tree holding the special nodes every ZooKeeper database has:
 // /, /zookeeper, /zookeeper/quota and /zookeeper/config.
 func New(cfg Config) *Tree {
-	t := &Tree{cfg: cfg}
-	for i := range t.stripes {
-		t.stripes[i].nodes = make(map[string]*node)
-	}
+	t := newEmpty(cfg)
+	open := t.acls.intern(jute.OpenACLUnsafe)
+	empty := []byte{} // Java's new byte[0]: getData returns an empty buffer, not null
+	root := t.insertRaw("/", empty, open, persisted{})
+	zk := t.insertRaw("/zookeeper", empty, open, persisted{})
+	quota := t.insertRaw("/zookeeper/quota", empty, open, persisted{})
+	config := t.insertRaw("/zookeeper/config", empty, t.acls.intern(jute.ReadACLUnsafe), persisted{aversion: -1})
+	t.link(root, zk)
+	t.link(zk, quota)
+	t.link(zk, config)
+	t.work = t.fullDigest()
+	t.digest.Store(t.work)
+	return t
+}
+
+// newEmpty returns a tree without any node, not even the root.
+func newEmpty(cfg Config) *Tree {
+	t := &Tree{cfg: cfg, dg: new(digester)}
+	t.nodes.init()
 	t.sessions.byID = make(map[jute.SessionID]*sessionState)
 	t.sessions.expiring = make(map[string]struct{})
 	t.watches.init()
 	t.acls.init()
 	t.quotas = make(quotaTable)
-	open := t.acls.intern(jute.OpenACLUnsafe)
-	empty := []byte{} // Java's new byte[0]: getData returns an empty buffer, not null
-	t.insertRaw("/", &node{data: empty, acl: open, children: map[string]struct{}{"zookeeper": {}}})
-	t.insertRaw("/zookeeper", &node{data: empty, acl: open, children: map[string]struct{}{"quota": {}, "config": {}}})
-	t.insertRaw("/zookeeper/quota", &node{data: empty, acl: open})
-	t.insertRaw("/zookeeper/config", &node{data: empty, acl: t.acls.intern(jute.ReadACLUnsafe), aversion: -1})
 	return t
 }
 
-func (t *Tree) insertRaw(path string, n *node) {
-	t.stripeOf(path).nodes[path] = n
+// insertRaw adds a node (unlinked) without locking: for building a tree no reader
+// can see yet.
+func (t *Tree) insertRaw(path string, data []byte, acl uint32, st persisted) nodeID {
+	h := pathHash(path)
+	id := t.nodes.alloc()
+	n := t.nodes.at(id)
+	n.setBlob(path, data)
+	n.acl = acl
+	n.setStored(st)
+	t.stripes[stripeIndex(h)].insert(h, id, n.blob)
 	t.nodeCount.Add(1)
-	t.dataBytes.Add(int64(len(path) + len(n.data)))
+	t.dataBytes.Add(int64(len(path) + len(data)))
+	return id
 }
 
-func (t *Tree) stripeOf(path string) *stripe {
-	return &t.stripes[xxhashStripe(path)]
+// link makes child a child of parent. REQUIRES: parent's stripe write-locked (it
+// guards the sibling links of parent's children).
+func (t *Tree) link(parent, child nodeID) {
+	p, c := t.nodes.at(parent), t.nodes.at(child)
+	c.prev, c.next = 0, p.first
+	if p.first != 0 {
+		t.nodes.at(p.first).prev = child
+	}
+	p.first = child
+	p.nkids++
 }
 
-func xxhashStripe(path string) uint64 { return xxhash.Sum64String(path) % numStripes }
+// unlink removes child from parent's children. REQUIRES: as link.
+func (t *Tree) unlink(parent, child nodeID) {
+	p, c := t.nodes.at(parent), t.nodes.at(child)
+	if c.prev != 0 {
+		t.nodes.at(c.prev).next = c.next
+	} else {
+		p.first = c.next
+	}
+	if c.next != 0 {
+		t.nodes.at(c.next).prev = c.prev
+	}
+	c.prev, c.next = 0, 0
+	p.nkids--
+}
+
+// aclOf returns n's ACL list. REQUIRES: n's stripe held.
+func (t *Tree) aclOf(n *node) []jute.ACL { return t.acls.list(n.acl) }
+
+// stripeOf returns the stripe of path and the path's hash.
+func (t *Tree) stripeOf(path string) (*stripe, uint64) {
+	h := pathHash(path)
+	return &t.stripes[stripeIndex(h)], h
+}
+
+// lookupRaw finds path without locking: for the applier, the only writer, and for
+// trees no reader can see yet.
+func (t *Tree) lookupRaw(path string) (nodeID, *node) {
+	s, h := t.stripeOf(path)
+	id := s.lookup(&t.nodes, h, path)
+	if id == 0 {
+		return 0, nil
+	}
+	return id, t.nodes.at(id)
+}
+
+// Digest returns ZooKeeper's digest of the whole tree (the sum of NodeDigest over
+// every node, mod 2^64) as of LastZxid. Like LastZxid it is published before an
+// entry's locks are released, so a reader that has seen an entry's effect reads a
+// digest that includes it.
+func (t *Tree) Digest() uint64 { return t.digest.Load() }
 
 // LastZxid returns the zxid of the last applied entry.
 func (t *Tree) LastZxid() jute.Zxid { return jute.Zxid(t.lastZxid.Load()) }

@@ -180,7 +180,7 @@ func TestCreateOpcodeKinds(t *testing.T) {
 		if code != jute.CodeOK {
 			t.Fatalf("%v %s flags %d: %v", tt.op, tt.path, tt.flags, code)
 		}
-		n := h.tree.stripeOf(tt.path).nodes[tt.path]
+		n := nodeOf(h.tree, tt.path)
 		if n.owner != tt.owner {
 			t.Errorf("%v %s flags %d: stored owner %#x, want %#x", tt.op, tt.path, tt.flags, n.owner, tt.owner)
 		}
@@ -194,6 +194,59 @@ func TestCreateOpcodeKinds(t *testing.T) {
 		if got := h.stat(tt.path).EphemeralOwner; got != wantClient {
 			t.Errorf("%v %s: ephemeralOwner %#x, want %#x", tt.op, tt.path, got, wantClient)
 		}
+	}
+}
+
+// TestCreateContainerFlags: createContainer checks its flags' CreateMode like any
+// create and then always writes a CreateContainerTxn (ZooKeeper 3.8
+// PrepRequestProcessor.pRequest2TxnCreate and DataTree.processTxn): a TTL mode is
+// UNIMPLEMENTED without extended types and BADARGUMENTS with them (no TTL travels
+// with opcode 19), a sequential mode appends the parent's sequence number, and the
+// node is a container whatever the mode, ephemeral ones included. A live ZooKeeper
+// 3.8.0 (Debian 3.8.0-11+deb12u2), probed with raw createContainer requests for
+// flags 0-7, answered exactly this table, with and without extendedTypesEnabled.
+func TestCreateContainerFlags(t *testing.T) {
+	tests := []struct {
+		name  string
+		ext   bool
+		flags int32
+		want  jute.Code
+		wantP string
+	}{
+		{"persistent", false, 0, jute.CodeOK, "/p/c"},
+		{"ephemeral", false, 1, jute.CodeOK, "/p/c"},
+		{"persistent sequential", false, 2, jute.CodeOK, "/p/c0000000000"},
+		{"ephemeral sequential", false, 3, jute.CodeOK, "/p/c0000000000"},
+		{"container", false, 4, jute.CodeOK, "/p/c"},
+		{"ttl, extended types off", false, 5, jute.CodeUnimplemented, ""},
+		{"sequential ttl, extended types off", false, 6, jute.CodeUnimplemented, ""},
+		{"ttl, extended types on", true, 5, jute.CodeBadArguments, ""},
+		{"sequential ttl, extended types on", true, 6, jute.CodeBadArguments, ""},
+		{"sequential, extended types on", true, 2, jute.CodeOK, "/p/c0000000000"},
+		{"invalid mode", false, 7, jute.CodeBadArguments, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, Config{ExtendedTypes: tt.ext})
+			h.mustCreate("/p", "", 0)
+			before := dumpTree(h.tree)
+			path, st, code := h.createFull(jute.OpCreateContainer, "/p/c", []byte("d"), jute.OpenACLUnsafe, tt.flags, 0)
+			if code != tt.want || path != tt.wantP {
+				t.Fatalf("createContainer flags %d = (%q, %v), want (%q, %v)", tt.flags, path, code, tt.wantP, tt.want)
+			}
+			if code != jute.CodeOK {
+				if diff := diffDumps(before, dumpTree(h.tree)); diff != "" {
+					t.Fatalf("failed create changed the tree:%s", diff)
+				}
+				return
+			}
+			if n := nodeOf(h.tree, path); n.owner != containerOwner {
+				t.Fatalf("%s: stored owner %#x, want the container marker", path, n.owner)
+			}
+			if st.EphemeralOwner != 0 || h.stat("/p").Cversion != 1 {
+				t.Fatalf("%s: reply ephemeralOwner %#x, parent cversion %d", path, st.EphemeralOwner, h.stat("/p").Cversion)
+			}
+		})
 	}
 }
 

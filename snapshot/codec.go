@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -137,7 +139,7 @@ const trailerSize = 8 + 8 + 4
 
 // Decode reads a whole snapshot (data is the file's contents) and rebuilds the tree.
 func Decode(data []byte, cfg datatree.Config) (*datatree.Tree, Meta, error) {
-	return decode(data, cfg, nil)
+	return decode(bytes.NewReader(data), int64(len(data)), cfg, nil)
 }
 
 // progressFunc is told, every progressEvery nodes, how many nodes are loaded and
@@ -146,21 +148,35 @@ type progressFunc func(nodes uint64, consumed, total int)
 
 const progressEvery = 1 << 16
 
-func decode(data []byte, cfg datatree.Config, progress progressFunc) (*datatree.Tree, Meta, error) {
+// decode reads a snapshot of size bytes from src. The file is streamed: only the
+// header and the trailer are read whole, and the body passes through the zstd
+// decoder in bounded buffers, so nothing the size of the file stays referenced.
+// Decompression and parsing run on a goroutine of their own and hand the tree
+// builder (datatree.Restore, on the caller's goroutine) batches of nodes, so the
+// two halves of a load use two cores.
+func decode(src io.ReaderAt, size int64, cfg datatree.Config, progress progressFunc) (*datatree.Tree, Meta, error) {
 	var meta Meta
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
 	}
-	if len(data) < 8+4+4+trailerSize {
+	var prefix [12]byte
+	if size < 8+4+4+trailerSize {
 		return nil, meta, corrupt("not a zkd snapshot (too short)")
 	}
-	v1 := bytes.Equal(data[:8], fileMagicV1[:])
-	if !v1 && !bytes.Equal(data[:8], fileMagic[:]) {
+	if _, err := src.ReadAt(prefix[:], 0); err != nil {
+		return nil, meta, fmt.Errorf("snapshot: read header: %w", err)
+	}
+	v1 := bytes.Equal(prefix[:8], fileMagicV1[:])
+	if !v1 && !bytes.Equal(prefix[:8], fileMagic[:]) {
 		return nil, meta, corrupt("not a zkd snapshot (bad magic)")
 	}
-	hlen := int(binary.BigEndian.Uint32(data[8:12]))
-	if hlen < 20 || 12+hlen+4 > len(data)-trailerSize {
+	hlen := int(binary.BigEndian.Uint32(prefix[8:12]))
+	if hlen < 20 || int64(12+hlen+4) > size-trailerSize {
 		return nil, meta, corrupt("header length %d", hlen)
+	}
+	data := make([]byte, 12+hlen+4) // the header and its checksum
+	if _, err := src.ReadAt(data, 0); err != nil {
+		return nil, meta, fmt.Errorf("snapshot: read header: %w", err)
 	}
 	hdr := data[12 : 12+hlen]
 	if crc32.Checksum(hdr, castagnoli) != binary.BigEndian.Uint32(data[12+hlen:]) {
@@ -179,7 +195,10 @@ func decode(data []byte, cfg datatree.Config, progress progressFunc) (*datatree.
 	default:
 		return nil, meta, corrupt("header membership length %d", n)
 	}
-	trailer := data[len(data)-trailerSize:]
+	trailer := make([]byte, trailerSize)
+	if _, err := src.ReadAt(trailer, size-trailerSize); err != nil {
+		return nil, meta, fmt.Errorf("snapshot: read trailer: %w", err)
+	}
 	if !bytes.Equal(trailer[:8], trailerMagic[:]) {
 		return nil, meta, corrupt("missing trailer (file not written to the end)")
 	}
@@ -187,8 +206,9 @@ func decode(data []byte, cfg datatree.Config, progress progressFunc) (*datatree.
 	wantCRC := binary.BigEndian.Uint32(trailer[16:])
 
 	// zstd reads ahead on its own goroutine: progress reads the count atomically.
-	compressed := &countingReader{r: bytes.NewReader(data[12+hlen+4 : len(data)-trailerSize])}
-	zr, err := zstd.NewReader(compressed)
+	bodyStart := int64(12 + hlen + 4)
+	compressed := &countingReader{r: io.NewSectionReader(src, bodyStart, size-trailerSize-bodyStart)}
+	zr, err := zstd.NewReader(compressed, zstd.WithDecoderConcurrency(1))
 	if err != nil {
 		return nil, meta, corrupt("zstd: %v", err)
 	}
@@ -208,46 +228,30 @@ func decode(data []byte, cfg datatree.Config, progress progressFunc) (*datatree.
 	if r.err != nil {
 		return nil, meta, corrupt("sessions: %v", r.err)
 	}
-	var acls [][]jute.ACL
+
+	p := newParser(r, corrupt)
+	go p.run()
+	defer p.stop()
 	var count uint64
-	var img datatree.NodeImage
+	var cur *nodeBatch
+	var pos int
 	next := func() (*datatree.NodeImage, error) {
-		tag := r.byte()
-		for tag == tagACL && r.err == nil {
-			n := r.count(12)
-			l := make([]jute.ACL, 0, n)
-			for j := 0; j < n && r.err == nil; j++ {
-				l = append(l, jute.ACL{Perms: r.int(), ID: jute.Id{Scheme: r.str(), ID: r.str()}})
+		for cur == nil || pos == len(cur.nodes) {
+			if cur != nil {
+				if cur.err != nil || cur.end {
+					return nil, cur.err
+				}
+				p.free <- cur
 			}
-			acls = append(acls, l)
-			tag = r.byte()
+			cur, pos = <-p.full, 0
 		}
-		if r.err != nil {
-			return nil, corrupt("node %d: %v", count, r.err)
-		}
-		if tag == tagEnd {
-			return nil, nil
-		}
-		if tag != tagNode {
-			return nil, corrupt("node %d: tag %d", count, tag)
-		}
-		img = datatree.NodeImage{Path: r.str(), Data: r.buffer()}
-		ai := r.int()
-		img.Czxid, img.Mzxid, img.Ctime, img.Mtime = r.long(), r.long(), r.long(), r.long()
-		img.Version, img.Cversion, img.Aversion = r.int(), r.int(), r.int()
-		img.Owner, img.Pzxid = r.long(), r.long()
-		if r.err != nil {
-			return nil, corrupt("node %d: %v", count, r.err)
-		}
-		if ai < 0 || int(ai) >= len(acls) {
-			return nil, corrupt("node %q: acl index %d of %d", img.Path, ai, len(acls))
-		}
-		img.ACL = acls[ai]
+		img := &cur.nodes[pos]
+		pos++
 		count++
 		if progress != nil && count%progressEvery == 0 {
-			progress(count, 12+hlen+4+int(compressed.n.Load()), len(data))
+			progress(count, int(bodyStart)+int(compressed.n.Load()), int(size))
 		}
-		return &img, nil
+		return img, nil
 	}
 	tree, err := datatree.Restore(cfg, jute.Zxid(meta.Index), sessions, next)
 	if err != nil {
@@ -262,11 +266,140 @@ func decode(data []byte, cfg datatree.Config, progress progressFunc) (*datatree.
 	return tree, meta, nil
 }
 
+// nodeBatch is a run of parsed nodes. Their paths and data alias buf, so a batch
+// is reused only once the builder has asked for the node after its last one (by
+// then Restore has copied everything it keeps).
+type nodeBatch struct {
+	nodes []datatree.NodeImage
+	buf   []byte
+	end   bool  // the body's end tag was read; nodes holds the last ones
+	err   error // parsing stopped here; nodes holds those before the error
+}
+
+const (
+	batchNodes = 2048
+	batchBytes = 512 << 10
+	batches    = 4 // in flight between parser and builder
+)
+
+// parser decompresses and parses the node records on its own goroutine.
+type parser struct {
+	r       *bodyReader
+	corrupt func(string, ...any) error
+	acls    [][]jute.ACL
+	count   uint64
+	full    chan *nodeBatch // parsed, for the builder
+	free    chan *nodeBatch // consumed, for the parser
+	done    chan struct{}   // closed by stop: the builder has gone
+	exitc   chan struct{}   // closed by run when it returns
+}
+
+func newParser(r *bodyReader, corrupt func(string, ...any) error) *parser {
+	p := &parser{r: r, corrupt: corrupt, full: make(chan *nodeBatch, batches),
+		free: make(chan *nodeBatch, batches), done: make(chan struct{}), exitc: make(chan struct{})}
+	for range batches {
+		p.free <- &nodeBatch{nodes: make([]datatree.NodeImage, 0, batchNodes), buf: make([]byte, 0, batchBytes)}
+	}
+	return p
+}
+
+// stop tells the parser that nothing more will be read, and waits for it to
+// leave, so it never touches the decoder after decode has closed it.
+func (p *parser) stop() {
+	close(p.done)
+	<-p.exitc
+}
+
+func (p *parser) run() {
+	defer close(p.exitc)
+	for {
+		var b *nodeBatch
+		select {
+		case b = <-p.free:
+		case <-p.done:
+			return
+		}
+		b.nodes, b.buf = b.nodes[:0], b.buf[:0]
+		p.fill(b)
+		select {
+		case p.full <- b:
+		case <-p.done:
+			return
+		}
+		if b.end || b.err != nil {
+			return
+		}
+	}
+}
+
+// fill parses nodes into b until it is full, the body ends, or an error.
+func (p *parser) fill(b *nodeBatch) {
+	r := p.r
+	for len(b.nodes) < batchNodes && len(b.buf) < batchBytes {
+		tag := r.byte()
+		for tag == tagACL && r.err == nil {
+			n := r.count(12)
+			l := make([]jute.ACL, 0, n)
+			for j := 0; j < n && r.err == nil; j++ {
+				l = append(l, jute.ACL{Perms: r.int(), ID: jute.Id{Scheme: r.str(), ID: r.str()}})
+			}
+			p.acls = append(p.acls, l)
+			tag = r.byte()
+		}
+		if r.err != nil {
+			b.err = p.corrupt("node %d: %v", p.count, r.err)
+			return
+		}
+		if tag == tagEnd {
+			b.end = true
+			return
+		}
+		if tag != tagNode {
+			b.err = p.corrupt("node %d: tag %d", p.count, tag)
+			return
+		}
+		start := len(b.buf)
+		b.buf, _ = r.appendField(b.buf, false)
+		pathEnd := len(b.buf)
+		var null bool
+		b.buf, null = r.appendField(b.buf, true)
+		fixed := r.fixed()
+		if r.err != nil {
+			b.err = p.corrupt("node %d: %v", p.count, r.err)
+			return
+		}
+		img := datatree.NodeImage{
+			Path:     unsafe.String(unsafe.SliceData(b.buf[start:]), pathEnd-start),
+			Czxid:    int64(binary.BigEndian.Uint64(fixed[4:])),
+			Mzxid:    int64(binary.BigEndian.Uint64(fixed[12:])),
+			Ctime:    int64(binary.BigEndian.Uint64(fixed[20:])),
+			Mtime:    int64(binary.BigEndian.Uint64(fixed[28:])),
+			Version:  int32(binary.BigEndian.Uint32(fixed[36:])),
+			Cversion: int32(binary.BigEndian.Uint32(fixed[40:])),
+			Aversion: int32(binary.BigEndian.Uint32(fixed[44:])),
+			Owner:    int64(binary.BigEndian.Uint64(fixed[48:])),
+			Pzxid:    int64(binary.BigEndian.Uint64(fixed[56:])),
+		}
+		if !null {
+			img.Data = b.buf[pathEnd:len(b.buf):len(b.buf)]
+		}
+		ai := int32(binary.BigEndian.Uint32(fixed[0:]))
+		if ai < 0 || int(ai) >= len(p.acls) {
+			b.err = p.corrupt("node %q: acl index %d of %d", img.Path, ai, len(p.acls))
+			return
+		}
+		img.ACL = p.acls[ai]
+		img.Own() // the node's allocation and copy happen here, off the builder's core
+		b.nodes = append(b.nodes, img)
+		p.count++
+	}
+}
+
 // bodyReader reads jute-style fields from the decompressed body with a sticky error.
 type bodyReader struct {
 	r   *bufio.Reader
 	err error
-	tmp [8]byte
+	tmp [64]byte
 }
 
 func (b *bodyReader) full(n int) []byte {
@@ -325,8 +458,42 @@ func (b *bodyReader) bytesField(allowNull bool) []byte {
 	return out
 }
 
-func (b *bodyReader) buffer() []byte { return b.bytesField(true) }
-func (b *bodyReader) str() string    { return string(b.bytesField(false)) }
+// appendField reads a string or buffer onto dst; null reports a null buffer
+// (length -1, allowed only when allowNull).
+func (b *bodyReader) appendField(dst []byte, allowNull bool) (out []byte, null bool) {
+	n := b.int()
+	if b.err != nil {
+		return dst, false
+	}
+	if n == -1 && allowNull {
+		return dst, true
+	}
+	if n < 0 || n > maxField {
+		b.err = fmt.Errorf("field length %d", n)
+		return dst, false
+	}
+	dst = slices.Grow(dst, int(n))
+	l := len(dst)
+	if _, err := io.ReadFull(b.r, dst[l:l+int(n)]); err != nil {
+		b.err = err
+		return dst, false
+	}
+	return dst[:l+int(n)], false
+}
+
+// fixed reads the 64 bytes that follow a node's data: acl index, czxid, mzxid,
+// ctime, mtime, version, cversion, aversion, owner, pzxid. The result is valid
+// until the next read.
+func (b *bodyReader) fixed() []byte {
+	if b.err != nil {
+		return b.tmp[:]
+	}
+	if _, err := io.ReadFull(b.r, b.tmp[:]); err != nil {
+		b.err = err
+	}
+	return b.tmp[:]
+}
+func (b *bodyReader) str() string { return string(b.bytesField(false)) }
 
 // count reads a vector count, refusing counts that could not fit in any real tree.
 func (b *bodyReader) count(minElem int) int {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"testing"
 
@@ -121,6 +122,9 @@ func TestEncodeDecodeRoundTripsTree(t *testing.T) {
 	want, have := dump(t, a), dump(t, b)
 	if fmt.Sprint(want) != fmt.Sprint(have) {
 		t.Fatalf("restored tree differs:\nwant %v\nhave %v", want, have)
+	}
+	if got.Digest() != tree.Digest() {
+		t.Fatalf("restored digest %#x, tree's %#x", got.Digest(), tree.Digest())
 	}
 	if got.LastZxid() != tree.LastZxid() || got.EphemeralCount() != tree.EphemeralCount() {
 		t.Fatalf("zxid %v/%v ephemerals %d/%d", got.LastZxid(), tree.LastZxid(), got.EphemeralCount(), tree.EphemeralCount())
@@ -279,6 +283,71 @@ func TestCrashDuringWriteLeavesOldSnapshotUsable(t *testing.T) {
 		if got != nil && meta.Index < first.Index {
 			t.Fatalf("crash at %+v: loaded index %d older than the first durable snapshot %d", p, meta.Index, first.Index)
 		}
+	}
+}
+
+// handMade writes a snapshot file of the given paths (each with its path as data)
+// in the format of doc.go, with a correct count and checksum.
+func handMade(t *testing.T, paths []string) []byte {
+	t.Helper()
+	body := jute.AppendInt(nil, 0) // no sessions
+	body = append(body, tagACL)
+	body = jute.AppendACLs(body, jute.OpenACLUnsafe)
+	for i, p := range paths {
+		body = append(body, tagNode)
+		body = jute.AppendString(body, p)
+		body = jute.AppendBuffer(body, []byte(p))
+		body = jute.AppendInt(body, 0)
+		for range 4 {
+			body = jute.AppendLong(body, int64(i))
+		}
+		body = jute.AppendInt(body, 0)
+		body = jute.AppendInt(body, 0)
+		body = jute.AppendInt(body, 0)
+		body = jute.AppendLong(body, 0)
+		body = jute.AppendLong(body, int64(i))
+	}
+	body = append(body, tagEnd)
+	hdr := make([]byte, 20) // index 0, term 0, no voters
+	out := append(fileMagic[:], 0, 0, 0, 20)
+	out = append(out, hdr...)
+	out = binary.BigEndian.AppendUint32(out, crc32.Checksum(hdr, castagnoli))
+	var z bytes.Buffer
+	zw, err := zstd.NewWriter(&z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(body)
+	zw.Close()
+	out = append(out, z.Bytes()...)
+	out = append(out, trailerMagic[:]...)
+	out = binary.BigEndian.AppendUint64(out, uint64(len(paths)))
+	return binary.BigEndian.AppendUint32(out, crc32.Checksum(body, castagnoli))
+}
+
+// TestDecodeStopsParserWhenBuildFails: when Restore rejects a node while the parser
+// still has batches in flight, decode returns the error and the parser goroutine
+// ends (it must not outlive the zstd decoder it reads).
+func TestDecodeStopsParserWhenBuildFails(t *testing.T) {
+	paths := []string{"/", "/zookeeper"}
+	for i := range 20000 {
+		paths = append(paths, fmt.Sprintf("/n%05d", i))
+	}
+	good := handMade(t, paths)
+	if tree, _, err := Decode(good, datatree.Config{}); err != nil || tree.NodeCount() != int64(len(paths)) {
+		t.Fatalf("hand-made snapshot: %v", err)
+	}
+	before := runtime.NumGoroutine()
+	paths[3000] = paths[2999] // a duplicate, early in the stream
+	bad := handMade(t, paths)
+	for range 20 {
+		if _, _, err := Decode(bad, datatree.Config{}); !errors.Is(err, datatree.ErrBadImage) {
+			t.Fatalf("duplicate node: err = %v, want ErrBadImage", err)
+		}
+	}
+	// Each failed decode waited for its parser; allow for unrelated runtime goroutines.
+	if after := runtime.NumGoroutine(); after > before+2 {
+		t.Fatalf("goroutines: %d before, %d after 20 failed decodes", before, after)
 	}
 }
 

@@ -29,4 +29,9 @@
 // Encode and Decode are pure stream functions; Write, Load and Purge add the file
 // handling. None of them keep state; concurrent snapshots are prevented by
 // datatree.Freeze.
+//
+// Loading streams: the header and trailer are read with ReadAt, and the body
+// flows through the zstd decoder into a parser goroutine that hands the tree
+// builder (datatree.Restore, on the caller's goroutine) batches of nodes, so a
+// load holds no copy of the file and uses two cores.
 package snapshot

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	iofs "io/fs"
 	"log/slog"
 	"path/filepath"
@@ -128,12 +127,12 @@ func Load(fs vfs.FS, dir string, cfg datatree.Config, log *slog.Logger) (*datatr
 	for _, info := range infos {
 		path := filepath.Join(dir, info.Name)
 		start := time.Now()
-		data, err := readAll(fs, path)
+		f, size, err := open(fs, path)
 		if err == nil {
 			var tree *datatree.Tree
 			var meta Meta
 			last := start
-			tree, meta, err = decode(data, cfg, func(nodes uint64, consumed, total int) {
+			tree, meta, err = decode(f, size, cfg, func(nodes uint64, consumed, total int) {
 				// Large data sets take a while: say how far along, every few seconds.
 				if time.Since(last) < 2*time.Second {
 					return
@@ -146,13 +145,14 @@ func Load(fs vfs.FS, dir string, cfg datatree.Config, log *slog.Logger) (*datatr
 					"mb_per_sec", fmt.Sprintf("%.1f", float64(consumed)/1e6/secs),
 					"percent", 100*consumed/max(total, 1), "eta", eta.Round(100*time.Millisecond))
 			})
+			f.Close()
 			if err == nil && meta.Index != info.Index {
 				err = fmt.Errorf("%w: file name says index %d, header says %d", ErrCorrupt, info.Index, meta.Index)
 			}
 			if err == nil {
 				secs := time.Since(start).Seconds()
 				log.Info("loaded snapshot", "file", path, "zxid", fmt.Sprintf("0x%x", meta.Index),
-					"znodes", tree.NodeCount(), "bytes", len(data), "seconds", fmt.Sprintf("%.3f", secs),
+					"znodes", tree.NodeCount(), "bytes", size, "seconds", fmt.Sprintf("%.3f", secs),
 					"znodes_per_sec", int64(float64(tree.NodeCount())/max(secs, 1e-9)))
 				return tree, meta, nil
 			}
@@ -166,21 +166,19 @@ func Load(fs vfs.FS, dir string, cfg datatree.Config, log *slog.Logger) (*datatr
 	return nil, Meta{}, nil
 }
 
-func readAll(fs vfs.FS, path string) ([]byte, error) {
+// open opens a snapshot for decode, which streams it: the file is never read
+// into memory whole.
+func open(fs vfs.FS, path string) (vfs.File, int64, error) {
 	f, err := fs.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	defer f.Close()
 	size, err := f.Size()
 	if err != nil {
-		return nil, err
+		f.Close()
+		return nil, 0, err
 	}
-	buf := make([]byte, size)
-	if _, err := io.ReadFull(f, buf); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return buf, nil
+	return f, size, nil
 }
 
 // Purge removes all but the newest retain snapshots (autopurge.snapRetainCount;

@@ -77,11 +77,12 @@ func Receive(fs vfs.FS, dir string, index uint64, r io.Reader, cfg datatree.Conf
 
 // LoadFile rebuilds the tree from one snapshot file.
 func LoadFile(fs vfs.FS, path string, cfg datatree.Config) (*datatree.Tree, Meta, error) {
-	data, err := readAll(fs, path)
+	f, size, err := open(fs, path)
 	if err != nil {
 		return nil, Meta{}, err
 	}
-	return Decode(data, cfg)
+	defer f.Close()
+	return decode(f, size, cfg, nil)
 }
 
 // LoadIndex rebuilds the tree from the snapshot of index in dir.
