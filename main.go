@@ -202,6 +202,9 @@ func servePprof(addr string, log *slog.Logger) error {
 
 // run serves until ctx is cancelled (SIGINT or SIGTERM).
 func run(ctx context.Context, cfg zoocfg.Config, log *slog.Logger) error {
+	if limit, source := applyMemoryLimit(os.Args[1:], os.Getenv); limit > 0 {
+		log.Info("Go memory limit set", "bytes", limit, "from", source)
+	}
 	if pprofAddr != "" {
 		runtime.SetMutexProfileFraction(100)
 		runtime.SetBlockProfileRate(100000)

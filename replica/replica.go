@@ -176,6 +176,7 @@ type Replica struct {
 	applyWaiters applyWaiters
 	tracker      tracker
 	received     received
+	digests      digestLog
 
 	// queue hands raft's output to the apply goroutine in order.
 	queue struct {
@@ -663,6 +664,7 @@ func (r *Replica) applyEntry(e *quorum.Entry) {
 		r.tracker.promote(r.Tree().Sessions(), r.cfg.Clock.Now())
 		r.log.Info("leading: session expiry armed", "sessions", r.tracker.count(), "zxid", zxid)
 	}
+	r.digests.note(zxid, r.Tree().Digest())
 	r.applyWaiters.fire(e.Index)
 	if f := r.cfg.OnApplied; f != nil {
 		f(e.Index, r.Tree())

@@ -178,3 +178,42 @@ func TestMemberRestartsWithItsLog(t *testing.T) {
 	}
 	leaderOf(t, servers)
 }
+
+// Every member remembers the same tree digest at the same zxid (the hash
+// four-letter word), the check that the replicas agree.
+func TestMembersRememberTheSameDigests(t *testing.T) {
+	servers := startEnsemble(t, 3)
+	lead := leaderOf(t, servers)
+	conn, _, err := zk.Connect([]string{servers[lead].Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := range 300 {
+		if _, err := conn.Create(fmt.Sprintf("/d%03d", i), []byte{byte(i)}, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := servers[lead].Replica().Applied()
+	for _, s := range servers {
+		deadline := time.Now().Add(20 * time.Second)
+		for s.Replica().Applied() < last && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	ref := servers[0].Replica().Digests()
+	if len(ref) < 2 {
+		t.Fatalf("%d digests remembered after %v entries, want one per 128", len(ref), last)
+	}
+	for i, s := range servers[1:] {
+		got := s.Replica().Digests()
+		if fmt.Sprint(got[:min(len(got), len(ref))]) != fmt.Sprint(ref[:min(len(got), len(ref))]) {
+			t.Fatalf("member %d remembers %v, member 1 %v", i+2, got, ref)
+		}
+	}
+	for _, d := range ref {
+		if d.Zxid%128 != 0 || d.Digest == 0 {
+			t.Fatalf("remembered %+v", d)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"zkd/datatree"
 	"zkd/jute"
 )
 
@@ -386,16 +387,22 @@ func (s *Server) WatchesByPath() []PathWatchers {
 // (path, connection) registrations.
 func (s *Server) WatchSummary() (conns, paths, total int) { return s.Tree().WatchCounts() }
 
-// Digest is one remembered tree digest (hash).
+// Digest is one remembered tree digest (the hash four-letter word).
 type Digest struct {
 	Zxid    jute.Zxid
 	Digest  int64
 	Version int
 }
 
-// Digests returns the remembered tree digests. zkd's tree keeps no ZooKeeper
-// digest yet, so the list is empty, as on a ZooKeeper with digest.enabled=false.
-func (s *Server) Digests() []Digest { return nil }
+// Digests returns the remembered tree digests, oldest first: ZooKeeper's digest
+// (version 2) after every 128th entry, equal on every member at the same zxid.
+func (s *Server) Digests() []Digest {
+	var out []Digest
+	for _, d := range s.r.Digests() {
+		out = append(out, Digest{Zxid: d.Zxid, Digest: int64(d.Digest), Version: datatree.DigestVersion})
+	}
+	return out
+}
 
 // Environment returns envi's keys, in ZooKeeper's order, with zkd's values: the Go
 // runtime stands where ZooKeeper prints the JVM's.

@@ -36,6 +36,8 @@ type Replica interface {
 	// Mode is the server's role: standalone, leader, follower, observer, or ""
 	// while no leader is known.
 	Mode() string
+	// Digests are the remembered tree digests, oldest first.
+	Digests() []replica.Digest
 }
 
 // Server holds the client connections of one zkd server and the sessions attached
