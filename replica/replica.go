@@ -113,6 +113,9 @@ type Config struct {
 	// tests: entries are applied, and snapshots written, on the goroutine that
 	// calls the raft node's Process (which Manual also puts in manual mode).
 	Manual bool
+	// Restored, when set, is the newest snapshot already loaded by the caller
+	// (LoadSnapshot), who opened the log knowing its index; nil: Open loads it.
+	Restored *Restored
 	// OnApplied, when set, is called on the apply goroutine after each entry is
 	// applied (tests check every replica's digest there).
 	OnApplied func(index uint64, tree *datatree.Tree)
@@ -318,7 +321,10 @@ func (r *Replica) restore() (quorum.SnapshotMeta, error) {
 	var meta snapshot.Meta
 	var tree *datatree.Tree
 	var err error
-	if cfg.SnapshotDir != "" {
+	switch {
+	case cfg.Restored != nil:
+		tree, meta = cfg.Restored.Tree, cfg.Restored.Meta
+	case cfg.SnapshotDir != "":
 		tree, meta, err = snapshot.Load(cfg.FS, cfg.SnapshotDir, cfg.Tree, r.log)
 		if err != nil {
 			return quorum.SnapshotMeta{}, err
@@ -389,6 +395,23 @@ func (r *Replica) Mode() string {
 // Solo reports whether this member is the whole group (a standalone server): no
 // other member's log can be ahead of its own.
 func (r *Replica) Solo() bool { return r.solo.Load() }
+
+// Restored is a snapshot loaded before the replica opens: its tree (nil when the
+// directory has none) and its metadata.
+type Restored struct {
+	Tree *datatree.Tree
+	Meta snapshot.Meta
+}
+
+// LoadSnapshot loads the newest readable snapshot of dir (falling back to older
+// ones as snapshot.Load does), so that the log can be opened knowing its index.
+func LoadSnapshot(fs vfs.FS, dir string, cfg datatree.Config, log *slog.Logger) (*Restored, error) {
+	tree, meta, err := snapshot.Load(fs, dir, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Restored{Tree: tree, Meta: meta}, nil
+}
 
 // SetListener sets who hears of closed sessions, lost leaders and is asked for
 // touches. Call it before serving clients.

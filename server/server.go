@@ -18,7 +18,6 @@ import (
 	"zkd/quorum"
 	"zkd/replica"
 	"zkd/session"
-	"zkd/snapshot"
 	"zkd/txnlog"
 	"zkd/zkdisk"
 	"zkd/zoocfg"
@@ -124,14 +123,16 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
-	// The log may skip damage wholly below the newest snapshot: a restart never
-	// needs those entries.
-	var newest uint64
-	if list, err := snapshot.List(fs, snapDir); err == nil && len(list) > 0 {
-		newest = list[0].Index
+	// The newest readable snapshot is loaded first, so that the log can be opened
+	// knowing its index: segments wholly below it are neither read (a restart
+	// need not read the whole log history) nor fatal when damaged.
+	treeCfg := datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL}
+	restored, err := replica.LoadSnapshot(fs, snapDir, treeCfg, log)
+	if err != nil {
+		return nil, err
 	}
 	s.wal, err = txnlog.Open(fs, logDir, txnlog.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync,
-		SnapshotIndex: newest, Logger: log})
+		SnapshotIndex: restored.Meta.Index, SkipBelowSnapshot: true, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +145,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 		rcfg.Quorum.Transport, rcfg.Peers, rcfg.Label = e.tr, e.tr, Label
 	}
 	rcfg.Quorum.Log, rcfg.Quorum.Logger, rcfg.Quorum.SaveObserver = s.wal, log, disk.Observe
-	rcfg.Tree = datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL}
+	rcfg.Tree, rcfg.Restored = treeCfg, restored
 	rcfg.FS, rcfg.SnapshotDir = fs, snapDir
 	rcfg.SnapCount, rcfg.SnapRetain, rcfg.PurgeInterval = cfg.SnapCount, cfg.SnapRetainCount, cfg.PurgeInterval
 	rcfg.SnapSizeBytes = cfg.SnapSizeBytes

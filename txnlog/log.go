@@ -47,6 +47,12 @@ type Options struct {
 	// segment holding any entry above it still stops Open. A log that ends below it
 	// has lost its newest segment, which Open reports naming that segment.
 	SnapshotIndex uint64
+	// SkipBelowSnapshot makes Open leave unread the segments that hold only
+	// entries at or below SnapshotIndex (the caller has a snapshot it has already
+	// loaded, so a restart need not read the whole log history): their entries are
+	// not served, as if compacted, and Compact deletes their files once its index
+	// covers them.
+	SkipBelowSnapshot bool
 	// prepareInline makes a roll prepare the next segment itself instead of
 	// taking one prepared in the background, so that a test's FS operations come
 	// in the same order on every run.
@@ -156,6 +162,9 @@ type Log struct {
 		// stale are the files of segments Open skipped (below the snapshot, damaged
 		// or cut off by a missing one); the next Compact deletes them.
 		stale []string
+		// unread are the healthy segments Open left unread below the snapshot
+		// (SkipBelowSnapshot), oldest first; Compact deletes those it covers.
+		unread []unreadSegment
 	}
 
 	// prealloc counts failures to prepare the next segment (a full disk, most
@@ -258,6 +267,22 @@ func Open(fsys vfs.FS, dir string, opts Options) (*Log, error) {
 			"snapshot_index", l.opts.SnapshotIndex)
 		l.skip(paths[start:i], err)
 		start = i
+	}
+	if l.opts.SkipBelowSnapshot {
+		k := start
+		for i := start + 1; i < len(seqs); i++ {
+			if l.belowSnapshot(hints[i]) {
+				k = i
+			}
+		}
+		for i := start; i < k; i++ {
+			l.w.unread = append(l.w.unread, unreadSegment{path: paths[i], last: hints[i+1] - 1})
+		}
+		if k > start {
+			l.log.Info("txnlog: segments below the snapshot are not read", "segments", k-start,
+				"through_index", hints[k]-1, "snapshot_index", l.opts.SnapshotIndex)
+		}
+		start = k
 	}
 	for {
 		failed, err := l.replay(seqs[start:], paths[start:], start > 0, hints[start])
@@ -572,7 +597,32 @@ func (l *Log) Compact(index uint64) error {
 	if err := l.removeSegments(dead); err != nil {
 		return err
 	}
+	if err := l.removeUnread(index); err != nil {
+		return err
+	}
 	return l.removeStale()
+}
+
+// unreadSegment is a segment Open did not read, with the last index it may hold.
+type unreadSegment struct {
+	path string
+	last uint64
+}
+
+// removeUnread deletes the unread segments whose entries are all <= index,
+// oldest first. Writer only.
+func (l *Log) removeUnread(index uint64) error {
+	for len(l.w.unread) > 0 && l.w.unread[0].last <= index {
+		if err := l.fs.Remove(l.w.unread[0].path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return l.fail(fmt.Errorf("txnlog: remove released segment: %w", err))
+		}
+		if err := l.syncDir(); err != nil {
+			return l.fail(err)
+		}
+		l.log.Debug("txnlog: released segment", "segment", l.w.unread[0].path)
+		l.w.unread = l.w.unread[1:]
+	}
+	return nil
 }
 
 // removeStale deletes the files of the segments Open skipped, oldest first. They

@@ -308,3 +308,47 @@ func TestPreallocationFailureIsReportedWhenItHappens(t *testing.T) {
 		})
 	}
 }
+
+// With SkipBelowSnapshot, a restart reads only the segments that hold entries
+// after the snapshot: the others serve nothing, stay on disk, and go when a
+// Compact covers them.
+func TestSkipBelowSnapshotLeavesOldSegmentsUnread(t *testing.T) {
+	fs, m := buildLog(t)
+	files := segmentFiles(t, fs)
+	if len(files) < 4 {
+		t.Fatalf("only %d segments", len(files))
+	}
+	snap := firstIndexOf(t, files[2]) - 1 // covers the first two segments exactly
+	opts := testOptions(1024)
+	opts.SnapshotIndex, opts.SkipBelowSnapshot = snap, true
+	l, err := Open(fs, testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if first := l.FirstIndex(); first != snap+1 {
+		t.Fatalf("FirstIndex %d, want %d: the unread segments' entries are not served", first, snap+1)
+	}
+	want := m.clone()
+	want.compactTo(snap)
+	want.check(t, l)
+	if n := len(segmentFiles(t, fs)); n != len(files) {
+		t.Fatalf("%d segments after Open, want all %d kept on disk", n, len(files))
+	}
+	// A compaction that covers them deletes them.
+	if err := l.Compact(snap); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range segmentFiles(t, fs) {
+		if name == files[0] || name == files[1] {
+			t.Fatalf("Compact(%d) left the unread segment %s", snap, name)
+		}
+	}
+	// Without the option the same log is read whole.
+	l.Close()
+	fs2, m2 := buildLog(t)
+	opts.SkipBelowSnapshot = false
+	l2 := mustOpen(t, fs2, opts)
+	defer l2.Close()
+	m2.check(t, l2)
+}
