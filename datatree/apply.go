@@ -195,6 +195,9 @@ func (c *applyCtx) finish() {
 }
 
 func (c *applyCtx) sessionAlive() bool {
+	if c.txn.Local {
+		return true // a local session lives on its server only; the tree never knows it
+	}
 	c.t.sessions.RLock()
 	_, ok := c.t.sessions.byID[c.txn.Session]
 	c.t.sessions.RUnlock()
@@ -369,6 +372,9 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	}
 	if !c.sessionAlive() {
 		return "", jute.Stat{}, jute.CodeSessionExpired
+	}
+	if c.txn.Local && mode.Ephemeral() {
+		return "", jute.Stat{}, jute.CodeEphemeralOnLocalSession
 	}
 	slash := strings.LastIndexByte(path, '/')
 	if slash < 0 || strings.IndexByte(path, 0) >= 0 {

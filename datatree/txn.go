@@ -54,14 +54,26 @@ type Txn struct {
 	// proposal, a leader change) can never be overtaken by a later one of the same
 	// session (design/consensus.md §5.4). Conn 0 marks an entry made by the
 	// server itself (expiry, reaper), which is not checked.
-	Conn     uint64
-	ConnSeq  uint64
+	Conn    uint64
+	ConnSeq uint64
+	// Local marks a write of a local session (localSessionsEnabled): the session
+	// lives on the server its client is connected to and is not in the tree, so
+	// apply does not look for it, and refuses it an ephemeral node
+	// (EPHEMERALONLOCALSESSION). Encoded as the kind's high bit.
+	Local    bool
 	Identity Identity
 	Body     []byte
 }
 
-// TxnTimeOffset is where Time is encoded within a Txn.
-const TxnTimeOffset = 1 + 8
+// kindLocal is the high bit of an encoded kind: Txn.Local.
+const kindLocal = 0x80
+
+// TxnTimeOffset and TxnConnOffset are where Time and Conn are encoded within a
+// Txn.
+const (
+	TxnTimeOffset = 1 + 8
+	TxnConnOffset = 1 + 8 + 8 + 4 + 4 + 4
+)
 
 // CodeOutOfOrder is the result of a write that arrived out of its connection's
 // sequence: an earlier write of the connection was lost. It never reaches a
@@ -74,7 +86,11 @@ var ErrBadTxn = errors.New("datatree: malformed txn")
 
 // Append encodes t onto dst.
 func (t *Txn) Append(dst []byte) []byte {
-	dst = append(dst, byte(t.Kind))
+	kind := byte(t.Kind)
+	if t.Local {
+		kind |= kindLocal
+	}
+	dst = append(dst, kind)
 	dst = jute.AppendLong(dst, int64(t.Session))
 	dst = jute.AppendLong(dst, t.Time)
 	dst = jute.AppendInt(dst, t.Timeout)
@@ -98,7 +114,8 @@ func DecodeLegacyTxn(b []byte) (Txn, error) { return decodeTxn(b, true) }
 func decodeTxn(b []byte, legacy bool) (Txn, error) {
 	var t Txn
 	d := jute.NewDecoder(b)
-	t.Kind = TxnKind(d.Byte())
+	kind := d.Byte()
+	t.Kind, t.Local = TxnKind(kind&^kindLocal), kind&kindLocal != 0
 	t.Session = jute.SessionID(d.Long())
 	t.Time = d.Long()
 	t.Timeout = d.Int()

@@ -432,3 +432,80 @@ func TestWipedAndFarBehindMembersCatchUpFromASnapshot(t *testing.T) {
 	c.Restart(wiped)
 	c.WaitApplied(more, steps)
 }
+
+// readonlymode.enabled: a member cut off from its quorum turns read-only after
+// ReadOnlyAfterTicks without a leader, and tells its clients to reconnect (as
+// ZooKeeper's follower restarts as a read-only server); once it hears from a
+// leader again it leaves read-only mode and tells them again. The majority
+// never turns read-only.
+func TestPartitionedMemberTurnsReadOnlyAndBack(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 21, Voters: 3, ReadOnlyMode: true})
+	lead := c.WaitLeader(steps)
+	cut := others(c, lead)[0]
+	m := c.Member(cut)
+	c.Partition([]uint64{cut}, others(c, cut))
+	c.RunUntil("the cut-off member turns read-only", steps, func() bool { return m.Rep.ReadOnly() })
+	if got := m.Rep.Mode(); got != "read-only" {
+		t.Fatalf("mode %q, want read-only", got)
+	}
+	if m.LostLeader == 0 {
+		t.Fatal("the member turned read-only without closing its clients' connections")
+	}
+	for _, id := range others(c, cut) {
+		if c.Member(id).Rep.ReadOnly() {
+			t.Fatalf("member %d of the majority turned read-only", id)
+		}
+	}
+	before := m.LostLeader
+	c.Heal()
+	c.RunUntil("the member follows again", steps, func() bool { return m.Rep.Mode() == "follower" })
+	if m.Rep.ReadOnly() || m.LostLeader == before {
+		t.Fatalf("read-only %v, disconnects %d -> %d: the read-only sessions were not ended", m.Rep.ReadOnly(), before, m.LostLeader)
+	}
+}
+
+// A local session's writes replicate like any other without the session ever
+// entering the tree; an ephemeral is refused EPHEMERALONLOCALSESSION; only its
+// own member expires it, and only once its client stops pinging.
+func TestLocalSessionWritesAndExpiresOnItsMember(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 22, Voters: 3, CheckDigests: true})
+	lead := c.WaitLeader(steps)
+	home := others(c, lead)[0]
+	cl := c.NewLocalClient(home, 1000)
+	w := cl.Create("/local", []byte("v"), jute.ModePersistent)
+	c.RunUntil("the local session's write", steps, func() bool { return w.Done })
+	if w.Err != nil || w.Res.Err != jute.CodeOK {
+		t.Fatalf("write of a local session: %v %v", w.Err, w.Res.Err)
+	}
+	eph := cl.Create("/eph", nil, jute.ModeEphemeral)
+	c.RunUntil("the ephemeral", steps, func() bool { return eph.Done })
+	if eph.Res.Err != jute.CodeEphemeralOnLocalSession {
+		t.Fatalf("ephemeral of a local session: %v %v, want EPHEMERALONLOCALSESSION", eph.Err, eph.Res.Err)
+	}
+	c.WaitApplied(eph.Zxid, steps)
+	for _, id := range c.IDs() {
+		if _, live := c.Member(id).Rep.Tree().Session(cl.Session); live {
+			t.Fatalf("member %d has the local session in its tree", id)
+		}
+		if !exists(c.Member(id), "/local") {
+			t.Fatalf("member %d lacks the local session's write", id)
+		}
+	}
+	// Pinged for three timeouts: alive. Then silent: expired, on its member only.
+	for range 30 {
+		cl.Ping()
+		c.Run(10)
+	}
+	if n := len(c.Member(home).LocalExpired); n != 0 {
+		t.Fatalf("a pinged local session expired")
+	}
+	c.RunUntil("the silent local session expires", steps, func() bool { return len(c.Member(home).LocalExpired) == 1 })
+	if got := c.Member(home).LocalExpired[0]; got != cl.Session {
+		t.Fatalf("expired %v, want %v", got, cl.Session)
+	}
+	for _, id := range others(c, home) {
+		if n := len(c.Member(id).LocalExpired); n != 0 {
+			t.Fatalf("member %d expired %d local sessions it never had", id, n)
+		}
+	}
+}

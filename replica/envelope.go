@@ -63,6 +63,16 @@ func stampTime(entry []byte, ms int64) {
 	}
 }
 
+// entryConn returns the client connection (datatree.Txn.Conn) of an entry of
+// this package, or 0.
+func entryConn(entry []byte) uint64 {
+	off := headerSize + datatree.TxnConnOffset
+	if len(entry) < off+8 || entry[0] != formatV1 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(entry[off:])
+}
+
 // entryOrigin returns the origin and seq of an entry of this package.
 func entryOrigin(entry []byte) (origin, seq uint64, ok bool) {
 	if len(entry) < headerSize || entry[0] != formatV1 {

@@ -50,6 +50,9 @@ type Listener interface {
 	// CollectTouched appends to dst the sessions whose clients were heard from
 	// since the last call, and returns it.
 	CollectTouched(dst []jute.SessionID) []jute.SessionID
+	// LocalSessionExpired reports that local session id (TrackLocalSession) was
+	// not heard from within its timeout: it ends here, with nothing replicated.
+	LocalSessionExpired(id jute.SessionID)
 	// DisconnectClients asks for every client connection to be closed: no leader
 	// has been known for too long (clients should move to another server), or
 	// the state was replaced by the leader's snapshot (clients reconnect and
@@ -80,6 +83,11 @@ type Config struct {
 	// Standalone says the server runs without an ensemble (ZooKeeper's standalone
 	// mode, which its four-letter words report as such).
 	Standalone bool
+	// ReadOnlyMode is readonlymode.enabled: a member that has had no leader for
+	// ReadOnlyAfterTicks keeps serving clients that asked for read-only (see
+	// ReadOnly) instead of none.
+	ReadOnlyMode       bool
+	ReadOnlyAfterTicks int
 	// Quorum is the raft configuration; Open fills in ID, Snapshot and Applier.
 	// Its Log must be open.
 	Quorum quorum.Config
@@ -152,6 +160,9 @@ func (c *Config) Validate() error {
 	if c.ForwardTimeoutTicks <= 0 {
 		c.ForwardTimeoutTicks = 100
 	}
+	if c.ReadOnlyAfterTicks <= 0 {
+		c.ReadOnlyAfterTicks = 10
+	}
 	if c.Clock == nil {
 		c.Clock = systemClock{}
 	}
@@ -193,6 +204,23 @@ type Replica struct {
 	lead     atomic.Uint64 // as last reported by quorum
 	solo     atomic.Bool   // the membership is this member alone
 	observer atomic.Bool   // this member is a learner
+	readOnly atomic.Bool   // serving read-only clients, without a quorum (Tick sets it)
+
+	// locals expires the local sessions of this member's clients
+	// (localSessionsEnabled, and every session of a read-only member): they are
+	// never replicated, so every member, not only the leader, keeps this one
+	// armed.
+	locals tracker
+
+	// poisoned holds, on the leader, the client connections (Txn.Conn) one of
+	// whose proposals raft dropped: their later writes are refused too, so that
+	// none commits after one that was lost (design/consensus.md §5.4). A session
+	// in the tree has apply's sequence check besides; a local session has only
+	// this. Cleared when leadership changes (every waiter fails then anyway).
+	poisoned struct {
+		sync.Mutex
+		conns map[uint64]struct{} // guarded by mutex
+	}
 
 	// Owned by the apply goroutine.
 	membership  quorum.Membership
@@ -239,6 +267,8 @@ func Open(cfg Config) (*Replica, error) {
 		stopC: make(chan struct{}), doneC: make(chan struct{})}
 	r.waiters.init()
 	r.tracker.init()
+	r.locals.init()
+	r.locals.armed = true
 	// Seq numbers start from the clock so that an entry proposed before a restart
 	// never matches a waiter registered after it.
 	r.nextSeq.Store(uint64(time.Now().UnixNano()))
@@ -376,12 +406,14 @@ func (r *Replica) setMembership(m quorum.Membership) {
 }
 
 // Mode is the member's role as ZooKeeper reports it (srvr's Mode, mntr's
-// zk_server_state): standalone, leader, follower or observer; "" while no
-// leader is known.
+// zk_server_state): standalone, read-only, leader, follower or observer; ""
+// while no leader is known.
 func (r *Replica) Mode() string {
 	switch {
 	case r.cfg.Standalone:
 		return "standalone"
+	case r.readOnly.Load():
+		return "read-only"
 	case r.IsLeader():
 		return "leader"
 	case r.lead.Load() == 0:
@@ -391,6 +423,20 @@ func (r *Replica) Mode() string {
 	}
 	return "follower"
 }
+
+// TrackLocalSession starts expiring local session id after timeoutMs without
+// its client (touches come through Listener.CollectTouched, as for any session).
+func (r *Replica) TrackLocalSession(id jute.SessionID, timeoutMs int32) {
+	r.locals.touchOne(id, timeoutMs, r.cfg.Clock.Now())
+}
+
+// ForgetLocalSession stops expiring local session id: it was closed, or it
+// became a global session.
+func (r *Replica) ForgetLocalSession(id jute.SessionID) { r.locals.remove(id) }
+
+// ReadOnly reports whether this member serves read-only clients because it has
+// lost its quorum (readonlymode.enabled; ZooKeeper's ReadOnlyZooKeeperServer).
+func (r *Replica) ReadOnly() bool { return r.readOnly.Load() }
 
 // Solo reports whether this member is the whole group (a standalone server): no
 // other member's log can be ahead of its own.
@@ -460,9 +506,16 @@ func (r *Replica) Propose(txn *datatree.Txn, applying func(), done DoneFunc) err
 		return ErrNoLeader
 	}
 	if lead == r.cfg.ID {
+		if r.isPoisoned(txn.Conn) {
+			return ErrDropped
+		}
 		r.waiters.add(seq, applying, done, 0)
 		stampTime(entry, r.cfg.Clock.Now().UnixMilli())
-		if err := r.node.Propose(entry, func(err error) { r.waiters.fail(seq, err) }); err != nil {
+		conn := txn.Conn
+		if err := r.node.Propose(entry, func(err error) {
+			r.poison(conn)
+			r.waiters.fail(seq, err)
+		}); err != nil {
 			r.waiters.remove(seq)
 			return err
 		}
@@ -585,8 +638,34 @@ func (r *Replica) LeaderChanged(lead, term uint64) {
 			r.leaderless = time.Time{}
 		}
 		r.waiters.failAll(ErrLeaderChanged)
+		r.poisoned.Lock()
+		r.poisoned.conns = nil
+		r.poisoned.Unlock()
 	}
 	r.enqueue(applyItem{leader: true, lead: lead, term: term})
+}
+
+// poison refuses every later write of client connection conn (0: none).
+func (r *Replica) poison(conn uint64) {
+	if conn == 0 {
+		return
+	}
+	r.poisoned.Lock()
+	if r.poisoned.conns == nil || len(r.poisoned.conns) > 1<<16 {
+		r.poisoned.conns = make(map[uint64]struct{})
+	}
+	r.poisoned.conns[conn] = struct{}{}
+	r.poisoned.Unlock()
+}
+
+func (r *Replica) isPoisoned(conn uint64) bool {
+	if conn == 0 {
+		return false
+	}
+	r.poisoned.Lock()
+	_, ok := r.poisoned.conns[conn]
+	r.poisoned.Unlock()
+	return ok
 }
 
 // label names member id in logs.

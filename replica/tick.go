@@ -29,7 +29,17 @@ func (r *Replica) Tick() {
 	lead := r.lead.Load()
 	if lead == 0 {
 		r.ticker.leaderless++
-		if lim := r.cfg.LeaderlessTicks; lim > 0 && r.ticker.leaderless >= lim && !r.ticker.lostSent {
+		switch {
+		case r.cfg.ReadOnlyMode && !r.cfg.Standalone && r.ticker.leaderless >= r.cfg.ReadOnlyAfterTicks && !r.readOnly.Load():
+			// ZooKeeper's follower shuts its server down and starts a read-only
+			// one: its clients reconnect, and those that asked for read-only stay.
+			r.readOnly.Store(true)
+			r.ticker.lostSent = true
+			r.log.Warn("no quorum: serving read-only clients only", "ticks", r.ticker.leaderless)
+			if l := r.listen(); l != nil {
+				l.DisconnectClients("no quorum: read-only mode")
+			}
+		case r.cfg.LeaderlessTicks > 0 && r.ticker.leaderless >= r.cfg.LeaderlessTicks && !r.ticker.lostSent:
 			r.ticker.lostSent = true
 			r.log.Warn("no leader for too long: closing client connections so that clients move to another server",
 				"ticks", r.ticker.leaderless)
@@ -39,12 +49,20 @@ func (r *Replica) Tick() {
 		}
 	} else {
 		r.ticker.leaderless, r.ticker.lostSent = 0, false
+		if r.readOnly.Swap(false) {
+			// Read-only sessions end so that their clients reconnect read-write.
+			r.log.Info("quorum regained: leaving read-only mode", "leader", r.label(lead))
+			if l := r.listen(); l != nil {
+				l.DisconnectClients("quorum regained: read-only sessions end")
+			}
+		}
 	}
 
 	if l := r.listen(); l != nil {
 		r.ticker.touched = l.CollectTouched(r.ticker.touched[:0])
 	}
 	if len(r.ticker.touched) > 0 {
+		r.locals.touch(r.ticker.touched, now)
 		switch {
 		case lead == r.cfg.ID:
 			r.tracker.touch(r.ticker.touched, now)
@@ -52,6 +70,14 @@ func (r *Replica) Tick() {
 			r.cfg.Peers.SendApp(lead, encodeTouch(r.ticker.touched))
 		}
 		clear(r.ticker.touched)
+	}
+	for _, e := range r.locals.expired(now) {
+		r.locals.remove(e.id)
+		r.log.Info(fmt.Sprintf("Expiring local session %s, timeout of %dms exceeded", e.id, e.timeout.Milliseconds()),
+			"sessionid", e.id)
+		if l := r.listen(); l != nil {
+			l.LocalSessionExpired(e.id)
+		}
 	}
 	if r.cfg.PurgeInterval > 0 && now.Sub(r.ticker.lastPurge) >= r.cfg.PurgeInterval {
 		r.ticker.lastPurge = now
@@ -169,12 +195,14 @@ func (r *Replica) HandleApp(from uint64, msg []byte) {
 			r.log.Warn("dropping a malformed forwarded entry", "from", from)
 			return
 		}
+		conn := entryConn(entry)
 		nack := func(error) {
+			r.poison(conn)
 			if r.cfg.Peers != nil {
 				r.cfg.Peers.SendApp(origin, binary.BigEndian.AppendUint64([]byte{msgDropped}, seq))
 			}
 		}
-		if !r.IsLeader() {
+		if !r.IsLeader() || r.isPoisoned(conn) {
 			nack(ErrNoLeader)
 			return
 		}

@@ -16,8 +16,9 @@ import (
 )
 
 // startEnsemble starts n in-process members from zoo.cfg text, as an operator's
-// three zoo.cfg files would describe them (tick of 100 ms).
-func startEnsemble(t *testing.T, n int) []*Server {
+// three zoo.cfg files would describe them (tick of 100 ms), with extra lines
+// added to every file.
+func startEnsemble(t *testing.T, n int, extra ...string) []*Server {
 	t.Helper()
 	var lines []string
 	clients := make([]int, n)
@@ -33,8 +34,8 @@ func startEnsemble(t *testing.T, n int) []*Server {
 		if err := os.WriteFile(filepath.Join(dir, "myid"), fmt.Appendf(nil, "%d\n", i+1), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		text := fmt.Sprintf("tickTime=100\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nadmin.enableServer=false\npreAllocSize=1024\n%s\n",
-			dir, strings.Join(lines, "\n"))
+		text := fmt.Sprintf("tickTime=100\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nadmin.enableServer=false\npreAllocSize=1024\n%s\n%s\n",
+			dir, strings.Join(lines, "\n"), strings.Join(extra, "\n"))
 		cfg, err := zoocfg.Parse(filepath.Join(dir, "zoo.cfg"), []byte(text))
 		if err != nil {
 			t.Fatal(err)

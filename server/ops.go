@@ -39,7 +39,7 @@ func startOps(cfg *zoocfg.Config, log *slog.Logger, sess *session.Server, disk *
 		DataDir: absPath(snapDir), DataLogDir: absPath(logDir), ClientPort: clientPort,
 		ClientPortListenBacklog: cfg.ClientPortListenBacklog, ReadOnlyMode: cfg.ReadOnlyMode, Disk: disk,
 		Quorum: func() session.QuorumStats {
-			return quorumStats(rep.Mode() == "standalone", rep.IsLeader(), rep.Node().Status())
+			return quorumStats(rep.Mode(), rep.Node().Status())
 		},
 	})
 	var ops opsServers
@@ -79,9 +79,14 @@ func startOps(cfg *zoocfg.Config, log *slog.Logger, sess *session.Server, disk *
 // mntr and srvr report in ZooKeeper's terms (session.QuorumStats). A standalone
 // server has no peer_state, no quorum_size, and the counters of ensemble work at
 // 0; an ensemble of one (standaloneEnabled=false) is a leader, as in ZooKeeper.
-func quorumStats(standalone, leader bool, st quorum.Status) session.QuorumStats {
+// A read-only member prints its mode and none of the quorum keys, as ZooKeeper's
+// read-only server does. role is the replica's Mode.
+func quorumStats(role string, st quorum.Status) session.QuorumStats {
 	m := st.Membership
-	if standalone {
+	if role == "read-only" {
+		return session.QuorumStats{Mode: role}
+	}
+	if role == "standalone" {
 		z := session.Known(0)
 		return session.QuorumStats{Mode: "standalone", LookingCount: z, ProposalCount: z, CommitCount: z,
 			SnapCount: z, DiffCount: z, LearnerProposals: z, LearnerCommits: z,
@@ -95,7 +100,7 @@ func quorumStats(standalone, leader bool, st quorum.Status) session.QuorumStats 
 	// counters stay unknown (left out of mntr) until it does.
 	qs := session.QuorumStats{QuorumSize: quorumVoters(m), Mode: "follower", PeerState: "following - broadcast"}
 	switch {
-	case leader:
+	case role == "leader":
 		qs.Mode, qs.PeerState = "leader", "leading - broadcast"
 		qs.Leader = leaderStats(st)
 	case slices.Contains(m.Learners, st.ID):

@@ -12,27 +12,27 @@ func TestQuorumStatsFromRaftStatus(t *testing.T) {
 	three := quorum.Membership{Voters: []uint64{1, 2, 3}}
 	cases := []struct {
 		name       string
-		standalone bool
-		leader     bool
+		role       string // the replica's Mode
 		st         quorum.Status
 		mode       string
 		peerState  string
 		quorum     int
 		lead       *session.LeaderStats
 	}{
-		{name: "standalone", standalone: true, leader: true, st: quorum.Status{ID: 1, Lead: 1, Membership: quorum.Membership{Voters: []uint64{1}}},
+		{name: "standalone", role: "standalone", st: quorum.Status{ID: 1, Lead: 1, Membership: quorum.Membership{Voters: []uint64{1}}},
 			mode: "standalone"},
-		{name: "before the first status", standalone: true, st: quorum.Status{ID: 1}, mode: "standalone"},
-		{name: "ensemble of one", leader: true, st: quorum.Status{ID: 1, Lead: 1, Membership: quorum.Membership{Voters: []uint64{1}}},
+		{name: "before the first status", role: "standalone", st: quorum.Status{ID: 1}, mode: "standalone"},
+		{name: "ensemble of one", role: "leader", st: quorum.Status{ID: 1, Lead: 1, Membership: quorum.Membership{Voters: []uint64{1}}},
 			mode: "leader", peerState: "leading - broadcast", quorum: 1, lead: &session.LeaderStats{}},
-		{name: "follower", st: quorum.Status{ID: 2, Lead: 1, Membership: three},
+		{name: "follower", role: "follower", st: quorum.Status{ID: 2, Lead: 1, Membership: three},
 			mode: "follower", peerState: "following - broadcast", quorum: 3},
 		{name: "no leader", st: quorum.Status{ID: 2, Membership: three},
 			mode: "follower", peerState: "looking", quorum: 3},
-		{name: "observer", st: quorum.Status{ID: 4, Lead: 1,
+		{name: "observer", role: "observer", st: quorum.Status{ID: 4, Lead: 1,
 			Membership: quorum.Membership{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}}},
 			mode: "observer", peerState: "observing - broadcast", quorum: 3},
-		{name: "leader", leader: true, st: quorum.Status{ID: 1, Lead: 1,
+		{name: "read-only", role: "read-only", st: quorum.Status{ID: 2, Membership: three}, mode: "read-only"},
+		{name: "leader", role: "leader", st: quorum.Status{ID: 1, Lead: 1,
 			Membership: quorum.Membership{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}},
 			Progress: map[uint64]quorum.Progress{
 				1: {Match: 9, RecentActive: true},
@@ -42,14 +42,14 @@ func TestQuorumStatsFromRaftStatus(t *testing.T) {
 			}},
 			mode: "leader", peerState: "leading - broadcast", quorum: 3,
 			lead: &session.LeaderStats{Learners: 3, SyncedFollowers: 1, SyncedObservers: 1}},
-		{name: "leader of a joint configuration", leader: true, st: quorum.Status{ID: 1, Lead: 1,
+		{name: "leader of a joint configuration", role: "leader", st: quorum.Status{ID: 1, Lead: 1,
 			Membership: quorum.Membership{Voters: []uint64{1, 2, 3}, VotersOutgoing: []uint64{1, 2, 5}},
 			Progress:   map[uint64]quorum.Progress{2: {Match: 3, RecentActive: false}}},
 			mode: "leader", peerState: "leading - broadcast", quorum: 4, lead: &session.LeaderStats{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			qs := quorumStats(c.standalone, c.leader, c.st)
+			qs := quorumStats(c.role, c.st)
 			if qs.Mode != c.mode || qs.PeerState != c.peerState || qs.QuorumSize != c.quorum {
 				t.Errorf("mode %q peer_state %q quorum_size %d, want %q %q %d",
 					qs.Mode, qs.PeerState, qs.QuorumSize, c.mode, c.peerState, c.quorum)

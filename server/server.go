@@ -150,6 +150,10 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	rcfg.SnapCount, rcfg.SnapRetain, rcfg.PurgeInterval = cfg.SnapCount, cfg.SnapRetainCount, cfg.PurgeInterval
 	rcfg.SnapSizeBytes = cfg.SnapSizeBytes
 	rcfg.ContainerCheckInterval, rcfg.ContainerMaxPerMinute = cfg.ContainerCheckInterval, cfg.ContainerMaxPerMinute
+	// ZooKeeper's follower starts its read-only server max(2 s, tickTime) after
+	// it lost its leader.
+	rcfg.ReadOnlyMode = cfg.ReadOnlyMode
+	rcfg.ReadOnlyAfterTicks = int(max(2*time.Second, cfg.TickTime) / (cfg.TickTime / ticksPerTickTime))
 	rcfg.Logger = log
 	if s.rep, err = replica.Open(rcfg); err != nil {
 		return nil, err
@@ -166,6 +170,8 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	scfg.SuperDigest = cfg.SuperDigest
 	scfg.FourLetterWords = cfg.FourLetterWords
 	scfg.ReconfigEnabled = cfg.ReconfigEnabled
+	// A standalone ZooKeeper keeps every session global, whatever the keys say.
+	scfg.LocalSessions, scfg.LocalSessionsUpgrading = cfg.LocalSessions && s.ens != nil, cfg.LocalSessionsUpgrading
 	scfg.Version = opts.Version
 	scfg.BuildTime = opts.BuildTime
 	scfg.ClientAddr = cfg.ClientAddr

@@ -35,6 +35,13 @@ type Config struct {
 	// ReconfigEnabled is reconfigEnabled; standalone answers reconfig with
 	// RECONFIGDISABLED when off and UNIMPLEMENTED when on.
 	ReconfigEnabled bool
+	// LocalSessions is localSessionsEnabled: a new session is kept by the server
+	// its client connects to, with nothing replicated until it creates an
+	// ephemeral node. LocalSessionsUpgrading is localSessionsUpgradingEnabled: a
+	// local session that creates an ephemeral becomes global first, instead of
+	// being refused EPHEMERALONLOCALSESSION.
+	LocalSessions          bool
+	LocalSessionsUpgrading bool
 	// Version and BuildTime appear in srvr as "3.8.6-zkd-<Version>, built on ...".
 	Version   string
 	BuildTime time.Time

@@ -54,6 +54,7 @@ type Conn struct {
 	state     atomic.Uint32 // a connState; written by the event loop, and by a handshake's completion
 	sess      *Session      // set once, on the event loop under Server.mu, before any request is read
 	oldClient bool          // the ConnectRequest had no readOnly byte
+	readOnly  bool          // accepted by a read-only server: writes get NOTREADONLY; set by the handshake
 	// token names this connection in the log (datatree.Txn.Conn): unique across
 	// the ensemble, never 0. connSeq numbers its writes; event loop only.
 	token     uint64

@@ -25,10 +25,16 @@ func (c *Conn) handshake(frame []byte) bool {
 	c.oldClient = !req.HasReadOnly
 	c.recv.Add(1)
 	srv.stats.received.Add(1)
-	if !srv.r.Serving() {
+	readOnly := srv.r.ReadOnly()
+	switch {
+	case readOnly && !req.ReadOnly:
+		srv.log.Info("Refusing session request for not-read-only client", "remote", c.remote)
+		return false
+	case !readOnly && !srv.r.Serving():
 		srv.log.Info("refusing a client: this server has no leader; the client must try another server", "remote", c.remote)
 		return false
 	}
+	c.readOnly = readOnly
 	zxid := jute.Zxid(req.LastZxidSeen)
 	if last := srv.Tree().LastZxid(); zxid > last && srv.r.Solo() {
 		srv.log.Info("Refusing session request for client as it has seen zxid our last zxid is behind; client must try another server",
@@ -41,10 +47,29 @@ func (c *Conn) handshake(frame []byte) bool {
 	p := &pending{start: now}
 	c.enqueue(p)
 	proceed := func() {
-		if req.SessionID == 0 {
+		id := jute.SessionID(req.SessionID)
+		switch {
+		case id != 0:
+			if sess := srv.localSession(id); sess != nil {
+				c.resumeLocalSession(p, sess, req.Passwd, timeout, now)
+			} else if readOnly {
+				// A read-only server knows only its own sessions (ZooKeeper's
+				// ReadOnlyZooKeeperServer has its own session tracker).
+				srv.log.Info("Refusing a global session on a read-only server", "sessionid", id, "remote", c.remote)
+				c.abort()
+			} else {
+				c.resumeSession(p, id, req.Passwd, timeout, now)
+			}
+		case readOnly && !srv.cfg.LocalSessions:
+			// ZooKeeper 3.7+ answers a new global session on a read-only server
+			// with a NOTREADONLY reply header where the ConnectResponse should be
+			// (spec/semantics.md §14), and then only its connection expiry closes
+			// the socket; here it closes once that frame is out.
+			c.connected(p, replyFrame(nil, 0, srv.Tree().LastZxid(), jute.CodeNotReadOnly), true)
+		case readOnly || srv.cfg.LocalSessions:
+			c.createLocalSession(p, timeout, now)
+		default:
 			c.createSession(p, timeout, now)
-		} else {
-			c.resumeSession(p, jute.SessionID(req.SessionID), req.Passwd, timeout, now)
 		}
 	}
 	if zxid <= srv.Tree().LastZxid() {
@@ -67,7 +92,8 @@ func (c *Conn) handshake(frame []byte) bool {
 }
 
 func (c *Conn) connectResponse(timeout int32, id jute.SessionID, passwd []byte) []byte {
-	resp := jute.ConnectResponse{TimeOut: timeout, SessionID: int64(id), Passwd: passwd, HasReadOnly: !c.oldClient}
+	resp := jute.ConnectResponse{TimeOut: timeout, SessionID: int64(id), Passwd: passwd, HasReadOnly: !c.oldClient,
+		ReadOnly: c.readOnly && id != 0}
 	b, mark := jute.BeginFrame(nil)
 	b = resp.Append(b)
 	return jute.EndFrame(b, mark)
@@ -114,12 +140,60 @@ func (c *Conn) createSession(p *pending, timeout int32, now int64) {
 	}
 }
 
+// createLocalSession starts a session only this server knows: nothing is
+// replicated, so the client is answered at once (spec/semantics.md §7.4).
+func (c *Conn) createLocalSession(p *pending, timeout int32, now int64) {
+	srv := c.srv
+	id := srv.r.NewSessionID()
+	sess := &Session{id: id, conn: c, readOnly: c.readOnly}
+	sess.local.Store(true)
+	sess.timeout.Store(timeout)
+	sess.touch(now)
+	srv.mu.Lock()
+	srv.mu.sessions[id] = sess
+	c.sess = sess
+	srv.mu.Unlock()
+	srv.r.TrackLocalSession(id, timeout)
+	srv.log.Info("Established local session", "sessionid", id, "timeout_ms", timeout, "remote", c.remote,
+		"read_only", c.readOnly)
+	c.connected(p, c.connectResponse(timeout, id, SessionPassword(id)), false)
+}
+
+// resumeLocalSession attaches a local session of this server to a new
+// connection of its client.
+func (c *Conn) resumeLocalSession(p *pending, sess *Session, passwd []byte, timeout int32, now int64) {
+	srv := c.srv
+	srv.mu.Lock()
+	ok := bytes.Equal(passwd, SessionPassword(sess.id)) && !sess.closing.Load() && sess.readOnly == c.readOnly
+	var old *Conn
+	if ok {
+		old, sess.conn, c.sess = sess.conn, c, sess
+		sess.timeout.Store(timeout)
+		sess.touch(now)
+	}
+	srv.mu.Unlock()
+	if !ok {
+		c.invalidSession(p, sess.id)
+		return
+	}
+	srv.r.TrackLocalSession(sess.id, timeout)
+	if old != nil && old != c {
+		old.abort()
+	}
+	srv.log.Info("Renewed local session", "sessionid", sess.id, "timeout_ms", timeout, "remote", c.remote)
+	c.connected(p, c.connectResponse(timeout, sess.id, SessionPassword(sess.id)), false)
+}
+
+// invalidSession answers a reconnect to a session that is gone: the
+// ConnectResponse of an expired session, then close.
+func (c *Conn) invalidSession(p *pending, id jute.SessionID) {
+	c.srv.log.Info("Invalid session for client, probably expired", "sessionid", id, "remote", c.remote)
+	c.connected(p, c.connectResponse(0, 0, make([]byte, 16)), true)
+}
+
 func (c *Conn) resumeSession(p *pending, id jute.SessionID, passwd []byte, timeout int32, now int64) {
 	srv := c.srv
-	invalid := func() {
-		srv.log.Info("Invalid session for client, probably expired", "sessionid", id, "remote", c.remote)
-		c.connected(p, c.connectResponse(0, 0, make([]byte, 16)), true)
-	}
+	invalid := func() { c.invalidSession(p, id) }
 	if _, live := srv.Tree().Session(id); !live || !bytes.Equal(passwd, SessionPassword(id)) {
 		invalid()
 		return
@@ -182,6 +256,17 @@ func isLocal(op jute.OpCode) bool {
 	return false
 }
 
+// changesState reports whether a read-only server answers op NOTREADONLY: every
+// write, and sync and check too, as ZooKeeper's ReadOnlyRequestProcessor does.
+func changesState(op jute.OpCode) bool {
+	switch op {
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL, jute.OpDelete,
+		jute.OpSetData, jute.OpSetACL, jute.OpMulti, jute.OpSync, jute.OpReconfig, jute.OpCheck:
+		return true
+	}
+	return false
+}
+
 // request handles one request after the handshake.
 func (c *Conn) request(frame []byte) bool {
 	srv := c.srv
@@ -204,6 +289,10 @@ func (c *Conn) request(frame []byte) bool {
 		c.last.cxid.Store(int64(hdr.Xid))
 	}
 	body := frame[jute.RequestHeaderSize:]
+	if c.readOnly && changesState(hdr.Type) {
+		c.answer(replyFrame(nil, hdr.Xid, srv.Tree().LastZxid(), jute.CodeNotReadOnly), start, false)
+		return true
+	}
 	switch op := hdr.Type; {
 	case isLocal(op):
 		c.pend.Lock()
@@ -257,6 +346,13 @@ func (c *Conn) write(hdr jute.RequestHeader, body []byte, start int64) {
 	p := &pending{start: start}
 	xid := hdr.Xid
 	c.pend.Lock()
+	if c.sess.local.Load() {
+		if srv.cfg.LocalSessionsUpgrading && createsEphemeral(hdr.Type, body) {
+			c.upgradeLocked()
+		} else {
+			txn.Local = true
+		}
+	}
 	c.pend.q = append(c.pend.q, p)
 	c.submitLocked(txn, func(zxid jute.Zxid, res datatree.Result, err error) {
 		if err != nil {
@@ -286,6 +382,53 @@ func (c *Conn) write(hdr jute.RequestHeader, body []byte, start int64) {
 	c.pend.Unlock()
 }
 
+// createsEphemeral reports whether a write creates an ephemeral node, which a
+// local session may not own. A body that does not decode is apply's to refuse.
+func createsEphemeral(op jute.OpCode, body []byte) bool {
+	d := jute.NewDecoder(body)
+	switch op {
+	case jute.OpCreate, jute.OpCreate2:
+		var r jute.CreateRequest
+		r.Decode(&d)
+		return d.Err() == nil && jute.CreateMode(r.Flags).Ephemeral()
+	case jute.OpMulti:
+		var r jute.MultiRequest
+		r.Decode(&d)
+		if d.Err() != nil {
+			return false
+		}
+		for _, op := range r.Ops {
+			if (op.Type == jute.OpCreate || op.Type == jute.OpCreate2) && jute.CreateMode(op.Flags).Ephemeral() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// upgradeLocked makes the connection's local session a global one, as
+// ZooKeeper does on a local session's first ephemeral create: a createSession
+// is proposed ahead of the write, in the connection's order, and from then on
+// the leader expires the session and apply checks its writes' order.
+// REQUIRES: c.pend held.
+func (c *Conn) upgradeLocked() {
+	srv, sess := c.srv, c.sess
+	sess.local.Store(false)
+	srv.r.ForgetLocalSession(sess.id)
+	srv.log.Info("Upgrading local session to global", "sessionid", sess.id, "remote", c.remote)
+	txn := &datatree.Txn{Kind: datatree.KindCreateSession, Session: sess.id, Timeout: sess.timeout.Load(),
+		Time: time.Now().UnixMilli()}
+	c.submitLocked(txn, func(_ jute.Zxid, res datatree.Result, err error) {
+		if err == nil && res.Err != jute.CodeOK {
+			err = res.Err
+		}
+		if err != nil {
+			srv.log.Warn("could not upgrade local session; closing connection", "sessionid", sess.id, "err", err)
+			c.abort()
+		}
+	})
+}
+
 // heldWrite is a write waiting for the syncs sent before it.
 type heldWrite struct {
 	txn  *datatree.Txn
@@ -307,8 +450,15 @@ func (c *Conn) submitLocked(txn *datatree.Txn, done replica.DoneFunc) {
 }
 
 func (c *Conn) proposeLocked(txn *datatree.Txn, done replica.DoneFunc) {
-	c.connSeq++
-	txn.Conn, txn.ConnSeq = c.token, c.connSeq
+	if txn.Kind == datatree.KindCreateSession {
+		// A session's upgrade: the tree takes this connection as the session's
+		// with no write seen yet, so the writes after it count from 1.
+		c.connSeq = 0
+		txn.Conn = c.token
+	} else {
+		c.connSeq++
+		txn.Conn, txn.ConnSeq = c.token, c.connSeq
+	}
 	if err := c.srv.r.Propose(txn, c.beforeApply, done); err != nil {
 		c.srv.log.Info("closing connection: cannot propose a write", "sessionid", c.sessionID(), "err", err)
 		c.pend.gone = true
@@ -367,6 +517,15 @@ func (c *Conn) closeSession(xid int32, start int64) {
 	}
 	p := &pending{start: start}
 	srv.log.Info("Closing session on client request", "sessionid", sess.id, "remote", c.remote)
+	if sess.local.Load() {
+		// Nothing to replicate: the session ends here, its reply after those
+		// of the requests before it.
+		srv.endLocalSession(sess)
+		c.enqueue(p)
+		c.setState(stateClosing)
+		c.complete(p, replyFrame(nil, xid, srv.Tree().LastZxid(), jute.CodeOK), true)
+		return
+	}
 	txn := &datatree.Txn{Kind: datatree.KindCloseSession, Session: sess.id, Time: time.Now().UnixMilli(), Cxid: xid}
 	c.pend.Lock()
 	c.pend.q = append(c.pend.q, p)

@@ -51,6 +51,7 @@ func (f *fakeTransport) Close() {
 // writes that are still in flight.
 type gatedReplica struct {
 	session.Replica
+	readOnly atomic.Bool // what ReadOnly reports: a read-only server without an ensemble to lose
 
 	mu struct {
 		sync.Mutex
@@ -58,6 +59,8 @@ type gatedReplica struct {
 		waiting []func() // guarded by mu; in call order
 	}
 }
+
+func (g *gatedReplica) ReadOnly() bool { return g.readOnly.Load() }
 
 func (g *gatedReplica) hold() {
 	g.mu.Lock()

@@ -35,7 +35,7 @@ func (s *Server) FullVersion() string { return s.versionString() }
 func (s *Server) ServerState() string { return s.quorumStats().Mode }
 
 // ReadOnly reports whether the server is in read-only mode.
-func (s *Server) ReadOnly() bool { return s.ServerState() == "read-only" }
+func (s *Server) ReadOnly() bool { return s.r.ReadOnly() }
 
 // Uptime returns how long the server has been up.
 func (s *Server) Uptime() time.Duration { return time.Since(s.started) }

@@ -33,9 +33,17 @@ type Replica interface {
 	// Solo reports whether this server is the whole group: a client that has
 	// seen more than it has applied saw it on a server that is no longer there.
 	Solo() bool
-	// Mode is the server's role: standalone, leader, follower, observer, or ""
-	// while no leader is known.
+	// Mode is the server's role: standalone, read-only, leader, follower,
+	// observer, or "" while no leader is known.
 	Mode() string
+	// ReadOnly reports whether the server has lost its quorum and serves only
+	// clients that asked for read-only (readonlymode.enabled).
+	ReadOnly() bool
+	// TrackLocalSession and ForgetLocalSession start and stop the expiry of a
+	// local session, which only this server knows; Listener.LocalSessionExpired
+	// reports one that timed out.
+	TrackLocalSession(id jute.SessionID, timeoutMs int32)
+	ForgetLocalSession(id jute.SessionID)
 	// Digests are the remembered tree digests, oldest first.
 	Digests() []replica.Digest
 }
@@ -70,6 +78,13 @@ type Session struct {
 	touched  atomic.Bool  // heard from since the last CollectTouched
 	conn     *Conn        // guarded by Server.mu; nil while disconnected
 	closing  atomic.Bool  // set once a closeSession is in flight; requests are then dropped
+	// local is set while the session is a local one: kept by this server alone,
+	// not in the tree (Config.LocalSessions, or any session of a read-only
+	// server). It clears, on the event loop, when the session is upgraded.
+	local atomic.Bool
+	// readOnly marks a session begun on this server while it was read-only; it
+	// ends when the server leaves read-only mode.
+	readOnly bool
 }
 
 func (s *Session) touch(now int64) {
@@ -137,6 +152,42 @@ func (s *Server) SessionClosed(id jute.SessionID) {
 	}
 }
 
+// LocalSessionExpired implements replica.Listener: local session id timed out;
+// its connection, if any, closes.
+func (s *Server) LocalSessionExpired(id jute.SessionID) {
+	s.mu.Lock()
+	sess := s.mu.sessions[id]
+	var c *Conn
+	if sess != nil && sess.local.Load() {
+		c = sess.conn
+		delete(s.mu.sessions, id)
+	}
+	s.mu.Unlock()
+	if c != nil {
+		c.abort()
+	}
+}
+
+// localSession returns local session id if this server holds it.
+func (s *Server) localSession(id jute.SessionID) *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sess := s.mu.sessions[id]; sess != nil && sess.local.Load() {
+		return sess
+	}
+	return nil
+}
+
+// endLocalSession forgets local session id: its client closed it.
+func (s *Server) endLocalSession(sess *Session) {
+	s.r.ForgetLocalSession(sess.id)
+	s.mu.Lock()
+	if s.mu.sessions[sess.id] == sess {
+		delete(s.mu.sessions, sess.id)
+	}
+	s.mu.Unlock()
+}
+
 // SessionAttached implements replica.Listener: session id is now attached to the
 // client connection conn (a reconnect, here or elsewhere). A connection of this
 // server still holding the session for another connection is closed: its writes
@@ -175,8 +226,22 @@ func (s *Server) CollectTouched(dst []jute.SessionID) []jute.SessionID {
 // closed, so that clients move to a server that can serve them (no leader for too
 // long, as ZooKeeper's followers do), or reconnect and re-register their watches
 // (the state was replaced by the leader's snapshot).
+//
+// The local sessions begun in the other mode end too: a server entering
+// read-only mode is a new server to its clients, and one leaving it drops the
+// sessions it gave read-only clients (ZooKeeper shuts the one server down and
+// starts the other).
 func (s *Server) DisconnectClients(reason string) {
 	s.log.Info("closing every client connection", "reason", reason)
+	readOnly := s.r.ReadOnly()
+	s.mu.Lock()
+	for id, sess := range s.mu.sessions {
+		if sess.local.Load() && sess.readOnly != readOnly {
+			s.r.ForgetLocalSession(id)
+			delete(s.mu.sessions, id)
+		}
+	}
+	s.mu.Unlock()
 	for _, c := range s.connList() {
 		c.abort()
 	}

@@ -16,9 +16,12 @@ type Client struct {
 	Member  uint64
 	Session jute.SessionID
 	Timeout int32
-	conn    uint64
-	seq     uint64
-	rng     *rand.Rand
+	// Local marks a local session: only its member knows it, and its writes
+	// say so (datatree.Txn.Local).
+	Local bool
+	conn  uint64
+	seq   uint64
+	rng   *rand.Rand
 }
 
 // Outcome is what became of one proposal. Done is false while it is pending.
@@ -54,6 +57,17 @@ func (c *Cluster) NewClient(member uint64, timeout int32) *Client {
 	return nil
 }
 
+// NewLocalClient starts a local session on member (localSessionsEnabled):
+// nothing is replicated; the member expires it when it is not pinged.
+func (c *Cluster) NewLocalClient(member uint64, timeout int32) *Client {
+	cl := &Client{c: c, Member: member, Timeout: timeout, Local: true, rng: rand.New(rand.NewPCG(c.rng.Uint64(), 1))}
+	m := c.members[member]
+	cl.conn = cl.rng.Uint64() | 1
+	cl.Session = m.Rep.NewSessionID()
+	m.Rep.TrackLocalSession(cl.Session, timeout)
+	return cl
+}
+
 // Move attaches the session to another member through a new connection, as a
 // client does after losing its server; it waits for the attach to apply there.
 func (cl *Client) Move(member uint64) *Outcome {
@@ -79,7 +93,7 @@ func (cl *Client) Ping() {
 func (cl *Client) Write(op jute.OpCode, body []byte) *Outcome {
 	cl.seq++
 	return cl.propose(&datatree.Txn{Kind: datatree.KindRequest, Session: cl.Session, Op: op, Body: body,
-		Conn: cl.conn, ConnSeq: cl.seq, Time: cl.c.Clock.Now().UnixMilli()})
+		Conn: cl.conn, ConnSeq: cl.seq, Time: cl.c.Clock.Now().UnixMilli(), Local: cl.Local})
 }
 
 // Create writes a persistent (or, with mode, another kind of) node.

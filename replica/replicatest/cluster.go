@@ -38,6 +38,8 @@ type ClusterOptions struct {
 	// fails the test when two members differ at the same index (the running
 	// digest; under -tags invariants the tree also checks it against a full sum).
 	CheckDigests bool
+	// ReadOnlyMode is readonlymode.enabled on every member.
+	ReadOnlyMode bool
 }
 
 // Cluster is an in-process ensemble of replicas on a simulated network and a
@@ -81,9 +83,12 @@ type Member struct {
 	Up  bool
 	// Closed lists the sessions whose closeSession this member applied.
 	Closed []jute.SessionID
-	// LostLeader counts the times the member told its clients to move away.
+	// LostLeader counts the times the member told its clients to move away
+	// (entering or leaving read-only mode included).
 	LostLeader int
-	touched    map[jute.SessionID]bool // clients heard from since the last tick
+	// LocalExpired lists the local sessions this member expired.
+	LocalExpired []jute.SessionID
+	touched      map[jute.SessionID]bool // clients heard from since the last tick
 }
 
 // NewCluster starts an ensemble with every member up.
@@ -141,6 +146,7 @@ func (m *Member) start() {
 	cfg.Peers = appPeers{c: c, from: m.ID}
 	cfg.Bootstrap, cfg.Tree, cfg.Clock, cfg.Logger = c.boot, c.opts.Tree, c.Clock, c.log
 	cfg.LeaderlessTicks = 20
+	cfg.ReadOnlyMode = c.opts.ReadOnlyMode
 	if c.opts.SnapCount > 0 {
 		cfg.FS, cfg.SnapshotDir, cfg.SnapCount = m.FS, "/snap", c.opts.SnapCount
 	}
@@ -171,6 +177,10 @@ func (l memberListener) CollectTouched(dst []jute.SessionID) []jute.SessionID {
 	return dst
 }
 func (l memberListener) DisconnectClients(string) { l.m.LostLeader++ }
+
+func (l memberListener) LocalSessionExpired(id jute.SessionID) {
+	l.m.LocalExpired = append(l.m.LocalExpired, id)
+}
 
 type raftTransport struct {
 	c    *Cluster
