@@ -11,13 +11,13 @@ import (
 func TestQuorumStatsFromRaftStatus(t *testing.T) {
 	three := quorum.Membership{Voters: []uint64{1, 2, 3}}
 	cases := []struct {
-		name       string
-		role       string // the replica's Mode
-		st         quorum.Status
-		mode       string
-		peerState  string
-		quorum     int
-		lead       *session.LeaderStats
+		name      string
+		role      string // the replica's Mode
+		st        quorum.Status
+		mode      string
+		peerState string
+		quorum    int
+		lead      *session.LeaderStats
 	}{
 		{name: "standalone", role: "standalone", st: quorum.Status{ID: 1, Lead: 1, Membership: quorum.Membership{Voters: []uint64{1}}},
 			mode: "standalone"},
