@@ -208,7 +208,8 @@ type Node struct {
 		term   atomic.Uint64
 		status atomic.Pointer[Status]
 	}
-	failC chan error // buffer 1: the log failure, for Failed
+	failC    chan error // buffer 1: the log failure, for Failed
+	counters counters
 }
 
 type snapReport struct {
@@ -607,6 +608,7 @@ func (n *Node) handleReady() {
 			return
 		}
 		if !leader {
+			n.counters.entriesReceived.Add(uint64(len(rd.Entries)))
 			n.send(rd.Messages)
 		}
 		for _, rs := range rd.ReadStates {
@@ -653,6 +655,7 @@ func (n *Node) send(msgs []*pb.Message) {
 	if len(msgs) == 0 || n.cfg.Transport == nil {
 		return
 	}
+	n.counters.countSent(msgs)
 	n.cfg.Transport.Send(msgs)
 }
 
@@ -731,6 +734,7 @@ func (n *Node) fail(err error) {
 	}
 	err = fmt.Errorf("%w: %w", ErrLogFailed, err)
 	n.failed = err
+	n.counters.failures.Add(1)
 	n.log.Error("stopping writes: the write-ahead log failed", "err", err)
 	n.reads.failAll(err)
 	select {

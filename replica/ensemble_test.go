@@ -406,6 +406,9 @@ func TestWipedAndFarBehindMembersCatchUpFromASnapshot(t *testing.T) {
 	if c.SnapshotsSent == 0 {
 		t.Fatal("no snapshot was sent to the member behind the compacted log")
 	}
+	if n := c.Member(lead).Rep.Node().Counters().SnapshotsSent; n == 0 {
+		t.Fatal("the leader did not count the snapshot it sent (mntr snap_count)")
+	}
 	// Wiped loses its disk and comes back empty.
 	c.Crash(wiped, vfs.CrashOptions{Unsynced: vfs.DropUnsynced})
 	c.Wipe(wiped)
@@ -506,6 +509,45 @@ func TestLocalSessionWritesAndExpiresOnItsMember(t *testing.T) {
 	for _, id := range others(c, home) {
 		if n := len(c.Member(id).LocalExpired); n != 0 {
 			t.Fatalf("member %d expired %d local sessions it never had", id, n)
+		}
+	}
+}
+
+// The counters behind mntr: the leader counts what it proposes and commits and
+// the syncs it has not answered, with the sizes of its proposals; a follower
+// counts the entries it receives and applies; both count the times they were
+// without a leader.
+func TestMembersCountTheirWork(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 23, Voters: 3})
+	lead := c.WaitLeader(steps)
+	follower := others(c, lead)[0]
+	cl := c.NewClient(follower, 30000)
+	var last *replicatest.Outcome
+	for i := range 10 {
+		last = cl.Create(fmt.Sprintf("/n%d", i), make([]byte, 10*i), jute.ModePersistent)
+	}
+	c.RunUntil("the writes", steps, func() bool { return last.Done })
+	s := c.Sync(follower)
+	c.RunUntil("the sync", steps, func() bool { return s.Done })
+	c.WaitApplied(last.Zxid, steps)
+
+	ls, fs := c.Member(lead).Rep.Stats(), c.Member(follower).Rep.Stats()
+	if ls.Proposals < 11 || ls.Commits < 11 || ls.LeaderSince.IsZero() {
+		t.Fatalf("leader: %+v, want at least 11 proposals and commits (a session and 10 writes) and a leader time", ls)
+	}
+	if ls.MinProposal <= 0 || ls.MaxProposal < ls.MinProposal+90 || ls.LastProposal != ls.MaxProposal {
+		t.Fatalf("leader's proposal sizes last %d min %d max %d: the last write is the largest, 90 bytes over the smallest",
+			ls.LastProposal, ls.MinProposal, ls.MaxProposal)
+	}
+	if fs.Proposals != 0 || fs.Commits != 0 || fs.LearnerCommits < 11 || !fs.LeaderSince.IsZero() {
+		t.Fatalf("follower: %+v, want only learner commits", fs)
+	}
+	if n := c.Member(follower).Rep.Node().Counters().EntriesReceived; n < 11 {
+		t.Fatalf("follower received %d entries, want at least 11", n)
+	}
+	for _, st := range []replica.Stats{ls, fs} {
+		if st.Lookings < 1 || st.PendingSyncs != 0 {
+			t.Fatalf("lookings %d pending syncs %d, want at least 1 and 0", st.Lookings, st.PendingSyncs)
 		}
 	}
 }

@@ -205,6 +205,7 @@ type Replica struct {
 	solo     atomic.Bool   // the membership is this member alone
 	observer atomic.Bool   // this member is a learner
 	readOnly atomic.Bool   // serving read-only clients, without a quorum (Tick sets it)
+	stats    stats
 
 	// locals expires the local sessions of this member's clients
 	// (localSessionsEnabled, and every session of a read-only member): they are
@@ -268,6 +269,7 @@ func Open(cfg Config) (*Replica, error) {
 	r.waiters.init()
 	r.tracker.init()
 	r.locals.init()
+	r.stats.init()
 	r.locals.armed = true
 	// Seq numbers start from the clock so that an entry proposed before a restart
 	// never matches a waiter registered after it.
@@ -512,6 +514,7 @@ func (r *Replica) Propose(txn *datatree.Txn, applying func(), done DoneFunc) err
 		r.waiters.add(seq, applying, done, 0)
 		stampTime(entry, r.cfg.Clock.Now().UnixMilli())
 		conn := txn.Conn
+		r.stats.proposed(len(entry))
 		if err := r.node.Propose(entry, func(err error) {
 			r.poison(conn)
 			r.waiters.fail(seq, err)
@@ -542,6 +545,7 @@ func (r *Replica) PeerLost(id uint64) {
 // rejected learns if raft drops it.
 func (r *Replica) proposeServer(txn *datatree.Txn, rejected func(error)) {
 	entry := encodeEntry(r.cfg.ID, r.nextSeq.Add(1), txn)
+	r.stats.proposed(len(entry))
 	if err := r.node.Propose(entry, rejected); err != nil && rejected != nil {
 		rejected(err)
 	}
@@ -554,14 +558,23 @@ func (r *Replica) Sync(done func(error)) error {
 	if r.lead.Load() == 0 {
 		return ErrNoLeader
 	}
-	return r.node.ReadIndex(func(index uint64, err error) {
+	r.stats.pendingSyncs.Add(1)
+	answered := func(err error) {
+		r.stats.pendingSyncs.Add(-1)
+		done(err)
+	}
+	err := r.node.ReadIndex(func(index uint64, err error) {
 		if err != nil {
-			done(err)
+			answered(err)
 			return
 		}
-		r.applyWaiters.add(index, time.Time{}, done)
+		r.applyWaiters.add(index, time.Time{}, answered)
 		r.applyWaiters.fire(r.applied.Load())
 	})
+	if err != nil {
+		r.stats.pendingSyncs.Add(-1)
+	}
+	return err
 }
 
 // WaitApplied calls done once zxid is applied here, or with ErrTimeout after
@@ -626,8 +639,14 @@ func (r *Replica) LeaderChanged(lead, term uint64) {
 	prev := r.lead.Swap(lead)
 	if prev != lead {
 		now := r.cfg.Clock.Now()
+		if lead == r.cfg.ID {
+			r.stats.leaderSince.Store(now.UnixNano())
+		} else {
+			r.stats.leaderSince.Store(0)
+		}
 		switch {
 		case lead == 0:
+			r.stats.lookings.Add(1)
 			r.leaderless = now
 			r.log.Warn("no leader: election under way", "term", term, "previous", r.label(prev))
 		case r.leaderless.IsZero():
@@ -759,6 +778,11 @@ func (r *Replica) applyEntry(e *quorum.Entry) {
 	}
 	r.appliedTerm = e.Term
 	r.applied.Store(e.Index)
+	if r.IsLeader() {
+		r.stats.commits.Add(1)
+	} else {
+		r.stats.learnerCommits.Add(1)
+	}
 	// A new leader arms its tracker once it applies an entry of its own term:
 	// every session's deadline then restarts from now.
 	if r.promoteTerm != 0 && e.Term >= r.promoteTerm {

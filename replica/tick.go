@@ -207,6 +207,7 @@ func (r *Replica) HandleApp(from uint64, msg []byte) {
 			return
 		}
 		stampTime(entry, r.cfg.Clock.Now().UnixMilli())
+		r.stats.proposed(len(entry))
 		if err := r.node.Propose(entry, nack); err != nil {
 			nack(err)
 		}

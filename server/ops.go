@@ -39,7 +39,7 @@ func startOps(cfg *zoocfg.Config, log *slog.Logger, sess *session.Server, disk *
 		DataDir: absPath(snapDir), DataLogDir: absPath(logDir), ClientPort: clientPort,
 		ClientPortListenBacklog: cfg.ClientPortListenBacklog, ReadOnlyMode: cfg.ReadOnlyMode, Disk: disk,
 		Quorum: func() session.QuorumStats {
-			return quorumStats(rep.Mode(), rep.Node().Status())
+			return quorumStats(viewOf(rep))
 		},
 	})
 	var ops opsServers
@@ -75,34 +75,54 @@ func startOps(cfg *zoocfg.Config, log *slog.Logger, sess *session.Server, disk *
 	return ops, nil
 }
 
-// quorumStats turns what the replica and its raft node publish into the figures
-// mntr and srvr report in ZooKeeper's terms (session.QuorumStats). A standalone
-// server has no peer_state, no quorum_size, and the counters of ensemble work at
-// 0; an ensemble of one (standaloneEnabled=false) is a leader, as in ZooKeeper.
-// A read-only member prints its mode and none of the quorum keys, as ZooKeeper's
-// read-only server does. role is the replica's Mode.
-func quorumStats(role string, st quorum.Status) session.QuorumStats {
-	m := st.Membership
-	if role == "read-only" {
-		return session.QuorumStats{Mode: role}
-	}
-	if role == "standalone" {
+// memberView is what the replica and its raft node publish about this member,
+// read at one moment for one mntr, srvr or scrape.
+type memberView struct {
+	role     string // the replica's Mode
+	status   quorum.Status
+	stats    replica.Stats
+	counters quorum.Counters
+	now      time.Time
+}
+
+func viewOf(rep *replica.Replica) memberView {
+	return memberView{role: rep.Mode(), status: rep.Node().Status(), stats: rep.Stats(),
+		counters: rep.Node().Counters(), now: time.Now()}
+}
+
+// quorumStats turns a member's view into the figures mntr and srvr report in
+// ZooKeeper's terms (session.QuorumStats). A standalone server has no
+// peer_state, no quorum_size, and the counters of ensemble work at 0; an
+// ensemble of one (standaloneEnabled=false) is a leader, as in ZooKeeper. A
+// read-only member prints neither peer_state nor quorum_size, as ZooKeeper's
+// read-only server does. diff_count stays unknown: raft does not tell a
+// learner caught up from the log apart from one that merely keeps up.
+func quorumStats(v memberView) session.QuorumStats {
+	m, st := v.status.Membership, v.status
+	failures := session.Known(int64(v.counters.Failures))
+	if v.role == "standalone" {
 		z := session.Known(0)
 		return session.QuorumStats{Mode: "standalone", LookingCount: z, ProposalCount: z, CommitCount: z,
-			SnapCount: z, DiffCount: z, LearnerProposals: z, LearnerCommits: z,
-			// TODO(ensemble): quorum.Node delivers a log failure once, on Failed (to
-			// Server.watchFailure); unrecoverable_error_count needs a flag that can
-			// be read any number of times.
-		}
+			SnapCount: z, DiffCount: z, LearnerProposals: z, LearnerCommits: z, UnrecoverableErrors: failures}
 	}
-	// TODO(ensemble): the replica does not count elections, proposals, commits,
-	// snapshot and log catch-ups of learners, nor what a follower receives; the
-	// counters stay unknown (left out of mntr) until it does.
-	qs := session.QuorumStats{QuorumSize: quorumVoters(m), Mode: "follower", PeerState: "following - broadcast"}
+	qs := session.QuorumStats{
+		LookingCount:        session.Known(int64(v.stats.Lookings)),
+		ProposalCount:       session.Known(int64(v.stats.Proposals)),
+		CommitCount:         session.Known(int64(v.stats.Commits)),
+		SnapCount:           session.Known(int64(v.counters.SnapshotsSent)),
+		LearnerProposals:    session.Known(int64(v.counters.EntriesReceived)),
+		LearnerCommits:      session.Known(int64(v.stats.LearnerCommits)),
+		UnrecoverableErrors: failures,
+	}
+	if v.role == "read-only" {
+		qs.Mode = v.role
+		return qs
+	}
+	qs.QuorumSize, qs.Mode, qs.PeerState = quorumVoters(m), "follower", "following - broadcast"
 	switch {
-	case role == "leader":
+	case v.role == "leader":
 		qs.Mode, qs.PeerState = "leader", "leading - broadcast"
-		qs.Leader = leaderStats(st)
+		qs.Leader = leaderStats(v)
 	case slices.Contains(m.Learners, st.ID):
 		qs.Mode, qs.PeerState = "observer", "observing - broadcast"
 	}
@@ -127,14 +147,19 @@ func quorumVoters(m quorum.Membership) int {
 // learner while the leader hears from it (raft's RecentActive, within an election
 // timeout), and as synced once it has also acknowledged an entry of this leader's
 // log (Match > 0): ZooKeeper's learner handlers and forwarding followers.
-func leaderStats(st quorum.Status) *session.LeaderStats {
+func leaderStats(v memberView) *session.LeaderStats {
+	st := v.stats
 	l := &session.LeaderStats{
-		// TODO(ensemble): pending syncs (read-index rounds in flight), the time
-		// since this server became leader and the proposal sizes are not
-		// published by the replica yet.
+		PendingSyncs:     session.Known(int64(st.PendingSyncs)),
+		LastProposalSize: session.Known(int64(st.LastProposal)),
+		MinProposalSize:  session.Known(int64(st.MinProposal)),
+		MaxProposalSize:  session.Known(int64(st.MaxProposal)),
 	}
-	for id, pr := range st.Progress {
-		if id == st.ID || !pr.RecentActive {
+	if !st.LeaderSince.IsZero() {
+		l.Uptime = session.Known(max(v.now.Sub(st.LeaderSince).Milliseconds(), 0))
+	}
+	for id, pr := range v.status.Progress {
+		if id == v.status.ID || !pr.RecentActive {
 			continue
 		}
 		l.Learners++
