@@ -408,6 +408,9 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	if isSessionOwner(parent.owner, t.cfg.ExtendedTypes) {
 		return "", jute.Stat{}, jute.CodeNoChildrenForEphemerals
 	}
+	if c.quotaExceeded(path, int64(len(data)), 1) {
+		return "", jute.Stat{}, jute.CodeQuotaExceeded
+	}
 
 	var owner int64
 	switch {
@@ -588,6 +591,9 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 	}
 	if !t.CheckACL(t.aclOf(n), c.txn.Identity, jute.PermWrite) {
 		return jute.Stat{}, jute.CodeNoAuth
+	}
+	if c.quotaExceeded(path, int64(len(data)-n.dataLen()), 0) {
+		return jute.Stat{}, jute.CodeQuotaExceeded
 	}
 	if version != -1 && version != n.version {
 		return jute.Stat{}, jute.CodeBadVersion

@@ -13,8 +13,10 @@ import (
 // ("count=<n>,bytes=<m>": znodes and data bytes of P's subtree, P included) up to
 // date itself, on every replica and without a version change, as ZooKeeper's
 // DataTree does: recomputed when the stats node is created, adjusted by each create,
-// delete and setData below P. Limits are advisory (zookeeper.enforceQuota is off by
-// default), so nothing is refused.
+// delete and setData below P. Limits are advisory unless the entry says
+// otherwise (Txn.EnforceQuota, from zookeeper.enforceQuota): then a create or
+// setData that would take the subtree past a hard limit is refused
+// QUOTAEXCEEDED, as ZooKeeperServer.checkQuota refuses it.
 const (
 	quotaRoot  = "/zookeeper/quota"
 	quotaLimit = "zookeeper_limits"
@@ -140,6 +142,62 @@ func parseQuotaStats(data []byte) (count, bytes int64) {
 		}
 	}
 	return count, bytes
+}
+
+// quotaExceeded reports whether adding dCount znodes and dBytes data bytes
+// under path breaks a hard limit of its quota (countHardLimit, byteHardLimit),
+// when the entry enforces quotas. Soft limits (count, bytes) never refuse. The
+// check is ZooKeeper's: against the stats node as it stands, which in a multi
+// includes the ops before this one (ZooKeeper checks each op of a multi
+// against the stats before the multi, a difference only a multi that crosses
+// a limit can see).
+func (c *applyCtx) quotaExceeded(path string, dBytes, dCount int64) bool {
+	if !c.txn.EnforceQuota {
+		return false
+	}
+	quoted := c.t.quotas.maxQuotaPrefix(path)
+	if quoted == "" {
+		return false
+	}
+	// The applier is the only writer, so it may read any stripe unlocked.
+	_, ln := c.t.lookupRaw(quotaRoot + quoted + "/" + quotaLimit)
+	_, sn := c.t.lookupRaw(quotaRoot + quoted + "/" + quotaStats)
+	if ln == nil || sn == nil {
+		return false
+	}
+	limits, current := parseStatsTrack(ln.data()), parseStatsTrack(sn.data())
+	over := func(diff int64, key, hardKey string) bool {
+		hard, ok := limits[hardKey]
+		return diff != 0 && ok && hard > -1 && current.get(key)+diff > hard
+	}
+	return over(dCount, "count", "countHardLimit") || over(dBytes, "bytes", "byteHardLimit")
+}
+
+// statsTrack is a quota node's data as ZooKeeper's StatsTrack reads it:
+// key=value pairs separated by ',' or ';' (an empty value is -1).
+type statsTrack map[string]int64
+
+func (s statsTrack) get(key string) int64 {
+	if v, ok := s[key]; ok {
+		return v
+	}
+	return -1
+}
+
+func parseStatsTrack(data []byte) statsTrack {
+	s := make(statsTrack)
+	for _, kv := range strings.FieldsFunc(string(data), func(r rune) bool { return r == ',' || r == ';' }) {
+		parts := strings.Split(kv, "=")
+		if len(parts) < 2 {
+			continue
+		}
+		if parts[1] == "" {
+			s[parts[0]] = -1
+		} else if v, err := strconv.ParseInt(parts[1], 10, 64); err == nil {
+			s[parts[0]] = v
+		}
+	}
+	return s
 }
 
 // onUndo records a rollback step when the entry is a multi.

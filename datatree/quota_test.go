@@ -66,3 +66,59 @@ func TestParseQuotaStatsAcceptsHardLimitSuffix(t *testing.T) {
 		t.Fatalf("got %d %d", c, b)
 	}
 }
+
+// With the entry enforcing quotas (zookeeper.enforceQuota), a create or setData
+// that takes the subtree past a hard limit is refused QUOTAEXCEEDED and
+// changes nothing; soft limits and entries that do not enforce never refuse
+// (ZooKeeperServer.checkQuota; spec/semantics.md §13).
+func TestHardQuotaLimitsAreEnforced(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.mustCreate("/q", "ab", 0)
+	h.mustCreate("/soft", "", 0)
+	h.mustCreate("/zookeeper/quota/q", "", 0)
+	h.mustCreate("/zookeeper/quota/q/zookeeper_limits", "count=-1,bytes=-1=;byteHardLimit=10;countHardLimit=3", 0)
+	h.mustCreate("/zookeeper/quota/q/zookeeper_stats", "count=0,bytes=0", 0)
+	h.mustCreate("/zookeeper/quota/soft", "", 0)
+	h.mustCreate("/zookeeper/quota/soft/zookeeper_limits", "count=1,bytes=1", 0)
+	h.mustCreate("/zookeeper/quota/soft/zookeeper_stats", "count=0,bytes=0", 0)
+
+	enforced := func(op jute.OpCode, rec jute.Record) jute.Code {
+		t.Helper()
+		return h.applyTxn(Txn{Kind: KindRequest, Session: h.sid, Op: op, Body: rec.Append(nil), EnforceQuota: true}).Err
+	}
+	create := func(path, data string) jute.Code {
+		return enforced(jute.OpCreate, &jute.CreateRequest{Path: path, Data: []byte(data), ACL: jute.OpenACLUnsafe})
+	}
+	setData := func(path, data string) jute.Code {
+		return enforced(jute.OpSetData, &jute.SetDataRequest{Path: path, Data: []byte(data), Version: -1})
+	}
+	for _, step := range []struct {
+		what string
+		code jute.Code
+		want jute.Code
+	}{
+		{"second znode", create("/q/a", "123"), jute.CodeOK}, // count 2, bytes 5
+		{"third znode", create("/q/b", ""), jute.CodeOK},     // count 3
+		{"fourth znode", create("/q/c", ""), jute.CodeQuotaExceeded},
+		{"data past the byte limit", setData("/q/a", "123456789"), jute.CodeQuotaExceeded}, // bytes 11
+		{"data within the byte limit", setData("/q/a", "1234567"), jute.CodeOK},            // bytes 9
+		{"sequential child counted", enforced(jute.OpCreate, &jute.CreateRequest{Path: "/q/b/s", ACL: jute.OpenACLUnsafe, Flags: int32(jute.ModePersistentSequential)}), jute.CodeQuotaExceeded},
+		{"soft limits only warn", create("/soft/x", "xyz"), jute.CodeOK},
+		{"outside any quota", create("/free", "anything at all"), jute.CodeOK},
+	} {
+		if step.code != step.want {
+			t.Errorf("%s: %v, want %v", step.what, step.code, step.want)
+		}
+	}
+	if h.exists("/q/c") || h.data("/q/a") != "1234567" {
+		t.Fatalf("a refused write changed the tree: /q/c %v, /q/a %q", h.exists("/q/c"), h.data("/q/a"))
+	}
+	data, _, _ := h.tree.GetData("/zookeeper/quota/q/zookeeper_stats", nil, nil)
+	if string(data) != "count=3,bytes=9" {
+		t.Fatalf("stats %q, want count=3,bytes=9", data)
+	}
+	// The same create, from a server that does not enforce quotas, succeeds.
+	if _, code := h.create("/q/c", "", 0); code != jute.CodeOK {
+		t.Fatalf("create past a hard limit without enforcement: %v", code)
+	}
+}

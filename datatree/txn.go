@@ -60,13 +60,22 @@ type Txn struct {
 	// lives on the server its client is connected to and is not in the tree, so
 	// apply does not look for it, and refuses it an ephemeral node
 	// (EPHEMERALONLOCALSESSION). Encoded as the kind's high bit.
-	Local    bool
-	Identity Identity
-	Body     []byte
+	Local bool
+	// EnforceQuota makes apply refuse a create or setData past a hard quota
+	// limit (zookeeper.enforceQuota on the server that took the request): the
+	// entry carries the setting so that every replica decides alike. Encoded as
+	// the kind's second-highest bit.
+	EnforceQuota bool
+	Identity     Identity
+	Body         []byte
 }
 
-// kindLocal is the high bit of an encoded kind: Txn.Local.
-const kindLocal = 0x80
+// kindLocal and kindEnforceQuota are the high bits of an encoded kind:
+// Txn.Local and Txn.EnforceQuota.
+const (
+	kindLocal        = 0x80
+	kindEnforceQuota = 0x40
+)
 
 // TxnTimeOffset and TxnConnOffset are where Time and Conn are encoded within a
 // Txn.
@@ -89,6 +98,9 @@ func (t *Txn) Append(dst []byte) []byte {
 	kind := byte(t.Kind)
 	if t.Local {
 		kind |= kindLocal
+	}
+	if t.EnforceQuota {
+		kind |= kindEnforceQuota
 	}
 	dst = append(dst, kind)
 	dst = jute.AppendLong(dst, int64(t.Session))
@@ -115,7 +127,7 @@ func decodeTxn(b []byte, legacy bool) (Txn, error) {
 	var t Txn
 	d := jute.NewDecoder(b)
 	kind := d.Byte()
-	t.Kind, t.Local = TxnKind(kind&^kindLocal), kind&kindLocal != 0
+	t.Kind, t.Local, t.EnforceQuota = TxnKind(kind&^(kindLocal|kindEnforceQuota)), kind&kindLocal != 0, kind&kindEnforceQuota != 0
 	t.Session = jute.SessionID(d.Long())
 	t.Time = d.Long()
 	t.Timeout = d.Int()

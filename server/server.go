@@ -170,6 +170,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	scfg.SuperDigest = cfg.SuperDigest
 	scfg.FourLetterWords = cfg.FourLetterWords
 	scfg.ReconfigEnabled = cfg.ReconfigEnabled
+	scfg.EnforceQuota = cfg.EnforceQuota
 	// A standalone ZooKeeper keeps every session global, whatever the keys say.
 	scfg.LocalSessions, scfg.LocalSessionsUpgrading = cfg.LocalSessions && s.ens != nil, cfg.LocalSessionsUpgrading
 	scfg.Version = opts.Version

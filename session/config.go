@@ -42,6 +42,9 @@ type Config struct {
 	// being refused EPHEMERALONLOCALSESSION.
 	LocalSessions          bool
 	LocalSessionsUpgrading bool
+	// EnforceQuota is zookeeper.enforceQuota: writes past a hard quota limit are
+	// refused QUOTAEXCEEDED (the setting travels in each write's entry).
+	EnforceQuota bool
 	// Version and BuildTime appear in srvr as "3.8.6-zkd-<Version>, built on ...".
 	Version   string
 	BuildTime time.Time

@@ -342,7 +342,7 @@ func (c *Conn) request(frame []byte) bool {
 func (c *Conn) write(hdr jute.RequestHeader, body []byte, start int64) {
 	srv := c.srv
 	txn := &datatree.Txn{Kind: datatree.KindRequest, Session: c.sess.id, Time: time.Now().UnixMilli(),
-		Op: hdr.Type, Cxid: hdr.Xid, Identity: c.Identity(), Body: body}
+		Op: hdr.Type, Cxid: hdr.Xid, Identity: c.Identity(), Body: body, EnforceQuota: srv.cfg.EnforceQuota}
 	p := &pending{start: start}
 	xid := hdr.Xid
 	c.pend.Lock()
