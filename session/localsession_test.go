@@ -44,6 +44,9 @@ func TestLocalSessionLivesOnItsServer(t *testing.T) {
 		t.Fatalf("a local session reached the tree (live=%v, zxid %v -> %v)", live, before, h.tree.LastZxid())
 	}
 	cl.create("/kept", []byte("v"), int32(jute.ModePersistent), jute.OpenACLUnsafe)
+	if n := h.srv.LocalSessionCount(); n != 1 {
+		t.Fatalf("local sessions %d, want 1 (mntr local_sessions)", n)
+	}
 	if r := cl.call(jute.OpCreate, &jute.CreateRequest{Path: "/eph", ACL: jute.OpenACLUnsafe,
 		Flags: int32(jute.ModeEphemeral)}); r.hdr.Err != jute.CodeEphemeralOnLocalSession {
 		t.Fatalf("ephemeral on a local session: %v, want EPHEMERALONLOCALSESSION", r)

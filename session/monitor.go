@@ -118,7 +118,7 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	b.figure(isLeader, "last_proposal_size", lead.LastProposalSize)
 	b.figure(isLeader, "pending_syncs", lead.PendingSyncs)
 	b.figure(isLeader, "leader_uptime", lead.Uptime)
-	b.gauge("local_sessions", int64(0)) // zkd has global sessions only
+	b.gauge("local_sessions", int64(s.LocalSessionCount()))
 	b.gauge("uptime", s.Uptime().Milliseconds())
 	b.gauge("max_latency", maxL)
 	b.gauge("outstanding_tls_handshake", int64(0)) // no TLS on the client port

@@ -287,6 +287,19 @@ func (s *Server) ConnCount() int {
 	return len(s.mu.conns)
 }
 
+// LocalSessionCount returns the number of local sessions this server holds.
+func (s *Server) LocalSessionCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, sess := range s.mu.sessions {
+		if sess.local.Load() {
+			n++
+		}
+	}
+	return n
+}
+
 // SessionCount returns the number of live sessions of the whole ensemble.
 func (s *Server) SessionCount() int { return len(s.Tree().Sessions()) }
 
