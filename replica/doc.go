@@ -53,6 +53,8 @@
 // told it can serve it. autopurge keeps SnapRetain snapshots and releases the log
 // below the oldest kept.
 //
-// Lock order: waiters.mu, tracker.mu and applyWaiters.mu are leaves; none is held
-// while calling into quorum, datatree or the Listener.
+// Lock order: waiters.mu, tracker.mu (the leader's tracker and the local
+// sessions'), applyWaiters.mu, poisoned.mu and the stats' sizes.mu are leaves;
+// none is held while calling into quorum, datatree or the Listener. Tick holds
+// ticker.mu while it calls the Listener.
 package replica

@@ -234,14 +234,18 @@ func (s *Server) CollectTouched(dst []jute.SessionID) []jute.SessionID {
 func (s *Server) DisconnectClients(reason string) {
 	s.log.Info("closing every client connection", "reason", reason)
 	readOnly := s.r.ReadOnly()
+	var ended []jute.SessionID
 	s.mu.Lock()
 	for id, sess := range s.mu.sessions {
 		if sess.local.Load() && sess.readOnly != readOnly {
-			s.r.ForgetLocalSession(id)
+			ended = append(ended, id)
 			delete(s.mu.sessions, id)
 		}
 	}
 	s.mu.Unlock()
+	for _, id := range ended {
+		s.r.ForgetLocalSession(id)
+	}
 	for _, c := range s.connList() {
 		c.abort()
 	}
