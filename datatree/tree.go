@@ -25,6 +25,9 @@ type Config struct {
 	ExtendedTypes bool
 	// SkipACL disables every permission check (zookeeper.skipACL=yes).
 	SkipACL bool
+	// Schemes are the registered authentication providers beyond the built-in
+	// ones, by scheme ("x509", "sasl"); see Scheme. Read-only once New returns.
+	Schemes map[string]Scheme
 }
 
 // node is one znode. Fields are guarded by the lock of the node's stripe; data and
