@@ -24,6 +24,7 @@ func (c *Conn) handshake(frame []byte) bool {
 	}
 	c.oldClient = !req.HasReadOnly
 	c.recv.Add(1)
+	c.noteRequest()
 	srv.stats.received.Add(1)
 	if !srv.r.Serving() {
 		srv.log.Info("refusing a client: this server has no leader; the client must try another server", "remote", c.ip)
@@ -197,6 +198,7 @@ func (c *Conn) request(frame []byte) bool {
 		return true // ZooKeeper drops requests of a closing session silently
 	}
 	c.recv.Add(1)
+	c.noteRequest()
 	srv.stats.received.Add(1)
 	c.sess.touch(start)
 	c.last.op.Store(int32(hdr.Type))
@@ -204,6 +206,9 @@ func (c *Conn) request(frame []byte) bool {
 		c.last.cxid.Store(int64(hdr.Xid))
 	}
 	body := frame[jute.RequestHeaderSize:]
+	if !c.enforceAuth(&hdr, start) {
+		return true
+	}
 	switch op := hdr.Type; {
 	case isLocal(op):
 		c.pend.Lock()
@@ -226,9 +231,7 @@ func (c *Conn) request(frame []byte) bool {
 	case op == jute.OpAuth:
 		c.auth(hdr.Xid, body, start)
 	case op == jute.OpSASL:
-		srv.log.Warn("closing connection: SASL is not configured", "remote", c.ip, "sessionid", c.sessionID())
-		c.setState(stateClosing)
-		c.answer(replyFrame(nil, hdr.Xid, 0, jute.CodeAuthFailed), start, true)
+		c.saslToken(hdr.Xid, body, start)
 	case op == jute.OpReconfig:
 		code := jute.CodeReconfigDisabled
 		if srv.cfg.ReconfigEnabled {

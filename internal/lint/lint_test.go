@@ -46,7 +46,7 @@ var graph = map[string]rule{
 	// replicatest runs replicas in tests, so it opens their logs itself.
 	"replica/replicatest": {module: []string{"replica", "quorum", "datatree", "snapshot", "jute", "txnlog", "internal"}},
 	"session": {
-		module: []string{"datatree", "replica", "jute", "internal"},
+		module: []string{"datatree", "replica", "jute", "tlsconf", "sasl", "internal"},
 		thirdParty: []string{"github.com/cespare/xxhash/v2", "github.com/valyala/bytebufferpool",
 			"golang.org/x/sync"},
 	},
