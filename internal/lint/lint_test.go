@@ -64,7 +64,7 @@ var graph = map[string]rule{
 	"sasl":  {module: []string{"internal"}, thirdParty: []string{"github.com/jcmturner/gokrb5/v8", "github.com/jcmturner/gofork"}},
 	"admin": {module: []string{"session", "replica", "datatree", "jute", "internal"}},
 	"server": {module: []string{"zoocfg", "admin", "netloop", "session", "replica", "quorum", "snapshot",
-		"txnlog", "datatree", "jute", "internal"}},
+		"txnlog", "datatree", "jute", "tlsconf", "sasl", "internal"}},
 	".":   mainRule,
 	"cmd": mainRule, // cmd/<name>: extra commands, wired like main
 
