@@ -3,11 +3,13 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -366,5 +368,54 @@ func checkForT(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The stores as keytool writes them: a PKCS #12 key store (keytool's default,
+// even for a .jks name) and a JKS trust store, passwords from a file and inline.
+func TestSecureClientPortWithJavaKeyStores(t *testing.T) {
+	keytool, err := exec.LookPath("keytool")
+	if err != nil {
+		testutil.Missing(t, "keytool (a JDK)")
+	}
+	dir := t.TempDir()
+	run := func(args ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, keytool, args...).CombinedOutput(); err != nil {
+			t.Fatalf("keytool %v: %v\n%s", args, err, out)
+		}
+	}
+	keyStore := filepath.Join(dir, "server.jks")
+	trustStore := filepath.Join(dir, "trust.jks")
+	certFile := filepath.Join(dir, "server.crt")
+	run("-genkeypair", "-keystore", keyStore, "-storepass", "keypass1", "-keypass", "keypass1", "-alias", "zkd",
+		"-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=zkd server,O=zkd", "-ext", "SAN=ip:127.0.0.1", "-validity", "2")
+	run("-exportcert", "-keystore", keyStore, "-storepass", "keypass1", "-alias", "zkd", "-rfc", "-file", certFile)
+	run("-importcert", "-noprompt", "-keystore", trustStore, "-storetype", "JKS", "-storepass", "trustpass", "-alias", "ca", "-file", certFile)
+	pwFile := filepath.Join(dir, "keystore.pw")
+	if err := os.WriteFile(pwFile, []byte("keypass1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, t.TempDir())
+	cfg.SecureClientPort, cfg.SecureClientPortAddr = testutil.FreePort(t), "127.0.0.1"
+	cfg.SystemProperties = map[string]string{
+		"zookeeper.ssl.keyStore.location":     keyStore,
+		"zookeeper.ssl.keyStore.passwordPath": pwFile,
+		"zookeeper.ssl.trustStore.location":   trustStore,
+		"zookeeper.ssl.trustStore.password":   "trustpass",
+		"zookeeper.ssl.clientAuth":            "none",
+	}
+	s := start(t, cfg)
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	c := connectTLS(t, s.SecureAddr().String(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	if _, err := c.Create("/jks", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
 	}
 }
