@@ -283,7 +283,7 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 		return s, nil
 	}
 	if s.ln, err = listen(cfg.Addr); err != nil {
-		s.closeListeners()
+		_ = s.closeListeners()
 		return nil, err
 	}
 	opts := []gnet.Option{
@@ -300,7 +300,7 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 		err = cli.Start()
 	}
 	if err != nil {
-		s.closeListeners()
+		_ = s.closeListeners()
 		return nil, fmt.Errorf("netloop: start event loops: %w", err)
 	}
 	s.cli = cli
