@@ -291,8 +291,8 @@ func TestEnsembleWithSSLQuorumAndQuorumSASL(t *testing.T) {
 	p := testutil.NewPKI(t, t.TempDir())
 	other := testutil.NewPKI(t, t.TempDir())
 	dir := t.TempDir()
-	member := func(i int, ca *testutil.PKI, password string) string {
-		cert := ca.Issue(t, fmt.Sprintf("member%d", i+1), pkix.Name{CommonName: fmt.Sprintf("zkd member %d", i+1)}, testutil.CertOptions{})
+	member := func(i int, ca *testutil.PKI, password string, o testutil.CertOptions) string {
+		cert := ca.Issue(t, fmt.Sprintf("member%d", i+1), pkix.Name{CommonName: fmt.Sprintf("zkd member %d", i+1)}, o)
 		jaas := filepath.Join(dir, fmt.Sprintf("jaas%d.conf", i+1))
 		if err := os.WriteFile(jaas, fmt.Appendf(nil, quorumJAAS, password), 0o600); err != nil {
 			t.Fatal(err)
@@ -308,7 +308,7 @@ func TestEnsembleWithSSLQuorumAndQuorumSASL(t *testing.T) {
 		}, "\n")
 	}
 	t.Run("members that trust each other", func(t *testing.T) {
-		servers := startSecureEnsemble(t, 3, func(i int) string { return member(i, p, "peer-secret") })
+		servers := startSecureEnsemble(t, 3, func(i int) string { return member(i, p, "peer-secret", testutil.CertOptions{}) })
 		lead := leaderOf(t, servers)
 		follower := servers[(lead+1)%3]
 		c, _, err := zk.Connect([]string{follower.Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
@@ -330,15 +330,20 @@ func TestEnsembleWithSSLQuorumAndQuorumSASL(t *testing.T) {
 		name string
 		bad  func(i int) string
 	}{
-		{"a member with a certificate from another CA", func(i int) string { return member(i, other, "peer-secret") }},
-		{"a member with the wrong quorum password", func(i int) string { return member(i, p, "wrong") }},
+		{"a member with a certificate from another CA", func(i int) string {
+			return member(i, other, "peer-secret", testutil.CertOptions{})
+		}},
+		{"a member whose certificate names another host", func(i int) string {
+			return member(i, p, "peer-secret", testutil.CertOptions{IPs: []net.IP{net.IPv4(10, 9, 9, 9)}, DNSNames: []string{"elsewhere.example"}})
+		}},
+		{"a member with the wrong quorum password", func(i int) string { return member(i, p, "wrong", testutil.CertOptions{}) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			servers := startSecureEnsemble(t, 3, func(i int) string {
 				if i == 2 {
 					return tc.bad(i)
 				}
-				return member(i, p, "peer-secret")
+				return member(i, p, "peer-secret", testutil.CertOptions{})
 			})
 			lead := leaderOf(t, servers[:2])
 			c, _, err := zk.Connect([]string{servers[lead].Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
