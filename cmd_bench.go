@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -140,6 +142,9 @@ func benchRun(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "read the server's CPU time and RSS from /proc/<pid>")
 	dataDirs := fs.String("data-dirs", "", "the server's data directories, comma-separated, for preload-1m's bytes on disk")
 	fs.BoolVar(&cfg.KeepTree, "keep-tree", false, "leave the base tree /zkbench-tree on the server for the next run")
+	tlsCA := fs.String("tls-ca", "", "connect over TLS (a secureClientPort), trusting this PEM CA file")
+	tlsCert := fs.String("tls-cert", "", "with -tls-ca: client certificate, PEM")
+	tlsKey := fs.String("tls-key", "", "with -tls-ca: client private key, PEM")
 	addBenchFlags(fs, &cfg, &out)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -150,6 +155,14 @@ func benchRun(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return 2
+	}
+	if *tlsCA != "" {
+		c, err := benchTLSConfig(*tlsCA, *tlsCert, *tlsKey)
+		if err != nil {
+			fmt.Fprintf(stderr, "zkd bench: %v\n", err)
+			return 2
+		}
+		cfg.TLS = c
 	}
 	if *dataDirs != "" {
 		cfg.DataDirs = strings.Split(*dataDirs, ",")
@@ -332,4 +345,26 @@ func benchProblems(rep *bench.Report, stderr io.Writer) int {
 		return 3
 	}
 	return 0
+}
+
+// benchTLSConfig is the load generator's TLS client configuration: trust the CA
+// in caFile and, when given, present the client certificate.
+func benchTLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-tls-ca: no certificate in %s", caFile)
+	}
+	c := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if certFile != "" || keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("-tls-cert/-tls-key: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
 }

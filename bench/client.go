@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -57,6 +58,9 @@ type DialOptions struct {
 	SessionTimeout time.Duration // requested; the server negotiates (default 10s)
 	ConnectTimeout time.Duration // TCP connect plus handshake (default 10s)
 	OnEvent        EventFunc     // watch notifications; nil drops them
+	// TLS, when set, wraps the connection in TLS (a server's secureClientPort);
+	// an empty ServerName is filled with the dialed host.
+	TLS *tls.Config
 }
 
 // call is one request waiting for its reply.
@@ -120,6 +124,19 @@ func Dial(ctx context.Context, addr string, opt DialOptions) (*Conn, error) {
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
+	}
+	if opt.TLS != nil {
+		cfg := opt.TLS
+		if cfg.ServerName == "" {
+			cfg = cfg.Clone()
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("bench: TLS handshake with %s: %w", addr, err)
+		}
+		nc = tc
 	}
 	req := jute.ConnectRequest{TimeOut: int32(opt.SessionTimeout.Milliseconds()), Passwd: make([]byte, 16), HasReadOnly: true}
 	b, mark := jute.BeginFrame(nil)

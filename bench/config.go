@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,9 @@ type Config struct {
 	MaxConns int `json:"max_conns"`
 
 	SessionTimeout time.Duration `json:"session_timeout_ns"` // requested session timeout (the server negotiates)
+	// TLS, when set, connects every session over TLS (Addr is then a
+	// secureClientPort); nil: plain TCP.
+	TLS *tls.Config `json:"-"`
 
 	Keys           int `json:"keys"`            // znodes of the read and setData workloads
 	Children       int `json:"children"`        // children of the getChildren2 parent

@@ -62,7 +62,7 @@ func (e *env) dial(ctx context.Context, onEvent EventFunc) (*Conn, error) {
 
 // dialAt opens session i's session, on addrOf(i).
 func (e *env) dialAt(ctx context.Context, i int, onEvent EventFunc) (*Conn, error) {
-	return dialRetrying(ctx, e.addrOf(i), DialOptions{SessionTimeout: e.cfg.SessionTimeout, OnEvent: onEvent})
+	return dialRetrying(ctx, e.addrOf(i), DialOptions{SessionTimeout: e.cfg.SessionTimeout, OnEvent: onEvent, TLS: e.cfg.TLS})
 }
 
 // pids are the server processes whose CPU and memory a run reports: every server of

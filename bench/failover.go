@@ -90,7 +90,7 @@ func runFailover(ctx context.Context, e *env) (*Result, error) {
 			req := jute.SetDataRequest{Path: paths[i], Data: data, Version: -1}
 			for !stop.Load() && ctx.Err() == nil {
 				if conn == nil {
-					c, err := Dial(ctx, e.addrOf(next), DialOptions{SessionTimeout: cfg.SessionTimeout, ConnectTimeout: time.Second})
+					c, err := Dial(ctx, e.addrOf(next), DialOptions{SessionTimeout: cfg.SessionTimeout, ConnectTimeout: time.Second, TLS: cfg.TLS})
 					next++
 					if err != nil {
 						time.Sleep(5 * time.Millisecond)

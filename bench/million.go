@@ -226,7 +226,7 @@ func restartUntilRead(ctx context.Context, e *env, addr, path string) (time.Dura
 	deadline := t0.Add(10 * time.Minute)
 	var last error
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		c, err := Dial(ctx, addr, DialOptions{SessionTimeout: e.cfg.SessionTimeout, ConnectTimeout: time.Second})
+		c, err := Dial(ctx, addr, DialOptions{SessionTimeout: e.cfg.SessionTimeout, ConnectTimeout: time.Second, TLS: e.cfg.TLS})
 		if err == nil {
 			var r Reply
 			r, err = c.Do(ctx, jute.OpGetData, &jute.PathWatchRequest{Path: path})

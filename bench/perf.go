@@ -224,7 +224,7 @@ func runSessionStorm(ctx context.Context, e *env) (*Result, error) {
 					cutAt.CompareAndSwap(0, t0)
 					return
 				}
-				c, err := Dial(ctx, e.addrOf(i), DialOptions{SessionTimeout: cfg.SessionTimeout})
+				c, err := Dial(ctx, e.addrOf(i), DialOptions{SessionTimeout: cfg.SessionTimeout, TLS: cfg.TLS})
 				t1 := now()
 				if err != nil {
 					record(kConnect, measured, jute.CodeConnectionLoss, t0, t1)

@@ -41,7 +41,7 @@ func (t *Tree) CheckACL(acl []jute.ACL, id Identity, perm int32) bool {
 			return true
 		}
 		for _, x := range id {
-			if x.Scheme == a.ID.Scheme && idMatches(x.Scheme, x.ID, a.ID.ID) {
+			if x.Scheme == a.ID.Scheme && t.idMatches(x.Scheme, x.ID, a.ID.ID) {
 				return true
 			}
 		}
@@ -49,9 +49,12 @@ func (t *Tree) CheckACL(acl []jute.ACL, id Identity, perm int32) bool {
 	return false
 }
 
-func idMatches(scheme, have, want string) bool {
+func (t *Tree) idMatches(scheme, have, want string) bool {
 	if scheme == "ip" {
 		return ipMatches(have, want)
+	}
+	if s, ok := t.scheme(scheme); ok && scheme != "digest" {
+		return s.Matches(have, want)
 	}
 	return have == want
 }
@@ -102,7 +105,12 @@ func authenticatedScheme(scheme string) bool {
 
 // FixupACL validates an ACL list from create or setACL and expands "auth" entries
 // to the caller's authenticated ids, removing duplicates (spec/semantics.md §10.3).
+// Only the built-in schemes are known; Tree.FixupACL adds the registered ones.
 func FixupACL(acl []jute.ACL, id Identity) ([]jute.ACL, jute.Code) {
+	return fixupACL(acl, id, func(string) (Scheme, bool) { return nil, false })
+}
+
+func fixupACL(acl []jute.ACL, id Identity, registered func(string) (Scheme, bool)) ([]jute.ACL, jute.Code) {
 	if len(acl) == 0 {
 		return nil, jute.CodeInvalidACL
 	}
@@ -144,7 +152,11 @@ func FixupACL(acl []jute.ACL, id Identity) ([]jute.ACL, jute.Code) {
 			}
 			add(a)
 		default:
-			return nil, jute.CodeInvalidACL
+			s, ok := registered(a.ID.Scheme)
+			if !ok || !s.Valid(a.ID.ID) {
+				return nil, jute.CodeInvalidACL
+			}
+			add(a)
 		}
 	}
 	return out, jute.CodeOK

@@ -380,7 +380,7 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	if slash < 0 || strings.IndexByte(path, 0) >= 0 {
 		return "", jute.Stat{}, jute.CodeBadArguments
 	}
-	fixed, code := FixupACL(acl, c.txn.Identity)
+	fixed, code := t.FixupACL(acl, c.txn.Identity)
 	if code != jute.CodeOK {
 		return "", jute.Stat{}, code
 	}
@@ -633,7 +633,7 @@ func (c *applyCtx) setACL(path string, acl []jute.ACL, version int32) (jute.Stat
 	if !ValidatePath(path) {
 		return jute.Stat{}, jute.CodeBadArguments
 	}
-	fixed, code := FixupACL(acl, c.txn.Identity)
+	fixed, code := t.FixupACL(acl, c.txn.Identity)
 	if code != jute.CodeOK {
 		return jute.Stat{}, code
 	}

@@ -23,6 +23,9 @@ type Config struct {
 	ExtendedTypes bool
 	// SkipACL disables every permission check (zookeeper.skipACL=yes).
 	SkipACL bool
+	// Schemes are the registered authentication providers beyond the built-in
+	// ones, by scheme ("x509", "sasl"); see Scheme. Read-only once New returns.
+	Schemes map[string]Scheme
 }
 
 // stat derives the client-visible Stat; ext is Config.ExtendedTypes.

@@ -19,13 +19,14 @@ const (
 	acceptPauseMax = 100 * time.Millisecond
 )
 
-// acceptLoop accepts connections until Stop and hands each to an event loop. A
-// failure (out of file descriptors, most often) never ends it: it is counted,
-// logged once per burst, and followed by a pause; existing connections are not
-// touched, and the connections waiting in the backlog stay there until
-// descriptors are free again. It returns when the listener is closed.
-func (s *Server) acceptLoop() {
-	defer close(s.acceptDone)
+// acceptLoop accepts connections of ln until Stop and hands each to handle
+// (enroll for the plain port, serveTLS for the TLS port). A failure (out of file
+// descriptors, most often) never ends it: it is counted, logged once per burst,
+// and followed by a pause; existing connections are not touched, and the
+// connections waiting in the backlog stay there until descriptors are free again.
+// It returns when the listener is closed.
+func (s *Server) acceptLoop(ln *net.TCPListener, handle func(*net.TCPConn, *reserveFD) error) {
+	defer s.acceptW.Done()
 	var (
 		b       acceptBurst
 		reserve reserveFD
@@ -38,8 +39,8 @@ func (s *Server) acceptLoop() {
 		err := reserve.take()
 		if err == nil {
 			var tc *net.TCPConn
-			if tc, err = s.ln.AcceptTCP(); err == nil {
-				err = s.enroll(tc, &reserve)
+			if tc, err = ln.AcceptTCP(); err == nil {
+				err = handle(tc, &reserve)
 			}
 		}
 		select {
@@ -63,7 +64,7 @@ func (s *Server) acceptLoop() {
 			// Reference: ZooKeeper NIOServerCnxnFactory.AcceptThread.doAccept logs
 			// "Error accepting new connection: " + the exception's message, rate-limited.
 			s.log.Warn("Error accepting new connection: "+acceptErrorText(err),
-				"addr", s.ln.Addr().String(), "max_fds", maxFDs(), "err", err)
+				"addr", ln.Addr().String(), "max_fds", maxFDs(), "err", err)
 		}
 		t := time.NewTimer(pause)
 		select {

@@ -18,6 +18,14 @@
 // accepts only while it holds one reserve descriptor, because handing a
 // connection to gnet duplicates its descriptor for a moment.
 //
+// The TLS port (Config.TLSAddr, ZooKeeper's secureClientPort) has its own accept
+// loop and serves each connection with goroutines over crypto/tls (tls.go), since
+// gnet does no TLS; every wake of such a connection runs the same serve as
+// OnTraffic, over a link (a gnet.Conn or a *tlsLink): the same framing,
+// four-letter words, limits and handshake deadline, and the same handler, so
+// maxClientCnxns counts both ports together. Unlike gnet it stops reading a
+// throttled connection.
+//
 // Framing: every message is | len int32 BE | len bytes |. The length is checked
 // against jute.maxbuffer before the frame is read or anything is allocated; a frame
 // that is longer (or negative) closes the connection, as ZooKeeper does. Frames

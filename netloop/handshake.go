@@ -116,7 +116,7 @@ func (s *Server) sweep(now time.Time, due []*conn) []*conn {
 			continue
 		}
 		cc.expired.Store(true)
-		_ = cc.gc.Wake(nil)
+		cc.wake()
 	}
 	return due
 }

@@ -28,10 +28,11 @@ var quiet = slog.New(slog.DiscardHandler)
 // testServer is a tree, a one-voter raft group, a session.Server and a netloop
 // listener on 127.0.0.1:0.
 type testServer struct {
-	addr string
-	tree *datatree.Tree
-	sess *session.Server
-	nl   *netloop.Server
+	addr    string
+	tlsAddr string // "" without a TLS port
+	tree    *datatree.Tree
+	sess    *session.Server
+	nl      *netloop.Server
 }
 
 // startServer starts a server; mutate may adjust both configurations. Everything
@@ -69,7 +70,14 @@ func startServer(mutate func(*session.Config, *netloop.Config)) (*testServer, fu
 		_ = nl.Stop(ctx)
 		rep.Stop()
 	}
-	return &testServer{addr: nl.Addr().String(), tree: tree, sess: sess, nl: nl}, stop, nil
+	ts := &testServer{tree: tree, sess: sess, nl: nl}
+	if a := nl.Addr(); a != nil {
+		ts.addr = a.String()
+	}
+	if a := nl.TLSAddr(); a != nil {
+		ts.tlsAddr = a.String()
+	}
+	return ts, stop, nil
 }
 
 func newServer(t testing.TB, mutate func(*session.Config, *netloop.Config)) *testServer {

@@ -2,6 +2,7 @@ package netloop
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -19,8 +20,15 @@ import (
 
 // Config configures the client listener.
 type Config struct {
-	// Addr is host:port to listen on; port 0 picks a free port (see Server.Addr).
+	// Addr is host:port of the plain client port; port 0 picks a free port (see
+	// Server.Addr). Empty: no plain port (then TLSAddr must be set).
 	Addr string
+	// TLSAddr is host:port of the TLS client port (ZooKeeper's secureClientPort);
+	// empty: none. Its connections are served by TLS (see tls.go).
+	TLSAddr string
+	// TLS is the TLS port's server configuration; each handshake may take its
+	// certificates from GetConfigForClient, so that they can be reloaded.
+	TLS *tls.Config
 	// MaxFrame is jute.maxbuffer: the largest frame payload accepted.
 	MaxFrame int
 	// EventLoops is the number of event loops (0: one per CPU).
@@ -39,7 +47,8 @@ type Config struct {
 	MaxInboundBytes int
 	// HandshakeTimeout closes a connection that has not completed its
 	// ConnectRequest (or sent a four-letter word) this long after it was
-	// accepted, however many bytes of it have come. Default 10 s, ZooKeeper's
+	// accepted, however many bytes of it have come; on the TLS port the TLS
+	// handshake counts against the same deadline. Default 10 s, ZooKeeper's
 	// zookeeper.nio.sessionlessCnxnTimeout; see handshake.go.
 	HandshakeTimeout time.Duration
 	Logger           *slog.Logger
@@ -61,8 +70,11 @@ func DefaultConfig() Config {
 
 // Validate reports a configuration error.
 func (c *Config) Validate() error {
-	if c.Addr == "" {
+	if c.Addr == "" && c.TLSAddr == "" {
 		return errors.New("netloop: empty listen address")
+	}
+	if c.TLSAddr != "" && c.TLS == nil {
+		return errors.New("netloop: a TLS port needs a TLS configuration")
 	}
 	if c.MaxFrame <= 0 {
 		return errors.New("netloop: jute.maxbuffer must be positive")
@@ -182,7 +194,8 @@ func (nopNoter) AddUnread(int64)       {}
 // gets the same counts through SocketNoter.
 type Stats struct {
 	AcceptErrors      int64 // failed accept calls
-	HandshakeTimeouts int64 // connections closed before their handshake
+	HandshakeTimeouts int64 // connections closed before their handshake (TLS's or ZooKeeper's)
+	TLSFailures       int64 // TLS handshakes that failed (bad certificate, protocol, ...), not timed out
 	InputLimitCloses  int64 // connections closed over MaxInboundBytes
 	UnreadBytes       int64 // input read and not handled yet, all connections
 	PeakUnread        int64 // the most input one connection has held unhandled
@@ -204,17 +217,19 @@ type Server struct {
 	noter SocketNoter // h's, or nopNoter; never nil
 	log   *slog.Logger
 
-	ln  *net.TCPListener // immutable; closed by Stop
-	cli *gnet.Client     // immutable: the event loops
+	ln  *net.TCPListener // immutable; nil without a plain port; closed by Stop
+	tln *net.TCPListener // immutable; nil without a TLS port; closed by Stop
+	cli *gnet.Client     // immutable: the event loops; nil without a plain port
 
 	handshakes handshakeQueue
+	tlsConns   tlsConns // the TLS port's connections (tls.go)
 
-	stopC      chan struct{} // closed by Stop: the accept loop and the sweeper end
-	acceptDone chan struct{} // closed when the accept loop has returned
-	sweepDone  chan struct{} // closed when the handshake sweeper has returned
-	stopOnce   sync.Once
-	stopErr    error // set by stopOnce
-	loopsDone  chan struct{}
+	stopC     chan struct{}  // closed by Stop: the accept loops and the sweeper end
+	acceptW   sync.WaitGroup // the accept loops
+	sweepDone chan struct{}  // closed when the handshake sweeper has returned
+	stopOnce  sync.Once
+	stopErr   error // set by stopOnce
+	loopsDone chan struct{}
 
 	release memoryRelease
 
@@ -222,6 +237,7 @@ type Server struct {
 		acceptErrors      atomic.Int64
 		handshakeTimeouts atomic.Int64
 		inputLimit        atomic.Int64
+		tlsFailures       atomic.Int64
 		unread            atomic.Int64
 		peakUnread        atomic.Int64
 	}
@@ -240,18 +256,36 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, h: h, noter: nopNoter{}, log: cfg.Logger,
-		stopC: make(chan struct{}), acceptDone: make(chan struct{}), sweepDone: make(chan struct{}),
-		loopsDone: make(chan struct{})}
+		stopC: make(chan struct{}), sweepDone: make(chan struct{}), loopsDone: make(chan struct{})}
 	if n, ok := h.(SocketNoter); ok {
 		s.noter = n
 	}
+	s.tlsConns.init()
 	// KeepAlive -1: no TCP keep-alive, as before (and as ZooKeeper's default).
 	lc := net.ListenConfig{KeepAlive: -1}
-	ln, err := lc.Listen(context.Background(), "tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("netloop: listen %s: %w", cfg.Addr, err)
+	listen := func(addr string) (*net.TCPListener, error) {
+		ln, err := lc.Listen(context.Background(), "tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("netloop: listen %s: %w", addr, err)
+		}
+		return ln.(*net.TCPListener), nil
 	}
-	s.ln = ln.(*net.TCPListener)
+	var err error
+	if cfg.TLSAddr != "" {
+		if s.tln, err = listen(cfg.TLSAddr); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Addr == "" {
+		go s.sweepLoop()
+		s.acceptW.Add(1)
+		go s.acceptLoop(s.tln, s.serveTLS)
+		return s, nil
+	}
+	if s.ln, err = listen(cfg.Addr); err != nil {
+		_ = s.closeListeners()
+		return nil, err
+	}
 	opts := []gnet.Option{
 		gnet.WithMulticore(cfg.EventLoops == 0),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
@@ -266,20 +300,52 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 		err = cli.Start()
 	}
 	if err != nil {
-		_ = s.ln.Close()
+		_ = s.closeListeners()
 		return nil, fmt.Errorf("netloop: start event loops: %w", err)
 	}
 	s.cli = cli
-	go s.acceptLoop()
+	s.acceptW.Add(1)
+	go s.acceptLoop(s.ln, s.enroll)
+	if s.tln != nil {
+		s.acceptW.Add(1)
+		go s.acceptLoop(s.tln, s.serveTLS)
+	}
 	go s.sweepLoop()
 	return s, nil
+}
+
+// closeListeners closes the bound ports; it returns the first error.
+func (s *Server) closeListeners() error {
+	var err error
+	for _, ln := range []*net.TCPListener{s.ln, s.tln} {
+		if ln != nil {
+			if cerr := ln.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}
+	return err
 }
 
 // readChunk is the most gnet reads from a socket per read: its default.
 const readChunk = 64 << 10
 
-// Addr returns the bound address (with the real port when Addr asked for 0).
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+// Addr returns the bound plain address (with the real port when Addr asked for
+// 0); nil without a plain port.
+func (s *Server) Addr() net.Addr {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// TLSAddr returns the bound TLS address; nil without a TLS port.
+func (s *Server) TLSAddr() net.Addr {
+	if s.tln == nil {
+		return nil
+	}
+	return s.tln.Addr()
+}
 
 // Stats returns the server's figures.
 func (s *Server) Stats() Stats {
@@ -287,6 +353,7 @@ func (s *Server) Stats() Stats {
 		AcceptErrors:      s.stats.acceptErrors.Load(),
 		HandshakeTimeouts: s.stats.handshakeTimeouts.Load(),
 		InputLimitCloses:  s.stats.inputLimit.Load(),
+		TLSFailures:       s.stats.tlsFailures.Load(),
 		UnreadBytes:       s.stats.unread.Load(),
 		PeakUnread:        s.stats.peakUnread.Load(),
 	}
@@ -296,17 +363,20 @@ func (s *Server) Stats() Stats {
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		close(s.stopC)
-		if err := s.ln.Close(); err != nil {
+		if err := s.closeListeners(); err != nil {
 			s.stopErr = fmt.Errorf("netloop: stop: %w", err)
 		}
-		// NB: the event loops stop only after the accept loop has returned: it may
-		// be waiting in EnrollContext for a loop to take a connection, and a
+		// NB: the event loops stop only after the accept loops have returned: one
+		// may be waiting in EnrollContext for a loop to take a connection, and a
 		// stopped loop never would.
 		go func() {
-			<-s.acceptDone
+			s.acceptW.Wait()
 			<-s.sweepDone
-			if err := s.cli.Stop(); err != nil && s.stopErr == nil {
-				s.stopErr = fmt.Errorf("netloop: stop: %w", err)
+			s.tlsConns.closeAll()
+			if s.cli != nil {
+				if err := s.cli.Stop(); err != nil && s.stopErr == nil {
+					s.stopErr = fmt.Errorf("netloop: stop: %w", err)
+				}
 			}
 			close(s.loopsDone)
 		}()
@@ -327,32 +397,49 @@ func (t transport) Close() { _ = t.c.Close() }
 
 // OnOpen attaches the handler's Conn, or refuses a client (over maxClientCnxns).
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	ip, remote := "", c.RemoteAddr().String()
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		ip = a.IP.String()
-	}
-	sc, err := s.h.Open(transport{c}, ip, remote)
-	if err != nil {
-		s.h.NoteRejected()
+	cc, ok := s.open(transport{c}, c.RemoteAddr(), func() { _ = c.Wake(nil) })
+	if !ok {
 		return nil, gnet.Close
 	}
-	cc := &conn{sc: sc, gc: c}
 	c.SetContext(cc)
-	s.handshakes.add(cc, time.Now().Add(s.cfg.HandshakeTimeout))
 	return nil, gnet.None
+}
+
+// open attaches a new connection of either port to the handler and starts its
+// handshake deadline; false means the handler refused it (over maxClientCnxns).
+// wake has the connection's loop look at it again; it must be safe from any
+// goroutine.
+func (s *Server) open(tr session.Transport, remote net.Addr, wake func()) (*conn, bool) {
+	ip := ""
+	if a, ok := remote.(*net.TCPAddr); ok {
+		ip = a.IP.String()
+	}
+	sc, err := s.h.Open(tr, ip, remote.String())
+	if err != nil {
+		s.h.NoteRejected()
+		return nil, false
+	}
+	cc := &conn{sc: sc, wake: wake}
+	s.handshakes.add(cc, time.Now().Add(s.cfg.HandshakeTimeout))
+	return cc, true
 }
 
 // OnClose detaches the connection from its session.
 func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 	if cc, ok := c.Context().(*conn); ok {
-		cc.closed.Store(true)
-		s.setUnread(cc, 0)
-		cc.sc.Closed()
-		if cc.burst {
-			s.release.soon()
-		}
+		s.closed(cc)
 	}
 	return gnet.None
+}
+
+// closed detaches a connection of either port from its session, once.
+func (s *Server) closed(cc *conn) {
+	cc.closed.Store(true)
+	s.setUnread(cc, 0)
+	cc.sc.Closed()
+	if cc.burst {
+		s.release.soon()
+	}
 }
 
 // OnTraffic reads every complete frame, then flushes the connection's output.
@@ -361,6 +448,28 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
+	return s.serve(c, cc)
+}
+
+// link is the socket side of one connection as the framing code sees it: a
+// gnet.Conn on the event loops, a *tlsLink on the TLS port. Its methods are
+// called on the connection's loop only. Peek aliases the link's input buffer
+// until the next Discard.
+type link interface {
+	InboundBuffered() int
+	Peek(n int) ([]byte, error)
+	Discard(n int) (int, error)
+	OutboundBuffered() int
+	Write(b []byte) (int, error)
+	RemoteAddr() net.Addr
+}
+
+var _ link = gnet.Conn(nil)
+
+// serve is one wake of a connection, on either port: the handshake deadline,
+// every complete frame, the flush, and the limits on output and unread input.
+// gnet.Close asks the caller to close the connection.
+func (s *Server) serve(c link, cc *conn) gnet.Action {
 	if cc.expired.Load() && !cc.sc.Started() {
 		s.stats.handshakeTimeouts.Add(1)
 		s.noter.NoteHandshakeTimeout()
@@ -418,8 +527,10 @@ func (s *Server) setUnread(cc *conn, n int) {
 
 // conn is the per-connection state netloop keeps beside the handler's Conn.
 type conn struct {
-	sc       Conn
-	gc       gnet.Conn   // immutable
+	sc Conn
+	// wake has the connection's loop run serve again; immutable, safe from any
+	// goroutine.
+	wake     func()
 	resuming atomic.Bool // a timer will wake the connection to resume reading
 	// started is set on the event loop once sc has handled its ConnectRequest, for
 	// the sweeper, which may not call sc.
@@ -443,7 +554,7 @@ const flushBytes = 256 << 10
 const throttleRetry = 2 * time.Millisecond
 
 // flush writes everything the session has queued in one Write.
-func flush(c gnet.Conn, sc Conn) gnet.Action {
+func flush(c link, sc Conn) gnet.Action {
 	out, closeAfter := sc.TakeOutput()
 	if len(out) > 0 {
 		if _, err := c.Write(out); err != nil {
@@ -457,7 +568,7 @@ func flush(c gnet.Conn, sc Conn) gnet.Action {
 	return gnet.None
 }
 
-func (s *Server) readFrames(c gnet.Conn, cc *conn) gnet.Action {
+func (s *Server) readFrames(c link, cc *conn) gnet.Action {
 	sc := cc.sc
 	for {
 		if sc.Started() && sc.Throttled() {
@@ -471,7 +582,7 @@ func (s *Server) readFrames(c gnet.Conn, cc *conn) gnet.Action {
 				sc.NoteThrottled()
 				time.AfterFunc(throttleRetry, func() {
 					cc.resuming.Store(false)
-					_ = c.Wake(nil)
+					cc.wake()
 				})
 			}
 			return gnet.None

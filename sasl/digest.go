@@ -16,7 +16,10 @@ import (
 
 // Reference: RFC 2831 (DIGEST-MD5 as a SASL mechanism) and OpenJDK's
 // com.sun.security.sasl.digest.DigestMD5Server, which ZooKeeper creates as
-// Sasl.createSaslServer("DIGEST-MD5", "zookeeper", "zk-sasl-md5", null, handler).
+// Sasl.createSaslServer("DIGEST-MD5", "zookeeper", "zk-sasl-md5", null, handler)
+// on the client port, and with "zookeeper-quorum", "zk-quorum-sasl-md5" between
+// servers (Config.Protocol and Config.ServerName). The server name is the realm;
+// the digest-uri is protocol/server-name.
 //
 // The exchange, one opcode-102 round trip per line:
 //
@@ -28,8 +31,6 @@ import (
 //	server: rspauth=<32 hex>                       (exchange complete)
 
 const (
-	digestRealm     = "zk-sasl-md5"
-	digestURI       = "zookeeper/" + digestRealm
 	digestRawNonce  = 30   // bytes of randomness; 40 characters of base64
 	digestMaxLength = 4096 // Java's MAX_RESPONSE_LENGTH
 )
@@ -84,7 +85,7 @@ func (s *digestServer) Evaluate(token []byte) ([]byte, error) {
 		}
 		s.nonce = []byte(base64.StdEncoding.EncodeToString(raw))
 		s.state = digestSentChallenge
-		return []byte(`realm="` + digestRealm + `",nonce="` + string(s.nonce) + `",charset=utf-8,algorithm=md5-sess`), nil
+		return []byte(`realm="` + s.p.cfg.ServerName + `",nonce="` + string(s.nonce) + `",charset=utf-8,algorithm=md5-sess`), nil
 	case digestSentChallenge:
 		resp, err := s.validate(token)
 		if err != nil {
@@ -223,7 +224,7 @@ func (s *digestServer) validate(token []byte) ([]byte, error) {
 		return fail("missing username")
 	}
 	realm := d["realm"]
-	if string(realm) != digestRealm {
+	if string(realm) != s.p.cfg.ServerName {
 		return fail("nonexistent realm %q", realm)
 	}
 	nonce, ok := d["nonce"]
@@ -254,8 +255,9 @@ func (s *digestServer) validate(token []byte) ([]byte, error) {
 		return fail("invalid QOP %q", qop)
 	}
 	uri, ok := d["digest-uri"]
-	if !ok || !strings.EqualFold(string(uri), digestURI) {
-		return fail("mismatched URI %q; expecting %s", uri, digestURI)
+	wantURI := s.p.cfg.Protocol + "/" + s.p.cfg.ServerName
+	if !ok || !strings.EqualFold(string(uri), wantURI) {
+		return fail("mismatched URI %q; expecting %s", uri, wantURI)
 	}
 	response, ok := d["response"]
 	if !ok {
@@ -265,13 +267,13 @@ func (s *digestServer) validate(token []byte) ([]byte, error) {
 	user := decodeUTF8(username)
 	password, known := s.p.password(user)
 	if !known {
-		return nil, fmt.Errorf("%w: DIGEST-MD5: cannot acquire password for %s in realm %s", ErrAuthFailed, user, digestRealm)
+		return nil, fmt.Errorf("%w: DIGEST-MD5: cannot acquire password for %s in realm %s", ErrAuthFailed, user, s.p.cfg.ServerName)
 	}
 	var az []byte
 	if hasAuthzid {
 		az = authzid
 	}
-	want := digestResponse("AUTHENTICATE:"+string(uri), user, password, s.nonce, cnonce, qop, az)
+	want := digestResponse(s.p.cfg.ServerName, "AUTHENTICATE:"+string(uri), user, password, s.nonce, cnonce, qop, az)
 	if subtle.ConstantTimeCompare(response, want) != 1 {
 		return fail("mismatched response")
 	}
@@ -280,7 +282,7 @@ func (s *digestServer) validate(token []byte) ([]byte, error) {
 		return nil, err
 	}
 	s.authz = id
-	return append([]byte("rspauth="), digestResponse(":"+string(uri), user, password, s.nonce, cnonce, qop, az)...), nil
+	return append([]byte("rspauth="), digestResponse(s.p.cfg.ServerName, ":"+string(uri), user, password, s.nonce, cnonce, qop, az)...), nil
 }
 
 // password returns the JAAS password of user, with ZooKeeper's super password
@@ -294,8 +296,8 @@ func (p *Provider) password(user string) (string, bool) {
 }
 
 // digestResponse computes RFC 2831's response-value (a2Prefix "AUTHENTICATE:uri")
-// or rspauth (":uri") for qop=auth and nonce count 1, as lower-case hex.
-func digestResponse(a2 string, user, password string, nonce, cnonce []byte, qop string, authzid []byte) []byte {
+// or rspauth (":uri") in realm for qop=auth and nonce count 1, as lower-case hex.
+func digestResponse(realm, a2 string, user, password string, nonce, cnonce []byte, qop string, authzid []byte) []byte {
 	hexOf := func(b []byte) []byte {
 		sum := md5.Sum(b)
 		out := make([]byte, hex.EncodedLen(len(sum)))
@@ -305,7 +307,7 @@ func digestResponse(a2 string, user, password string, nonce, cnonce []byte, qop 
 	var inner []byte
 	inner = append(inner, latin1OrUTF8(user)...)
 	inner = append(inner, ':')
-	inner = append(inner, digestRealm...)
+	inner = append(inner, latin1OrUTF8(realm)...)
 	inner = append(inner, ':')
 	inner = append(inner, latin1OrUTF8(password)...)
 	h := md5.Sum(inner)

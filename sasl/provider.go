@@ -90,11 +90,35 @@ type Config struct {
 	// MaxClockSkew bounds Kerberos authenticator times (5 minutes, as krb5.conf's
 	// clockskew default).
 	MaxClockSkew time.Duration
+	// Protocol and ServerName are the names ZooKeeper creates its SaslServer with:
+	// "zookeeper" and "zk-sasl-md5" on the client port (DefaultConfig), and
+	// "zookeeper-quorum" and "zk-quorum-sasl-md5" between servers (QuorumConfig).
+	// DIGEST-MD5 uses the server name as its realm and protocol/server-name as
+	// its digest-uri.
+	Protocol, ServerName string
 }
 
-// DefaultConfig returns ZooKeeper's defaults.
+// Names of ZooKeeper's SASL servers.
+const (
+	ClientProtocol   = "zookeeper"
+	ClientServerName = "zk-sasl-md5"
+	QuorumProtocol   = "zookeeper-quorum"
+	QuorumServerName = "zk-quorum-sasl-md5"
+)
+
+// DefaultConfig returns ZooKeeper's defaults for the client port.
 func DefaultConfig() Config {
-	return Config{LoginContext: DefaultLoginContext, AuthToLocal: "DEFAULT", MaxClockSkew: 5 * time.Minute}
+	return Config{LoginContext: DefaultLoginContext, AuthToLocal: "DEFAULT", MaxClockSkew: 5 * time.Minute,
+		Protocol: ClientProtocol, ServerName: ClientServerName}
+}
+
+// QuorumConfig returns the configuration of the server side of quorum
+// authentication: the JAAS section loginContext (quorum.auth.server.saslLoginContext,
+// "QuorumServer" by default) and ZooKeeper's quorum SASL names.
+func QuorumConfig(loginContext string) Config {
+	c := DefaultConfig()
+	c.LoginContext, c.Protocol, c.ServerName = loginContext, QuorumProtocol, QuorumServerName
+	return c
 }
 
 // FromProperties reads Config from the merged properties. The default realm comes
@@ -202,6 +226,9 @@ func NewProvider(cfg Config, jaas *JAAS, env Env) (*Provider, error) {
 	if cfg.LoginContext == "" {
 		cfg.LoginContext = DefaultLoginContext
 	}
+	if cfg.Protocol == "" || cfg.ServerName == "" {
+		cfg.Protocol, cfg.ServerName = ClientProtocol, ClientServerName
+	}
 	rules, err := ParseRules(cfg.AuthToLocal, cfg.DefaultRealm)
 	if err != nil {
 		return nil, err
@@ -306,11 +333,16 @@ func (p *Provider) IsSuperUser(id string) bool {
 // Matches is SASLAuthenticationProvider.matches: the connection's sasl id matches
 // an ACL id when equal, when the connection's id is "super", or when the ACL id is
 // zookeeper.letAnySaslUserDoX.
-func (p *Provider) Matches(id, aclExpr string) bool {
+func (p *Provider) Matches(id, aclExpr string) bool { return p.cfg.Matches(id, aclExpr) }
+
+// Matches is Provider.Matches for a configuration alone: the sasl ACL scheme works
+// (as ZooKeeper's SASLAuthenticationProvider) whether or not this server has a
+// JAAS section to authenticate clients with.
+func (c Config) Matches(id, aclExpr string) bool {
 	if id == "super" || id == aclExpr {
 		return true
 	}
-	return p.cfg.LetAnySaslUserDoX != "" && aclExpr == p.cfg.LetAnySaslUserDoX
+	return c.LetAnySaslUserDoX != "" && aclExpr == c.LetAnySaslUserDoX
 }
 
 // ValidID is SASLAuthenticationProvider.isValid: the id must parse as a Kerberos

@@ -6,12 +6,14 @@
 //
 // Start order, and why:
 //
-//  1. Validate the configuration.
+//  1. Validate the configuration, and read the security settings (security.go):
+//     key and trust stores, the JAAS file, the authentication providers; what
+//     zkd cannot honour is refused here, before anything is touched.
 //  2. Lock the data directories (an exclusive lock on <dir>/zkd.lock holding the
 //     owner's pid), before anything in them is read or written: a second instance
 //     on the same directory fails at once, naming the holder (DESIGN.md
 //     invariant 11).
-//  3. Bind the client port, refusing clients until the server is ready: a port
+//  3. Bind the client ports (plain and TLS), refusing clients until the server is ready: a port
 //     already in use fails the start before the log is opened, so a failed start
 //     changes nothing on disk.
 //  4. Open the log and the replica (snapshot load and log replay), the session

@@ -48,6 +48,7 @@ type ensemble struct {
 	peers   map[uint64]string
 	tr      *peer.Transport
 	handler *peerHandler
+	sec     *security // quorum TLS and SASL; set before startTransport
 }
 
 // planEnsemble reads the membership of cfg: raft ids, roles and peer addresses.
@@ -85,8 +86,12 @@ func (e *ensemble) listenAddr(cfg *zoocfg.Config) string {
 // is open; messages before that are dropped (raft sends them again).
 func (e *ensemble) startTransport(cfg *zoocfg.Config, log *slog.Logger) error {
 	e.handler = &peerHandler{log: log}
-	tr, err := peer.New(peer.Config{ID: e.id, Listen: e.listenAddr(cfg), Peers: e.peers, Handler: e.handler,
-		Logger: log.With("component", "peer"), Label: Label})
+	pcfg := peer.Config{ID: e.id, Listen: e.listenAddr(cfg), Peers: e.peers, Handler: e.handler,
+		Logger: log.With("component", "peer"), Label: Label}
+	if e.sec != nil {
+		e.sec.applyPeer(&pcfg)
+	}
+	tr, err := peer.New(pcfg)
 	if err != nil {
 		return fmt.Errorf("quorum port %s: %w", e.listenAddr(cfg), err)
 	}

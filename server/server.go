@@ -47,6 +47,9 @@ type Server struct {
 	door  *door
 	ops   opsServers
 	ens   *ensemble // nil when standalone
+	sec   *security // TLS stores, authentication providers (security.go)
+
+	secCancel context.CancelFunc // ends the certificate reloaders
 
 	stopC    chan struct{}
 	tickW    sync.WaitGroup
@@ -65,11 +68,14 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: log, stopC: make(chan struct{}), errC: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, stopC: make(chan struct{}), errC: make(chan error, 1), secCancel: func() {}}
 	if cfg.Ensemble() {
 		if s.ens, err = planEnsemble(&cfg); err != nil {
 			return nil, err
 		}
+	}
+	if s.sec, err = planSecurity(&cfg, log); err != nil {
+		return nil, err
 	}
 	// One cleanup path: whatever was started is stopped, in reverse.
 	defer func() {
@@ -91,17 +97,21 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	// disk is touched; the client port stays closed to clients until the server
 	// is ready behind it.
 	if s.ens != nil {
+		s.ens.sec = s.sec
 		if err := s.ens.startTransport(&cfg, log); err != nil {
 			return nil, err
 		}
 	}
 	s.door = &door{}
 	port := 0
-	if cfg.HasClientPort() {
+	if cfg.HasClientPort() || s.sec.clientTLS != nil {
 		ncfg := netloop.DefaultConfig()
 		ncfg.Addr = cfg.ClientAddr
 		ncfg.MaxFrame = cfg.MaxBuffer
 		ncfg.Logger = log
+		if s.sec.clientTLS != nil {
+			ncfg.TLSAddr, ncfg.TLS = secureClientAddr(&cfg), s.sec.clientTLS.ServerConfig()
+		}
 		if s.net, err = netloop.ListenHandler(ncfg, s.door); err != nil {
 			return nil, fmt.Errorf("client port %s: %w", cfg.ClientAddr, err)
 		}
@@ -126,7 +136,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	// The newest readable snapshot is loaded first, so that the log can be opened
 	// knowing its index: segments wholly below it are neither read (a restart
 	// need not read the whole log history) nor fatal when damaged.
-	treeCfg := datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL}
+	treeCfg := datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, Schemes: s.sec.auth.TreeSchemes()}
 	restored, err := replica.LoadSnapshot(fs, snapDir, treeCfg, log)
 	if err != nil {
 		return nil, err
@@ -173,6 +183,8 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	scfg.EnforceQuota = cfg.EnforceQuota
 	// A standalone ZooKeeper keeps every session global, whatever the keys say.
 	scfg.LocalSessions, scfg.LocalSessionsUpgrading = cfg.LocalSessions && s.ens != nil, cfg.LocalSessionsUpgrading
+	scfg.GlobalOutstandingLimit = cfg.GlobalOutstandingLimit
+	scfg.Auth = s.sec.auth
 	scfg.Version = opts.Version
 	scfg.BuildTime = opts.BuildTime
 	scfg.ClientAddr = cfg.ClientAddr
@@ -186,8 +198,14 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 		return nil, err
 	}
 	go s.watchFailure()
+	var secCtx context.Context
+	secCtx, s.secCancel = context.WithCancel(context.Background())
+	s.sec.watch(secCtx)
 	s.door.open(netloop.SessionHandler(s.sess))
-	if s.net != nil {
+	if a := s.SecureAddr(); a != nil {
+		log.Info("binding to secure port", "addr", a.String())
+	}
+	if s.Addr() != nil {
 		log.Info("binding to port", "addr", s.net.Addr().String(), "version", scfg.FullVersion(), "data_dir", cfg.DataDir)
 	} else {
 		log.Warn("clientPort is not set: no client port is listening", "version", scfg.FullVersion(), "data_dir", cfg.DataDir)
@@ -201,6 +219,14 @@ func (s *Server) Addr() net.Addr {
 		return nil
 	}
 	return s.net.Addr()
+}
+
+// SecureAddr returns the bound secure (TLS) client address; nil without one.
+func (s *Server) SecureAddr() net.Addr {
+	if s.net == nil {
+		return nil
+	}
+	return s.net.TLSAddr()
 }
 
 // AdminAddr returns the AdminServer's address; nil when it is not running.
@@ -252,6 +278,7 @@ func (s *Server) teardown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := s.ops.stop()
+	s.secCancel()
 	if s.net != nil {
 		if nerr := s.net.Stop(ctx); err == nil {
 			err = nerr

@@ -22,9 +22,15 @@ type Config struct {
 	SuperDigest string
 	// FourLetterWords is the 4lw.commands.whitelist; "*" enables all. srvr is always on.
 	FourLetterWords []string
-	// MaxOutstanding bounds a connection's unanswered requests (globalOutstandingLimit);
-	// past it the connection stops reading until replies drain.
+	// MaxOutstanding bounds a connection's unanswered requests; past it the
+	// connection stops reading until replies drain.
 	MaxOutstanding int
+	// GlobalOutstandingLimit is globalOutstandingLimit: while more requests than
+	// this are unanswered over all connections, a connection with requests of its
+	// own in flight stops reading (see limits.go). 0: no global limit.
+	GlobalOutstandingLimit int
+	// Auth holds the authentication providers and what is enforced (auth.go).
+	Auth AuthConfig
 	// MaxOutputBytes bounds a connection's queued output; a client that lets more
 	// pile up is disconnected (a slow reader must not hold unbounded memory).
 	MaxOutputBytes int
@@ -96,7 +102,7 @@ func (c *Config) Validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return nil
+	return c.Auth.Validate()
 }
 
 // negotiateTimeout clamps a requested timeout into [min, max] (ms).

@@ -11,6 +11,7 @@ import (
 
 	"zkd/datatree"
 	"zkd/jute"
+	"zkd/sasl"
 )
 
 // Transport is the socket under a Conn; netloop implements it.
@@ -57,9 +58,14 @@ type Conn struct {
 	readOnly  bool          // accepted by a read-only server: writes get NOTREADONLY; set by the handshake
 	// token names this connection in the log (datatree.Txn.Conn): unique across
 	// the ensemble, never 0. connSeq numbers its writes; event loop only.
-	token     uint64
-	connSeq   uint64
-	identity  atomic.Pointer[datatree.Identity]
+	token    uint64
+	connSeq  uint64
+	identity atomic.Pointer[datatree.Identity]
+	// saslSrv is the connection's SASL exchange, from its first opcode-102
+	// token (secure.go); event loop only.
+	saslSrv sasl.Server
+	// inflight counts requests read and not answered yet (limits.go).
+	inflight  atomic.Int64
 	recv      atomic.Int64 // requests received
 	sentCount atomic.Int64 // replies and events sent
 	last      connStats
@@ -137,6 +143,7 @@ func (c *Conn) emit(frames []byte, fromLoop bool) {
 	}
 	c.out.buf = append(c.out.buf, frames...)
 	c.opsState().noteResponse(len(frames))
+	c.noteReply()
 	c.sentCount.Add(1)
 	c.srv.stats.sent.Add(1)
 	wake := !fromLoop && !c.out.woken
@@ -238,7 +245,7 @@ func (c *Conn) Outstanding() int {
 // connection has as many requests in flight as it may, or its session is still
 // being created or attached (nothing may be proposed for it before that).
 func (c *Conn) Throttled() bool {
-	return c.getState() == stateConnecting || c.Outstanding() >= c.srv.cfg.MaxOutstanding
+	return c.getState() == stateConnecting || c.Outstanding() >= c.srv.cfg.MaxOutstanding || c.globalThrottled()
 }
 
 // Started reports whether the connection has sent its ConnectRequest (before that,
@@ -261,6 +268,7 @@ func (c *Conn) Closed() {
 	c.out.closed = true
 	c.out.buf = nil
 	c.out.Unlock()
+	c.releaseInflight()
 	c.srv.Tree().RemoveWatcher(c)
 	c.srv.dropConn(c)
 }

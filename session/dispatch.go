@@ -24,6 +24,7 @@ func (c *Conn) handshake(frame []byte) bool {
 	}
 	c.oldClient = !req.HasReadOnly
 	c.recv.Add(1)
+	c.noteRequest()
 	srv.stats.received.Add(1)
 	readOnly := srv.r.ReadOnly()
 	switch {
@@ -282,6 +283,7 @@ func (c *Conn) request(frame []byte) bool {
 		return true // ZooKeeper drops requests of a closing session silently
 	}
 	c.recv.Add(1)
+	c.noteRequest()
 	srv.stats.received.Add(1)
 	c.sess.touch(start)
 	c.last.op.Store(int32(hdr.Type))
@@ -291,6 +293,9 @@ func (c *Conn) request(frame []byte) bool {
 	body := frame[jute.RequestHeaderSize:]
 	if c.readOnly && changesState(hdr.Type) {
 		c.answer(replyFrame(nil, hdr.Xid, srv.Tree().LastZxid(), jute.CodeNotReadOnly), start, false)
+		return true
+	}
+	if !c.enforceAuth(&hdr, start) {
 		return true
 	}
 	switch op := hdr.Type; {
@@ -315,9 +320,7 @@ func (c *Conn) request(frame []byte) bool {
 	case op == jute.OpAuth:
 		c.auth(hdr.Xid, body, start)
 	case op == jute.OpSASL:
-		srv.log.Warn("closing connection: SASL is not configured", "remote", c.remote, "sessionid", c.sessionID())
-		c.setState(stateClosing)
-		c.answer(replyFrame(nil, hdr.Xid, 0, jute.CodeAuthFailed), start, true)
+		c.saslToken(hdr.Xid, body, start)
 	case op == jute.OpReconfig:
 		code := jute.CodeReconfigDisabled
 		if srv.cfg.ReconfigEnabled {

@@ -34,6 +34,16 @@
 // replicated createSession or attach; until it applies, the connection reads
 // nothing more.
 //
+// Authentication (auth.go, secure.go). Every connection has its ip id; digest
+// ids come from auth packets; x509 ids from the TLS handshake (netloop calls
+// TLSHandshakeDone before the first frame); sasl ids from opcode-102 exchanges.
+// AuthConfig says which providers are registered, as ZooKeeper's ProviderRegistry,
+// and which schemes every request (other than auth and sasl) requires.
+//
+// Limits (limits.go). A connection stops reading while it has MaxOutstanding
+// requests unanswered, or while the whole server has more than
+// GlobalOutstandingLimit and some are its own.
+//
 // Lock order: Conn.pend -> datatree locks -> Conn.out; Conn.pend -> the replica's
 // own locks (a connection's writes are proposed under Conn.pend, which orders
 // them); Server.mu is never held while calling into datatree or the replica.

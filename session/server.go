@@ -65,7 +65,8 @@ type Server struct {
 	}
 
 	stats    serverStats
-	opsState *opsState // immutable pointer; the state inside is concurrency-safe
+	inflight atomic.Int64 // requests in flight over all connections (limits.go)
+	opsState *opsState    // immutable pointer; the state inside is concurrency-safe
 }
 
 // Session is a session as this server sees it: the connection its client is on

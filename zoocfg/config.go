@@ -53,12 +53,14 @@ type Config struct {
 	// Ensemble keys (spec/ops.md §4.1-§4.3).
 	Quorum QuorumSettings
 
-	// Keys read and checked with ZooKeeper's rules that zkd does not act on yet
-	// (no TLS listener, no per-factory connection limit, ...).
+	// The TLS client port and the server-wide limit on requests in flight.
 	SecureClientPort       int    // secureClientPort; 0: none
-	SecureClientPortAddr   string // secureClientPortAddress
-	MaxCnxns               int    // maxCnxns; 0: unlimited
+	SecureClientPortAddr   string // secureClientPortAddress; "": every address
 	GlobalOutstandingLimit int    // globalOutstandingLimit
+
+	// Keys read and checked with ZooKeeper's rules that zkd does not act on yet
+	// (no per-factory connection limit, ...).
+	MaxCnxns               int    // maxCnxns; 0: unlimited
 	CommitLogCount         int    // commitLogCount
 	TxnLogSizeLimitKB      int64  // txnLogSizeLimitInKb; -1: off
 	DigestEnabled          bool   // digest.enabled

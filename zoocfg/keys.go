@@ -440,6 +440,30 @@ var keys = []key{
 		}},
 	{name: "authProvider.", property: "zookeeper.authProvider.", family: true},
 
+	// Security keys ZooKeeper reads as zookeeper.* properties; the server reads
+	// them from SystemProperties (docs/security.md).
+	{name: "X509AuthenticationProvider.superUser", property: "zookeeper.X509AuthenticationProvider.superUser"},
+	{name: "SASLAuthenticationProvider.superPassword", property: "zookeeper.SASLAuthenticationProvider.superPassword"},
+	{name: "DigestAuthenticationProvider.enabled", property: "zookeeper.DigestAuthenticationProvider.enabled"},
+	{name: "superUser", property: "zookeeper.superUser"},
+	{name: "superUser.", property: "zookeeper.superUser.", family: true},
+	{name: "sasl.serverconfig", property: "zookeeper.sasl.serverconfig"},
+	{name: "allowSaslFailedClients", property: "zookeeper.allowSaslFailedClients"},
+	{name: "letAnySaslUserDoX", property: "zookeeper.letAnySaslUserDoX"},
+	{name: "kerberos.removeHostFromPrincipal", property: "zookeeper.kerberos.removeHostFromPrincipal"},
+	{name: "kerberos.removeRealmFromPrincipal", property: "zookeeper.kerberos.removeRealmFromPrincipal"},
+	{name: "security.auth_to_local", property: "zookeeper.security.auth_to_local"},
+	{name: "sessionRequireClientSASLAuth", property: "zookeeper.sessionRequireClientSASLAuth"},
+	{name: "enforce.auth.enabled", property: "zookeeper.enforce.auth.enabled"},
+	{name: "enforce.auth.schemes", property: "zookeeper.enforce.auth.schemes"},
+	{name: "client.certReload", property: "zookeeper.client.certReload"},
+	{name: "fips-mode", property: "zookeeper.fips-mode"},
+	// JVM-only properties of the JDK's security: ZooKeeper takes them from -D
+	// alone; zkd also accepts them in zoo.cfg under their own names.
+	{property: "java.security.auth.login.config", apply: jvmProperty("java.security.auth.login.config")},
+	{property: "java.security.krb5.conf", apply: jvmProperty("java.security.krb5.conf")},
+	{property: "java.security.krb5.realm", apply: jvmProperty("java.security.krb5.realm")},
+
 	// Keys of ZooKeeper 3.8/3.9 zkd accepts without acting on them.
 	{name: "audit.enable", property: "zookeeper.audit.enable"},
 	{name: "maxResponseCacheSize", property: "zookeeper.maxResponseCacheSize"},
@@ -545,6 +569,15 @@ func checkInt(lo int64) func(*parser, string) error {
 	return func(_ *parser, v string) error {
 		_, err := intIn(v, lo, maxInt32)
 		return err
+	}
+}
+
+// jvmProperty is the apply of a JVM-only property that zoo.cfg may set too: the
+// value is recorded under the property's own name, where -D would put it.
+func jvmProperty(name string) func(*parser, string) error {
+	return func(p *parser, v string) error {
+		p.setProperty(name, v)
+		return nil
 	}
 }
 

@@ -46,7 +46,7 @@ var graph = map[string]rule{
 	// replicatest runs replicas in tests, so it opens their logs itself.
 	"replica/replicatest": {module: []string{"replica", "quorum", "datatree", "snapshot", "jute", "txnlog", "internal"}},
 	"session": {
-		module: []string{"datatree", "replica", "jute", "internal"},
+		module: []string{"datatree", "replica", "jute", "tlsconf", "sasl", "internal"},
 		thirdParty: []string{"github.com/cespare/xxhash/v2", "github.com/valyala/bytebufferpool",
 			"golang.org/x/sync"},
 	},
@@ -67,7 +67,7 @@ var graph = map[string]rule{
 	"admin": {module: []string{"session", "replica", "datatree", "jute", "internal"},
 		thirdParty: []string{"github.com/prometheus/client_golang"}},
 	"server": {module: []string{"zoocfg", "admin", "netloop", "session", "replica", "quorum", "snapshot",
-		"txnlog", "datatree", "jute", "zkdisk", "internal"}},
+		"txnlog", "datatree", "jute", "zkdisk", "tlsconf", "sasl", "internal"}},
 	// ZooKeeper's on-disk formats: import into a zkd snapshot, export from a tree.
 	"zkdisk": {module: []string{"datatree", "snapshot", "jute", "internal"}, thirdParty: []string{"github.com/klauspost/compress"}},
 	".":      mainRule,

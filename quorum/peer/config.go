@@ -70,6 +70,13 @@ type Config struct {
 	// ServerTLS, when set, wraps accepted connections in TLS; ClientTLS wraps
 	// dialed ones (an empty ServerName is filled with the dialed host).
 	ServerTLS, ClientTLS *tls.Config
+	// ClientTLSConfig, when set, gives each dial its own TLS configuration from
+	// the dialed host and the TCP connection (whose RemoteAddr is the address
+	// reached), in place of ClientTLS: certificates can then be reloaded between
+	// dials and the peer's certificate checked against the address.
+	ClientTLSConfig func(host string, c net.Conn) *tls.Config
+	// Auth, when set, authenticates connections after the hello (auth.go).
+	Auth Authenticator
 
 	// MaxQueueMsgs and MaxQueueBytes bound each peer's outbound queue (counting
 	// the batch being written); past them a raft message is dropped and the peer

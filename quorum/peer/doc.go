@@ -28,6 +28,7 @@
 //	  hello: magic, version, kind, from, to --->  check: version, to == own id,
 //	                                              from is a known peer
 //	  <------------------------------------------ reply: status (ok or why not)
+//	  [authentication exchange, when asked for and Config.Auth is set]
 //	  frames ----------------------------------->  frames -> Handler, in order
 //	  ... until a write fails (WriteTimeout), the peer closes or resets the
 //	  connection (noticed at once by a read on the dialing side), the peer's
@@ -48,14 +49,16 @@
 //	+--------------+-------------+---------+----------+------------+------------+
 //	| magic "zkdp" | version u16 | kind u8 | flags u8 | from id u64| to id u64  |
 //	+--------------+-------------+---------+----------+------------+------------+
-//	kind: 1 stream, 2 snapshot.  flags: 0.
+//	kind: 1 stream, 2 snapshot.  flags: 0x01 an authentication exchange follows.
 //
 //	reply (acceptor -> dialer), 8 bytes:
-//	+--------------+-------------+-----------+-------------+
-//	| magic "zkdp" | version u16 | status u8 | reserved u8 |
-//	+--------------+-------------+-----------+-------------+
+//	+--------------+-------------+-----------+----------+
+//	| magic "zkdp" | version u16 | status u8 | flags u8 |
+//	+--------------+-------------+-----------+----------+
 //	status: 0 ok, 1 bad version, 2 unknown sender, 3 wrong receiver, 4 bad kind,
-//	        5 busy (a snapshot from this sender is already being received).
+//	        5 busy (a snapshot from this sender is already being received),
+//	        6 authentication required, 7 authentication asked for and not possible.
+//	flags: 0x01 the acceptor runs the authentication exchange.
 //
 //	frame:
 //	+---------+---------+---------------------+
@@ -69,6 +72,16 @@
 //	4     | crc32c u32 | data |                       snapshot, 0..n chunks
 //	5     | size u64 | crc32c of the file u32 |       snapshot, last
 //	6     | status u8 | reason text |                 snapshot, receiver's answer
+//	7     | token |                                   handshake, authentication
+//
+// # Authentication
+//
+// With an Authenticator (auth.go), a dialer whose Dials is true sets the hello's
+// flag and requires the exchange; an acceptor runs it when asked, refuses a dialer
+// that did not ask when its Required is true, and refuses one that asked when it
+// has no Authenticator. The exchange's tokens (frame type 7, at most
+// MaxAuthToken bytes) are the Authenticator's, under the handshake's deadline;
+// no frame of the stream or the snapshot crosses before it succeeded.
 //
 // # Snapshots
 //

@@ -372,6 +372,7 @@ func (t *Transport) serveConn(raw net.Conn) {
 	}
 	p := (*t.peers.Load())[h.from]
 	status := statusOK
+	auth := t.cfg.Auth != nil && h.flags&helloAuth != 0
 	switch {
 	case h.version != protocolVersion:
 		status = statusBadVersion
@@ -379,15 +380,23 @@ func (t *Transport) serveConn(raw net.Conn) {
 		status = statusWrongReceiver
 	case p == nil:
 		status = statusUnknownSender
+	case h.kind != kindStream && h.kind != kindSnapshot:
+		status = statusBadKind
+	case t.cfg.Auth != nil && t.cfg.Auth.Required() && h.flags&helloAuth == 0:
+		status = statusAuthRequired
+	case t.cfg.Auth == nil && h.flags&helloAuth != 0:
+		status = statusNoAuth
 	case h.kind == kindSnapshot:
 		if !p.beginReceive() {
 			status = statusBusy
 		}
-	case h.kind != kindStream:
-		status = statusBadKind
+	}
+	var flags byte
+	if auth {
+		flags = replyAuth
 	}
 	var rb [replyLen]byte
-	if _, err := c.Write(appendReply(rb[:0], status)); err != nil {
+	if _, err := c.Write(appendReply(rb[:0], status, flags)); err != nil {
 		if status == statusOK && h.kind == kindSnapshot {
 			p.endReceive()
 		}
@@ -397,6 +406,15 @@ func (t *Transport) serveConn(raw net.Conn) {
 		t.log.Warn("quorum port: refusing a connection", "remote", remote, "claims", t.label(h.from), "to", h.to,
 			"version", h.version, "reason", statusText(status))
 		return
+	}
+	if auth {
+		if err := t.cfg.Auth.Accept(&connExchange{c: c}, h.from, raw.RemoteAddr()); err != nil {
+			t.log.Warn("quorum port: peer failed to authenticate", "remote", remote, "claims", t.label(h.from), "err", err)
+			if h.kind == kindSnapshot {
+				p.endReceive()
+			}
+			return
+		}
 	}
 	_ = c.SetDeadline(time.Time{})
 	br := bufio.NewReaderSize(c, 64<<10)
@@ -432,11 +450,14 @@ func (t *Transport) dial(ctx context.Context, addr string, kind byte, to uint64)
 		return nil, nil, err
 	}
 	_ = c.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
-	if t.cfg.ClientTLS != nil {
+	if t.cfg.ClientTLS != nil || t.cfg.ClientTLSConfig != nil {
+		host, _, _ := net.SplitHostPort(addr)
 		cfg := t.cfg.ClientTLS
-		if cfg.ServerName == "" {
+		if t.cfg.ClientTLSConfig != nil {
+			cfg = t.cfg.ClientTLSConfig(host, raw)
+		} else if cfg.ServerName == "" {
 			cfg = cfg.Clone()
-			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+			cfg.ServerName = host
 		}
 		tc := tls.Client(c, cfg)
 		if err := tc.Handshake(); err != nil {
@@ -444,8 +465,12 @@ func (t *Transport) dial(ctx context.Context, addr string, kind byte, to uint64)
 		}
 		c = tc
 	}
+	var flags byte
+	if t.cfg.Auth != nil && t.cfg.Auth.Dials() {
+		flags = helloAuth
+	}
 	var hb [helloLen]byte
-	if _, err := c.Write(appendHello(hb[:0], hello{version: protocolVersion, kind: kind, from: t.cfg.ID, to: to})); err != nil {
+	if _, err := c.Write(appendHello(hb[:0], hello{version: protocolVersion, kind: kind, flags: flags, from: t.cfg.ID, to: to})); err != nil {
 		return fail(fmt.Errorf("peer: handshake with %d at %s: %w", to, addr, err))
 	}
 	// Read exactly the reply: what follows on this connection is the peer's
@@ -454,8 +479,17 @@ func (t *Transport) dial(ctx context.Context, addr string, kind byte, to uint64)
 	if _, err := io.ReadFull(c, rb[:]); err != nil {
 		return fail(fmt.Errorf("peer: handshake with %d at %s: %w", to, addr, err))
 	}
-	if err := decodeReply(rb[:]); err != nil {
+	replyFlags, err := decodeReply(rb[:])
+	if err != nil {
 		return fail(fmt.Errorf("peer: %d at %s: %w", to, addr, err))
+	}
+	if flags&helloAuth != 0 {
+		if replyFlags&replyAuth == 0 {
+			return fail(fmt.Errorf("peer: %d at %s: %w: %s", to, addr, ErrRefused, statusText(statusNoAuth)))
+		}
+		if err := t.cfg.Auth.Dial(&connExchange{c: c}, to); err != nil {
+			return fail(fmt.Errorf("peer: authenticating to %d at %s: %w", to, addr, err))
+		}
 	}
 	if !closed() {
 		return fail(ctx.Err())

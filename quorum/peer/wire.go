@@ -35,6 +35,17 @@ const (
 	statusWrongReceiver byte = 3
 	statusBadKind       byte = 4
 	statusBusy          byte = 5 // a snapshot from this peer is already being received
+	statusAuthRequired  byte = 6 // the dialer did not ask to authenticate, and must
+	statusNoAuth        byte = 7 // the dialer asked to authenticate; the acceptor cannot
+)
+
+// Handshake flags: hello.flags of the dialer, the reply's flags byte of the
+// acceptor.
+const (
+	// helloAuth: the dialer runs an authentication exchange after the reply.
+	helloAuth byte = 0x01
+	// replyAuth: the acceptor runs it (it has an Authenticator).
+	replyAuth byte = 0x01
 )
 
 // Frame types. The stream carries frameRaft and frameApp; a snapshot connection
@@ -47,6 +58,7 @@ const (
 	frameSnapChunk  byte = 4 // | crc32c u32 | data |
 	frameSnapEnd    byte = 5 // | size u64 | crc32c of the whole file u32 |
 	frameSnapAck    byte = 6 // | status u8 | reason (text) |
+	frameAuth       byte = 7 // | authentication token |, during the handshake only
 )
 
 var (
@@ -98,25 +110,25 @@ func decodeHello(b []byte) (hello, error) {
 	}, nil
 }
 
-func appendReply(dst []byte, status byte) []byte {
+func appendReply(dst []byte, status, flags byte) []byte {
 	dst = append(dst, magic...)
 	dst = binary.BigEndian.AppendUint16(dst, protocolVersion)
-	return append(dst, status, 0)
+	return append(dst, status, flags)
 }
 
-// decodeReply decodes the accepting side's answer and turns a refusal into an
-// error wrapping ErrRefused.
-func decodeReply(b []byte) error {
+// decodeReply decodes the accepting side's answer, returning its flags, and
+// turns a refusal into an error wrapping ErrRefused.
+func decodeReply(b []byte) (flags byte, err error) {
 	if len(b) < replyLen {
-		return fmt.Errorf("peer: handshake reply of %d bytes: %w", len(b), io.ErrUnexpectedEOF)
+		return 0, fmt.Errorf("peer: handshake reply of %d bytes: %w", len(b), io.ErrUnexpectedEOF)
 	}
 	if string(b[:4]) != magic {
-		return fmt.Errorf("%w: % x", ErrBadMagic, b[:4])
+		return 0, fmt.Errorf("%w: % x", ErrBadMagic, b[:4])
 	}
 	if st := b[6]; st != statusOK {
-		return fmt.Errorf("%w: %s (its protocol version %d)", ErrRefused, statusText(st), binary.BigEndian.Uint16(b[4:]))
+		return 0, fmt.Errorf("%w: %s (its protocol version %d)", ErrRefused, statusText(st), binary.BigEndian.Uint16(b[4:]))
 	}
-	return nil
+	return b[7], nil
 }
 
 func statusText(st byte) string {
@@ -133,6 +145,10 @@ func statusText(st byte) string {
 		return "unknown connection kind"
 	case statusBusy:
 		return "a snapshot from this member is already being received"
+	case statusAuthRequired:
+		return "the peer requires authentication"
+	case statusNoAuth:
+		return "the peer does not authenticate peers, and this member requires it"
 	}
 	return fmt.Sprintf("status %d", st)
 }

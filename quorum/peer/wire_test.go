@@ -96,10 +96,10 @@ func TestHelloRoundTrip(t *testing.T) {
 	if _, err := decodeHello(b[:helloLen-1]); err == nil {
 		t.Fatal("short hello decoded")
 	}
-	if err := decodeReply(appendReply(nil, statusOK)); err != nil {
+	if _, err := decodeReply(appendReply(nil, statusOK, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := decodeReply(appendReply(nil, statusWrongReceiver)); !errors.Is(err, ErrRefused) ||
+	if _, err := decodeReply(appendReply(nil, statusWrongReceiver, 0)); !errors.Is(err, ErrRefused) ||
 		!strings.Contains(err.Error(), statusText(statusWrongReceiver)) {
 		t.Fatalf("refusal: %v", err)
 	}

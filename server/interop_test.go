@@ -1,0 +1,528 @@
+package server
+
+// Security interop: one secured deployment (the same zoo.cfg lines, JAAS files,
+// certificates and JVM system properties) run on Apache ZooKeeper 3.8 (Debian's
+// jars, Netty connection factory) and on zkd (the built binary), each driven by
+// the same real clients: kazoo with pure-sasl, Curator and the ZooKeeper Java
+// client, and zkCli. Every check runs as a subtest server=<kind>/<client>/<check>;
+// a check that passes on ZooKeeper and fails on zkd is reported as a divergence.
+//
+// These tests start JVMs and a KDC: they are skipped under -short, and a missing
+// tool skips them outside CI (testutil.Missing) and fails them in CI.
+
+import (
+	"bufio"
+	"context"
+	"crypto/x509/pkix"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"zkd/internal/testutil"
+)
+
+const (
+	javaBin    = "/usr/bin/java"
+	javacBin   = "/usr/bin/javac"
+	python3Bin = "/usr/bin/python3" // Debian's, with python3-kazoo and python3-puresasl
+	jarDir     = "/usr/share/java/"
+
+	interopStart  = 90 * time.Second // a server to answer ruok (a JVM on a loaded machine)
+	interopClient = 4 * time.Minute  // one client program to finish
+)
+
+// Jars: ZooKeeper's server and client (zookeeper.jar's manifest brings netty's
+// handler, buffer and transport; Debian misses codec, resolver and unix-common,
+// without which the Netty factory and TLS fail), a log4j binding, and Curator.
+var (
+	zkServerJars = []string{"zookeeper.jar", "zookeeper-jute.jar", "servlet-api.jar", "netty-codec.jar",
+		"netty-resolver.jar", "netty-transport-native-unix-common.jar", "slf4j-api.jar", "slf4j-log4j12.jar", "log4j-1.2.jar"}
+	curatorJars = []string{"curator-recipes.jar", "curator-framework.jar", "curator-client.jar", "guava.jar"}
+)
+
+func jarPath(lists ...[]string) string {
+	var cp []string
+	for _, l := range lists {
+		for _, j := range l {
+			cp = append(cp, jarDir+j)
+		}
+	}
+	return strings.Join(cp, ":")
+}
+
+// interopPrereqs skips or fails (testutil.Missing) without the clients and JDK.
+func interopPrereqs(t *testing.T, python bool) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts JVMs, zkd and real clients; skipped with -short")
+	}
+	need := []string{javaBin, javacBin}
+	if python {
+		need = append(need, python3Bin, "/usr/lib/python3/dist-packages/kazoo", "/usr/lib/python3/dist-packages/puresasl")
+	}
+	for _, j := range append(slices.Clone(zkServerJars), curatorJars...) {
+		need = append(need, jarDir+j)
+	}
+	for _, f := range need {
+		if _, err := os.Stat(f); err != nil {
+			testutil.Missing(t, f)
+		}
+	}
+}
+
+var (
+	javaOnce    sync.Once
+	javaClasses string
+	javaErr     error
+)
+
+// compileClients compiles testdata/security/SecurityClients.java once.
+func compileClients(t *testing.T) string {
+	t.Helper()
+	javaOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "zkd-security-java-")
+		if err != nil {
+			javaErr = err
+			return
+		}
+		src, _ := filepath.Abs(filepath.Join("testdata", "security", "SecurityClients.java"))
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, javacBin, "-nowarn", "-encoding", "UTF-8", "-cp", jarPath(zkServerJars, curatorJars), "-d", dir, src)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			javaErr = fmt.Errorf("javac SecurityClients.java: %v\n%s", err, out)
+			return
+		}
+		javaClasses = dir
+	})
+	if javaErr != nil {
+		t.Fatal(javaErr)
+	}
+	return javaClasses
+}
+
+// deployment is one security set-up, given alike to both servers.
+type deployment struct {
+	cfg string   // zoo.cfg lines beyond dataDir and the client ports
+	jvm []string // -D system properties (ZooKeeper's SERVER_JVMFLAGS; zkd takes them too)
+}
+
+// running is one started server.
+type running struct {
+	kind           string // zookeeper or zkd
+	plain, secure  string // host:port; secure "" without a TLS port
+	log            string
+	secureWithHost string // localhost:port of the plain port, for Kerberos clients
+}
+
+// serverCfg is the zoo.cfg both servers get.
+func serverCfg(dir string, plain, secure int, d deployment) string {
+	s := fmt.Sprintf("tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
+		"maxClientCnxns=0\nadmin.enableServer=false\n4lw.commands.whitelist=*\n", filepath.Join(dir, "data"), plain)
+	if secure != 0 {
+		s += fmt.Sprintf("secureClientPort=%d\nsecureClientPortAddress=127.0.0.1\n", secure)
+	}
+	return s + d.cfg
+}
+
+func waitRuok(t *testing.T, addr, logPath string, exited <-chan struct{}) {
+	t.Helper()
+	deadline := time.Now().Add(interopStart)
+	for {
+		select {
+		case <-exited:
+			t.Fatalf("server exited during start-up; log:\n%s", testutil.TailFile(logPath, 40))
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			_, _ = c.Write([]byte("ruok"))
+			b := make([]byte, 4)
+			n, _ := c.Read(b)
+			c.Close()
+			if string(b[:n]) == "imok" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ruok on %s within %v; log:\n%s", addr, interopStart, testutil.TailFile(logPath, 40))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func startInteropZkd(t *testing.T, d deployment, secure bool) *running {
+	t.Helper()
+	bin := testutil.BuildZkd(t)
+	dir := t.TempDir()
+	plain, sec := testutil.FreePort(t), 0
+	if secure {
+		sec = testutil.FreePort(t)
+	}
+	cfgPath := filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(cfgPath, []byte(serverCfg(dir, plain, sec, d)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "zkd.log")
+	args := append(slices.Clone(d.jvm), cfgPath)
+	p := testutil.StartProcess(t, "", logPath, bin, args...)
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("zkd log:\n%s", testutil.TailFile(logPath, 60))
+		}
+	})
+	r := &running{kind: "zkd", plain: fmt.Sprintf("127.0.0.1:%d", plain), log: logPath,
+		secureWithHost: fmt.Sprintf("localhost:%d", plain)}
+	if secure {
+		r.secure = fmt.Sprintf("127.0.0.1:%d", sec)
+	}
+	waitRuok(t, r.plain, logPath, p.Exited())
+	return r
+}
+
+func startInteropZooKeeper(t *testing.T, d deployment, secure bool) *running {
+	t.Helper()
+	dir := t.TempDir()
+	plain, sec := testutil.FreePort(t), 0
+	if secure {
+		sec = testutil.FreePort(t)
+	}
+	// Netty: the NIO factory cannot serve TLS.
+	cfg := serverCfg(dir, plain, sec, d) + "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n"
+	cfgPath := filepath.Join(dir, "zoo.cfg")
+	log4j := filepath.Join(dir, "log4j.properties")
+	for path, text := range map[string]string{cfgPath: cfg, log4j: "log4j.rootLogger=INFO, CONSOLE\n" +
+		"log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\nlog4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n" +
+		"log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n\n"} {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logPath := filepath.Join(dir, "zookeeper.out")
+	args := []string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-Djava.net.preferIPv4Stack=true",
+		"-Dlog4j.configuration=file:" + log4j, "-Dzookeeper.log.dir=" + dir, "-Dzookeeper.admin.enableServer=false"}
+	args = append(args, d.jvm...)
+	args = append(args, "-cp", jarPath(zkServerJars), "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
+	p := testutil.StartProcess(t, "", logPath, javaBin, args...)
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("ZooKeeper log:\n%s", testutil.TailFile(logPath, 60))
+		}
+	})
+	r := &running{kind: "zookeeper", plain: fmt.Sprintf("127.0.0.1:%d", plain), log: logPath,
+		secureWithHost: fmt.Sprintf("localhost:%d", plain)}
+	if secure {
+		r.secure = fmt.Sprintf("127.0.0.1:%d", sec)
+	}
+	waitRuok(t, r.plain, logPath, p.Exited())
+	return r
+}
+
+// results records, per server kind, whether each check passed.
+type results struct {
+	mu    sync.Mutex
+	order []string
+	res   map[string]map[string]bool
+}
+
+func (r *results) set(kind, check string, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.res == nil {
+		r.res = map[string]map[string]bool{}
+	}
+	if r.res[kind] == nil {
+		r.res[kind] = map[string]bool{}
+	}
+	if !slices.Contains(r.order, check) {
+		r.order = append(r.order, check)
+	}
+	r.res[kind][check] = ok
+}
+
+// forBothServers runs body against Apache ZooKeeper, then zkd, each a fresh
+// server with deployment d, and reports the checks only zkd fails.
+func forBothServers(t *testing.T, d deployment, secure bool, body func(t *testing.T, r *running, rec func(check string, ok bool))) {
+	rec := &results{}
+	for _, kind := range []string{"zookeeper", "zkd"} {
+		t.Run("server="+kind, func(t *testing.T) {
+			var r *running
+			if kind == "zookeeper" {
+				if os.Getenv("ZKD_COMPAT_REFERENCE") == "0" {
+					t.Skip("ZKD_COMPAT_REFERENCE=0: the reference run against Apache ZooKeeper is skipped")
+				}
+				r = startInteropZooKeeper(t, d, secure)
+			} else {
+				r = startInteropZkd(t, d, secure)
+			}
+			body(t, r, func(check string, ok bool) { rec.set(kind, check, ok) })
+		})
+	}
+	zk, zkd := rec.res["zookeeper"], rec.res["zkd"]
+	var only []string
+	for _, c := range rec.order {
+		if okZK, ran := zk[c]; ran && okZK {
+			if okZkd, ran := zkd[c]; !ran || !okZkd {
+				only = append(only, c)
+			}
+		}
+	}
+	if len(only) > 0 {
+		t.Errorf("zkd divergences (pass on Apache ZooKeeper, fail or missing on zkd):\n  %s", strings.Join(only, "\n  "))
+	}
+}
+
+// runCheckLines runs a client program that prints "ok NAME" / "FAIL NAME: DETAIL"
+// lines, one subtest each, and requires its "# done".
+func runCheckLines(t *testing.T, rec func(string, bool), prefix string, env []string, name string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), interopClient)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var context []string
+	done := false
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "ok "):
+			check := prefix + strings.TrimSpace(line[3:])
+			rec(check, t.Run(strings.TrimPrefix(check, prefix), func(*testing.T) {}))
+			context = context[:0]
+		case strings.HasPrefix(line, "FAIL "):
+			n, detail, _ := strings.Cut(line[5:], ": ")
+			ctxLines := strings.Join(context, "\n")
+			check := prefix + strings.TrimSpace(n)
+			rec(check, t.Run(strings.TrimSpace(n), func(t *testing.T) { t.Errorf("%s\n%s", detail, ctxLines) }))
+			context = context[:0]
+		case line == "# done":
+			done = true
+		case strings.HasPrefix(line, "# "):
+			context = append(context, line)
+			if len(context) > 40 {
+				context = context[1:]
+			}
+		}
+	}
+	werr := cmd.Wait()
+	if !done || werr != nil {
+		se := stderr.String()
+		if len(se) > 4000 {
+			se = se[len(se)-4000:]
+		}
+		t.Errorf("%s stopped before its end (%v); context:\n%s\nstderr:\n%s", filepath.Base(name), werr, strings.Join(context, "\n"), se)
+	}
+}
+
+// securityEnv is the certificates and JAAS files of the TLS and DIGEST-MD5
+// deployments.
+type securityEnv struct {
+	dir        string
+	pki        *testutil.PKI
+	serverJAAS string
+	clientJAAS string
+	log4j      string // quiet client logging
+}
+
+func newSecurityEnv(t *testing.T) *securityEnv {
+	t.Helper()
+	dir := t.TempDir()
+	e := &securityEnv{dir: dir, pki: testutil.NewPKI(t, dir)}
+	o := func(cn string) pkix.Name { return pkix.Name{CommonName: cn, Organization: []string{"zkd"}} }
+	e.pki.Issue(t, "server", o("server"), testutil.CertOptions{})
+	for _, n := range []string{"alice", "bob", "admin"} {
+		e.pki.Issue(t, n, o(n), testutil.CertOptions{})
+	}
+	e.pki.Issue(t, "expired", o("expired"), testutil.CertOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	// Signed by another CA, written beside the others.
+	other := testutil.NewPKI(t, t.TempDir())
+	foreign := other.Issue(t, "foreign", o("foreign"), testutil.CertOptions{})
+	for _, ext := range []string{".pem", ".crt", ".key"} {
+		b, err := os.ReadFile(strings.TrimSuffix(foreign.PEM, ".pem") + ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "foreign"+ext), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.serverJAAS = filepath.Join(dir, "server-jaas.conf")
+	e.clientJAAS = filepath.Join(dir, "client-jaas.conf")
+	e.log4j = filepath.Join(dir, "log4j-client.properties")
+	const digest = "org.apache.zookeeper.server.auth.DigestLoginModule"
+	for path, text := range map[string]string{
+		e.serverJAAS: `Server {
+	` + digest + ` required
+	user_bob="bobsecret"
+	user_super="supersecret";
+};
+`,
+		e.clientJAAS: `ClientBob { ` + digest + ` required username="bob" password="bobsecret"; };
+ClientWrong { ` + digest + ` required username="bob" password="wrong"; };
+ClientSuper { ` + digest + ` required username="super" password="supersecret"; };
+`,
+		e.log4j: "log4j.rootLogger=ERROR, STDERR\nlog4j.appender.STDERR=org.apache.log4j.ConsoleAppender\n" +
+			"log4j.appender.STDERR.Target=System.err\nlog4j.appender.STDERR.layout=org.apache.log4j.PatternLayout\n" +
+			"log4j.appender.STDERR.layout.ConversionPattern=%d %-5p %c{1} - %m%n\n",
+	} {
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+// mainDeployment is a Kafka-style secured server: TLS beside the plain port with
+// client certificates wanted, x509 and sasl providers, DIGEST-MD5 users, an x509
+// and a SASL super user.
+func (e *securityEnv) mainDeployment() deployment {
+	return deployment{cfg: strings.Join([]string{
+		"authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider",
+		"authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+		"X509AuthenticationProvider.superUser=CN=admin,O=zkd",
+		"superUser=super",
+		"ssl.keyStore.location=" + filepath.Join(e.dir, "server.pem"),
+		"ssl.keyStore.type=PEM",
+		"ssl.trustStore.location=" + e.pki.CAFile,
+		"ssl.trustStore.type=PEM",
+		"ssl.clientAuth=want",
+	}, "\n") + "\n", jvm: []string{"-Djava.security.auth.login.config=" + e.serverJAAS}}
+}
+
+func (e *securityEnv) javaClient(t *testing.T, rec func(string, bool), r *running, mode string, jvm []string, extra ...string) {
+	t.Helper()
+	classes := compileClients(t)
+	args := []string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-Djava.net.preferIPv4Stack=true",
+		"-Dlog4j.configuration=file:" + e.log4j, "-Djava.security.auth.login.config=" + e.clientJAAS}
+	args = append(args, jvm...)
+	args = append(args, "-cp", classes+":"+jarPath(zkServerJars, curatorJars), "SecurityClients", r.plain, r.secure, e.dir, mode)
+	runCheckLines(t, rec, "java/", nil, javaBin, append(args, extra...)...)
+}
+
+func TestSecurityInteropTLSAndDigest(t *testing.T) {
+	interopPrereqs(t, true)
+	e := newSecurityEnv(t)
+	script, _ := filepath.Abs(filepath.Join("testdata", "security", "security_kazoo.py"))
+	forBothServers(t, e.mainDeployment(), true, func(t *testing.T, r *running, rec func(string, bool)) {
+		t.Run("kazoo", func(t *testing.T) {
+			runCheckLines(t, rec, "kazoo/", []string{"PYTHONDONTWRITEBYTECODE=1"}, python3Bin, "-u", script, r.plain, r.secure, e.dir, "main")
+		})
+		t.Run("java", func(t *testing.T) { e.javaClient(t, rec, r, "main", nil) })
+		t.Run("zkCli", func(t *testing.T) {
+			out := zkCli(t, e, r.secure, "alice", "whoami")
+			ok := strings.Contains(out, "x509: CN=alice,O=zkd")
+			rec("zkCli/whoami-over-tls", ok)
+			if !ok {
+				t.Errorf("zkCli whoami over TLS printed:\n%s", out)
+			}
+		})
+	})
+}
+
+func TestSecurityInteropEnforcedSASL(t *testing.T) {
+	interopPrereqs(t, true)
+	e := newSecurityEnv(t)
+	d := e.mainDeployment()
+	d.cfg += "sessionRequireClientSASLAuth=true\n"
+	script, _ := filepath.Abs(filepath.Join("testdata", "security", "security_kazoo.py"))
+	forBothServers(t, d, true, func(t *testing.T, r *running, rec func(string, bool)) {
+		t.Run("kazoo", func(t *testing.T) {
+			runCheckLines(t, rec, "kazoo/", []string{"PYTHONDONTWRITEBYTECODE=1"}, python3Bin, "-u", script, r.plain, r.secure, e.dir, "enforce")
+		})
+		t.Run("java", func(t *testing.T) { e.javaClient(t, rec, r, "enforce", nil) })
+	})
+}
+
+// TestSecurityInteropKerberos: GSSAPI with a loopback MIT KDC, the server's
+// principal from a Krb5LoginModule keytab, the Java client's from its own;
+// kerberos.removeRealmFromPrincipal shortens the sasl id.
+func TestSecurityInteropKerberos(t *testing.T) {
+	interopPrereqs(t, false)
+	const realm = "ZKD.TEST"
+	kdc := testutil.StartKDC(t, realm, map[string]string{
+		"zookeeper/localhost": "zk.keytab",
+		"zkcli/app1.example":  "client.keytab",
+	})
+	e := newSecurityEnv(t)
+	serverJAAS := filepath.Join(kdc.Dir, "server-jaas.conf")
+	clientJAAS := filepath.Join(kdc.Dir, "client-jaas.conf")
+	const krb5 = "com.sun.security.auth.module.Krb5LoginModule"
+	for path, text := range map[string]string{
+		serverJAAS: fmt.Sprintf(`Server {
+	%s required useKeyTab=true keyTab="%s" storeKey=true useTicketCache=false
+	principal="zookeeper/localhost@%s";
+};
+`, krb5, kdc.Keytab("zk.keytab"), realm),
+		clientJAAS: fmt.Sprintf(`Client {
+	%s required useKeyTab=true keyTab="%s" storeKey=true useTicketCache=false doNotPrompt=true
+	principal="zkcli/app1.example@%s";
+};
+ClientBob { org.apache.zookeeper.server.auth.DigestLoginModule required username="bob" password="bobsecret"; };
+`, krb5, kdc.Keytab("client.keytab"), realm),
+	} {
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	krbJVM := []string{"-Djava.security.krb5.conf=" + kdc.Conf, "-Dsun.security.krb5.disableReferrals=true"}
+	d := deployment{
+		cfg: "authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n" +
+			"kerberos.removeRealmFromPrincipal=true\n",
+		jvm: append([]string{"-Djava.security.auth.login.config=" + serverJAAS}, krbJVM...),
+	}
+	forBothServers(t, d, false, func(t *testing.T, r *running, rec func(string, bool)) {
+		kr := *r
+		kr.plain = r.secureWithHost // the service principal is zookeeper/localhost
+		jvm := append([]string{"-Djava.security.auth.login.config=" + clientJAAS,
+			"-Dzookeeper.server.principal=zookeeper/localhost@" + realm}, krbJVM...)
+		classes := compileClients(t)
+		args := []string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-Djava.net.preferIPv4Stack=true",
+			"-Dlog4j.configuration=file:" + e.log4j}
+		args = append(args, jvm...)
+		args = append(args, "-cp", classes+":"+jarPath(zkServerJars, curatorJars), "SecurityClients",
+			kr.plain, "", e.dir, "kerberos", "zkcli/app1.example")
+		runCheckLines(t, rec, "java/", nil, javaBin, args...)
+	})
+}
+
+// zkCli runs `zkCli -server addr cmd` over TLS with cert and returns its output.
+func zkCli(t *testing.T, e *securityEnv, addr, cert string, cmd ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	args := []string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-Dlog4j.configuration=file:" + e.log4j,
+		"-Dzookeeper.client.secure=true", "-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty",
+		"-Dzookeeper.ssl.keyStore.location=" + filepath.Join(e.dir, cert+".pem"), "-Dzookeeper.ssl.keyStore.type=PEM",
+		"-Dzookeeper.ssl.trustStore.location=" + e.pki.CAFile, "-Dzookeeper.ssl.trustStore.type=PEM",
+		"-Dzookeeper.sasl.client=false",
+		"-cp", jarPath(zkServerJars), "org.apache.zookeeper.ZooKeeperMain", "-server", addr}
+	c := exec.CommandContext(ctx, javaBin, append(args, cmd...)...)
+	out, err := c.CombinedOutput()
+	if err != nil && ctx.Err() != nil {
+		t.Fatalf("zkCli did not finish: %v\n%s", err, out)
+	}
+	return string(out)
+}
