@@ -35,7 +35,7 @@ var graph = map[string]rule{
 	"jute":     {thirdParty: []string{"github.com/valyala/bytebufferpool"}},
 	"internal": {},
 	"datatree": {module: []string{"jute", "internal"}, thirdParty: []string{"github.com/cespare/xxhash/v2"}},
-	"difftest": {module: []string{"jute"}}, // differential tester: a client like bench
+	"difftest": {module: []string{"jute", "internal"}}, // differential tester: a client like bench (raw: internal/zktest/raw)
 	"txnlog":   {module: []string{"internal"}, thirdParty: []string{"golang.org/x/sys"}},
 	"snapshot": {module: []string{"datatree", "jute", "internal"}, thirdParty: []string{"github.com/klauspost/compress"}},
 	"quorum": {
@@ -72,6 +72,15 @@ var graph = map[string]rule{
 	// the server assembly, test harnesses and reconfig, so it needs nothing of zkd.
 	"zoocfg": {module: []string{"internal"}},
 	"compat": {}, // tests only: real clients against a bin/zkd the tests build and run
+
+	// Test support. internal/zktest starts servers (in-process, as processes, as
+	// ensembles) for every test, so it may import any package; its raw client is a
+	// jute client only, so that difftest can judge zkd as any client would.
+	"internal/zktest":     {anyModule: true, thirdParty: []string{"github.com/go-zookeeper/zk"}},
+	"internal/zktest/raw": {module: []string{"jute"}},
+	// tests/ (in-process) and tests/e2e (the built binary): the tests that start
+	// whole servers, outside package main.
+	"tests": {anyModule: true, thirdParty: []string{"github.com/go-zookeeper/zk"}},
 }
 
 // mainRule is main.go's row: it wires everything, so it may import every package.
