@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"zkd/bench"
+	"zkd/internal/zktest"
 	"zkd/netloop"
 )
 
@@ -38,7 +39,7 @@ func startBenchNull(t *testing.T) string {
 // accounting: every request answered, none with an error.
 func TestBenchNullServerAnswersItsWorkloads(t *testing.T) {
 	addr := startBenchNull(t)
-	cfg := smallBenchConfig(addr)
+	cfg := zktest.BenchConfig(addr)
 	cfg.Label = bench.NullServerLabel
 	cfg.Duration = 300 * time.Millisecond
 	ran := 0
@@ -52,7 +53,7 @@ func TestBenchNullServerAnswersItsWorkloads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkBenchResult(t, cfg, w, res)
+			zktest.CheckBenchResult(t, cfg, w, res)
 		})
 	}
 	if ran == 0 {
@@ -66,7 +67,7 @@ func TestBenchNullServerAnswersItsWorkloads(t *testing.T) {
 func TestBenchNullAndDiskLimitsGiveFractions(t *testing.T) {
 	ctx := context.Background()
 	const wl = "create-c32"
-	zcfg := smallBenchConfig(startBenchZkd(t))
+	zcfg := zktest.BenchConfig(startBenchZkd(t))
 	zcfg.Duration = 300 * time.Millisecond
 	ncfg := zcfg
 	ncfg.Addr, ncfg.Label = startBenchNull(t), bench.NullServerLabel
@@ -77,7 +78,7 @@ func TestBenchNullAndDiskLimitsGiveFractions(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s on %s: %v", wl, cfg.Label, err)
 		}
-		checkBenchResult(t, cfg, w, res)
+		zktest.CheckBenchResult(t, cfg, w, res)
 		runs = append(runs, res)
 	}
 	batch, entry, ok := bench.DiskShape(zcfg, wl)

@@ -57,8 +57,8 @@ func (b *LogBuffer) Logger() *slog.Logger {
 }
 
 // Server is an in-process zkd started by StartServer. The embedded instance is
-// the running one; Stop (the instance's) and Restart take it down and up again on
-// the same data directory and client port.
+// the current one; Stop (the instance's), Start and Restart take it down and up
+// again on the same data directory and client port.
 type Server struct {
 	*server.Server
 	// Log holds everything every incarnation logged; it is printed when the test
@@ -111,6 +111,18 @@ func (s *Server) ConnectString() string { return s.cfg.ClientAddr }
 // DataDir is the instance's data directory; it outlives restarts.
 func (s *Server) DataDir() string { return s.cfg.DataDir }
 
+// Start starts a new instance on the same data directory and client port, after
+// Stop. It returns the error instead of failing the test, for callers off the
+// test's goroutine.
+func (s *Server) Start() error {
+	in, err := Start(s.cfg, s.Log.Logger())
+	if err != nil {
+		return err
+	}
+	s.Server = in
+	return nil
+}
+
 // Restart stops the instance if it runs and starts a new one on the same data
 // directory and client port.
 func (s *Server) Restart() {
@@ -118,9 +130,7 @@ func (s *Server) Restart() {
 	if err := s.Server.Stop(); err != nil {
 		s.t.Errorf("stop: %v", err)
 	}
-	in, err := Start(s.cfg, s.Log.Logger())
-	if err != nil {
+	if err := s.Start(); err != nil {
 		s.t.Fatalf("restart: %v", err)
 	}
-	s.Server = in
 }
