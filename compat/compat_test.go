@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"zkd/internal/testutil"
+	"zkd/internal/zktest"
 )
 
 // Bounds on waits. They stop hangs; none of them asserts how fast a server is.
@@ -170,7 +171,6 @@ func logTail(t *testing.T, what, path string, n int) {
 type server struct {
 	kind string // "zookeeper" or "zkd"
 	addr string // 127.0.0.1:port
-	port int
 }
 
 // The zoo.cfg settings both servers get, so that clients see the same rules:
@@ -181,47 +181,18 @@ const (
 	containerCheckMs = "500"
 )
 
-// startZkd starts bin/zkd from a zoo.cfg on a free port; it is stopped in Cleanup.
+// startZkd starts bin/zkd from a zoo.cfg on a free port; it is stopped in
+// Cleanup, where it must exit on SIGTERM alone.
 func startZkd(t *testing.T) *server {
 	t.Helper()
-	bin := testutil.BuildZkd(t)
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	cfg := testutil.ZooCfg(filepath.Join(dir, "data"), port,
-		"4lw.commands.whitelist=*\n"+commonCfg+"znode.container.checkIntervalMs="+containerCheckMs+"\n")
-	cfgPath := filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "zkd.log")
-	proc := testutil.StartProcess(t, "", logPath, bin, cfgPath)
+	p := zktest.StartProcess(t, zktest.ProcessOptions{
+		Extra: "4lw.commands.whitelist=*\n" + commonCfg + "znode.container.checkIntervalMs=" + containerCheckMs + "\n"})
 	t.Cleanup(func() {
-		if !proc.Stop() {
+		if !p.Stop() {
 			t.Errorf("zkd did not exit after SIGTERM; killed it")
 		}
-		if t.Failed() {
-			logTail(t, "zkd log", logPath, 60)
-		}
 	})
-
-	s := &server{kind: "zkd", addr: fmt.Sprintf("127.0.0.1:%d", port), port: port}
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-proc.Exited():
-			logTail(t, "zkd log", logPath, 40)
-			t.Fatalf("zkd exited during start-up: %v", proc.Cmd.ProcessState)
-		default:
-		}
-		if r, err := fourLetter(s.addr, "ruok"); err == nil && r == "imok" {
-			return s
-		}
-		if time.Now().After(deadline) {
-			logTail(t, "zkd log", logPath, 40)
-			t.Fatalf("zkd did not answer ruok on %s within %v", s.addr, startTimeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return &server{kind: "zkd", addr: p.ConnectString()}
 }
 
 // conformanceKit returns the conformance kit directory (../../shared/conformance,
@@ -294,7 +265,7 @@ func startZooKeeper(t *testing.T) *server {
 	if perr != nil {
 		t.Fatalf("zk-standalone.sh printed %q, want a pid", out)
 	}
-	return &server{kind: "zookeeper", addr: fmt.Sprintf("127.0.0.1:%d", port), port: port}
+	return &server{kind: "zookeeper", addr: fmt.Sprintf("127.0.0.1:%d", port)}
 }
 
 // --- running a suite on both servers ---

@@ -1,8 +1,9 @@
 // Package compat proves that real, unmodified ZooKeeper clients work against zkd.
 //
 // Its tests build bin/zkd from the repository root, start it as a process from a
-// zoo.cfg on a free 127.0.0.1 port, and drive it with four independently written
-// clients, each exercising far more than a smoke test:
+// zoo.cfg on a free 127.0.0.1 port (internal/zktest.StartProcess), and drive it
+// with four independently written clients, each exercising far more than a smoke
+// test:
 //
 //   - Java zkCli (ZooKeeperMain 3.8): every command of the CLI that talks to the
 //     server, fed one JVM a script of commands (testdata/zkcli.script), each
@@ -24,6 +25,9 @@
 // parent test logs it as one; a check that fails against both is a test or client
 // problem. Set ZKD_COMPAT_REFERENCE=0 to skip the ZooKeeper runs, and
 // ZKD_CONFORMANCE_DIR to use a conformance kit somewhere else.
+//
+// TestReferenceClients runs the four suites one after another against a single
+// zkd, without the reference runs: the clients an operator's server meets.
 //
 // The package has no non-test code. Its tests skip under -short, and skip when a
 // client or the JDK is missing unless the environment variable CI is set, in which
