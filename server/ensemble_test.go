@@ -1,89 +1,26 @@
-package server
+package server_test
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
-	"zkd/internal/testutil"
-	"zkd/zoocfg"
+	"zkd/internal/zktest"
 )
 
-// startEnsemble starts n in-process members from zoo.cfg text, as an operator's
-// three zoo.cfg files would describe them (tick of 100 ms).
-func startEnsemble(t *testing.T, n int) []*Server {
-	t.Helper()
-	var lines []string
-	clients := make([]int, n)
-	for i := range n {
-		clients[i] = testutil.FreePort(t)
-		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d;127.0.0.1:%d", i+1,
-			testutil.FreePort(t), testutil.FreePort(t), clients[i]))
-	}
-	servers := make([]*Server, n)
-	errs := make(chan error, n)
-	for i := range n {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "myid"), fmt.Appendf(nil, "%d\n", i+1), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		text := fmt.Sprintf("tickTime=100\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nadmin.enableServer=false\npreAllocSize=1024\n%s\n",
-			dir, strings.Join(lines, "\n"))
-		cfg, err := zoocfg.Parse(filepath.Join(dir, "zoo.cfg"), []byte(text))
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			s, err := Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
-			servers[i] = s
-			errs <- err
-		}()
-	}
-	for range n {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		for _, s := range servers {
-			if s != nil {
-				_ = s.Stop()
-			}
-		}
-	})
-	return servers
-}
-
-func leaderOf(t *testing.T, servers []*Server) int {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		for i, s := range servers {
-			if s != nil && s.Replica().Mode() == "leader" {
-				return i
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("no leader elected")
-	return -1
-}
-
+// Three members started from zoo.cfg text with server.N lines and myid files
+// (zktest.StartCluster, a 100 ms tick) serve writes through a follower, and after
+// the leader stops the other two elect a new one and keep its sessions.
 func TestThreeMembersServeAndSurviveTheLeadersLoss(t *testing.T) {
-	servers := startEnsemble(t, 3)
-	lead := leaderOf(t, servers)
+	c3 := zktest.StartCluster(t, 3, zktest.ClusterOptions{})
+	lead := c3.Leader()
 	var addrs []string
-	for _, s := range servers {
-		addrs = append(addrs, s.Addr().String())
+	for i := range c3.N() {
+		addrs = append(addrs, c3.Addr(i))
 	}
 	follower := (lead + 1) % 3
-	conn, _, err := zk.Connect([]string{addrs[follower]}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	conn, _, err := zk.Connect([]string{addrs[follower]}, 10*time.Second, zk.WithLogger(zktest.NopLogger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,14 +32,14 @@ func TestThreeMembersServeAndSurviveTheLeadersLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, s := range servers {
-		if got := s.Replica().Mode(); i != lead && got != "follower" {
+	for i := range c3.N() {
+		if got := c3.Member(i).Replica().Mode(); i != lead && got != "follower" {
 			t.Fatalf("member %d reports mode %q", i+1, got)
 		}
 	}
 	// Every member serves the write after a sync.
 	for _, a := range addrs {
-		c, _, err := zk.Connect([]string{a}, 10*time.Second, zk.WithLogger(nopLogger{}))
+		c, _, err := zk.Connect([]string{a}, 10*time.Second, zk.WithLogger(zktest.NopLogger))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,15 +54,12 @@ func TestThreeMembersServeAndSurviveTheLeadersLoss(t *testing.T) {
 
 	// The leader goes away; the others elect a new one and keep the session and
 	// its ephemeral.
-	if err := servers[lead].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	servers[lead] = nil
-	next := leaderOf(t, servers)
+	c3.Stop(lead)
+	next := c3.Leader()
 	if next == lead {
 		t.Fatal("the stopped member still leads")
 	}
-	c, _, err := zk.Connect([]string{addrs[(lead+1)%3], addrs[(lead+2)%3]}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	c, _, err := zk.Connect([]string{addrs[(lead+1)%3], addrs[(lead+2)%3]}, 10*time.Second, zk.WithLogger(zktest.NopLogger))
 	if err != nil {
 		t.Fatal(err)
 	}
