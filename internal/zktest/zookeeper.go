@@ -114,7 +114,7 @@ func launchZooKeeper(t testing.TB, java, classpath string, opts ZooKeeperOptions
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-Xms64m", "-Xmx" + opts.Heap, "-XX:+UseSerialGC", "-Djava.net.preferIPv4Stack=true",
+	args := []string{"-Xms64m", "-Xmx" + opts.Heap, "-XX:+UseG1GC", "-Djava.net.preferIPv4Stack=true",
 		"-Dfile.encoding=UTF-8", "-Djava.awt.headless=true",
 		"-Dlog4j.configuration=file:" + filepath.Join(dir, "log4j.properties"),
 		"-Dzookeeper.jmx.log4j.disable=true", "-Dzookeeper.log.dir=" + dir}
