@@ -19,12 +19,11 @@
 //     across two sessions.
 //
 // Each suite runs twice in the same test run: against Apache ZooKeeper 3.8 (Debian's
-// package, started with ../../shared/conformance/zk-standalone.sh) and against zkd,
-// as subtests server=zookeeper and server=zkd, with one subtest per check. A check
-// that passes against ZooKeeper and fails against zkd is a zkd divergence, and the
-// parent test logs it as one; a check that fails against both is a test or client
-// problem. Set ZKD_COMPAT_REFERENCE=0 to skip the ZooKeeper runs, and
-// ZKD_CONFORMANCE_DIR to use a conformance kit somewhere else.
+// package, java run directly by zktest.StartZooKeeper) and against zkd, as subtests
+// server=zookeeper and server=zkd, with one subtest per check. A check that passes
+// against ZooKeeper and fails against zkd is a zkd divergence, and the parent test
+// logs it as one; a check that fails against both is a test or client problem. Set
+// ZKD_COMPAT_REFERENCE=0 to skip the ZooKeeper runs.
 //
 // TestReferenceClients runs the four suites one after another against a single
 // zkd, without the reference runs: the clients an operator's server meets.
