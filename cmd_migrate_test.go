@@ -16,6 +16,7 @@ import (
 
 	"zkd/datatree"
 	"zkd/internal/vfs"
+	"zkd/internal/zktest"
 	"zkd/jute"
 	"zkd/snapshot"
 	"zkd/zkdisk"
@@ -204,7 +205,7 @@ func TestLoadZkdDataDirReplaysTheLog(t *testing.T) {
 			_ = in.Stop()
 		}
 	})
-	c, _ := connectZK(t, in.Addr().String(), 20*time.Second)
+	c, _ := zktest.ConnectZK(t, in.Addr().String(), 20*time.Second)
 	open := zk.WorldACL(zk.PermAll)
 	must := func(err error) {
 		t.Helper()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"zkd/internal/zktest"
 	"zkd/jute"
 	"zkd/zoocfg"
 )
@@ -64,31 +65,31 @@ func TestBuildTimeFromLdflags(t *testing.T) {
 // Each probe mode says healthy against a serving zkd and unhealthy when it
 // cannot be: nothing listening, or ruok off the whitelist.
 func TestProbeModes(t *testing.T) {
-	s := startServer(t)
+	s := zktest.StartServer(t)
 	deadline := func() time.Time { return time.Now().Add(10 * time.Second) }
-	if msg, err := probeRuok(s.addr, deadline()); err != nil || msg != "imok" {
+	if msg, err := probeRuok(s.ConnectString(), deadline()); err != nil || msg != "imok" {
 		t.Errorf("ruok: %q %v", msg, err)
 	}
-	if msg, err := probeSrvr(s.addr, deadline()); err != nil || msg != "Mode: standalone" {
+	if msg, err := probeSrvr(s.ConnectString(), deadline()); err != nil || msg != "Mode: standalone" {
 		t.Errorf("srvr: %q %v", msg, err)
 	}
-	msg, err := probeSession(s.addr, deadline())
+	msg, err := probeSession(s.ConnectString(), deadline())
 	if err != nil || !strings.HasPrefix(msg, "session 0x") {
 		t.Fatalf("session: %q %v", msg, err)
 	}
 	// The probe's session is closed, not left to expire.
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	zktest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if n := s.Sessions().SessionCount(); n != 0 {
 			return fmt.Errorf("%d sessions left", n)
 		}
 		return nil
 	})
 
-	strict := startServer(t, func(c *zoocfg.Config) { c.FourLetterWords = []string{"srvr"} })
-	if _, err := probeRuok(strict.addr, deadline()); err == nil || !strings.Contains(err.Error(), "whitelist") {
+	strict := zktest.StartServer(t, func(c *zoocfg.Config) { c.FourLetterWords = []string{"srvr"} })
+	if _, err := probeRuok(strict.ConnectString(), deadline()); err == nil || !strings.Contains(err.Error(), "whitelist") {
 		t.Errorf("ruok off the whitelist: %v", err)
 	}
-	if _, err := probeSrvr(strict.addr, deadline()); err != nil {
+	if _, err := probeSrvr(strict.ConnectString(), deadline()); err != nil {
 		t.Errorf("srvr is always on: %v", err)
 	}
 	closed := "127.0.0.1:1"
@@ -101,7 +102,7 @@ func TestProbeModes(t *testing.T) {
 	if code := probeMain([]string{"-mode", "nosuch"}); code != 2 {
 		t.Errorf("bad -mode: exit %d, want 2", code)
 	}
-	if code := probeMain([]string{"-server", s.addr, "-mode", "srvr"}); code != 0 {
+	if code := probeMain([]string{"-server", s.ConnectString(), "-mode", "srvr"}); code != 0 {
 		t.Errorf("probe -mode srvr: exit %d", code)
 	}
 	if code := probeMain([]string{"-server", closed, "-timeout", "2s"}); code != 1 {

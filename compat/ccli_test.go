@@ -48,10 +48,16 @@ func cliMTDialect() *dialect {
 // client, with two sessions.
 func TestCClient(t *testing.T) {
 	long(t)
+	forEachServer(t, cClientSuite(t))
+}
+
+// cClientSuite checks cli_mt is there and returns what runs it against a server.
+func cClientSuite(t *testing.T) func(*suite) {
+	t.Helper()
 	need(t, cliMT)
 	d := cliMTDialect()
-	forEachServer(t, func(s *suite) {
+	return func(s *suite) {
 		steps := parseScript(s.t, d, testdata(s.t, "cli_mt.script"), map[string]string{"SERVER": s.server.addr})
 		s.runScript(d, steps)
-	})
+	}
 }

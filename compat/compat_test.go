@@ -6,7 +6,6 @@ package compat
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -14,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,12 +20,12 @@ import (
 	"time"
 
 	"zkd/internal/testutil"
+	"zkd/internal/zktest"
 )
 
 // Bounds on waits. They stop hangs; none of them asserts how fast a server is.
 const (
-	startTimeout = 90 * time.Second // a server (JVM or zkd) to answer ruok
-	stopTimeout  = 20 * time.Second // a process to exit after SIGTERM
+	stopTimeout = 20 * time.Second // a client process to exit
 )
 
 // envReference set to "0" skips the Apache ZooKeeper runs.
@@ -44,7 +42,7 @@ const (
 
 // zkJars is the classpath of zkCli, and with curatorJars of the Curator program:
 // zookeeper.jar's manifest pulls in jute, netty and friends; the rest is what
-// Debian's manifest misses (see ../../shared/conformance/lib/common.sh).
+// Debian's manifest misses (internal/zktest/zookeeper.go lists the server's).
 var zkJars = []string{
 	"zookeeper.jar", "zookeeper-jute.jar", "netty-codec.jar", "netty-resolver.jar",
 	"netty-transport-native-unix-common.jar", "slf4j-api.jar", "slf4j-log4j12.jar", "log4j-1.2.jar",
@@ -170,7 +168,6 @@ func logTail(t *testing.T, what, path string, n int) {
 type server struct {
 	kind string // "zookeeper" or "zkd"
 	addr string // 127.0.0.1:port
-	port int
 }
 
 // The zoo.cfg settings both servers get, so that clients see the same rules:
@@ -181,120 +178,27 @@ const (
 	containerCheckMs = "500"
 )
 
-// startZkd starts bin/zkd from a zoo.cfg on a free port; it is stopped in Cleanup.
+// startZkd starts bin/zkd from a zoo.cfg on a free port; it is stopped in
+// Cleanup, where it must exit on SIGTERM alone.
 func startZkd(t *testing.T) *server {
 	t.Helper()
-	bin := testutil.BuildZkd(t)
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	cfg := testutil.ZooCfg(filepath.Join(dir, "data"), port,
-		"4lw.commands.whitelist=*\n"+commonCfg+"znode.container.checkIntervalMs="+containerCheckMs+"\n")
-	cfgPath := filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "zkd.log")
-	proc := testutil.StartProcess(t, "", logPath, bin, cfgPath)
+	p := zktest.StartProcess(t, zktest.ProcessOptions{
+		Extra: "4lw.commands.whitelist=*\n" + commonCfg + "znode.container.checkIntervalMs=" + containerCheckMs + "\n"})
 	t.Cleanup(func() {
-		if !proc.Stop() {
+		if !p.Stop() {
 			t.Errorf("zkd did not exit after SIGTERM; killed it")
 		}
-		if t.Failed() {
-			logTail(t, "zkd log", logPath, 60)
-		}
 	})
-
-	s := &server{kind: "zkd", addr: fmt.Sprintf("127.0.0.1:%d", port), port: port}
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-proc.Exited():
-			logTail(t, "zkd log", logPath, 40)
-			t.Fatalf("zkd exited during start-up: %v", proc.Cmd.ProcessState)
-		default:
-		}
-		if r, err := fourLetter(s.addr, "ruok"); err == nil && r == "imok" {
-			return s
-		}
-		if time.Now().After(deadline) {
-			logTail(t, "zkd log", logPath, 40)
-			t.Fatalf("zkd did not answer ruok on %s within %v", s.addr, startTimeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return &server{kind: "zkd", addr: p.ConnectString()}
 }
 
-// conformanceKit returns the conformance kit directory (../../shared/conformance,
-// or $ZKD_CONFORMANCE_DIR).
-func conformanceKit(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("ZKD_CONFORMANCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "conformance")
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
-
-// startZooKeeper starts Apache ZooKeeper 3.8 with the conformance kit on a free
-// port, with the same settings as startZkd; it is stopped in Cleanup.
+// startZooKeeper starts Apache ZooKeeper 3.8 (Debian's jars, java run directly)
+// on a free port, with the same settings as startZkd; it is stopped in Cleanup.
 func startZooKeeper(t *testing.T) *server {
 	t.Helper()
-	kit := conformanceKit(t)
-	need(t, filepath.Join(kit, "zk-standalone.sh"), filepath.Join(kit, "zk-standalone-stop.sh"), javaBin, "bash")
-	needJars(t, zkJars)
-	dir := filepath.Join(t.TempDir(), "zk") // the kit wants a missing or empty directory
-	port := testutil.FreePort(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout+10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(kit, "zk-standalone.sh"), strconv.Itoa(port), dir)
-	cmd.Env = append(os.Environ(),
-		"ZK_HEAP=512m", "ZK_TICKTIME=2000", fmt.Sprintf("ZK_START_TIMEOUT=%d", int(startTimeout/time.Second)),
-		"ZK_EXTRA_CFG="+commonCfg,
-		"ZK_EXTRA_JVMFLAGS=-Dznode.container.checkIntervalMs="+containerCheckMs)
-	// The kit runs java in the background of its script, so java stays in the
-	// script's process group: Cleanup can kill the group if the stop script fails.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	pid, perr := strconv.Atoi(strings.TrimSpace(string(out))) // the java process
-	t.Cleanup(func() {
-		stop := exec.Command("bash", filepath.Join(kit, "zk-standalone-stop.sh"), dir)
-		done := make(chan error, 1)
-		if err := stop.Start(); err == nil {
-			go func() { done <- stop.Wait() }()
-			select {
-			case <-done:
-			case <-time.After(stopTimeout + 5*time.Second):
-				_ = stop.Process.Kill()
-			}
-		}
-		// java runs in the start script's process group; if the stop script could
-		// not end it, end the group.
-		switch {
-		case cmd.Process == nil:
-		case perr != nil: // the script failed or timed out: java may be running
-			killGroup(cmd.Process.Pid, syscall.SIGKILL)
-		case syscall.Kill(pid, 0) == nil:
-			t.Errorf("ZooKeeper (pid %d) still running after zk-standalone-stop.sh; killing its group", pid)
-			killGroup(cmd.Process.Pid, syscall.SIGKILL)
-		}
-		if t.Failed() {
-			logTail(t, "ZooKeeper log", filepath.Join(dir, "zookeeper.out"), 40)
-		}
-	})
-	if err != nil {
-		t.Fatalf("zk-standalone.sh: %v\n%s", err, stderr.String())
-	}
-	if perr != nil {
-		t.Fatalf("zk-standalone.sh printed %q, want a pid", out)
-	}
-	return &server{kind: "zookeeper", addr: fmt.Sprintf("127.0.0.1:%d", port), port: port}
+	z := zktest.StartZooKeeper(t, zktest.ZooKeeperOptions{Extra: commonCfg,
+		JVMFlags: []string{"-Dznode.container.checkIntervalMs=" + containerCheckMs}})
+	return &server{kind: "zookeeper", addr: z.Addr}
 }
 
 // --- running a suite on both servers ---

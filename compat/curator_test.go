@@ -45,11 +45,18 @@ func compileCurator(t *testing.T) string {
 // transactions and node kinds, one subtest per check the program prints.
 func TestCurator(t *testing.T) {
 	long(t)
+	forEachServer(t, curatorSuite(t))
+}
+
+// curatorSuite compiles the Curator program and returns what runs it against a
+// server.
+func curatorSuite(t *testing.T) func(*suite) {
+	t.Helper()
 	need(t, javaBin, "javac")
 	needJars(t, zkJars, curatorJars)
 	classes := compileCurator(t)
 	log4j := testdata(t, "log4j-client.properties")
-	forEachServer(t, func(s *suite) {
+	return func(s *suite) {
 		p, err := startProc(s.t, "CuratorCompat", nil, false, javaBin, "-Xmx512m", "-XX:TieredStopAtLevel=1",
 			"-Dlog4j.configuration=file:"+log4j, "-cp", classes+":"+classpath(zkJars, curatorJars),
 			"CuratorCompat", s.server.addr)
@@ -57,5 +64,5 @@ func TestCurator(t *testing.T) {
 			s.t.Fatal(err)
 		}
 		s.runCheckLines(p, 3*time.Minute, nil)
-	})
+	}
 }

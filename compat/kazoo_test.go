@@ -13,9 +13,16 @@ import (
 // a proxy the test cuts and heals when the script asks ("@cut", "@heal").
 func TestKazoo(t *testing.T) {
 	long(t)
+	forEachServer(t, kazooSuite(t))
+}
+
+// kazooSuite checks kazoo is there and returns what runs its script against a
+// server.
+func kazooSuite(t *testing.T) func(*suite) {
+	t.Helper()
 	need(t, python3, kazooDir)
 	script := testdata(t, "kazoo_compat.py")
-	forEachServer(t, func(s *suite) {
+	return func(s *suite) {
 		px := testutil.StartProxy(s.t, s.server.addr)
 		p, err := startProc(s.t, "kazoo_compat.py", []string{"PYTHONDONTWRITEBYTECODE=1"}, true,
 			python3, "-u", script, s.server.addr, px.Addr())
@@ -33,5 +40,5 @@ func TestKazoo(t *testing.T) {
 			}
 			return p.send("ok")
 		})
-	})
+	}
 }

@@ -47,11 +47,18 @@ func zkcliDialect(log4j string) *dialect {
 // to the server, in one JVM against each server.
 func TestZkCli(t *testing.T) {
 	long(t)
+	forEachServer(t, zkCliSuite(t))
+}
+
+// zkCliSuite checks zkCli's jars are there and returns what runs the script
+// against a server.
+func zkCliSuite(t *testing.T) func(*suite) {
+	t.Helper()
 	need(t, javaBin)
 	needJars(t, zkJars)
 	d := zkcliDialect(testdata(t, "log4j-client.properties"))
-	forEachServer(t, func(s *suite) {
+	return func(s *suite) {
 		steps := parseScript(s.t, d, testdata(s.t, "zkcli.script"), map[string]string{"SERVER": s.server.addr})
 		s.runScript(d, steps)
-	})
+	}
 }

@@ -1,15 +1,11 @@
 package difftest
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
-	"fmt"
-	"io"
 	"net"
-	"syscall"
 	"time"
 
+	"zkd/internal/zktest/raw"
 	"zkd/jute"
 )
 
@@ -17,19 +13,15 @@ import (
 // not answer within the I/O timeout, after which the connection is closed by us).
 var errClosed = errors.New("difftest: connection closed by the server")
 
-// maxFrame bounds a reply frame; the tester never asks for anything near it.
-const maxFrame = 4 << 20
-
-// conn is one session's connection: hand-built frames over TCP. It is owned by one
-// goroutine.
+// conn is one session's connection: the repository's raw client (hand-built
+// frames over TCP), with a server that stops answering treated as one that closed
+// the connection. It is owned by one goroutine.
 type conn struct {
-	nc      net.Conn
-	r       *bufio.Reader
-	sid     int64
-	passwd  []byte
-	xid     int32
-	timeout time.Duration // bound on every blocking read or write; never an assertion
-	// events holds the notifications read since the last takeEvents, in arrival order.
+	rc     *raw.Conn
+	sid    int64
+	passwd []byte
+	// events holds notifications carried over from an earlier connection of the
+	// slot; takeEvents returns them before the ones this connection read.
 	events []event
 	closed bool
 }
@@ -46,82 +38,28 @@ type event struct {
 // a new session (sid 0) or to reattach sid. ok is false when the server answered
 // with the "invalid session" response.
 func dialSession(addr string, timeout time.Duration, sessionTimeoutMs int32, sid int64, passwd []byte) (c *conn, ok bool, err error) {
-	nc, err := net.DialTimeout("tcp", addr, timeout)
+	rc, resp, err := raw.Connect(addr, timeout, sessionTimeoutMs, sid, passwd)
 	if err != nil {
 		return nil, false, err
-	}
-	c = &conn{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), timeout: timeout}
-	if passwd == nil {
-		passwd = make([]byte, 16)
-	}
-	req := jute.ConnectRequest{TimeOut: sessionTimeoutMs, SessionID: sid, Passwd: passwd, HasReadOnly: true}
-	if err := c.writeFrame(req.Append(nil)); err != nil {
-		nc.Close()
-		return nil, false, err
-	}
-	b, err := c.readFrame()
-	if err != nil {
-		nc.Close()
-		return nil, false, fmt.Errorf("read ConnectResponse: %w", err)
-	}
-	var resp jute.ConnectResponse
-	d := jute.NewDecoder(b)
-	resp.Decode(&d)
-	if d.Err() != nil {
-		nc.Close()
-		return nil, false, fmt.Errorf("decode ConnectResponse % x: %w", b, d.Err())
 	}
 	if resp.SessionID == 0 || resp.TimeOut <= 0 {
-		nc.Close()
+		rc.Close()
 		return nil, false, nil
 	}
-	c.sid = resp.SessionID
-	c.passwd = append([]byte(nil), resp.Passwd...)
-	return c, true, nil
+	return &conn{rc: rc, sid: rc.SessionID, passwd: rc.Passwd}, true, nil
 }
 
 func (c *conn) close() {
 	if !c.closed {
 		c.closed = true
-		c.nc.Close()
+		c.rc.Close()
 	}
-}
-
-func (c *conn) writeFrame(payload []byte) error {
-	if err := c.nc.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
-		return err
-	}
-	b := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(payload)), uint32(len(payload)))
-	_, err := c.nc.Write(append(b, payload...))
-	return err
-}
-
-func (c *conn) readFrame() ([]byte, error) {
-	if err := c.nc.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
-		return nil, err
-	}
-	var hdr [4]byte
-	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
-		return nil, err
-	}
-	n := int32(binary.BigEndian.Uint32(hdr[:]))
-	if n < 0 || n > maxFrame {
-		return nil, fmt.Errorf("server sent frame length %d", n)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(c.r, b); err != nil {
-		return nil, err
-	}
-	return b, nil
 }
 
 // isClosedErr reports whether err means the connection is gone: EOF, reset, or a
 // read that timed out (a server that stops answering is treated as having closed).
 func isClosedErr(err error) bool {
-	var ne net.Error
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, net.ErrClosed) || (errors.As(err, &ne) && ne.Timeout())
+	return raw.IsClosed(err) || errors.Is(err, net.ErrClosed) || raw.IsTimeout(err)
 }
 
 // reply is one decoded reply header and its body (owned by the caller).
@@ -138,55 +76,23 @@ func (c *conn) call(xid int32, op jute.OpCode, body []byte) (reply, error) {
 	if c.closed {
 		return reply{}, errClosed
 	}
-	if xid == 0 {
-		c.xid++
-		xid = c.xid
-	}
-	h := jute.RequestHeader{Xid: xid, Type: op}
-	if err := c.writeFrame(append(h.Append(nil), body...)); err != nil {
+	h, rb, err := c.rc.Call(xid, op, body)
+	if err != nil {
 		c.close()
 		if isClosedErr(err) {
 			return reply{}, errClosed
 		}
 		return reply{}, err
 	}
-	for {
-		b, err := c.readFrame()
-		if err != nil {
-			c.close()
-			if isClosedErr(err) {
-				return reply{}, errClosed
-			}
-			return reply{}, err
-		}
-		var rh jute.ReplyHeader
-		d := jute.NewDecoder(b)
-		rh.Decode(&d)
-		if d.Err() != nil {
-			c.close()
-			return reply{}, fmt.Errorf("short reply frame % x", b)
-		}
-		if rh.Xid == jute.XidNotification {
-			var ev jute.WatcherEvent
-			ev.Decode(&d)
-			if d.Err() != nil {
-				c.close()
-				return reply{}, fmt.Errorf("bad notification % x: %w", b, d.Err())
-			}
-			c.events = append(c.events, event{zxid: int64(rh.Zxid), typ: ev.Type, state: ev.State, path: jute.Clone(ev.Path)})
-			continue
-		}
-		if rh.Xid != xid {
-			c.close()
-			return reply{}, fmt.Errorf("%v: reply xid %d, want %d", op, rh.Xid, xid)
-		}
-		return reply{hdr: rh, body: d.Rest()}, nil
-	}
+	return reply{hdr: h, body: rb}, nil
 }
 
 // takeEvents returns and clears the recorded notifications.
 func (c *conn) takeEvents() []event {
 	ev := c.events
 	c.events = nil
+	for _, e := range c.rc.TakeEvents() {
+		ev = append(ev, event{zxid: int64(e.Zxid), typ: e.Type, state: e.State, path: e.Path})
+	}
 	return ev
 }

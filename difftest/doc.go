@@ -49,9 +49,10 @@
 // Trace.Format prints what remains as a numbered reproducer with both servers'
 // answers.
 //
-// The package is a client only: it imports jute and the standard library, never a
-// server package, so it judges zkd as any other client would. The tests in this
-// directory start both servers as processes (Debian's ZooKeeper with java run
+// The package is a client only: it imports jute, the repository's raw client
+// (internal/zktest/raw) and the standard library, never a server package, so it
+// judges zkd as any other client would. The tests in this directory start both
+// servers as processes with internal/zktest (Debian's ZooKeeper with java run
 // directly, and zkd built into a temporary directory) on 127.0.0.1 ports chosen by
 // the kernel. Run drives the two targets from two goroutines, each owning its own
 // connections; nothing else here is safe for concurrent use.

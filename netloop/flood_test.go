@@ -2,6 +2,7 @@ package netloop_test
 
 import (
 	"bytes"
+	"net"
 	"runtime"
 	"testing"
 	"time"
@@ -12,8 +13,9 @@ import (
 )
 
 // flood writes getData requests for path on c, never reading, until the server
-// closes the connection or max bytes are out. It reports how much was written.
-func flood(c *conn, path string, max int) <-chan int {
+// closes the connection or max bytes are out (or a write is stuck for
+// waitLimit). It reports how much was written.
+func flood(c net.Conn, path string, max int) <-chan int {
 	var chunk []byte
 	for len(chunk) < 64<<10 {
 		chunk = append(chunk, requestFrame(1, jute.OpGetData, &jute.PathWatchRequest{Path: path})...)
@@ -22,7 +24,8 @@ func flood(c *conn, path string, max int) <-chan int {
 	go func() {
 		n := 0
 		for n < max {
-			k, err := c.Conn.Write(chunk)
+			_ = c.SetWriteDeadline(time.Now().Add(waitLimit))
+			k, err := c.Write(chunk)
 			n += k
 			if err != nil {
 				break
@@ -55,16 +58,16 @@ func TestFloodWithoutReadingHoldsBoundedInput(t *testing.T) {
 	s := newServer(t, func(_ *session.Config, n *netloop.Config) { n.MaxInboundBytes = inboundLimit })
 	w := s.connect(t)
 	data := bytes.Repeat([]byte("f"), 4<<10)
-	if r := w.call(1, jute.OpCreate, &jute.CreateRequest{Path: "/flood", Data: data, ACL: jute.OpenACLUnsafe}); r.hdr.Err != jute.CodeOK {
+	if r := call(w, 1, jute.OpCreate, &jute.CreateRequest{Path: "/flood", Data: data, ACL: jute.OpenACLUnsafe}); r.hdr.Err != jute.CodeOK {
 		t.Fatalf("create: %+v", r.hdr)
 	}
 	before := heapInUse()
 
 	f := s.connect(t)
-	done := flood(f, "/flood", floodMax)
+	done := flood(f.NetConn(), "/flood", floodMax)
 	var sent int
 	for {
-		if r := w.call(jute.XidPing, jute.OpPing, nil); r.hdr.Err != jute.CodeOK {
+		if r := call(w, jute.XidPing, jute.OpPing, nil); r.hdr.Err != jute.CodeOK {
 			t.Fatalf("ping during the flood: %+v", r.hdr)
 		}
 		select {
@@ -77,7 +80,7 @@ func TestFloodWithoutReadingHoldsBoundedInput(t *testing.T) {
 	if sent >= floodMax {
 		t.Fatalf("the flooder wrote all %d MiB without being cut off", floodMax>>20)
 	}
-	f.readAll() // the server closed it
+	f.ReadAll() // the server closed it
 	checkConns(t, s, 1)
 
 	st := s.nl.Stats()
@@ -97,7 +100,7 @@ func TestFloodWithoutReadingHoldsBoundedInput(t *testing.T) {
 	if after > before+8<<20 {
 		t.Errorf("heap in use %d MiB after the flooder left, %d MiB before it came", after>>20, before>>20)
 	}
-	if r := w.call(jute.XidPing, jute.OpPing, nil); r.hdr.Err != jute.CodeOK {
+	if r := call(w, jute.XidPing, jute.OpPing, nil); r.hdr.Err != jute.CodeOK {
 		t.Fatalf("ping after the flood: %+v", r.hdr)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"zkd/internal/zktest/raw"
 	"zkd/jute"
 	"zkd/netloop"
 	"zkd/session"
@@ -25,9 +26,8 @@ func FuzzFrameSplitter(f *testing.F) {
 		c.MaxSessionTimeout = 24 * time.Hour // the well-formed session must outlive any fuzzing pause
 	})
 	good := s.dial(f)
-	_ = good.SetDeadline(time.Time{})
-	good.write(frame((&jute.ConnectRequest{TimeOut: math.MaxInt32, Passwd: make([]byte, 16), HasReadOnly: true}).Append(nil)))
-	good.readFrame()
+	good.Write(raw.Frame((&jute.ConnectRequest{TimeOut: math.MaxInt32, Passwd: make([]byte, 16), HasReadOnly: true}).Append(nil)))
+	good.ReadFrame()
 
 	length := func(n int32) []byte { return binary.BigEndian.AppendUint32(nil, uint32(n)) }
 	f.Add(splitStream(), uint16(50))
@@ -37,9 +37,9 @@ func FuzzFrameSplitter(f *testing.F) {
 	f.Add(append(length(jute.DefaultMaxBuffer), 1, 2, 3), uint16(4))
 	f.Add(append(connectFrame(), 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 3, 1, 2, 3), uint16(45))
 	f.Add(append(connectFrame(), requestFrame(1, 999, nil)...), uint16(49))
-	f.Add(append(connectFrame(), frame([]byte{0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 9})...), uint16(60))
+	f.Add(append(connectFrame(), raw.Frame([]byte{0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 9})...), uint16(60))
 	f.Add(append(connectFrame(), requestFrame(1, jute.OpCreate, &jute.CreateRequest{Path: "/f", ACL: jute.OpenACLUnsafe, Flags: 77})...), uint16(3))
-	f.Add(frame([]byte{0, 0, 0, 0}), uint16(3))
+	f.Add(raw.Frame([]byte{0, 0, 0, 0}), uint16(3))
 	f.Add([]byte{}, uint16(0))
 
 	f.Fuzz(func(t *testing.T, data []byte, split uint16) {
@@ -47,11 +47,12 @@ func FuzzFrameSplitter(f *testing.F) {
 			data = data[:1<<14] // keep each iteration fast
 		}
 		k := int(split) % (len(data) + 1)
-		c, err := netDial(s.addr)
+		rc, err := raw.Dial(s.addr, waitLimit)
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}
-		defer c.Close()
+		defer rc.Close()
+		c := rc.NetConn()
 		_ = c.SetDeadline(time.Now().Add(waitLimit))
 		// Write errors are fine: the server may close before the second piece.
 		if _, err := c.Write(data[:k]); err == nil {
@@ -64,12 +65,11 @@ func FuzzFrameSplitter(f *testing.F) {
 		}
 
 		// A well-formed client is still served: a local read and a sync through quorum.
-		good.t = t
-		_ = good.SetDeadline(time.Now().Add(waitLimit))
-		if r := good.call(jute.XidPing, jute.OpPing, nil); r.hdr.Err != jute.CodeOK {
+		good.T = t
+		if r := call(good, jute.XidPing, jute.OpPing, nil); r.hdr.Err != jute.CodeOK {
 			t.Fatalf("ping after fuzz input: %+v", r.hdr)
 		}
-		if r := good.call(1, jute.OpSync, &jute.PathRequest{Path: "/"}); r.hdr.Err != jute.CodeOK {
+		if r := call(good, 1, jute.OpSync, &jute.PathRequest{Path: "/"}); r.hdr.Err != jute.CodeOK {
 			t.Fatalf("sync after fuzz input: %+v", r.hdr)
 		}
 	})

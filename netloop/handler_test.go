@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"zkd/internal/zktest/raw"
 	"zkd/jute"
 	"zkd/netloop"
 	"zkd/session"
@@ -108,36 +109,36 @@ func TestListenHandlerServesAnyHandler(t *testing.T) {
 
 	// Frames pipelined in one write, and one split across writes, come back in order.
 	c := s.dial(t)
-	c.write(append(frame([]byte("one")), frame([]byte("two"))...))
+	c.Write(append(raw.Frame([]byte("one")), raw.Frame([]byte("two"))...))
 	for _, want := range []string{"one", "two"} {
-		if got := string(c.readFrame()); got != want {
+		if got := string(c.ReadFrame()); got != want {
 			t.Fatalf("echo %q, want %q", got, want)
 		}
 	}
-	long := frame([]byte("split across two writes"))
-	c.write(long[:6])
+	long := raw.Frame([]byte("split across two writes"))
+	c.Write(long[:6])
 	time.Sleep(time.Millisecond)
-	c.write(long[6:])
-	if got := string(c.readFrame()); got != "split across two writes" {
+	c.Write(long[6:])
+	if got := string(c.ReadFrame()); got != "split across two writes" {
 		t.Fatalf("split echo %q", got)
 	}
 	// closeAfter: the echo of "bye" is written, then the connection is closed.
-	c.write(frame([]byte("bye")))
-	if got := c.readAll(); string(got) != string(frame([]byte("bye"))) {
+	c.Write(raw.Frame([]byte("bye")))
+	if got := c.ReadAll(); string(got) != string(raw.Frame([]byte("bye"))) {
 		t.Fatalf("before close: % x", got)
 	}
 
 	// A four-letter word before the first frame goes to the handler's Conn.
 	c = s.dial(t)
-	c.write([]byte("ruok"))
-	if got := string(c.readAll()); got != "echo:ruok" {
+	c.Write([]byte("ruok"))
+	if got := string(c.ReadAll()); got != "echo:ruok" {
 		t.Fatalf("ruok = %q", got)
 	}
 
 	// An oversize frame closes the connection without reaching the handler.
 	c = s.dial(t)
-	c.write([]byte{0x7f, 0xff, 0xff, 0xff})
-	if got := c.readAll(); len(got) != 0 {
+	c.Write([]byte{0x7f, 0xff, 0xff, 0xff})
+	if got := c.ReadAll(); len(got) != 0 {
 		t.Fatalf("reply to an oversize frame: % x", got)
 	}
 
@@ -159,8 +160,8 @@ func TestListenHandlerCountsRefusedConnections(t *testing.T) {
 	h := &echoHandler{reject: true}
 	s := listenHandler(t, h)
 	c := s.dial(t)
-	c.write(frame([]byte("hello")))
-	if got := c.readAll(); len(got) != 0 {
+	c.Write(raw.Frame([]byte("hello")))
+	if got := c.ReadAll(); len(got) != 0 {
 		t.Fatalf("a refused connection got % x", got)
 	}
 	if _, _, rejected := h.counts(); rejected != 1 {

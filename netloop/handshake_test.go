@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"zkd/internal/zktest"
 	"zkd/jute"
 	"zkd/netloop"
 	"zkd/session"
@@ -20,7 +21,7 @@ func TestHandshakeDeadlineClosesSilentAndTricklingConnections(t *testing.T) {
 		n.HandshakeTimeout = timeout
 	})
 	good := s.connect(t)
-	var silent []*conn
+	var silent []*zktest.Client
 	for range 3 {
 		silent = append(silent, s.dial(t))
 	}
@@ -29,7 +30,7 @@ func TestHandshakeDeadlineClosesSilentAndTricklingConnections(t *testing.T) {
 	go func() {
 		n := 0
 		for _, b := range connectFrame() {
-			if _, err := trickler.Write([]byte{b}); err != nil {
+			if err := trickler.Raw().Write([]byte{b}); err != nil {
 				break
 			}
 			n++
@@ -39,16 +40,16 @@ func TestHandshakeDeadlineClosesSilentAndTricklingConnections(t *testing.T) {
 	}()
 	checkConns(t, s, 5)
 	// All five slots of 127.0.0.1 are taken: a sixth connection is refused.
-	if got := s.dial(t).readAll(); len(got) != 0 {
+	if got := s.dial(t).ReadAll(); len(got) != 0 {
 		t.Fatalf("sixth connection over maxClientCnxns=5 got % x", got)
 	}
 
 	for i, c := range silent {
-		if got := c.readAll(); len(got) != 0 {
+		if got := c.ReadAll(); len(got) != 0 {
 			t.Fatalf("silent connection %d got % x", i, got)
 		}
 	}
-	if got := trickler.readAll(); len(got) != 0 {
+	if got := trickler.ReadAll(); len(got) != 0 {
 		t.Fatalf("trickled handshake was answered: % x", got)
 	}
 	if n, total := <-trickled, len(connectFrame()); n >= total {
@@ -68,7 +69,7 @@ func TestHandshakeDeadlineClosesSilentAndTricklingConnections(t *testing.T) {
 	}
 	// The slots are free again, and the established session was left alone.
 	s.connect(t)
-	if r := good.call(jute.XidPing, jute.OpPing, nil); r.hdr.Err != 0 {
+	if r := call(good, jute.XidPing, jute.OpPing, nil); r.hdr.Err != 0 {
 		t.Fatalf("ping on the established session: %+v", r.hdr)
 	}
 }
@@ -82,12 +83,12 @@ func TestHandshakeDeadlineLeavesCompletedExchangesAlone(t *testing.T) {
 	for range 3 {
 		c := s.dial(t)
 		time.Sleep(timeout / 5)
-		c.write([]byte("srvr"))
-		if got := c.readAll(); len(got) == 0 {
+		c.Write([]byte("srvr"))
+		if got := c.ReadAll(); len(got) == 0 {
 			t.Fatal("srvr not answered")
 		}
 	}
-	sessions := make([]*conn, 5)
+	sessions := make([]*zktest.Client, 5)
 	for i := range sessions {
 		sessions[i] = s.connect(t)
 	}
@@ -95,7 +96,7 @@ func TestHandshakeDeadlineLeavesCompletedExchangesAlone(t *testing.T) {
 	// completed its handshake is closed.
 	time.Sleep(3 * timeout)
 	for i, c := range sessions {
-		if r := c.call(jute.XidPing, jute.OpPing, nil); r.hdr.Err != 0 {
+		if r := call(c, jute.XidPing, jute.OpPing, nil); r.hdr.Err != 0 {
 			t.Fatalf("session %d: ping %+v", i, r.hdr)
 		}
 	}

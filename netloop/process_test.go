@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"zkd/internal/testutil"
+	"zkd/internal/zktest"
+	"zkd/internal/zktest/raw"
 	"zkd/jute"
 )
 
@@ -31,102 +32,44 @@ func TestMain(m *testing.M) {
 
 // zkdProc is a zkd child process with its client port and Prometheus endpoint.
 type zkdProc struct {
-	*testutil.Process
+	*zktest.Process
 	addr    string // client port, 127.0.0.1:port
 	metrics string // http://127.0.0.1:port/metrics
 }
 
-func (p *zkdProc) pid() int { return p.Cmd.Process.Pid }
-
-// startZkdProcess runs bin/zkd standalone with every four-letter word and the
-// Prometheus endpoint on, under sh so that maxFDs (if > 0) lowers RLIMIT_NOFILE
-// (soft and hard: the Go runtime raises the soft limit to the hard one).
+// startZkdProcess runs the zkd binary standalone with every four-letter word and
+// the Prometheus endpoint on; maxFDs (if > 0) lowers its RLIMIT_NOFILE.
 func startZkdProcess(t *testing.T, maxFDs int) *zkdProc {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("reads the server's descriptors and memory from /proc")
 	}
-	bin := testutil.BuildZkd(t)
-	dir := t.TempDir()
-	port, mport := testutil.FreePort(t), testutil.FreePort(t)
-	cfg := testutil.ZooCfg(filepath.Join(dir, "data"), port, fmt.Sprintf("4lw.commands.whitelist=*\n"+
+	mport := testutil.FreePort(t)
+	p := zktest.StartProcess(t, zktest.ProcessOptions{MaxOpenFiles: maxFDs, Extra: fmt.Sprintf("4lw.commands.whitelist=*\n"+
 		"metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n"+
-		"metricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=%d\n", mport))
-	cfgPath := filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	script := `exec "$0" "$1"`
-	if maxFDs > 0 {
-		script = fmt.Sprintf(`ulimit -n %d && exec "$0" "$1"`, maxFDs)
-	}
-	p := &zkdProc{
-		Process: testutil.StartProcess(t, dir, filepath.Join(dir, "zkd.log"), "sh", "-c", script, bin, cfgPath),
-		addr:    fmt.Sprintf("127.0.0.1:%d", port),
-		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport),
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("zkd log:\n%s", testutil.TailFile(p.LogPath, 30))
-		}
-	})
-	deadline := time.Now().Add(waitLimit)
-	for {
-		if out, err := fourLetter(p.addr, "ruok"); err == nil && out == "imok" {
-			return p
-		}
-		select {
-		case <-p.Exited():
-			t.Fatalf("zkd exited:\n%s", testutil.TailFile(p.LogPath, 30))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("zkd did not serve %s:\n%s", p.addr, testutil.TailFile(p.LogPath, 30))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		"metricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=%d\n", mport)})
+	return &zkdProc{Process: p, addr: p.ConnectString(), metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)}
 }
 
 // dialSession connects and completes a handshake; safe off the test goroutine.
-func dialSession(addr string) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+func dialSession(addr string) (*raw.Conn, error) {
+	c, resp, err := raw.Connect(addr, waitLimit, 30000, 0, nil)
 	if err != nil {
 		return nil, err
 	}
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write(connectFrame()); err != nil {
+	if resp.SessionID == 0 {
 		c.Close()
-		return nil, err
+		return nil, fmt.Errorf("handshake refused: %+v", resp)
 	}
-	p, err := readFrameErr(c)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	var resp jute.ConnectResponse
-	d := jute.NewDecoder(p)
-	resp.Decode(&d)
-	if d.Err() != nil || resp.SessionID == 0 {
-		c.Close()
-		return nil, fmt.Errorf("handshake refused: % x", p)
-	}
-	_ = c.SetDeadline(time.Time{})
 	return c, nil
 }
 
 // ping sends a ping on a session connection and waits for its reply.
-func ping(c net.Conn) error {
-	_ = c.SetDeadline(time.Now().Add(waitLimit))
-	if _, err := c.Write(requestFrame(jute.XidPing, jute.OpPing, nil)); err != nil {
-		return err
-	}
-	p, err := readFrameErr(c)
+func ping(c *raw.Conn) error {
+	hdr, _, err := c.Call(jute.XidPing, jute.OpPing, nil)
 	if err != nil {
 		return err
 	}
-	var hdr jute.ReplyHeader
-	d := jute.NewDecoder(p)
-	hdr.Decode(&d)
 	if hdr.Xid != jute.XidPing || hdr.Err != jute.CodeOK {
 		return fmt.Errorf("ping reply %+v", hdr)
 	}
@@ -143,7 +86,7 @@ type prober struct {
 	doneC chan struct{}
 }
 
-func startProber(c net.Conn) *prober {
+func startProber(c *raw.Conn) *prober {
 	p := &prober{stopC: make(chan struct{}), doneC: make(chan struct{})}
 	go func() {
 		defer close(p.doneC)
@@ -208,25 +151,10 @@ func rssBytes(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
-// fourLetter sends a four-letter word on a new connection and returns the answer.
-func fourLetter(addr, word string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte(word)); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(c)
-	return string(b), err
-}
-
 // mntrValue returns one zk_ key of mntr.
 func mntrValue(t *testing.T, addr, key string) int64 {
 	t.Helper()
-	out, err := fourLetter(addr, "mntr")
+	out, err := zktest.FourLetterWord(addr, "mntr")
 	if err != nil {
 		t.Fatalf("mntr: %v", err)
 	}
@@ -289,7 +217,7 @@ func logHas(path, s string) bool {
 func TestOutOfFileDescriptorsKeepsServing(t *testing.T) {
 	const limit, idle = 256, 300
 	p := startZkdProcess(t, limit)
-	baseFDs := openFDs(t, p.pid())
+	baseFDs := openFDs(t, p.PID())
 
 	healthy, err := dialSession(p.addr)
 	if err != nil {
@@ -312,7 +240,7 @@ func TestOutOfFileDescriptorsKeepsServing(t *testing.T) {
 		conns = append(conns, c)
 	}
 	deadline := time.Now().Add(waitLimit)
-	for !logHas(p.LogPath, "Too many open files") {
+	for !logHas(p.LogPath(), "Too many open files") {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d idle connections under a limit of %d: no \"Too many open files\" in the log", idle, limit)
 		}
@@ -346,7 +274,7 @@ func TestOutOfFileDescriptorsKeepsServing(t *testing.T) {
 	}
 	conns = nil
 	freed := time.Now()
-	var again net.Conn
+	var again *raw.Conn
 	for deadline := time.Now().Add(waitLimit); again == nil; {
 		if c, err := dialSession(p.addr); err == nil {
 			again = c
@@ -360,7 +288,7 @@ func TestOutOfFileDescriptorsKeepsServing(t *testing.T) {
 	// Everything the storm took is given back: two sessions, their two sockets.
 	var fds int
 	for deadline := time.Now().Add(waitLimit); ; time.Sleep(10 * time.Millisecond) {
-		if fds = openFDs(t, p.pid()); fds <= baseFDs+2 || time.Now().After(deadline) {
+		if fds = openFDs(t, p.PID()); fds <= baseFDs+2 || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -374,7 +302,7 @@ func TestOutOfFileDescriptorsKeepsServing(t *testing.T) {
 	if n := metricValue(t, p.metrics, "zkd_accept_errors_total"); n < 1 {
 		t.Errorf("zkd_accept_errors_total = %d, want the failures counted", n)
 	}
-	if n := strings.Count(readFile(t, p.LogPath), "Too many open files"); n != 1 {
+	if n := strings.Count(readFile(t, p.LogPath()), "Too many open files"); n != 1 {
 		t.Errorf("\"Too many open files\" logged %d times for one burst, want once", n)
 	}
 	t.Logf("after the storm: %d descriptors (%d before), %d sessions, %d connections (the mntr one included)",
@@ -407,13 +335,13 @@ func TestFloodWithoutReadingKeepsServerMemoryBounded(t *testing.T) {
 	defer w.Close()
 	create := requestFrame(1, jute.OpCreate, &jute.CreateRequest{Path: "/flood",
 		Data: make([]byte, 4<<10), ACL: jute.OpenACLUnsafe})
-	if _, err := w.Write(create); err != nil {
+	if err := w.Write(create); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := readFrameErr(w); err != nil {
+	if _, err := w.ReadFrame(); err != nil {
 		t.Fatal(err)
 	}
-	base, err := rssBytes(p.pid())
+	base, err := rssBytes(p.PID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,7 +352,7 @@ func TestFloodWithoutReadingKeepsServerMemoryBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	done := flood(&conn{t: t, Conn: f}, "/flood", floodMax)
+	done := flood(f.NetConn(), "/flood", floodMax)
 	peak, sent := base, 0
 	for waiting := true; waiting; {
 		select {
@@ -432,7 +360,7 @@ func TestFloodWithoutReadingKeepsServerMemoryBounded(t *testing.T) {
 			waiting = false
 		case <-time.After(10 * time.Millisecond):
 		}
-		if rss, err := rssBytes(p.pid()); err == nil {
+		if rss, err := rssBytes(p.PID()); err == nil {
 			peak = max(peak, rss)
 		}
 	}
@@ -443,7 +371,7 @@ func TestFloodWithoutReadingKeepsServerMemoryBounded(t *testing.T) {
 	}
 	// Give the runtime a moment to return freed pages; this is a figure, not a test.
 	time.Sleep(2 * time.Second)
-	after, _ := rssBytes(p.pid())
+	after, _ := rssBytes(p.PID())
 	t.Logf("flood of %.0f MiB unread: RSS %.0f MiB before, %.0f MiB peak, %.0f MiB 2 s after; other client: %d pings, p50 %v, p99 %v, max %v",
 		float64(sent)/(1<<20), float64(base)/(1<<20), float64(peak)/(1<<20), float64(after)/(1<<20),
 		len(lat), quantile(lat, 0.5), quantile(lat, 0.99), quantile(lat, 1))

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"zkd/internal/zktest"
+	"zkd/internal/zktest/raw"
 	"zkd/jute"
 	"zkd/netloop"
 	"zkd/session"
@@ -49,19 +51,19 @@ var splitWant = []string{
 // normalizeReplies decodes everything a splitStream connection received (until the
 // server closed it), dropping what legitimately differs between sessions: the
 // session id and password, zxids, and stats other than version and length.
-func normalizeReplies(t *testing.T, raw []byte) []string {
+func normalizeReplies(t *testing.T, stream []byte) []string {
 	t.Helper()
 	var out []string
-	for first := true; len(raw) > 0; first = false {
-		if len(raw) < 4 {
-			t.Fatalf("trailing %d bytes", len(raw))
+	for first := true; len(stream) > 0; first = false {
+		if len(stream) < 4 {
+			t.Fatalf("trailing %d bytes", len(stream))
 		}
-		n := int(binary.BigEndian.Uint32(raw))
-		if len(raw) < 4+n {
-			t.Fatalf("truncated frame: %d of %d bytes", len(raw)-4, n)
+		n := int(binary.BigEndian.Uint32(stream))
+		if len(stream) < 4+n {
+			t.Fatalf("truncated frame: %d of %d bytes", len(stream)-4, n)
 		}
-		p := raw[4 : 4+n]
-		raw = raw[4+n:]
+		p := stream[4 : 4+n]
+		stream = stream[4+n:]
 		if first {
 			var resp jute.ConnectResponse
 			d := jute.NewDecoder(p)
@@ -89,10 +91,10 @@ func (s *testServer) runSplit(t *testing.T, stream []byte, pieces [][]byte, paus
 		if i > 0 && pause > 0 {
 			time.Sleep(pause) // let the server see the pieces in separate reads
 		}
-		c.write(p)
+		c.Write(p)
 	}
-	got := normalizeReplies(t, c.readAll())
-	_ = c.Close()
+	got := normalizeReplies(t, c.ReadAll())
+	c.Close()
 	return got
 }
 
@@ -130,7 +132,7 @@ func TestOversizeOrNegativeFrameClosesWithoutReply(t *testing.T) {
 	const maxFrame = 1024
 	s := newServer(t, func(_ *session.Config, n *netloop.Config) { n.MaxFrame = maxFrame })
 	good := s.connect(t)
-	good.call(1, jute.OpCreate, &jute.CreateRequest{Path: "/n", ACL: jute.OpenACLUnsafe})
+	call(good, 1, jute.OpCreate, &jute.CreateRequest{Path: "/n", ACL: jute.OpenACLUnsafe})
 
 	length := func(n int32) []byte { return binary.BigEndian.AppendUint32(nil, uint32(n)) }
 	for _, tc := range []struct {
@@ -146,14 +148,14 @@ func TestOversizeOrNegativeFrameClosesWithoutReply(t *testing.T) {
 		{"after handshake, len=-16", true, length(-16)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var c *conn
+			var c *zktest.Client
 			if tc.handshake {
 				c = s.connect(t)
 			} else {
 				c = s.dial(t)
 			}
-			c.write(tc.hdr) // the length only: the payload is never sent
-			if got := c.readAll(); len(got) != 0 {
+			c.Write(tc.hdr) // the length only: the payload is never sent
+			if got := c.ReadAll(); len(got) != 0 {
 				t.Fatalf("server answered % x", got)
 			}
 		})
@@ -167,15 +169,15 @@ func TestOversizeOrNegativeFrameClosesWithoutReply(t *testing.T) {
 	if len(payload) != maxFrame {
 		t.Fatalf("test frame is %d bytes", len(payload))
 	}
-	good.write(frame(payload))
-	if r := good.readReply(); r.hdr.Xid != 2 || r.hdr.Err != jute.CodeOK {
+	good.Write(raw.Frame(payload))
+	if r := readReply(good); r.hdr.Xid != 2 || r.hdr.Err != jute.CodeOK {
 		t.Fatalf("setData of a maxFrame-byte frame: %+v", r.hdr)
 	}
 	// The first connection kept working throughout.
-	if r := good.call(3, jute.OpGetData, &jute.PathWatchRequest{Path: "/n"}); r.hdr.Err != jute.CodeOK {
+	if r := call(good, 3, jute.OpGetData, &jute.PathWatchRequest{Path: "/n"}); r.hdr.Err != jute.CodeOK {
 		t.Fatalf("getData on the good connection: %+v", r.hdr)
 	}
-	if r := good.call(jute.XidPing, jute.OpPing, nil); r.hdr.Xid != jute.XidPing {
+	if r := call(good, jute.XidPing, jute.OpPing, nil); r.hdr.Xid != jute.XidPing {
 		t.Fatalf("ping on the good connection: %+v", r.hdr)
 	}
 }
@@ -183,8 +185,8 @@ func TestOversizeOrNegativeFrameClosesWithoutReply(t *testing.T) {
 func fourLetterWord(t *testing.T, s *testServer, word string) string {
 	t.Helper()
 	c := s.dial(t)
-	c.write([]byte(word))
-	return string(c.readAll())
+	c.Write([]byte(word))
+	return string(c.ReadAll())
 }
 
 // A four-letter word as the first bytes is answered in plain text, then closed.
@@ -208,17 +210,17 @@ func TestFourLetterWordOnFreshConnection(t *testing.T) {
 	// A word split across reads is still a word.
 	for i := 1; i < 4; i++ {
 		c := s.dial(t)
-		c.write([]byte("ruok"[:i]))
+		c.Write([]byte("ruok"[:i]))
 		time.Sleep(time.Millisecond)
-		c.write([]byte("ruok"[i:]))
-		if got := string(c.readAll()); got != "imok" {
+		c.Write([]byte("ruok"[i:]))
+		if got := string(c.ReadAll()); got != "imok" {
 			t.Fatalf("ruok split at %d = %q", i, got)
 		}
 	}
 	// Bytes after the word are ignored; the connection still closes.
 	c := s.dial(t)
-	c.write([]byte("ruokruok\x00\x00\x00\x05"))
-	if got := string(c.readAll()); got != "imok" {
+	c.Write([]byte("ruokruok\x00\x00\x00\x05"))
+	if got := string(c.ReadAll()); got != "imok" {
 		t.Fatalf("ruok followed by more bytes = %q", got)
 	}
 	// The connection counter drops back: the 4lw connections are gone.
@@ -241,8 +243,8 @@ func TestFourLetterWordAfterHandshakeIsAFrameLength(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, func(c *session.Config, _ *netloop.Config) { c.FourLetterWords = []string{"*"} })
 	c := s.connect(t)
-	c.write([]byte("ruok"))
-	if got := c.readAll(); len(got) != 0 {
+	c.Write([]byte("ruok"))
+	if got := c.ReadAll(); len(got) != 0 {
 		t.Fatalf("server answered % x", got)
 	}
 }
@@ -282,21 +284,21 @@ func TestReplyBeforeCloseSurvivesPipelinedFrames(t *testing.T) {
 			b = append(b, requestFrame(2, tc.op, tc.rec)...)
 			b = append(b, requestFrame(3, jute.OpGetData, &jute.PathWatchRequest{Path: "/"})...)
 			b = append(b, requestFrame(jute.XidPing, jute.OpPing, nil)...)
-			c.write(b)
-			raw := c.readAll()
+			c.Write(b)
+			out := c.ReadAll()
 			var got []string
-			for len(raw) >= 4 {
-				n := int(binary.BigEndian.Uint32(raw))
-				if len(raw) < 4+n {
+			for len(out) >= 4 {
+				n := int(binary.BigEndian.Uint32(out))
+				if len(out) < 4+n {
 					break
 				}
-				r := parseReply(t, raw[4:4+n])
+				r := parseReply(t, out[4:4+n])
 				got = append(got, fmt.Sprintf("xid=%d err=%d", r.hdr.Xid, r.hdr.Err))
-				raw = raw[4+n:]
+				out = out[4+n:]
 			}
 			want := []string{"xid=1 err=0", fmt.Sprintf("xid=2 err=%d", tc.code)}
-			if strings.Join(got, ",") != strings.Join(want, ",") || len(raw) != 0 {
-				t.Fatalf("replies %v (+%d stray bytes), want %v then close", got, len(raw), want)
+			if strings.Join(got, ",") != strings.Join(want, ",") || len(out) != 0 {
+				t.Fatalf("replies %v (+%d stray bytes), want %v then close", got, len(out), want)
 			}
 		})
 	}
@@ -315,13 +317,13 @@ func TestThrottledConnectionResumesAndKeepsOrder(t *testing.T) {
 		b = append(b, requestFrame(int32(2*i+1), jute.OpCreate, &jute.CreateRequest{Path: path, Data: []byte(path), ACL: jute.OpenACLUnsafe})...)
 		b = append(b, requestFrame(int32(2*i+2), jute.OpGetData, &jute.PathWatchRequest{Path: path})...)
 	}
-	c.write(b)
+	c.Write(b)
 	for i := 0; i < n; i++ {
 		path := fmt.Sprintf("/t%03d", i)
-		if r := c.readReply(); r.hdr.Xid != int32(2*i+1) || r.hdr.Err != jute.CodeOK {
+		if r := readReply(c); r.hdr.Xid != int32(2*i+1) || r.hdr.Err != jute.CodeOK {
 			t.Fatalf("reply %d: %+v, want create xid %d", 2*i, r.hdr, 2*i+1)
 		}
-		r := c.readReply()
+		r := readReply(c)
 		var resp jute.GetDataResponse
 		d := jute.NewDecoder(r.body)
 		resp.Decode(&d)
@@ -339,7 +341,7 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 	s := newServer(t, func(_ *session.Config, n *netloop.Config) { n.MaxOutboundBytes = limit })
 	w := s.connect(t)
 	data := bytes.Repeat([]byte("z"), 128<<10)
-	if r := w.call(1, jute.OpCreate, &jute.CreateRequest{Path: "/big", Data: data, ACL: jute.OpenACLUnsafe}); r.hdr.Err != jute.CodeOK {
+	if r := call(w, 1, jute.OpCreate, &jute.CreateRequest{Path: "/big", Data: data, ACL: jute.OpenACLUnsafe}); r.hdr.Err != jute.CodeOK {
 		t.Fatalf("create: %+v", r.hdr)
 	}
 	c := s.connect(t)
@@ -348,13 +350,13 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 	for i := 0; i < n; i++ {
 		b = append(b, requestFrame(int32(i+1), jute.OpGetData, &jute.PathWatchRequest{Path: "/big"})...)
 	}
-	c.write(b)
-	got := c.readAll()
+	c.Write(b)
+	got := c.ReadAll()
 	if len(got) >= n*len(data) {
 		t.Fatalf("slow reader got all %d bytes; want a disconnect", len(got))
 	}
 	// Others are unaffected.
-	if r := w.call(jute.XidPing, jute.OpPing, nil); r.hdr.Err != jute.CodeOK {
+	if r := call(w, jute.XidPing, jute.OpPing, nil); r.hdr.Err != jute.CodeOK {
 		t.Fatalf("ping: %+v", r.hdr)
 	}
 }
@@ -388,7 +390,7 @@ func TestManyConcurrentConnections(t *testing.T) {
 // manyClient runs one client of TestManyConcurrentConnections. It reports errors
 // instead of calling t.Fatal, which must not be called off the test goroutine.
 func manyClient(s *testServer, i int) error {
-	c, err := netDial(s.addr)
+	c, err := raw.Dial(s.addr, waitLimit)
 	if err != nil {
 		return err
 	}
@@ -398,12 +400,12 @@ func manyClient(s *testServer, i int) error {
 	b = append(b, connectFrame()...)
 	b = append(b, requestFrame(1, jute.OpCreate, &jute.CreateRequest{Path: path, Data: []byte(path), ACL: jute.OpenACLUnsafe})...)
 	b = append(b, requestFrame(2, jute.OpGetData, &jute.PathWatchRequest{Path: path})...)
-	if _, err := c.Write(b); err != nil {
+	if err := c.Write(b); err != nil {
 		return fmt.Errorf("client %d: write: %w", i, err)
 	}
 	var frames [3][]byte
 	for k := range frames {
-		if frames[k], err = readFrameErr(c); err != nil {
+		if frames[k], err = c.ReadFrame(); err != nil {
 			return fmt.Errorf("client %d: frame %d: %w", i, k, err)
 		}
 	}
@@ -456,12 +458,12 @@ func TestNegativeACLCountIsInvalidACL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r := c.call(1, tc.op, rawBody(body)); r.hdr.Err != jute.CodeInvalidACL {
+			if r := call(c, 1, tc.op, rawBody(body)); r.hdr.Err != jute.CodeInvalidACL {
 				t.Fatalf("%v: err %d, want INVALIDACL (%d)", tc.op, r.hdr.Err, jute.CodeInvalidACL)
 			}
 		})
 	}
-	if r := c.call(jute.XidPing, jute.OpPing, nil); r.hdr.Err != jute.CodeOK {
+	if r := call(c, jute.XidPing, jute.OpPing, nil); r.hdr.Err != jute.CodeOK {
 		t.Fatalf("ping: %+v", r.hdr)
 	}
 }

@@ -3,7 +3,10 @@ package netloop_test
 import (
 	"crypto/tls"
 	"crypto/x509/pkix"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -193,4 +196,19 @@ func BenchmarkPortTLSHandshake(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "handshakes/s")
+}
+
+// readFrameErr reads one length-prefixed frame from c.
+func readFrameErr(c net.Conn) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := int32(binary.BigEndian.Uint32(hdr[:]))
+	if n < 0 || n > jute.DefaultMaxBuffer {
+		return nil, errors.New("bad frame length")
+	}
+	p := make([]byte, n)
+	_, err := io.ReadFull(c, p)
+	return p, err
 }

@@ -14,9 +14,11 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"zkd/internal/zktest"
 	"zkd/jute"
 	"zkd/netloop"
 	"zkd/session"
@@ -98,7 +100,7 @@ func newTLSServer(t testing.TB, p *pki, auth tls.ClientAuthType, mutate func(*se
 
 // dialTLS opens a TLS connection with the client certificate cert (none if nil)
 // and completes the TLS handshake.
-func (s *testServer) dialTLS(t testing.TB, p *pki, cert *tls.Certificate) (*conn, error) {
+func (s *testServer) dialTLS(t testing.TB, p *pki, cert *tls.Certificate) (*zktest.Client, error) {
 	t.Helper()
 	cfg := &tls.Config{RootCAs: p.pool, ServerName: "127.0.0.1"}
 	if cert != nil {
@@ -114,35 +116,30 @@ func (s *testServer) dialTLS(t testing.TB, p *pki, cert *tls.Certificate) (*conn
 	if err := tc.Handshake(); err != nil {
 		return nil, err
 	}
-	return &conn{t: t, Conn: tc}, nil
+	return zktest.Wrap(t, tc), nil
 }
 
 // connectTLS is connect over TLS.
-func (s *testServer) connectTLS(t testing.TB, p *pki, cert *tls.Certificate) *conn {
+func (s *testServer) connectTLS(t testing.TB, p *pki, cert *tls.Certificate) *zktest.Client {
 	t.Helper()
 	c, err := s.dialTLS(t, p, cert)
 	if err != nil {
 		t.Fatalf("TLS handshake: %v", err)
 	}
-	c.write(connectFrame())
-	var resp jute.ConnectResponse
-	d := jute.NewDecoder(c.readFrame())
-	resp.Decode(&d)
-	if d.Err() != nil || resp.SessionID == 0 {
-		t.Fatalf("ConnectResponse %+v %v", resp, d.Err())
+	if resp := c.Handshake(30000, 0, nil); resp.SessionID == 0 {
+		t.Fatalf("ConnectResponse %+v", resp)
 	}
-	c.sid = jute.SessionID(resp.SessionID)
 	return c
 }
 
-func (c *conn) whoAmI() []jute.ClientInfo {
-	c.t.Helper()
-	r := c.call(5, jute.OpWhoAmI, nil)
+func whoAmI(c *zktest.Client) []jute.ClientInfo {
+	c.T.Helper()
+	r := call(c, 5, jute.OpWhoAmI, nil)
 	var resp jute.WhoAmIResponse
 	d := jute.NewDecoder(r.body)
 	resp.Decode(&d)
 	if r.hdr.Err != jute.CodeOK || d.Err() != nil {
-		c.t.Fatalf("whoAmI %+v %v", r.hdr, d.Err())
+		c.T.Fatalf("whoAmI %+v %v", r.hdr, d.Err())
 	}
 	return resp.ClientInfo
 }
@@ -168,22 +165,22 @@ func TestTLSPortServesSessions(t *testing.T) {
 	cert := p.leaf(pkix.Name{CommonName: "app", Organization: []string{"Acme"}}, time.Now().Add(time.Hour))
 
 	c := s.connectTLS(t, p, &cert)
-	if r := c.call(1, jute.OpCreate, &jute.CreateRequest{Path: "/tls", Data: []byte("over tls"), ACL: jute.OpenACLUnsafe}); r.hdr.Err != jute.CodeOK {
+	if r := call(c, 1, jute.OpCreate, &jute.CreateRequest{Path: "/tls", Data: []byte("over tls"), ACL: jute.OpenACLUnsafe}); r.hdr.Err != jute.CodeOK {
 		t.Fatalf("create: %+v", r.hdr)
 	}
 	plain := s.connect(t)
-	r := plain.call(2, jute.OpGetData, &jute.PathWatchRequest{Path: "/tls"})
+	r := call(plain, 2, jute.OpGetData, &jute.PathWatchRequest{Path: "/tls"})
 	var gd jute.GetDataResponse
 	d := jute.NewDecoder(r.body)
 	gd.Decode(&d)
 	if r.hdr.Err != jute.CodeOK || string(gd.Data) != "over tls" {
 		t.Fatalf("plain port sees %+v %q", r.hdr, gd.Data)
 	}
-	got := c.whoAmI()
+	got := whoAmI(c)
 	if len(got) != 2 || got[1] != (jute.ClientInfo{AuthScheme: "x509", User: "CN=app,O=Acme"}) {
 		t.Fatalf("whoAmI over TLS: %+v", got)
 	}
-	if ids := plain.whoAmI(); len(ids) != 1 {
+	if ids := whoAmI(plain); len(ids) != 1 {
 		t.Fatalf("whoAmI on the plain port: %+v", ids)
 	}
 
@@ -192,8 +189,8 @@ func TestTLSPortServesSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.write([]byte("ruok"))
-		if got := c.readAll(); string(got) != "imok" {
+		c.Write([]byte("ruok"))
+		if got := c.ReadAll(); string(got) != "imok" {
 			t.Fatalf("ruok over TLS: %q", got)
 		}
 	})
@@ -204,17 +201,17 @@ func TestTLSPortServesSessions(t *testing.T) {
 		for i := 1; i <= n; i++ {
 			batch = append(batch, requestFrame(int32(i), jute.OpGetData, &jute.PathWatchRequest{Path: "/tls"})...)
 		}
-		c.write(batch)
+		c.Write(batch)
 		for i := 1; i <= n; i++ {
-			if r := c.readReply(); r.hdr.Xid != int32(i) || r.hdr.Err != jute.CodeOK {
+			if r := readReply(c); r.hdr.Xid != int32(i) || r.hdr.Err != jute.CodeOK {
 				t.Fatalf("reply %d: %+v", i, r.hdr)
 			}
 		}
 	})
 	t.Run("oversize frame", func(t *testing.T) {
 		c := s.connectTLS(t, p, &cert)
-		c.write([]byte{0x7f, 0, 0, 0})
-		if got := c.readAll(); len(got) != 0 {
+		c.Write([]byte{0x7f, 0, 0, 0})
+		if got := c.ReadAll(); len(got) != 0 {
 			t.Fatalf("server answered % x", got)
 		}
 	})
@@ -243,14 +240,14 @@ func TestTLSClientCertificates(t *testing.T) {
 			// certificate: the refusal then shows on the first read.
 			c, err := s.dialTLS(t, p, tc.cert)
 			if err == nil {
-				c.write(connectFrame())
-				if _, err = readFrameErr(c.Conn); err == nil {
+				c.Write(connectFrame())
+				if _, err = readFrameErr(c.NetConn()); err == nil {
 					t.Fatal("served a client without a valid certificate")
 				}
 			}
 		})
 	}
-	if r := keep.call(9, jute.OpExists, &jute.PathWatchRequest{Path: "/"}); r.hdr.Err != jute.CodeOK {
+	if r := call(keep, 9, jute.OpExists, &jute.PathWatchRequest{Path: "/"}); r.hdr.Err != jute.CodeOK {
 		t.Fatalf("a good client after the refusals: %+v", r.hdr)
 	}
 	if n := s.nl.Stats().TLSFailures; n != 3 {
@@ -260,17 +257,17 @@ func TestTLSClientCertificates(t *testing.T) {
 	t.Run("want", func(t *testing.T) {
 		s := newTLSServer(t, p, tls.VerifyClientCertIfGiven, nil)
 		anon := s.connectTLS(t, p, nil)
-		if got := anon.whoAmI(); len(got) != 1 || got[0].AuthScheme != "ip" {
+		if got := whoAmI(anon); len(got) != 1 || got[0].AuthScheme != "ip" {
 			t.Fatalf("whoAmI without a certificate: %+v", got)
 		}
 		withCert := s.connectTLS(t, p, &good)
-		if got := withCert.whoAmI(); len(got) != 2 || got[1].User != "CN=good" {
+		if got := whoAmI(withCert); len(got) != 2 || got[1].User != "CN=good" {
 			t.Fatalf("whoAmI with a certificate: %+v", got)
 		}
 		c, err := s.dialTLS(t, p, &expired)
 		if err == nil {
-			c.write(connectFrame())
-			if _, err := readFrameErr(c.Conn); err == nil {
+			c.Write(connectFrame())
+			if _, err := readFrameErr(c.NetConn()); err == nil {
 				t.Fatal("want: an expired certificate was accepted")
 			}
 		}
@@ -279,8 +276,8 @@ func TestTLSClientCertificates(t *testing.T) {
 		s := newTLSServer(t, p, tls.VerifyClientCertIfGiven, func(c *session.Config, _ *netloop.Config) { c.Auth.X509 = nil })
 		c, err := s.dialTLS(t, p, &good)
 		if err == nil {
-			c.write(connectFrame())
-			if _, err := readFrameErr(c.Conn); err == nil {
+			c.Write(connectFrame())
+			if _, err := readFrameErr(c.NetConn()); err == nil {
 				t.Fatal("a certificate was accepted without an x509 provider")
 			}
 		}
@@ -319,7 +316,7 @@ func TestTLSHandshakeDeadline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := io.ReadAll(c); len(got) != 0 || (err != nil && !isReset(err)) {
+		if got, err := io.ReadAll(c.NetConn()); len(got) != 0 || (err != nil && !isReset(err)) {
 			t.Fatalf("read %q %v", got, err)
 		}
 	})
@@ -329,7 +326,7 @@ func TestTLSHandshakeDeadline(t *testing.T) {
 	// A session made in time is not touched by the deadline.
 	c := s.connectTLS(t, p, &cert)
 	time.Sleep(2 * timeout)
-	if r := c.call(1, jute.OpExists, &jute.PathWatchRequest{Path: "/"}); r.hdr.Err != jute.CodeOK {
+	if r := call(c, 1, jute.OpExists, &jute.PathWatchRequest{Path: "/"}); r.hdr.Err != jute.CodeOK {
 		t.Fatalf("exists after the deadline: %+v", r.hdr)
 	}
 }
@@ -347,8 +344,8 @@ func TestMaxClientCnxnsAcrossPorts(t *testing.T) {
 		t.Fatal("a third connection (TLS) was let through")
 	}
 	extra := s.dial(t)
-	extra.write(connectFrame())
-	if got := extra.readAll(); len(got) != 0 {
+	extra.Write(connectFrame())
+	if got := extra.ReadAll(); len(got) != 0 {
 		t.Fatalf("a third connection (plain) was answered % x", got)
 	}
 }
@@ -373,7 +370,7 @@ func TestTLSStopClosesConnections(t *testing.T) {
 	}
 	defer idle.Close()
 	stop()
-	if got := c.readAll(); len(got) != 0 {
+	if got := c.ReadAll(); len(got) != 0 {
 		t.Fatalf("read % x after Stop", got)
 	}
 	expectClosed(t, idle)
@@ -389,7 +386,7 @@ func FuzzTLSFirstBytes(f *testing.F) {
 		c.MaxSessionTimeout = 24 * time.Hour
 	})
 	good := s.connectTLS(f, p, nil)
-	_ = good.SetDeadline(time.Time{})
+	_ = good.NetConn().SetDeadline(time.Time{})
 
 	f.Add([]byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00})
 	f.Add([]byte{0x16, 0x03, 0x03, 0xff, 0xff})
@@ -418,10 +415,22 @@ func FuzzTLSFirstBytes(f *testing.F) {
 		if len(got) > 0 && (got[0] < 0x14 || got[0] > 0x17 || strings.HasPrefix(string(got), "imok")) {
 			t.Fatalf("server answered outside TLS: % x", got[:min(len(got), 16)])
 		}
-		good.t = t
-		_ = good.SetDeadline(time.Now().Add(waitLimit))
-		if r := good.call(jute.XidPing, jute.OpPing, nil); r.hdr.Err != jute.CodeOK {
+		good.T = t
+		_ = good.NetConn().SetDeadline(time.Now().Add(waitLimit))
+		if r := call(good, jute.XidPing, jute.OpPing, nil); r.hdr.Err != jute.CodeOK {
 			t.Fatalf("ping after fuzz input: %+v", r.hdr)
 		}
 	})
+}
+
+func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
+
+// netDial opens a plain connection, safe from any goroutine.
+func netDial(addr string) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, waitLimit)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetDeadline(time.Now().Add(waitLimit))
+	return c, nil
 }

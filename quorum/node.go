@@ -266,6 +266,11 @@ func Start(cfg Config) (*Node, error) {
 		}
 	}
 	if !cfg.Manual {
+		// Wake the loop once at start: entries the log already knows to be
+		// committed are applied now, without waiting for a tick or a message that
+		// the owner may only start sending once they are (a restarted member of
+		// an ensemble would wait for ever).
+		n.wake()
 		go n.run()
 		// The first Ready hands up what the log already knows to be committed:
 		// nothing else may wake the loop before its owner waits for that.

@@ -176,7 +176,10 @@ func (c *Config) Validate() error {
 type Replica struct {
 	cfg  Config
 	log  *slog.Logger
-	node *quorum.Node
+	node *quorum.Node // set once in Open; read off Open's goroutine only after nodeSet
+	// nodeSet is stored once node is: the apply goroutine already applies the
+	// log's committed entries while quorum.Start runs, before node is known.
+	nodeSet atomic.Bool
 	// tree is the state machine. Only the apply goroutine writes to it, and only
 	// it replaces it (installing a leader's snapshot); readers load it per use.
 	tree atomic.Pointer[datatree.Tree]
@@ -311,6 +314,7 @@ func Open(cfg Config) (*Replica, error) {
 		return nil, err
 	}
 	r.node = node
+	r.nodeSet.Store(true)
 	if cfg.Manual {
 		// Entries the log knows to be committed need no other member: processing
 		// alone applies them.

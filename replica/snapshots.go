@@ -41,9 +41,11 @@ func (r *Replica) nextSnapDistance() uint64 {
 
 // maybeSnapshot starts a snapshot once enough has been applied since the last
 // one. It runs on the apply goroutine between entries, where Freeze is cheap; the
-// image is written in the background while applying goes on.
+// image is written in the background while applying goes on. Entries replayed
+// while Open starts the raft node wait for the next one: finishing a snapshot
+// tells the node (snapshotDone), which must exist by then.
 func (r *Replica) maybeSnapshot(index, term uint64) {
-	if r.cfg.SnapshotDir == "" || r.snap.inFlight {
+	if r.cfg.SnapshotDir == "" || r.snap.inFlight || !r.nodeSet.Load() {
 		return
 	}
 	bySize := r.snap.nextBytes > 0 && r.snap.bytes >= r.snap.nextBytes

@@ -1,90 +1,26 @@
-package server
+package server_test
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
-	"zkd/internal/testutil"
-	"zkd/zoocfg"
+	"zkd/internal/zktest"
 )
 
-// startEnsemble starts n in-process members from zoo.cfg text, as an operator's
-// three zoo.cfg files would describe them (tick of 100 ms), with extra lines
-// added to every file.
-func startEnsemble(t *testing.T, n int, extra ...string) []*Server {
-	t.Helper()
-	var lines []string
-	clients := make([]int, n)
-	for i := range n {
-		clients[i] = testutil.FreePort(t)
-		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d;127.0.0.1:%d", i+1,
-			testutil.FreePort(t), testutil.FreePort(t), clients[i]))
-	}
-	servers := make([]*Server, n)
-	errs := make(chan error, n)
-	for i := range n {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "myid"), fmt.Appendf(nil, "%d\n", i+1), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		text := fmt.Sprintf("tickTime=100\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nadmin.enableServer=false\npreAllocSize=1024\n%s\n%s\n",
-			dir, strings.Join(lines, "\n"), strings.Join(extra, "\n"))
-		cfg, err := zoocfg.Parse(filepath.Join(dir, "zoo.cfg"), []byte(text))
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			s, err := Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
-			servers[i] = s
-			errs <- err
-		}()
-	}
-	for range n {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		for _, s := range servers {
-			if s != nil {
-				_ = s.Stop()
-			}
-		}
-	})
-	return servers
-}
-
-func leaderOf(t *testing.T, servers []*Server) int {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		for i, s := range servers {
-			if s != nil && s.Replica().Mode() == "leader" {
-				return i
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("no leader elected")
-	return -1
-}
-
+// Three members started from zoo.cfg text with server.N lines and myid files
+// (zktest.StartCluster, a 100 ms tick) serve writes through a follower, and after
+// the leader stops the other two elect a new one and keep its sessions.
 func TestThreeMembersServeAndSurviveTheLeadersLoss(t *testing.T) {
-	servers := startEnsemble(t, 3)
-	lead := leaderOf(t, servers)
+	c3 := zktest.StartCluster(t, 3, zktest.ClusterOptions{})
+	lead := c3.Leader()
 	var addrs []string
-	for _, s := range servers {
-		addrs = append(addrs, s.Addr().String())
+	for i := range c3.N() {
+		addrs = append(addrs, c3.Addr(i))
 	}
 	follower := (lead + 1) % 3
-	conn, _, err := zk.Connect([]string{addrs[follower]}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	conn, _, err := zk.Connect([]string{addrs[follower]}, 10*time.Second, zk.WithLogger(zktest.NopLogger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,14 +32,14 @@ func TestThreeMembersServeAndSurviveTheLeadersLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, s := range servers {
-		if got := s.Replica().Mode(); i != lead && got != "follower" {
+	for i := range c3.N() {
+		if got := c3.Member(i).Replica().Mode(); i != lead && got != "follower" {
 			t.Fatalf("member %d reports mode %q", i+1, got)
 		}
 	}
 	// Every member serves the write after a sync.
 	for _, a := range addrs {
-		c, _, err := zk.Connect([]string{a}, 10*time.Second, zk.WithLogger(nopLogger{}))
+		c, _, err := zk.Connect([]string{a}, 10*time.Second, zk.WithLogger(zktest.NopLogger))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,15 +54,12 @@ func TestThreeMembersServeAndSurviveTheLeadersLoss(t *testing.T) {
 
 	// The leader goes away; the others elect a new one and keep the session and
 	// its ephemeral.
-	if err := servers[lead].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	servers[lead] = nil
-	next := leaderOf(t, servers)
+	c3.Stop(lead)
+	next := c3.Leader()
 	if next == lead {
 		t.Fatal("the stopped member still leads")
 	}
-	c, _, err := zk.Connect([]string{addrs[(lead+1)%3], addrs[(lead+2)%3]}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	c, _, err := zk.Connect([]string{addrs[(lead+1)%3], addrs[(lead+2)%3]}, 10*time.Second, zk.WithLogger(zktest.NopLogger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,77 +77,5 @@ func TestThreeMembersServeAndSurviveTheLeadersLoss(t *testing.T) {
 	}
 	if ok, _, err := c.Exists(eph); err != nil || !ok {
 		t.Fatalf("the session's ephemeral %s did not survive the leader's loss: %v %v", eph, ok, err)
-	}
-}
-
-// A member restarted with a log holds committed entries it must apply before it
-// serves; nothing but its own raft loop can hand them over, since its peers'
-// messages are not delivered until it has started.
-func TestMemberRestartsWithItsLog(t *testing.T) {
-	servers := startEnsemble(t, 3)
-	lead := leaderOf(t, servers)
-	conn, _, err := zk.Connect([]string{servers[lead].Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 20 {
-		if _, err := conn.Create(fmt.Sprintf("/n%d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conn.Close()
-	for i, s := range servers {
-		cfg := s.Config()
-		if err := s.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		restarted, err := Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
-		if err != nil {
-			t.Fatalf("restart of member %d: %v", i+1, err)
-		}
-		servers[i] = restarted
-		if _, code := restarted.Replica().Tree().Exists("/n19", nil, nil); code != 0 {
-			t.Fatalf("member %d restarted without the entries it had: %v", i+1, code)
-		}
-	}
-	leaderOf(t, servers)
-}
-
-// Every member remembers the same tree digest at the same zxid (the hash
-// four-letter word), the check that the replicas agree.
-func TestMembersRememberTheSameDigests(t *testing.T) {
-	servers := startEnsemble(t, 3)
-	lead := leaderOf(t, servers)
-	conn, _, err := zk.Connect([]string{servers[lead].Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for i := range 300 {
-		if _, err := conn.Create(fmt.Sprintf("/d%03d", i), []byte{byte(i)}, 0, zk.WorldACL(zk.PermAll)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	last := servers[lead].Replica().Applied()
-	for _, s := range servers {
-		deadline := time.Now().Add(20 * time.Second)
-		for s.Replica().Applied() < last && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	ref := servers[0].Replica().Digests()
-	if len(ref) < 2 {
-		t.Fatalf("%d digests remembered after %v entries, want one per 128", len(ref), last)
-	}
-	for i, s := range servers[1:] {
-		got := s.Replica().Digests()
-		if fmt.Sprint(got[:min(len(got), len(ref))]) != fmt.Sprint(ref[:min(len(got), len(ref))]) {
-			t.Fatalf("member %d remembers %v, member 1 %v", i+2, got, ref)
-		}
-	}
-	for _, d := range ref {
-		if d.Zxid%128 != 0 || d.Digest == 0 {
-			t.Fatalf("remembered %+v", d)
-		}
 	}
 }

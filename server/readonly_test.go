@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bufio"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"zkd/internal/zktest"
 	"zkd/jute"
 )
 
@@ -68,28 +69,18 @@ func (w *wireConn) call(xid int32, op jute.OpCode, rec jute.Record) jute.ReplyHe
 	return h
 }
 
-func fourLetter(t *testing.T, addr, word string) string {
-	t.Helper()
-	w := dialWire(t, addr)
-	if _, err := w.nc.Write([]byte(word)); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(w.r)
-	return string(b)
-}
-
 // A member of a 3-server ensemble with readonlymode.enabled and local sessions,
 // cut off from both others, serves read-only clients: reads answer, writes and
 // sync get NOTREADONLY, isro says ro, srvr says read-only, and clients that did
 // not ask for read-only are refused. When the others come back it ends the
 // read-only sessions and serves read-write again (spec/semantics.md §14).
 func TestMemberWithoutQuorumServesReadOnlyClients(t *testing.T) {
-	servers := startEnsemble(t, 3, "readonlymode.enabled=true", "localSessionsEnabled=true",
-		"localSessionsUpgradingEnabled=true")
-	lead := leaderOf(t, servers)
+	c3 := zktest.StartCluster(t, 3, zktest.ClusterOptions{
+		Extra: "readonlymode.enabled=true\nlocalSessionsEnabled=true\nlocalSessionsUpgradingEnabled=true"})
+	lead := c3.Leader()
 	survivor := (lead + 1) % 3
-	addr := servers[survivor].Addr().String()
-	conn, _, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	addr := c3.Addr(survivor)
+	conn, _, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(zktest.NopLogger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,27 +88,21 @@ func TestMemberWithoutQuorumServesReadOnlyClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close()
-
-	cfgs := make(map[int]func() *Server)
-	for i, s := range servers {
-		if i == survivor {
-			continue
+	var stopped []int
+	for i := range c3.N() {
+		if i != survivor {
+			c3.Stop(i)
+			stopped = append(stopped, i)
 		}
-		cfg := s.Config()
-		if err := s.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		servers[i] = nil
-		cfgs[i] = func() *Server { return start(t, cfg) }
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for fourLetter(t, addr, "isro") != "ro" {
+	for isro(t, addr) != "ro" {
 		if time.Now().After(deadline) {
 			t.Fatal("the member without a quorum never turned read-only")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := servers[survivor].Replica().Mode(); got != "read-only" {
+	if got := c3.Member(survivor).Replica().Mode(); got != "read-only" {
 		t.Fatalf("mode %q, want read-only", got)
 	}
 
@@ -149,8 +134,8 @@ func TestMemberWithoutQuorumServesReadOnlyClients(t *testing.T) {
 		t.Fatalf("sync on the read-only member: %v, want NOTREADONLY", h.Err)
 	}
 
-	for i, restart := range cfgs {
-		servers[i] = restart()
+	for _, i := range stopped {
+		c3.Restart(i)
 	}
 	// The quorum is back: the read-only session ends (its connection closes)
 	// and the member takes read-write clients and writes again.
@@ -160,7 +145,7 @@ func TestMemberWithoutQuorumServesReadOnlyClients(t *testing.T) {
 			break
 		}
 	}
-	conn, _, err = zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	conn, _, err = zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(zktest.NopLogger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +161,16 @@ func TestMemberWithoutQuorumServesReadOnlyClients(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := fourLetter(t, addr, "isro"); got != "rw" {
+	if got := isro(t, addr); got != "rw" {
 		t.Fatalf("isro = %q after the quorum came back", got)
 	}
+}
+
+func isro(t *testing.T, addr string) string {
+	t.Helper()
+	got, err := zktest.FourLetterWord(addr, "isro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -424,3 +424,19 @@ func TestSecureClientPortWithJavaKeyStores(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// leaderOf waits until one of servers leads and returns its index.
+func leaderOf(t *testing.T, servers []*Server) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, s := range servers {
+			if s != nil && s.Replica().Mode() == "leader" {
+				return i
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no leader elected")
+	return -1
+}

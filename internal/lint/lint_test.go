@@ -35,7 +35,7 @@ var graph = map[string]rule{
 	"jute":     {thirdParty: []string{"github.com/valyala/bytebufferpool"}},
 	"internal": {},
 	"datatree": {module: []string{"jute", "internal"}, thirdParty: []string{"github.com/cespare/xxhash/v2"}},
-	"difftest": {module: []string{"jute"}}, // differential tester: a client like bench
+	"difftest": {module: []string{"jute", "internal/zktest/raw"}}, // differential tester: a client like bench
 	"txnlog":   {module: []string{"internal"}, thirdParty: []string{"golang.org/x/sys"}},
 	"snapshot": {module: []string{"datatree", "jute", "internal"}, thirdParty: []string{"github.com/klauspost/compress"}},
 	"quorum": {
@@ -84,6 +84,14 @@ var graph = map[string]rule{
 		thirdParty: []string{"github.com/go-zookeeper/zk", "github.com/anishathalye/porcupine"}},
 	// tests only: make install, the systemd unit and the Dockerfile.
 	"packaging": {module: []string{"zoocfg", "internal"}},
+	// Test support. internal/zktest starts servers (in-process, as processes, as
+	// ensembles) for every test, so it may import any package; its raw client is a
+	// jute client only, so that difftest can judge zkd as any client would.
+	"internal/zktest":     {anyModule: true, thirdParty: []string{"github.com/go-zookeeper/zk"}},
+	"internal/zktest/raw": {module: []string{"jute"}},
+	// tests/ (in-process) and tests/e2e (the built binary): the tests that start
+	// whole servers, outside package main.
+	"tests": {anyModule: true, thirdParty: []string{"github.com/go-zookeeper/zk"}},
 }
 
 // mainRule is main.go's row: it wires everything, so it may import every package.
@@ -127,18 +135,23 @@ func moduleRoot(t *testing.T) (dir, modPath string) {
 
 // topOf returns the tree of the graph a module package belongs to: its top-level
 // directory ("quorum" for zkd/quorum/quorumtest, "." for the root package), or the
-// two-level directory when the graph has a row for it ("internal/zkcheck").
+// deepest directory the graph has a row for ("internal/zkcheck", "internal/zktest/raw").
+func hasRow(p string) bool {
+	_, ok := graph[p]
+	return ok
+}
+
 func topOf(rel string) string {
 	if rel == "" {
 		return "."
 	}
-	top, rest, _ := strings.Cut(rel, "/")
-	if second, _, _ := strings.Cut(rest, "/"); second != "" {
-		if _, ok := graph[top+"/"+second]; ok {
-			return top + "/" + second
+	parts := strings.Split(rel, "/")
+	for n := len(parts); n > 1; n-- {
+		if p := strings.Join(parts[:n], "/"); hasRow(p) {
+			return p
 		}
 	}
-	return top
+	return parts[0]
 }
 
 // isStdlib reports whether path names a standard-library package. The module's own

@@ -1,19 +1,12 @@
-package main
+package tests
 
 // End-to-end tests of a standalone zkd through go-zookeeper/zk and through raw
-// frames (spec/wire.md, spec/semantics.md), plus TestReferenceClients, which runs the
-// conformance kit's five real clients against a built bin/zkd.
+// frames (spec/wire.md, spec/semantics.md).
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +16,8 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"zkd/internal/testutil"
+	"zkd/internal/zktest"
+	"zkd/internal/zktest/raw"
 	"zkd/jute"
 	"zkd/session"
 	"zkd/zoocfg"
@@ -63,11 +58,11 @@ func sortedChildren(t *testing.T, c *zk.Conn, path string) []string {
 }
 
 func TestIntegrationNodeKinds(t *testing.T) {
-	srv := startServer(t, func(c *zoocfg.Config) {
+	srv := zktest.StartServer(t, func(c *zoocfg.Config) {
 		c.ExtendedTypes = true
 		c.ContainerCheckInterval = 100 * time.Millisecond
 	})
-	c, _ := connectZK(t, srv.addr, 4*time.Second)
+	c, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
 
 	t.Run("persistent", func(t *testing.T) {
 		if p := mustCreate(t, c, "/p", []byte("data"), zk.FlagPersistent); p != "/p" {
@@ -127,7 +122,7 @@ func TestIntegrationNodeKinds(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The reaper deletes the emptied container; the never-used one stays.
-		expectEvent(t, ch, zk.EventNodeDeleted, "/ctr")
+		zktest.ExpectEvent(t, ch, zk.EventNodeDeleted, "/ctr")
 		mustExist(t, c, "/ctr", false)
 		mustExist(t, c, "/ctr-unused", true)
 	})
@@ -151,7 +146,7 @@ func TestIntegrationNodeKinds(t *testing.T) {
 			t.Fatal(err)
 		}
 		if ok { // else already reaped: the test ran slower than the TTL
-			expectEvent(t, ch, zk.EventNodeDeleted, "/ttl")
+			zktest.ExpectEvent(t, ch, zk.EventNodeDeleted, "/ttl")
 		}
 		mustExist(t, c, "/ttl", false)
 		mustExist(t, c, "/ttl-long", true)
@@ -160,18 +155,18 @@ func TestIntegrationNodeKinds(t *testing.T) {
 }
 
 func TestIntegrationStat(t *testing.T) {
-	srv := startServer(t)
-	r := newRaw(t, srv.addr, 4000)
+	srv := zktest.StartServer(t)
+	r := zktest.Connect(t, srv.ConnectString(), 4000)
 
-	root, _ := r.exists("/")
-	zkNode, _ := r.exists("/zookeeper")
+	root, _ := r.Exists("/")
+	zkNode, _ := r.Exists("/zookeeper")
 	if root.Cversion != -1 || root.NumChildren != 1 || zkNode.Cversion != -2 || zkNode.NumChildren != 2 {
 		t.Fatalf("fresh / %+v, /zookeeper %+v; want cversion -1/1 child and -2/2 children (wire.md §9)", root, zkNode)
 	}
 
 	// create2 returns the new node's Stat.
 	before := time.Now().UnixMilli()
-	h, rb := r.call(jute.OpCreate2, createBody("/c2", []byte("hello"), jute.OpenACLUnsafe, jute.ModePersistent))
+	h, rb := r.Call(jute.OpCreate2, zktest.CreateBody("/c2", []byte("hello"), jute.OpenACLUnsafe, jute.ModePersistent))
 	if h.Err != jute.CodeOK {
 		t.Fatalf("create2: %v", h.Err)
 	}
@@ -188,30 +183,30 @@ func TestIntegrationStat(t *testing.T) {
 		st.EphemeralOwner != 0 || st.DataLength != 5 || st.NumChildren != 0 {
 		t.Fatalf("create2 %q stat %+v (reply zxid %d)", cr.Path, st, z)
 	}
-	if got, _ := r.exists("/c2"); got != st {
+	if got, _ := r.Exists("/c2"); got != st {
 		t.Fatalf("exists stat %+v != create2 stat %+v", got, st)
 	}
-	if root, _ = r.exists("/"); root.Pzxid != z || root.Cversion != 0 || root.NumChildren != 2 {
+	if root, _ = r.Exists("/"); root.Pzxid != z || root.Cversion != 0 || root.NumChildren != 2 {
 		t.Fatalf("/ after a create: %+v", root)
 	}
 
 	// An ephemeral create2 names its owner.
-	h, rb = r.call(jute.OpCreate2, createBody("/c2e", nil, jute.OpenACLUnsafe, jute.ModeEphemeral))
+	h, rb = r.Call(jute.OpCreate2, zktest.CreateBody("/c2e", nil, jute.OpenACLUnsafe, jute.ModeEphemeral))
 	d = jute.NewDecoder(rb)
 	cr.Decode(&d)
-	if h.Err != jute.CodeOK || cr.Stat.EphemeralOwner != r.sid || cr.Stat.DataLength != 0 {
+	if h.Err != jute.CodeOK || cr.Stat.EphemeralOwner != r.SessionID() || cr.Stat.DataLength != 0 {
 		t.Fatalf("ephemeral create2: %v %+v", h.Err, cr.Stat)
 	}
 
 	// setData moves version, mzxid and mtime only; setACL moves aversion only.
-	rb = r.mustCall(jute.OpSetData, setDataBody("/c2", []byte("hi"), 0), jute.CodeOK)
+	rb = r.MustCall(jute.OpSetData, zktest.SetDataBody("/c2", []byte("hi"), 0), jute.CodeOK)
 	var sd jute.Stat
 	d = jute.NewDecoder(rb)
 	sd.Decode(&d)
 	if sd.Version != 1 || sd.Czxid != z || sd.Mzxid <= z || sd.DataLength != 2 || sd.Pzxid != z || sd.Cversion != 0 {
 		t.Fatalf("setData stat %+v", sd)
 	}
-	rb = r.mustCall(jute.OpSetACL, setACLBody("/c2", jute.ReadACLUnsafe, 0), jute.CodeOK)
+	rb = r.MustCall(jute.OpSetACL, zktest.SetACLBody("/c2", jute.ReadACLUnsafe, 0), jute.CodeOK)
 	var sa jute.Stat
 	d = jute.NewDecoder(rb)
 	sa.Decode(&d)
@@ -245,11 +240,11 @@ func TestIntegrationStat(t *testing.T) {
 	for i, s := range steps {
 		var body []byte
 		if s.op == jute.OpDelete {
-			body = pathVersionBody(s.path, -1)
+			body = zktest.PathVersionBody(s.path, -1)
 		} else {
-			body = createBody(s.path, nil, jute.OpenACLUnsafe, s.flags)
+			body = zktest.CreateBody(s.path, nil, jute.OpenACLUnsafe, s.flags)
 		}
-		h, rb := r.call(s.op, body)
+		h, rb := r.Call(s.op, body)
 		if h.Err != s.wantErr {
 			t.Fatalf("step %d %v %s: err %v, want %v", i, s.op, s.path, h.Err, s.wantErr)
 		}
@@ -259,7 +254,7 @@ func TestIntegrationStat(t *testing.T) {
 				t.Fatalf("step %d: created %q, want %q", i, got, s.wantPath)
 			}
 		}
-		st, _ := r.exists("/c")
+		st, _ := r.Exists("/c")
 		if i == 0 {
 			lastPzxid = st.Pzxid
 			continue
@@ -279,8 +274,8 @@ func TestIntegrationStat(t *testing.T) {
 }
 
 func TestIntegrationCRUDVersions(t *testing.T) {
-	srv := startServer(t)
-	c, _ := connectZK(t, srv.addr, 4*time.Second)
+	srv := zktest.StartServer(t)
+	c, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
 
 	mustCreate(t, c, "/v", []byte("a"), 0)
 	data, st, err := c.Get("/v")
@@ -338,10 +333,10 @@ func TestIntegrationCRUDVersions(t *testing.T) {
 
 func TestIntegrationACL(t *testing.T) {
 	const superDigest = "super:xQJmxLMiHGwaqBvst5y6rkB6HQs=" // super:admin, wire.md §8.2
-	srv := startServer(t, func(c *zoocfg.Config) { c.SuperDigest = superDigest })
-	owner, _ := connectZK(t, srv.addr, 4*time.Second)
-	other, _ := connectZK(t, srv.addr, 4*time.Second)
-	bob, _ := connectZK(t, srv.addr, 4*time.Second)
+	srv := zktest.StartServer(t, func(c *zoocfg.Config) { c.SuperDigest = superDigest })
+	owner, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
+	other, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
+	bob, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
 	if err := owner.AddAuth("digest", []byte("alice:secret")); err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +394,7 @@ func TestIntegrationACL(t *testing.T) {
 	}
 
 	// A super user passes every check.
-	super, _ := connectZK(t, srv.addr, 4*time.Second)
+	super, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
 	if err := super.AddAuth("digest", []byte("super:admin")); err != nil {
 		t.Fatal(err)
 	}
@@ -431,9 +426,9 @@ func TestIntegrationACL(t *testing.T) {
 }
 
 func TestIntegrationChildrenSync(t *testing.T) {
-	srv := startServer(t)
-	c, _ := connectZK(t, srv.addr, 4*time.Second)
-	m, _ := connectZK(t, srv.addr, 4*time.Second)
+	srv := zktest.StartServer(t)
+	c, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
+	m, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
 
 	mustCreate(t, c, "/ch", nil, 0)
 	for _, n := range []string{"b", "a", "c"} {
@@ -456,7 +451,7 @@ func TestIntegrationChildrenSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustCreate(t, m, "/ch/d", nil, 0)
-	expectEvent(t, ch, zk.EventNodeChildrenChanged, "/ch")
+	zktest.ExpectEvent(t, ch, zk.EventNodeChildrenChanged, "/ch")
 
 	// sync echoes its path, and a read after it sees every write acknowledged before.
 	if _, err := m.Set("/ch/d", []byte("after"), -1); err != nil {
@@ -471,9 +466,9 @@ func TestIntegrationChildrenSync(t *testing.T) {
 }
 
 func TestIntegrationMulti(t *testing.T) {
-	srv := startServer(t)
-	c, _ := connectZK(t, srv.addr, 4*time.Second)
-	w, _ := connectZK(t, srv.addr, 4*time.Second)
+	srv := zktest.StartServer(t)
+	c, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
+	w, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
 
 	res, err := c.Multi(
 		&zk.CreateRequest{Path: "/m", Data: []byte("0"), Acl: openACL},
@@ -541,7 +536,7 @@ func TestIntegrationMulti(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first event on the watch is this set, not anything from the failed multi.
-	expectEvent(t, dataCh, zk.EventNodeDataChanged, "/m")
+	zktest.ExpectEvent(t, dataCh, zk.EventNodeDataChanged, "/m")
 
 	// Multi is atomic for readers too: a reader never sees half of one.
 	mustCreate(t, c, "/pair", nil, 0)
@@ -589,14 +584,14 @@ func TestIntegrationMulti(t *testing.T) {
 // getEphemerals, getAllChildrenNumber, multiRead, addWatch (persistent and
 // recursive), checkWatches/removeWatches, reconfig and the old-client handshake.
 func TestIntegrationRawOps(t *testing.T) {
-	srv := startServer(t)
-	r := newRaw(t, srv.addr, 4000)
-	o := newRaw(t, srv.addr, 4000)
+	srv := zktest.StartServer(t)
+	r := zktest.Connect(t, srv.ConnectString(), 4000)
+	o := zktest.Connect(t, srv.ConnectString(), 4000)
 
 	t.Run("whoAmI", func(t *testing.T) {
-		r.t = t
-		r.mustCall(jute.OpAuth, (&jute.AuthPacket{Scheme: "digest", Auth: []byte("alice:secret")}).Append(nil), jute.CodeOK)
-		rb := r.mustCall(jute.OpWhoAmI, nil, jute.CodeOK)
+		r.T = t
+		r.MustCall(jute.OpAuth, (&jute.AuthPacket{Scheme: "digest", Auth: []byte("alice:secret")}).Append(nil), jute.CodeOK)
+		rb := r.MustCall(jute.OpWhoAmI, nil, jute.CodeOK)
 		var who jute.WhoAmIResponse
 		d := jute.NewDecoder(rb)
 		who.Decode(&d)
@@ -606,12 +601,12 @@ func TestIntegrationRawOps(t *testing.T) {
 		}
 	})
 	t.Run("getEphemerals", func(t *testing.T) {
-		r.t, o.t = t, t
-		r.create("/re", nil, jute.ModePersistent)
-		r.create("/re/e1", nil, jute.ModeEphemeral)
-		r.create("/re/e2", nil, jute.ModeEphemeral)
-		r.create("/rex", nil, jute.ModeEphemeral)
-		o.create("/re/other", nil, jute.ModeEphemeral)
+		r.T, o.T = t, t
+		r.Create("/re", nil, jute.ModePersistent)
+		r.Create("/re/e1", nil, jute.ModeEphemeral)
+		r.Create("/re/e2", nil, jute.ModeEphemeral)
+		r.Create("/rex", nil, jute.ModeEphemeral)
+		o.Create("/re/other", nil, jute.ModeEphemeral)
 		for prefix, want := range map[string][]string{
 			"/re":  {"/re/e1", "/re/e2", "/rex"}, // a string prefix, not a path prefix
 			"/re/": {"/re/e1", "/re/e2"},
@@ -619,7 +614,7 @@ func TestIntegrationRawOps(t *testing.T) {
 			"":     {"/re/e1", "/re/e2", "/rex"},
 			"/zz":  {},
 		} {
-			rb := r.mustCall(jute.OpGetEphemerals, pathBody(prefix), jute.CodeOK)
+			rb := r.MustCall(jute.OpGetEphemerals, zktest.PathBody(prefix), jute.CodeOK)
 			d := jute.NewDecoder(rb)
 			got := slices.Clone(d.Strings())
 			slices.Sort(got)
@@ -629,11 +624,11 @@ func TestIntegrationRawOps(t *testing.T) {
 		}
 	})
 	t.Run("getAllChildrenNumber", func(t *testing.T) {
-		r.t = t
-		r.create("/re/p", nil, jute.ModePersistent)
-		r.create("/re/p/q", nil, jute.ModePersistent)
+		r.T = t
+		r.Create("/re/p", nil, jute.ModePersistent)
+		r.Create("/re/p/q", nil, jute.ModePersistent)
 		count := func(path string) int32 {
-			rb := r.mustCall(jute.OpGetAllChildrenNumber, pathBody(path), jute.CodeOK)
+			rb := r.MustCall(jute.OpGetAllChildrenNumber, zktest.PathBody(path), jute.CodeOK)
 			d := jute.NewDecoder(rb)
 			return d.Int()
 		}
@@ -644,18 +639,18 @@ func TestIntegrationRawOps(t *testing.T) {
 		if n := count("/"); n != 10 {
 			t.Errorf("getAllChildrenNumber(/) = %d, want 10", n)
 		}
-		r.mustCall(jute.OpGetAllChildrenNumber, pathBody("/nope"), jute.CodeNoNode)
+		r.MustCall(jute.OpGetAllChildrenNumber, zktest.PathBody("/nope"), jute.CodeNoNode)
 	})
 	t.Run("multiRead", func(t *testing.T) {
-		r.t = t
-		r.mustCall(jute.OpSetData, setDataBody("/re", []byte("rd"), -1), jute.CodeOK)
+		r.T = t
+		r.MustCall(jute.OpSetData, zktest.SetDataBody("/re", []byte("rd"), -1), jute.CodeOK)
 		req := jute.MultiRequest{Read: true, Ops: []jute.MultiOp{
 			{Type: jute.OpGetData, Path: "/re"},
 			{Type: jute.OpGetChildren, Path: "/re/p"},
 			{Type: jute.OpGetData, Path: "/missing"},
 			{Type: jute.OpGetChildren, Path: "/re/p/q"},
 		}}
-		rb := r.mustCall(jute.OpMultiRead, req.Append(nil), jute.CodeOK)
+		rb := r.MustCall(jute.OpMultiRead, req.Append(nil), jute.CodeOK)
 		resp := jute.MultiResponse{}
 		d := jute.NewDecoder(rb)
 		resp.Decode(&d)
@@ -677,28 +672,28 @@ func TestIntegrationRawOps(t *testing.T) {
 		}
 	})
 	t.Run("addWatch", func(t *testing.T) {
-		r.t, o.t = t, t
-		r.create("/pw", nil, jute.ModePersistent)
-		r.create("/rw", nil, jute.ModePersistent)
+		r.T, o.T = t, t
+		r.Create("/pw", nil, jute.ModePersistent)
+		r.Create("/rw", nil, jute.ModePersistent)
 		add := func(path string, mode int32) {
-			rb := r.mustCall(jute.OpAddWatch, (&jute.PathTypeRequest{Path: path, Type: mode}).Append(nil), jute.CodeOK)
+			rb := r.MustCall(jute.OpAddWatch, (&jute.PathTypeRequest{Path: path, Type: mode}).Append(nil), jute.CodeOK)
 			if !bytes.Equal(rb, []byte{0, 0, 0, 0}) {
 				t.Fatalf("addWatch reply body % x, want ErrorResponse{0}", rb)
 			}
 		}
 		add("/pw", jute.AddWatchPersistent)
 		add("/rw", jute.AddWatchPersistentRecursive)
-		r.events = nil
+		r.ClearEvents()
 		// Another session's writes; o's replies come after r's events are queued, and
 		// r's next reply (a ping-like exists) comes after those events.
-		o.mustCall(jute.OpSetData, setDataBody("/pw", []byte("1"), -1), jute.CodeOK)
-		o.mustCall(jute.OpSetData, setDataBody("/pw", []byte("2"), -1), jute.CodeOK)
-		o.create("/pw/kid", nil, jute.ModePersistent)
-		o.create("/rw/a", nil, jute.ModePersistent)
-		o.create("/rw/a/b", nil, jute.ModePersistent)
-		o.mustCall(jute.OpSetData, setDataBody("/rw/a", []byte("x"), -1), jute.CodeOK)
-		o.mustCall(jute.OpDelete, pathVersionBody("/rw/a/b", -1), jute.CodeOK)
-		r.exists("/")
+		o.MustCall(jute.OpSetData, zktest.SetDataBody("/pw", []byte("1"), -1), jute.CodeOK)
+		o.MustCall(jute.OpSetData, zktest.SetDataBody("/pw", []byte("2"), -1), jute.CodeOK)
+		o.Create("/pw/kid", nil, jute.ModePersistent)
+		o.Create("/rw/a", nil, jute.ModePersistent)
+		o.Create("/rw/a/b", nil, jute.ModePersistent)
+		o.MustCall(jute.OpSetData, zktest.SetDataBody("/rw/a", []byte("x"), -1), jute.CodeOK)
+		o.MustCall(jute.OpDelete, zktest.PathVersionBody("/rw/a/b", -1), jute.CodeOK)
+		r.Exists("/")
 		want := []jute.WatcherEvent{
 			{Type: jute.EventNodeDataChanged, State: 3, Path: "/pw"},
 			{Type: jute.EventNodeDataChanged, State: 3, Path: "/pw"},
@@ -708,33 +703,33 @@ func TestIntegrationRawOps(t *testing.T) {
 			{Type: jute.EventNodeDataChanged, State: 3, Path: "/rw/a"},
 			{Type: jute.EventNodeDeleted, State: 3, Path: "/rw/a/b"},
 		}
-		if !slices.Equal(r.events, want) {
-			t.Fatalf("persistent/recursive events:\n got %+v\nwant %+v", r.events, want)
+		if !slices.Equal(r.Events(), want) {
+			t.Fatalf("persistent/recursive events:\n got %+v\nwant %+v", r.Events(), want)
 		}
 		// checkWatches and removeWatches (semantics.md §8.3, 3.8 rules).
 		cw := func(op jute.OpCode, path string, typ int32, want jute.Code) {
-			r.mustCall(op, (&jute.PathTypeRequest{Path: path, Type: typ}).Append(nil), want)
+			r.MustCall(op, (&jute.PathTypeRequest{Path: path, Type: typ}).Append(nil), want)
 		}
 		cw(jute.OpCheckWatches, "/pw", jute.WatcherData, jute.CodeOK)
 		cw(jute.OpCheckWatches, "/nowatch", jute.WatcherAny, jute.CodeNoWatcher)
 		cw(jute.OpRemoveWatches, "/pw", jute.WatcherAny, jute.CodeOK)
 		cw(jute.OpCheckWatches, "/pw", jute.WatcherAny, jute.CodeNoWatcher)
-		r.events = nil
-		o.mustCall(jute.OpSetData, setDataBody("/pw", []byte("3"), -1), jute.CodeOK)
-		r.exists("/")
-		if len(r.events) != 0 {
-			t.Fatalf("events after removeWatches: %+v", r.events)
+		r.ClearEvents()
+		o.MustCall(jute.OpSetData, zktest.SetDataBody("/pw", []byte("3"), -1), jute.CodeOK)
+		r.Exists("/")
+		if len(r.Events()) != 0 {
+			t.Fatalf("events after removeWatches: %+v", r.Events())
 		}
-		r.mustCall(jute.OpAddWatch, (&jute.PathTypeRequest{Path: "/pw", Type: 7}).Append(nil), jute.CodeMarshallingError)
+		r.MustCall(jute.OpAddWatch, (&jute.PathTypeRequest{Path: "/pw", Type: 7}).Append(nil), jute.CodeMarshallingError)
 	})
 	t.Run("multiEvents", func(t *testing.T) {
 		// Watches fire in op order after each sub-op of a multi (semantics.md §6),
 		// before the multi's reply; a standard watch fires once.
-		r.t, o.t = t, t
-		r.create("/mw", nil, jute.ModePersistent)
-		r.mustCall(jute.OpAddWatch, (&jute.PathTypeRequest{Path: "/mw/a", Type: jute.AddWatchPersistent}).Append(nil), jute.CodeOK)
-		r.mustCall(jute.OpExists, pathWatchBody("/mw/b", true), jute.CodeNoNode)
-		r.events = nil
+		r.T, o.T = t, t
+		r.Create("/mw", nil, jute.ModePersistent)
+		r.MustCall(jute.OpAddWatch, (&jute.PathTypeRequest{Path: "/mw/a", Type: jute.AddWatchPersistent}).Append(nil), jute.CodeOK)
+		r.MustCall(jute.OpExists, zktest.PathWatchBody("/mw/b", true), jute.CodeNoNode)
+		r.ClearEvents()
 		multi := (&jute.MultiRequest{Ops: []jute.MultiOp{
 			{Type: jute.OpCreate, Path: "/mw/a", ACL: jute.OpenACLUnsafe},
 			{Type: jute.OpSetData, Path: "/mw/a", Data: []byte("x"), Version: 0},
@@ -742,56 +737,51 @@ func TestIntegrationRawOps(t *testing.T) {
 			{Type: jute.OpDelete, Path: "/mw/b", Version: 0},
 			{Type: jute.OpDelete, Path: "/mw/a", Version: 1},
 		}}).Append(nil)
-		r.mustCall(jute.OpMulti, multi, jute.CodeOK)
+		r.MustCall(jute.OpMulti, multi, jute.CodeOK)
 		want := []jute.WatcherEvent{
 			{Type: jute.EventNodeCreated, State: 3, Path: "/mw/a"},
 			{Type: jute.EventNodeDataChanged, State: 3, Path: "/mw/a"},
 			{Type: jute.EventNodeCreated, State: 3, Path: "/mw/b"},
 			{Type: jute.EventNodeDeleted, State: 3, Path: "/mw/a"},
 		}
-		if !slices.Equal(r.events, want) {
-			t.Fatalf("multi events before its reply:\n got %+v\nwant %+v", r.events, want)
+		if !slices.Equal(r.Events(), want) {
+			t.Fatalf("multi events before its reply:\n got %+v\nwant %+v", r.Events(), want)
 		}
 	})
 	t.Run("aclFilteredEvents", func(t *testing.T) {
 		// Events go only to connections with READ on the node (parent for
 		// NodeChildrenChanged), as 3.8.4+ does (semantics.md §8.2, §10.1).
-		r.t, o.t = t, t
-		o.mustCall(jute.OpAuth, (&jute.AuthPacket{Scheme: "digest", Auth: []byte("carol:pw")}).Append(nil), jute.CodeOK)
-		o.mustCall(jute.OpCreate, createBody("/secret", nil, jute.CreatorAllACL, 0), jute.CodeOK)
-		r.mustCall(jute.OpAddWatch, (&jute.PathTypeRequest{Path: "/", Type: jute.AddWatchPersistentRecursive}).Append(nil), jute.CodeOK)
-		r.events = nil
-		o.mustCall(jute.OpCreate, createBody("/secret/kid", nil, jute.CreatorAllACL, 0), jute.CodeOK)
-		o.mustCall(jute.OpSetData, setDataBody("/secret", []byte("s"), -1), jute.CodeOK)
-		o.create("/open", nil, jute.ModePersistent)
-		o.mustCall(jute.OpDelete, pathVersionBody("/secret/kid", -1), jute.CodeOK)
-		r.exists("/")
+		r.T, o.T = t, t
+		o.MustCall(jute.OpAuth, (&jute.AuthPacket{Scheme: "digest", Auth: []byte("carol:pw")}).Append(nil), jute.CodeOK)
+		o.MustCall(jute.OpCreate, zktest.CreateBody("/secret", nil, jute.CreatorAllACL, 0), jute.CodeOK)
+		r.MustCall(jute.OpAddWatch, (&jute.PathTypeRequest{Path: "/", Type: jute.AddWatchPersistentRecursive}).Append(nil), jute.CodeOK)
+		r.ClearEvents()
+		o.MustCall(jute.OpCreate, zktest.CreateBody("/secret/kid", nil, jute.CreatorAllACL, 0), jute.CodeOK)
+		o.MustCall(jute.OpSetData, zktest.SetDataBody("/secret", []byte("s"), -1), jute.CodeOK)
+		o.Create("/open", nil, jute.ModePersistent)
+		o.MustCall(jute.OpDelete, zktest.PathVersionBody("/secret/kid", -1), jute.CodeOK)
+		r.Exists("/")
 		want := []jute.WatcherEvent{{Type: jute.EventNodeCreated, State: 3, Path: "/open"}}
-		if !slices.Equal(r.events, want) {
-			t.Fatalf("events seen without READ:\n got %+v\nwant %+v", r.events, want)
+		if !slices.Equal(r.Events(), want) {
+			t.Fatalf("events seen without READ:\n got %+v\nwant %+v", r.Events(), want)
 		}
-		r.mustCall(jute.OpRemoveWatches, (&jute.PathTypeRequest{Path: "/", Type: jute.WatcherAny}).Append(nil), jute.CodeOK)
+		r.MustCall(jute.OpRemoveWatches, (&jute.PathTypeRequest{Path: "/", Type: jute.WatcherAny}).Append(nil), jute.CodeOK)
 	})
 	t.Run("reconfig", func(t *testing.T) {
-		r.t = t
+		r.T = t
 		body := (&jute.ReconfigRequest{JoiningServers: "server.2=127.0.0.1:2888:3888", CurConfigID: -1}).Append(nil)
-		r.mustCall(jute.OpReconfig, body, jute.CodeReconfigDisabled)
-		r.exists("/") // still connected
+		r.MustCall(jute.OpReconfig, body, jute.CodeReconfigDisabled)
+		r.Exists("/") // still connected
 	})
 	t.Run("oldClientHandshake", func(t *testing.T) {
 		// 44-byte ConnectRequest (no readOnly byte, as go-zookeeper sends) gets a
 		// 36-byte response; the 45-byte form gets 37 (wire.md §3.3).
 		for _, withRO := range []bool{false, true} {
-			conn := dial(t, srv.addr)
+			conn := zktest.Dial(t, srv.ConnectString())
 			req := jute.ConnectRequest{TimeOut: 4000, Passwd: make([]byte, 16), HasReadOnly: withRO}
 			payload := req.Append(nil)
-			if _, err := conn.Write(appendFrame(nil, payload)); err != nil {
-				t.Fatal(err)
-			}
-			b, err := readFrame(conn)
-			if err != nil {
-				t.Fatal(err)
-			}
+			conn.Write(raw.Frame(payload))
+			b := conn.ReadFrame()
 			wantReq, wantResp := 44, 36
 			if withRO {
 				wantReq, wantResp = 45, 37
@@ -813,23 +803,27 @@ func TestIntegrationRawOps(t *testing.T) {
 // that both watches and writes: the event precedes the reply of the write that
 // fired it (wire.md §6.4, semantics.md §8.2).
 func TestIntegrationWatchOrder(t *testing.T) {
-	srv := startServer(t)
-	r := newRaw(t, srv.addr, 4000)
-	r.create("/o", []byte("0"), jute.ModePersistent)
+	srv := zktest.StartServer(t)
+	r := zktest.Connect(t, srv.ConnectString(), 4000)
+	r.Create("/o", []byte("0"), jute.ModePersistent)
 
 	// expect sends a write and checks exactly the given events arrive, in order,
 	// before its reply.
 	expect := func(op jute.OpCode, body []byte, want ...jute.WatcherEvent) {
 		t.Helper()
-		xid := r.send(op, body)
+		xid := r.Send(op, body)
 		var got []jute.WatcherEvent
 		for {
-			h, rb := r.readAny()
+			h, rb := r.Next()
 			if h.Xid == jute.XidNotification {
 				if h.Zxid != -1 || h.Err != 0 {
 					t.Fatalf("notification header %+v, want zxid -1 err 0 (3.8)", h)
 				}
-				got = append(got, decodeEvent(t, rb))
+				ev, err := raw.DecodeEvent(rb)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, ev)
 				continue
 			}
 			if h.Xid != xid || h.Err != jute.CodeOK {
@@ -845,43 +839,43 @@ func TestIntegrationWatchOrder(t *testing.T) {
 		return jute.WatcherEvent{Type: typ, State: jute.StateSyncConnected, Path: path}
 	}
 
-	r.mustCall(jute.OpGetData, pathWatchBody("/o", true), jute.CodeOK)
-	r.mustCall(jute.OpExists, pathWatchBody("/o/c", true), jute.CodeNoNode) // exist watch on an absent node
-	r.mustCall(jute.OpGetChildren, pathWatchBody("/o", true), jute.CodeOK)
+	r.MustCall(jute.OpGetData, zktest.PathWatchBody("/o", true), jute.CodeOK)
+	r.MustCall(jute.OpExists, zktest.PathWatchBody("/o/c", true), jute.CodeNoNode) // exist watch on an absent node
+	r.MustCall(jute.OpGetChildren, zktest.PathWatchBody("/o", true), jute.CodeOK)
 
-	expect(jute.OpSetData, setDataBody("/o", []byte("1"), -1), ev(jute.EventNodeDataChanged, "/o"))
-	expect(jute.OpCreate, createBody("/o/c", nil, jute.OpenACLUnsafe, 0),
+	expect(jute.OpSetData, zktest.SetDataBody("/o", []byte("1"), -1), ev(jute.EventNodeDataChanged, "/o"))
+	expect(jute.OpCreate, zktest.CreateBody("/o/c", nil, jute.OpenACLUnsafe, 0),
 		ev(jute.EventNodeCreated, "/o/c"), ev(jute.EventNodeChildrenChanged, "/o"))
 	// Watches are one-shot: the same changes again fire nothing.
-	expect(jute.OpSetData, setDataBody("/o", []byte("2"), -1))
-	expect(jute.OpCreate, createBody("/o/d", nil, jute.OpenACLUnsafe, 0))
+	expect(jute.OpSetData, zktest.SetDataBody("/o", []byte("2"), -1))
+	expect(jute.OpCreate, zktest.CreateBody("/o/d", nil, jute.OpenACLUnsafe, 0))
 
-	r.mustCall(jute.OpGetData, pathWatchBody("/o/c", true), jute.CodeOK)
-	r.mustCall(jute.OpGetChildren, pathWatchBody("/o/c", true), jute.CodeOK)
-	r.mustCall(jute.OpGetChildren, pathWatchBody("/o", true), jute.CodeOK)
+	r.MustCall(jute.OpGetData, zktest.PathWatchBody("/o/c", true), jute.CodeOK)
+	r.MustCall(jute.OpGetChildren, zktest.PathWatchBody("/o/c", true), jute.CodeOK)
+	r.MustCall(jute.OpGetChildren, zktest.PathWatchBody("/o", true), jute.CodeOK)
 	// One NodeDeleted per connection even with a data and a child watch on the node.
-	expect(jute.OpDelete, pathVersionBody("/o/c", -1),
+	expect(jute.OpDelete, zktest.PathVersionBody("/o/c", -1),
 		ev(jute.EventNodeDeleted, "/o/c"), ev(jute.EventNodeChildrenChanged, "/o"))
 
 	// setACL fires nothing; a failed write fires nothing.
-	r.mustCall(jute.OpGetData, pathWatchBody("/o", true), jute.CodeOK)
-	expect(jute.OpSetACL, setACLBody("/o", jute.OpenACLUnsafe, -1))
-	r.mustCall(jute.OpSetData, setDataBody("/o", nil, 99), jute.CodeBadVersion)
-	if len(r.events) != 0 {
-		t.Fatalf("events from setACL or a failed write: %+v", r.events)
+	r.MustCall(jute.OpGetData, zktest.PathWatchBody("/o", true), jute.CodeOK)
+	expect(jute.OpSetACL, zktest.SetACLBody("/o", jute.OpenACLUnsafe, -1))
+	r.MustCall(jute.OpSetData, zktest.SetDataBody("/o", nil, 99), jute.CodeBadVersion)
+	if len(r.Events()) != 0 {
+		t.Fatalf("events from setACL or a failed write: %+v", r.Events())
 	}
-	expect(jute.OpSetData, setDataBody("/o", []byte("3"), -1), ev(jute.EventNodeDataChanged, "/o"))
+	expect(jute.OpSetData, zktest.SetDataBody("/o", []byte("3"), -1), ev(jute.EventNodeDataChanged, "/o"))
 
 	// Across connections: a reader that sees a change has already had its event.
-	w := newRaw(t, srv.addr, 4000)
-	w.mustCall(jute.OpGetData, pathWatchBody("/o", true), jute.CodeOK)
-	m := newRaw(t, srv.addr, 4000)
-	xid := m.send(jute.OpSetData, setDataBody("/o", []byte("4"), -1))
-	for deadline := time.Now().Add(ioTimeout); ; {
-		_, st := w.getData("/o")
+	w := zktest.Connect(t, srv.ConnectString(), 4000)
+	w.MustCall(jute.OpGetData, zktest.PathWatchBody("/o", true), jute.CodeOK)
+	m := zktest.Connect(t, srv.ConnectString(), 4000)
+	xid := m.Send(jute.OpSetData, zktest.SetDataBody("/o", []byte("4"), -1))
+	for deadline := time.Now().Add(zktest.IOTimeout); ; {
+		_, st := w.GetData("/o")
 		if st.Version == 4 {
-			if !slices.Equal(w.events, []jute.WatcherEvent{ev(jute.EventNodeDataChanged, "/o")}) {
-				t.Fatalf("read the new version with events %+v", w.events)
+			if !slices.Equal(w.Events(), []jute.WatcherEvent{ev(jute.EventNodeDataChanged, "/o")}) {
+				t.Fatalf("read the new version with events %+v", w.Events())
 			}
 			break
 		}
@@ -889,13 +883,13 @@ func TestIntegrationWatchOrder(t *testing.T) {
 			t.Fatal("setData never became visible")
 		}
 	}
-	if h, _ := m.reply(); h.Xid != xid || h.Err != jute.CodeOK {
+	if h, _ := m.Reply(); h.Xid != xid || h.Err != jute.CodeOK {
 		t.Fatalf("setData reply %+v", h)
 	}
 
 	// go-zookeeper sees the same events through its watch channels.
-	c, _ := connectZK(t, srv.addr, 4*time.Second)
-	mz, _ := connectZK(t, srv.addr, 4*time.Second)
+	c, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
+	mz, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
 	_, _, dataCh, err := c.GetW("/o")
 	if err != nil {
 		t.Fatal(err)
@@ -911,10 +905,10 @@ func TestIntegrationWatchOrder(t *testing.T) {
 	if _, err := mz.Set("/o", []byte("5"), -1); err != nil {
 		t.Fatal(err)
 	}
-	expectEvent(t, dataCh, zk.EventNodeDataChanged, "/o")
+	zktest.ExpectEvent(t, dataCh, zk.EventNodeDataChanged, "/o")
 	mustCreate(t, mz, "/o/new", nil, 0)
-	expectEvent(t, existCh, zk.EventNodeCreated, "/o/new")
-	expectEvent(t, childCh, zk.EventNodeChildrenChanged, "/o")
+	zktest.ExpectEvent(t, existCh, zk.EventNodeCreated, "/o/new")
+	zktest.ExpectEvent(t, childCh, zk.EventNodeChildrenChanged, "/o")
 	_, _, delData, err := c.GetW("/o/new")
 	if err != nil {
 		t.Fatal(err)
@@ -926,25 +920,25 @@ func TestIntegrationWatchOrder(t *testing.T) {
 	if err := mz.Delete("/o/new", -1); err != nil {
 		t.Fatal(err)
 	}
-	expectEvent(t, delData, zk.EventNodeDeleted, "/o/new")
-	expectEvent(t, delChild, zk.EventNodeDeleted, "/o/new")
+	zktest.ExpectEvent(t, delData, zk.EventNodeDeleted, "/o/new")
+	zktest.ExpectEvent(t, delChild, zk.EventNodeDeleted, "/o/new")
 }
 
 // TestIntegrationSessionExpiry: a session whose connection dies is expired after its
 // timeout; its ephemerals go with it, watchers see NodeDeleted, and a reconnect
 // with its id gets the invalid-session response (semantics.md §7).
 func TestIntegrationSessionExpiry(t *testing.T) {
-	srv := startServer(t)
-	b, _ := connectZK(t, srv.addr, 4*time.Second)
+	srv := zktest.StartServer(t)
+	b, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
 
 	t.Run("expiry", func(t *testing.T) {
 		mustCreate(t, b, "/keep", nil, 0)
-		a := newRaw(t, srv.addr, 1000)
-		if a.timeout != 1000 {
-			t.Fatalf("negotiated %d ms, want 1000", a.timeout)
+		a := zktest.Connect(t, srv.ConnectString(), 1000)
+		if a.Timeout() != 1000 {
+			t.Fatalf("negotiated %d ms, want 1000", a.Timeout())
 		}
-		a.create("/eph", []byte("a"), jute.ModeEphemeral)
-		a.create("/eph-seq-", nil, jute.ModeEphemeralSequential)
+		a.Create("/eph", []byte("a"), jute.ModeEphemeral)
+		a.Create("/eph-seq-", nil, jute.ModeEphemeralSequential)
 		ok, _, ch, err := b.ExistsW("/eph")
 		if err != nil || !ok {
 			t.Fatalf("existsW: %v %v", ok, err)
@@ -953,49 +947,49 @@ func TestIntegrationSessionExpiry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.conn.Close()
-		expectEvent(t, ch, zk.EventNodeDeleted, "/eph")
-		expectEvent(t, kids, zk.EventNodeChildrenChanged, "/")
+		a.Close()
+		zktest.ExpectEvent(t, ch, zk.EventNodeDeleted, "/eph")
+		zktest.ExpectEvent(t, kids, zk.EventNodeChildrenChanged, "/")
 		if got := sortedChildren(t, b, "/"); !slices.Equal(got, []string{"keep", "zookeeper"}) {
 			t.Fatalf("children of / after expiry: %v", got)
 		}
-		gone, resp := resumeRaw(t, srv.addr, a.sid, a.passwd, 1000)
+		gone, resp := zktest.Resume(t, srv.ConnectString(), a.SessionID(), a.Passwd(), 1000)
 		if resp.TimeOut != 0 || resp.SessionID != 0 || !bytes.Equal(resp.Passwd, make([]byte, 16)) {
 			t.Fatalf("resume of an expired session: %+v, want timeOut 0, id 0, zero password", resp)
 		}
-		expectClosedSilently(t, gone.conn)
+		gone.ExpectClosedSilently()
 	})
 	t.Run("timeoutClamp", func(t *testing.T) {
 		// Requested timeouts are clamped into [2, 20] ticks (semantics.md §7.1).
 		for req, want := range map[int32]int32{1: 400, 399: 400, 1234: 1234, 4000: 4000, 60000: 4000} {
-			c := newRaw(t, srv.addr, req)
-			if c.timeout != want {
-				t.Errorf("requested %d ms, negotiated %d, want %d", req, c.timeout, want)
+			c := zktest.Connect(t, srv.ConnectString(), req)
+			if c.Timeout() != want {
+				t.Errorf("requested %d ms, negotiated %d, want %d", req, c.Timeout(), want)
 			}
-			c.closeSession()
+			c.CloseSession()
 		}
 	})
 	t.Run("wrongPassword", func(t *testing.T) {
-		a := newRaw(t, srv.addr, 4000)
-		bad := bytes.Clone(a.passwd)
+		a := zktest.Connect(t, srv.ConnectString(), 4000)
+		bad := bytes.Clone(a.Passwd())
 		bad[0] ^= 1
-		c, resp := resumeRaw(t, srv.addr, a.sid, bad, 4000)
+		c, resp := zktest.Resume(t, srv.ConnectString(), a.SessionID(), bad, 4000)
 		if resp.TimeOut != 0 || resp.SessionID != 0 {
 			t.Fatalf("wrong password accepted: %+v", resp)
 		}
-		expectClosedSilently(t, c.conn)
-		a.exists("/") // the real owner is unaffected
+		c.ExpectClosedSilently()
+		a.Exists("/") // the real owner is unaffected
 	})
 	t.Run("resume", func(t *testing.T) {
-		a := newRaw(t, srv.addr, 4000)
-		a.create("/eph2", nil, jute.ModeEphemeral)
-		a2, resp := resumeRaw(t, srv.addr, a.sid, a.passwd, 4000)
-		if resp.SessionID != a.sid || !bytes.Equal(resp.Passwd, a.passwd) || resp.TimeOut != 4000 {
+		a := zktest.Connect(t, srv.ConnectString(), 4000)
+		a.Create("/eph2", nil, jute.ModeEphemeral)
+		a2, resp := zktest.Resume(t, srv.ConnectString(), a.SessionID(), a.Passwd(), 4000)
+		if resp.SessionID != a.SessionID() || !bytes.Equal(resp.Passwd, a.Passwd()) || resp.TimeOut != 4000 {
 			t.Fatalf("resume: %+v", resp)
 		}
 		// The older connection of the session is closed.
-		expectClosedSilently(t, a.conn)
-		if _, ok := a2.exists("/eph2"); !ok {
+		a.ExpectClosedSilently()
+		if _, ok := a2.Exists("/eph2"); !ok {
 			t.Fatal("ephemeral lost on resume")
 		}
 		ok, _, ch, err := b.ExistsW("/eph2")
@@ -1003,21 +997,21 @@ func TestIntegrationSessionExpiry(t *testing.T) {
 			t.Fatal(ok, err)
 		}
 		// closeSession removes the ephemerals at once.
-		a2.closeSession()
-		expectEvent(t, ch, zk.EventNodeDeleted, "/eph2")
+		a2.CloseSession()
+		zktest.ExpectEvent(t, ch, zk.EventNodeDeleted, "/eph2")
 	})
 	t.Run("goClientExpired", func(t *testing.T) {
-		p := testutil.StartProxy(t, srv.addr)
-		c, events := connectZK(t, p.Addr(), 2*time.Second)
+		p := testutil.StartProxy(t, srv.ConnectString())
+		c, events := zktest.ConnectZK(t, p.Addr(), 2*time.Second)
 		mustCreate(t, c, "/eph3", nil, zk.FlagEphemeral)
 		ok, _, ch, err := b.ExistsW("/eph3")
 		if err != nil || !ok {
 			t.Fatal(ok, err)
 		}
 		p.Sever()
-		expectEvent(t, ch, zk.EventNodeDeleted, "/eph3")
+		zktest.ExpectEvent(t, ch, zk.EventNodeDeleted, "/eph3")
 		p.Heal()
-		events.wait(t, zk.StateExpired)
+		events.Wait(t, zk.StateExpired)
 	})
 }
 
@@ -1025,10 +1019,10 @@ func TestIntegrationSessionExpiry(t *testing.T) {
 // session, re-sends its watches with setWatches and gets the events for changes it
 // missed, judged against its last seen zxid (semantics.md §8.4).
 func TestIntegrationReconnectSetWatches(t *testing.T) {
-	srv := startServer(t)
-	p := testutil.StartProxy(t, srv.addr)
-	w, events := connectZK(t, p.Addr(), 4*time.Second)
-	m, _ := connectZK(t, srv.addr, 4*time.Second)
+	srv := zktest.StartServer(t)
+	p := testutil.StartProxy(t, srv.ConnectString())
+	w, events := zktest.ConnectZK(t, p.Addr(), 4*time.Second)
+	m, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
 
 	mustCreate(t, m, "/rw", []byte("0"), 0)
 	mustCreate(t, m, "/rw/gone", nil, 0)
@@ -1071,7 +1065,7 @@ func TestIntegrationReconnectSetWatches(t *testing.T) {
 	privCh := watch(w.GetW, "/private")
 
 	p.Sever()
-	events.wait(t, zk.StateDisconnected)
+	events.Wait(t, zk.StateDisconnected)
 	if _, err := m.Set("/rw", []byte("1"), -1); err != nil {
 		t.Fatal(err)
 	}
@@ -1080,36 +1074,36 @@ func TestIntegrationReconnectSetWatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Heal()
-	events.wait(t, zk.StateHasSession)
+	events.Wait(t, zk.StateHasSession)
 	if w.SessionID() != sid {
 		t.Fatalf("session %#x after reconnect, want %#x", w.SessionID(), sid)
 	}
-	expectEvent(t, dataCh, zk.EventNodeDataChanged, "/rw")
-	expectEvent(t, childCh, zk.EventNodeChildrenChanged, "/rw")
-	expectEvent(t, existCh, zk.EventNodeCreated, "/rw-new")
-	expectEvent(t, goneCh, zk.EventNodeDeleted, "/rw/gone")
+	zktest.ExpectEvent(t, dataCh, zk.EventNodeDataChanged, "/rw")
+	zktest.ExpectEvent(t, childCh, zk.EventNodeChildrenChanged, "/rw")
+	zktest.ExpectEvent(t, existCh, zk.EventNodeCreated, "/rw-new")
+	zktest.ExpectEvent(t, goneCh, zk.EventNodeDeleted, "/rw/gone")
 	// Those events came from setWatches; once a later request on the connection is
 	// answered, setWatches has been answered too, and unchanged nodes fired nothing.
 	if _, err := w.Sync("/"); err != nil {
 		t.Fatal(err)
 	}
-	noEvent(t, sameData)
-	noEvent(t, sameChild)
-	noEvent(t, sameExist)
-	noEvent(t, privCh)
+	zktest.NoEvent(t, sameData)
+	zktest.NoEvent(t, sameChild)
+	zktest.NoEvent(t, sameExist)
+	zktest.NoEvent(t, privCh)
 	// ... but their watches were re-registered.
 	if _, err := m.Set("/same", []byte("1"), -1); err != nil {
 		t.Fatal(err)
 	}
-	expectEvent(t, sameData, zk.EventNodeDataChanged, "/same")
+	zktest.ExpectEvent(t, sameData, zk.EventNodeDataChanged, "/same")
 	mustCreate(t, m, "/same/kid", nil, 0)
-	expectEvent(t, sameChild, zk.EventNodeChildrenChanged, "/same")
+	zktest.ExpectEvent(t, sameChild, zk.EventNodeChildrenChanged, "/same")
 	mustCreate(t, m, "/same-new", nil, 0)
-	expectEvent(t, sameExist, zk.EventNodeCreated, "/same-new")
+	zktest.ExpectEvent(t, sameExist, zk.EventNodeCreated, "/same-new")
 	if _, err := m.Set("/private", []byte("1"), -1); err != nil {
 		t.Fatal(err)
 	}
-	expectEvent(t, privCh, zk.EventNodeDataChanged, "/private")
+	zktest.ExpectEvent(t, privCh, zk.EventNodeDataChanged, "/private")
 }
 
 // TestIntegrationConcurrentFIFO runs 100 raw clients at once, each pipelining about
@@ -1117,13 +1111,13 @@ func TestIntegrationReconnectSetWatches(t *testing.T) {
 // xid order and that each read sees exactly the write sent just before it.
 func TestIntegrationConcurrentFIFO(t *testing.T) {
 	const clients, rounds, shared = 100, 45, 5
-	srv := startServer(t)
-	setup := newRaw(t, srv.addr, 4000)
-	setup.create("/fifo", nil, jute.ModePersistent)
+	srv := zktest.StartServer(t)
+	setup := zktest.Connect(t, srv.ConnectString(), 4000)
+	setup.Create("/fifo", nil, jute.ModePersistent)
 
-	conns := make([]*rawClient, clients)
+	conns := make([]*zktest.Client, clients)
 	for i := range conns {
-		conns[i] = newRaw(t, srv.addr, 4000)
+		conns[i] = zktest.Connect(t, srv.ConnectString(), 4000)
 	}
 
 	// check is what a reply must satisfy; it returns a description of a mismatch.
@@ -1138,20 +1132,20 @@ func TestIntegrationConcurrentFIFO(t *testing.T) {
 		}
 		return ""
 	}
-	run := func(i int, c *rawClient, start <-chan struct{}) error {
+	run := func(i int, c *zktest.Client, start <-chan struct{}) error {
 		path := fmt.Sprintf("/fifo/c%03d", i)
 		var out []byte
 		var exp []expect
 		add := func(op jute.OpCode, body []byte, check func(jute.ReplyHeader, []byte) string) {
-			xid := c.nextXid()
-			out = append(out, requestFrame(xid, op, body)...)
+			xid := c.NextXid()
+			out = append(out, raw.RequestFrame(xid, op, body)...)
 			exp = append(exp, expect{xid, op, check})
 		}
 		lastZxid := jute.Zxid(0)
-		add(jute.OpCreate, createBody(path, []byte("v0"), jute.OpenACLUnsafe, 0), okOnly)
+		add(jute.OpCreate, zktest.CreateBody(path, []byte("v0"), jute.OpenACLUnsafe, 0), okOnly)
 		for k := 1; k <= rounds; k++ {
 			want := fmt.Sprintf("v%d", k)
-			add(jute.OpSetData, setDataBody(path, []byte(want), int32(k-1)), func(h jute.ReplyHeader, b []byte) string {
+			add(jute.OpSetData, zktest.SetDataBody(path, []byte(want), int32(k-1)), func(h jute.ReplyHeader, b []byte) string {
 				var st jute.Stat
 				d := jute.NewDecoder(b)
 				st.Decode(&d)
@@ -1160,7 +1154,7 @@ func TestIntegrationConcurrentFIFO(t *testing.T) {
 				}
 				return ""
 			})
-			add(jute.OpGetData, pathWatchBody(path, false), func(h jute.ReplyHeader, b []byte) string {
+			add(jute.OpGetData, zktest.PathWatchBody(path, false), func(h jute.ReplyHeader, b []byte) string {
 				var r jute.GetDataResponse
 				d := jute.NewDecoder(b)
 				r.Decode(&d)
@@ -1170,35 +1164,35 @@ func TestIntegrationConcurrentFIFO(t *testing.T) {
 				return ""
 			})
 			if k%10 == 0 {
-				add(jute.OpSetData, setDataBody("/fifo", nil, -1), okOnly) // contended
+				add(jute.OpSetData, zktest.SetDataBody("/fifo", nil, -1), okOnly) // contended
 			}
 		}
 		for range shared - rounds/10 {
-			add(jute.OpSetData, setDataBody("/fifo", nil, -1), okOnly)
+			add(jute.OpSetData, zktest.SetDataBody("/fifo", nil, -1), okOnly)
 		}
-		add(jute.OpSync, pathBody(path), func(h jute.ReplyHeader, b []byte) string {
+		add(jute.OpSync, zktest.PathBody(path), func(h jute.ReplyHeader, b []byte) string {
 			d := jute.NewDecoder(b)
 			if p := d.String(); h.Err != jute.CodeOK || p != path {
 				return fmt.Sprintf("sync: %v %q", h.Err, p)
 			}
 			return ""
 		})
-		add(jute.OpCreate, createBody(path+"/e", nil, jute.OpenACLUnsafe, jute.ModeEphemeral), okOnly)
-		add(jute.OpGetChildren, pathWatchBody(path, false), func(h jute.ReplyHeader, b []byte) string {
+		add(jute.OpCreate, zktest.CreateBody(path+"/e", nil, jute.OpenACLUnsafe, jute.ModeEphemeral), okOnly)
+		add(jute.OpGetChildren, zktest.PathWatchBody(path, false), func(h jute.ReplyHeader, b []byte) string {
 			d := jute.NewDecoder(b)
 			if kids := d.Strings(); h.Err != jute.CodeOK || !slices.Equal(kids, []string{"e"}) {
 				return fmt.Sprintf("getChildren after create: %v %v", h.Err, kids)
 			}
 			return ""
 		})
-		add(jute.OpDelete, pathVersionBody(path+"/e", 0), okOnly)
-		add(jute.OpExists, pathWatchBody(path+"/e", false), func(h jute.ReplyHeader, _ []byte) string {
+		add(jute.OpDelete, zktest.PathVersionBody(path+"/e", 0), okOnly)
+		add(jute.OpExists, zktest.PathWatchBody(path+"/e", false), func(h jute.ReplyHeader, _ []byte) string {
 			if h.Err != jute.CodeNoNode {
 				return fmt.Sprintf("exists after delete: %v", h.Err)
 			}
 			return ""
 		})
-		add(jute.OpDelete, pathVersionBody(path, 0), func(h jute.ReplyHeader, _ []byte) string {
+		add(jute.OpDelete, zktest.PathVersionBody(path, 0), func(h jute.ReplyHeader, _ []byte) string {
 			if h.Err != jute.CodeBadVersion {
 				return fmt.Sprintf("delete at a stale version: %v", h.Err)
 			}
@@ -1209,11 +1203,10 @@ func TestIntegrationConcurrentFIFO(t *testing.T) {
 		<-start
 		errc := make(chan error, 1)
 		go func() {
-			_, err := c.conn.Write(out)
-			errc <- err
+			errc <- c.Raw().Write(out)
 		}()
 		for n, e := range exp {
-			b, err := readFrame(c.conn)
+			b, err := c.Raw().ReadFrame()
 			if err != nil {
 				return fmt.Errorf("client %d: reply %d of %d: %w", i, n, len(exp), err)
 			}
@@ -1260,105 +1253,17 @@ func TestIntegrationConcurrentFIFO(t *testing.T) {
 		return
 	}
 	// Every write landed exactly once.
-	kids := setup.children("/fifo")
+	kids := setup.Children("/fifo")
 	if len(kids) != clients {
 		t.Fatalf("/fifo has %d children, want %d", len(kids), clients)
 	}
 	for _, k := range kids {
-		data, st := setup.getData("/fifo/" + k)
+		data, st := setup.GetData("/fifo/" + k)
 		if string(data) != fmt.Sprintf("v%d", rounds) || st.Version != rounds || st.NumChildren != 0 {
 			t.Fatalf("/fifo/%s: %q %+v", k, data, st)
 		}
 	}
-	if _, st := setup.getData("/fifo"); st.Version != clients*shared {
+	if _, st := setup.GetData("/fifo"); st.Version != clients*shared {
 		t.Fatalf("/fifo version %d, want %d", st.Version, clients*shared)
-	}
-}
-
-// TestReferenceClients runs the conformance kit (../shared/conformance: zkCli,
-// kazoo, Curator, the C client and go-zookeeper) against a zkd binary started from
-// a zoo.cfg, exactly as an operator would run it.
-func TestReferenceClients(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs five real clients (~25 s); skipped with -short")
-	}
-	root, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kit := filepath.Join(root, "..", "shared", "conformance")
-	need := []string{
-		filepath.Join(kit, "smoke-all.sh"),
-		"/usr/share/java/zookeeper.jar", "/usr/share/java/curator-framework.jar",
-		"/usr/lib/zookeeper/bin/cli_mt", "/usr/bin/java", "/usr/bin/python3",
-		"/usr/lib/python3/dist-packages/kazoo",
-	}
-	for _, f := range need {
-		if _, err := os.Stat(f); err != nil {
-			testutil.Missing(t, fmt.Sprintf("conformance kit incomplete: %v", err))
-		}
-	}
-	if _, err := exec.LookPath("javac"); err != nil {
-		testutil.Missing(t, "javac (a JDK)")
-	}
-
-	dir := t.TempDir()
-	bin := testutil.BuildZkd(t)
-	port := testutil.FreePort(t)
-	cfg := testutil.ZooCfg(filepath.Join(dir, "data"), port, "4lw.commands.whitelist=*\n")
-	cfgPath := filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "zkd.log")
-	srv := testutil.StartProcess(t, "", logPath, bin, "-config", cfgPath)
-	dumpLog := func() { t.Logf("zkd log:\n%s", testutil.TailFile(logPath, 40)) }
-
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
-		select {
-		case <-srv.Exited():
-			dumpLog()
-			t.Fatalf("zkd exited during start-up: %v", srv.Cmd.ProcessState)
-		default:
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	})
-
-	logDir := filepath.Join(dir, "smoke")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	smoke := exec.CommandContext(ctx, filepath.Join(kit, "smoke-all.sh"), addr)
-	smoke.Env = append(os.Environ(), "SMOKE_LOGDIR="+logDir, "CONFORMANCE_BUILD="+filepath.Join(dir, "build"))
-	out, err := smoke.CombinedOutput()
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		t.Log(sc.Text())
-	}
-	select {
-	case <-srv.Exited():
-		dumpLog()
-		t.Fatalf("zkd exited during the run: %v", srv.Cmd.ProcessState)
-	default:
-	}
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Errorf("smoke-all.sh: %d client(s) failed", ee.ExitCode())
-		} else {
-			t.Errorf("smoke-all.sh: %v", err)
-		}
-		logs, _ := filepath.Glob(filepath.Join(logDir, "*.log"))
-		for _, l := range logs {
-			b, _ := os.ReadFile(l)
-			if bytes.Contains(b, []byte("\nFAIL")) || bytes.HasPrefix(b, []byte("FAIL")) {
-				t.Logf("%s:\n%s", filepath.Base(l), testutil.TailFile(l, 30))
-			}
-		}
-		dumpLog()
 	}
 }

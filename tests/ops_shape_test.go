@@ -1,4 +1,4 @@
-package main
+package tests
 
 // Shape comparison of operator output: four-letter-word text and AdminServer JSON
 // are compared by form (keys, line layout, value kinds), never by the values that
@@ -9,11 +9,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 )
 
 // jnode is a parsed JSON value that keeps object member order.
@@ -285,20 +283,4 @@ func compareWord(word, got, want string) []string {
 		bad("no comparison for this word")
 	}
 	return diffs
-}
-
-// sendWord sends a four-letter word (and any argument bytes) and reads the reply
-// until the server closes the connection.
-func sendWord(addr, word string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, ioTimeout)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
-	if _, err := c.Write([]byte(word)); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(c)
-	return string(b), err
 }

@@ -1,12 +1,10 @@
-package main
+package e2e
 
 import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,38 +14,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"zkd/internal/testutil"
+	"zkd/internal/zktest"
 )
-
-// startZkdProcess runs bin/zkd from cfgPath as a separate process (one a test
-// may kill -9) and waits until it answers srvr (the only word the default
-// whitelist has).
-func startZkdProcess(t *testing.T, bin, cfgPath, logPath string, addr string) *testutil.Process {
-	t.Helper()
-	p := testutil.StartProcess(t, "", logPath, bin, "-config", cfgPath)
-	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
-		select {
-		case <-p.Exited():
-			t.Fatalf("zkd exited during start-up:\n%s", testutil.TailFile(logPath, 60))
-		default:
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		if _, err := c.Write([]byte("srvr")); err != nil {
-			return err
-		}
-		buf := make([]byte, 64)
-		n, _ := c.Read(buf)
-		if !strings.HasPrefix(string(buf[:n]), "Zookeeper version") {
-			return fmt.Errorf("srvr answered %q", buf[:n])
-		}
-		return nil
-	})
-	return p
-}
 
 // history is what the clients were told, across every crash cycle.
 type history struct {
@@ -240,27 +208,13 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 	t.Logf("seed %d (set ZKD_CRASH_SEED for another), %d cycles", seed, cycles)
 	rng := rand.New(rand.NewPCG(seed, 7))
 
-	dir := t.TempDir()
-	bin := testutil.BuildZkd(t)
-	port := testutil.FreePort(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	// A small snapCount and log segment make crashes land in snapshots and
-	// segment rolls too, not only in plain appends.
-	cfg := fmt.Sprintf("tickTime=500\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-		"maxClientCnxns=0\nsnapCount=300\npreAllocSize=64\nadmin.enableServer=false\n", filepath.Join(dir, "data"), port)
-	cfgPath := filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "zkd.log")
-	defer func() {
-		if t.Failed() {
-			t.Logf("zkd log (tail):\n%s", testutil.TailFile(logPath, 60))
-		}
-	}()
-
-	proc := startZkdProcess(t, bin, cfgPath, logPath, addr)
-	setup, _ := connectZK(t, addr, 10*time.Second)
+	// segment rolls too, not only in plain appends. The default whitelist
+	// (srvr) tells when the process serves.
+	proc := zktest.StartProcess(t, zktest.ProcessOptions{TickTime: 500 * time.Millisecond,
+		Extra: "snapCount=300\npreAllocSize=64\n"})
+	addr := proc.ConnectString()
+	setup, _ := zktest.ConnectZK(t, addr, 10*time.Second)
 	const workers = 4
 	for _, p := range []string{"/crash", "/crash/seq"} {
 		if _, err := setup.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
@@ -278,16 +232,16 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 	}
 	// A session with an ephemeral that is abandoned for good: after the restarts
 	// it must expire and take its ephemeral with it.
-	abandoned := newRaw(t, addr, 1000)
-	abandoned.create("/crash/abandoned", nil, 1) // ephemeral
-	abandoned.conn.Close()
+	abandoned := zktest.Connect(t, addr, 1000)
+	abandoned.Create("/crash/abandoned", nil, 1) // ephemeral
+	abandoned.Close()
 	setup.Close()
 
 	for cycle := 0; cycle < cycles; cycle++ {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		for w := 0; w < workers; w++ {
-			conn, _ := connectZK(t, addr, 10*time.Second)
+			conn, _ := zktest.ConnectZK(t, addr, 10*time.Second)
 			wrng := rand.New(rand.NewPCG(seed, uint64(cycle*workers+w)))
 			wg.Add(1)
 			go func() {
@@ -301,8 +255,8 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 		close(stop)
 		wg.Wait()
 
-		proc = startZkdProcess(t, bin, cfgPath, logPath, addr)
-		check, _ := connectZK(t, addr, 10*time.Second)
+		proc.Restart()
+		check, _ := zktest.ConnectZK(t, addr, 10*time.Second)
 		h.verify(t, check, cycle)
 		// Sequence numbers continue past everything ever handed out.
 		name, err := check.Create("/crash/seq/s-", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
@@ -320,19 +274,19 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 
 	// Ephemerals follow their sessions: a session that keeps its connection keeps
 	// its ephemeral across a kill -9, and the abandoned one expires.
-	keeper, events := connectZK(t, addr, 10*time.Second)
+	keeper, events := zktest.ConnectZK(t, addr, 10*time.Second)
 	if _, err := keeper.Create("/crash/kept", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
 	proc.Kill()
-	proc = startZkdProcess(t, bin, cfgPath, logPath, addr)
-	events.wait(t, zk.StateHasSession)
-	check, _ := connectZK(t, addr, 10*time.Second)
+	proc.Restart()
+	events.Wait(t, zk.StateHasSession)
+	check, _ := zktest.ConnectZK(t, addr, 10*time.Second)
 	defer check.Close()
 	if ok, _, err := check.Exists("/crash/kept"); err != nil || !ok {
 		t.Fatalf("ephemeral of a session that reconnected in time: exists=%v err=%v", ok, err)
 	}
-	checkFor(t, 15*time.Second, 50*time.Millisecond, func() error {
+	zktest.CheckFor(t, 15*time.Second, 50*time.Millisecond, func() error {
 		ok, _, err := check.Exists("/crash/abandoned")
 		if err != nil {
 			return err

@@ -1,46 +1,14 @@
-package main
+package tests
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
+	"zkd/internal/zktest"
 	"zkd/jute"
-	"zkd/server"
 	"zkd/zoocfg"
 )
-
-// startAt starts a server on dataDir (which outlives it) and returns it with a
-// stop function; unlike startServer it leaves stopping to the test, so the same
-// directory can be opened again.
-func startAt(t *testing.T, dataDir string, snapCount int) (*server.Server, func()) {
-	t.Helper()
-	cfg := zoocfg.Default()
-	cfg.Admin.Enabled = false // tests never touch the default 8080
-	cfg.ClientAddr = "127.0.0.1:0"
-	cfg.DataDir = dataDir
-	cfg.TickTime = testTick
-	cfg.MaxClientCnxns = 0
-	cfg.SnapCount = snapCount
-	cfg.PreAllocSize = 4 << 20
-	in, err := startInstance(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			if err := in.Stop(); err != nil {
-				t.Errorf("stop: %v", err)
-			}
-		}
-	}
-	t.Cleanup(stop)
-	return in, stop
-}
 
 // TestRestartWith100kZnodesAndOpenSessions fills a server with 100,000 znodes (in
 // multis of 1,000 creates), leaves sessions open with ephemerals, stops it, and
@@ -52,13 +20,12 @@ func TestRestartWith100kZnodesAndOpenSessions(t *testing.T) {
 		t.Skip("creates 100k znodes")
 	}
 	const parents, perParent = 100, 1000
-	dir := t.TempDir()
 	// snapCount below the number of entries: the restart reads a snapshot and
 	// then replays the log written after it.
-	in, stop := startAt(t, dir, 60)
-	addr := in.Addr().String()
-	c := newRaw(t, addr, 30000)
-	c.create("/big", nil, jute.ModePersistent)
+	in := zktest.StartServer(t, func(c *zoocfg.Config) { c.SnapCount, c.PreAllocSize = 60, 4<<20 })
+	addr := in.ConnectString()
+	c := zktest.Connect(t, addr, 30000)
+	c.Create("/big", nil, jute.ModePersistent)
 	for p := 0; p < parents; p++ {
 		var req jute.MultiRequest
 		req.Ops = append(req.Ops, jute.MultiOp{Type: jute.OpCreate, Path: fmt.Sprintf("/big/p%03d", p), ACL: jute.OpenACLUnsafe})
@@ -66,7 +33,7 @@ func TestRestartWith100kZnodesAndOpenSessions(t *testing.T) {
 			req.Ops = append(req.Ops, jute.MultiOp{Type: jute.OpCreate,
 				Path: fmt.Sprintf("/big/p%03d/n%04d", p, i), Data: []byte("0123456789"), ACL: jute.OpenACLUnsafe})
 		}
-		body := c.mustCall(jute.OpMulti, req.Append(nil), jute.CodeOK)
+		body := c.MustCall(jute.OpMulti, req.Append(nil), jute.CodeOK)
 		var resp jute.MultiResponse
 		d := jute.NewDecoder(body)
 		resp.Decode(&d)
@@ -76,11 +43,11 @@ func TestRestartWith100kZnodesAndOpenSessions(t *testing.T) {
 			}
 		}
 	}
-	seq := c.create("/big/s-", nil, jute.ModePersistentSequential)
-	var sessions []*rawClient
+	seq := c.Create("/big/s-", nil, jute.ModePersistentSequential)
+	var sessions []*zktest.Client
 	for i := 0; i < 10; i++ {
-		s := newRaw(t, addr, 30000)
-		s.create(fmt.Sprintf("/big/eph%d", i), nil, jute.ModeEphemeral)
+		s := zktest.Connect(t, addr, 30000)
+		s.Create(fmt.Sprintf("/big/eph%d", i), nil, jute.ModeEphemeral)
 		sessions = append(sessions, s)
 	}
 	count := in.Replica().Tree().NodeCount()
@@ -88,32 +55,35 @@ func TestRestartWith100kZnodesAndOpenSessions(t *testing.T) {
 	if want := int64(4 + 1 + parents*perParent + 1 + 10); count != want {
 		t.Fatalf("%d znodes before restart, want %d", count, want)
 	}
-	stop()
+	if err := in.Stop(); err != nil {
+		t.Fatal(err)
+	}
 
 	start := time.Now()
-	in2, _ := startAt(t, dir, 60)
+	in.Restart() // the same data directory
+	in2 := in
 	t.Logf("restart with %d znodes took %v", count, time.Since(start).Round(time.Millisecond))
 	if got := in2.Replica().Tree().NodeCount(); got != count {
 		t.Fatalf("%d znodes after restart, want %d", got, count)
 	}
-	addr2 := in2.Addr().String()
-	check := newRaw(t, addr2, 30000)
-	n, _ := check.getData("/big/p042/n0998")
+	addr2 := in2.ConnectString()
+	check := zktest.Connect(t, addr2, 30000)
+	n, _ := check.GetData("/big/p042/n0998")
 	if string(n) != "0123456789" {
 		t.Fatalf("data after restart = %q", n)
 	}
 	// Every session resumes with its id and password and still owns its ephemeral.
 	for i, s := range sessions {
-		r, resp := resumeRaw(t, addr2, s.sid, s.passwd, 30000)
-		if resp.SessionID != s.sid || resp.TimeOut == 0 {
+		r, resp := zktest.Resume(t, addr2, s.SessionID(), s.Passwd(), 30000)
+		if resp.SessionID != s.SessionID() || resp.TimeOut == 0 {
 			t.Fatalf("session %d: resume answered %+v", i, resp)
 		}
-		_, st := r.getData(fmt.Sprintf("/big/eph%d", i))
-		if st.EphemeralOwner != s.sid {
-			t.Fatalf("ephemeral %d owner %#x, want %#x", i, st.EphemeralOwner, s.sid)
+		_, st := r.GetData(fmt.Sprintf("/big/eph%d", i))
+		if st.EphemeralOwner != s.SessionID() {
+			t.Fatalf("ephemeral %d owner %#x, want %#x", i, st.EphemeralOwner, s.SessionID())
 		}
 	}
-	next := check.create("/big/s-", nil, jute.ModePersistentSequential)
+	next := check.Create("/big/s-", nil, jute.ModePersistentSequential)
 	if next <= seq {
 		t.Fatalf("sequence after restart %s, not after %s", next, seq)
 	}

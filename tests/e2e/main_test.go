@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"os"
@@ -7,7 +7,7 @@ import (
 	"zkd/internal/testutil"
 )
 
-// TestMain removes the zkd binary that process-level tests build once.
+// TestMain removes the zkd binary the tests build once.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testutil.RemoveBuild()

@@ -1,14 +1,12 @@
-package main
+package tests
 
 import (
-	"bytes"
 	"encoding/binary"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,18 +16,19 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"zkd/internal/testutil"
+	"zkd/internal/zktest"
 	"zkd/zoocfg"
 )
 
 // opsServer starts a zkd with every four-letter word and the AdminServer on a
 // kernel-chosen port; it returns the server and the AdminServer's base URL.
-func opsServer(t *testing.T, edit ...func(*zoocfg.Config)) (*testServer, string) {
+func opsServer(t *testing.T, edit ...func(*zoocfg.Config)) (*zktest.Server, string) {
 	t.Helper()
 	edits := append([]func(*zoocfg.Config){func(c *zoocfg.Config) {
 		c.Admin.Enabled, c.Admin.Port, c.Admin.PortSet = true, 0, true
 		c.ConfigText = "tickTime=200\n"
 	}}, edit...)
-	s := startServer(t, edits...)
+	s := zktest.StartServer(t, edits...)
 	if s.AdminAddr() == nil {
 		t.Fatal("AdminServer not started")
 	}
@@ -41,8 +40,8 @@ func opsServer(t *testing.T, edit ...func(*zoocfg.Config)) (*testServer, string)
 // ephemerals, data, exist and child watches. The sessions live until Cleanup.
 func buildOpsState(t *testing.T, addr string) {
 	t.Helper()
-	a, _ := connectZK(t, addr, 30*time.Second)
-	b, _ := connectZK(t, addr, 30*time.Second)
+	a, _ := zktest.ConnectZK(t, addr, 30*time.Second)
+	b, _ := zktest.ConnectZK(t, addr, 30*time.Second)
 	acl := zk.WorldACL(zk.PermAll)
 	for _, n := range []struct {
 		c     *zk.Conn
@@ -113,44 +112,35 @@ func httpGet(t *testing.T, url string) string {
 	return string(b)
 }
 
-func readShared(t *testing.T, rel string) string {
+// capture reads a capture of Apache ZooKeeper 3.8.0's output (testdata/zk-3.8.0).
+func capture(t *testing.T, rel string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(sharedDir(), rel))
-	if os.IsNotExist(err) {
-		t.Skipf("%s not found under %s (set ZKD_SHARED)", rel, sharedDir())
-	}
+	b, err := os.ReadFile(filepath.Join("testdata", "zk-3.8.0", rel))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(b)
 }
 
-func sharedDir() string {
-	if d := os.Getenv("ZKD_SHARED"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "shared")
-}
-
 // Every four-letter word and every AdminServer command, over real sockets, has
 // the form of what Apache ZooKeeper 3.8.0 answered (fixtures/zk-3.8.0).
 func TestOperatorOutputMatchesCapturedShapes(t *testing.T) {
 	s, base := opsServer(t)
-	buildOpsState(t, s.addr)
+	buildOpsState(t, s.ConnectString())
 	for _, w := range stateWords {
-		got, err := sendWord(s.addr, w)
+		got, err := zktest.FourLetterWord(s.ConnectString(), w)
 		if err != nil {
 			t.Fatalf("%s: %v", w, err)
 		}
-		for _, d := range compareWord(w, got, readShared(t, "fixtures/zk-3.8.0/4lw/"+w+".txt")) {
+		for _, d := range compareWord(w, got, capture(t, "4lw/"+w+".txt")) {
 			t.Error(d)
 		}
 	}
-	got, err := sendWord(s.addr, stmkWord)
-	if err != nil || got != readShared(t, "fixtures/zk-3.8.0/4lw/stmk.txt") {
+	got, err := zktest.FourLetterWord(s.ConnectString(), stmkWord)
+	if err != nil || got != capture(t, "4lw/stmk.txt") {
 		t.Errorf("stmk 0x172 over the socket = %q, %v", got, err)
 	}
-	if got, _ := sendWord(s.addr, "gtmk"); got != "370" {
+	if got, _ := zktest.FourLetterWord(s.ConnectString(), "gtmk"); got != "370" {
 		t.Errorf("gtmk after stmk = %q", got)
 	}
 	for _, cmd := range adminCommands {
@@ -159,7 +149,7 @@ func TestOperatorOutputMatchesCapturedShapes(t *testing.T) {
 			fixture = "set_trace_mask-traceMask=306.json"
 			cmd += "?traceMask=306"
 		}
-		want, err := parseJSON(readShared(t, "fixtures/zk-3.8.0/admin/"+fixture))
+		want, err := parseJSON(capture(t, "admin/"+fixture))
 		if err != nil {
 			t.Fatalf("%s: %v", fixture, err)
 		}
@@ -175,68 +165,36 @@ func TestOperatorOutputMatchesCapturedShapes(t *testing.T) {
 	}
 }
 
-// startLiveZooKeeper starts Apache ZooKeeper 3.8 with the conformance kit, every
-// four-letter word on and the AdminServer on a free port. It returns the client
-// address and the AdminServer's base URL; the server stops in Cleanup.
-func startLiveZooKeeper(t *testing.T) (addr, base string) {
-	t.Helper()
-	kit := filepath.Join(sharedDir(), "conformance")
-	for _, p := range []string{filepath.Join(kit, "zk-standalone.sh"), "/usr/share/java/zookeeper.jar",
-		"/usr/share/java/servlet-api.jar", "/usr/bin/java"} {
-		if _, err := os.Stat(p); err != nil {
-			testutil.Missing(t, "live ZooKeeper comparison needs "+p)
-		}
-	}
-	port, adminPort := testutil.FreePort(t), testutil.FreePort(t)
-	dir := filepath.Join(t.TempDir(), "zk")
-	cmd := exec.Command("bash", filepath.Join(kit, "zk-standalone.sh"), strconv.Itoa(port), dir)
-	cmd.Env = append(os.Environ(), "ZK_HEAP=512m", "ZK_START_TIMEOUT=30",
-		"ZK_EXTRA_CFG=admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort="+strconv.Itoa(adminPort))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	runErr := cmd.Run()
-	t.Cleanup(func() {
-		if _, err := os.Stat(filepath.Join(dir, "zookeeper.pid")); err == nil {
-			stop := exec.Command("bash", filepath.Join(kit, "zk-standalone-stop.sh"), dir)
-			if b, err := stop.CombinedOutput(); err != nil {
-				t.Errorf("zk-standalone-stop.sh: %v\n%s", err, b)
-			}
-		}
-	})
-	if runErr != nil {
-		t.Fatalf("zk-standalone.sh: %v\n%s", runErr, out.String())
-	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), "http://127.0.0.1:" + strconv.Itoa(adminPort)
-}
-
 // The same state on zkd and on a live Apache ZooKeeper 3.8: every four-letter word
 // and AdminServer command has the same form on both.
 func TestOperatorOutputMatchesLiveZooKeeper(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a JVM")
 	}
-	zkAddr, zkBase := startLiveZooKeeper(t)
+	adminPort := testutil.FreePort(t)
+	live := zktest.StartZooKeeper(t, zktest.ZooKeeperOptions{AdminPort: adminPort})
+	zkAddr, zkBase := live.Addr, "http://127.0.0.1:"+strconv.Itoa(adminPort)
 	s, base := opsServer(t)
-	buildOpsState(t, s.addr)
+	buildOpsState(t, s.ConnectString())
 	buildOpsState(t, zkAddr)
-	checkFor(t, 20*time.Second, 100*time.Millisecond, func() error {
+	zktest.CheckFor(t, 20*time.Second, 100*time.Millisecond, func() error {
 		if _, err := http.Get(zkBase + "/commands/ruok"); err != nil {
 			return err
 		}
 		return nil
 	})
-	if v, err := sendWord(zkAddr, "srvr"); err != nil || !strings.HasPrefix(v, "Zookeeper version: 3.8") || strings.Contains(v, "zkd") {
+	if v, err := zktest.FourLetterWord(zkAddr, "srvr"); err != nil || !strings.HasPrefix(v, "Zookeeper version: 3.8") || strings.Contains(v, "zkd") {
 		t.Fatalf("the reference server is not Apache ZooKeeper 3.8: %q %v", v, err)
 	}
 	if m := httpGet(t, zkBase+"/commands/monitor"); strings.Count(m, "\n") < 400 {
 		t.Fatalf("the reference AdminServer's monitor has %d lines:\n%s", strings.Count(m, "\n"), m)
 	}
 	for _, w := range append(stateWords, stmkWord) {
-		got, err := sendWord(s.addr, w)
+		got, err := zktest.FourLetterWord(s.ConnectString(), w)
 		if err != nil {
 			t.Fatalf("zkd %s: %v", w, err)
 		}
-		want, err := sendWord(zkAddr, w)
+		want, err := zktest.FourLetterWord(zkAddr, w)
 		if err != nil {
 			t.Fatalf("ZooKeeper %s: %v", w, err)
 		}
@@ -274,14 +232,14 @@ func TestOperatorOutputMatchesLiveZooKeeper(t *testing.T) {
 // With the Prometheus provider configured, /metrics serves ZooKeeper's names, and
 // the fsync figures come from the write-ahead log.
 func TestPrometheusProviderServesMetrics(t *testing.T) {
-	s := startServer(t, func(c *zoocfg.Config) {
+	s := zktest.StartServer(t, func(c *zoocfg.Config) {
 		c.Admin.Enabled = false
 		c.Metrics = zoocfg.MetricsSettings{ClassName: zoocfg.PrometheusMetricsProvider, Host: "127.0.0.1", Port: 0}
 	})
 	if s.AdminAddr() != nil || s.MetricsAddr() == nil {
 		t.Fatalf("admin=%v metrics=%v: want only metrics", s.AdminAddr(), s.MetricsAddr())
 	}
-	c, _ := connectZK(t, s.addr, 10*time.Second)
+	c, _ := zktest.ConnectZK(t, s.ConnectString(), 10*time.Second)
 	if _, err := c.Create("/m", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
@@ -304,55 +262,30 @@ func TestAdminServerPortInUse(t *testing.T) {
 	defer ln.Close()
 	taken := ln.Addr().(*net.TCPAddr).Port
 
-	s := startServer(t, func(c *zoocfg.Config) { c.Admin.Enabled, c.Admin.Port, c.Admin.PortSet = true, taken, false })
+	s := zktest.StartServer(t, func(c *zoocfg.Config) { c.Admin.Enabled, c.Admin.Port, c.Admin.PortSet = true, taken, false })
 	if s.AdminAddr() != nil {
 		t.Fatal("AdminServer started on a taken port")
 	}
-	if !strings.Contains(s.log.String(), "AdminServer not started") {
-		t.Errorf("no warning in the log:\n%s", s.log.String())
+	if !strings.Contains(s.Log.String(), "AdminServer not started") {
+		t.Errorf("no warning in the log:\n%s", s.Log.String())
 	}
-	if got, err := sendWord(s.addr, "ruok"); err != nil || got != "imok" {
+	if got, err := zktest.FourLetterWord(s.ConnectString(), "ruok"); err != nil || got != "imok" {
 		t.Errorf("server not serving after the warning: %q %v", got, err)
 	}
 
 	cfg := zoocfg.Default()
 	cfg.ClientAddr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
 	cfg.Admin.Port, cfg.Admin.PortSet = taken, true
-	if in, err := startInstance(cfg, slog.New(slog.DiscardHandler)); err == nil {
+	if in, err := zktest.Start(cfg, slog.New(slog.DiscardHandler)); err == nil {
 		_ = in.Stop()
 		t.Fatal("an explicitly configured admin port that is taken did not fail start-up")
 	} else if !strings.Contains(err.Error(), "AdminServer") {
 		t.Errorf("error %q does not name the AdminServer", err)
 	}
 
-	s2 := startServer(t, func(c *zoocfg.Config) { c.Admin.Enabled = false })
+	s2 := zktest.StartServer(t, func(c *zoocfg.Config) { c.Admin.Enabled = false })
 	if s2.AdminAddr() != nil {
 		t.Fatal("admin.enableServer=false still started the AdminServer")
-	}
-}
-
-func TestPIDFile(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "run", "zkd.pid")
-	remove, err := writePIDFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil || string(b) != strconv.Itoa(os.Getpid())+"\n" {
-		t.Fatalf("pid file %q, %v", b, err)
-	}
-	remove()
-	if _, err := os.Stat(p); !os.IsNotExist(err) {
-		t.Fatalf("pid file left behind: %v", err)
-	}
-	env := map[string]string{"ZOOPIDFILE": "/var/run/zk.pid"}
-	cfg, _, err := parseFlagsEnv([]string{"-data-dir", t.TempDir()}, func(k string) string { return env[k] })
-	if err != nil || cfg.PIDFile != "/var/run/zk.pid" {
-		t.Fatalf("ZOOPIDFILE: PIDFile=%q err=%v", cfg.PIDFile, err)
-	}
-	cfg, _, err = parseFlagsEnv([]string{"start-foreground", "-pidfile", "/tmp/x.pid", "-data-dir", t.TempDir()}, func(k string) string { return env[k] })
-	if err != nil || cfg.PIDFile != "/tmp/x.pid" {
-		t.Fatalf("-pidfile: PIDFile=%q err=%v", cfg.PIDFile, err)
 	}
 }
 
@@ -360,16 +293,11 @@ func TestPIDFile(t *testing.T) {
 func TestStmkArgumentSplitAcrossReads(t *testing.T) {
 	s, _ := opsServer(t)
 	for _, split := range []int{4, 5, 11} {
-		c := dial(t, s.addr)
-		if _, err := c.Write([]byte(stmkWord[:split])); err != nil {
-			t.Fatal(err)
-		}
+		c := zktest.Dial(t, s.ConnectString())
+		c.Write([]byte(stmkWord[:split]))
 		time.Sleep(20 * time.Millisecond)
-		if _, err := c.Write([]byte(stmkWord[split:])); err != nil {
-			t.Fatal(err)
-		}
-		_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
-		b, err := io.ReadAll(c)
+		c.Write([]byte(stmkWord[split:]))
+		b, err := c.Raw().ReadAll()
 		if err != nil || string(b) != "370" {
 			t.Fatalf("stmk split at %d = %q, %v", split, b, err)
 		}

@@ -1,130 +1,30 @@
-package main
+package tests
 
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"zkd/bench"
-	"zkd/internal/testutil"
+	"zkd/internal/zktest"
 	"zkd/jute"
-	"zkd/server"
 	"zkd/zoocfg"
 )
 
-// benchZkdConfig is an in-process standalone zkd for the load generator: no
-// per-IP connection limit (create-c256 opens 256 sessions) and a 100 ms tick, so
-// the storm's sessions expire within about a second.
-func benchZkdConfig(t *testing.T) zoocfg.Config {
+// startBenchZkd starts an in-process zkd for the load generator: no per-IP
+// connection limit (create-c256 opens 256 sessions) and a 100 ms tick, so the
+// storm's sessions expire within about a second; edit adjusts it further.
+func startBenchZkd(t *testing.T, edit ...func(*zoocfg.Config)) *zktest.Server {
 	t.Helper()
-	cfg := zoocfg.Default()
-	cfg.Admin.Enabled = false
-	cfg.ClientAddr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.MaxClientCnxns = 0
-	cfg.TickTime = 100 * time.Millisecond
-	cfg.MaxSessionTimeout = 30 * time.Second // 20 ticks would cap sessions at 2 s
-	cfg.PreAllocSize = 4 << 20
-	return cfg
-}
-
-// startBenchZkd starts benchZkdConfig (edited) on 127.0.0.1:0 and returns its address.
-func startBenchZkd(t *testing.T, edit ...func(*zoocfg.Config)) string {
-	t.Helper()
-	cfg := benchZkdConfig(t)
-	for _, f := range edit {
-		f(&cfg)
-	}
-	inst, err := startInstance(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := inst.Stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	return inst.Addr().String()
-}
-
-// smallBenchConfig bounds every run to well under a second of load, by time: no
-// request cap, so every loop run measures its whole window.
-func smallBenchConfig(addr string) bench.Config {
-	cfg := bench.DefaultConfig()
-	cfg.Addr = addr
-	cfg.Label = "zkd"
-	cfg.ServerPID = os.Getpid() // in-process: /proc/self stands in for the server
-	cfg.Duration = 400 * time.Millisecond
-	// Long enough that a loaded machine (or -race) never expires a busy session;
-	// the storm, which waits for expiry, asks for less.
-	cfg.SessionTimeout = 10 * time.Second
-	cfg.Keys = 300
-	cfg.Children = 100
-	cfg.Topics = 10
-	cfg.Partitions = 4
-	cfg.KafkaClients = 8
-	cfg.FanoutSessions = 12
-	cfg.FanoutZnodes = 8
-	cfg.FanoutRounds = 10
-	cfg.StormSessions = 30
-	cfg.LockContenders = 4
-	cfg.LatencyOps = 60
-	cfg.Warmup = 100 * time.Millisecond
-	cfg.MaxConns = 0 // the in-process server has no per-IP limit
-	cfg.TreeZnodes = 500
-	cfg.Znodes = 1500
-	cfg.PreloadClients = 3
-	cfg.Watchers = 20
-	cfg.StormWorkers = 4
-	cfg.OpenRate = 2000
-	return cfg
-}
-
-// checkBenchResult asserts the accounting every run must satisfy.
-func checkBenchResult(t *testing.T, cfg bench.Config, w bench.Workload, res *bench.Result) {
-	t.Helper()
-	if len(res.Problems) > 0 {
-		t.Fatalf("problems: %q", res.Problems)
-	}
-	if res.Workload != w.Name || res.Server != cfg.Label {
-		t.Fatalf("result labelled %s on %s", res.Workload, res.Server)
-	}
-	if res.Requests() == 0 {
-		t.Fatal("no requests measured")
-	}
-	if w.Loop && cfg.Count > 0 && res.Requests() > cfg.Count {
-		t.Fatalf("%d requests measured, over -count %d", res.Requests(), cfg.Count)
-	}
-	for _, o := range res.Ops {
-		if o.Event {
-			continue
-		}
-		if o.Issued != o.OK+o.ErrorCount() {
-			t.Fatalf("%s: issued %d != ok %d + errors %v", o.Name, o.Issued, o.OK, o.Errors)
-		}
-		if int64(o.Latency.Count()) != o.OK {
-			t.Fatalf("%s: %d latencies for %d ok replies", o.Name, o.Latency.Count(), o.OK)
-		}
-		for code, n := range o.Errors {
-			// Conditional setData loses races under zipfian keys: BadVersion is a result.
-			if !(w.Name == "kafka" && code == jute.CodeBadVersion.Error()) {
-				t.Fatalf("%s: %d x %s", o.Name, n, code)
-			}
-		}
-	}
-	if res.ServerCPUSec < 0 || res.ServerRSSBytes <= 0 {
-		t.Fatalf("server figures missing: cpu %v rss %v", res.ServerCPUSec, res.ServerRSSBytes)
-	}
-	if w.Loop && res.ElapsedSec != cfg.Duration.Seconds() {
-		t.Fatalf("window %vs, want the full -duration %v", res.ElapsedSec, cfg.Duration)
-	}
+	edits := append([]func(*zoocfg.Config){func(c *zoocfg.Config) {
+		c.TickTime = 100 * time.Millisecond
+		c.MaxSessionTimeout = 30 * time.Second // 20 ticks would cap sessions at 2 s
+		c.PreAllocSize = 4 << 20
+	}}, edit...)
+	return zktest.StartServer(t, edits...)
 }
 
 // controlled reports whether a workload needs a server it can stop and start.
@@ -133,8 +33,8 @@ func controlled(name string) bool {
 }
 
 func TestBenchWorkloadsAgainstZkd(t *testing.T) {
-	addr := startBenchZkd(t)
-	cfg := smallBenchConfig(addr)
+	addr := startBenchZkd(t).ConnectString()
+	cfg := zktest.BenchConfig(addr)
 	ctx := context.Background()
 	for _, w := range bench.Workloads() {
 		if controlled(w.Name) {
@@ -149,7 +49,7 @@ func TestBenchWorkloadsAgainstZkd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkBenchResult(t, cfg, w, res)
+			zktest.CheckBenchResult(t, cfg, w, res)
 			switch w.Name {
 			case "watch-500":
 				want := float64(cfg.Watchers) * res.Metrics["rounds"]
@@ -245,53 +145,41 @@ func TestBenchWorkloadsAgainstZkd(t *testing.T) {
 // directory, as Compare's Controller restarts a server process. In-process, a
 // clean stop stands in for SIGKILL.
 type inProcessControl struct {
-	t    *testing.T
-	cfg  zoocfg.Config
-	inst *server.Server // guarded by the test's sequencing: one workload at a time
+	srv     *zktest.Server
+	running bool // guarded by the test's sequencing: one workload at a time
 }
 
 func (c *inProcessControl) Kill(string) error {
-	if c.inst == nil {
+	if !c.running {
 		return errors.New("not running")
 	}
-	err := c.inst.Stop()
-	c.inst = nil
-	return err
+	c.running = false
+	return c.srv.Stop()
 }
 
 func (c *inProcessControl) Start(context.Context, string) error {
-	inst, err := startInstance(c.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
+	if err := c.srv.Start(); err != nil {
 		return err
 	}
-	c.inst = inst
+	c.running = true
 	return nil
 }
 
 func (c *inProcessControl) PID(string) int {
-	if c.inst == nil {
+	if !c.running {
 		return 0
 	}
 	return os.Getpid()
 }
 
-func (c *inProcessControl) DataDirs(string) []string { return []string{c.cfg.DataDir} }
+func (c *inProcessControl) DataDirs(string) []string { return []string{c.srv.DataDir()} }
 
 // The 1M group, scaled down, against a zkd it can restart: one preload, bytes on
 // disk, RSS loaded and after the restart, and the restart until reads answer.
 func TestBenchMillionGroupRestartsTheServer(t *testing.T) {
-	zcfg := benchZkdConfig(t)
-	zcfg.ClientAddr = "127.0.0.1:" + strconv.Itoa(testutil.FreePort(t))
-	ctl := &inProcessControl{t: t, cfg: zcfg}
-	if err := ctl.Start(context.Background(), ""); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if ctl.inst != nil {
-			_ = ctl.Kill("")
-		}
-	})
-	cfg := smallBenchConfig(zcfg.ClientAddr)
+	srv := startBenchZkd(t)
+	ctl := &inProcessControl{srv: srv, running: true}
+	cfg := zktest.BenchConfig(srv.ConnectString())
 	cfg.Control = ctl
 	names := []string{"preload-1m", "mem-1m", "restart-1m"}
 	rs, err := bench.RunMillion(context.Background(), cfg, names)
@@ -320,7 +208,7 @@ func TestBenchMillionGroupRestartsTheServer(t *testing.T) {
 		t.Fatalf("restart metrics %v", rst.Metrics)
 	}
 	// The tree was removed afterwards, after the restart brought it back.
-	c, err := bench.Dial(context.Background(), zcfg.ClientAddr, bench.DialOptions{})
+	c, err := bench.Dial(context.Background(), srv.ConnectString(), bench.DialOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,8 +224,8 @@ func TestBenchMillionGroupRestartsTheServer(t *testing.T) {
 // before connecting, naming the flags; and without -max-conns the server's refusal
 // comes back as an error that names maxClientCnxns.
 func TestBenchDefaultsFitMaxClientCnxns(t *testing.T) {
-	addr := startBenchZkd(t, func(c *zoocfg.Config) { c.MaxClientCnxns = 60 })
-	cfg := smallBenchConfig(addr)
+	addr := startBenchZkd(t, func(c *zoocfg.Config) { c.MaxClientCnxns = 60 }).ConnectString()
+	cfg := zktest.BenchConfig(addr)
 	cfg.MaxConns = bench.DefaultMaxConns
 	ctx := context.Background()
 	for _, name := range []string{"getdata-pipe", "getdata-64x16", "watch-500"} {
@@ -365,8 +253,8 @@ func TestBenchDefaultsFitMaxClientCnxns(t *testing.T) {
 }
 
 func TestBenchOpenLoopKeepsCountsAndRate(t *testing.T) {
-	addr := startBenchZkd(t)
-	cfg := smallBenchConfig(addr)
+	addr := startBenchZkd(t).ConnectString()
+	cfg := zktest.BenchConfig(addr)
 	cfg.Rate = 2000
 	cfg.Duration = 500 * time.Millisecond
 	w, _ := bench.LookupWorkload("getdata-sync")
@@ -374,46 +262,12 @@ func TestBenchOpenLoopKeepsCountsAndRate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkBenchResult(t, cfg, w, res)
+	zktest.CheckBenchResult(t, cfg, w, res)
 	if res.Mode != "open" || res.Rate != 2000 {
 		t.Fatalf("mode %s rate %v", res.Mode, res.Rate)
 	}
 	// 2000/s for 0.5 s schedules 1000 requests; a few may fall past the deadline.
 	if n := res.Requests(); n < 900 || n > 1000 {
 		t.Fatalf("%d requests issued, want about 1000", n)
-	}
-}
-
-func TestBenchCommandWritesReports(t *testing.T) {
-	addr := startBenchZkd(t)
-	dir := t.TempDir()
-	jsonPath, htmlPath, svgPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html"), filepath.Join(dir, "r.svg")
-	args := []string{"-addr", addr, "-duration", "300ms", "-count", "500", "-keys", "100", "-latency-ops", "20",
-		"-server-pid", "0", "-json", jsonPath, "-report", htmlPath, "latency,exists-pipe"}
-	var out strings.Builder
-	if code := benchRun(args, &out, io.Discard); code != 0 {
-		t.Fatalf("zkd bench exited %d:\n%s", code, out.String())
-	}
-	for _, want := range []string{"fdatasync every group commit", "== latency on server", "== exists-pipe on server", "p99.9"} {
-		if !strings.Contains(out.String(), want) {
-			t.Fatalf("output lacks %q:\n%s", want, out.String())
-		}
-	}
-	rep, err := bench.ReadJSONFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Runs) != 2 || rep.Runs[1].Workload != "exists-pipe" {
-		t.Fatalf("JSON holds %d runs", len(rep.Runs))
-	}
-	if b, err := os.ReadFile(htmlPath); err != nil || !strings.Contains(string(b), "<svg") ||
-		!strings.Contains(string(b), `<section id="summary">`) || strings.Contains(string(b), "<pre>") {
-		t.Fatalf("HTML report: %v", err)
-	}
-	if code := benchRun(append(args[:len(args)-5:len(args)-5], "-report", svgPath, "nosuchworkload"), io.Discard, io.Discard); code == 0 {
-		t.Fatal("an unknown workload did not fail")
-	}
-	if code := benchRun([]string{"-count", "0", "latency"}, io.Discard, io.Discard); code == 0 {
-		t.Fatal("-count 0 did not fail")
 	}
 }
