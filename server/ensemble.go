@@ -18,26 +18,14 @@ import (
 )
 
 // RaftID is the raft id of the member with ZooKeeper server id myid in its
-// incarnation: myid in the high half, so a log line's raft id reads as a myid,
-// and an incarnation below it, so that a myid used again after its member was
-// removed never reuses a raft id (raft forbids it).
-func RaftID(myid int64, incarnation uint32) uint64 { return uint64(myid)<<32 | uint64(incarnation) }
+// incarnation (replica.RaftID).
+func RaftID(myid int64, incarnation uint32) uint64 { return replica.RaftID(myid, incarnation) }
 
 // MyID is the ZooKeeper server id of raft id.
-func MyID(raftID uint64) int64 { return int64(raftID >> 32) }
+func MyID(raftID uint64) int64 { return replica.ServerID(raftID) }
 
-// Label names a member in logs by its server.N line ("server.3"), with its
-// incarnation when it is not the first ("server.3#2").
-func Label(raftID uint64) string {
-	if raftID == 0 {
-		return "none"
-	}
-	s := "server." + strconv.FormatInt(MyID(raftID), 10)
-	if inc := uint32(raftID); inc != 1 {
-		s += "#" + strconv.FormatUint(uint64(inc), 10)
-	}
-	return s
-}
+// Label names a member in logs by its server.N line (replica.Label).
+func Label(raftID uint64) string { return replica.Label(raftID) }
 
 // ensemble is what an instance of an ensemble has beyond a standalone one: its
 // place in the membership and the peer transport.

@@ -69,6 +69,7 @@ func OpenStandalone(opts StandaloneOptions) (*Standalone, error) {
 	}
 	cfg := replica.DefaultConfig()
 	cfg.Quorum.Log, cfg.Quorum.Logger = l, log
+	cfg.Standalone = true
 	cfg.Bootstrap = quorum.Membership{Voters: []uint64{1}}
 	cfg.Tree, cfg.FS, cfg.SnapshotDir, cfg.Logger = opts.Tree, fs, "/data/snapshots", log
 	if opts.Clock != nil {
