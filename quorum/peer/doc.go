@@ -48,7 +48,8 @@
 //	+--------------+-------------+---------+----------+------------+------------+
 //	| magic "zkdp" | version u16 | kind u8 | flags u8 | from id u64| to id u64  |
 //	+--------------+-------------+---------+----------+------------+------------+
-//	kind: 1 stream, 2 snapshot.  flags: 0.
+//	kind: 1 stream, 2 snapshot, 3 ask (one question, one answer, from any
+//	server: see ask.go).  flags: 0.
 //
 //	reply (acceptor -> dialer), 8 bytes:
 //	+--------------+-------------+-----------+-------------+
@@ -69,6 +70,7 @@
 //	4     | crc32c u32 | data |                       snapshot, 0..n chunks
 //	5     | size u64 | crc32c of the file u32 |       snapshot, last
 //	6     | status u8 | reason text |                 snapshot, receiver's answer
+//	7     | question or answer |                      ask, once each way
 //
 // # Snapshots
 //
