@@ -519,6 +519,7 @@ func (r *Replica) tickReconfig(promoted bool) {
 	after = r.advanceLocked(after)
 	if c.op == nil && promoted {
 		r.cleanupLocked()
+		r.establishLocked()
 	}
 	c.mu.Unlock()
 	for _, f := range after {
@@ -554,6 +555,32 @@ func (r *Replica) cleanupLocked() {
 		cc.Changes = append(cc.Changes, quorum.MemberChange{Type: quorum.Remove, ID: s.id})
 	}
 	r.log.Info("removing learners that no reconfig promoted", "members", labels(r, strays))
+	_ = r.node.ProposeConfChange(cc, nil)
+}
+
+// establishLocked gives a configuration still at version 0 (a static zoo.cfg's)
+// the version of an entry of the first leader's, as ZooKeeper's first leader does
+// with reconfig enabled (ZOOKEEPER-1783: an established configuration takes
+// precedence over the initial one a joining server brings): a membership change
+// that changes nothing raft knows and sets /zookeeper/config's version to its
+// zxid. REQUIRES c.mu.
+func (r *Replica) establishLocked() {
+	c := &r.coord
+	now := r.ticks.Load()
+	if !r.cfg.ReconfigEnabled || r.cfg.Standalone || now < c.lastCleanup+cleanupTicks {
+		return
+	}
+	text, _ := r.Tree().Config()
+	cur, err := zoocfg.ParseMembership(string(text))
+	raft := r.raftMembership()
+	if err != nil || cur.Version != 0 || len(cur.Servers) == 0 || len(raft.VotersOutgoing) > 0 || !raft.IsVoter(r.cfg.ID) {
+		return
+	}
+	c.lastCleanup = now
+	txn := datatree.Txn{Time: r.cfg.Clock.Now().UnixMilli()}
+	cc := quorum.ConfChange{Changes: []quorum.MemberChange{{Type: quorum.AddVoter, ID: r.cfg.ID}},
+		Context: encodeReconfigContext(0, 0, &txn, cur.Lines())}
+	r.log.Info("establishing the initial configuration: it takes a version")
 	_ = r.node.ProposeConfChange(cc, nil)
 }
 
@@ -644,10 +671,33 @@ func (r *Replica) applyMembership(zxid jute.Zxid, e *quorum.Entry) {
 		}
 		if r.IsLeader() {
 			r.reconfigApplied(cc.origin, cc.seq)
+			r.handOffLeadership(e.Membership)
 		}
 	default:
 		r.Tree().Apply(zxid, nil)
 		r.updateEnsemble()
+	}
+}
+
+// handOffLeadership has a leader that the change leaves without a vote hand
+// leadership to the most caught-up voter of the new configuration, rather than
+// step down when the change is left and make everyone wait out an election
+// timeout (ZooKeeper's leader likewise names its successor when a reconfig
+// removes it). The new leader completes the joint change.
+func (r *Replica) handOffLeadership(m *quorum.Membership) {
+	if slices.Contains(m.Voters, r.cfg.ID) || len(m.VotersOutgoing) == 0 {
+		return
+	}
+	st := r.node.Status()
+	var best uint64
+	for _, id := range m.Voters {
+		if pr, ok := st.Progress[id]; ok && pr.RecentActive && (best == 0 || pr.Match > st.Progress[best].Match) {
+			best = id
+		}
+	}
+	if best != 0 {
+		r.log.Info("leaving the voters: handing leadership over", "to", r.label(best))
+		r.node.TransferLeadership(best)
 	}
 }
 

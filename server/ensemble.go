@@ -30,7 +30,9 @@ func Label(raftID uint64) string { return replica.Label(raftID) }
 // ensemble is what an instance of an ensemble has beyond a standalone one: its
 // place in the membership and the peer transport.
 type ensemble struct {
-	self    zoocfg.Server
+	self zoocfg.Server
+	// id is this member's raft id (planStart decides it); members the bootstrap
+	// membership of zoo.cfg; peers the other members' quorum addresses by raft id.
 	id      uint64
 	members quorum.Membership
 	peers   map[uint64]string
@@ -71,8 +73,8 @@ func (e *ensemble) listenAddr(cfg *zoocfg.Config) string {
 
 // startTransport binds the quorum port. Its handler reaches the replica once it
 // is open; messages before that are dropped (raft sends them again).
-func (e *ensemble) startTransport(cfg *zoocfg.Config, log *slog.Logger) error {
-	e.handler = &peerHandler{log: log}
+func (e *ensemble) startTransport(cfg *zoocfg.Config, log *slog.Logger, status replica.JoinStatus) error {
+	e.handler = &peerHandler{log: log, status: status}
 	tr, err := peer.New(peer.Config{ID: e.id, Listen: e.listenAddr(cfg), Peers: e.peers, Handler: e.handler,
 		Logger: log.With("component", "peer"), Label: Label})
 	if err != nil {
@@ -86,6 +88,19 @@ func (e *ensemble) startTransport(cfg *zoocfg.Config, log *slog.Logger) error {
 type peerHandler struct {
 	log *slog.Logger
 	rep atomic.Pointer[replica.Replica]
+	// status is what an ask is answered before the replica is open: the server
+	// has no state yet (JoinFresh) or is loading it (JoinStarting).
+	status replica.JoinStatus
+}
+
+var _ peer.Asker = (*peerHandler)(nil)
+
+// HandleAsk answers a server asking to join (or deciding how to start).
+func (h *peerHandler) HandleAsk(_ uint64, question []byte) []byte {
+	if r := h.rep.Load(); r != nil {
+		return r.HandleJoin(question)
+	}
+	return replica.JoinView{Status: h.status}.Marshal()
 }
 
 var _ peer.Handler = (*peerHandler)(nil)

@@ -208,6 +208,9 @@ func (s *Server) writeConf(b *strings.Builder) {
 	fmt.Fprintf(b, "tickTime=%d\nmaxClientCnxns=%d\nminSessionTimeout=%d\nmaxSessionTimeout=%d\n",
 		c.TickTime, c.MaxClientCnxns, c.MinSessionTimeout, c.MaxSessionTimeout)
 	fmt.Fprintf(b, "clientPortListenBacklog=%d\nserverId=%d\n", c.ClientPortListenBacklog, c.ServerID)
+	if q := s.opsConfig().Quorum; q != nil {
+		b.WriteString(q())
+	}
 }
 
 // javaDate is java.util.Date.toString's layout.

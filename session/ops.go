@@ -26,6 +26,9 @@ type OpsConfig struct {
 	// Disk, when set, supplies the fsync figures (mntr fsynctime, server_stats
 	// fsync_threshold_exceed_count, Prometheus).
 	Disk *DiskStats
+	// Quorum, when set, returns what conf prints after serverId for an ensemble
+	// member: its quorum settings and the current membership.
+	Quorum func() string
 }
 
 // opsState is the operator-facing state of one Server.
