@@ -49,6 +49,11 @@ type coordinator struct {
 	joiners map[int64]joiner
 	// lastCleanup is the tick of the last cleanup proposal; guarded by mu.
 	lastCleanup uint64
+	// heard is, per member, the last tick at which the leader's raft had heard
+	// from it recently (its Progress.RecentActive); guarded by mu. raft clears
+	// RecentActive at every quorum check, so one look at it can miss a member
+	// that answers every heartbeat.
+	heard map[uint64]uint64
 }
 
 type heldEntry struct {
@@ -78,7 +83,10 @@ type reconfigOp struct {
 	proposed    bool           // the final change is proposed
 }
 
-func (c *coordinator) init() { c.joiners = make(map[int64]joiner) }
+func (c *coordinator) init() {
+	c.joiners = make(map[int64]joiner)
+	c.heard = make(map[uint64]uint64)
+}
 
 // isReconfigEntry reports whether an entry is a client's reconfig, and returns
 // the client connection it came from (0: none).
@@ -267,14 +275,28 @@ func (r *Replica) planLocked(op *reconfigOp, cur zoocfg.Membership, raft quorum.
 	return jute.CodeOK
 }
 
-// isSynced reports whether member id keeps up with the leader's log: ZooKeeper's
-// "connected and synced" follower.
+// isSynced reports whether member id keeps up with the leader's log and was
+// heard from within two election timeouts: ZooKeeper's "connected and synced"
+// follower. REQUIRES c.mu.
 func (r *Replica) isSynced(id uint64, st quorum.Status) bool {
 	if id == r.cfg.ID {
 		return true
 	}
 	pr, ok := st.Progress[id]
-	return ok && pr.RecentActive && pr.Match > 0 && pr.Match+r.cfg.CatchUpEntries >= st.Commit
+	heard, seen := r.coord.heard[id]
+	return ok && seen && r.ticks.Load() <= heard+2*uint64(r.cfg.Quorum.ElectionTicks) &&
+		pr.Match > 0 && pr.Match+r.cfg.CatchUpEntries >= st.Commit
+}
+
+// noteHeard records the members the leader's raft heard from recently.
+// REQUIRES c.mu.
+func (r *Replica) noteHeard() {
+	now := r.ticks.Load()
+	for id, pr := range r.node.Status().Progress {
+		if pr.RecentActive {
+			r.coord.heard[id] = now
+		}
+	}
 }
 
 // advanceLocked moves the reconfig under way as far as it can go now.
@@ -496,6 +518,7 @@ func (r *Replica) abortReconfig(err error) {
 	op, held := c.op, c.held
 	c.op, c.held = nil, nil
 	c.holding.Store(0)
+	clear(c.heard)
 	c.mu.Unlock()
 	if op != nil {
 		r.log.Info("reconfig abandoned: leadership moved", "sessionid", op.txn.Session)
@@ -516,6 +539,7 @@ func (r *Replica) tickReconfig(promoted bool) {
 	c := &r.coord
 	var after []func()
 	c.mu.Lock()
+	r.noteHeard()
 	after = r.advanceLocked(after)
 	if c.op == nil && promoted {
 		r.cleanupLocked()
