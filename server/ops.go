@@ -45,6 +45,7 @@ func startOps(cfg *zoocfg.Config, log *slog.Logger, sess *session.Server, disk *
 		acfg.InitialConfiguration = cfg.ConfigText
 		acfg.SystemProperties = cfg.SystemProperties
 		acfg.Disk = disk
+		acfg.Ensemble = rep.Ensemble
 		acfg.LastSnapshot = func() (uint64, time.Time, bool) { return lastSnapshot(fs, snapDir) }
 		acfg.Logger = log
 		srv, err := admin.Listen(acfg, sess)
