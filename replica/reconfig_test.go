@@ -477,3 +477,32 @@ func TestReconfigWithoutMembershipChange(t *testing.T) {
 		t.Fatalf("version %x after %x", m2.Version, m.Version)
 	}
 }
+
+// A server id used again after its server was removed gets another raft id: the
+// new server.3 joins with a fresh incarnation while the old one is still up.
+func TestReconfigReusesAServerIDUnderANewRaftID(t *testing.T) {
+	c, cl := reconfigCluster(t, 111)
+	lead := c.Leader()
+	var old uint64
+	for _, id := range others(c, lead) {
+		if id != cl.Member {
+			old = id
+		}
+	}
+	myid := replica.ServerID(old)
+	o := wait(t, c, "removing the server", cl.Reconfig(nil, replicatest.Str(strconv.FormatInt(myid, 10)), nil, -1))
+	m, _ := configReply(t, o)
+	settle(t, c, m)
+	again := c.AddJoiner(myid, 2)
+	c.Run(20)
+	o = wait(t, c, "adding the server id again", cl.Reconfig(joining(myid, "participant"), nil, nil, -1))
+	m, _ = configReply(t, o)
+	settle(t, c, m)
+	raft := c.Member(c.Leader()).Rep.Ensemble().Raft
+	if !raft.IsVoter(again.ID) || raft.Contains(old) || again.ID == old {
+		t.Fatalf("membership %+v: new %s, old %s", raft, replica.Label(again.ID), replica.Label(old))
+	}
+	if c.Member(old).Rep.Serving() || c.Member(old).Rep.Mode() != "" {
+		t.Fatalf("the old server.%d serves (mode %q)", myid, c.Member(old).Rep.Mode())
+	}
+}

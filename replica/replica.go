@@ -436,6 +436,8 @@ func (r *Replica) Mode() string {
 	switch {
 	case r.cfg.Standalone:
 		return "standalone"
+	case !r.member.Load():
+		return "" // not (or no longer) in the configuration: serves no one
 	case r.IsLeader():
 		return "leader"
 	case r.lead.Load() == 0:

@@ -62,7 +62,16 @@ func (w *ensembleWatcher) run(stop <-chan struct{}, done *sync.WaitGroup) {
 
 func (w *ensembleWatcher) apply(e *replica.Ensemble) {
 	s := w.s
-	if len(e.Peers) > 0 && s.ens.tr != nil {
+	s.identMu.Lock()
+	removed := s.ident.Member && !e.Member
+	s.identMu.Unlock()
+	switch {
+	case removed:
+		// Removed from the ensemble: nothing more to send anyone, and no member
+		// would accept it.
+		s.ens.tr.SetPeers(nil)
+		return
+	case len(e.Peers) > 0:
 		s.ens.tr.SetPeers(e.Peers)
 	}
 	if !e.Member || len(e.Members.Servers) == 0 {

@@ -143,13 +143,18 @@ func TestReconfigAddsAServerStartedFromItsZooCfg(t *testing.T) {
 	servers := []*Server{ms[0].srv, ms[1].srv, ms[2].srv}
 	leaderOf(t, servers)
 	c := ms[0].client(t)
-	data, st, err := c.Get("/zookeeper/config")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasSuffix(string(data), "\nversion=0") || st.Version != -1 {
-		t.Fatalf("initial /zookeeper/config %q %+v", data, st)
-	}
+	// The first leader gives the static configuration a version (reconfigEnabled).
+	eventually(t, "the initial configuration", func() error {
+		data, st, err := c.Get("/zookeeper/config")
+		if err != nil {
+			return err
+		}
+		want := strings.Join([]string{ms[0].line, ms[1].line, ms[2].line}, "\n") + fmt.Sprintf("\nversion=%x", st.Mzxid)
+		if string(data) != want || st.Version != -1 || st.Mzxid == 0 {
+			return fmt.Errorf("%q %+v", data, st)
+		}
+		return nil
+	})
 
 	ms[3].start(t)
 	if ms[3].srv.Replica().Serving() {
