@@ -135,6 +135,14 @@ func (r *Replica) intercept(entry []byte, rejected func(error)) bool {
 // REQUIRES c.mu. Callbacks to run once c.mu is released are appended to after.
 func (r *Replica) submitLocked(entry []byte, rejected func(error), after []func()) []func() {
 	c := &r.coord
+	if !r.IsLeader() {
+		// Leadership moved after the caller looked: the origin learns as for any
+		// write the leader did not take.
+		if rejected != nil {
+			after = append(after, func() { rejected(ErrNoLeader) })
+		}
+		return after
+	}
 	env, err := decodeEnvelope(entry)
 	if err != nil || env.legacy {
 		return after // not an entry of this package: dropped, as HandleApp drops one
@@ -213,6 +221,11 @@ func (r *Replica) planLocked(op *reconfigOp, cur zoocfg.Membership, raft quorum.
 	byServer := make(map[int64]uint64)
 	for _, id := range raft.Members() {
 		byServer[ServerID(id)] = id
+	}
+	for _, s := range cur.Servers {
+		if _, ok := byServer[s.ID]; !ok {
+			return jute.CodeReconfigInProgress // a member being resynchronised (quorum's rejoin)
+		}
 	}
 	now := r.ticks.Load()
 	st := r.node.Status()
@@ -423,14 +436,22 @@ func (r *Replica) finishLocked(code jute.Code, after []func()) []func() {
 
 // releaseLocked proposes the held entries in order; one of them may be a new
 // reconfig, which holds the rest again. REQUIRES c.mu.
+//
+// NB: holding is cleared only once every held entry is proposed: a write of the
+// connection arriving meanwhile sees it set, waits for c.mu, and so is proposed
+// after the ones held before it.
 func (r *Replica) releaseLocked(after []func()) []func() {
 	c := &r.coord
 	held := c.held
 	c.held = nil
-	c.holding.Store(0)
+	defer func() {
+		if c.op == nil {
+			c.holding.Store(0)
+		}
+	}()
 	for i, h := range held {
 		conn, reconfig := entryConnOp(h.entry)
-		if c.op != nil && conn == c.holding.Load() {
+		if c.op != nil && conn == c.op.txn.Conn {
 			c.held = append(c.held, held[i:]...)
 			break
 		}
