@@ -62,8 +62,10 @@ func (w *ensembleWatcher) run(stop <-chan struct{}, done *sync.WaitGroup) {
 
 func (w *ensembleWatcher) apply(e *replica.Ensemble) {
 	s := w.s
+	// A server that has been a member and whose configuration (there is one: it
+	// is not waiting for the leader's snapshot) no longer names it was removed.
 	s.identMu.Lock()
-	removed := s.ident.Member && !e.Member
+	removed := s.ident.Member && !e.Member && len(e.Members.Servers) > 0
 	s.identMu.Unlock()
 	switch {
 	case removed:

@@ -236,3 +236,70 @@ func TestReconfigAddsAServerStartedFromItsZooCfg(t *testing.T) {
 		return err
 	})
 }
+
+// A member of a reconfigured ensemble that loses its disk starts empty under the
+// raft id the ensemble knows for its myid, is resynchronised from the leader's
+// snapshot and serves again; it does not bootstrap an ensemble of its own.
+func TestWipedMemberOfAReconfiguredEnsembleCatchesUp(t *testing.T) {
+	ms := newReconfigMembers(t, 3)
+	for _, m := range ms {
+		m.writeConfig(t, ms)
+	}
+	errs := make(chan error, 3)
+	for _, m := range ms {
+		go func() {
+			cfg, err := zoocfg.Load(m.cfg)
+			if err == nil {
+				m.srv, err = Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
+			}
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, m := range ms {
+			if m.srv != nil {
+				_ = m.srv.Stop()
+			}
+		}
+	})
+	lead := leaderOf(t, []*Server{ms[0].srv, ms[1].srv, ms[2].srv})
+	victim := ms[(lead+1)%3]
+	c := ms[lead].client(t)
+	eventually(t, "the configuration is established", func() error {
+		if _, st, err := c.Get("/zookeeper/config"); err != nil || st.Mzxid == 0 {
+			return fmt.Errorf("%v %v", st, err)
+		}
+		return nil
+	})
+	for i := range 30 {
+		if _, err := c.Create(fmt.Sprintf("/n%d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := victim.srv.ens.id
+	if err := victim.srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(victim.dir, "zkd")); err != nil {
+		t.Fatal(err)
+	}
+	victim.start(t)
+	if got := victim.srv.ens.id; got != id {
+		t.Fatalf("restarted as %s, was %s", Label(got), Label(id))
+	}
+	eventually(t, "the wiped member catches up and serves", func() error {
+		r := victim.srv.Replica()
+		if !r.Serving() {
+			return fmt.Errorf("not serving (mode %q)", r.Mode())
+		}
+		if _, code := r.Tree().Exists("/n29", nil, nil); code != 0 {
+			return fmt.Errorf("/n29: %v", code)
+		}
+		return nil
+	})
+}
