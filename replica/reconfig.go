@@ -2,6 +2,7 @@ package replica
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -47,8 +48,9 @@ type coordinator struct {
 	holding atomic.Uint64
 	// joiners are the servers asking to join, by server id; guarded by mu.
 	joiners map[int64]joiner
-	// lastCleanup is the tick of the last cleanup proposal; guarded by mu.
-	lastCleanup uint64
+	// lastChange is the tick of the last change the leader proposed on its own
+	// (cleanup, establishing); guarded by mu.
+	lastChange uint64
 	// heard is, per member, the last tick at which the leader's raft had heard
 	// from it recently (its Progress.RecentActive); guarded by mu. raft clears
 	// RecentActive at every quorum check, so one look at it can miss a member
@@ -88,8 +90,8 @@ func (c *coordinator) init() {
 	c.heard = make(map[uint64]uint64)
 }
 
-// isReconfigEntry reports whether an entry is a client's reconfig, and returns
-// the client connection it came from (0: none).
+// entryConnOp returns the client connection an entry came from (0: none, or not
+// an entry of this package), and whether it is a client's reconfig.
 func entryConnOp(entry []byte) (conn uint64, reconfig bool) {
 	const kindAt, opAt, connAt = headerSize, headerSize + 1 + 8 + 8 + 4, headerSize + 1 + 8 + 8 + 4 + 4 + 4
 	if len(entry) < connAt+8 || entry[0] != formatV1 {
@@ -195,7 +197,7 @@ func (r *Replica) checkReconfigLocked(op *reconfigOp) jute.Code {
 	}
 	next, err := cur.Reconfigure(req.joining, req.leaving, req.newMembers)
 	if err != nil {
-		if re, ok := err.(*zoocfg.ReconfigError); ok && re.Runtime {
+		if re := (*zoocfg.ReconfigError)(nil); errors.As(err, &re) && re.Runtime {
 			return jute.CodeMarshallingError
 		}
 		return jute.CodeBadArguments
@@ -581,7 +583,7 @@ const cleanupTicks = 10
 func (r *Replica) cleanupLocked() {
 	c := &r.coord
 	now := r.ticks.Load()
-	if now < c.lastCleanup+cleanupTicks {
+	if now < c.lastChange+cleanupTicks {
 		return
 	}
 	text, _ := r.Tree().Config()
@@ -594,7 +596,7 @@ func (r *Replica) cleanupLocked() {
 	if len(strays) == 0 {
 		return
 	}
-	c.lastCleanup = now
+	c.lastChange = now
 	cc := quorum.ConfChange{Context: encodeStage(confCleanup, strays)}
 	for _, s := range strays {
 		cc.Changes = append(cc.Changes, quorum.MemberChange{Type: quorum.Remove, ID: s.id})
@@ -612,7 +614,7 @@ func (r *Replica) cleanupLocked() {
 func (r *Replica) establishLocked() {
 	c := &r.coord
 	now := r.ticks.Load()
-	if !r.cfg.ReconfigEnabled || r.cfg.Standalone || now < c.lastCleanup+cleanupTicks {
+	if !r.cfg.ReconfigEnabled || r.cfg.Standalone || now < c.lastChange+cleanupTicks {
 		return
 	}
 	text, _ := r.Tree().Config()
@@ -621,7 +623,7 @@ func (r *Replica) establishLocked() {
 	if err != nil || cur.Version != 0 || len(cur.Servers) == 0 || len(raft.VotersOutgoing) > 0 || !raft.IsVoter(r.cfg.ID) {
 		return
 	}
-	c.lastCleanup = now
+	c.lastChange = now
 	txn := datatree.Txn{Time: r.cfg.Clock.Now().UnixMilli()}
 	cc := quorum.ConfChange{Changes: []quorum.MemberChange{{Type: quorum.AddVoter, ID: r.cfg.ID}},
 		Context: encodeReconfigContext(0, 0, &txn, cur.Lines())}
