@@ -179,9 +179,11 @@ func reconfigRetry(t *testing.T, what string, f func() (*zk.Stat, error)) *zk.St
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
+		start := time.Now()
 		st, err := f()
 		switch {
 		case err == nil:
+			t.Logf("%s: answered in %v", what, time.Since(start).Round(time.Millisecond))
 			return st
 		// go-zookeeper has no errors for NEWCONFIGNOQUORUM (-13) and
 		// RECONFIGINPROGRESS (-14).
