@@ -23,6 +23,9 @@ import (
 //	kind 3 cleanup:  | count i32 | raft id u64 ... |
 //	                 members raft has but /zookeeper/config does not (learners of a
 //	                 reconfig that failed or whose leader died), removed
+//	kind 4 init:     | config text buffer |
+//	                 /zookeeper/config for a data directory written before zkd
+//	                 kept it (empty there): the leader's zoo.cfg membership, as is
 //
 // Anything else (raft's own auto-leave entry, quorum's rejoin changes) only
 // changes the membership.
@@ -32,6 +35,7 @@ const (
 	confStage    byte = 1
 	confReconfig byte = 2
 	confCleanup  byte = 3
+	confInit     byte = 4
 )
 
 // stagedServer is a server being added, as a learner, by a reconfig.
@@ -98,6 +102,8 @@ func decodeConfContext(ctx []byte) (cc confContext, ok bool, err error) {
 			}
 			cc.staged = append(cc.staged, s)
 		}
+	case confInit:
+		cc.lines = d.Buffer()
 	case confReconfig:
 		cc.origin, cc.seq = uint64(d.Long()), uint64(d.Long())
 		cc.txn = datatree.Txn{Kind: datatree.KindRequest, Op: jute.OpReconfig, Session: jute.SessionID(d.Long()),

@@ -614,13 +614,18 @@ func (r *Replica) cleanupLocked() {
 func (r *Replica) establishLocked() {
 	c := &r.coord
 	now := r.ticks.Load()
-	if !r.cfg.ReconfigEnabled || r.cfg.Standalone || now < c.lastChange+cleanupTicks {
+	if r.cfg.Standalone || now < c.lastChange+cleanupTicks {
 		return
 	}
 	text, _ := r.Tree().Config()
 	cur, err := zoocfg.ParseMembership(string(text))
 	raft := r.raftMembership()
-	if err != nil || cur.Version != 0 || len(cur.Servers) == 0 || len(raft.VotersOutgoing) > 0 || !raft.IsVoter(r.cfg.ID) {
+	if len(text) == 0 && len(raft.VotersOutgoing) == 0 {
+		r.initConfigLocked(raft)
+		return
+	}
+	if !r.cfg.ReconfigEnabled || err != nil || cur.Version != 0 || len(cur.Servers) == 0 ||
+		len(raft.VotersOutgoing) > 0 || !raft.IsVoter(r.cfg.ID) {
 		return
 	}
 	c.lastChange = now
@@ -628,6 +633,27 @@ func (r *Replica) establishLocked() {
 	cc := quorum.ConfChange{Changes: []quorum.MemberChange{{Type: quorum.AddVoter, ID: r.cfg.ID}},
 		Context: encodeReconfigContext(0, 0, &txn, cur.Lines())}
 	r.log.Info("establishing the initial configuration: it takes a version")
+	_ = r.node.ProposeConfChange(cc, nil)
+}
+
+// initConfigLocked writes the leader's zoo.cfg membership to an empty
+// /zookeeper/config (a data directory written before zkd kept one), if it names
+// exactly raft's members in their roles. REQUIRES c.mu.
+func (r *Replica) initConfigLocked(raft quorum.Membership) {
+	c := &r.coord
+	boot, err := zoocfg.ParseMembership(string(r.cfg.BootstrapConfig))
+	if err != nil || len(boot.Servers) != len(raft.Members()) {
+		return
+	}
+	for _, id := range raft.Members() {
+		if s, ok := boot.Lookup(ServerID(id)); !ok || s.Voting() != raft.IsVoter(id) {
+			return
+		}
+	}
+	c.lastChange = r.ticks.Load()
+	cc := quorum.ConfChange{Changes: []quorum.MemberChange{{Type: quorum.AddVoter, ID: r.cfg.ID}},
+		Context: append(appendConfHeader(confInit), jute.AppendBuffer(nil, r.cfg.BootstrapConfig)...)}
+	r.log.Info("writing the membership to /zookeeper/config, which this data directory lacks")
 	_ = r.node.ProposeConfChange(cc, nil)
 }
 
@@ -720,6 +746,15 @@ func (r *Replica) applyMembership(zxid jute.Zxid, e *quorum.Entry) {
 			r.reconfigApplied(cc.origin, cc.seq)
 			r.handOffLeadership(e.Membership)
 		}
+	case ours && cc.kind == confInit:
+		if text, _ := r.Tree().Config(); len(text) == 0 {
+			m, err := zoocfg.ParseMembership(string(cc.lines))
+			if err == nil {
+				r.Tree().SetConfig(cc.lines, m.Version, 0)
+			}
+		}
+		r.Tree().Apply(zxid, nil)
+		r.updateEnsemble()
 	default:
 		r.Tree().Apply(zxid, nil)
 		r.updateEnsemble()

@@ -506,3 +506,37 @@ func TestReconfigReusesAServerIDUnderANewRaftID(t *testing.T) {
 		t.Fatalf("the old server.%d serves (mode %q)", myid, c.Member(old).Rep.Mode())
 	}
 }
+
+// A data directory written before zkd kept /zookeeper/config has it empty; once
+// members restart with their zoo.cfg membership, the leader writes it there.
+func TestEmptyConfigIsFilledFromTheMembership(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 112, Voters: 3, CheckDigests: true,
+		NoInitialConfig: true, SnapCount: 50})
+	c.WaitLeader(steps)
+	c.Run(200)
+	for _, id := range c.IDs() {
+		if text, _ := c.Member(id).Rep.Tree().Config(); len(text) != 0 {
+			t.Fatalf("%s: config %q without a bootstrap configuration", replica.Label(id), text)
+		}
+		if !c.Member(id).Rep.Member() {
+			t.Fatalf("%s is not a member without a configuration", replica.Label(id))
+		}
+	}
+	for _, id := range c.IDs() {
+		c.Crash(id, vfs.CrashOptions{})
+		c.Restart(id)
+	}
+	c.WaitLeader(steps)
+	c.RunUntil("the configuration is written", steps, func() bool {
+		for _, id := range c.IDs() {
+			if e := c.Member(id).Rep.Ensemble(); len(e.Members.Servers) != 3 || !e.Member {
+				return false
+			}
+		}
+		return true
+	})
+	text, st := c.Member(c.IDs()[0]).Rep.Tree().Config()
+	if !strings.HasSuffix(string(text), "\nversion=0") || st.Version != -1 {
+		t.Fatalf("config %q %+v", text, st)
+	}
+}

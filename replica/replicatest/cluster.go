@@ -43,6 +43,10 @@ type ClusterOptions struct {
 	ReconfigEnabled bool
 	// CatchUpTicks bounds how long a reconfig waits for new servers (0: the default).
 	CatchUpTicks int
+	// NoInitialConfig bootstraps every member with an empty /zookeeper/config, as
+	// a data directory written before zkd kept the configuration has; restarts
+	// then pass the configuration as a server does.
+	NoInitialConfig bool
 }
 
 // Cluster is an in-process ensemble of replicas on a simulated network and a
@@ -96,6 +100,7 @@ type Member struct {
 	LostLeader int
 	// Ensembles lists every membership the member applied, in order.
 	Ensembles []replica.Ensemble
+	started   bool                    // started once
 	touched   map[jute.SessionID]bool // clients heard from since the last tick
 }
 
@@ -165,6 +170,10 @@ func (m *Member) start() {
 	if m.Joining {
 		cfg.Bootstrap, cfg.BootstrapConfig = quorum.Membership{}, nil
 	}
+	if c.opts.NoInitialConfig && !m.started {
+		cfg.BootstrapConfig = nil
+	}
+	m.started = true
 	cfg.ReconfigEnabled, cfg.CatchUpTicks = c.opts.ReconfigEnabled, c.opts.CatchUpTicks
 	cfg.ConfigListener = memberListener{m}
 	cfg.LeaderlessTicks = 20
