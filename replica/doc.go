@@ -62,7 +62,11 @@
 // always names the same servers as raft's membership, with participants as
 // voters and observers as learners; the only other raft members are learners a
 // reconfig is adding. The ConfigListener hears of every change (the server
-// rewrites its dynamic configuration file and its peer set).
+// rewrites its dynamic configuration file and its peer set). With
+// reconfigEnabled the first leader gives a version-0 configuration the zxid of a
+// membership change that changes nothing raft knows, as ZooKeeper's first leader
+// does; a data directory written before zkd kept the node gets the leader's
+// zoo.cfg membership written to it the same way.
 //
 // Reconfig (reconfig.go). A client's reconfig is a write that the leader does
 // not propose as it is: its coordinator checks it in ZooKeeper's order and then
