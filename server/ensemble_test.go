@@ -60,14 +60,25 @@ func startEnsemble(t *testing.T, n int) []*Server {
 	return servers
 }
 
+// leaderOf waits until one of servers leads and every other one serves (a
+// follower that has not heard from the new leader yet refuses clients), and
+// returns the leader's index.
 func leaderOf(t *testing.T, servers []*Server) int {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
+		lead, serving := -1, true
 		for i, s := range servers {
-			if s != nil && s.Replica().Mode() == "leader" {
-				return i
+			switch {
+			case s == nil:
+			case s.Replica().Mode() == "leader":
+				lead = i
+			case !s.Replica().Serving():
+				serving = false
 			}
+		}
+		if lead >= 0 && serving {
+			return lead
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -55,16 +55,24 @@ func newReconfigMembers(t *testing.T, n int) []*reconfigMember {
 	t.Helper()
 	ms := make([]*reconfigMember, n)
 	for i := range ms {
-		m := &reconfigMember{myid: i + 1, dir: t.TempDir()}
-		m.line = fmt.Sprintf("server.%d=127.0.0.1:%d:%d:participant;127.0.0.1:%d", i+1,
-			testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t))
-		m.cfg = filepath.Join(m.dir, "zoo.cfg")
-		if err := os.WriteFile(filepath.Join(m.dir, "myid"), fmt.Appendf(nil, "%d\n", i+1), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		ms[i] = m
+		ms[i] = newReconfigMember(t, i+1)
 	}
 	return ms
+}
+
+// newReconfigMember makes server myid's directory and picks its ports: call it
+// just before the server starts, so that no connection of the running ones
+// takes a port meanwhile.
+func newReconfigMember(t *testing.T, myid int) *reconfigMember {
+	t.Helper()
+	m := &reconfigMember{myid: myid, dir: t.TempDir()}
+	m.line = fmt.Sprintf("server.%d=127.0.0.1:%d:%d:participant;127.0.0.1:%d", myid,
+		testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t))
+	m.cfg = filepath.Join(m.dir, "zoo.cfg")
+	if err := os.WriteFile(filepath.Join(m.dir, "myid"), fmt.Appendf(nil, "%d\n", myid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // writeConfig writes m's zoo.cfg naming servers.
@@ -112,11 +120,10 @@ func eventually(t *testing.T, what string, f func() error) {
 // with the new /zookeeper/config, a dynamic configuration file named after its
 // version, and a zoo.cfg pointing to it; conf prints the membership.
 func TestReconfigAddsAServerStartedFromItsZooCfg(t *testing.T) {
-	ms := newReconfigMembers(t, 4)
-	for _, m := range ms[:3] {
-		m.writeConfig(t, ms[:3])
+	ms := newReconfigMembers(t, 3)
+	for _, m := range ms {
+		m.writeConfig(t, ms)
 	}
-	ms[3].writeConfig(t, ms)
 	errs := make(chan error, 3)
 	for _, m := range ms[:3] {
 		go func() {
@@ -128,10 +135,14 @@ func TestReconfigAddsAServerStartedFromItsZooCfg(t *testing.T) {
 			errs <- err
 		}()
 	}
+	var startErr error
 	for range 3 {
 		if err := <-errs; err != nil {
-			t.Fatal(err)
+			startErr = err // every start returns before the test may end
 		}
+	}
+	if startErr != nil {
+		t.Fatal(startErr)
 	}
 	t.Cleanup(func() {
 		for _, m := range ms {
@@ -156,6 +167,8 @@ func TestReconfigAddsAServerStartedFromItsZooCfg(t *testing.T) {
 		return nil
 	})
 
+	ms = append(ms, newReconfigMember(t, 4))
+	ms[3].writeConfig(t, ms)
 	ms[3].start(t)
 	if ms[3].srv.Replica().Serving() {
 		t.Fatal("the joining server serves before it is added")
@@ -255,10 +268,14 @@ func TestWipedMemberOfAReconfiguredEnsembleCatchesUp(t *testing.T) {
 			errs <- err
 		}()
 	}
+	var startErr error
 	for range 3 {
 		if err := <-errs; err != nil {
-			t.Fatal(err)
+			startErr = err // every start returns before the test may end
 		}
+	}
+	if startErr != nil {
+		t.Fatal(startErr)
 	}
 	t.Cleanup(func() {
 		for _, m := range ms {
