@@ -115,9 +115,7 @@ var commands = []command{
 		}
 		return o, ""
 	}},
-	{"voting_view", nil, func(*Server, url.Values) (object, string) {
-		return object{{"current_config", object{}}}, ""
-	}},
+	{"voting_view", nil, (*Server).votingView},
 	{"watch_summary", []string{"wchs"}, func(s *Server, _ url.Values) (object, string) {
 		conns, paths, total := s.sess.WatchSummary()
 		return object{{"num_connections", conns}, {"num_paths", paths}, {"num_total_watches", total}}, ""

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"zkd/replica"
 	"zkd/session"
 )
 
@@ -33,8 +34,10 @@ type Config struct {
 	// is false when there is none yet.
 	LastSnapshot func() (zxid uint64, at time.Time, ok bool)
 	// Disk supplies fsync_threshold_exceed_count; may be nil.
-	Disk   *session.DiskStats
-	Logger *slog.Logger
+	Disk *session.DiskStats
+	// Ensemble returns the current membership (voting_view); nil: standalone.
+	Ensemble func() replica.Ensemble
+	Logger   *slog.Logger
 }
 
 // DefaultConfig returns ZooKeeper's AdminServer defaults.

@@ -32,6 +32,10 @@ type MemberChange struct {
 type ConfChange struct {
 	Changes []MemberChange
 	Context []byte
+	// Joint enters joint consensus even when only one voter changes (raft's
+	// implicit transition, left automatically): a voter being removed then stays
+	// in the outgoing half until the change is left, so it applies the change.
+	Joint bool
 }
 
 // ErrConfChangePending is passed to a conf change's rejected callback when an
@@ -75,6 +79,9 @@ func (n *Node) proposeConfChange(cc ConfChange) error {
 		return ErrConfChangePending
 	}
 	v2 := &pb.ConfChangeV2{Context: cc.Context}
+	if cc.Joint {
+		v2.Transition = pb.ConfChangeTransition_ConfChangeTransitionJointImplicit.Enum()
+	}
 	for _, c := range cc.Changes {
 		var t pb.ConfChangeType
 		switch c.Type {

@@ -87,7 +87,9 @@ type Config struct {
 	Log *txnlog.Log
 	// Snapshot is the newest snapshot the state machine was restored from; it must
 	// name an index (a fresh data directory starts from a bootstrap snapshot at
-	// index 1 holding the initial membership).
+	// index 1 holding the initial membership), except for a member joining a
+	// running ensemble: it starts at index 0 with no membership, and the leader,
+	// whose log begins after index 1, sends it its snapshot once it is added.
 	Snapshot SnapshotMeta
 	// Transport reaches the other members; nil for a single voter.
 	Transport Transport
@@ -128,8 +130,10 @@ func (c *Config) Validate() error {
 		return errors.New("quorum: a log is required")
 	case c.Applier == nil:
 		return errors.New("quorum: an applier is required")
-	case c.Snapshot.Index == 0:
+	case c.Snapshot.Index == 0 && !c.Snapshot.Membership.IsEmpty():
 		return errors.New("quorum: the restored snapshot must name an index (bootstrap writes one at index 1)")
+	case c.Snapshot.Index == 0 && c.Log.LastIndex() != 0:
+		return errors.New("quorum: a joining member (no snapshot, no membership) must start with an empty log")
 	}
 	if c.Logger == nil {
 		c.Logger = d.Logger

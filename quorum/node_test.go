@@ -254,3 +254,38 @@ func TestMembershipRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A member joining a running ensemble starts at index 0 with no membership: it
+// neither campaigns nor applies anything until a leader adds it; a membership
+// without a snapshot index, or a joiner with a log, is refused.
+func TestJoiningMemberStartsEmptyAndWaits(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	l, err := txnlog.Open(vfs.NewMem(), "/log", txnlog.Options{SegmentSize: 1 << 20, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rec := newRecorder()
+	cfg := DefaultConfig()
+	cfg.ID, cfg.Log, cfg.Applier, cfg.Logger, cfg.Manual = 7<<32|5, l, rec, quiet, true
+	bad := cfg
+	bad.Snapshot = SnapshotMeta{Membership: Membership{Voters: []uint64{1}}}
+	if _, err := Start(bad); err == nil {
+		t.Fatal("a membership at index 0 was accepted")
+	}
+	n, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	for range 10 * cfg.ElectionTicks {
+		n.Tick()
+		n.Process()
+	}
+	if n.Leader() != 0 || n.Term() != 0 || len(rec.entries) != 0 {
+		t.Fatalf("joiner led or applied: lead %d term %d entries %d", n.Leader(), n.Term(), len(rec.entries))
+	}
+	if st := n.Status(); !st.Membership.IsEmpty() {
+		t.Fatalf("membership %+v", st.Membership)
+	}
+}

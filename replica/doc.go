@@ -53,8 +53,63 @@
 // told it can serve it. autopurge keeps SnapRetain snapshots and releases the log
 // below the oldest kept.
 //
-// Lock order: waiters.mu, tracker.mu (the leader's tracker and the local
-// sessions'), applyWaiters.mu, poisoned.mu and the stats' sizes.mu are leaves;
-// none is held while calling into quorum, datatree or the Listener. Tick holds
-// ticker.mu while it calls the Listener.
+// Membership. Raft ids are RaftID(myid, incarnation): the server id of
+// /zookeeper/config's server.N lines in the high half, so each raft member maps
+// to one line, and an incarnation below it, 1 for the members a new ensemble
+// bootstraps with and a fresh one for every server a reconfig adds, so that a
+// myid used again never reuses a raft id. /zookeeper/config holds ZooKeeper's
+// membership text from the start (the bootstrap snapshot is written with it) and
+// always names the same servers as raft's membership, with participants as
+// voters and observers as learners; the only other raft members are learners a
+// reconfig is adding. The ConfigListener hears of every change (the server
+// rewrites its dynamic configuration file and its peer set). With
+// reconfigEnabled the first leader gives a version-0 configuration the zxid of a
+// membership change that changes nothing raft knows, as ZooKeeper's first leader
+// does; a data directory written before zkd kept the node gets the leader's
+// zoo.cfg membership written to it the same way.
+//
+// Reconfig (reconfig.go). A client's reconfig is a write that the leader does
+// not propose as it is: its coordinator checks it in ZooKeeper's order and then
+// either proposes a refusal (the client's entry with the code in place of the
+// request, applied with the connection's order check and answered like any
+// write) or carries it out as raft membership changes whose contexts say what
+// they are for (confctx.go):
+//
+//	wait for the connection's earlier writes  (a change cannot be undone at apply)
+//	stage: new participants join as learners  (one change; a snapshot is taken
+//	                                           so that raft can send them one)
+//	catch up: each keeps up with the log      (CatchUpTicks, else NEWCONFIGNOQUORUM)
+//	final: one ConfChangeV2                    (joint consensus when more than
+//	       with the client's write and the     one voter changes or a voter
+//	       new /zookeeper/config text          leaves; applied on every member:
+//	                                           the config node at version = zxid,
+//	                                           the answer at the origin)
+//
+// The connection's later writes are held back on the leader until the outcome
+// is in the log, so they keep their order. A leader change drops the reconfig
+// (its client sees its connection close, as for any write in flight); learners
+// that were staged and not promoted are then removed by the next leader, once it
+// has applied everything before its term (the cleanup change), so that the
+// membership changes all or nothing.
+//
+// Joining (join.go). A server that a reconfig will add runs before it is added:
+// it starts with an empty data directory, no membership and a fresh incarnation,
+// and keeps asking the members (the peer transport's ask connections, which any
+// server may open) with a JoinRequest; every member records it and answers with
+// its JoinView (its raft id, leader, /zookeeper/config and the members'
+// addresses), from which the joining server learns whom to accept raft messages
+// from. A reconfig naming that server id takes the raft id from the recorded
+// request (a server that has not asked recently is refused: NEWCONFIGNOQUORUM).
+// Once added as a learner, the server gets the leader's snapshot and follows the
+// log; it serves clients only once /zookeeper/config names it. A removed server
+// stops serving, drops its clients and never asks to join again under its old
+// raft id.
+//
+// Lock order: coord.mu is taken before the tree's locks (its checks read the
+// tree); waiters.mu, tracker.mu (the leader's tracker and the local sessions'),
+// applyWaiters.mu, poisoned.mu and the stats' sizes.mu are leaves; none is held
+// while calling the Listener or a waiter. Tick holds ticker.mu while it calls
+// the Listener. coord.mu is held while queueing
+// proposals into quorum (which only appends to its inbox), so that a
+// connection's held writes are proposed before any later one of it.
 package replica

@@ -288,14 +288,15 @@ func TestSyncSurvivesALeaderChange(t *testing.T) {
 func TestObserverServesAndForwards(t *testing.T) {
 	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 9, Voters: 3, Learners: 1, CheckDigests: true})
 	c.WaitLeader(steps)
-	obs := c.NewClient(4, 30000)
+	observer := c.IDs()[3]
+	obs := c.NewClient(observer, 30000)
 	w := obs.Create("/from-observer", nil, jute.ModePersistent)
 	c.RunUntil("the observer's write", steps, func() bool { return w.Done })
 	if w.Err != nil || w.Res.Err != jute.CodeOK {
 		t.Fatalf("write through the observer: %v %v", w.Err, w.Res.Err)
 	}
 	c.WaitApplied(w.Zxid, steps)
-	if c.Member(4).Rep.Node().Status().Membership.IsVoter(4) {
+	if c.Member(observer).Rep.Node().Status().Membership.IsVoter(observer) {
 		t.Fatal("the observer is a voter")
 	}
 }
@@ -337,12 +338,13 @@ func TestLossyNetworkCrashesAndSnapshotsConverge(t *testing.T) {
 				}
 			}
 			c.WaitApplied(last, steps*2)
-			ref := replicatest.TreeDigest(t, c.Member(1).Rep.Tree())
+			first := c.Member(c.IDs()[0])
+			ref := replicatest.TreeDigest(t, first.Rep.Tree())
 			for _, id := range c.IDs()[1:] {
-				if d := replicatest.TreeDigest(t, c.Member(id).Rep.Tree()); d != ref || c.Member(id).Rep.Applied() != c.Member(1).Rep.Applied() {
+				if d := replicatest.TreeDigest(t, c.Member(id).Rep.Tree()); d != ref || c.Member(id).Rep.Applied() != first.Rep.Applied() {
 					c.Run(500) // let the last member catch up, then compare once more
 					if d := replicatest.TreeDigest(t, c.Member(id).Rep.Tree()); d != ref {
-						t.Fatalf("member %d digest %x, member 1 %x (%s)", id, d, ref, c)
+						t.Fatalf("member %d digest %x, the first member %x (%s)", id, d, ref, c)
 					}
 				}
 			}

@@ -76,6 +76,7 @@ func (r *Replica) install(meta quorum.SnapshotMeta) {
 	r.appliedTerm = meta.Term
 	r.snap.lastIndex, r.snap.bytes = meta.Index, 0
 	r.tracker.demote()
+	r.updateEnsemble()
 	if r.IsLeader() {
 		r.promoteTerm = max(r.promoteTerm, meta.Term)
 	}

@@ -15,6 +15,7 @@ import (
 	"zkd/jute"
 	"zkd/quorum"
 	"zkd/snapshot"
+	"zkd/zoocfg"
 )
 
 var (
@@ -92,9 +93,25 @@ type Config struct {
 	// Its Log must be open.
 	Quorum quorum.Config
 	// Bootstrap is the membership of a new data directory, and of an imported one
-	// whose snapshot names none.
+	// whose snapshot names none. Empty for a server joining a running ensemble:
+	// it starts with nothing and is sent the leader's snapshot once added.
 	Bootstrap quorum.Membership
-	Tree      datatree.Config
+	// BootstrapConfig is the /zookeeper/config text a new data directory starts
+	// with (ZooKeeper's membership text, with its version line); nil for a
+	// standalone server, whose config node is empty as ZooKeeper's is.
+	BootstrapConfig []byte
+	// ReconfigEnabled is reconfigEnabled: without it the leader refuses every
+	// reconfig with RECONFIGDISABLED.
+	ReconfigEnabled bool
+	// CatchUpTicks bounds how long a reconfig waits for the servers it adds to
+	// catch up with the log (ZooKeeper's initLimit; 0: 100 ticks).
+	CatchUpTicks int
+	// CatchUpEntries is how far behind the commit index a member may be and still
+	// count as synced with the leader (0: 1000 entries).
+	CatchUpEntries uint64
+	// ConfigListener, when set, hears of every change of the membership.
+	ConfigListener ConfigListener
+	Tree           datatree.Config
 	// FS and SnapshotDir hold the snapshots.
 	FS          vfs.FS
 	SnapshotDir string
@@ -163,6 +180,12 @@ func (c *Config) Validate() error {
 	if c.ReadOnlyAfterTicks <= 0 {
 		c.ReadOnlyAfterTicks = 10
 	}
+	if c.CatchUpTicks <= 0 {
+		c.CatchUpTicks = 100
+	}
+	if c.CatchUpEntries == 0 {
+		c.CatchUpEntries = 1000
+	}
 	if c.Clock == nil {
 		c.Clock = systemClock{}
 	}
@@ -194,6 +217,15 @@ type Replica struct {
 	tracker      tracker
 	received     received
 	digests      digestLog
+	coord        coordinator
+
+	// ens is the membership as last applied (apply goroutine writes it); memb is
+	// raft's part of it, member whether this server is in /zookeeper/config, and
+	// removed is set when it stops being so, until Tick disconnects the clients.
+	ens     atomic.Pointer[Ensemble]
+	memb    atomic.Pointer[quorum.Membership]
+	member  atomic.Bool
+	removed atomic.Bool
 
 	// queue hands raft's output to the apply goroutine in order.
 	queue struct {
@@ -228,6 +260,7 @@ type Replica struct {
 
 	// Owned by the apply goroutine.
 	membership  quorum.Membership
+	stagedAddrs map[uint64]string // learners being added: their quorum addresses
 	appliedTerm uint64
 	promoteTerm uint64 // leading in this term, not yet promoted (0: not leading)
 	snap        snapState
@@ -274,6 +307,8 @@ func Open(cfg Config) (*Replica, error) {
 	r.locals.init()
 	r.stats.init()
 	r.locals.armed = true
+	r.coord.init()
+	r.stagedAddrs = make(map[uint64]string)
 	// Seq numbers start from the clock so that an entry proposed before a restart
 	// never matches a waiter registered after it.
 	r.nextSeq.Store(uint64(time.Now().UnixNano()))
@@ -285,6 +320,7 @@ func Open(cfg Config) (*Replica, error) {
 	}
 	r.setMembership(meta.Membership)
 	r.applied.Store(meta.Index)
+	r.updateEnsemble()
 	r.snap = snapState{lastIndex: meta.Index, doneC: make(chan snapDone, 1),
 		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), cfg.ID))}
 	r.snap.nextAfter = r.nextSnapDistance()
@@ -366,8 +402,20 @@ func (r *Replica) restore() (quorum.SnapshotMeta, error) {
 			return quorum.SnapshotMeta{}, err
 		}
 	}
+	if tree == nil && cfg.Bootstrap.IsEmpty() {
+		// Joining a running ensemble: nothing until the leader's snapshot.
+		r.tree.Store(datatree.New(cfg.Tree))
+		return quorum.SnapshotMeta{}, nil
+	}
 	if tree == nil {
 		tree = datatree.New(cfg.Tree)
+		if len(cfg.BootstrapConfig) > 0 {
+			m, err := zoocfg.ParseMembership(string(cfg.BootstrapConfig))
+			if err != nil {
+				return quorum.SnapshotMeta{}, fmt.Errorf("replica: bootstrap configuration: %w", err)
+			}
+			tree.SetConfig(cfg.BootstrapConfig, m.Version, 0)
+		}
 		tree.Apply(1, nil)
 		qm := quorum.SnapshotMeta{Index: 1, Term: 1, Membership: cfg.Bootstrap}
 		r.tree.Store(tree)
@@ -406,7 +454,20 @@ func (r *Replica) restore() (quorum.SnapshotMeta, error) {
 }
 
 func (r *Replica) setMembership(m quorum.Membership) {
+	for _, id := range m.Members() {
+		if id != r.cfg.ID && !r.membership.Contains(id) && !r.membership.IsEmpty() {
+			// A server was added: raft can only send it a snapshot whose
+			// membership has it, so take one now.
+			r.snap.force = true
+		}
+	}
 	r.membership = m
+	r.memb.Store(&m)
+	for id := range r.stagedAddrs {
+		if !m.Contains(id) {
+			delete(r.stagedAddrs, id)
+		}
+	}
 	r.solo.Store(len(m.Voters) == 1 && m.Voters[0] == r.cfg.ID && len(m.Learners) == 0 && len(m.VotersOutgoing) == 0)
 	r.observer.Store(m.Contains(r.cfg.ID) && !m.IsVoter(r.cfg.ID))
 }
@@ -418,6 +479,8 @@ func (r *Replica) Mode() string {
 	switch {
 	case r.cfg.Standalone:
 		return "standalone"
+	case !r.member.Load():
+		return "" // not (or no longer) in the configuration: serves no one
 	case r.readOnly.Load():
 		return "read-only"
 	case r.IsLeader():
@@ -491,8 +554,14 @@ func (r *Replica) Leader() uint64 { return r.lead.Load() }
 // IsLeader reports whether this member leads.
 func (r *Replica) IsLeader() bool { return r.lead.Load() == r.cfg.ID }
 
-// Serving reports whether clients may be served: a leader is known.
-func (r *Replica) Serving() bool { return r.lead.Load() != 0 }
+// Serving reports whether clients may be served: a leader is known, and this
+// server is in the ensemble's configuration (not one being added, nor one a
+// reconfig removed).
+func (r *Replica) Serving() bool { return r.lead.Load() != 0 && r.member.Load() }
+
+// Member reports whether this server is in /zookeeper/config (without one, as
+// on a standalone server: whether raft has it).
+func (r *Replica) Member() bool { return r.member.Load() }
 
 // Failed delivers a failure of the write path after which the server must stop.
 func (r *Replica) Failed() <-chan error { return r.node.Failed() }
@@ -518,17 +587,25 @@ func (r *Replica) Propose(txn *datatree.Txn, applying func(), done DoneFunc) err
 		r.waiters.add(seq, applying, done, 0)
 		stampTime(entry, r.cfg.Clock.Now().UnixMilli())
 		conn := txn.Conn
-		r.stats.proposed(len(entry))
-		if err := r.node.Propose(entry, func(err error) {
+		rejected := func(err error) {
 			r.poison(conn)
 			r.waiters.fail(seq, err)
-		}); err != nil {
+		}
+		if r.intercept(entry, rejected) {
+			return nil
+		}
+		r.stats.proposed(len(entry))
+		if err := r.node.Propose(entry, rejected); err != nil {
 			r.waiters.remove(seq)
 			return err
 		}
 		return nil
 	}
-	r.waiters.add(seq, applying, done, r.ticks.Load()+uint64(r.cfg.ForwardTimeoutTicks))
+	timeout := uint64(r.cfg.ForwardTimeoutTicks)
+	if txn.Kind == datatree.KindRequest && txn.Op == jute.OpReconfig {
+		timeout += uint64(2 * r.cfg.CatchUpTicks) // waiting for new servers to catch up
+	}
+	r.waiters.add(seq, applying, done, r.ticks.Load()+timeout)
 	if !r.forward(lead, entry) {
 		r.waiters.remove(seq)
 		return ErrNoLeader
@@ -664,6 +741,7 @@ func (r *Replica) LeaderChanged(lead, term uint64) {
 		r.poisoned.Lock()
 		r.poisoned.conns = nil
 		r.poisoned.Unlock()
+		r.abortReconfig(ErrLeaderChanged)
 	}
 	r.enqueue(applyItem{leader: true, lead: lead, term: term})
 }
@@ -773,8 +851,7 @@ func (r *Replica) applyEntry(e *quorum.Entry) {
 	zxid := jute.Zxid(e.Index)
 	switch {
 	case e.Membership != nil:
-		r.setMembership(*e.Membership)
-		r.Tree().Apply(zxid, nil)
+		r.applyMembership(zxid, e)
 	case len(e.Data) == 0:
 		r.Tree().Apply(zxid, nil)
 	default:
@@ -796,6 +873,7 @@ func (r *Replica) applyEntry(e *quorum.Entry) {
 	}
 	r.digests.note(zxid, r.Tree().Digest())
 	r.applyWaiters.fire(e.Index)
+	r.entryApplied()
 	if f := r.cfg.OnApplied; f != nil {
 		f(e.Index, r.Tree())
 	}
@@ -825,6 +903,10 @@ func (r *Replica) applyData(zxid jute.Zxid, data []byte) {
 		r.log.Error("malformed entry", "zxid", zxid, "err", err)
 		r.Tree().Apply(zxid, nil)
 		res = datatree.Result{Err: jute.CodeMarshallingError}
+	} else if txn.Kind == datatree.KindRequest && txn.Op == jute.OpReconfig {
+		// Only the leader's refusals reach the log as entries; a reconfig that
+		// is carried out is a membership change (applyMembership).
+		res = r.Tree().ApplyRefused(zxid, &txn, decodeRefusal(txn.Body))
 	} else {
 		res = r.Tree().ApplyTxn(zxid, &txn)
 		r.afterApply(&txn, res)

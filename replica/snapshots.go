@@ -17,8 +17,12 @@ type snapState struct {
 	bytes     int64  // entry bytes applied since lastIndex
 	nextBytes int64  // entry bytes that trigger the next one (0: never)
 	inFlight  bool
-	doneC     chan snapDone
-	rng       *rand.Rand
+	// force asks for a snapshot at the next entry whatever the schedule says:
+	// servers were added, and raft can only send a server a snapshot whose
+	// membership has it.
+	force bool
+	doneC chan snapDone
+	rng   *rand.Rand
 }
 
 type snapDone struct {
@@ -49,9 +53,10 @@ func (r *Replica) maybeSnapshot(index, term uint64) {
 		return
 	}
 	bySize := r.snap.nextBytes > 0 && r.snap.bytes >= r.snap.nextBytes
-	if index-r.snap.lastIndex < r.snap.nextAfter && !bySize {
+	if index-r.snap.lastIndex < r.snap.nextAfter && !bySize && !r.snap.force {
 		return
 	}
+	r.snap.force = false
 	im, err := r.Tree().Freeze()
 	if err != nil {
 		r.log.Warn("cannot take a snapshot", "err", err)
@@ -94,6 +99,9 @@ func (r *Replica) snapshotDone(d snapDone) {
 		r.node.SnapshotSaved(d.meta)
 	}
 	r.snap.nextAfter = r.nextSnapDistance()
+	if r.snap.force && r.applied.Load() > r.snap.lastIndex {
+		r.maybeSnapshot(r.applied.Load(), r.appliedTerm)
+	}
 }
 
 // Purge runs autopurge now (it otherwise runs every PurgeInterval).

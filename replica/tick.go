@@ -79,6 +79,12 @@ func (r *Replica) Tick() {
 			l.LocalSessionExpired(e.id)
 		}
 	}
+	if r.removed.Swap(false) {
+		// A tick after the change, so that the reconfig's own answer has gone out.
+		if l := r.listen(); l != nil {
+			l.DisconnectClients("removed from the ensemble")
+		}
+	}
 	if r.cfg.PurgeInterval > 0 && now.Sub(r.ticker.lastPurge) >= r.cfg.PurgeInterval {
 		r.ticker.lastPurge = now
 		r.purge()
@@ -88,6 +94,7 @@ func (r *Replica) Tick() {
 		return
 	}
 	r.watchFollowers()
+	r.tickReconfig(r.tracker.isArmed())
 	for _, e := range r.tracker.expired(now) {
 		r.expire(e)
 	}
@@ -207,6 +214,9 @@ func (r *Replica) HandleApp(from uint64, msg []byte) {
 			return
 		}
 		stampTime(entry, r.cfg.Clock.Now().UnixMilli())
+		if r.intercept(entry, nack) {
+			return
+		}
 		r.stats.proposed(len(entry))
 		if err := r.node.Propose(entry, nack); err != nil {
 			nack(err)

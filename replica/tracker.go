@@ -121,3 +121,11 @@ type expiry struct {
 	id      jute.SessionID
 	timeout time.Duration
 }
+
+// isArmed reports whether the tracker runs: this member leads and has applied an
+// entry of its own term, so everything committed before it is applied here.
+func (t *tracker) isArmed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.armed
+}

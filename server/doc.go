@@ -13,7 +13,11 @@
 //     owner's pid), before anything in them is read or written: a second instance
 //     on the same directory fails at once, naming the holder (DESIGN.md
 //     invariant 11).
-//  3. Bind the client ports (plain and TLS), refusing clients until the server is ready: a port
+//  3. For an ensemble member, decide how it starts (join.go): with state, as the
+//     raft id it was given; with an empty data directory, by asking the other
+//     servers of zoo.cfg whether they run an ensemble (bootstrap a new one, or
+//     start empty and catch up or wait to be added). Then bind the quorum port
+//     and the client port, refusing clients until the server is ready: a port
 //     already in use fails the start before the log is opened, so a failed start
 //     changes nothing on disk.
 //  4. Open the log and the replica (snapshot load and log replay), the session

@@ -18,31 +18,21 @@ import (
 )
 
 // RaftID is the raft id of the member with ZooKeeper server id myid in its
-// incarnation: myid in the high half, so a log line's raft id reads as a myid,
-// and an incarnation below it, so that a myid used again after its member was
-// removed never reuses a raft id (raft forbids it).
-func RaftID(myid int64, incarnation uint32) uint64 { return uint64(myid)<<32 | uint64(incarnation) }
+// incarnation (replica.RaftID).
+func RaftID(myid int64, incarnation uint32) uint64 { return replica.RaftID(myid, incarnation) }
 
 // MyID is the ZooKeeper server id of raft id.
-func MyID(raftID uint64) int64 { return int64(raftID >> 32) }
+func MyID(raftID uint64) int64 { return replica.ServerID(raftID) }
 
-// Label names a member in logs by its server.N line ("server.3"), with its
-// incarnation when it is not the first ("server.3#2").
-func Label(raftID uint64) string {
-	if raftID == 0 {
-		return "none"
-	}
-	s := "server." + strconv.FormatInt(MyID(raftID), 10)
-	if inc := uint32(raftID); inc != 1 {
-		s += "#" + strconv.FormatUint(uint64(inc), 10)
-	}
-	return s
-}
+// Label names a member in logs by its server.N line (replica.Label).
+func Label(raftID uint64) string { return replica.Label(raftID) }
 
 // ensemble is what an instance of an ensemble has beyond a standalone one: its
 // place in the membership and the peer transport.
 type ensemble struct {
-	self    zoocfg.Server
+	self zoocfg.Server
+	// id is this member's raft id (planStart decides it); members the bootstrap
+	// membership of zoo.cfg; peers the other members' quorum addresses by raft id.
 	id      uint64
 	members quorum.Membership
 	peers   map[uint64]string
@@ -84,8 +74,8 @@ func (e *ensemble) listenAddr(cfg *zoocfg.Config) string {
 
 // startTransport binds the quorum port. Its handler reaches the replica once it
 // is open; messages before that are dropped (raft sends them again).
-func (e *ensemble) startTransport(cfg *zoocfg.Config, log *slog.Logger) error {
-	e.handler = &peerHandler{log: log}
+func (e *ensemble) startTransport(cfg *zoocfg.Config, log *slog.Logger, status replica.JoinStatus) error {
+	e.handler = &peerHandler{log: log, status: status}
 	pcfg := peer.Config{ID: e.id, Listen: e.listenAddr(cfg), Peers: e.peers, Handler: e.handler,
 		Logger: log.With("component", "peer"), Label: Label}
 	if e.sec != nil {
@@ -103,6 +93,19 @@ func (e *ensemble) startTransport(cfg *zoocfg.Config, log *slog.Logger) error {
 type peerHandler struct {
 	log *slog.Logger
 	rep atomic.Pointer[replica.Replica]
+	// status is what an ask is answered before the replica is open: the server
+	// has no state yet (JoinFresh) or is loading it (JoinStarting).
+	status replica.JoinStatus
+}
+
+var _ peer.Asker = (*peerHandler)(nil)
+
+// HandleAsk answers a server asking to join (or deciding how to start).
+func (h *peerHandler) HandleAsk(_ uint64, question []byte) []byte {
+	if r := h.rep.Load(); r != nil {
+		return r.HandleJoin(question)
+	}
+	return replica.JoinView{Status: h.status}.Marshal()
 }
 
 var _ peer.Handler = (*peerHandler)(nil)

@@ -34,13 +34,14 @@ type opsServers struct {
 // `zkd` must start anywhere. A port configured explicitly that cannot be bound is
 // an error, as is the metrics port (the provider was asked for).
 func startOps(cfg *zoocfg.Config, log *slog.Logger, sess *session.Server, disk *session.DiskStats,
-	rep *replica.Replica, wal *txnlog.Log, fs vfs.FS, snapDir, logDir string, clientPort int) (opsServers, error) {
+	rep *replica.Replica, wal *txnlog.Log, fs vfs.FS, snapDir, logDir string, clientPort int, quorumConf func() string) (opsServers, error) {
 	sess.SetOps(session.OpsConfig{
 		DataDir: absPath(snapDir), DataLogDir: absPath(logDir), ClientPort: clientPort,
 		ClientPortListenBacklog: cfg.ClientPortListenBacklog, ReadOnlyMode: cfg.ReadOnlyMode, Disk: disk,
 		Quorum: func() session.QuorumStats {
 			return quorumStats(viewOf(rep))
 		},
+		QuorumConf: quorumConf,
 	})
 	var ops opsServers
 	if cfg.Admin.Enabled {
@@ -49,6 +50,7 @@ func startOps(cfg *zoocfg.Config, log *slog.Logger, sess *session.Server, disk *
 		acfg.InitialConfiguration = cfg.ConfigText
 		acfg.SystemProperties = cfg.SystemProperties
 		acfg.Disk = disk
+		acfg.Ensemble = rep.Ensemble
 		acfg.LastSnapshot = func() (uint64, time.Time, bool) { return lastSnapshot(fs, snapDir) }
 		acfg.Logger = log
 		srv, err := admin.Listen(acfg, sess)

@@ -50,6 +50,11 @@ type Server struct {
 	sec   *security // TLS stores, authentication providers (security.go)
 
 	secCancel context.CancelFunc // ends the certificate reloaders
+	// ident is this member's persisted identity (ensembles only); guarded by
+	// identMu once the server runs.
+	ident   identity
+	identMu sync.Mutex
+	watcher *ensembleWatcher
 
 	stopC    chan struct{}
 	tickW    sync.WaitGroup
@@ -96,9 +101,18 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	// The client port (and an ensemble's quorum port) is bound before anything on
 	// disk is touched; the client port stays closed to clients until the server
 	// is ready behind it.
+	var plan startPlan
 	if s.ens != nil {
 		s.ens.sec = s.sec
-		if err := s.ens.startTransport(&cfg, log); err != nil {
+		if plan, err = s.ens.planStart(ctx, &cfg, log); err != nil {
+			return nil, err
+		}
+		s.ens.id, s.ens.peers, s.ident = plan.id.ID, plan.peers, plan.id
+		status := replica.JoinStarting
+		if plan.bootstrap || !plan.id.Member {
+			status = replica.JoinFresh
+		}
+		if err := s.ens.startTransport(&cfg, log, status); err != nil {
 			return nil, err
 		}
 	}
@@ -133,6 +147,13 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
+	if s.ens != nil {
+		if old, ok, _ := readIdentity(&cfg); !ok || old != s.ident {
+			if err := writeIdentity(&cfg, s.ident); err != nil {
+				return nil, fmt.Errorf("data directory: %w", err)
+			}
+		}
+	}
 	// The newest readable snapshot is loaded first, so that the log can be opened
 	// knowing its index: segments wholly below it are neither read (a restart
 	// need not read the whole log history) nor fatal when damaged.
@@ -151,8 +172,23 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	rcfg.ID, rcfg.MyID, rcfg.Standalone = RaftID(0, 1), 0, true
 	rcfg.Bootstrap = quorum.Membership{Voters: []uint64{rcfg.ID}}
 	if e := s.ens; e != nil {
-		rcfg.ID, rcfg.MyID, rcfg.Standalone, rcfg.Bootstrap = e.id, e.self.ID, false, e.members
+		rcfg.ID, rcfg.MyID, rcfg.Standalone = e.id, e.self.ID, false
+		if plan.bootstrap || plan.id.Member {
+			// A bootstrapped (or imported) data directory: zoo.cfg's membership.
+			rcfg.Bootstrap, rcfg.BootstrapConfig = e.members, []byte(cfg.Quorum.Membership.String())
+		}
+		if !plan.bootstrap && !plan.state {
+			// An empty directory that is not bootstrapping waits for the
+			// leader's snapshot.
+			rcfg.Bootstrap, rcfg.BootstrapConfig = quorum.Membership{}, nil
+		}
 		rcfg.Quorum.Transport, rcfg.Peers, rcfg.Label = e.tr, e.tr, Label
+		rcfg.ReconfigEnabled = cfg.ReconfigEnabled
+		rcfg.CatchUpTicks = cfg.Quorum.InitLimit * ticksPerTickTime
+		s.watcher = newEnsembleWatcher(s)
+		rcfg.ConfigListener = s.watcher
+		s.tickW.Add(1)
+		go s.watcher.run(s.stopC, &s.tickW)
 	}
 	rcfg.Quorum.Log, rcfg.Quorum.Logger, rcfg.Quorum.SaveObserver = s.wal, log, disk.Observe
 	rcfg.Tree, rcfg.Restored = treeCfg, restored
@@ -170,6 +206,10 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	}
 	if s.ens != nil {
 		s.ens.handler.rep.Store(s.rep)
+		if !s.ident.Member {
+			s.tickW.Add(1)
+			go s.joinLoop()
+		}
 	}
 
 	scfg := session.DefaultConfig()
@@ -185,6 +225,9 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	scfg.LocalSessions, scfg.LocalSessionsUpgrading = cfg.LocalSessions && s.ens != nil, cfg.LocalSessionsUpgrading
 	scfg.GlobalOutstandingLimit = cfg.GlobalOutstandingLimit
 	scfg.Auth = s.sec.auth
+	if s.ens != nil {
+		scfg.ServerID = s.ens.self.ID
+	}
 	scfg.Version = opts.Version
 	scfg.BuildTime = opts.BuildTime
 	scfg.ClientAddr = cfg.ClientAddr
@@ -194,7 +237,11 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	}
 	s.rep.SetListener(s.sess)
 	s.startTicker(cfg.TickTime / ticksPerTickTime)
-	if s.ops, err = startOps(&s.cfg, log, s.sess, disk, s.rep, s.wal, fs, snapDir, logDir, port); err != nil {
+	var quorumConf func() string
+	if s.watcher != nil {
+		quorumConf = s.watcher.quorumConf
+	}
+	if s.ops, err = startOps(&s.cfg, log, s.sess, disk, s.rep, s.wal, fs, snapDir, logDir, port, quorumConf); err != nil {
 		return nil, err
 	}
 	go s.watchFailure()

@@ -38,8 +38,9 @@ type Config struct {
 	// is znode.container.maxPerMinute.
 	ContainerCheckInterval time.Duration
 	ContainerMaxPerMinute  int
-	// ReconfigEnabled is reconfigEnabled; standalone answers reconfig with
-	// RECONFIGDISABLED when off and UNIMPLEMENTED when on.
+	// ReconfigEnabled is reconfigEnabled: reconfig gets RECONFIGDISABLED when
+	// off; when on, a standalone server answers UNIMPLEMENTED and an ensemble
+	// member passes it to the leader like any write.
 	ReconfigEnabled bool
 	// LocalSessions is localSessionsEnabled: a new session is kept by the server
 	// its client connects to, with nothing replicated until it creates an

@@ -322,11 +322,17 @@ func (c *Conn) request(frame []byte) bool {
 	case op == jute.OpSASL:
 		c.saslToken(hdr.Xid, body, start)
 	case op == jute.OpReconfig:
-		code := jute.CodeReconfigDisabled
-		if srv.cfg.ReconfigEnabled {
-			code = jute.CodeUnimplemented // standalone
+		// The two checks ZooKeeper makes before any that needs the ensemble's
+		// state (spec/semantics.md §4); the leader makes the others, and the
+		// answer comes back through the log like any write's.
+		switch {
+		case !srv.cfg.ReconfigEnabled:
+			c.answer(replyFrame(nil, hdr.Xid, srv.Tree().LastZxid(), jute.CodeReconfigDisabled), start, false)
+		case srv.r.Mode() == "standalone":
+			c.answer(replyFrame(nil, hdr.Xid, srv.Tree().LastZxid(), jute.CodeUnimplemented), start, false)
+		default:
+			c.write(hdr, body, start)
 		}
-		c.answer(replyFrame(nil, hdr.Xid, srv.Tree().LastZxid(), code), start, false)
 	default:
 		// Unknown opcodes, a standalone check (3.8.5+) and server-internal types:
 		// UNIMPLEMENTED, then close, as ZooKeeper does.

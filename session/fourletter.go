@@ -60,6 +60,10 @@ func (s *Server) logWhitelist() {
 	})
 }
 
+// notServing is ZooKeeper's answer to a four-letter word that needs a serving
+// server.
+const notServing = "This ZooKeeper instance is not currently serving requests"
+
 // FourLetterWord returns the reply to a four-letter word (for stmk, the word
 // followed by its 8-byte argument); the connection is closed after it is written.
 // An empty reply means: close without writing.
@@ -75,6 +79,19 @@ func (s *Server) FourLetterWord(word string) string {
 	s.logWhitelist()
 	if !s.whitelisted(name) {
 		return name + " is not executed because it is not in the whitelist.\n"
+	}
+	if s.r.Mode() == "" {
+		// An ensemble member with no leader (or outside the configuration)
+		// answers as ZooKeeper's does while it is not serving.
+		switch name {
+		case "ruok", "envi", "gtmk", "stmk":
+		case "isro":
+			return "null"
+		case "hash":
+			return notServing
+		default:
+			return notServing + "\n"
+		}
 	}
 	var b strings.Builder
 	switch name {
@@ -216,6 +233,9 @@ func (s *Server) writeConf(b *strings.Builder) {
 	fmt.Fprintf(b, "tickTime=%d\nmaxClientCnxns=%d\nminSessionTimeout=%d\nmaxSessionTimeout=%d\n",
 		c.TickTime, c.MaxClientCnxns, c.MinSessionTimeout, c.MaxSessionTimeout)
 	fmt.Fprintf(b, "clientPortListenBacklog=%d\nserverId=%d\n", c.ClientPortListenBacklog, c.ServerID)
+	if q := s.opsConfig().QuorumConf; q != nil {
+		b.WriteString(q())
+	}
 }
 
 // javaDate is java.util.Date.toString's layout.

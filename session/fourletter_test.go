@@ -237,3 +237,17 @@ func TestConnFourLetterWordCountsReceived(t *testing.T) {
 		t.Fatalf("srvr on a connection:\n%s", got)
 	}
 }
+
+// A member with no leader answers every word that needs a serving server with
+// ZooKeeper's sentence, isro with null, and ruok and gtmk as usual: byte for
+// byte what a LOOKING ZooKeeper 3.8.0 follower printed.
+func TestFourLetterWordsOfAServerNotServing(t *testing.T) {
+	h := newHarness(t, func(c *session.Config) { c.FourLetterWords = []string{"*"} })
+	h.gate.notServing.Store(true)
+	for _, w := range []string{"conf", "cons", "crst", "dirs", "dump", "gtmk", "hash", "isro", "mntr", "ruok",
+		"srst", "srvr", "stat", "wchc", "wchp", "wchs"} {
+		if got, want := h.srv.FourLetterWord(w), fixture(t, "ensemble-no-quorum/"+w+".txt"); got != want {
+			t.Errorf("%s = %q, want %q", w, got, want)
+		}
+	}
+}

@@ -51,7 +51,8 @@ func (f *fakeTransport) Close() {
 // writes that are still in flight.
 type gatedReplica struct {
 	session.Replica
-	readOnly atomic.Bool // what ReadOnly reports: a read-only server without an ensemble to lose
+	readOnly   atomic.Bool // what ReadOnly reports: a read-only server without an ensemble to lose
+	notServing atomic.Bool // Mode reports "": an ensemble member without a leader
 
 	mu struct {
 		sync.Mutex
@@ -61,6 +62,13 @@ type gatedReplica struct {
 }
 
 func (g *gatedReplica) ReadOnly() bool { return g.readOnly.Load() }
+
+func (g *gatedReplica) Mode() string {
+	if g.notServing.Load() {
+		return ""
+	}
+	return g.Replica.Mode()
+}
 
 func (g *gatedReplica) hold() {
 	g.mu.Lock()

@@ -31,6 +31,9 @@ type OpsConfig struct {
 	// leader keys of mntr. It is called on every mntr, srvr and scrape, from any
 	// goroutine, and must not block. Nil: a standalone server with nothing to add.
 	Quorum func() QuorumStats
+	// QuorumConf, when set, returns what conf prints after serverId for an
+	// ensemble member: its quorum settings and the current membership.
+	QuorumConf func() string
 }
 
 // QuorumStats are the figures of mntr that come from the replication layer

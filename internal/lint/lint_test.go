@@ -42,9 +42,10 @@ var graph = map[string]rule{
 		module:     []string{"txnlog", "internal"},
 		thirdParty: []string{"go.etcd.io/raft/v3", "google.golang.org/protobuf"},
 	},
-	"replica": {module: []string{"quorum", "datatree", "snapshot", "jute", "internal"}},
+	// replica reads server.N lines (zoocfg) to carry out reconfig.
+	"replica": {module: []string{"quorum", "datatree", "snapshot", "jute", "zoocfg", "internal"}},
 	// replicatest runs replicas in tests, so it opens their logs itself.
-	"replica/replicatest": {module: []string{"replica", "quorum", "datatree", "snapshot", "jute", "txnlog", "internal"}},
+	"replica/replicatest": {module: []string{"replica", "quorum", "datatree", "snapshot", "jute", "txnlog", "zoocfg", "internal"}},
 	"session": {
 		module: []string{"datatree", "replica", "jute", "tlsconf", "sasl", "internal"},
 		thirdParty: []string{"github.com/cespare/xxhash/v2", "github.com/valyala/bytebufferpool",

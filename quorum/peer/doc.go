@@ -49,7 +49,8 @@
 //	+--------------+-------------+---------+----------+------------+------------+
 //	| magic "zkdp" | version u16 | kind u8 | flags u8 | from id u64| to id u64  |
 //	+--------------+-------------+---------+----------+------------+------------+
-//	kind: 1 stream, 2 snapshot.  flags: 0x01 an authentication exchange follows.
+//	kind: 1 stream, 2 snapshot, 3 ask (one question, one answer, from any
+//	server: see ask.go).  flags: 0x01 an authentication exchange follows.
 //
 //	reply (acceptor -> dialer), 8 bytes:
 //	+--------------+-------------+-----------+----------+
@@ -73,6 +74,7 @@
 //	5     | size u64 | crc32c of the file u32 |       snapshot, last
 //	6     | status u8 | reason text |                 snapshot, receiver's answer
 //	7     | token |                                   handshake, authentication
+//	8     | question or answer |                      ask, once each way
 //
 // # Authentication
 //

@@ -370,6 +370,11 @@ func (t *Transport) serveConn(raw net.Conn) {
 		t.log.Warn("quorum port: refusing a connection", "remote", remote, "err", err)
 		return
 	}
+	if h.kind == kindAsk && h.version == protocolVersion {
+		// Open to any server: one that is not a member yet asks to become one.
+		t.serveAsk(c, h.from)
+		return
+	}
 	p := (*t.peers.Load())[h.from]
 	status := statusOK
 	auth := t.cfg.Auth != nil && h.flags&helloAuth != 0

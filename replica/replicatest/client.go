@@ -22,6 +22,8 @@ type Client struct {
 	conn  uint64
 	seq   uint64
 	rng   *rand.Rand
+	// Identity is what the client's writes are checked against (nil: anyone).
+	Identity datatree.Identity
 }
 
 // Outcome is what became of one proposal. Done is false while it is pending.
@@ -93,8 +95,27 @@ func (cl *Client) Ping() {
 func (cl *Client) Write(op jute.OpCode, body []byte) *Outcome {
 	cl.seq++
 	return cl.propose(&datatree.Txn{Kind: datatree.KindRequest, Session: cl.Session, Op: op, Body: body,
-		Conn: cl.conn, ConnSeq: cl.seq, Time: cl.c.Clock.Now().UnixMilli(), Local: cl.Local})
+		Conn: cl.conn, ConnSeq: cl.seq, Time: cl.c.Clock.Now().UnixMilli(), Local: cl.Local, Identity: cl.Identity})
 }
+
+// Super is the identity of a client authenticated as the super user.
+var Super = datatree.Identity{{Scheme: "super", ID: ""}}
+
+// Reconfig sends a reconfig request; a nil list is sent as a null string.
+func (cl *Client) Reconfig(joining, leaving, newMembers *string, curConfigID int64) *Outcome {
+	var b []byte
+	for _, s := range []*string{joining, leaving, newMembers} {
+		if s == nil {
+			b = jute.AppendInt(b, -1)
+		} else {
+			b = jute.AppendString(b, *s)
+		}
+	}
+	return cl.Write(jute.OpReconfig, jute.AppendLong(b, curConfigID))
+}
+
+// Str returns a pointer to s, for Reconfig's lists.
+func Str(s string) *string { return &s }
 
 // Create writes a persistent (or, with mode, another kind of) node.
 func (cl *Client) Create(path string, data []byte, mode jute.CreateMode) *Outcome {

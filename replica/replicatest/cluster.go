@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"testing/cryptotest"
 	"time"
@@ -40,6 +42,14 @@ type ClusterOptions struct {
 	CheckDigests bool
 	// ReadOnlyMode is readonlymode.enabled on every member.
 	ReadOnlyMode bool
+	// ReconfigEnabled is every member's reconfigEnabled.
+	ReconfigEnabled bool
+	// CatchUpTicks bounds how long a reconfig waits for new servers (0: the default).
+	CatchUpTicks int
+	// NoInitialConfig bootstraps every member with an empty /zookeeper/config, as
+	// a data directory written before zkd kept the configuration has; restarts
+	// then pass the configuration as a server does.
+	NoInitialConfig bool
 }
 
 // Cluster is an in-process ensemble of replicas on a simulated network and a
@@ -48,19 +58,21 @@ type ClusterOptions struct {
 // messages (forwarded writes, touches) travel on the same per-link FIFO as raft
 // messages, as they do over the real peer transport.
 type Cluster struct {
-	t       testing.TB
-	opts    ClusterOptions
-	rng     *rand.Rand
-	now     int
-	Clock   *ManualClock
-	members map[uint64]*Member
-	ids     []uint64
-	boot    quorum.Membership
+	t          testing.TB
+	opts       ClusterOptions
+	rng        *rand.Rand
+	now        int
+	Clock      *ManualClock
+	members    map[uint64]*Member
+	ids        []uint64
+	boot       quorum.Membership
+	bootConfig []byte
 
 	queue   []message
 	lastAt  map[[2]uint64]int // per link: the delivery step of the last message, for FIFO
 	blocked map[[2]uint64]bool
 	digests map[uint64]uint64 // index -> digest of the first member that applied it
+	configs map[uint64]string // index -> /zookeeper/config after it, first member to apply it
 	log     *slog.Logger
 	// SnapshotsSent counts snapshots streamed to members too far behind.
 	SnapshotsSent int
@@ -75,12 +87,16 @@ type message struct {
 
 // Member is one simulated server.
 type Member struct {
-	c   *Cluster
-	ID  uint64
-	FS  *vfs.MemFS
-	Log *txnlog.Log
-	Rep *replica.Replica
-	Up  bool
+	c  *Cluster
+	ID uint64 // raft id: replica.RaftID(server id, incarnation)
+	// Joining is set for a server started to join the running ensemble: until it
+	// is in /zookeeper/config, every tick it asks the other members to be known,
+	// as the server's join loop does over the peer transport.
+	Joining bool
+	FS      *vfs.MemFS
+	Log     *txnlog.Log
+	Rep     *replica.Replica
+	Up      bool
 	// Closed lists the sessions whose closeSession this member applied.
 	Closed []jute.SessionID
 	// LostLeader counts the times the member told its clients to move away
@@ -88,7 +104,10 @@ type Member struct {
 	LostLeader int
 	// LocalExpired lists the local sessions this member expired.
 	LocalExpired []jute.SessionID
-	touched      map[jute.SessionID]bool // clients heard from since the last tick
+	// Ensembles lists every membership the member applied, in order.
+	Ensembles []replica.Ensemble
+	started   bool                    // started once
+	touched   map[jute.SessionID]bool // clients heard from since the last tick
 }
 
 // NewCluster starts an ensemble with every member up.
@@ -108,16 +127,25 @@ func NewCluster(t testing.TB, opts ClusterOptions) *Cluster {
 	}
 	c := &Cluster{t: t, opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, ^opts.Seed)), Clock: NewManualClock(),
 		members: make(map[uint64]*Member), lastAt: make(map[[2]uint64]int), blocked: make(map[[2]uint64]bool),
-		digests: make(map[uint64]uint64), log: slog.New(slog.DiscardHandler)}
+		digests: make(map[uint64]uint64), configs: make(map[uint64]string), log: slog.New(slog.DiscardHandler)}
+	if os.Getenv("REPLICATEST_LOG") != "" {
+		c.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	var text strings.Builder
 	for i := 1; i <= opts.Voters+opts.Learners; i++ {
-		id := uint64(i)
+		id := replica.RaftID(int64(i), 1)
 		c.ids = append(c.ids, id)
+		role := "participant"
 		if i <= opts.Voters {
 			c.boot.Voters = append(c.boot.Voters, id)
 		} else {
 			c.boot.Learners = append(c.boot.Learners, id)
+			role = "observer"
 		}
+		fmt.Fprintf(&text, "%s:%s%s\n", ServerLine(int64(i)), role, ClientPart(int64(i)))
 	}
+	text.WriteString("version=0")
+	c.bootConfig = []byte(text.String())
 	for _, id := range c.ids {
 		m := &Member{c: c, ID: id, FS: vfs.NewMem()}
 		c.members[id] = m
@@ -140,18 +168,30 @@ func (m *Member) start() {
 		c.t.Fatalf("replicatest: member %d: open log: %v", m.ID, err)
 	}
 	cfg := replica.DefaultConfig()
-	cfg.ID, cfg.MyID, cfg.Manual = m.ID, int64(m.ID), true
+	cfg.ID, cfg.MyID, cfg.Manual = m.ID, replica.ServerID(m.ID), true
 	cfg.Quorum.Log, cfg.Quorum.Logger = l, c.log
 	cfg.Quorum.Transport = raftTransport{c: c, from: m.ID}
 	cfg.Peers = appPeers{c: c, from: m.ID}
-	cfg.Bootstrap, cfg.Tree, cfg.Clock, cfg.Logger = c.boot, c.opts.Tree, c.Clock, c.log
+	cfg.Bootstrap, cfg.BootstrapConfig, cfg.Tree, cfg.Clock, cfg.Logger = c.boot, c.bootConfig, c.opts.Tree, c.Clock, c.log
+	if m.Joining {
+		cfg.Bootstrap, cfg.BootstrapConfig = quorum.Membership{}, nil
+	}
+	if c.opts.NoInitialConfig && !m.started {
+		cfg.BootstrapConfig = nil
+	}
+	m.started = true
+	cfg.ReconfigEnabled, cfg.CatchUpTicks = c.opts.ReconfigEnabled, c.opts.CatchUpTicks
+	cfg.ConfigListener = memberListener{m}
 	cfg.LeaderlessTicks = 20
 	cfg.ReadOnlyMode = c.opts.ReadOnlyMode
 	if c.opts.SnapCount > 0 {
 		cfg.FS, cfg.SnapshotDir, cfg.SnapCount = m.FS, "/snap", c.opts.SnapCount
 	}
 	if c.opts.CheckDigests {
-		cfg.OnApplied = func(index uint64, tree *datatree.Tree) { c.checkDigest(m, index, tree) }
+		cfg.OnApplied = func(index uint64, tree *datatree.Tree) {
+			c.checkDigest(m, index, tree)
+			c.checkConfig(m, index, tree)
+		}
 	}
 	r, err := replica.Open(cfg)
 	if err != nil {
@@ -177,6 +217,9 @@ func (l memberListener) CollectTouched(dst []jute.SessionID) []jute.SessionID {
 	return dst
 }
 func (l memberListener) DisconnectClients(string) { l.m.LostLeader++ }
+func (l memberListener) EnsembleChanged(e replica.Ensemble) {
+	l.m.Ensembles = append(l.m.Ensembles, e)
+}
 
 func (l memberListener) LocalSessionExpired(id jute.SessionID) {
 	l.m.LocalExpired = append(l.m.LocalExpired, id)
@@ -247,9 +290,55 @@ func (c *Cluster) Step() {
 		if tick {
 			m.Rep.Node().Tick()
 			m.Rep.Tick()
+			if m.Joining && m.Rep.Member() && m.Rep.Applied() > 0 {
+				m.Joining = false
+			}
+			if m.Joining {
+				c.askToJoin(m)
+			}
 		}
 		m.Rep.Node().Process()
 	}
+}
+
+// ServerLine is the server.N line of server id in the simulated ensemble, without
+// its role: every server has its own quorum, election and client ports.
+func ServerLine(myid int64) string {
+	return fmt.Sprintf("server.%d=127.0.0.1:%d:%d", myid, 20000+myid, 30000+myid)
+}
+
+// ClientPart is the ";host:port" client part of server id's line.
+func ClientPart(myid int64) string { return fmt.Sprintf(";127.0.0.1:%d", 40000+myid) }
+
+// askToJoin delivers m's join request to every member it can reach, as the
+// server's join loop does.
+func (c *Cluster) askToJoin(m *Member) {
+	req := replica.JoinRequest{MyID: replica.ServerID(m.ID), ID: m.ID,
+		Addr: fmt.Sprintf("127.0.0.1:%d", 20000+replica.ServerID(m.ID))}.Marshal()
+	for _, id := range c.ids {
+		o := c.members[id]
+		if id == m.ID || !o.Up || c.blocked[[2]uint64{m.ID, id}] || c.blocked[[2]uint64{id, m.ID}] {
+			continue
+		}
+		if _, err := replica.UnmarshalJoinView(o.Rep.HandleJoin(req)); err != nil {
+			c.t.Fatalf("replicatest: join view of %d: %v", id, err)
+		}
+	}
+}
+
+// AddJoiner starts a new server, with server id myid in the given incarnation,
+// that joins the running ensemble: it starts empty and asks the members to be
+// known until a reconfig adds it.
+func (c *Cluster) AddJoiner(myid int64, incarnation uint32) *Member {
+	id := replica.RaftID(myid, incarnation)
+	if c.members[id] != nil {
+		c.t.Fatalf("replicatest: member %s exists", replica.Label(id))
+	}
+	m := &Member{c: c, ID: id, FS: vfs.NewMem(), Joining: true}
+	c.members[id] = m
+	c.ids = append(c.ids, id)
+	m.start()
+	return m
 }
 
 // transferSnapshot streams the sender's snapshot file to the receiver before its
@@ -326,8 +415,8 @@ func (c *Cluster) Leader() uint64 {
 	return lead
 }
 
-// WaitLeader steps until a leader is up, every connected member that is up
-// follows it, and the leader has applied an entry of its own term (so that its
+// WaitLeader steps until a leader is up, every connected member of the
+// configuration that is up follows it, and the leader has applied an entry of its own term (so that its
 // session tracker is armed).
 func (c *Cluster) WaitLeader(maxSteps int) uint64 {
 	c.t.Helper()
@@ -338,7 +427,8 @@ func (c *Cluster) WaitLeader(maxSteps int) uint64 {
 		}
 		for _, id := range c.ids {
 			m := c.members[id]
-			if m.Up && !c.blocked[[2]uint64{lead, id}] && !c.blocked[[2]uint64{id, lead}] && m.Rep.Leader() != lead {
+			// Servers outside the configuration (joining, or removed) follow no one.
+			if m.Up && m.Rep.Member() && !c.blocked[[2]uint64{lead, id}] && !c.blocked[[2]uint64{id, lead}] && m.Rep.Leader() != lead {
 				return false
 			}
 		}
@@ -405,6 +495,17 @@ func (c *Cluster) BlockOneWay(from, to uint64) { c.blocked[[2]uint64{from, to}] 
 // Heal restores every link.
 func (c *Cluster) Heal() { clear(c.blocked) }
 
+// checkConfig fails the test when two members have a different /zookeeper/config
+// after the same index (the digest leaves /zookeeper out).
+func (c *Cluster) checkConfig(m *Member, index uint64, tree *datatree.Tree) {
+	data, _ := tree.Config()
+	if prev, ok := c.configs[index]; ok && prev != string(data) {
+		c.t.Fatalf("replicatest: seed %d: member %s's /zookeeper/config after index %d is %q, another member had %q",
+			c.opts.Seed, replica.Label(m.ID), index, data, prev)
+	}
+	c.configs[index] = string(data)
+}
+
 func (c *Cluster) checkDigest(m *Member, index uint64, tree *datatree.Tree) {
 	d := tree.Digest()
 	if prev, ok := c.digests[index]; ok && prev != d {
@@ -438,10 +539,11 @@ func (c *Cluster) String() string {
 	for _, id := range c.ids {
 		m := c.members[id]
 		if !m.Up {
-			s += fmt.Sprintf(" %d:down", id)
+			s += fmt.Sprintf(" %s:down", replica.Label(id))
 			continue
 		}
-		s += fmt.Sprintf(" %d:lead=%d term=%d applied=%d", id, m.Rep.Leader(), m.Rep.Node().Term(), m.Rep.Applied())
+		s += fmt.Sprintf(" %s:lead=%s term=%d applied=%d", replica.Label(id), replica.Label(m.Rep.Leader()),
+			m.Rep.Node().Term(), m.Rep.Applied())
 	}
 	return s
 }

@@ -70,7 +70,7 @@ func OpenStandalone(opts StandaloneOptions) (*Standalone, error) {
 	cfg := replica.DefaultConfig()
 	cfg.Standalone = true // srvr and mntr say "standalone", as a one-voter server does
 	cfg.Quorum.Log, cfg.Quorum.Logger = l, log
-	cfg.Bootstrap, cfg.Standalone = quorum.Membership{Voters: []uint64{1}}, true
+	cfg.Bootstrap = quorum.Membership{Voters: []uint64{1}}
 	cfg.Tree, cfg.FS, cfg.SnapshotDir, cfg.Logger = opts.Tree, fs, "/data/snapshots", log
 	if opts.Clock != nil {
 		cfg.Clock = opts.Clock
