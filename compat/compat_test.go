@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,24 +124,6 @@ func testdata(t *testing.T, name string) string {
 	return p
 }
 
-// fourLetter sends a four-letter word and returns the reply.
-func fourLetter(addr, word string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		return "", err
-	}
-	if _, err := c.Write([]byte(word)); err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	_, err = bufio.NewReader(c).WriteTo(&b)
-	return b.String(), err
-}
-
 // killGroup sends sig to the process group led by pid.
 func killGroup(pid int, sig syscall.Signal) { _ = syscall.Kill(-pid, sig) }
 
@@ -153,13 +134,6 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-func logTail(t *testing.T, what, path string, n int) {
-	t.Helper()
-	if _, err := os.Stat(path); err == nil {
-		t.Logf("%s (%s), last %d lines:\n%s", what, path, n, testutil.TailFile(path, n))
-	}
 }
 
 // --- servers ---

@@ -25,12 +25,11 @@ func superDigest() string {
 
 // reconfigMember is one in-process member started from a zoo.cfg file.
 type reconfigMember struct {
-	myid  int
-	dir   string
-	cfg   string // zoo.cfg path
-	line  string // its server.N line
-	srv   *Server
-	items []string
+	myid int
+	dir  string
+	cfg  string // zoo.cfg path
+	line string // its server.N line
+	srv  *Server
 }
 
 // startFromFile loads dir's zoo.cfg and starts the member.
