@@ -264,7 +264,7 @@ func (s *Server) serverStats() object {
 		{"min_latency", minL},
 		{"num_alive_client_connections", s.sess.ConnCount()},
 		{"uptime", s.sess.Uptime().Milliseconds()},
-		{"auth_failed_count", 0},
+		{"auth_failed_count", s.sess.NetStats().TLSFailures},
 		{"non_mtlsremote_conn_count", 0},
 		{"non_mtlslocal_conn_count", 0},
 	}

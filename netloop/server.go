@@ -173,6 +173,11 @@ type SocketNoter interface {
 	NoteInputLimit()
 	// AddUnread moves the gauge of input read but not handled by delta bytes.
 	AddUnread(delta int64)
+	// NoteTLSFailure counts a TLS connection refused at its handshake: the
+	// handshake failed, or the client's certificate did not authenticate.
+	NoteTLSFailure()
+	// AddTLSHandshaking moves the gauge of TLS handshakes under way by delta.
+	AddTLSHandshaking(delta int64)
 }
 
 var _ SocketNoter = sessionHandler{}
@@ -181,14 +186,20 @@ func (h sessionHandler) NoteAcceptError()      { h.s.NoteAcceptError() }
 func (h sessionHandler) NoteHandshakeTimeout() { h.s.NoteHandshakeTimeout() }
 func (h sessionHandler) NoteInputLimit()       { h.s.NoteInputLimit() }
 func (h sessionHandler) AddUnread(delta int64) { h.s.AddUnread(delta) }
+func (h sessionHandler) NoteTLSFailure()       { h.s.NoteTLSFailure() }
+func (h sessionHandler) AddTLSHandshaking(delta int64) {
+	h.s.AddTLSHandshaking(delta)
+}
 
 // nopNoter stands in for a Handler that does not count.
 type nopNoter struct{}
 
-func (nopNoter) NoteAcceptError()      {}
-func (nopNoter) NoteHandshakeTimeout() {}
-func (nopNoter) NoteInputLimit()       {}
-func (nopNoter) AddUnread(int64)       {}
+func (nopNoter) NoteAcceptError()        {}
+func (nopNoter) NoteHandshakeTimeout()   {}
+func (nopNoter) NoteInputLimit()         {}
+func (nopNoter) AddUnread(int64)         {}
+func (nopNoter) NoteTLSFailure()         {}
+func (nopNoter) AddTLSHandshaking(int64) {}
 
 // Stats are a Server's own figures, for tests and benchmarks; a session.Server
 // gets the same counts through SocketNoter.

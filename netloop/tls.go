@@ -274,7 +274,10 @@ func (l *tlsLink) handshake(accepted time.Time) bool {
 	s := l.s
 	remote := l.raw.RemoteAddr().String()
 	_ = l.raw.SetDeadline(accepted.Add(s.cfg.HandshakeTimeout))
-	if err := l.tc.Handshake(); err != nil {
+	s.noter.AddTLSHandshaking(1)
+	err := l.tc.Handshake()
+	s.noter.AddTLSHandshaking(-1)
+	if err != nil {
 		select {
 		case <-l.doneC:
 			return false // closed by Stop or the handler
@@ -288,6 +291,7 @@ func (l *tlsLink) handshake(accepted time.Time) bool {
 			return false
 		}
 		s.stats.tlsFailures.Add(1)
+		s.noter.NoteTLSFailure()
 		// Reference: NettyServerCnxnFactory.CertificateVerifier logs "Unsuccessful handshake".
 		s.log.Warn("Unsuccessful TLS handshake", "remote", remote, "err", err)
 		return false
@@ -296,6 +300,7 @@ func (l *tlsLink) handshake(accepted time.Time) bool {
 	if ta, ok := l.cc.sc.(TLSAuthenticator); ok {
 		if err := ta.TLSHandshakeDone(l.tc.ConnectionState()); err != nil {
 			s.stats.tlsFailures.Add(1)
+			s.noter.NoteTLSFailure()
 			s.log.Error("closing TLS connection: authentication failed", "remote", remote, "err", err)
 			return false
 		}

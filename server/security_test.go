@@ -125,6 +125,22 @@ func TestSecureClientPortWithX509ACLs(t *testing.T) {
 	if _, _, err := a.Get("/alice"); err != nil {
 		t.Fatalf("alice after the refusal: %v", err)
 	}
+	// mntr counts the refusal as ZooKeeper's TLS port does, and no handshake is
+	// left under way.
+	monitor := func() map[string]any {
+		m := map[string]any{}
+		for _, st := range s.Sessions().Monitor() {
+			m[st.Key] = st.Value
+		}
+		return m
+	}
+	m := monitor()
+	for deadline := time.Now().Add(10 * time.Second); m["auth_failed_count"] != int64(1) && time.Now().Before(deadline); m = monitor() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if m["auth_failed_count"] != int64(1) || m["outstanding_tls_handshake"] != int64(0) {
+		t.Errorf("auth_failed_count %v, outstanding_tls_handshake %v; want 1 and 0", m["auth_failed_count"], m["outstanding_tls_handshake"])
+	}
 }
 
 func TestSecureClientPortAlone(t *testing.T) {

@@ -489,3 +489,15 @@ func (d *door) AddUnread(delta int64) {
 		n.AddUnread(delta)
 	}
 }
+
+func (d *door) NoteTLSFailure() {
+	if n := d.noter(); n != nil {
+		n.NoteTLSFailure()
+	}
+}
+
+func (d *door) AddTLSHandshaking(delta int64) {
+	if n := d.noter(); n != nil {
+		n.AddTLSHandshaking(delta)
+	}
+}

@@ -89,8 +89,9 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	b.gauge("outstanding_requests", int64(s.Outstanding()))
 	b.gauge("znode_count", s.NodeCount())
 	b.gauge("global_sessions", int64(s.SessionCount()))
-	// zkd's client port is plain TCP, as ZooKeeper's NIO factory (its default):
-	// these count connections of the Netty factory only, and are 0 there too.
+	// ZooKeeper counts here the plain connections of its Netty factory. zkd's
+	// plain port is like its NIO factory (its default), which counts none, and
+	// its TLS port has no plain connections to count.
 	b.gauge("non_mtls_remote_conn_count", int64(0))
 	b.gauge("last_client_response_size", o.respSize.last.Load())
 	b.gauge("packets_sent", sent)
@@ -108,9 +109,10 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 		b.gauge("synced_non_voting_followers", int64(lead.SyncedNonVotingFollowers))
 		b.gauge("synced_observers", int64(lead.SyncedObservers))
 	}
-	// ZooKeeper counts failed client-certificate authentications on its TLS
-	// port here; zkd's client port has no TLS, so none can fail.
-	b.gauge("auth_failed_count", int64(0))
+	// ZooKeeper counts here the connections its TLS port refused at the
+	// handshake: a failed TLS handshake or a client certificate that did not
+	// authenticate. A failed SASL or digest authentication is not counted.
+	b.gauge("auth_failed_count", o.net.tlsFailures.Load())
 	b.gauge("min_latency", minL)
 	b.gauge("max_file_descriptor_count", maxFDs)
 	b.gauge("approximate_data_size", s.Tree().ApproximateDataSize())
@@ -121,7 +123,7 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	b.gauge("local_sessions", int64(s.LocalSessionCount()))
 	b.gauge("uptime", s.Uptime().Milliseconds())
 	b.gauge("max_latency", maxL)
-	b.gauge("outstanding_tls_handshake", int64(0)) // no TLS on the client port
+	b.gauge("outstanding_tls_handshake", o.net.tlsHandshaking.Load())
 	if isLeader {
 		b.gauge("learners", int64(lead.Learners))
 	}

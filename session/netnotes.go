@@ -10,6 +10,8 @@ type netNotes struct {
 	handshakeTimeouts atomic.Int64 // connections closed before their ConnectRequest
 	inputLimit        atomic.Int64 // connections closed for holding too much unread input
 	unread            atomic.Int64 // gauge: bytes read from sockets, not yet handled
+	tlsFailures       atomic.Int64 // TLS connections refused at their handshake
+	tlsHandshaking    atomic.Int64 // gauge: TLS handshakes under way
 }
 
 // NetStats are the socket layer's figures.
@@ -26,6 +28,13 @@ type NetStats struct {
 	// UnreadBytes is what the socket layer holds read but not yet handled, over all
 	// connections.
 	UnreadBytes int64
+	// TLSFailures counts TLS connections refused at their handshake: a failed
+	// handshake or a client certificate that did not authenticate (ZooKeeper's
+	// auth_failed_count, which its TLS port counts the same way).
+	TLSFailures int64
+	// TLSHandshaking is the number of TLS handshakes under way
+	// (outstanding_tls_handshake).
+	TLSHandshaking int64
 }
 
 // NoteAcceptError counts one failed accept of the client port.
@@ -36,6 +45,12 @@ func (s *Server) NoteHandshakeTimeout() { s.ops().net.handshakeTimeouts.Add(1) }
 
 // NoteInputLimit counts one connection closed for holding too much unread input.
 func (s *Server) NoteInputLimit() { s.ops().net.inputLimit.Add(1) }
+
+// NoteTLSFailure counts one TLS connection refused at its handshake.
+func (s *Server) NoteTLSFailure() { s.ops().net.tlsFailures.Add(1) }
+
+// AddTLSHandshaking moves the gauge of TLS handshakes under way by delta.
+func (s *Server) AddTLSHandshaking(delta int64) { s.ops().net.tlsHandshaking.Add(delta) }
 
 // AddUnread moves the unread-input gauge by delta bytes (negative to release).
 func (s *Server) AddUnread(delta int64) { s.ops().net.unread.Add(delta) }
@@ -48,5 +63,7 @@ func (s *Server) NetStats() NetStats {
 		HandshakeTimeouts: n.handshakeTimeouts.Load(),
 		InputLimitCloses:  n.inputLimit.Load(),
 		UnreadBytes:       n.unread.Load(),
+		TLSFailures:       n.tlsFailures.Load(),
+		TLSHandshaking:    n.tlsHandshaking.Load(),
 	}
 }
