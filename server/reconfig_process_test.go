@@ -404,6 +404,9 @@ func TestZkdReconfigUnderLoadKeepsTheHistoryLinearizable(t *testing.T) {
 // versionLine matches /zookeeper/config's version line.
 var versionLine = regexp.MustCompile(`version=[0-9a-f]+$`)
 
+// anyVersion matches a version line anywhere in a text.
+var anyVersion = regexp.MustCompile(`version=[0-9a-f]+`)
+
 // TestReconfigAnswersLikeZooKeeper sends the same reconfigs to a 3-server Apache
 // ZooKeeper 3.8 ensemble and a 3-server zkd ensemble, both with reconfigEnabled
 // and a super user, and compares the codes and /zookeeper/config (server lines
@@ -620,4 +623,94 @@ func TestZkCliReconfigAddsAServer(t *testing.T) {
 		t.Fatalf("zkCli config printed %q, want the lines %q", out, want)
 	}
 	e.waitHealthy(e.servers)
+}
+
+// kazoo's reconfig API against a zkd ensemble and an Apache ZooKeeper 3.8 one:
+// it adds a fourth server, removes the second, and a change from a stale config
+// version fails with the same exception. Each ensemble ends with the new
+// membership on every member.
+func TestKazooReconfigLikeZooKeeper(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs server processes, JVMs and kazoo; skipped under -short")
+	}
+	for _, need := range []string{python3Bin, "/usr/lib/python3/dist-packages/kazoo"} {
+		if _, err := os.Stat(need); err != nil {
+			testutil.Missing(t, need)
+		}
+	}
+	script, err := filepath.Abs(filepath.Join("testdata", "reconfig", "reconfig_kazoo.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := []zkcheck.ServerKind{zkcheck.ZooKeeper(t), zkcheck.Zkd(testutil.BuildZkd(t))}
+	printed := map[string]string{}
+	for _, kind := range kinds {
+		e := newProcEnsemble(t, kind, 3)
+		s4 := e.newServer("participant")
+		e.writeConfig(s4, e.servers)
+		e.start(s4)
+		// A follower leaves, so that the clients' server keeps its leader: a
+		// removed leader steps down, and a request in flight then loses its
+		// connection on either server.
+		lead := e.leader(e.servers[:3])
+		var leaving *procServer
+		var remaining []*procServer
+		for _, s := range e.servers[:3] {
+			if s != lead && leaving == nil {
+				leaving = s
+				continue
+			}
+			remaining = append(remaining, s)
+		}
+		hosts := strings.Join([]string{remaining[0].addr, remaining[1].addr}, ",")
+		remaining = append(remaining, s4)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		cmd := exec.CommandContext(ctx, python3Bin, "-u", script, hosts, s4.line, strconv.Itoa(leaving.myid))
+		cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+		out, err := cmd.Output()
+		cancel()
+		if err != nil {
+			stderr := ""
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				stderr = string(ee.Stderr)
+			}
+			t.Fatalf("%s: kazoo: %v\n%s\n%s", kind.Name(), err, out, stderr)
+		}
+		// The answers with each server's line named by its part in the test
+		// (which follower leaves depends on who leads) and the version dropped,
+		// so that the two ensembles' answers compare.
+		label := map[string]string{leaving.line: "<leaving>", s4.line: "<joining>", lead.line: "<leader>"}
+		for _, s := range remaining[:2] {
+			if s != lead {
+				label[s.line] = "<follower>"
+			}
+		}
+		var steps []string
+		for _, step := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			verb, rest, _ := strings.Cut(step, " ")
+			var parts []string
+			for _, f := range strings.Split(rest, "|") {
+				if l, ok := label[f]; ok {
+					f = l
+				}
+				parts = append(parts, anyVersion.ReplaceAllString(f, "version=<v>"))
+			}
+			slices.Sort(parts)
+			steps = append(steps, verb+" "+strings.Join(parts, " "))
+		}
+		printed[kind.Name()] = strings.Join(steps, "\n")
+		want := strings.Join(lines(remaining), "|")
+		if !strings.Contains(string(out), "removed "+want+"|version=") {
+			t.Errorf("%s: kazoo printed %q, want the members %q after the removal", kind.Name(), out, want)
+		}
+		e.waitHealthy(remaining)
+	}
+	t.Logf("kazoo printed:\n%s", printed["zkd"])
+	if printed["zkd"] != printed[kinds[0].Name()] {
+		t.Errorf("kazoo's reconfig steps differ:\nzkd:\n%s\nZooKeeper:\n%s", printed["zkd"], printed[kinds[0].Name()])
+	}
+	if !strings.Contains(printed["zkd"], "stale BadVersionError") {
+		t.Errorf("a change from a stale version: %q, want BadVersionError", printed["zkd"])
+	}
 }
