@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -625,14 +626,36 @@ func TestZkCliReconfigAddsAServer(t *testing.T) {
 	e.waitHealthy(e.servers)
 }
 
-// kazoo's reconfig API against a zkd ensemble and an Apache ZooKeeper 3.8 one:
-// it adds a fourth server, removes the second, and a change from a stale config
-// version fails with the same exception. Each ensemble ends with the new
-// membership on every member.
-func TestKazooReconfigLikeZooKeeper(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs server processes, JVMs and kazoo; skipped under -short")
+// reconfigClient runs a client program that reconfigures an ensemble: it adds
+// joining (a server line), removes server leaving, and tries a change from a
+// stale config version; hosts are the connect string, and the client
+// addresses of the joining and leaving servers let it check that it follows
+// the membership. It returns what the program printed.
+type reconfigClient func(t *testing.T, hosts string, joining, leaving *procServer) []byte
+
+// runClient runs a client program with a time bound and fails the test, with its
+// output, if it does not succeed.
+func runClient(t *testing.T, name string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		e := stderr.String()
+		if len(e) > 4000 {
+			e = e[len(e)-4000:]
+		}
+		t.Fatalf("%s: %v\n%s\n%s", filepath.Base(name), err, out, e)
 	}
+	return out
+}
+
+// kazooReconfig runs testdata/reconfig/reconfig_kazoo.py.
+func kazooReconfig(t *testing.T, hosts string, joining, leaving *procServer) []byte {
 	for _, need := range []string{python3Bin, "/usr/lib/python3/dist-packages/kazoo"} {
 		if _, err := os.Stat(need); err != nil {
 			testutil.Missing(t, need)
@@ -642,75 +665,126 @@ func TestKazooReconfigLikeZooKeeper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kinds := []zkcheck.ServerKind{zkcheck.ZooKeeper(t), zkcheck.Zkd(testutil.BuildZkd(t))}
-	printed := map[string]string{}
-	for _, kind := range kinds {
-		e := newProcEnsemble(t, kind, 3)
-		s4 := e.newServer("participant")
-		e.writeConfig(s4, e.servers)
-		e.start(s4)
-		// A follower leaves, so that the clients' server keeps its leader: a
-		// removed leader steps down, and a request in flight then loses its
-		// connection on either server.
-		lead := e.leader(e.servers[:3])
-		var leaving *procServer
-		var remaining []*procServer
-		for _, s := range e.servers[:3] {
-			if s != lead && leaving == nil {
-				leaving = s
-				continue
-			}
-			remaining = append(remaining, s)
+	return runClient(t, python3Bin, "-u", script, hosts, joining.line, strconv.Itoa(leaving.myid))
+}
+
+var (
+	curatorOnce    sync.Once
+	curatorClasses string
+	curatorErr     error
+)
+
+// curatorReconfig compiles testdata/reconfig/CuratorReconfig.java once and runs it.
+func curatorReconfig(t *testing.T, hosts string, joining, leaving *procServer) []byte {
+	cp := jarPath(zkServerJars, curatorJars)
+	for _, f := range append([]string{javaBin, javacBin}, strings.Split(cp, ":")...) {
+		if _, err := os.Stat(f); err != nil {
+			testutil.Missing(t, f)
 		}
-		hosts := strings.Join([]string{remaining[0].addr, remaining[1].addr}, ",")
-		remaining = append(remaining, s4)
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		cmd := exec.CommandContext(ctx, python3Bin, "-u", script, hosts, s4.line, strconv.Itoa(leaving.myid))
-		cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-		out, err := cmd.Output()
-		cancel()
+	}
+	curatorOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "zkd-reconfig-java-")
 		if err != nil {
-			stderr := ""
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				stderr = string(ee.Stderr)
-			}
-			t.Fatalf("%s: kazoo: %v\n%s\n%s", kind.Name(), err, out, stderr)
+			curatorErr = err
+			return
 		}
-		// The answers with each server's line named by its part in the test
-		// (which follower leaves depends on who leads) and the version dropped,
-		// so that the two ensembles' answers compare.
-		label := map[string]string{leaving.line: "<leaving>", s4.line: "<joining>", lead.line: "<leader>"}
-		for _, s := range remaining[:2] {
-			if s != lead {
-				label[s.line] = "<follower>"
-			}
+		src, _ := filepath.Abs(filepath.Join("testdata", "reconfig", "CuratorReconfig.java"))
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, javacBin, "-nowarn", "-encoding", "UTF-8", "-cp", cp, "-d", dir, src).CombinedOutput(); err != nil {
+			curatorErr = fmt.Errorf("javac CuratorReconfig.java: %v\n%s", err, out)
+			return
 		}
-		var steps []string
-		for _, step := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			verb, rest, _ := strings.Cut(step, " ")
-			var parts []string
-			for _, f := range strings.Split(rest, "|") {
-				if l, ok := label[f]; ok {
-					f = l
-				}
-				parts = append(parts, anyVersion.ReplaceAllString(f, "version=<v>"))
-			}
-			slices.Sort(parts)
-			steps = append(steps, verb+" "+strings.Join(parts, " "))
-		}
-		printed[kind.Name()] = strings.Join(steps, "\n")
-		want := strings.Join(lines(remaining), "|")
-		if !strings.Contains(string(out), "removed "+want+"|version=") {
-			t.Errorf("%s: kazoo printed %q, want the members %q after the removal", kind.Name(), out, want)
-		}
-		e.waitHealthy(remaining)
+		curatorClasses = dir
+	})
+	if curatorErr != nil {
+		t.Fatal(curatorErr)
 	}
-	t.Logf("kazoo printed:\n%s", printed["zkd"])
-	if printed["zkd"] != printed[kinds[0].Name()] {
-		t.Errorf("kazoo's reconfig steps differ:\nzkd:\n%s\nZooKeeper:\n%s", printed["zkd"], printed[kinds[0].Name()])
+	return runClient(t, javaBin, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-Dlog4j.configuration=file:/dev/null",
+		"-cp", curatorClasses+":"+cp, "CuratorReconfig", hosts, joining.line, strconv.Itoa(leaving.myid), joining.addr, leaving.addr)
+}
+
+// Real clients' reconfig APIs against a zkd ensemble and an Apache ZooKeeper 3.8
+// one: kazoo and Curator each add a fourth server, remove a follower, and try a
+// change from a stale config version; the answers (the membership, named by
+// each server's part, and the exceptions) are the same on both, Curator's
+// ensemble tracker follows the new membership, and each ensemble ends healthy
+// with it.
+func TestClientsReconfigLikeZooKeeper(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs server processes, JVMs and real clients; skipped under -short")
 	}
-	if !strings.Contains(printed["zkd"], "stale BadVersionError") {
-		t.Errorf("a change from a stale version: %q, want BadVersionError", printed["zkd"])
+	clients := []struct {
+		name string
+		run  reconfigClient
+	}{{"kazoo", kazooReconfig}, {"curator", curatorReconfig}}
+	kinds := []zkcheck.ServerKind{zkcheck.ZooKeeper(t), zkcheck.Zkd(testutil.BuildZkd(t))}
+	for _, client := range clients {
+		t.Run(client.name, func(t *testing.T) {
+			printed := map[string]string{}
+			for _, kind := range kinds {
+				printed[kind.Name()] = reconfigThrough(t, kind, client.run)
+			}
+			t.Logf("%s printed:\n%s", client.name, printed["zkd"])
+			if printed["zkd"] != printed[kinds[0].Name()] {
+				t.Errorf("%s's reconfig steps differ:\nzkd:\n%s\nZooKeeper:\n%s", client.name, printed["zkd"], printed[kinds[0].Name()])
+			}
+			if !strings.Contains(printed["zkd"], "stale BadVersion") {
+				t.Errorf("a change from a stale version: %q, want a BADVERSION exception", printed["zkd"])
+			}
+		})
 	}
+}
+
+// reconfigThrough starts a 3-server ensemble of kind and a fourth server, has
+// client add the fourth and remove a follower, checks that the ensemble ends
+// with that membership, and returns the client's steps with each server's line
+// named by its part (which follower leaves depends on who leads) and the
+// version dropped, so that two ensembles' answers compare.
+func reconfigThrough(t *testing.T, kind zkcheck.ServerKind, client reconfigClient) string {
+	e := newProcEnsemble(t, kind, 3)
+	s4 := e.newServer("participant")
+	e.writeConfig(s4, e.servers)
+	e.start(s4)
+	// A follower leaves, so that the client's server keeps its leader: a
+	// removed leader steps down, and a request in flight then loses its
+	// connection on either server.
+	lead := e.leader(e.servers[:3])
+	var leaving *procServer
+	var remaining []*procServer
+	for _, s := range e.servers[:3] {
+		if s != lead && leaving == nil {
+			leaving = s
+			continue
+		}
+		remaining = append(remaining, s)
+	}
+	hosts := strings.Join([]string{remaining[0].addr, remaining[1].addr}, ",")
+	label := map[string]string{leaving.line: "<leaving>", s4.line: "<joining>", lead.line: "<leader>"}
+	for _, s := range remaining {
+		if s != lead {
+			label[s.line] = "<follower>"
+		}
+	}
+	remaining = append(remaining, s4)
+	out := client(t, hosts, s4, leaving)
+	want := strings.Join(lines(remaining), "|")
+	if !strings.Contains(string(out), "removed "+want+"|version=") {
+		t.Errorf("%s: the client printed %q, want the members %q after the removal", kind.Name(), out, want)
+	}
+	e.waitHealthy(remaining)
+	var steps []string
+	for _, step := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		verb, rest, _ := strings.Cut(step, " ")
+		var parts []string
+		for _, f := range strings.Split(rest, "|") {
+			if l, ok := label[f]; ok {
+				f = l
+			}
+			parts = append(parts, anyVersion.ReplaceAllString(f, "version=<v>"))
+		}
+		slices.Sort(parts)
+		steps = append(steps, verb+" "+strings.Join(parts, " "))
+	}
+	return strings.Join(steps, "\n")
 }
