@@ -1252,7 +1252,9 @@ func TestIntegrationConcurrentFIFO(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	// Every write landed exactly once.
+	// Every write landed exactly once. A fresh session checks: the setup one sat
+	// idle for the whole run, which on a loaded machine can outlast its timeout.
+	setup = zktest.Connect(t, srv.ConnectString(), 4000)
 	kids := setup.Children("/fifo")
 	if len(kids) != clients {
 		t.Fatalf("/fifo has %d children, want %d", len(kids), clients)
