@@ -209,13 +209,6 @@ func parentOf(path string) (parent, name string) {
 	return path[:i], path[i+1:]
 }
 
-func childPath(parent, name string) string {
-	if parent == "/" {
-		return "/" + name
-	}
-	return parent + "/" + name
-}
-
 // isSpecial reports whether path is one of the nodes clients may not delete.
 func isSpecial(path string) bool {
 	switch path {

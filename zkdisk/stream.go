@@ -98,14 +98,6 @@ func (f *fieldReader) fill(n int) bool {
 	return true
 }
 
-func (f *fieldReader) byte() byte {
-	if !f.fill(1) {
-		return 0
-	}
-	f.r++
-	return f.buf[f.r-1]
-}
-
 func (f *fieldReader) int() int32 {
 	if !f.fill(4) {
 		return 0
@@ -216,21 +208,6 @@ func (f *fieldReader) count() int {
 		return 0
 	}
 	return int(n)
-}
-
-func (f *fieldReader) acls() []jute.ACL {
-	n := f.count()
-	if n < 0 {
-		return nil
-	}
-	var out []jute.ACL
-	for i := 0; i < n && f.err == nil; i++ {
-		perms := f.int()
-		scheme := f.str()
-		id := f.str()
-		out = append(out, jute.ACL{Perms: perms, ID: jute.Id{Scheme: scheme, ID: id}})
-	}
-	return out
 }
 
 // rest reads what is left of the stream, up to max bytes; more is reported by
