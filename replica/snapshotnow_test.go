@@ -122,7 +122,11 @@ func TestSnapshotNowIsConsistentWhileWritesGoOn(t *testing.T) {
 		// Wait for some progress, then snapshot; every write acknowledged so far must be in it.
 		var last jute.Zxid
 		for range writes / 8 {
-			last = <-acked
+			select {
+			case last = <-acked:
+			case err := <-done:
+				t.Fatalf("the writer stopped after %d snapshots: %v", len(snaps), err)
+			}
 		}
 		s, err := rep.SnapshotNow(context.Background())
 		if err != nil {
