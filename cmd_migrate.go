@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,6 +9,9 @@ import (
 	iofs "io/fs"
 	"log/slog"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
 
 	"zkd/datatree"
 	"zkd/internal/vfs"
@@ -25,8 +29,13 @@ func importMain(args []string) int {
 }
 
 // exportMain runs `zkd export`; args excludes "export". It returns the exit code.
+// A first interrupt stops the export at the next write or downloaded block and
+// removes what it had staged; a second one ends the process at once.
 func exportMain(args []string) int {
-	return exportCmd(args, os.Stdout, os.Stderr, zkdisk.IsTerminal(os.Stdout))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	context.AfterFunc(ctx, stop)
+	return exportCmd(ctx, args, os.Stdout, os.Stderr, zkdisk.IsTerminal(os.Stdout))
 }
 
 func importCmd(args []string, stdout, stderr io.Writer, tty bool) int {
@@ -92,20 +101,32 @@ func importCmd(args []string, stdout, stderr io.Writer, tty bool) int {
 	return 0
 }
 
-func exportCmd(args []string, stdout, stderr io.Writer, tty bool) int {
+// exportCmd runs `zkd export`; ctx ends it early, writing nothing.
+func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) int {
 	fs := flag.NewFlagSet("zkd export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: zkd export --to DIR [--config zoo.cfg] [--data-dir DIR] [--log-dir DIR]\n\n"+
-			"Writes the state of a stopped zkd data directory as an Apache ZooKeeper 3.8 data directory:\n"+
-			"<to>/version-2/ with one snapshot (with its digest) and acceptedEpoch/currentEpoch, which\n"+
-			"ZooKeeper 3.8 and 3.9 load and serve unchanged.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: zkd export --to DIR [--config zoo.cfg] [--data-dir DIR] [--log-dir DIR]\n"+
+			"       zkd export --to DIR --server http://HOST:PORT[/commands] [--auth 'SCHEME AUTH']\n\n"+
+			"Writes zkd's tree as an Apache ZooKeeper 3.8 data directory: <to>/version-2/ with one\n"+
+			"snapshot (with its digest) and acceptedEpoch/currentEpoch, which ZooKeeper 3.8 and 3.9\n"+
+			"load and serve unchanged.\n\n"+
+			"Offline (the default): from a stopped zkd data directory (a running server locks it).\n"+
+			"Online (--server): from a running zkd, any member of an ensemble, through its AdminServer's\n"+
+			"snapshot command, which the server must enable (admin.snapshot.enabled=true). The server\n"+
+			"syncs, then snapshots its tree at one applied zxid while it keeps serving; the stream (zkd's\n"+
+			"own snapshot format) is checked whole (length, checksums) before anything is written, so a\n"+
+			"cut or corrupt download stops with its offset and writes nothing. The command needs an\n"+
+			"Authorization header with ALL on / (--auth; the default \"ip\" passes a root open to anyone).\n\n"+
+			"Flags:\n")
 		fs.PrintDefaults()
 	}
 	configPath := fs.String("config", "", "zoo.cfg zkd ran with (dataDir, dataLogDir, extendedTypesEnabled, skipACL)")
 	to := fs.String("to", "", "ZooKeeper dataDir to create <to>/version-2 in (required)")
 	dataDir := fs.String("data-dir", "", "zkd dataDir (default: the config's dataDir, else zkd-data)")
 	logDir := fs.String("log-dir", "", "zkd dataLogDir (default: the config's, else --data-dir)")
+	server := fs.String("server", "", "export a running zkd: its AdminServer, http://host:port[/commands] (admin.serverPort, admin.commandURL)")
+	auth := fs.String("auth", "ip", "with --server: the Authorization the snapshot command needs, 'digest user:password' or 'ip'; @FILE reads it from FILE")
 	compression := fs.String("compression", "", "snapshot compression: gz or snappy (default: none, ZooKeeper's default)")
 	extended := fs.Bool("extended-types", false, "zkd ran with extendedTypesEnabled (TTL nodes)")
 	skipACL := fs.Bool("skip-acl", false, "zkd ran with skipACL=yes")
@@ -116,6 +137,21 @@ func exportCmd(args []string, stdout, stderr io.Writer, tty bool) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "zkd export: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	if *server != "" {
+		var offline []string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "config", "data-dir", "log-dir", "extended-types", "skip-acl":
+				offline = append(offline, "--"+f.Name)
+			}
+		})
+		if len(offline) > 0 {
+			fmt.Fprintf(stderr, "zkd export: --server exports a running server; %s are for a stopped data directory\n",
+				strings.Join(offline, ", "))
+			return 2
+		}
+		return exportOnline(ctx, *server, *auth, *to, *compression, *quiet, stdout, stderr, tty)
 	}
 	treeCfg := datatree.Config{ExtendedTypes: *extended, SkipACL: *skipACL}
 	ensemble := false
@@ -148,20 +184,70 @@ func exportCmd(args []string, stdout, stderr io.Writer, tty bool) int {
 		return 1
 	}
 	printer := zkdisk.NewPrinter(stdout, tty)
-	opt := zkdisk.ExportOptions{Dir: *to, Codec: zkdisk.ParseCodec(*compression)}
+	opt := zkdisk.ExportOptions{Dir: *to, Codec: zkdisk.ParseCodec(*compression), Context: ctx}
 	if !*quiet {
 		opt.Progress = printer.Update
 	}
 	sum, err := zkdisk.Export(tree, opt)
 	printer.Done()
 	if err != nil {
-		fmt.Fprintf(stderr, "zkd export: %v\nnothing was written.\n", err)
-		return 1
+		return exportFailed(ctx, stderr, err)
 	}
 	fmt.Fprintln(stdout, "exported:")
 	_, _ = sum.WriteTo(stdout)
 	fmt.Fprintf(stdout, "start Apache ZooKeeper with dataDir=%s.\n", *to)
 	return 0
+}
+
+// exportOnline is `zkd export --server`: zkdisk.ExportOnline, with the same
+// output as an offline export.
+func exportOnline(ctx context.Context, server, auth, to, compression string, quiet bool,
+	stdout, stderr io.Writer, tty bool) int {
+	if to == "" {
+		fmt.Fprintln(stderr, "zkd export: --to is required")
+		return 2
+	}
+	if compression != "" && zkdisk.ParseCodec(compression) == zkdisk.CodecPlain {
+		fmt.Fprintf(stderr, "zkd export: --compression %q: want gz or snappy\n", compression)
+		return 2
+	}
+	if _, err := zkdisk.SnapshotURL(server); err != nil {
+		fmt.Fprintf(stderr, "zkd export: %v\n", err)
+		return 2
+	}
+	if file, ok := strings.CutPrefix(auth, "@"); ok {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			fmt.Fprintf(stderr, "zkd export: --auth: %v\n", err)
+			return 2
+		}
+		auth = strings.TrimSpace(string(b))
+	}
+	printer := zkdisk.NewPrinter(stdout, tty)
+	opt := zkdisk.ExportOptions{Dir: to, Codec: zkdisk.ParseCodec(compression), Context: ctx}
+	if !quiet {
+		opt.Progress = printer.Update
+	}
+	fmt.Fprintf(stdout, "exporting the running zkd at %s into %s\n", server, to)
+	sum, err := zkdisk.ExportOnline(ctx, zkdisk.FetchOptions{Server: server, Auth: auth}, opt)
+	printer.Done()
+	if err != nil {
+		return exportFailed(ctx, stderr, err)
+	}
+	fmt.Fprintln(stdout, "exported:")
+	_, _ = sum.WriteTo(stdout)
+	fmt.Fprintf(stdout, "start Apache ZooKeeper with dataDir=%s.\n", to)
+	return 0
+}
+
+// exportFailed reports a failed export and returns its exit code.
+func exportFailed(ctx context.Context, stderr io.Writer, err error) int {
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "zkd export: interrupted; nothing was written.")
+		return 1
+	}
+	fmt.Fprintf(stderr, "zkd export: %v\nnothing was written.\n", err)
+	return 1
 }
 
 func exitUsage(err error) int {

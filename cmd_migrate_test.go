@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -111,7 +112,7 @@ func TestImportAndExportCommands(t *testing.T) {
 	to := filepath.Join(t.TempDir(), "back")
 	out.Reset()
 	errOut.Reset()
-	if code := exportCmd([]string{"--config", cfg, "--to", to, "--compression", "gz"}, &out, &errOut, true); code != 0 {
+	if code := exportCmd(context.Background(), []string{"--config", cfg, "--to", to, "--compression", "gz"}, &out, &errOut, true); code != 0 {
 		t.Fatalf("export: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
 	if !strings.Contains(out.String(), "exported:") || !strings.Contains(out.String(), "\r\033[K") {
@@ -149,7 +150,7 @@ func TestImportAndExportCommands(t *testing.T) {
 		{[]string{"--data-dir", t.TempDir(), "--to", t.TempDir()}, "no zkd data"},
 	} {
 		errOut.Reset()
-		if code := exportCmd(c.args, io.Discard, &errOut, false); code == 0 || !strings.Contains(errOut.String(), c.want) {
+		if code := exportCmd(context.Background(), c.args, io.Discard, &errOut, false); code == 0 || !strings.Contains(errOut.String(), c.want) {
 			t.Errorf("export %v: exit %d, %q", c.args, code, errOut.String())
 		}
 	}

@@ -9,7 +9,14 @@
 //	GET /commands            -> HTML list of the primary names, alphabetical
 //	GET /commands/monitor    -> {"version" : ..., ..., "command" : "monitor", "error" : null}
 //	GET /commands/nosuchcmd  -> {"command" : "nosuchcmd", "error" : "Unknown command: nosuchcmd"}
+//	GET /commands/snapshot   -> (Authorization: digest u:p) the snapshot file, last_zxid: 0x5a2
 //	GET /metrics             -> znode_count 17\nfsynctime{quantile="0.5"} 0.25\n...
+//
+// The one 3.9 command zkd serves is snapshot (snapshot.go): with
+// admin.snapshot.enabled and the caller authorised as in ZooKeeper 3.9, it takes
+// a consistent snapshot through the replica and streams the file, in zkd's own
+// snapshot format, for `zkd export --server`. Its transfer holds no lock and no
+// tree image: the image is written to the snapshot directory first.
 //
 // /metrics is served by the Prometheus client library (client_golang) from one
 // registry per endpoint: ZooKeeper's metrics under the names and types of its

@@ -37,12 +37,25 @@ type Config struct {
 	Disk *session.DiskStats
 	// Ensemble returns the current membership (voting_view); nil: standalone.
 	Ensemble func() replica.Ensemble
-	Logger   *slog.Logger
+	// SnapshotEnabled is admin.snapshot.enabled: unless it is set, the snapshot
+	// command answers 503 and is not listed (snapshot.go).
+	SnapshotEnabled bool
+	// RateLimiterInterval is admin.rateLimiterIntervalInMS: the snapshot command
+	// runs at most once per interval; 0 does not limit it.
+	RateLimiterInterval time.Duration
+	// TakeSnapshot takes a consistent snapshot of the tree now and opens it, for
+	// the snapshot command; nil: the command fails (500). It may take as long as
+	// a snapshot takes to write; ctx ends when the client goes away.
+	TakeSnapshot func(ctx context.Context) (Snapshot, error)
+	// Now is the rate limiter's clock (time.Now unless a test sets it).
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns ZooKeeper's AdminServer defaults.
 func DefaultConfig() Config {
-	return Config{Addr: "0.0.0.0:8080", CommandURL: "/commands", IdleTimeout: 30 * time.Second}
+	return Config{Addr: "0.0.0.0:8080", CommandURL: "/commands", IdleTimeout: 30 * time.Second,
+		RateLimiterInterval: 5 * time.Minute}
 }
 
 // Validate fills defaults and reports a configuration error.
@@ -60,6 +73,12 @@ func (c *Config) Validate() error {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 30 * time.Second
 	}
+	if c.RateLimiterInterval < 0 {
+		c.RateLimiterInterval = 0
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -73,6 +92,8 @@ type Server struct {
 	ln   net.Listener
 	http *http.Server
 	errc chan error // buffer 1: Serve's result
+	// snapLimit rate-limits the snapshot command; safe for concurrent use.
+	snapLimit *rateLimiter
 }
 
 // Listen binds the AdminServer's port and serves in the background. It returns
@@ -85,7 +106,8 @@ func Listen(cfg Config, sess *session.Server) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin: listen %s: %w", cfg.Addr, err)
 	}
-	s := &Server{cfg: cfg, sess: sess, ln: ln, errc: make(chan error, 1)}
+	s := &Server{cfg: cfg, sess: sess, ln: ln, errc: make(chan error, 1),
+		snapLimit: newRateLimiter(cfg.RateLimiterInterval, cfg.Now)}
 	s.http = &http.Server{Handler: s, IdleTimeout: cfg.IdleTimeout, ReadHeaderTimeout: cfg.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}
 	go func() { s.errc <- s.http.Serve(ln) }()
@@ -97,9 +119,13 @@ func Listen(cfg Config, sess *session.Server) (*Server, error) {
 // Addr returns the bound address.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// Stop closes the listener and waits for requests in progress (bounded by ctx).
+// Stop closes the listener and waits for requests in progress (bounded by ctx);
+// connections still busy then (a snapshot being streamed) are closed.
 func (s *Server) Stop(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
+	if err != nil {
+		_ = s.http.Close()
+	}
 	if serr := <-s.errc; err == nil && !errors.Is(serr, http.ErrServerClosed) {
 		err = serr
 	}
@@ -131,10 +157,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// ZooKeeper's list has no Content-Type; nil keeps net/http from sniffing one.
 		w.Header()["Content-Type"] = nil
 		var b strings.Builder
-		for _, c := range sortedNames() {
+		for _, c := range s.sortedNames() {
 			b.WriteString(`<a href="` + s.cfg.CommandURL + "/" + c + `">` + c + "</a>\n<br/>\n")
 		}
 		_, _ = w.Write([]byte(b.String()))
+		return
+	}
+	if isSnapshotCommand(name) {
+		s.serveSnapshot(w, r)
 		return
 	}
 	body := s.run(name, r.URL.Query())
@@ -142,11 +172,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
-// sortedNames returns the primary command names in alphabetical order.
-func sortedNames() []string {
-	out := make([]string, len(commands))
-	for i, c := range commands {
-		out[i] = c.name
+// sortedNames returns the primary command names in alphabetical order: 3.8's,
+// and snapshot when it is enabled.
+func (s *Server) sortedNames() []string {
+	out := make([]string, 0, len(commands)+1)
+	for _, c := range commands {
+		out = append(out, c.name)
+	}
+	if s.cfg.SnapshotEnabled {
+		out = append(out, snapshotCommand)
 	}
 	slices.Sort(out)
 	return out

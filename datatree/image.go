@@ -104,6 +104,11 @@ func (t *Tree) saveImage(path string, n *node) {
 	}
 	t.cow.mu.Lock()
 	defer t.cow.mu.Unlock()
+	// NB: the writer's Release may have closed the image since active was read
+	// (it runs on the writer's goroutine, not the applier's): nothing to save then.
+	if t.cow.pre == nil {
+		return
+	}
 	if _, ok := t.cow.pre[path]; ok {
 		return
 	}

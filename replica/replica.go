@@ -291,6 +291,7 @@ type applyItem struct {
 	lead, term uint64
 	leader     bool                 // a leader change, not entries
 	install    *quorum.SnapshotMeta // a leader's snapshot to take on, not entries
+	call       func()               // run on the apply goroutine between entries (SnapshotNow)
 }
 
 // Open restores the state machine from the newest snapshot (or bootstraps a new
@@ -823,6 +824,8 @@ func (r *Replica) process(it applyItem) {
 		r.leaderChangedLocked(it.lead, it.term)
 	case it.install != nil:
 		r.install(*it.install)
+	case it.call != nil:
+		it.call()
 	default:
 		r.applyEntries(it.ents)
 	}

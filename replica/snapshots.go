@@ -23,6 +23,9 @@ type snapState struct {
 	force bool
 	doneC chan snapDone
 	rng   *rand.Rand
+	// waiters are SnapshotNow's callers, answered by the first snapshot that
+	// completes at or above the index each needs.
+	waiters []snapWaiter
 }
 
 type snapDone struct {
@@ -57,10 +60,18 @@ func (r *Replica) maybeSnapshot(index, term uint64) {
 		return
 	}
 	r.snap.force = false
+	if err := r.startSnapshot(index, term); err != nil {
+		r.log.Warn("cannot take a snapshot", "err", err)
+	}
+}
+
+// startSnapshot freezes the tree at index (the last applied entry, of term) and
+// writes it in the background; snapshotDone runs when it is written. It runs on
+// the apply goroutine with no snapshot in flight.
+func (r *Replica) startSnapshot(index, term uint64) error {
 	im, err := r.Tree().Freeze()
 	if err != nil {
-		r.log.Warn("cannot take a snapshot", "err", err)
-		return
+		return err
 	}
 	r.snap.inFlight = true
 	meta := quorum.SnapshotMeta{Index: index, Term: term, Membership: r.membership}
@@ -79,13 +90,14 @@ func (r *Replica) maybeSnapshot(index, term uint64) {
 	}
 	if r.cfg.Manual {
 		r.snapshotDone(write())
-		return
+		return nil
 	}
 	r.bg.Add(1)
 	go func() {
 		defer r.bg.Done()
 		r.snap.doneC <- write()
 	}()
+	return nil
 }
 
 func (r *Replica) snapshotDone(d snapDone) {
@@ -99,6 +111,7 @@ func (r *Replica) snapshotDone(d snapDone) {
 		r.node.SnapshotSaved(d.meta)
 	}
 	r.snap.nextAfter = r.nextSnapDistance()
+	r.answerSnapshotWaiters(d)
 	if r.snap.force && r.applied.Load() > r.snap.lastIndex {
 		r.maybeSnapshot(r.applied.Load(), r.appliedTerm)
 	}

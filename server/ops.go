@@ -52,6 +52,11 @@ func startOps(cfg *zoocfg.Config, log *slog.Logger, sess *session.Server, disk *
 		acfg.Disk = disk
 		acfg.Ensemble = rep.Ensemble
 		acfg.LastSnapshot = func() (uint64, time.Time, bool) { return lastSnapshot(fs, snapDir) }
+		acfg.SnapshotEnabled, acfg.RateLimiterInterval = cfg.Admin.SnapshotEnabled, cfg.Admin.RateLimiterInterval
+		acfg.TakeSnapshot = func(ctx context.Context) (admin.Snapshot, error) {
+			snap, err := rep.SnapshotNow(ctx)
+			return admin.Snapshot{Zxid: snap.Index, Size: snap.Size, Body: snap.File}, err
+		}
 		acfg.Logger = log
 		srv, err := admin.Listen(acfg, sess)
 		switch {

@@ -136,4 +136,22 @@ func TestPrinter(t *testing.T) {
 		!strings.Contains(out, "[########################] 100% 10 znodes 1.0 MiB 10 znodes/s 1.0 MB/s") || !strings.HasSuffix(out, "\n") {
 		t.Errorf("terminal output %q", out)
 	}
+
+	// An online export's download and check count bytes (MB/s) until the tree is built.
+	var dl strings.Builder
+	p = NewPrinter(&dl, false)
+	p.Now = clock
+	url := "http://zk1:8080/commands/snapshot"
+	p.Update(Progress{Phase: PhaseDownload, File: url, Total: 8 << 20})
+	now = now.Add(2 * time.Second)
+	p.Update(Progress{Phase: PhaseDownload, File: url, Bytes: 8 << 20, Total: 8 << 20})
+	p.Update(Progress{Phase: PhaseCheck, File: url, Bytes: 1 << 20, Total: 8 << 20})
+	now = now.Add(time.Second)
+	p.Update(Progress{Phase: PhaseCheck, File: url, Nodes: 5000, TotalNodes: 5000, Bytes: 8 << 20, Total: 8 << 20})
+	p.Done()
+	want = "downloading snapshot 100% 8.0 MiB 4.2 MB/s\n" +
+		"checking snapshot 100% 5000 znodes 8.0 MiB 5000 znodes/s 8.4 MB/s\n"
+	if dl.String() != want {
+		t.Errorf("download output:\n%s\nwant:\n%s", dl.String(), want)
+	}
 }

@@ -1,8 +1,10 @@
 package zkdisk
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	iofs "io/fs"
 	"os"
 	"path/filepath"
@@ -207,6 +209,9 @@ type ExportOptions struct {
 	// Codec is the snapshot's compression (ZooKeeper reads all three by name).
 	Codec    Codec
 	Progress func(Progress)
+	// Context, when set, stops the export at its next write once it is done:
+	// the staged files are removed and nothing is published.
+	Context context.Context
 }
 
 // Export writes the tree's current state as a ZooKeeper 3.8 data directory (see
@@ -267,7 +272,11 @@ func WriteZooKeeperDataDir(opt ExportOptions, zxid int64, sessions []datatree.Se
 	if progress != nil {
 		progress = func(p Progress) { p.File = file; opt.Progress(p) }
 	}
-	fw := &countingWriter{w: f}
+	var out io.Writer = f
+	if opt.Context != nil {
+		out = ctxWriter{ctx: opt.Context, w: f}
+	}
+	fw := &countingWriter{w: out}
 	info, err := WriteSnapshot(fw, opt.Codec, zxid, sessions, nodes, progress)
 	if err == nil {
 		err = f.Sync()
@@ -284,10 +293,26 @@ func WriteZooKeeperDataDir(opt ExportOptions, zxid int64, sessions []datatree.Se
 			return nil, fmt.Errorf("zkdisk: %w", err)
 		}
 	}
+	if opt.Context != nil && opt.Context.Err() != nil {
+		return nil, fmt.Errorf("zkdisk: %w", opt.Context.Err())
+	}
 	if err := publish(tmp, target); err != nil {
 		return nil, fmt.Errorf("zkdisk: %w", err)
 	}
 	ok = true
 	return &Summary{LastZxid: zxid, Znodes: info.Nodes, Sessions: len(sessions), Ephemerals: info.Ephemerals,
 		DataBytes: info.DataBytes, FileBytes: fw.n, Output: file, OutputBytes: fw.n, Digest: info.Digest}, nil
+}
+
+// ctxWriter fails every write once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }

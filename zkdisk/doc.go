@@ -12,6 +12,12 @@
 // reporting (Printer). It never writes to ZooKeeper's files; every output is
 // staged in a temporary directory, fsynced and renamed into place.
 //
+// An online export (ExportOnline) takes the tree from a running zkd instead:
+// Fetch downloads the AdminServer's snapshot command's stream (zkd's own
+// snapshot format, package snapshot) into a hidden temporary file, checks its
+// length against snapshot_size and every checksum of the format while building
+// the tree, and the tree goes through the same Export as an offline one.
+//
 // # Snapshot file (version-2/snapshot.<zxid hex>[.gz|.snappy])
 //
 // The codec wraps a stream whose Adler-32 (of the uncompressed bytes) is sealed

@@ -59,6 +59,10 @@ type Summary struct {
 	DigestMismatches int
 	Elapsed          time.Duration
 	Warnings         []string
+	// Source is where an online export took its snapshot from (the snapshot
+	// command's URL) and SourceBytes the stream's size; "" otherwise.
+	Source      string
+	SourceBytes int64
 }
 
 // WriteTo prints the summary for a person.
@@ -66,6 +70,9 @@ func (s *Summary) WriteTo(w io.Writer) (int64, error) {
 	var b strings.Builder
 	if s.Snapshot != "" {
 		fmt.Fprintf(&b, "  snapshot     %s (zxid 0x%x)\n", s.Snapshot, s.SnapshotZxid)
+	}
+	if s.Source != "" {
+		fmt.Fprintf(&b, "  downloaded   %s (%s, zkd snapshot format, checked)\n", s.Source, formatBytes(s.SourceBytes))
 	}
 	if len(s.LogFiles) > 0 {
 		fmt.Fprintf(&b, "  logs         %d files, %d txns replayed\n", len(s.LogFiles), s.Txns)

@@ -19,6 +19,10 @@ const (
 	PhaseLog      Phase = "replaying log"
 	PhaseRestore  Phase = "building tree"
 	PhaseWrite    Phase = "writing"
+	// PhaseDownload and PhaseCheck are an online export's: the snapshot stream
+	// coming in, then read back, checked and built into a tree.
+	PhaseDownload Phase = "downloading"
+	PhaseCheck    Phase = "checking"
 )
 
 // Progress is a periodic report from a reader or writer.
@@ -145,18 +149,22 @@ func (pr *Printer) lineLocked(p Progress, now time.Time) string {
 		}
 		fmt.Fprintf(&b, " %3.0f%%", 100*frac)
 	}
-	if p.Phase == PhaseLog {
+	// A download counts bytes only, and so does the check until the tree is built.
+	counts := !(p.Phase == PhaseDownload || p.Phase == PhaseCheck && p.Nodes == 0)
+	switch {
+	case p.Phase == PhaseLog:
 		fmt.Fprintf(&b, " %d txns", p.Txns)
-	} else {
+	case counts:
 		fmt.Fprintf(&b, " %d znodes", p.Nodes)
 	}
 	if p.Bytes > 0 {
 		fmt.Fprintf(&b, " %s", formatBytes(p.Bytes))
 	}
 	if secs > 0 {
-		if p.Phase == PhaseLog {
+		switch {
+		case p.Phase == PhaseLog:
 			fmt.Fprintf(&b, " %.0f txns/s", float64(p.Txns)/secs)
-		} else {
+		case counts:
 			fmt.Fprintf(&b, " %.0f znodes/s", float64(p.Nodes)/secs)
 		}
 		if p.Bytes > 0 {

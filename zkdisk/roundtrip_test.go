@@ -1,8 +1,10 @@
 package zkdisk
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -29,10 +31,12 @@ func runZkd(t *testing.T, bin string, args ...string) string {
 
 // TestRoundTripZooKeeperZkdZooKeeper takes data a real ZooKeeper 3.8 wrote (and
 // was killed on) through `zkd import`, serves it with bin/zkd, writes through zkd,
-// stops it, `zkd export`s it, and starts Apache ZooKeeper 3.8 on the result: each
-// server must serve exactly what the one before it served, node by node, with
-// zxids continuing upward; ZooKeeper must find our digest right when it loads the
-// snapshot, and the digests it logs for its own next writes must match ours.
+// exports it while it runs (`zkd export --server`, through its AdminServer),
+// stops it, `zkd export`s it offline, and starts Apache ZooKeeper 3.8 on each
+// result: each server must serve exactly what the one before it served, node by
+// node, with zxids continuing upward; ZooKeeper must find our digest right when
+// it loads the snapshot, and the digests it logs for its own next writes must
+// match ours. Both exports of the same state are the same bytes.
 func TestRoundTripZooKeeperZkdZooKeeper(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Apache ZooKeeper and zkd")
@@ -50,7 +54,7 @@ func TestRoundTripZooKeeperZkdZooKeeper(t *testing.T) {
 	for _, n := range served {
 		importedZxid = max(importedZxid, n.Stat.Mzxid, n.Stat.Pzxid, n.Stat.Czxid)
 	}
-	zkdSrv := startZkd(t, bin, zkdDir)
+	zkdSrv := startZkd(t, bin, zkdDir, true)
 	// A session ZooKeeper opened resumes on zkd with ZooKeeper's password.
 	held := live[len(live)-1]
 	if _, resp := rawConnect(t, zkdSrv.addr, held.id, held.passwd); resp.SessionID != held.id || resp.TimeOut == 0 {
@@ -104,6 +108,12 @@ func TestRoundTripZooKeeperZkdZooKeeper(t *testing.T) {
 	if st := afterZkd[created].Stat; st.Czxid <= importedZxid {
 		t.Errorf("zkd's new node %s has czxid 0x%x, not above the imported 0x%x", created, st.Czxid, importedZxid)
 	}
+	// zkd -> ZooKeeper while zkd serves, its sessions open.
+	zk3 := filepath.Join(t.TempDir(), "zk3")
+	out = runZkd(t, bin, "export", "--server", zkdSrv.admin, "--to", zk3)
+	if !strings.Contains(out, "exported:") || !strings.Contains(out, "downloaded   "+zkdSrv.admin) {
+		t.Fatalf("online export output:\n%s", out)
+	}
 	if !zkdSrv.proc.Stop() {
 		t.Fatal("zkd did not stop on SIGTERM")
 	}
@@ -115,6 +125,27 @@ func TestRoundTripZooKeeperZkdZooKeeper(t *testing.T) {
 	if !strings.Contains(out, "exported:") {
 		t.Fatalf("export output:\n%s", out)
 	}
+	online, _ := ListSnapshots(filepath.Join(zk3, VersionDir))
+	offline, _ := ListSnapshots(filepath.Join(zk2, VersionDir))
+	if len(online) != 1 || len(offline) != 1 || filepath.Base(online[0].Path) != filepath.Base(offline[0].Path) ||
+		!sameFile(t, online[0].Path, offline[0].Path) {
+		t.Errorf("online export %v and offline export %v of the same state differ", online, offline)
+	}
+	t.Run("ZooKeeper serves the online export", func(t *testing.T) {
+		srv := startZooKeeper(t, zk3, "")
+		c3 := connect(t, srv.addr, 30*time.Second)
+		if err := c3.AddAuth("digest", []byte("alice:secret")); err != nil {
+			t.Fatal(err)
+		}
+		compareTrees(t, afterZkd, servedTree(t, c3))
+		if v := mntrValue(t, srv.addr, "zk_digest_mismatches_count"); v != "0" {
+			t.Errorf("ZooKeeper counted %s digest mismatches loading the online export", v)
+		}
+		c3.Close()
+		if !srv.proc.Stop() {
+			t.Error("ZooKeeper did not stop on SIGTERM")
+		}
+	})
 	zkSrv := startZooKeeper(t, zk2, "")
 	c2 := connect(t, zkSrv.addr, 30*time.Second)
 	if err := c2.AddAuth("digest", []byte("alice:secret")); err != nil {
@@ -153,4 +184,18 @@ func TestRoundTripZooKeeperZkdZooKeeper(t *testing.T) {
 	if db.Summary.DigestChecks < 5 || db.Summary.Txns < 6 {
 		t.Errorf("after ZooKeeper's writes: %d txns, %d digest checks", db.Summary.Txns, db.Summary.DigestChecks)
 	}
+}
+
+// sameFile reports whether two files hold the same bytes.
+func sameFile(t *testing.T, a, b string) bool {
+	t.Helper()
+	x, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Equal(x, y)
 }

@@ -52,9 +52,10 @@ const startTimeout = 60 * time.Second
 
 // server is a ZooKeeper or zkd process started by a test.
 type server struct {
-	addr string
-	proc *testutil.Process
-	log  string
+	addr  string
+	admin string // zkd's AdminServer, http://127.0.0.1:port; "" when off
+	proc  *testutil.Process
+	log   string
 }
 
 // zooKeeperCmd returns java and the classpath of Debian's Apache ZooKeeper 3.8,
@@ -111,20 +112,28 @@ func startZooKeeper(t *testing.T, dataDir, cfg string, jvm ...string) *server {
 	}
 }
 
-// startZkd runs bin/zkd on a zoo.cfg with dataDir; ok is false if it exited
-// during start-up.
-func startZkd(t *testing.T, bin, dataDir string) *server {
+// startZkd runs bin/zkd on a zoo.cfg with dataDir; with admin, its AdminServer
+// listens on a free loopback port with the snapshot command enabled (no rate
+// limit).
+func startZkd(t *testing.T, bin, dataDir string, admin bool) *server {
 	t.Helper()
 	for attempt := 0; ; attempt++ {
 		dir := t.TempDir()
 		port := testutil.FreePort(t)
-		text := testutil.ZooCfg(dataDir, port, "4lw.commands.whitelist=*\nextendedTypesEnabled=true\n"+
-			"znode.container.checkIntervalMs=3600000\n")
+		extra := "4lw.commands.whitelist=*\nextendedTypesEnabled=true\nznode.container.checkIntervalMs=3600000\n"
+		adminURL := ""
+		if admin {
+			adminPort := testutil.FreePort(t)
+			extra += fmt.Sprintf("admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=%d\n"+
+				"admin.snapshot.enabled=true\nadmin.rateLimiterIntervalInMS=0\n", adminPort)
+			adminURL = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(adminPort))
+		}
+		text := testutil.ZooCfg(dataDir, port, extra)
 		cfg := filepath.Join(dir, "zoo.cfg")
 		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		s := &server{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), log: filepath.Join(dir, "zkd.out")}
+		s := &server{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), admin: adminURL, log: filepath.Join(dir, "zkd.out")}
 		s.proc = testutil.StartProcess(t, dir, s.log, bin, "-config", cfg, "-log-level", "warn")
 		if waitServing(t, s) {
 			return s

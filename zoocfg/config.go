@@ -106,13 +106,15 @@ type AdminSettings struct {
 	CommandURL  string        // admin.commandURL
 	IdleTimeout time.Duration // admin.idleTimeout
 
-	// HTTPS and the 3.9 snapshot/restore commands: accepted for 3.8/3.9 configs.
-	PortUnification     bool          // admin.portUnification
-	ForceHTTPS          bool          // admin.forceHttps
-	NeedClientAuth      bool          // admin.needClientAuth
+	// HTTPS and the 3.9 restore command: accepted for 3.8/3.9 configs.
+	PortUnification bool // admin.portUnification
+	ForceHTTPS      bool // admin.forceHttps
+	NeedClientAuth  bool // admin.needClientAuth
+	RestoreEnabled  bool // admin.restore.enabled
+	// The 3.9 snapshot command, which zkd serves (admin/snapshot.go): off unless
+	// admin.snapshot.enabled, at most one per admin.rateLimiterIntervalInMS.
+	SnapshotEnabled     bool          // admin.snapshot.enabled; zkd's default is false
 	RateLimiterInterval time.Duration // admin.rateLimiterIntervalInMS
-	SnapshotEnabled     bool          // admin.snapshot.enabled
-	RestoreEnabled      bool          // admin.restore.enabled
 }
 
 // MetricsSettings are the metricsProvider.* keys (spec/ops.md §5).

@@ -24,6 +24,7 @@ func TestZooCfgDefaultsAreZooKeepers(t *testing.T) {
 		{"Admin.CommandURL", cfg.Admin.CommandURL, "/commands"},
 		{"Admin.IdleTimeout", cfg.Admin.IdleTimeout, 30 * time.Second},
 		{"Admin.RateLimiterInterval", cfg.Admin.RateLimiterInterval, 5 * time.Minute},
+		{"Admin.SnapshotEnabled (zkd: off unless asked for)", cfg.Admin.SnapshotEnabled, false},
 		{"Metrics.Enabled", cfg.Metrics.Enabled(), false},
 		{"Metrics.ClassName", cfg.Metrics.ClassName, DefaultMetricsProvider},
 		{"MetricsAddr", cfg.MetricsAddr(), "0.0.0.0:7000"},
@@ -89,6 +90,8 @@ admin.serverAddress=127.0.0.3
 admin.serverPort=9090
 admin.commandURL=/zk
 admin.idleTimeout=5000
+admin.snapshot.enabled=True
+admin.rateLimiterIntervalInMS=1500
 metricsProvider.className=%s
 metricsProvider.httpHost=127.0.0.4
 metricsProvider.httpPort=7001
@@ -120,6 +123,8 @@ observerMasterPort=2999
 		{"Admin.PortSet", cfg.Admin.PortSet, true},
 		{"Admin.CommandURL", cfg.Admin.CommandURL, "/zk"},
 		{"Admin.IdleTimeout", cfg.Admin.IdleTimeout, 5 * time.Second},
+		{"Admin.SnapshotEnabled", cfg.Admin.SnapshotEnabled, true},
+		{"Admin.RateLimiterInterval", cfg.Admin.RateLimiterInterval, 1500 * time.Millisecond},
 		{"Metrics.Enabled", cfg.Metrics.Enabled(), true},
 		{"MetricsAddr", cfg.MetricsAddr(), "127.0.0.4:7001"},
 		{"FsyncWarningThreshold", cfg.FsyncWarningThreshold, 250 * time.Millisecond},

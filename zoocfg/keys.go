@@ -391,7 +391,10 @@ var keys = []key{
 			p.Admin.RateLimiterInterval, err = millis(v)
 			return err
 		}},
-	{name: "admin.snapshot.enabled", property: "zookeeper.admin.snapshot.enabled", def: "true", apply: func(p *parser, v string) error {
+	// zkd's default, not ZooKeeper 3.9's true: zkd runs 3.8's configurations, and
+	// 3.8 has no snapshot command; one that streams every znode is turned on only
+	// when asked for.
+	{name: "admin.snapshot.enabled", property: "zookeeper.admin.snapshot.enabled", def: "false", apply: func(p *parser, v string) error {
 		p.Admin.SnapshotEnabled = javaBool(v)
 		return nil
 	}},
