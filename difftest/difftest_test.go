@@ -48,13 +48,35 @@ func TestDifferential(t *testing.T) {
 	}
 	seeds := setting(t, *flagSeeds, "DIFFTEST_SEEDS", 20)
 	nops := setting(t, *flagOps, "DIFFTEST_OPS", 200)
-
 	zk := startZooKeeper(t)
 	zkd := startZkd(t)
-	targets := [2]Target{{Name: "zookeeper", Addr: zk, ZooKeeper380: true}, {Name: "zkd", Addr: zkd}}
+	differential(t, [2]Target{{Name: "zookeeper", Addr: zk, ZooKeeper380: true}, {Name: "zkd", Addr: zkd}}, seeds, nops)
+}
+
+// TestDifferentialEnsemble runs the same kind of sequences on a 3-server Apache
+// ZooKeeper 3.8 ensemble and a 3-server zkd ensemble, each started from zoo.cfg
+// files with server.N lines. Session slot i talks to member i mod 3 on both
+// sides, so most writes are forwarded by a follower and most reads are answered
+// by one; the barrier's sync on every slot makes each member catch up before the
+// next op. Fewer seeds than the standalone test: every op costs a round trip
+// through the leader on every slot.
+func TestDifferentialEnsemble(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two 3-server ensembles; skipped with -short")
+	}
+	seeds := setting(t, *flagSeeds, "DIFFTEST_ENSEMBLE_SEEDS", 4)
+	nops := setting(t, *flagOps, "DIFFTEST_ENSEMBLE_OPS", 150)
+	zkd := startZkdEnsemble(t)
+	zk := startZooKeeperEnsemble(t)
+	differential(t, [2]Target{{Name: "zookeeper", Addr: zk, ZooKeeper380: true}, {Name: "zkd", Addr: zkd}}, seeds, nops)
+}
+
+// differential runs seeds sequences of nops ops on targets, shrinks every
+// distinct divergence (up to maxShrunk) and reports each as an error.
+func differential(t *testing.T, targets [2]Target, seeds, nops int) {
+	t.Helper()
 	cfg := DefaultConfig()
 	gcfg := GenConfig{Sessions: cfg.Sessions, TTL: true}
-
 	begin := time.Now()
 	trial := 0
 	newRoot := func(seed uint64) func() string {

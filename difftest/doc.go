@@ -24,6 +24,14 @@
 //	             session closed, and a new session opened in its place
 //	    compare the normalised replies and each slot's events of this step
 //
+// A Target may also be an ensemble, named by its connect string: session slot i
+// then always talks to member i mod n, so writes are forwarded by followers and
+// reads are answered by them. The barrier needs nothing more there: a sync on a
+// follower returns only once that follower has applied every write acknowledged
+// before it, and a follower, as a single server, sends an event before the sync
+// reply that follows the change. TestDifferentialEnsemble runs a 3-server zkd
+// against a 3-server ZooKeeper this way.
+//
 // Normalisation (normalize.go) keeps what a client may rely on and nothing else:
 //
 //   - zxids become W<k>, the k-th successful write of the run on that server; reply
@@ -53,7 +61,8 @@
 // (internal/zktest/raw) and the standard library, never a server package, so it
 // judges zkd as any other client would. The tests in this directory start both
 // servers as processes with internal/zktest (Debian's ZooKeeper with java run
-// directly, and zkd built into a temporary directory) on 127.0.0.1 ports chosen by
+// directly, and zkd built into a temporary directory), alone or as 3-server
+// ensembles from zoo.cfg files with server.N lines, on 127.0.0.1 ports chosen by
 // the kernel. Run drives the two targets from two goroutines, each owning its own
 // connections; nothing else here is safe for concurrent use.
 package difftest

@@ -14,7 +14,14 @@ import (
 // Target is one server under test.
 type Target struct {
 	Name string // printed in reports: "zookeeper", "zkd"
-	Addr string // host:port
+	// Addr is host:port, or an ensemble's connect string (its members' client
+	// addresses, separated by commas): session slot i then always connects to
+	// member i mod n, so that writes are forwarded by followers and reads are
+	// answered by followers. The barrier after every op (side.barrier) syncs
+	// every slot, which brings each slot's member up to date with every write
+	// acknowledged so far, so an ensemble answers as deterministically as a
+	// single server does.
+	Addr string
 	// ZooKeeper380 marks Apache ZooKeeper 3.8.0, the reference. The behaviours in
 	// which zkd deliberately follows a later 3.8 patch release (zkd's README
 	// compatibility table) are normalised on this side only.
@@ -157,10 +164,16 @@ type side struct {
 	gens  []int   // sessions opened so far in each slot
 }
 
+// member returns the client address session slot i connects to.
+func (t *Target) member(i int) string {
+	addrs := strings.Split(t.Addr, ",")
+	return addrs[i%len(addrs)]
+}
+
 // open starts a new session in slot i, replacing (and closing) the slot's old
 // connection; notifications already read on the old one are kept.
 func (s *side) open(i int) error {
-	c, ok, err := dialSession(s.t.Addr, s.cfg.IOTimeout, int32(s.cfg.SessionTimeout.Milliseconds()), 0, nil)
+	c, ok, err := dialSession(s.t.member(i), s.cfg.IOTimeout, int32(s.cfg.SessionTimeout.Milliseconds()), 0, nil)
 	if err != nil {
 		return fmt.Errorf("difftest: %s: open session in slot %d: %w", s.t.Name, i, err)
 	}
@@ -184,7 +197,7 @@ func (s *side) open(i int) error {
 func (s *side) recoverSlot(i int) (string, error) {
 	old := s.slots[i]
 	note := "connection closed by the server"
-	c, ok, err := dialSession(s.t.Addr, s.cfg.IOTimeout, int32(s.cfg.SessionTimeout.Milliseconds()), old.sid, old.passwd)
+	c, ok, err := dialSession(s.t.member(i), s.cfg.IOTimeout, int32(s.cfg.SessionTimeout.Milliseconds()), old.sid, old.passwd)
 	switch {
 	case err != nil:
 		return "", fmt.Errorf("difftest: %s: reattach session in slot %d: %w", s.t.Name, i, err)
