@@ -52,6 +52,12 @@
 // Not covered: container and TTL reaping (timer-driven; both servers run with an
 // hour-long reaper interval), reconnects with setWatches, reconfig, SASL.
 //
+// A server that does not answer within Config.IOTimeout is treated as having
+// closed the connection, and the step is marked Stalled. A run whose first
+// divergence is such a stall is run once more before it counts: a loaded machine
+// can starve a JVM for seconds, but rarely at the same op twice, while a server
+// that hangs hangs again.
+//
 // When a run diverges, Shrinker.Shrink removes ops (delta debugging), then sub-ops
 // of multis, while the run still diverges with the same Trace.Signature, and
 // Trace.Format prints what remains as a numbered reproducer with both servers'

@@ -56,6 +56,9 @@ type Step struct {
 	Reply  string   // error code, header zxid and body, normalised
 	Events []string // per session slot: the notifications it received during the step
 	Notes  []string // normalisations applied to this answer, with their reason
+	// Stalled is set when a connection of this server was given up during the
+	// step because the server did not answer within Config.IOTimeout.
+	Stalled bool
 }
 
 func (s *Step) equal(o *Step) bool {
@@ -70,6 +73,13 @@ type Trace struct {
 	Setup    [2]Step   // creating the root
 	Steps    [][2]Step // Steps[i] answers Ops[i]; the run stops at the first divergence
 	Diverged int       // index of the first op answered differently, -1 if none
+}
+
+// Stalled reports whether a server stopped answering at the first divergence:
+// a machine too loaded to run it, or a server that hangs, which running the
+// sequence again tells apart.
+func (tr *Trace) Stalled() bool {
+	return tr.Diverged >= 0 && (tr.Steps[tr.Diverged][0].Stalled || tr.Steps[tr.Diverged][1].Stalled)
 }
 
 // Signature names the kind of the first divergence: the op, whether the reply or the
@@ -196,7 +206,7 @@ func (s *side) open(i int) error {
 // reattached and closed now, the same way on both servers.
 func (s *side) recoverSlot(i int) (string, error) {
 	old := s.slots[i]
-	note := "connection closed by the server"
+	note := old.closedHow()
 	c, ok, err := dialSession(s.t.member(i), s.cfg.IOTimeout, int32(s.cfg.SessionTimeout.Milliseconds()), old.sid, old.passwd)
 	switch {
 	case err != nil:
@@ -245,7 +255,7 @@ func (s *side) step(op Op) (Step, error) {
 	rep, err := c.call(xid, code, body)
 	switch {
 	case errors.Is(err, errClosed):
-		st.Reply = "no reply, connection closed"
+		st.Reply = "no reply, " + c.closedHow()
 	case err != nil:
 		return st, err
 	default:
@@ -269,10 +279,12 @@ func (s *side) step(op Op) (Step, error) {
 		s.v.notes = nil
 	}
 
-	closed, err := s.barrier()
+	st.Stalled = c.silent
+	closed, stalled, err := s.barrier()
 	if err != nil {
 		return st, err
 	}
+	st.Stalled = st.Stalled || stalled
 	// A closing session's ephemerals are deleted by one txn, and ZooKeeper deletes
 	// them in the order of a hash set (the session's ephemeral paths), so the order
 	// of the events of one session close carries no meaning: they are sorted.
@@ -294,8 +306,9 @@ func (s *side) step(op Op) (Step, error) {
 // notification caused by the op has arrived: a server sends an event before any
 // reply that reflects the change. Slots whose connection the server closed are
 // recovered, and the barrier repeats so the events of the recovery are in too.
-func (s *side) barrier() ([]string, error) {
-	closed := make([]string, len(s.slots))
+// stalled says whether a slot was given up for want of an answer.
+func (s *side) barrier() (closed []string, stalled bool, err error) {
+	closed = make([]string, len(s.slots))
 	sync := jute.PathRequest{Path: s.root}
 	body := sync.Append(nil)
 	for range 3 {
@@ -306,20 +319,21 @@ func (s *side) barrier() ([]string, error) {
 				continue
 			}
 			if !errors.Is(err, errClosed) {
-				return nil, fmt.Errorf("difftest: %s: sync on slot %d: %w", s.t.Name, i, err)
+				return nil, false, fmt.Errorf("difftest: %s: sync on slot %d: %w", s.t.Name, i, err)
 			}
+			stalled = stalled || c.silent
 			note, err := s.recoverSlot(i)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			closed[i] = strings.TrimPrefix(closed[i]+"; "+note, "; ")
 			recovered = true
 		}
 		if !recovered {
-			return closed, nil
+			return closed, stalled, nil
 		}
 	}
-	return nil, fmt.Errorf("difftest: %s: connections keep closing during the barrier", s.t.Name)
+	return nil, false, fmt.Errorf("difftest: %s: connections keep closing during the barrier", s.t.Name)
 }
 
 // teardown closes every session, so their ephemerals go now.
