@@ -2,13 +2,15 @@
 // sequences of client operations to Apache ZooKeeper 3.8 and to zkd side by side and
 // compares what each server answers and which watch events each session receives.
 //
-// Generate draws a sequence of Ops from a seed: creates of every kind (TTL too),
+// Generate draws a sequence of Ops from a seed: creates of every kind (TTL too,
+// and now and then with flags that do not match the opcode or a TTL out of range),
 // deletes, setData and setACL with right and wrong versions, multis that fail at
 // random positions, multiRead, reads of every kind, watches of every kind (exists,
 // getData, getChildren, addWatch persistent and recursive, removeWatches,
 // checkWatches), addauth digest (and an unknown scheme, which closes the
 // connection), closeSession with ephemerals, on a few sessions and a small path
-// space, so that ops collide.
+// space, so that ops collide. A few requests go out with a damaged body
+// (Mangle): truncated, with trailing bytes, or with a negative ACL vector count.
 //
 // Run executes one sequence on two Targets. Both servers get a fresh root node (a
 // distinct path per run, so one server process serves many runs) and fresh sessions
