@@ -35,6 +35,10 @@ func setting(t *testing.T, flagValue int, env string, def int) int {
 	return def
 }
 
+// maxStallRuns bounds how often a seed whose run stalled (Trace.Stalled) is run
+// again before its divergence counts.
+const maxStallRuns = 2
+
 // maxShrunk bounds how many distinct divergences are shrunk in one test; the others
 // are reported with their seed and step only.
 const maxShrunk = 8
@@ -60,20 +64,26 @@ func TestDifferential(t *testing.T) {
 // by one; the barrier's sync on every slot makes each member catch up before the
 // next op. Fewer seeds than the standalone test: every op costs a round trip
 // through the leader on every slot.
+//
+// Now and then (about one seed in ten of 150 ops, on any member, at no op in
+// particular, on a machine with no more load than its two cores) a member of the
+// ZooKeeper 3.8.0 ensemble leaves a request unanswered for longer than the I/O
+// timeout, and running the seed again passed every time it was tried. Such a
+// seed is run again (maxStallRuns) rather than reported.
 func TestDifferentialEnsemble(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two 3-server ensembles; skipped with -short")
 	}
-	seeds := setting(t, *flagSeeds, "DIFFTEST_ENSEMBLE_SEEDS", 4)
+	seeds := setting(t, *flagSeeds, "DIFFTEST_ENSEMBLE_SEEDS", 5)
 	nops := setting(t, *flagOps, "DIFFTEST_ENSEMBLE_OPS", 150)
 	zkd := startZkdEnsemble(t)
 	zk := startZooKeeperEnsemble(t)
 	cfg := DefaultConfig()
 	// Six JVM and zkd processes share the machine: a member stalled for more than
 	// 10 s by a loaded machine (garbage collection, a starved thread) is not a
-	// finding. The bound stays below the 30 s session timeout, so that the other
-	// side's sessions outlive the wait.
-	cfg.IOTimeout = 20 * time.Second
+	// finding. The bound stays well below the 30 s session timeout, so that the
+	// other side's sessions outlive the wait.
+	cfg.IOTimeout = 15 * time.Second
 	differential(t, cfg, [2]Target{{Name: "zookeeper", Addr: zk, ZooKeeper380: true}, {Name: "zkd", Addr: zkd}}, seeds, nops)
 }
 
@@ -98,13 +108,14 @@ func differential(t *testing.T, cfg Config, targets [2]Target, seeds, nops int) 
 	for seed := *flagSeed0; seed < *flagSeed0+uint64(seeds); seed++ {
 		ops := Generate(seed, nops, gcfg)
 		tr, err := Run(cfg, targets, fmt.Sprintf("/s%d", seed), ops)
-		if err == nil && tr.Stalled() {
-			// A server that hangs hangs again; a machine that starved one
-			// for the whole I/O timeout rarely does so at the same op twice.
+		for again := 1; err == nil && tr.Stalled() && again <= maxStallRuns; again++ {
+			// A server that hangs hangs every time; a stall that comes from
+			// the machine (or from a rare hang of the reference, see
+			// TestDifferentialEnsemble) rarely strikes the same seed twice.
 			t.Logf("seed %d: a server did not answer within %v at op %d; running the seed again:\n%s",
 				seed, cfg.IOTimeout, tr.Diverged+1, tail(tr.Format(), 6))
 			stalls++
-			tr, err = Run(cfg, targets, fmt.Sprintf("/s%d-again", seed), ops)
+			tr, err = Run(cfg, targets, fmt.Sprintf("/s%d-again%d", seed, again), ops)
 		}
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
