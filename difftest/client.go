@@ -24,6 +24,10 @@ type conn struct {
 	// slot; takeEvents returns them before the ones this connection read.
 	events []event
 	closed bool
+	// silent is set when the connection was closed by us because the server did
+	// not answer within the I/O timeout: reports say so, as a stalled server (or
+	// machine) is not the same finding as a server that closes.
+	silent bool
 }
 
 // event is one notification as received.
@@ -79,12 +83,23 @@ func (c *conn) call(xid int32, op jute.OpCode, body []byte) (reply, error) {
 	h, rb, err := c.rc.Call(xid, op, body)
 	if err != nil {
 		c.close()
+		if raw.IsTimeout(err) {
+			c.silent = true
+		}
 		if isClosedErr(err) {
 			return reply{}, errClosed
 		}
 		return reply{}, err
 	}
 	return reply{hdr: h, body: rb}, nil
+}
+
+// closedHow says how the connection ended, for reports.
+func (c *conn) closedHow() string {
+	if c.silent {
+		return "no answer within the I/O timeout, connection closed by the client"
+	}
+	return "connection closed by the server"
 }
 
 // takeEvents returns and clears the recorded notifications.

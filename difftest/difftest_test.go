@@ -35,6 +35,10 @@ func setting(t *testing.T, flagValue int, env string, def int) int {
 	return def
 }
 
+// maxStallRuns bounds how often a seed whose run stalled (Trace.Stalled) is run
+// again before its divergence counts.
+const maxStallRuns = 2
+
 // maxShrunk bounds how many distinct divergences are shrunk in one test; the others
 // are reported with their seed and step only.
 const maxShrunk = 8
@@ -48,13 +52,46 @@ func TestDifferential(t *testing.T) {
 	}
 	seeds := setting(t, *flagSeeds, "DIFFTEST_SEEDS", 20)
 	nops := setting(t, *flagOps, "DIFFTEST_OPS", 200)
-
 	zk := startZooKeeper(t)
 	zkd := startZkd(t)
-	targets := [2]Target{{Name: "zookeeper", Addr: zk, ZooKeeper380: true}, {Name: "zkd", Addr: zkd}}
-	cfg := DefaultConfig()
-	gcfg := GenConfig{Sessions: cfg.Sessions, TTL: true}
+	differential(t, DefaultConfig(), [2]Target{{Name: "zookeeper", Addr: zk, ZooKeeper380: true}, {Name: "zkd", Addr: zkd}}, seeds, nops)
+}
 
+// TestDifferentialEnsemble runs the same kind of sequences on a 3-server Apache
+// ZooKeeper 3.8 ensemble and a 3-server zkd ensemble, each started from zoo.cfg
+// files with server.N lines. Session slot i talks to member i mod 3 on both
+// sides, so most writes are forwarded by a follower and most reads are answered
+// by one; the barrier's sync on every slot makes each member catch up before the
+// next op. Fewer seeds than the standalone test: every op costs a round trip
+// through the leader on every slot.
+//
+// Now and then (about one seed in ten of 150 ops, on any member, at no op in
+// particular, on a machine with no more load than its two cores) a member of the
+// ZooKeeper 3.8.0 ensemble leaves a request unanswered for longer than the I/O
+// timeout, and running the seed again passed every time it was tried. Such a
+// seed is run again (maxStallRuns) rather than reported.
+func TestDifferentialEnsemble(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two 3-server ensembles; skipped with -short")
+	}
+	seeds := setting(t, *flagSeeds, "DIFFTEST_ENSEMBLE_SEEDS", 5)
+	nops := setting(t, *flagOps, "DIFFTEST_ENSEMBLE_OPS", 150)
+	zkd := startZkdEnsemble(t)
+	zk := startZooKeeperEnsemble(t)
+	cfg := DefaultConfig()
+	// Six JVM and zkd processes share the machine: a member stalled for more than
+	// 10 s by a loaded machine (garbage collection, a starved thread) is not a
+	// finding. The bound stays well below the 30 s session timeout, so that the
+	// other side's sessions outlive the wait.
+	cfg.IOTimeout = 15 * time.Second
+	differential(t, cfg, [2]Target{{Name: "zookeeper", Addr: zk, ZooKeeper380: true}, {Name: "zkd", Addr: zkd}}, seeds, nops)
+}
+
+// differential runs seeds sequences of nops ops on targets under cfg, shrinks every
+// distinct divergence (up to maxShrunk) and reports each as an error.
+func differential(t *testing.T, cfg Config, targets [2]Target, seeds, nops int) {
+	t.Helper()
+	gcfg := GenConfig{Sessions: cfg.Sessions, TTL: true}
 	begin := time.Now()
 	trial := 0
 	newRoot := func(seed uint64) func() string {
@@ -66,11 +103,20 @@ func TestDifferential(t *testing.T) {
 	}
 	bySig := map[string]*found{}
 	var order []string
-	steps := 0
+	steps, stalls := 0, 0
 	outcomes := map[string]int{} // "op code" -> count, on ZooKeeper: how well the generator covers
 	for seed := *flagSeed0; seed < *flagSeed0+uint64(seeds); seed++ {
 		ops := Generate(seed, nops, gcfg)
 		tr, err := Run(cfg, targets, fmt.Sprintf("/s%d", seed), ops)
+		for again := 1; err == nil && tr.Stalled() && again <= maxStallRuns; again++ {
+			// A server that hangs hangs every time; a stall that comes from
+			// the machine (or from a rare hang of the reference, see
+			// TestDifferentialEnsemble) rarely strikes the same seed twice.
+			t.Logf("seed %d: a server did not answer within %v at op %d; running the seed again:\n%s",
+				seed, cfg.IOTimeout, tr.Diverged+1, tail(tr.Format(), 6))
+			stalls++
+			tr, err = Run(cfg, targets, fmt.Sprintf("/s%d-again%d", seed, again), ops)
+		}
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
@@ -103,8 +149,8 @@ func TestDifferential(t *testing.T) {
 		f.text = fmt.Sprintf("seed %d diverged at op %d of %d; shrunk to %d ops in %d runs:\n%s",
 			seed, tr.Diverged+1, len(ops), len(min.Steps), sh.Runs, min.Format())
 	}
-	t.Logf("%d seeds x %d ops (seeds %d..%d): %d ops run in %v; %d distinct divergences",
-		seeds, nops, *flagSeed0, *flagSeed0+uint64(seeds)-1, steps, time.Since(begin).Round(time.Millisecond), len(order))
+	t.Logf("%d seeds x %d ops (seeds %d..%d): %d ops run in %v; %d seeds run again after a stall; %d distinct divergences",
+		seeds, nops, *flagSeed0, *flagSeed0+uint64(seeds)-1, steps, time.Since(begin).Round(time.Millisecond), stalls, len(order))
 	if testing.Verbose() {
 		keys := slices.Sorted(maps.Keys(outcomes))
 		var b strings.Builder

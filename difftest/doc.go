@@ -2,13 +2,15 @@
 // sequences of client operations to Apache ZooKeeper 3.8 and to zkd side by side and
 // compares what each server answers and which watch events each session receives.
 //
-// Generate draws a sequence of Ops from a seed: creates of every kind (TTL too),
+// Generate draws a sequence of Ops from a seed: creates of every kind (TTL too,
+// and now and then with flags that do not match the opcode or a TTL out of range),
 // deletes, setData and setACL with right and wrong versions, multis that fail at
 // random positions, multiRead, reads of every kind, watches of every kind (exists,
 // getData, getChildren, addWatch persistent and recursive, removeWatches,
 // checkWatches), addauth digest (and an unknown scheme, which closes the
 // connection), closeSession with ephemerals, on a few sessions and a small path
-// space, so that ops collide.
+// space, so that ops collide. A few requests go out with a damaged body
+// (Mangle): truncated, with trailing bytes, or with a negative ACL vector count.
 //
 // Run executes one sequence on two Targets. Both servers get a fresh root node (a
 // distinct path per run, so one server process serves many runs) and fresh sessions
@@ -23,6 +25,14 @@
 //	             a slot whose connection the server closed is reattached, its
 //	             session closed, and a new session opened in its place
 //	    compare the normalised replies and each slot's events of this step
+//
+// A Target may also be an ensemble, named by its connect string: session slot i
+// then always talks to member i mod n, so writes are forwarded by followers and
+// reads are answered by them. The barrier needs nothing more there: a sync on a
+// follower returns only once that follower has applied every write acknowledged
+// before it, and a follower, as a single server, sends an event before the sync
+// reply that follows the change. TestDifferentialEnsemble runs a 3-server zkd
+// against a 3-server ZooKeeper this way.
 //
 // Normalisation (normalize.go) keeps what a client may rely on and nothing else:
 //
@@ -44,6 +54,12 @@
 // Not covered: container and TTL reaping (timer-driven; both servers run with an
 // hour-long reaper interval), reconnects with setWatches, reconfig, SASL.
 //
+// A server that does not answer within Config.IOTimeout is treated as having
+// closed the connection, and the step is marked Stalled. A run whose first
+// divergence is such a stall is run once more before it counts: a loaded machine
+// can starve a JVM for seconds, but rarely at the same op twice, while a server
+// that hangs hangs again.
+//
 // When a run diverges, Shrinker.Shrink removes ops (delta debugging), then sub-ops
 // of multis, while the run still diverges with the same Trace.Signature, and
 // Trace.Format prints what remains as a numbered reproducer with both servers'
@@ -53,7 +69,8 @@
 // (internal/zktest/raw) and the standard library, never a server package, so it
 // judges zkd as any other client would. The tests in this directory start both
 // servers as processes with internal/zktest (Debian's ZooKeeper with java run
-// directly, and zkd built into a temporary directory) on 127.0.0.1 ports chosen by
+// directly, and zkd built into a temporary directory), alone or as 3-server
+// ensembles from zoo.cfg files with server.N lines, on 127.0.0.1 ports chosen by
 // the kernel. Run drives the two targets from two goroutines, each owning its own
 // connections; nothing else here is safe for concurrent use.
 package difftest

@@ -116,8 +116,9 @@ func (g *gen) acl() int {
 func (g *gen) session() int { return g.r.IntN(g.cfg.Sessions) }
 
 // create returns a create of some kind, with the opcode a Java client would use for
-// its mode: 1 or 15 for the four classic modes, 19 for containers, 21 for TTL.
-func (g *gen) create() Op {
+// its mode: 1 or 15 for the four classic modes, 19 for containers, 21 for TTL; and
+// if odd is set, now and then one no Java client sends (oddCreate).
+func (g *gen) create(odd bool) Op {
 	op := Op{Data: g.data(), ACL: g.acl()}
 	kinds := []int{40, 18, 14, 14, 10, 0}
 	if g.cfg.TTL {
@@ -144,6 +145,9 @@ func (g *gen) create() Op {
 			op.TTL = 0
 		}
 	}
+	if odd && g.r.IntN(100) < 8 {
+		g.oddCreate(&op)
+	}
 	if jute.CreateMode(op.Mode).Sequential() {
 		op.Path = g.parent() + "/q"
 		if g.r.IntN(20) == 0 {
@@ -158,11 +162,55 @@ func (g *gen) create() Op {
 	return op
 }
 
+// oddCreate turns op into a create whose flags do not match its opcode, or whose
+// flags or TTL are out of range: what no Java client sends, but any client can.
+// ZooKeeper checks the flags' mode the same way under every create opcode and
+// lets the opcode alone pick the kind of node (createContainer always makes a
+// container, flags 4 under create a persistent node), so each of these has one
+// right answer. Only standalone creates get them: inside a multi, ZooKeeper 3.8.0
+// rebuilds each create sub-op from its flags (Op.create), so that the mode, not
+// the opcode, picks the kind, an invalid mode fails the sub-op with BADARGUMENTS
+// and a TTL mode under create fails the whole multi with MARSHALLINGERROR, and
+// zkd does not answer those alike yet.
+func (g *gen) oddCreate(op *Op) {
+	classic := []jute.OpCode{jute.OpCreate, jute.OpCreate2}[g.r.IntN(2)]
+	op.TTL = 0
+	switch g.pick(20, 20, 20, 15, 25) {
+	case 0: // container mode under create or create2
+		op.Code, op.Mode = classic, int32(jute.ModeContainer)
+	case 1: // createContainer with another mode
+		op.Code, op.Mode = jute.OpCreateContainer, []int32{0, 1, 2, 3}[g.r.IntN(4)]
+	case 2: // flags no mode has
+		op.Code, op.Mode = []jute.OpCode{classic, jute.OpCreateContainer}[g.r.IntN(2)], []int32{-1, 7, 100}[g.r.IntN(3)]
+	case 3: // createTTL with a mode that has no TTL
+		if !g.cfg.TTL {
+			return
+		}
+		op.Code, op.Mode, op.TTL = jute.OpCreateTTL, []int32{0, 1, 2, 3, 4}[g.r.IntN(5)], 1_000_000
+	default: // TTL modes elsewhere, and TTLs at and beyond the bounds
+		if !g.cfg.TTL {
+			return
+		}
+		op.Mode = []int32{int32(jute.ModePersistentWithTTL), int32(jute.ModePersistentSequentialWithTTL)}[g.r.IntN(2)]
+		switch g.pick(25, 25, 50) {
+		case 0:
+			op.Code = classic // a CreateRequest has no TTL field
+		case 1:
+			op.Code = jute.OpCreateContainer
+		default:
+			// 1 ms expires at once, but nothing is reaped during a test
+			// (containerCheckMs); 0xFF_FFFF_FFFF is the largest TTL there is.
+			op.Code = jute.OpCreateTTL
+			op.TTL = []int64{-1, 1, 0xFF_FFFF_FFFF, 0xFF_FFFF_FFFF + 1}[g.r.IntN(4)]
+		}
+	}
+}
+
 // writeSubOp returns an op a multi may carry.
 func (g *gen) writeSubOp() Op {
 	switch g.pick(40, 20, 20, 20) {
 	case 0:
-		return g.create()
+		return g.create(false)
 	case 1:
 		return Op{Code: jute.OpDelete, Path: g.path(), Version: g.version()}
 	case 2:
@@ -229,7 +277,7 @@ func (g *gen) op() Op {
 		2,  // closeSession
 	) {
 	case 0:
-		op = g.create()
+		op = g.create(true)
 	case 1:
 		op = Op{Code: jute.OpDelete, Path: g.path(), Version: g.version()}
 	case 2:
@@ -270,5 +318,21 @@ func (g *gen) op() Op {
 		op = Op{Code: jute.OpCloseSession}
 	}
 	op.Session = g.session()
+	if g.r.IntN(100) < 4 {
+		g.mangle(&op)
+	}
 	return op
+}
+
+// mangle damages op's request body in one of the ways Mangle names, where op
+// has a body to damage.
+func (g *gen) mangle(op *Op) {
+	switch op.Code {
+	case jute.OpWhoAmI, jute.OpCloseSession:
+		return
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL, jute.OpSetACL:
+		op.Mangle = Mangle(1 + g.r.IntN(3))
+	default:
+		op.Mangle = Mangle(1 + g.r.IntN(2))
+	}
 }

@@ -23,7 +23,24 @@ type Op struct {
 	Watch   bool        // exists, getData, getChildren, getChildren2
 	Auth    int         // index into authTable: addauth
 	Ops     []Op        // multi and multiRead sub-ops (their Session is ignored)
+	Mangle  Mangle      // how the request body is damaged before it is sent
 }
+
+// Mangle names a way of damaging a request body that no Java client produces
+// but any client can send: the servers must answer it alike.
+type Mangle uint8
+
+const (
+	MangleNone      Mangle = iota
+	MangleTruncated        // the body's last byte is left off
+	MangleTrailing         // three bytes follow the body
+	// MangleACLCount sends an ACL vector count of -2 and no entries (create and
+	// setACL only). Java's jute reads any negative count as an empty vector, so
+	// the answer is that of an empty ACL list.
+	MangleACLCount
+)
+
+var mangleNames = [...]string{"", "truncated", "trailing-bytes", "acl-count=-2"}
 
 // aclChoice is a named ACL list the generator picks from.
 type aclChoice struct {
@@ -119,7 +136,11 @@ func modeName(m int32) string {
 
 // String prints the op in a form a reader can replay with any client.
 func (op Op) String() string {
-	return "s" + strconv.Itoa(op.Session) + " " + op.body()
+	s := "s" + strconv.Itoa(op.Session) + " " + op.body()
+	if op.Mangle != MangleNone {
+		s += " body=" + mangleNames[op.Mangle]
+	}
+	return s
 }
 
 func (op Op) body() string {
@@ -172,8 +193,34 @@ func (op Op) body() string {
 	return b.String()
 }
 
-// request returns the opcode, xid (0: next normal xid) and body of op under root.
+// request returns the opcode, xid (0: next normal xid) and body of op under root,
+// damaged as op.Mangle says.
 func (op Op) request(root string) (xid int32, code jute.OpCode, body []byte) {
+	xid, code, body = op.wellFormed(root)
+	switch op.Mangle {
+	case MangleTruncated:
+		if len(body) > 0 {
+			body = body[:len(body)-1]
+		}
+	case MangleTrailing:
+		body = append(body, 1, 2, 3)
+	case MangleACLCount:
+		path := root + op.Path
+		switch op.Code {
+		case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
+			body = jute.AppendInt(jute.AppendInt(jute.AppendBuffer(jute.AppendString(nil, path), op.Data), -2), op.Mode)
+			if op.Code == jute.OpCreateTTL {
+				body = jute.AppendLong(body, op.TTL)
+			}
+		case jute.OpSetACL:
+			body = jute.AppendInt(jute.AppendInt(jute.AppendString(nil, path), -2), op.Version)
+		}
+	}
+	return xid, code, body
+}
+
+// wellFormed returns the opcode, xid and body of op under root, undamaged.
+func (op Op) wellFormed(root string) (xid int32, code jute.OpCode, body []byte) {
 	path := root + op.Path
 	switch op.Code {
 	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer:

@@ -14,7 +14,14 @@ import (
 // Target is one server under test.
 type Target struct {
 	Name string // printed in reports: "zookeeper", "zkd"
-	Addr string // host:port
+	// Addr is host:port, or an ensemble's connect string (its members' client
+	// addresses, separated by commas): session slot i then always connects to
+	// member i mod n, so that writes are forwarded by followers and reads are
+	// answered by followers. The barrier after every op (side.barrier) syncs
+	// every slot, which brings each slot's member up to date with every write
+	// acknowledged so far, so an ensemble answers as deterministically as a
+	// single server does.
+	Addr string
 	// ZooKeeper380 marks Apache ZooKeeper 3.8.0, the reference. The behaviours in
 	// which zkd deliberately follows a later 3.8 patch release (zkd's README
 	// compatibility table) are normalised on this side only.
@@ -49,6 +56,9 @@ type Step struct {
 	Reply  string   // error code, header zxid and body, normalised
 	Events []string // per session slot: the notifications it received during the step
 	Notes  []string // normalisations applied to this answer, with their reason
+	// Stalled is set when a connection of this server was given up during the
+	// step because the server did not answer within Config.IOTimeout.
+	Stalled bool
 }
 
 func (s *Step) equal(o *Step) bool {
@@ -63,6 +73,13 @@ type Trace struct {
 	Setup    [2]Step   // creating the root
 	Steps    [][2]Step // Steps[i] answers Ops[i]; the run stops at the first divergence
 	Diverged int       // index of the first op answered differently, -1 if none
+}
+
+// Stalled reports whether a server stopped answering at the first divergence:
+// a machine too loaded to run it, or a server that hangs, which running the
+// sequence again tells apart.
+func (tr *Trace) Stalled() bool {
+	return tr.Diverged >= 0 && (tr.Steps[tr.Diverged][0].Stalled || tr.Steps[tr.Diverged][1].Stalled)
 }
 
 // Signature names the kind of the first divergence: the op, whether the reply or the
@@ -157,10 +174,16 @@ type side struct {
 	gens  []int   // sessions opened so far in each slot
 }
 
+// member returns the client address session slot i connects to.
+func (t *Target) member(i int) string {
+	addrs := strings.Split(t.Addr, ",")
+	return addrs[i%len(addrs)]
+}
+
 // open starts a new session in slot i, replacing (and closing) the slot's old
 // connection; notifications already read on the old one are kept.
 func (s *side) open(i int) error {
-	c, ok, err := dialSession(s.t.Addr, s.cfg.IOTimeout, int32(s.cfg.SessionTimeout.Milliseconds()), 0, nil)
+	c, ok, err := dialSession(s.t.member(i), s.cfg.IOTimeout, int32(s.cfg.SessionTimeout.Milliseconds()), 0, nil)
 	if err != nil {
 		return fmt.Errorf("difftest: %s: open session in slot %d: %w", s.t.Name, i, err)
 	}
@@ -183,8 +206,8 @@ func (s *side) open(i int) error {
 // reattached and closed now, the same way on both servers.
 func (s *side) recoverSlot(i int) (string, error) {
 	old := s.slots[i]
-	note := "connection closed by the server"
-	c, ok, err := dialSession(s.t.Addr, s.cfg.IOTimeout, int32(s.cfg.SessionTimeout.Milliseconds()), old.sid, old.passwd)
+	note := old.closedHow()
+	c, ok, err := dialSession(s.t.member(i), s.cfg.IOTimeout, int32(s.cfg.SessionTimeout.Milliseconds()), old.sid, old.passwd)
 	switch {
 	case err != nil:
 		return "", fmt.Errorf("difftest: %s: reattach session in slot %d: %w", s.t.Name, i, err)
@@ -232,7 +255,7 @@ func (s *side) step(op Op) (Step, error) {
 	rep, err := c.call(xid, code, body)
 	switch {
 	case errors.Is(err, errClosed):
-		st.Reply = "no reply, connection closed"
+		st.Reply = "no reply, " + c.closedHow()
 	case err != nil:
 		return st, err
 	default:
@@ -256,10 +279,12 @@ func (s *side) step(op Op) (Step, error) {
 		s.v.notes = nil
 	}
 
-	closed, err := s.barrier()
+	st.Stalled = c.silent
+	closed, stalled, err := s.barrier()
 	if err != nil {
 		return st, err
 	}
+	st.Stalled = st.Stalled || stalled
 	// A closing session's ephemerals are deleted by one txn, and ZooKeeper deletes
 	// them in the order of a hash set (the session's ephemeral paths), so the order
 	// of the events of one session close carries no meaning: they are sorted.
@@ -281,8 +306,9 @@ func (s *side) step(op Op) (Step, error) {
 // notification caused by the op has arrived: a server sends an event before any
 // reply that reflects the change. Slots whose connection the server closed are
 // recovered, and the barrier repeats so the events of the recovery are in too.
-func (s *side) barrier() ([]string, error) {
-	closed := make([]string, len(s.slots))
+// stalled says whether a slot was given up for want of an answer.
+func (s *side) barrier() (closed []string, stalled bool, err error) {
+	closed = make([]string, len(s.slots))
 	sync := jute.PathRequest{Path: s.root}
 	body := sync.Append(nil)
 	for range 3 {
@@ -293,20 +319,21 @@ func (s *side) barrier() ([]string, error) {
 				continue
 			}
 			if !errors.Is(err, errClosed) {
-				return nil, fmt.Errorf("difftest: %s: sync on slot %d: %w", s.t.Name, i, err)
+				return nil, false, fmt.Errorf("difftest: %s: sync on slot %d: %w", s.t.Name, i, err)
 			}
+			stalled = stalled || c.silent
 			note, err := s.recoverSlot(i)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			closed[i] = strings.TrimPrefix(closed[i]+"; "+note, "; ")
 			recovered = true
 		}
 		if !recovered {
-			return closed, nil
+			return closed, stalled, nil
 		}
 	}
-	return nil, fmt.Errorf("difftest: %s: connections keep closing during the barrier", s.t.Name)
+	return nil, false, fmt.Errorf("difftest: %s: connections keep closing during the barrier", s.t.Name)
 }
 
 // teardown closes every session, so their ephemerals go now.

@@ -36,7 +36,30 @@ func TestGenerateIsDeterministic(t *testing.T) {
 		if op.Code == jute.OpCheck {
 			t.Fatalf("op %d: standalone check generated", i)
 		}
-		_, code, body := op.request("/r")
+		_, code, body := op.wellFormed("/r")
+		switch _, _, sent := op.request("/r"); op.Mangle {
+		case MangleNone:
+			if !slices.Equal(sent, body) {
+				t.Fatalf("op %d (%v): body damaged without a Mangle", i, op)
+			}
+		case MangleTruncated:
+			if len(body) == 0 || !slices.Equal(sent, body[:len(body)-1]) {
+				t.Fatalf("op %d (%v): not the body less its last byte", i, op)
+			}
+		case MangleTrailing:
+			if len(sent) != len(body)+3 || !slices.Equal(sent[:len(body)], body) {
+				t.Fatalf("op %d (%v): not the body and three more bytes", i, op)
+			}
+		case MangleACLCount:
+			d := jute.NewDecoder(sent)
+			_ = d.String()
+			if code != jute.OpSetACL {
+				_ = d.Buffer()
+			}
+			if n := d.Int(); n != -2 || d.Err() != nil {
+				t.Fatalf("op %d (%v): ACL count %d, %v", i, op, n, d.Err())
+			}
+		}
 		d := jute.NewDecoder(body)
 		switch code {
 		case jute.OpMulti, jute.OpMultiRead:

@@ -14,6 +14,7 @@
 //	                (SIGSTOP/SIGCONT), Restart; its log printed when the test fails
 //	StartProcessCluster  the same, as an ensemble
 //	StartZooKeeper  Apache ZooKeeper 3.8 from Debian's jars, java run directly
+//	StartZooKeeperEnsemble  the same, as an ensemble (server.N lines, myid files)
 //	CheckFor        poll a condition instead of sleeping
 //	ConnectZK       a go-zookeeper session, with its session events recorded
 //

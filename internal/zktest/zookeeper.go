@@ -58,6 +58,24 @@ type ZooKeeper struct {
 // and is skipped elsewhere (testutil.Missing).
 func StartZooKeeper(t testing.TB, opts ZooKeeperOptions) *ZooKeeper {
 	t.Helper()
+	java, cp := zooKeeperJava(t)
+	opts = opts.withDefaults()
+	for attempt := 1; ; attempt++ {
+		z, err := launchZooKeeper(t, java, cp, opts)
+		if err == nil {
+			return z
+		}
+		if attempt == 3 {
+			t.Fatalf("Apache ZooKeeper failed to start three times: %v", err)
+		}
+		t.Logf("Apache ZooKeeper did not start, trying other ports: %v", err)
+	}
+}
+
+// zooKeeperJava returns the java binary and the classpath that runs Debian's
+// ZooKeeper, or fails (under CI) or skips the test when either is missing.
+func zooKeeperJava(t testing.TB) (java, classpath string) {
+	t.Helper()
 	java, err := exec.LookPath("java")
 	if err != nil {
 		testutil.Missing(t, "java")
@@ -71,22 +89,17 @@ func StartZooKeeper(t testing.TB, opts ZooKeeperOptions) *ZooKeeper {
 			cp = append(cp, j)
 		}
 	}
+	return java, strings.Join(cp, ":")
+}
+
+func (opts ZooKeeperOptions) withDefaults() ZooKeeperOptions {
 	if opts.TickTime == 0 {
 		opts.TickTime = 2 * time.Second
 	}
 	if opts.Heap == "" {
 		opts.Heap = "512m"
 	}
-	for attempt := 1; ; attempt++ {
-		z, err := launchZooKeeper(t, java, strings.Join(cp, ":"), opts)
-		if err == nil {
-			return z
-		}
-		if attempt == 3 {
-			t.Fatalf("Apache ZooKeeper failed to start three times: %v", err)
-		}
-		t.Logf("Apache ZooKeeper did not start, trying other ports: %v", err)
-	}
+	return opts
 }
 
 const log4jProperties = `log4j.rootLogger=INFO, CONSOLE
@@ -95,17 +108,15 @@ log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
 log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n
 `
 
-func launchZooKeeper(t testing.TB, java, classpath string, opts ZooKeeperOptions) (*ZooKeeper, error) {
+// startZooKeeperProcess writes zoo.cfg (the common keys, then keys, then
+// opts.Extra), log4j.properties and data/ (with myid when myid > 0) into a new
+// temporary directory and starts QuorumPeerMain on it, without waiting.
+func startZooKeeperProcess(t testing.TB, java, classpath string, opts ZooKeeperOptions, addr string, myid int, keys string) *ZooKeeper {
 	t.Helper()
 	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	admin := "admin.enableServer=false\n"
-	if opts.AdminPort > 0 {
-		admin = fmt.Sprintf("admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=%d\n", opts.AdminPort)
-	}
-	cfg := fmt.Sprintf("tickTime=%d\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
+	cfg := fmt.Sprintf("tickTime=%d\ninitLimit=10\nsyncLimit=5\ndataDir=%s\n"+
 		"maxClientCnxns=0\n4lw.commands.whitelist=*\nautopurge.purgeInterval=0\n%s%s\n",
-		opts.TickTime.Milliseconds(), filepath.Join(dir, "data"), port, admin, opts.Extra)
+		opts.TickTime.Milliseconds(), filepath.Join(dir, "data"), keys, opts.Extra)
 	for name, text := range map[string]string{"zoo.cfg": cfg, "log4j.properties": log4jProperties} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
@@ -114,19 +125,36 @@ func launchZooKeeper(t testing.TB, java, classpath string, opts ZooKeeperOptions
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if myid > 0 {
+		if err := os.WriteFile(filepath.Join(dir, "data", "myid"), fmt.Appendf(nil, "%d\n", myid), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	args := []string{"-Xms64m", "-Xmx" + opts.Heap, "-XX:+UseG1GC", "-Djava.net.preferIPv4Stack=true",
 		"-Dfile.encoding=UTF-8", "-Djava.awt.headless=true",
 		"-Dlog4j.configuration=file:" + filepath.Join(dir, "log4j.properties"),
 		"-Dzookeeper.jmx.log4j.disable=true", "-Dzookeeper.log.dir=" + dir}
 	args = append(args, opts.JVMFlags...)
 	args = append(args, "-cp", classpath, zkMainClass, filepath.Join(dir, "zoo.cfg"))
-	z := &ZooKeeper{Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, LogPath: filepath.Join(dir, "zookeeper.out")}
+	z := &ZooKeeper{Addr: addr, Dir: dir, LogPath: filepath.Join(dir, "zookeeper.out")}
 	z.Proc = testutil.StartProcess(t, dir, z.LogPath, java, args...)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("Apache ZooKeeper log %s (tail):\n%s", z.LogPath, testutil.TailFile(z.LogPath, 40))
+			t.Logf("Apache ZooKeeper %s log %s (tail):\n%s", z.Addr, z.LogPath, testutil.TailFile(z.LogPath, 40))
 		}
 	})
+	return z
+}
+
+func launchZooKeeper(t testing.TB, java, classpath string, opts ZooKeeperOptions) (*ZooKeeper, error) {
+	t.Helper()
+	port := testutil.FreePort(t)
+	keys := fmt.Sprintf("clientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n", port)
+	if opts.AdminPort > 0 {
+		keys = fmt.Sprintf("clientPort=%d\nclientPortAddress=127.0.0.1\n"+
+			"admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=%d\n", port, opts.AdminPort)
+	}
+	z := startZooKeeperProcess(t, java, classpath, opts, fmt.Sprintf("127.0.0.1:%d", port), 0, keys)
 	deadline := time.Now().Add(zkStartTimeout)
 	for {
 		select {
@@ -143,3 +171,88 @@ func launchZooKeeper(t testing.TB, java, classpath string, opts ZooKeeperOptions
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// ZooKeeperEnsemble is an Apache ZooKeeper 3.8 ensemble a test runs: n
+// QuorumPeerMain processes, each from its own zoo.cfg with the same server.N
+// lines and its own myid file. Members are numbered from 0; member i has myid i+1.
+type ZooKeeperEnsemble struct {
+	Members []*ZooKeeper
+}
+
+// StartZooKeeperEnsemble starts n Apache ZooKeeper processes as an ensemble on
+// free loopback ports (client, quorum and election port each) and waits until
+// one member reports Mode: leader and every other one Mode: follower. The
+// AdminServer stays off (opts.AdminPort is ignored). A member that exits during
+// start-up (a port taken between choosing it and the bind) makes the whole
+// ensemble start again on other ports, up to three times; no leader within
+// the start-up bound fails the test. Missing java or ZooKeeper is handled as by
+// StartZooKeeper.
+func StartZooKeeperEnsemble(t testing.TB, n int, opts ZooKeeperOptions) *ZooKeeperEnsemble {
+	t.Helper()
+	java, cp := zooKeeperJava(t)
+	opts = opts.withDefaults()
+	for attempt := 1; ; attempt++ {
+		e, err := launchZooKeeperEnsemble(t, java, cp, n, opts)
+		if err == nil {
+			return e
+		}
+		for _, z := range e.Members {
+			z.Proc.Stop()
+		}
+		if attempt == 3 {
+			t.Fatalf("Apache ZooKeeper ensemble failed to start three times: %v", err)
+		}
+		t.Logf("Apache ZooKeeper ensemble did not start, trying other ports: %v", err)
+	}
+}
+
+func launchZooKeeperEnsemble(t testing.TB, java, classpath string, n int, opts ZooKeeperOptions) (*ZooKeeperEnsemble, error) {
+	t.Helper()
+	e := &ZooKeeperEnsemble{}
+	ports := make([]int, n)
+	var servers strings.Builder
+	for i := range n {
+		ports[i] = testutil.FreePort(t)
+		fmt.Fprintf(&servers, "server.%d=127.0.0.1:%d:%d\n", i+1, testutil.FreePort(t), testutil.FreePort(t))
+	}
+	for i := range n {
+		keys := fmt.Sprintf("clientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n%s", ports[i], servers.String())
+		e.Members = append(e.Members, startZooKeeperProcess(t, java, classpath, opts, fmt.Sprintf("127.0.0.1:%d", ports[i]), i+1, keys))
+	}
+	deadline := time.Now().Add(zkStartTimeout)
+	for {
+		leaders, followers := 0, 0
+		for i, z := range e.Members {
+			select {
+			case <-z.Proc.Exited():
+				return e, fmt.Errorf("member %d exited during start-up: %v\n%s", i, z.Proc.Cmd.ProcessState, testutil.TailFile(z.LogPath, 20))
+			default:
+			}
+			switch Mode(z.Addr) {
+			case "leader":
+				leaders++
+			case "follower":
+				followers++
+			}
+		}
+		if leaders == 1 && followers == n-1 {
+			return e, nil
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Apache ZooKeeper ensemble: no leader and %d followers within %v", n-1, zkStartTimeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Addrs lists every member's client address, member i at index i.
+func (e *ZooKeeperEnsemble) Addrs() []string {
+	addrs := make([]string, len(e.Members))
+	for i, z := range e.Members {
+		addrs[i] = z.Addr
+	}
+	return addrs
+}
+
+// ConnectString lists every member's client address, separated by commas.
+func (e *ZooKeeperEnsemble) ConnectString() string { return strings.Join(e.Addrs(), ",") }
