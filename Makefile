@@ -124,7 +124,7 @@ conformance: build
 # 20 seeds; this runs many more.
 DIFFTEST_SEEDS ?= 200
 difftest:
-	$(GO) test -count=1 -timeout $(TIMEOUT) -v -run TestDifferential ./difftest/ -seeds=$(DIFFTEST_SEEDS)
+	$(GO) test -count=1 -timeout $(TIMEOUT) -v -run '^TestDifferential$$' ./difftest/ -seeds=$(DIFFTEST_SEEDS)
 
 ENSEMBLE_DIR ?= $(CURDIR)/ensemble
 ensemble: build

@@ -282,6 +282,14 @@ func (c *applyCtx) multi(ops []jute.MultiOp) Result {
 		var code jute.Code
 		switch op.Type {
 		case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
+			if op.Type != jute.OpCreateTTL && jute.CreateMode(op.Flags).TTL() {
+				// Rebuilt from its flags, a TTL mode under an opcode without a
+				// TTL field makes ZooKeeper 3.8 look for a TTL request that is
+				// not there: the whole multi fails as MARSHALLINGERROR, but
+				// only if no earlier sub-op failed first.
+				c.rollback(digest)
+				return Result{Err: jute.CodeMarshallingError}
+			}
 			// ZooKeeper 3.8 rebuilds every create of a multi with Op.create(flags),
 			// forgetting the opcode sent: the mode alone picks the node kind and
 			// the result type (create2 form only for containers and TTL nodes).
@@ -318,13 +326,7 @@ func (c *applyCtx) multi(ops []jute.MultiOp) Result {
 		}
 	}
 	if failed >= 0 {
-		for i := len(c.undo) - 1; i >= 0; i-- {
-			c.undo[i]()
-		}
-		c.undo = nil
-		c.events = c.events[:0]
-		c.freed = c.freed[:0] // linked back by the undo steps
-		c.t.work = digest
+		c.rollback(digest)
 		for i := range results {
 			code := jute.CodeOK
 			switch {
@@ -341,6 +343,18 @@ func (c *applyCtx) multi(ops []jute.MultiOp) Result {
 		body = jute.AppendOpResult(body, &results[i])
 	}
 	return Result{Body: jute.AppendMultiEnd(body)}
+}
+
+// rollback undoes what a multi's sub-ops applied so far and restores the
+// tree's digest to what it was before the multi.
+func (c *applyCtx) rollback(digest uint64) {
+	for i := len(c.undo) - 1; i >= 0; i-- {
+		c.undo[i]()
+	}
+	c.undo = nil
+	c.events = c.events[:0]
+	c.freed = c.freed[:0] // linked back by the undo steps
+	c.t.work = digest
 }
 
 // create validates and applies a create of any kind, in the order of

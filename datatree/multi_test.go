@@ -1,6 +1,7 @@
 package datatree
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -171,6 +172,9 @@ func TestMultiFailure(t *testing.T) {
 		{"ttl without extended types", []jute.MultiOp{opCreate("/m/y", "", 0),
 			{Type: jute.OpCreateTTL, Path: "/m/t", ACL: jute.OpenACLUnsafe, Flags: 5, TTL: 10}}, 1, jute.CodeUnimplemented},
 		{"bad acl", []jute.MultiOp{{Type: jute.OpCreate, Path: "/m/y", ACL: jute.CreatorAllACL}}, 0, jute.CodeInvalidACL},
+		{"flags no mode has", []jute.MultiOp{opSetData("/m", "z", -1), opCreate("/m/y", "", 7)}, 1, jute.CodeBadArguments},
+		{"negative flags", []jute.MultiOp{{Type: jute.OpCreateContainer, Path: "/m/y", ACL: jute.OpenACLUnsafe, Flags: -1}}, 0, jute.CodeBadArguments},
+		{"failure before a TTL mode under create", []jute.MultiOp{opCheck("/m", 5), opCreate("/m/t", "", 5)}, 0, jute.CodeBadVersion},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,6 +360,35 @@ func TestMultiEvents(t *testing.T) {
 	for _, e := range got {
 		if e.Zxid != h.zxid {
 			t.Fatalf("event %+v: zxid %v, want %v", e, e.Zxid, h.zxid)
+		}
+	}
+}
+
+// A TTL mode under create, create2 or createContainer inside a multi has no TTL
+// field for ZooKeeper 3.8 to read once it rebuilds the op from its flags: the
+// whole multi fails with MARSHALLINGERROR (no per-op results) and changes
+// nothing, unless an earlier sub-op failed first (TestMultiFailure).
+func TestMultiTTLModeUnderCreateFailsTheWholeMulti(t *testing.T) {
+	for _, code := range []jute.OpCode{jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer} {
+		for _, flags := range []int32{5, 6} {
+			t.Run(fmt.Sprintf("%v flags %d", code, flags), func(t *testing.T) {
+				h := newHarness(t, Config{ExtendedTypes: true})
+				h.mustCreate("/m", "", 0)
+				w := newWatcher("w", nil)
+				h.tree.GetData("/m", w, nil)
+				before := dumpTree(h.tree)
+				r := h.request(jute.OpMulti, &jute.MultiRequest{Ops: []jute.MultiOp{
+					opSetData("/m", "z", -1),
+					{Type: code, Path: "/m/t", ACL: jute.OpenACLUnsafe, Flags: flags},
+				}})
+				if r.Err != jute.CodeMarshallingError || len(r.Body) != 0 {
+					t.Fatalf("reply %v with %d body bytes, want MARSHALLINGERROR and no body", r.Err, len(r.Body))
+				}
+				if diff := diffDumps(before, dumpTree(h.tree)); diff != "" {
+					t.Fatalf("the failed multi changed the tree:%s", diff)
+				}
+				expectEvents(t, w)
+			})
 		}
 	}
 }

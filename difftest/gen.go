@@ -167,11 +167,10 @@ func (g *gen) create(odd bool) Op {
 // ZooKeeper checks the flags' mode the same way under every create opcode and
 // lets the opcode alone pick the kind of node (createContainer always makes a
 // container, flags 4 under create a persistent node), so each of these has one
-// right answer. Only standalone creates get them: inside a multi, ZooKeeper 3.8.0
-// rebuilds each create sub-op from its flags (Op.create), so that the mode, not
-// the opcode, picks the kind, an invalid mode fails the sub-op with BADARGUMENTS
-// and a TTL mode under create fails the whole multi with MARSHALLINGERROR, and
-// zkd does not answer those alike yet.
+// right answer. Inside a multi, ZooKeeper 3.8.0 rebuilds each create sub-op
+// from its flags (Op.create), so that the mode, not the opcode, picks the kind,
+// an invalid mode fails the sub-op with BADARGUMENTS and a TTL mode under create
+// fails the whole multi with MARSHALLINGERROR; multis carry them too.
 func (g *gen) oddCreate(op *Op) {
 	classic := []jute.OpCode{jute.OpCreate, jute.OpCreate2}[g.r.IntN(2)]
 	op.TTL = 0
@@ -210,7 +209,7 @@ func (g *gen) oddCreate(op *Op) {
 func (g *gen) writeSubOp() Op {
 	switch g.pick(40, 20, 20, 20) {
 	case 0:
-		return g.create(false)
+		return g.create(true)
 	case 1:
 		return Op{Code: jute.OpDelete, Path: g.path(), Version: g.version()}
 	case 2:

@@ -76,10 +76,6 @@ func (r *MultiRequest) Decode(d *Decoder) {
 			if h.Type == OpCreateTTL {
 				op.TTL = d.Long()
 			}
-			if !CreateMode(op.Flags).Valid() {
-				d.fail(ErrBadMulti)
-				return
-			}
 		case OpDelete, OpCheck:
 			op.Path, op.Version = d.String(), d.Int()
 		case OpSetData:
