@@ -27,6 +27,10 @@ type ProcessOptions struct {
 	// MaxOpenFiles, when above zero, is the process's RLIMIT_NOFILE, soft and
 	// hard (the Go runtime raises the soft limit to the hard one).
 	MaxOpenFiles int
+	// Observers, in StartProcessCluster, makes the last Observers members
+	// observers: their server.N lines end in :observer in every member's zoo.cfg,
+	// and their own zoo.cfg also says peerType=observer, as ZooKeeper's asks.
+	Observers int
 }
 
 // Process is a zkd binary a test runs: built once per test binary
@@ -221,11 +225,16 @@ func StartProcessCluster(t testing.TB, n int, opts ProcessOptions) *ProcessClust
 	}
 	c := &ProcessCluster{t: t}
 	var lines []string
+	observer := func(i int) bool { return i >= n-opts.Observers }
 	for i := range n {
 		p := newProcess(t, opts)
 		p.addr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d;%s", i+1,
-			testutil.FreePort(t), testutil.FreePort(t), p.addr))
+		role := ""
+		if observer(i) {
+			role = ":observer"
+		}
+		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d%s;%s", i+1,
+			testutil.FreePort(t), testutil.FreePort(t), role, p.addr))
 		c.members = append(c.members, p)
 	}
 	servers := strings.Join(lines, "\n") + "\n"
@@ -236,7 +245,11 @@ func StartProcessCluster(t testing.TB, n int, opts ProcessOptions) *ProcessClust
 		if err := os.WriteFile(filepath.Join(p.DataDir(), "myid"), fmt.Appendf(nil, "%d\n", i+1), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		p.writeConfig(servers)
+		if observer(i) {
+			p.writeConfig(servers + "peerType=observer\n")
+		} else {
+			p.writeConfig(servers)
+		}
 		p.launch()
 	}
 	for i, p := range c.members {
