@@ -3,6 +3,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,20 @@ import (
 // four-letter word allowed (mntr, hash), and extra lines.
 func ensembleOptions(extra string) zktest.ProcessOptions {
 	return zktest.ProcessOptions{Extra: "4lw.commands.whitelist=*\n" + extra}
+}
+
+// waitServing waits until each listed member reports a mode in srvr: it has a
+// leader and serves clients (a member without one closes their connections).
+func waitServing(t *testing.T, c *zktest.ProcessCluster, members ...int) {
+	t.Helper()
+	zktest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		for _, m := range members {
+			if zktest.Mode(c.Member(m).ConnectString()) == "" {
+				return fmt.Errorf("member %d does not serve yet", m)
+			}
+		}
+		return nil
+	})
 }
 
 // mntr returns the mntr figures of the server at addr, keyed without the zk_
@@ -280,8 +295,8 @@ func TestFiveServersKeepEveryAcknowledgedWriteAcrossKills(t *testing.T) {
 }
 
 // orderedHosts is a go-zookeeper HostProvider that tries its servers in the
-// order given, so a test knows which member a session starts on and which it
-// moves to.
+// order given to it (zk.Connect shuffles the list it passes to Init), so a test
+// knows which member a session starts on and which it moves to.
 type orderedHosts struct {
 	mu      sync.Mutex
 	servers []string
@@ -289,10 +304,17 @@ type orderedHosts struct {
 	last    int
 }
 
+func newOrderedHosts(servers ...string) *orderedHosts {
+	return &orderedHosts{servers: servers, curr: -1, last: -1}
+}
+
+// Init checks that zk.Connect was given the same servers.
 func (h *orderedHosts) Init(servers []string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.servers, h.curr, h.last = servers, -1, -1
+	if !slices.Equal(slices.Sorted(slices.Values(servers)), slices.Sorted(slices.Values(h.servers))) {
+		return fmt.Errorf("orderedHosts holds %v, zk.Connect was given %v", h.servers, servers)
+	}
 	return nil
 }
 
