@@ -131,17 +131,11 @@ func (w *loadWriter) run(stop <-chan struct{}) {
 		default:
 		}
 		data := []byte(strconv.FormatInt(k, 10))
-		if err := retry(func() error {
-			_, err := w.conn.Create(fmt.Sprintf("%s/n%d", base, k), data, 0, openACL)
-			if errors.Is(err, zk.ErrNodeExists) {
-				return nil // an earlier attempt landed unanswered: this writer is the node's only creator
-			}
-			return err
-		}); err != nil {
+		if err := retry(createOnce(w.conn, fmt.Sprintf("%s/n%d", base, k), data)); err != nil {
 			w.err = fmt.Errorf("create %s/n%d: %w", base, k, err)
 			return
 		}
-		if err := retry(func() error { _, err := w.conn.Set(base, data, -1); return err }); err != nil {
+		if err := retry(setAny(w.conn, base, data)); err != nil {
 			w.err = fmt.Errorf("set %s = %d: %w", base, k, err)
 			return
 		}
@@ -161,6 +155,36 @@ func retry(op func() error) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// mustRetry runs an operation with retry, failing the test if it never
+// succeeds: after a kill a leader may change (and on a loaded machine step down
+// once more), which closes connections with writes in flight, and a member
+// without a leader for long closes all its connections; clients try again, as
+// ZooKeeper's do after CONNECTIONLOSS.
+func mustRetry(t *testing.T, what string, op func() error) {
+	t.Helper()
+	if err := retry(op); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// createOnce returns a create for mustRetry: a node that exists counts as
+// created by an earlier attempt that landed unanswered, so path must be one
+// only this caller creates.
+func createOnce(conn *zk.Conn, path string, data []byte) func() error {
+	return func() error {
+		_, err := conn.Create(path, data, 0, openACL)
+		if errors.Is(err, zk.ErrNodeExists) {
+			return nil
+		}
+		return err
+	}
+}
+
+// setAny returns a setData of any version for mustRetry.
+func setAny(conn *zk.Conn, path string, data []byte) func() error {
+	return func() error { _, err := conn.Set(path, data, -1); return err }
 }
 
 // A five-server ensemble under write load from three clients loses the leader

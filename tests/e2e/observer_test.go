@@ -26,6 +26,25 @@ func TestObserverServesReadsAndForwardsWrites(t *testing.T) {
 		t.Fatal("the observer leads")
 	}
 	waitServing(t, c, 0, 1, 2, obs)
+	// Writes through the observer are forwarded and acknowledged, and visible on
+	// the participants.
+	o, _ := zktest.ConnectZK(t, c.Member(obs).ConnectString(), 10*time.Second)
+	if _, err := o.Create("/obs", []byte("v0"), 0, openACL); err != nil {
+		t.Fatalf("create through the observer: %v", err)
+	}
+	for i := 1; i <= 10; i++ {
+		if _, err := o.Set("/obs", fmt.Appendf(nil, "v%d", i), -1); err != nil {
+			t.Fatalf("set %d through the observer: %v", i, err)
+		}
+	}
+	if data, _, err := o.Get("/obs"); err != nil || string(data) != "v10" {
+		t.Fatalf("the observer reads its client's own write as %q, %v", data, err)
+	}
+	for m := range 3 {
+		readThrough(t, c.Member(m).ConnectString(), "/obs", "v10")
+	}
+
+	// Once each member has applied a write, each says what it is.
 	for m := range c.N() {
 		want := "follower"
 		switch m {
@@ -43,24 +62,6 @@ func TestObserverServesReadsAndForwardsWrites(t *testing.T) {
 	}
 	if got := mntr(t, c.Member(lead).ConnectString())["quorum_size"]; got != "3" {
 		t.Fatalf("leader: mntr zk_quorum_size %q, want 3 (the observer does not vote)", got)
-	}
-
-	// Writes through the observer are forwarded and acknowledged, and visible on
-	// the participants.
-	o, _ := zktest.ConnectZK(t, c.Member(obs).ConnectString(), 10*time.Second)
-	if _, err := o.Create("/obs", []byte("v0"), 0, openACL); err != nil {
-		t.Fatalf("create through the observer: %v", err)
-	}
-	for i := 1; i <= 10; i++ {
-		if _, err := o.Set("/obs", fmt.Appendf(nil, "v%d", i), -1); err != nil {
-			t.Fatalf("set %d through the observer: %v", i, err)
-		}
-	}
-	if data, _, err := o.Get("/obs"); err != nil || string(data) != "v10" {
-		t.Fatalf("the observer reads its client's own write as %q, %v", data, err)
-	}
-	for m := range 3 {
-		readThrough(t, c.Member(m).ConnectString(), "/obs", "v10")
 	}
 
 	// Writes through the leader reach the observer's readers after a sync.
@@ -83,9 +84,8 @@ func TestObserverServesReadsAndForwardsWrites(t *testing.T) {
 	follower := (lead + 1) % 3
 	c.Member(follower).Kill()
 	for i := range 20 {
-		if _, err := l.Set("/obs", fmt.Appendf(nil, "after-%d", i), -1); err != nil {
-			t.Fatalf("write %d with the observer and a follower down: %v", i, err)
-		}
+		mustRetry(t, fmt.Sprintf("write %d with the observer and a follower down", i),
+			setAny(l, "/obs", fmt.Appendf(nil, "after-%d", i)))
 	}
 	readThrough(t, c.Member(3-lead-follower).ConnectString(), "/obs", "after-19")
 

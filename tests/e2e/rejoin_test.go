@@ -60,9 +60,8 @@ func TestWipedFollowerRejoinsFromASnapshot(t *testing.T) {
 	// More writes while it is away, so that it has something to catch up on
 	// beyond the point it last had.
 	for i := before; i < before+after; i++ {
-		if _, err := w.Create(fmt.Sprintf("/wipe/n%d", i), []byte(strconv.Itoa(i)), 0, openACL); err != nil {
-			t.Fatal(err)
-		}
+		p := fmt.Sprintf("/wipe/n%d", i)
+		mustRetry(t, "create "+p, createOnce(w, p, []byte(strconv.Itoa(i))))
 	}
 	snapsBefore := mntr(t, c.Member(lead).ConnectString())["snap_count"]
 
@@ -70,14 +69,17 @@ func TestWipedFollowerRejoinsFromASnapshot(t *testing.T) {
 	last := before + after - 1
 	readThrough(t, c.Member(wiped).ConnectString(), fmt.Sprintf("/wipe/n%d", last), strconv.Itoa(last))
 	r, _ := zktest.ConnectZK(t, c.Member(wiped).ConnectString(), 10*time.Second)
-	kids, _, err := r.Children("/wipe")
-	if err != nil || len(kids) != before+after {
-		t.Fatalf("the rejoined follower lists %d children of /wipe (%v), want %d", len(kids), err, before+after)
+	var kids []string
+	mustRetry(t, "children /wipe", func() (err error) { kids, _, err = r.Children("/wipe"); return err })
+	if len(kids) != before+after {
+		t.Fatalf("the rejoined follower lists %d children of /wipe, want %d", len(kids), before+after)
 	}
 	for i := 0; i < before+after; i += 7 {
 		p := fmt.Sprintf("/wipe/n%d", i)
-		if data, _, err := r.Get(p); err != nil || string(data) != strconv.Itoa(i) {
-			t.Fatalf("the rejoined follower reads %s = %q, %v", p, data, err)
+		var data []byte
+		mustRetry(t, "get "+p, func() (err error) { data, _, err = r.Get(p); return err })
+		if string(data) != strconv.Itoa(i) {
+			t.Fatalf("the rejoined follower reads %s = %q", p, data)
 		}
 	}
 	counts := map[string]int{}
@@ -106,9 +108,7 @@ func TestWipedFollowerRejoinsFromASnapshot(t *testing.T) {
 	// From the snapshot on, the rejoined member computes the same tree digests
 	// as the others (one per 128 zxids: 130 writes make one more for all).
 	for i := range 130 {
-		if _, err := w.Set("/wipe", []byte(strconv.Itoa(i)), -1); err != nil {
-			t.Fatal(err)
-		}
+		mustRetry(t, "set /wipe", setAny(w, "/wipe", []byte(strconv.Itoa(i))))
 	}
 	var addrs []string
 	for m := range c.N() {

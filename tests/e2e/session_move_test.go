@@ -71,25 +71,29 @@ func TestSessionMovesBetweenServersWithItsEphemeralAndWatches(t *testing.T) {
 				_, err := moved.Set("/move", []byte("from-b"), -1)
 				return err
 			})
-			data, stat, err := moved.Get("/move/eph")
-			if err != nil || string(data) != "mine" || stat.EphemeralOwner != sid {
-				t.Fatalf("after the move: /move/eph = %q owner 0x%x, %v; want \"mine\" owned by 0x%x", data, stat.EphemeralOwner, err, sid)
-			}
-			if _, stat, err := other.Get("/move/eph"); err != nil || stat.EphemeralOwner != sid {
-				t.Fatalf("another member sees /move/eph: %v (owner 0x%x)", err, stat.EphemeralOwner)
+			for _, r := range []struct {
+				who  string
+				conn *zk.Conn
+			}{{"the moved session", moved}, {"a session on another member", other}} {
+				var data []byte
+				var stat *zk.Stat
+				mustRetry(t, r.who+" reads /move/eph", func() (err error) {
+					data, stat, err = r.conn.Get("/move/eph")
+					return err
+				})
+				if string(data) != "mine" || stat.EphemeralOwner != sid {
+					t.Fatalf("after the move %s reads /move/eph = %q owned by 0x%x; want \"mine\" owned by 0x%x",
+						r.who, data, stat.EphemeralOwner, sid)
+				}
 			}
 
 			// The watches set on a were not triggered by the move; they fire for
 			// changes made through o.
 			zktest.NoEvent(t, dataW)
 			zktest.NoEvent(t, kidsW)
-			if _, err := other.Set("/move/data", []byte("1"), -1); err != nil {
-				t.Fatal(err)
-			}
+			mustRetry(t, "set /move/data", setAny(other, "/move/data", []byte("1")))
 			zktest.ExpectEvent(t, dataW, zk.EventNodeDataChanged, "/move/data")
-			if _, err := other.Create("/move/kids/k", nil, 0, openACL); err != nil {
-				t.Fatal(err)
-			}
+			mustRetry(t, "create /move/kids/k", createOnce(other, "/move/kids/k", nil))
 			zktest.ExpectEvent(t, kidsW, zk.EventNodeChildrenChanged, "/move/kids")
 
 			// Closing the moved session removes its ephemeral everywhere.
