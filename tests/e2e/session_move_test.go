@@ -23,7 +23,10 @@ func TestSessionMovesBetweenServersWithItsEphemeralAndWatches(t *testing.T) {
 	}
 	for _, kill := range []string{"follower", "leader"} {
 		t.Run("kill="+kill, func(t *testing.T) {
-			c := zktest.StartProcessCluster(t, 3, ensembleOptions(""))
+			// The 200 ms tick would cap sessions at 4 s (20 ticks); the move, and
+			// with kill=leader an election, must not race the session's expiry on
+			// a loaded machine.
+			c := zktest.StartProcessCluster(t, 3, ensembleOptions("maxSessionTimeout=30000\n"))
 			lead := c.Leader()
 			// a is the member the session starts on, b the one it moves to, o the
 			// member the other client uses.
@@ -127,7 +130,7 @@ func connectOrdered(t *testing.T, servers ...string) (*zk.Conn, <-chan zk.State)
 		default:
 		}
 	}
-	conn, _, err := zk.Connect(servers, 10*time.Second, zk.WithHostProvider(newOrderedHosts(servers...)),
+	conn, _, err := zk.Connect(servers, 20*time.Second, zk.WithHostProvider(newOrderedHosts(servers...)),
 		zk.WithLogger(zktest.NopLogger), zk.WithLogInfo(false), zk.WithEventCallback(record))
 	if err != nil {
 		t.Fatalf("zk.Connect %s: %v", strings.Join(servers, ","), err)
