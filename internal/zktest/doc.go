@@ -12,7 +12,8 @@
 //	StartProcess    the zkd binary (built once, testutil.BuildZkd) from a zoo.cfg
 //	                in a temporary directory; Kill (SIGKILL), Pause/Resume
 //	                (SIGSTOP/SIGCONT), Restart; its log printed when the test fails
-//	StartProcessCluster  the same, as an ensemble
+//	StartProcessCluster  the same, as an ensemble (its last members observers
+//	                if asked)
 //	StartZooKeeper  Apache ZooKeeper 3.8 from Debian's jars, java run directly
 //	StartZooKeeperEnsemble  the same, as an ensemble (server.N lines, myid files)
 //	CheckFor        poll a condition instead of sleeping

@@ -27,6 +27,10 @@ type ProcessOptions struct {
 	// MaxOpenFiles, when above zero, is the process's RLIMIT_NOFILE, soft and
 	// hard (the Go runtime raises the soft limit to the hard one).
 	MaxOpenFiles int
+	// Observers, in StartProcessCluster, makes the last Observers members
+	// observers: their server.N lines end in :observer in every member's zoo.cfg,
+	// and their own zoo.cfg also says peerType=observer, as ZooKeeper's asks.
+	Observers int
 }
 
 // Process is a zkd binary a test runs: built once per test binary
@@ -214,18 +218,51 @@ type ProcessCluster struct {
 
 // StartProcessCluster starts n zkd processes as an ensemble on free loopback
 // ports and waits until each serves (not until a leader is elected: see Leader).
+// Every port in the ensemble is different; if one is taken between choosing it
+// and the bind, the whole ensemble starts again on others, up to three times.
 func StartProcessCluster(t testing.TB, n int, opts ProcessOptions) *ProcessCluster {
 	t.Helper()
 	if opts.TickTime == 0 {
 		opts.TickTime = 200 * time.Millisecond
 	}
+	for attempt := 1; ; attempt++ {
+		c, err := startProcessCluster(t, n, opts)
+		if err == nil {
+			return c
+		}
+		inUse := false
+		for _, p := range c.members {
+			inUse = inUse || strings.Contains(p.Log(), "address already in use")
+		}
+		if attempt == 3 || !inUse {
+			t.Fatal(err)
+		}
+		// A port chosen free was taken before the member bound it (by another
+		// process, or as the source port of a connection): start again with others.
+		t.Logf("an ensemble member could not bind its ports, trying others: %v", err)
+		for _, p := range c.members {
+			p.Kill()
+		}
+	}
+}
+
+// startProcessCluster is one attempt of StartProcessCluster; it fails the test
+// only for errors no other choice of ports can cure.
+func startProcessCluster(t testing.TB, n int, opts ProcessOptions) (*ProcessCluster, error) {
+	t.Helper()
 	c := &ProcessCluster{t: t}
 	var lines []string
+	observer := func(i int) bool { return i >= n-opts.Observers }
+	ports := distinctFreePorts(t, 3*n)
 	for i := range n {
 		p := newProcess(t, opts)
-		p.addr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d;%s", i+1,
-			testutil.FreePort(t), testutil.FreePort(t), p.addr))
+		p.addr = fmt.Sprintf("127.0.0.1:%d", ports[3*i])
+		role := ""
+		if observer(i) {
+			role = ":observer"
+		}
+		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d%s;%s", i+1,
+			ports[3*i+1], ports[3*i+2], role, p.addr))
 		c.members = append(c.members, p)
 	}
 	servers := strings.Join(lines, "\n") + "\n"
@@ -236,15 +273,38 @@ func StartProcessCluster(t testing.TB, n int, opts ProcessOptions) *ProcessClust
 		if err := os.WriteFile(filepath.Join(p.DataDir(), "myid"), fmt.Appendf(nil, "%d\n", i+1), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		p.writeConfig(servers)
+		if observer(i) {
+			p.writeConfig(servers + "peerType=observer\n")
+		} else {
+			p.writeConfig(servers)
+		}
 		p.launch()
 	}
 	for i, p := range c.members {
 		if err := p.waitReady(); err != nil {
-			t.Fatalf("member %d: %v", i, err)
+			return c, fmt.Errorf("member %d: %w", i, err)
 		}
 	}
-	return c
+	return c, nil
+}
+
+// distinctFreePorts returns n different free loopback ports. FreePort closes
+// its listener before it returns, so the kernel may hand the same port out again
+// at the next call, and one zoo.cfg naming a port twice is refused.
+func distinctFreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	seen := map[int]bool{}
+	var ports []int
+	for attempt := 0; len(ports) < n; attempt++ {
+		if attempt == 100*n {
+			t.Fatalf("no %d distinct free ports in %d attempts", n, attempt)
+		}
+		if p := testutil.FreePort(t); !seen[p] {
+			seen[p] = true
+			ports = append(ports, p)
+		}
+	}
+	return ports
 }
 
 // N is the number of members.
