@@ -50,7 +50,9 @@ func (w *writer) propose(txn *datatree.Txn) (jute.Zxid, error) {
 func newWriter(t *testing.T, rep *replicatest.Standalone) *writer {
 	t.Helper()
 	w := &writer{rep: rep, sid: rep.NewSessionID(), conn: 7}
-	if _, err := w.propose(&datatree.Txn{Kind: datatree.KindCreateSession, Session: w.sid, Timeout: 30000, Conn: w.conn}); err != nil {
+	// The writer never touches its session: an hour outlasts any run, however
+	// slow the machine (30 s did not, under -race on a loaded one).
+	if _, err := w.propose(&datatree.Txn{Kind: datatree.KindCreateSession, Session: w.sid, Timeout: 3_600_000, Conn: w.conn}); err != nil {
 		t.Fatal(err)
 	}
 	return w
