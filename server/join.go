@@ -197,6 +197,16 @@ func (e *ensemble) configuredAddrs() []string {
 // members; the replica's membership replaces it once it is open.
 func (e *ensemble) guessPeers() map[uint64]string { return maps.Clone(e.peers) }
 
+// askConfig is how this server dials an ask before its transport exists: over
+// the quorum's TLS when sslQuorum is on, since members answer only over it.
+func (e *ensemble) askConfig() peer.AskConfig {
+	c := peer.AskConfig{From: e.id, Timeout: time.Second}
+	if e.sec != nil {
+		c.TLSFor = e.sec.quorumDialTLS()
+	}
+	return c
+}
+
 // askPeers asks every address at once; it returns the view of a running member
 // (the one with the newest configuration) and how many answered that they have
 // data but are still starting.
@@ -207,7 +217,7 @@ func (e *ensemble) askPeers(ctx context.Context, req []byte, addrs []string) (*r
 	var wg sync.WaitGroup
 	for _, addr := range addrs {
 		wg.Go(func() {
-			ans, err := peer.Ask(ctx, peer.AskConfig{From: e.id, Timeout: time.Second}, addr, req)
+			ans, err := peer.Ask(ctx, e.askConfig(), addr, req)
 			if err != nil {
 				return
 			}

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"crypto/sha1"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"zkd/internal/testutil"
+	"zkd/quorum/peer"
 	"zkd/zoocfg"
 )
 
@@ -25,11 +28,12 @@ func superDigest() string {
 
 // reconfigMember is one in-process member started from a zoo.cfg file.
 type reconfigMember struct {
-	myid int
-	dir  string
-	cfg  string // zoo.cfg path
-	line string // its server.N line
-	srv  *Server
+	myid  int
+	dir   string
+	cfg   string // zoo.cfg path
+	line  string // its server.N line
+	srv   *Server
+	extra string // more zoo.cfg lines
 }
 
 // startFromFile loads dir's zoo.cfg and starts the member.
@@ -82,7 +86,7 @@ func (m *reconfigMember) writeConfig(t *testing.T, servers []*reconfigMember) {
 		lines = append(lines, s.line)
 	}
 	text := fmt.Sprintf("tickTime=100\ninitLimit=20\nsyncLimit=5\ndataDir=%s\nadmin.enableServer=false\npreAllocSize=1024\n"+
-		"reconfigEnabled=true\n4lw.commands.whitelist=*\n%s\n", m.dir, strings.Join(lines, "\n"))
+		"reconfigEnabled=true\n4lw.commands.whitelist=*\n%s\n%s\n", m.dir, strings.Join(lines, "\n"), m.extra)
 	if err := os.WriteFile(m.cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -315,6 +319,80 @@ func TestWipedMemberOfAReconfiguredEnsembleCatchesUp(t *testing.T) {
 		}
 		if _, code := r.Tree().Exists("/n29", nil, nil); code != 0 {
 			return fmt.Errorf("/n29: %v", code)
+		}
+		return nil
+	})
+}
+
+// With sslQuorum, a server being added asks the members to let it join over the
+// quorum's TLS, as every other quorum connection goes: it joins, is added by a
+// reconfig and catches up, and a plaintext ask is not answered.
+func TestReconfigAddsAServerToAnSSLQuorum(t *testing.T) {
+	p := testutil.NewPKI(t, t.TempDir())
+	tlsLines := func(m *reconfigMember) {
+		cert := p.Issue(t, fmt.Sprintf("member%d", m.myid), pkix.Name{CommonName: fmt.Sprintf("zkd member %d", m.myid)}, testutil.CertOptions{})
+		m.extra = "sslQuorum=true\nssl.quorum.keyStore.location=" + cert.PEM + "\nssl.quorum.trustStore.location=" + p.CAFile
+	}
+	ms := newReconfigMembers(t, 3)
+	for _, m := range ms {
+		tlsLines(m)
+		m.writeConfig(t, ms)
+	}
+	errs := make(chan error, 3)
+	for _, m := range ms {
+		go func() {
+			cfg, err := zoocfg.Load(m.cfg)
+			if err == nil {
+				cfg.SuperDigest = superDigest()
+				m.srv, err = Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
+			}
+			errs <- err
+		}()
+	}
+	var startErr error
+	for range 3 {
+		if err := <-errs; err != nil {
+			startErr = err
+		}
+	}
+	t.Cleanup(func() {
+		for _, m := range ms {
+			if m.srv != nil {
+				_ = m.srv.Stop()
+			}
+		}
+	})
+	if startErr != nil {
+		t.Fatal(startErr)
+	}
+	leaderOf(t, []*Server{ms[0].srv, ms[1].srv, ms[2].srv})
+	c := ms[0].client(t)
+	if _, err := c.Create("/before", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+
+	// A plaintext ask gets no answer from a member that speaks only TLS.
+	if _, err := peer.Ask(context.Background(), peer.AskConfig{From: 99, Timeout: 2 * time.Second}, ms[0].srv.QuorumAddr(), []byte("?")); err == nil {
+		t.Fatal("a plaintext ask was answered by an sslQuorum member")
+	}
+
+	ms = append(ms, newReconfigMember(t, 4))
+	tlsLines(ms[3])
+	ms[3].writeConfig(t, ms)
+	ms[3].start(t)
+	if err := c.AddAuth("digest", []byte("super:test")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "reconfig adding server.4", func() error {
+		_, err := c.IncrementalReconfig([]string{ms[3].line}, nil, -1)
+		return err
+	})
+	eventually(t, "server.4 serving the data", func() error {
+		if !ms[3].srv.Replica().Serving() {
+			return errors.New("not serving")
+		}
+		if _, code := ms[3].srv.Replica().Tree().Exists("/before", nil, nil); code != 0 {
+			return fmt.Errorf("/before: %v", code)
 		}
 		return nil
 	})

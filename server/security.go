@@ -233,11 +233,21 @@ func (sec *security) watch(ctx context.Context) {
 	}
 }
 
+// quorumDialTLS gives the quorum TLS config for dialling host over conn; nil
+// without sslQuorum.
+func (sec *security) quorumDialTLS() func(host string, conn net.Conn) *tls.Config {
+	m := sec.quorumTLS
+	if m == nil {
+		return nil
+	}
+	return func(host string, conn net.Conn) *tls.Config { return m.ClientConfig(host, conn.RemoteAddr()) }
+}
+
 // applyPeer sets the quorum transport's TLS and authentication.
 func (sec *security) applyPeer(c *peer.Config) {
 	if m := sec.quorumTLS; m != nil {
 		c.ServerTLS = m.ServerConfig()
-		c.ClientTLSConfig = func(host string, conn net.Conn) *tls.Config { return m.ClientConfig(host, conn.RemoteAddr()) }
+		c.ClientTLSConfig = sec.quorumDialTLS()
 	}
 	if sec.quorum != nil {
 		c.Auth = sec.quorum

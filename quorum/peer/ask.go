@@ -38,8 +38,13 @@ type Asker interface {
 // AskConfig is how to dial an ask without a Transport (a server deciding how to
 // start, before its own quorum port is bound).
 type AskConfig struct {
-	From    uint64        // the id the question claims to come from
-	TLS     *tls.Config   // nil: plain TCP
+	From uint64      // the id the question claims to come from
+	TLS  *tls.Config // nil: plain TCP, unless TLSFor is set
+	// TLSFor, when set, gives the TLS config for the dialled host and
+	// connection in place of TLS (Config.ClientTLSConfig: certificates
+	// reloaded between dials, ZooKeeper's host-name rules). An ensemble with
+	// sslQuorum answers asks only over TLS.
+	TLSFor  func(host string, conn net.Conn) *tls.Config
 	Timeout time.Duration // bounds the whole exchange (0: 5s)
 }
 
@@ -62,11 +67,14 @@ func Ask(ctx context.Context, cfg AskConfig, addr string, question []byte) ([]by
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
 	defer stop()
-	if cfg.TLS != nil {
+	if cfg.TLS != nil || cfg.TLSFor != nil {
+		host, _, _ := net.SplitHostPort(addr)
 		tc := cfg.TLS
-		if tc.ServerName == "" {
+		if cfg.TLSFor != nil {
+			tc = cfg.TLSFor(host, c)
+		} else if tc.ServerName == "" {
 			tc = tc.Clone()
-			tc.ServerName, _, _ = net.SplitHostPort(addr)
+			tc.ServerName = host
 		}
 		tlsc := tls.Client(c, tc)
 		if err := tlsc.Handshake(); err != nil {
@@ -80,7 +88,8 @@ func Ask(ctx context.Context, cfg AskConfig, addr string, question []byte) ([]by
 // Ask sends question to the quorum port at addr with this transport's id and
 // TLS settings.
 func (t *Transport) Ask(ctx context.Context, addr string, question []byte) ([]byte, error) {
-	return Ask(ctx, AskConfig{From: t.cfg.ID, TLS: t.cfg.ClientTLS, Timeout: t.cfg.HandshakeTimeout}, addr, question)
+	return Ask(ctx, AskConfig{From: t.cfg.ID, TLS: t.cfg.ClientTLS, TLSFor: t.cfg.ClientTLSConfig,
+		Timeout: t.cfg.HandshakeTimeout}, addr, question)
 }
 
 func askOn(c net.Conn, from uint64, addr string, question []byte) ([]byte, error) {
