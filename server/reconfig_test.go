@@ -52,6 +52,40 @@ func (m *reconfigMember) start(t *testing.T) {
 	t.Cleanup(func() { _ = s.Stop() })
 }
 
+// startMembers starts every member from its zoo.cfg at once (each waits for the
+// others to elect), with the super user of superDigest, and stops them all when
+// the test ends.
+func startMembers(t *testing.T, ms []*reconfigMember) {
+	t.Helper()
+	t.Cleanup(func() {
+		for _, m := range ms {
+			if m.srv != nil {
+				_ = m.srv.Stop()
+			}
+		}
+	})
+	errs := make(chan error, len(ms))
+	for _, m := range ms {
+		go func() {
+			cfg, err := zoocfg.Load(m.cfg)
+			if err == nil {
+				cfg.SuperDigest = superDigest()
+				m.srv, err = Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
+			}
+			errs <- err
+		}()
+	}
+	var startErr error
+	for range ms {
+		if err := <-errs; err != nil {
+			startErr = err // every start returns before the test may end
+		}
+	}
+	if startErr != nil {
+		t.Fatal(startErr)
+	}
+}
+
 // newReconfigMembers writes zoo.cfg files for n servers (reconfigEnabled, tick of
 // 100 ms); server i's file names servers 1..listed (at least i).
 func newReconfigMembers(t *testing.T, n int) []*reconfigMember {
@@ -127,33 +161,7 @@ func TestReconfigAddsAServerStartedFromItsZooCfg(t *testing.T) {
 	for _, m := range ms {
 		m.writeConfig(t, ms)
 	}
-	errs := make(chan error, 3)
-	for _, m := range ms[:3] {
-		go func() {
-			cfg, err := zoocfg.Load(m.cfg)
-			if err == nil {
-				cfg.SuperDigest = superDigest()
-				m.srv, err = Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
-			}
-			errs <- err
-		}()
-	}
-	var startErr error
-	for range 3 {
-		if err := <-errs; err != nil {
-			startErr = err // every start returns before the test may end
-		}
-	}
-	if startErr != nil {
-		t.Fatal(startErr)
-	}
-	t.Cleanup(func() {
-		for _, m := range ms {
-			if m.srv != nil {
-				_ = m.srv.Stop()
-			}
-		}
-	})
+	startMembers(t, ms)
 	servers := []*Server{ms[0].srv, ms[1].srv, ms[2].srv}
 	leaderOf(t, servers)
 	c := ms[0].client(t)
@@ -261,32 +269,7 @@ func TestWipedMemberOfAReconfiguredEnsembleCatchesUp(t *testing.T) {
 	for _, m := range ms {
 		m.writeConfig(t, ms)
 	}
-	errs := make(chan error, 3)
-	for _, m := range ms {
-		go func() {
-			cfg, err := zoocfg.Load(m.cfg)
-			if err == nil {
-				m.srv, err = Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
-			}
-			errs <- err
-		}()
-	}
-	var startErr error
-	for range 3 {
-		if err := <-errs; err != nil {
-			startErr = err // every start returns before the test may end
-		}
-	}
-	if startErr != nil {
-		t.Fatal(startErr)
-	}
-	t.Cleanup(func() {
-		for _, m := range ms {
-			if m.srv != nil {
-				_ = m.srv.Stop()
-			}
-		}
-	})
+	startMembers(t, ms)
 	lead := leaderOf(t, []*Server{ms[0].srv, ms[1].srv, ms[2].srv})
 	victim := ms[(lead+1)%3]
 	c := ms[lead].client(t)
@@ -338,33 +321,7 @@ func TestReconfigAddsAServerToAnSSLQuorum(t *testing.T) {
 		tlsLines(m)
 		m.writeConfig(t, ms)
 	}
-	errs := make(chan error, 3)
-	for _, m := range ms {
-		go func() {
-			cfg, err := zoocfg.Load(m.cfg)
-			if err == nil {
-				cfg.SuperDigest = superDigest()
-				m.srv, err = Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
-			}
-			errs <- err
-		}()
-	}
-	var startErr error
-	for range 3 {
-		if err := <-errs; err != nil {
-			startErr = err
-		}
-	}
-	t.Cleanup(func() {
-		for _, m := range ms {
-			if m.srv != nil {
-				_ = m.srv.Stop()
-			}
-		}
-	})
-	if startErr != nil {
-		t.Fatal(startErr)
-	}
+	startMembers(t, ms)
 	leaderOf(t, []*Server{ms[0].srv, ms[1].srv, ms[2].srv})
 	c := ms[0].client(t)
 	if _, err := c.Create("/before", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
