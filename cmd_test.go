@@ -34,13 +34,13 @@ func TestVersionAndHelp(t *testing.T) {
 
 	b.Reset()
 	writeUsageHead(&b)
-	for _, name := range []string{"bench", "probe", "version", "help"} {
+	for _, name := range []string{"bench", "import", "export", "probe", "version", "help"} {
 		if !strings.Contains(b.String(), "\n  zkd "+name+" ") {
 			t.Errorf("help does not list %s:\n%s", name, b.String())
 		}
 	}
 	for alias, name := range map[string]string{"--version": "version", "-version": "version", "version": "version",
-		"--help": "help", "help": "help", "probe": "probe", "bench": "bench"} {
+		"--help": "help", "help": "help", "probe": "probe", "bench": "bench", "import": "import", "export": "export"} {
 		if c, ok := lookupCommand([]string{alias}); !ok || c.name != name {
 			t.Errorf("lookupCommand(%q) = %q, %v; want %q", alias, c.name, ok, name)
 		}

@@ -36,6 +36,8 @@ var commands []command
 func init() {
 	commands = []command{
 		{"bench", "load generator: run a workload, or compare zkd and Apache ZooKeeper side by side (zkd bench -h)", benchMain},
+		{"import", "copy an Apache ZooKeeper data directory into a zkd one (zkd import -h)", importMain},
+		{"export", "write a zkd data directory, or a running zkd's snapshot, as ZooKeeper's (zkd export -h)", exportMain},
 		{"probe", "health check: ruok, srvr or a session handshake against a server; exit 0 when healthy", probeMain},
 		{"version", "print the version, commit, build date, Go version and OS/arch (also --version)", versionMain},
 		{"help", "print this help (also -h)", helpMain},

@@ -39,12 +39,6 @@ func main() {
 	if cmd, ok := lookupCommand(os.Args[1:]); ok {
 		os.Exit(cmd.run(os.Args[2:]))
 	}
-	if len(os.Args) > 1 && os.Args[1] == "import" {
-		os.Exit(importMain(os.Args[2:]))
-	}
-	if len(os.Args) > 1 && os.Args[1] == "export" {
-		os.Exit(exportMain(os.Args[2:]))
-	}
 	cfg, log, err := parseFlagsEnv(os.Args[1:], os.Getenv)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
