@@ -130,7 +130,10 @@ func quorumStats(v memberView) session.QuorumStats {
 	case v.role == "leader":
 		qs.Mode, qs.PeerState = "leader", "leading - broadcast"
 		qs.Leader = leaderStats(v)
-	case slices.Contains(m.Learners, st.ID):
+	case v.role == "observer" || slices.Contains(m.Learners, st.ID):
+		// The replica's role first: raft's status may not list this learner yet
+		// when the replica already serves as one, and srvr must agree with
+		// mntr's zk_server_state.
 		qs.Mode, qs.PeerState = "observer", "observing - broadcast"
 	}
 	if st.Lead == 0 {

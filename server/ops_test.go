@@ -34,6 +34,8 @@ func TestQuorumStatsFromRaftStatus(t *testing.T) {
 		{name: "observer", role: "observer", st: quorum.Status{ID: 4, Lead: 1,
 			Membership: quorum.Membership{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}}},
 			mode: "observer", peerState: "observing - broadcast", quorum: 3},
+		{name: "observer before raft's status lists it", role: "observer", st: quorum.Status{ID: 4, Lead: 1, Membership: three},
+			mode: "observer", peerState: "observing - broadcast", quorum: 3},
 		{name: "read-only", role: "read-only", st: quorum.Status{ID: 2, Membership: three}, mode: "read-only"},
 		{name: "leader", role: "leader", st: quorum.Status{ID: 1, Lead: 1,
 			Membership: quorum.Membership{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}},
