@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,6 +205,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	if s.rep, err = replica.Open(rcfg); err != nil {
 		return nil, err
 	}
+	releaseLoadGarbage(s.rep.Tree().NodeCount())
 	if s.ens != nil {
 		s.ens.handler.rep.Store(s.rep)
 		if !s.ident.Member {
@@ -499,5 +501,20 @@ func (d *door) NoteTLSFailure() {
 func (d *door) AddTLSHandshaking(delta int64) {
 	if n := d.noter(); n != nil {
 		n.AddTLSHandshaking(delta)
+	}
+}
+
+// bigLoad is the tree size from which a start returns its load's garbage to the
+// operating system at once.
+const bigLoad = 50_000
+
+// releaseLoadGarbage collects what loading a large tree left behind (snapshot
+// buffers, the log replay's decoded entries) and returns it to the operating
+// system: the runtime would otherwise keep the load's peak as RSS until its
+// scavenger gets to it, and a restarted server would show more memory than the
+// one it replaced held for the same data. One forced collection at start.
+func releaseLoadGarbage(znodes int64) {
+	if znodes >= bigLoad {
+		debug.FreeOSMemory()
 	}
 }
