@@ -132,7 +132,7 @@ func (c *Conn) createSession(p *pending, timeout int32, now int64) {
 			c.abort()
 			return
 		}
-		srv.log.Info("Established session", "sessionid", id, "timeout_ms", timeout, "remote", c.remote)
+		srv.log.Debug("Established session", "sessionid", id, "timeout_ms", timeout, "remote", c.remote)
 		c.connected(p, c.connectResponse(timeout, id, SessionPassword(id)), false)
 	})
 	if err != nil {
@@ -525,7 +525,7 @@ func (c *Conn) closeSession(xid int32, start int64) {
 		return
 	}
 	p := &pending{start: start}
-	srv.log.Info("Closing session on client request", "sessionid", sess.id, "remote", c.remote)
+	srv.log.Debug("Closing session on client request", "sessionid", sess.id, "remote", c.remote)
 	if sess.local.Load() {
 		// Nothing to replicate: the session ends here, its reply after those
 		// of the requests before it.
