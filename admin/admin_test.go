@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"math"
@@ -471,5 +472,52 @@ func TestMonitorCommandMatchesCapture(t *testing.T) {
 	}
 	if n := len(got); got[n-2].key != "command" || got[n-1].key != "error" {
 		t.Errorf("monitor ends with %v", got[n-2:])
+	}
+}
+
+// server_stats carries the sizes of the replies sent, as ZooKeeper's BufferStats
+// (-1 before the first), the same figures mntr reports.
+func TestServerStatsReportResponseSizes(t *testing.T) {
+	srv := newSession(t)
+	url := startAdmin(t, srv, nil) + "/commands/server_stats"
+	var before struct {
+		ServerStats struct {
+			ClientResponseStats struct {
+				Last int64 `json:"last_buffer_size"`
+				Min  int64 `json:"min_buffer_size"`
+				Max  int64 `json:"max_buffer_size"`
+			} `json:"client_response_stats"`
+		} `json:"server_stats"`
+	}
+	after := before
+	_, body := get(t, url)
+	if err := json.Unmarshal([]byte(body), &before); err != nil {
+		t.Fatal(err)
+	}
+	if r := before.ServerStats.ClientResponseStats; r.Last != -1 || r.Min != -1 || r.Max != -1 {
+		t.Errorf("before any reply: %+v, want -1s", r)
+	}
+	connect(t, srv)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body = get(t, url)
+		if err := json.Unmarshal([]byte(body), &after); err != nil {
+			t.Fatal(err)
+		}
+		if after.ServerStats.ClientResponseStats.Max > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mntr := map[string]any{}
+	for _, st := range srv.Monitor() {
+		mntr[st.Key] = st.Value
+	}
+	r := after.ServerStats.ClientResponseStats
+	if r.Min <= 0 || r.Min > r.Max || r.Last < r.Min || r.Last > r.Max {
+		t.Errorf("after replies: %+v", r)
+	}
+	if mntr["max_client_response_size"] != r.Max || mntr["min_client_response_size"] != r.Min {
+		t.Errorf("server_stats %+v, mntr max %v min %v", r, mntr["max_client_response_size"], mntr["min_client_response_size"])
 	}
 }

@@ -246,7 +246,8 @@ func (s *Server) serverStats() object {
 	}
 	// zkd does not track reply sizes; -1 is ZooKeeper's "none yet".
 	responses := func() object {
-		return object{{"last_buffer_size", -1}, {"min_buffer_size", -1}, {"max_buffer_size", -1}}
+		last, least, most := s.sess.ResponseSizes()
+		return object{{"last_buffer_size", last}, {"min_buffer_size", least}, {"max_buffer_size", most}}
 	}
 	stats := object{
 		{"packets_sent", sent},

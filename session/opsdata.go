@@ -155,6 +155,18 @@ func (s *Server) ResetStats() {
 	s.resetQuorumCounters()
 }
 
+// ResponseSizes are the last, smallest and largest reply or event sent since
+// the start or the last srst (ZooKeeper's BufferStats); each is -1 before the
+// first.
+func (s *Server) ResponseSizes() (last, min, max int64) {
+	o := s.ops()
+	min = o.respSize.min.Load()
+	if min == -1 {
+		return -1, -1, -1
+	}
+	return o.respSize.last.Load(), min, o.respSize.max.Load()
+}
+
 // ResetConnStats is crst: every connection's figures start again.
 func (s *Server) ResetConnStats() {
 	for _, c := range s.connList() {
