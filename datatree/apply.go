@@ -168,6 +168,7 @@ func (c *applyCtx) finish() {
 	if len(c.events) > 0 {
 		var firings []firing
 		var acls [][]jute.ACL
+		var fired []int // watches each event triggered, when someone counts them
 		m := &t.watches
 		m.mu.Lock()
 		for _, pe := range c.events {
@@ -176,8 +177,16 @@ func (c *applyCtx) finish() {
 			for range firings[before:] {
 				acls = append(acls, pe.acl)
 			}
+			if t.watchesFired != nil {
+				fired = append(fired, len(firings)-before)
+			}
 		}
 		m.mu.Unlock()
+		for i, n := range fired {
+			if n > 0 {
+				t.watchesFired(c.events[i].typ, n)
+			}
+		}
 		for i, f := range firings {
 			if t.CheckACL(acls[i], f.w.Identity(), jute.PermRead) {
 				f.w.Notify(f.ev)

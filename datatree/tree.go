@@ -59,9 +59,12 @@ func isSessionOwner(owner int64, ext bool) bool {
 // Tree is the replicated state machine of zkd. Reads may be called from any
 // goroutine; Apply must be called from one goroutine at a time.
 type Tree struct {
-	cfg     Config
-	stripes [numStripes]stripe
-	nodes   nodeStore // every znode; see node for what guards each field
+	cfg Config
+	// watchesFired, when set (NoteWatchesFired, before the tree is shared), is
+	// told how many watches each event triggered; applier only.
+	watchesFired func(typ jute.EventType, n int)
+	stripes      [numStripes]stripe
+	nodes        nodeStore // every znode; see node for what guards each field
 
 	sessions struct {
 		sync.RWMutex
@@ -220,3 +223,9 @@ func isSpecial(path string) bool {
 	}
 	return false
 }
+
+// NoteWatchesFired has f called, on the applier's goroutine, with the number of
+// watches each event triggered, for events that triggered at least one
+// (ZooKeeper's node_created/deleted/changed/children_watch_count). Call it
+// before the tree is shared.
+func (t *Tree) NoteWatchesFired(f func(typ jute.EventType, n int)) { t.watchesFired = f }

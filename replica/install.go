@@ -70,7 +70,7 @@ func (r *Replica) install(meta quorum.SnapshotMeta) {
 			panic(fmt.Sprintf("FATAL: replica: installing the leader's snapshot at %d: %v", meta.Index, err))
 		}
 	}
-	r.tree.Store(tree)
+	r.setTree(tree)
 	r.setMembership(meta.Membership)
 	r.applied.Store(meta.Index)
 	r.appliedTerm = meta.Term

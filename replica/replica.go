@@ -405,7 +405,7 @@ func (r *Replica) restore() (quorum.SnapshotMeta, error) {
 	}
 	if tree == nil && cfg.Bootstrap.IsEmpty() {
 		// Joining a running ensemble: nothing until the leader's snapshot.
-		r.tree.Store(datatree.New(cfg.Tree))
+		r.setTree(datatree.New(cfg.Tree))
 		return quorum.SnapshotMeta{}, nil
 	}
 	if tree == nil {
@@ -419,7 +419,7 @@ func (r *Replica) restore() (quorum.SnapshotMeta, error) {
 		}
 		tree.Apply(1, nil)
 		qm := quorum.SnapshotMeta{Index: 1, Term: 1, Membership: cfg.Bootstrap}
-		r.tree.Store(tree)
+		r.setTree(tree)
 		if cfg.Quorum.Log.LastIndex() == 0 && cfg.SnapshotDir != "" {
 			im, err := tree.Freeze()
 			if err != nil {
@@ -434,7 +434,7 @@ func (r *Replica) restore() (quorum.SnapshotMeta, error) {
 		}
 		return qm, nil
 	}
-	r.tree.Store(tree)
+	r.setTree(tree)
 	qm := quorum.SnapshotMeta{Index: meta.Index, Term: meta.Term}
 	switch {
 	case len(meta.Membership) > 0:
@@ -532,6 +532,26 @@ func LoadSnapshot(fs vfs.FS, dir string, cfg datatree.Config, log *slog.Logger) 
 // SetListener sets who hears of closed sessions, lost leaders and is asked for
 // touches. Call it before serving clients.
 func (r *Replica) SetListener(l Listener) { r.listener.Store(&l) }
+
+// WatchCounter is implemented by a Listener that counts how many watches each
+// event triggered (ZooKeeper's node_*_watch_count); it is called on the apply
+// goroutine and must not block.
+type WatchCounter interface {
+	WatchesFired(typ jute.EventType, n int)
+}
+
+// setTree makes tree the replica's state, with its fired watches counted by
+// the listener.
+func (r *Replica) setTree(tree *datatree.Tree) {
+	tree.NoteWatchesFired(r.watchesFired)
+	r.tree.Store(tree)
+}
+
+func (r *Replica) watchesFired(typ jute.EventType, n int) {
+	if c, ok := r.listen().(WatchCounter); ok {
+		c.WatchesFired(typ, n)
+	}
+}
 
 func (r *Replica) listen() Listener {
 	if p := r.listener.Load(); p != nil {

@@ -122,7 +122,9 @@ func (c *Conn) Notify(ev datatree.Event) {
 	}
 	before := len(c.out.buf)
 	c.out.buf = jute.AppendNotification(c.out.buf, -1, ev.Type, ev.Path)
-	c.opsState().noteResponse(len(c.out.buf) - before)
+	ops := c.opsState()
+	ops.noteResponse(len(c.out.buf) - before)
+	ops.watchBytes.add(int64(len(c.out.buf) - before))
 	c.sentCount.Add(1)
 	c.srv.stats.sent.Add(1)
 	wake := !c.out.woken

@@ -133,6 +133,7 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 		b.gauge("quorum_size", int64(qs.QuorumSize))
 	}
 	b.quorumCounter(o, "proposal_count", qs.ProposalCount)
+	b.counter("watch_bytes", &o.watchBytes)
 	b.counter("connection_rejected", &o.rejected)
 	expired := o.net.handshakeTimeouts.Load()
 	b.list = append(b.list, Metric{Name: "sessionless_connections_expired", Kind: KindCounter, Value: expired, Total: expired})
@@ -151,9 +152,16 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	b.quorumCounter(o, "snap_count", qs.SnapCount)
 	b.quorumCounter(o, "unrecoverable_error_count", qs.UnrecoverableErrors)
 	b.quorumCounter(o, "commit_count", qs.CommitCount)
+	fired := func(name string, i int) {
+		b.summary(name, KindSummary, o.fired[i].window(), o.fired[i].Snapshot(), 1)
+	}
+	fired("node_created_watch_count", 0)
+	fired("node_deleted_watch_count", 1)
 	if d := o.cfg.Load().Disk; d != nil {
 		b.summary("fsynctime", KindSummary, d.Fsync.window(), d.Fsync.Snapshot(), nsPerMs)
 	}
+	fired("node_children_watch_count", 3)
+	fired("node_changed_watch_count", 2)
 	reads, updates := o.latencyWindows()
 	readSnap, updateSnap := o.latencySnapshots()
 	b.summary("updatelatency", KindAdvancedSummary, updates, updateSnap, nsPerMs)

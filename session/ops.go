@@ -125,9 +125,14 @@ type opsState struct {
 	// respSize is the size of the last, smallest and largest reply or event
 	// (mntr's *_client_response_size; min -1 until the first).
 	respSize struct{ last, min, max atomic.Int64 }
-	throttle atomic.Int64 // times reading a connection was paused
-	dropped  atomic.Int64 // connections closed for not reading their replies
-	net      netNotes     // the socket layer's counts (netnotes.go)
+	// watchBytes counts the bytes of watch events queued (mntr's watch_bytes);
+	// fired holds, per event type, how many watches each event triggered
+	// (node_created/deleted/changed/children_watch_count), indexed by firedSlot.
+	watchBytes counter
+	fired      [4]*Histogram
+	throttle   atomic.Int64 // times reading a connection was paused
+	dropped    atomic.Int64 // connections closed for not reading their replies
+	net        netNotes     // the socket layer's counts (netnotes.go)
 
 	// base holds the counters of QuorumStats at the last srst: mntr shows
 	// counters since then, Prometheus since start. guarded by baseMu.
@@ -222,7 +227,34 @@ func newOpsState() *opsState {
 	for _, op := range trackedOps {
 		o.requests[opSlot(op)] = NewHistogram(latencyBounds)
 	}
+	for i := range o.fired {
+		o.fired[i] = NewHistogram(entryBounds)
+	}
 	return o
+}
+
+// firedSlot is the index in opsState.fired of an event type whose watches
+// ZooKeeper counts; false for the others.
+func firedSlot(typ jute.EventType) (int, bool) {
+	switch typ {
+	case jute.EventNodeCreated:
+		return 0, true
+	case jute.EventNodeDeleted:
+		return 1, true
+	case jute.EventNodeDataChanged:
+		return 2, true
+	case jute.EventNodeChildrenChanged:
+		return 3, true
+	}
+	return 0, false
+}
+
+// WatchesFired implements replica.WatchCounter: an event of type typ triggered
+// n watches.
+func (s *Server) WatchesFired(typ jute.EventType, n int) {
+	if i, ok := firedSlot(typ); ok {
+		s.ops().fired[i].Observe(int64(n))
+	}
 }
 
 // defaultTraceMask is ZooTrace's default: client requests, server packets,

@@ -3,6 +3,7 @@ package session_test
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -684,5 +685,45 @@ func TestFourLetterWordRepliesCountAsSent(t *testing.T) {
 	h.dial().c.FourLetterWord("hash")
 	if got := h.dial().c.FourLetterWord("stat"); !strings.Contains(got, "\nReceived: 4\nSent: 3\n") {
 		t.Errorf("stat after an empty hash:\n%s", got)
+	}
+}
+
+// mntr counts fired watches as ZooKeeper does: per event type, how many watches
+// each event triggered (events that triggered none are not counted), and the
+// bytes of the events queued (watch_bytes); srst starts them again.
+func TestMntrCountsFiredWatchesAndTheirBytes(t *testing.T) {
+	h := newHarness(t, func(c *session.Config) { c.FourLetterWords = []string{"*"} })
+	a, b := h.connect(), h.connect()
+	a.create("/w", nil, 0, jute.OpenACLUnsafe)
+	for _, cl := range []*client{a, b} {
+		cl.call(jute.OpGetData, &jute.PathWatchRequest{Path: "/w", Watch: true})
+	}
+	a.call(jute.OpGetChildren, &jute.PathWatchRequest{Path: "/w", Watch: true})
+	// The writes come from a session with no watches, whose replies are next.
+	w := h.connect()
+	w.call(jute.OpSetData, &jute.SetDataRequest{Path: "/w", Data: []byte("x"), Version: -1}) // 2 watches
+	w.create("/w/c", nil, 0, jute.OpenACLUnsafe)                                             // 1 watch
+	w.create("/unwatched", nil, 0, jute.OpenACLUnsafe)                                       // none
+	want := map[string]string{
+		"zk_cnt_node_changed_watch_count": "1", "zk_sum_node_changed_watch_count": "2", "zk_max_node_changed_watch_count": "2",
+		"zk_cnt_node_children_watch_count": "1", "zk_sum_node_children_watch_count": "1",
+		"zk_cnt_node_created_watch_count": "0", "zk_cnt_node_deleted_watch_count": "0",
+		"zk_watch_bytes": fmt.Sprint(2*len(jute.AppendNotification(nil, -1, jute.EventNodeDataChanged, "/w")) +
+			len(jute.AppendNotification(nil, -1, jute.EventNodeChildrenChanged, "/w"))),
+	}
+	var kv map[string]string
+	checkFor(t, "the fired watches counted", func() bool {
+		kv = checkMntrShape(t, h.srv.FourLetterWord("mntr"), "mntr.txt")
+		return kv["zk_watch_bytes"] == want["zk_watch_bytes"]
+	})
+	for k, v := range want {
+		if kv[k] != v {
+			t.Errorf("%s = %q, want %q", k, kv[k], v)
+		}
+	}
+	h.srv.FourLetterWord("srst")
+	kv = checkMntrShape(t, h.srv.FourLetterWord("mntr"), "mntr.txt")
+	if kv["zk_watch_bytes"] != "0" || kv["zk_cnt_node_changed_watch_count"] != "0" {
+		t.Errorf("after srst: watch_bytes %s, cnt_node_changed_watch_count %s", kv["zk_watch_bytes"], kv["zk_cnt_node_changed_watch_count"])
 	}
 }

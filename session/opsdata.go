@@ -151,6 +151,10 @@ func (s *Server) ResetStats() {
 	o.rejected.reset()
 	o.bytesIn.reset()
 	o.bytesOut.reset()
+	o.watchBytes.reset()
+	for _, h := range o.fired {
+		h.Reset()
+	}
 	o.resetResponseSizes()
 	s.resetQuorumCounters()
 }
