@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -261,6 +262,7 @@ type Replica struct {
 	// Owned by the apply goroutine.
 	membership  quorum.Membership
 	stagedAddrs map[uint64]string // learners being added: their quorum addresses
+	startup     []Timing          // StartupTimings; set by Open
 	appliedTerm uint64
 	promoteTerm uint64 // leading in this term, not yet promoted (0: not leading)
 	snap        snapState
@@ -315,10 +317,12 @@ func Open(cfg Config) (*Replica, error) {
 	r.nextSeq.Store(uint64(time.Now().UnixNano()))
 	r.initSessionIDs()
 
+	loadStart := time.Now()
 	meta, err := r.restore()
 	if err != nil {
 		return nil, err
 	}
+	snapLoaded := time.Now()
 	r.setMembership(meta.Membership)
 	r.applied.Store(meta.Index)
 	r.updateEnsemble()
@@ -367,7 +371,40 @@ func Open(cfg Config) (*Replica, error) {
 	}
 	r.log.Info("data loaded", "zxid", r.Tree().LastZxid(), "znodes", r.Tree().NodeCount(),
 		"sessions", len(r.Tree().Sessions()))
+	done := time.Now()
+	r.startup = []Timing{
+		{"startup_snap_load_time", snapLoaded.Sub(loadStart).Milliseconds()},
+		{"startup_txns_loaded", int64(r.applied.Load() - min(meta.Index, r.applied.Load()))},
+		{"startup_txns_load_time", done.Sub(snapLoaded).Milliseconds()},
+		{"dbinittime", done.Sub(loadStart).Milliseconds()},
+	}
 	return r, nil
+}
+
+// Timing is one observation of a figure ZooKeeper reports as a summary:
+// durations in milliseconds, counts as they are.
+type Timing struct {
+	Name  string
+	Value int64
+}
+
+// TimingNoter is implemented by a Listener that keeps ZooKeeper's summaries of
+// the replica's work: snapshottime (writing a snapshot) and election_time (from
+// losing a leader to knowing the next), in milliseconds. It is called from the
+// replica's goroutines and must not block.
+type TimingNoter interface {
+	NoteTiming(name string, v int64)
+}
+
+// StartupTimings are the figures of loading the data at Open, as ZooKeeper
+// reports them: the snapshot's load, the log entries replayed after it and
+// their time, and the whole load.
+func (r *Replica) StartupTimings() []Timing { return slices.Clone(r.startup) }
+
+func (r *Replica) noteTiming(name string, v int64) {
+	if n, ok := r.listen().(TimingNoter); ok {
+		n.NoteTiming(name, v)
+	}
 }
 
 // awaitApplied waits until index is applied or the node fails.
@@ -754,8 +791,10 @@ func (r *Replica) LeaderChanged(lead, term uint64) {
 		case r.leaderless.IsZero():
 			r.log.Info("following a new leader", "leader", r.label(lead), "term", term, "self", r.label(r.cfg.ID))
 		default:
+			took := now.Sub(r.leaderless).Milliseconds()
 			r.log.Info("leader elected", "leader", r.label(lead), "term", term, "self", r.label(r.cfg.ID),
-				"election_ms", now.Sub(r.leaderless).Milliseconds())
+				"election_ms", took)
+			r.noteTiming("election_time", took)
 			r.leaderless = time.Time{}
 		}
 		r.waiters.failAll(ErrLeaderChanged)

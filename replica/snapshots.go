@@ -31,6 +31,7 @@ type snapState struct {
 type snapDone struct {
 	meta quorum.SnapshotMeta
 	info snapshot.Info
+	took time.Duration
 	err  error
 }
 
@@ -86,7 +87,7 @@ func (r *Replica) startSnapshot(index, term uint64) error {
 				"znodes", info.Nodes, "bytes", info.Size, "seconds", fmt.Sprintf("%.3f", secs),
 				"mb_per_sec", fmt.Sprintf("%.1f", float64(info.Size)/1e6/max(secs, 1e-9)))
 		}
-		return snapDone{meta: meta, info: info, err: err}
+		return snapDone{meta: meta, info: info, took: time.Since(start), err: err}
 	}
 	if r.cfg.Manual {
 		r.snapshotDone(write())
@@ -109,6 +110,7 @@ func (r *Replica) snapshotDone(d snapDone) {
 	} else {
 		r.snap.lastIndex = d.info.Index
 		r.node.SnapshotSaved(d.meta)
+		r.noteTiming("snapshottime", d.took.Milliseconds())
 	}
 	r.snap.nextAfter = r.nextSnapDistance()
 	r.answerSnapshotWaiters(d)

@@ -78,4 +78,14 @@ func TestThreeMembersServeAndSurviveTheLeadersLoss(t *testing.T) {
 	if ok, _, err := c.Exists(eph); err != nil || !ok {
 		t.Fatalf("the session's ephemeral %s did not survive the leader's loss: %v %v", eph, ok, err)
 	}
+	// The new leader counts the election in mntr's election_time, as ZooKeeper's
+	// leader does; every member counted its start once.
+	mntr := map[string]any{}
+	for _, st := range c3.Member(next).Sessions().Monitor() {
+		mntr[st.Key] = st.Value
+	}
+	if n, _ := mntr["cnt_election_time"].(int64); n < 1 || mntr["cnt_dbinittime"] != int64(1) || mntr["cnt_startup_snap_load_time"] != int64(1) {
+		t.Errorf("the new leader's mntr: cnt_election_time %v, cnt_dbinittime %v, cnt_startup_snap_load_time %v; want at least 1, 1, 1",
+			mntr["cnt_election_time"], mntr["cnt_dbinittime"], mntr["cnt_startup_snap_load_time"])
+	}
 }

@@ -238,6 +238,9 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 		return nil, err
 	}
 	s.rep.SetListener(s.sess)
+	for _, t := range s.rep.StartupTimings() {
+		s.sess.NoteTiming(t.Name, t.Value)
+	}
 	s.startTicker(cfg.TickTime / ticksPerTickTime)
 	var quorumConf func() string
 	if s.watcher != nil {

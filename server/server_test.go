@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -153,5 +155,44 @@ func TestZooKeeperDataDirectoryIsRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "zkd")); !os.IsNotExist(err) {
 		t.Fatalf("the refused start created zkd's directory: %v", err)
+	}
+}
+
+// A restart reports its load in mntr as ZooKeeper does: one observation each of
+// the snapshot's load, the log entries replayed after it and their time, and
+// the whole load.
+func TestRestartReportsItsLoadInMntr(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	s, err := Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, _, err := zk.Connect([]string{s.Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writes = 20
+	for i := range writes {
+		if _, err := conn.Create(fmt.Sprintf("/n%d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	mntr := map[string]any{}
+	for _, st := range start(t, cfg).Sessions().Monitor() {
+		mntr[st.Key] = st.Value
+	}
+	for _, name := range []string{"dbinittime", "startup_snap_load_time", "startup_txns_load_time", "startup_txns_loaded"} {
+		if mntr["cnt_"+name] != int64(1) {
+			t.Errorf("cnt_%s = %v, want 1", name, mntr["cnt_"+name])
+		}
+	}
+	// The session's entries and the creates: all after the bootstrap snapshot.
+	if n, _ := mntr["sum_startup_txns_loaded"].(int64); n < writes {
+		t.Errorf("sum_startup_txns_loaded = %v, want at least %d", mntr["sum_startup_txns_loaded"], writes)
 	}
 }

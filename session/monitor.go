@@ -155,13 +155,23 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	fired := func(name string, i int) {
 		b.summary(name, KindSummary, o.fired[i].window(), o.fired[i].Snapshot(), 1)
 	}
+	timing := func(name string) {
+		h := o.timings[name]
+		b.summary(name, KindSummary, h.window(), h.Snapshot(), 1)
+	}
 	fired("node_created_watch_count", 0)
 	fired("node_deleted_watch_count", 1)
+	timing("startup_txns_load_time")
 	if d := o.cfg.Load().Disk; d != nil {
 		b.summary("fsynctime", KindSummary, d.Fsync.window(), d.Fsync.Snapshot(), nsPerMs)
 	}
+	timing("snapshottime")
+	timing("startup_txns_loaded")
+	timing("dbinittime")
+	timing("election_time")
 	fired("node_children_watch_count", 3)
 	fired("node_changed_watch_count", 2)
+	timing("startup_snap_load_time")
 	reads, updates := o.latencyWindows()
 	readSnap, updateSnap := o.latencySnapshots()
 	b.summary("updatelatency", KindAdvancedSummary, updates, updateSnap, nsPerMs)

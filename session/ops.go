@@ -130,9 +130,12 @@ type opsState struct {
 	// (node_created/deleted/changed/children_watch_count), indexed by firedSlot.
 	watchBytes counter
 	fired      [4]*Histogram
-	throttle   atomic.Int64 // times reading a connection was paused
-	dropped    atomic.Int64 // connections closed for not reading their replies
-	net        netNotes     // the socket layer's counts (netnotes.go)
+	// timings holds the replica's and the start's summaries by name
+	// (timingNames); built once, then read-only.
+	timings  map[string]*Histogram
+	throttle atomic.Int64 // times reading a connection was paused
+	dropped  atomic.Int64 // connections closed for not reading their replies
+	net      netNotes     // the socket layer's counts (netnotes.go)
 
 	// base holds the counters of QuorumStats at the last srst: mntr shows
 	// counters since then, Prometheus since start. guarded by baseMu.
@@ -230,7 +233,29 @@ func newOpsState() *opsState {
 	for i := range o.fired {
 		o.fired[i] = NewHistogram(entryBounds)
 	}
+	o.timings = make(map[string]*Histogram, len(timingNames))
+	for _, name := range timingNames {
+		o.timings[name] = NewHistogram(timingBounds)
+	}
 	return o
+}
+
+// timingNames are the summaries of whole-server work that mntr reports from
+// the replica (replica.TimingNoter, replica.StartupTimings): milliseconds, and
+// for startup_txns_loaded a count of log entries.
+var timingNames = []string{"startup_txns_load_time", "snapshottime", "startup_txns_loaded", "dbinittime",
+	"election_time", "startup_snap_load_time"}
+
+// timingBounds bucket milliseconds or counts, from 0 to over a minute (or a
+// million entries).
+var timingBounds = []int64{0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000, 1_000_000}
+
+// NoteTiming implements replica.TimingNoter: one observation of a summary of
+// timingNames; other names are not ZooKeeper's and are dropped.
+func (s *Server) NoteTiming(name string, v int64) {
+	if h := s.ops().timings[name]; h != nil {
+		h.Observe(v)
+	}
 }
 
 // firedSlot is the index in opsState.fired of an event type whose watches

@@ -721,9 +721,24 @@ func TestMntrCountsFiredWatchesAndTheirBytes(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, kv[k], v)
 		}
 	}
+	// The replica's timings land in ZooKeeper's summaries; other names are not
+	// ZooKeeper's and print nothing.
+	h.srv.NoteTiming("snapshottime", 7)
+	h.srv.NoteTiming("snapshottime", 3)
+	h.srv.NoteTiming("not_zookeepers", 1)
+	kv = checkMntrShape(t, h.srv.FourLetterWord("mntr"), "mntr.txt")
+	for k, v := range map[string]string{"zk_cnt_snapshottime": "2", "zk_sum_snapshottime": "10", "zk_max_snapshottime": "7",
+		"zk_min_snapshottime": "3"} {
+		if kv[k] != v {
+			t.Errorf("%s = %q, want %q", k, kv[k], v)
+		}
+	}
+	if _, ok := kv["zk_cnt_not_zookeepers"]; ok {
+		t.Error("mntr prints a timing ZooKeeper does not have")
+	}
 	h.srv.FourLetterWord("srst")
 	kv = checkMntrShape(t, h.srv.FourLetterWord("mntr"), "mntr.txt")
-	if kv["zk_watch_bytes"] != "0" || kv["zk_cnt_node_changed_watch_count"] != "0" {
+	if kv["zk_watch_bytes"] != "0" || kv["zk_cnt_node_changed_watch_count"] != "0" || kv["zk_cnt_snapshottime"] != "0" {
 		t.Errorf("after srst: watch_bytes %s, cnt_node_changed_watch_count %s", kv["zk_watch_bytes"], kv["zk_cnt_node_changed_watch_count"])
 	}
 }

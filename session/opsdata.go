@@ -155,6 +155,9 @@ func (s *Server) ResetStats() {
 	for _, h := range o.fired {
 		h.Reset()
 	}
+	for _, h := range o.timings {
+		h.Reset()
+	}
 	o.resetResponseSizes()
 	s.resetQuorumCounters()
 }
