@@ -209,6 +209,16 @@ func TestMinorityLeaderStepsDownAndItsSilentSessionsExpire(t *testing.T) {
 		return next != 0 && next != lead
 	})
 	c.RunUntil("the stranded session expires on the majority", steps, func() bool { return !exists(c.Member(next), "/eph") })
+	// The new leader expired it (mntr's stale_sessions_expired); the others did not.
+	for _, id := range c.IDs() {
+		want := uint64(0)
+		if id == next {
+			want = 1
+		}
+		if got := c.Member(id).Rep.Stats().SessionsExpired; got != want {
+			t.Errorf("%d expired %d sessions, want %d", id, got, want)
+		}
+	}
 	if c.Member(lead).LostLeader == 0 {
 		t.Fatal("the cut-off member never told its clients to move")
 	}

@@ -15,6 +15,9 @@ type Stats struct {
 	Commits        uint64 // entries applied while leading
 	LearnerCommits uint64 // entries applied while following or observing
 	PendingSyncs   int    // syncs taken up and not yet answered
+	// SessionsExpired counts the sessions this member expired for silence
+	// (only a leader, or a standalone server, expires sessions).
+	SessionsExpired uint64
 	// LeaderSince is when this member last became leader; zero unless leading.
 	LeaderSince time.Time
 	// Proposal sizes in bytes, of the entries proposed while leading; -1 before
@@ -29,6 +32,7 @@ type stats struct {
 	commits        atomic.Uint64
 	learnerCommits atomic.Uint64
 	pendingSyncs   atomic.Int64
+	expired        atomic.Uint64
 	leaderSince    atomic.Int64 // unix ns; 0 unless leading
 
 	sizes struct {
@@ -59,6 +63,7 @@ func (r *Replica) Stats() Stats {
 	st := Stats{
 		Lookings: r.stats.lookings.Load(), Proposals: r.stats.proposals.Load(), Commits: r.stats.commits.Load(),
 		LearnerCommits: r.stats.learnerCommits.Load(), PendingSyncs: int(r.stats.pendingSyncs.Load()),
+		SessionsExpired: r.stats.expired.Load(),
 	}
 	if ns := r.stats.leaderSince.Load(); ns != 0 {
 		st.LeaderSince = time.Unix(0, ns)

@@ -139,6 +139,7 @@ func (r *Replica) watchFollowers() {
 }
 
 func (r *Replica) expire(e expiry) {
+	r.stats.expired.Add(1)
 	r.log.Info(fmt.Sprintf("Expiring session %s, timeout of %dms exceeded", e.id, e.timeout.Milliseconds()),
 		"sessionid", e.id)
 	txn := datatree.Txn{Kind: datatree.KindCloseSession, Session: e.id, Time: r.cfg.Clock.Now().UnixMilli()}

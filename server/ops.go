@@ -110,16 +110,18 @@ func quorumStats(v memberView) session.QuorumStats {
 	if v.role == "standalone" {
 		z := session.Known(0)
 		return session.QuorumStats{Mode: "standalone", LookingCount: z, ProposalCount: z, CommitCount: z,
-			SnapCount: z, DiffCount: z, LearnerProposals: z, LearnerCommits: z, UnrecoverableErrors: failures}
+			SnapCount: z, DiffCount: z, LearnerProposals: z, LearnerCommits: z, UnrecoverableErrors: failures,
+			StaleSessionsExpired: session.Known(int64(v.stats.SessionsExpired))}
 	}
 	qs := session.QuorumStats{
-		LookingCount:        session.Known(int64(v.stats.Lookings)),
-		ProposalCount:       session.Known(int64(v.stats.Proposals)),
-		CommitCount:         session.Known(int64(v.stats.Commits)),
-		SnapCount:           session.Known(int64(v.counters.SnapshotsSent)),
-		LearnerProposals:    session.Known(int64(v.counters.EntriesReceived)),
-		LearnerCommits:      session.Known(int64(v.stats.LearnerCommits)),
-		UnrecoverableErrors: failures,
+		LookingCount:         session.Known(int64(v.stats.Lookings)),
+		ProposalCount:        session.Known(int64(v.stats.Proposals)),
+		CommitCount:          session.Known(int64(v.stats.Commits)),
+		SnapCount:            session.Known(int64(v.counters.SnapshotsSent)),
+		LearnerProposals:     session.Known(int64(v.counters.EntriesReceived)),
+		LearnerCommits:       session.Known(int64(v.stats.LearnerCommits)),
+		UnrecoverableErrors:  failures,
+		StaleSessionsExpired: session.Known(int64(v.stats.SessionsExpired)),
 	}
 	if v.role == "read-only" {
 		qs.Mode = v.role

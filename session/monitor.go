@@ -152,6 +152,7 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	b.quorumCounter(o, "snap_count", qs.SnapCount)
 	b.quorumCounter(o, "unrecoverable_error_count", qs.UnrecoverableErrors)
 	b.quorumCounter(o, "commit_count", qs.CommitCount)
+	b.quorumCounter(o, "stale_sessions_expired", qs.StaleSessionsExpired)
 	fired := func(name string, i int) {
 		b.summary(name, KindSummary, o.fired[i].window(), o.fired[i].Snapshot(), 1)
 	}

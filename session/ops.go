@@ -63,6 +63,9 @@ type QuorumStats struct {
 	LearnerProposals    Figure // entries received from the leader while following
 	LearnerCommits      Figure // commits learned from the leader while following
 	UnrecoverableErrors Figure // failures after which the server cannot go on (the log cannot be written)
+	// StaleSessionsExpired counts the sessions this member expired for silence
+	// (as leader, or standalone: the only ones that expire sessions).
+	StaleSessionsExpired Figure
 
 	// Leader is set only while this server leads an ensemble; mntr then prints
 	// the leader's keys, and srvr its proposal sizes, as ZooKeeper's leader does.
