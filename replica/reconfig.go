@@ -119,6 +119,16 @@ func (r *Replica) intercept(entry []byte, rejected func(error)) bool {
 	switch {
 	case conn != 0 && c.holding.Load() == conn:
 		c.held = append(c.held, heldEntry{entry: entry, rejected: rejected})
+	case reconfig && r.changeDecided():
+		// The change under way is decided and only waits to be applied here,
+		// or raft is leaving the joint configuration it made: its client has
+		// had its answer (from a member that applied it first, or before the
+		// leave) and may send the next reconfig, on this or another connection
+		// (Curator reconnects to the new membership). ZooKeeper, which answers
+		// once the change is committed, would take that one up: it is held,
+		// not refused as RECONFIGINPROGRESS, and checked once the change is
+		// complete (reconfigApplied, jointLeft).
+		c.held = append(c.held, heldEntry{entry: entry, rejected: rejected})
 	case reconfig:
 		after = r.submitLocked(entry, rejected, after)
 	default:
@@ -516,6 +526,31 @@ func (r *Replica) reconfigApplied(origin, seq uint64) {
 	}
 }
 
+// changeDecided reports whether the membership change under way needs nothing
+// more from its client: proposed in its final form, or made and only leaving
+// raft's joint configuration. REQUIRES c.mu.
+func (r *Replica) changeDecided() bool {
+	if op := r.coord.op; op != nil {
+		return op.phase == phaseFinal && op.proposed
+	}
+	return len(r.raftMembership().VotersOutgoing) > 0
+}
+
+// jointLeft takes up the entries held while raft left a joint configuration
+// (changeDecided). Leader's apply goroutine, after the membership changed.
+func (r *Replica) jointLeft() {
+	c := &r.coord
+	var after []func()
+	c.mu.Lock()
+	if c.op == nil && len(c.held) > 0 && len(r.raftMembership().VotersOutgoing) == 0 {
+		after = r.releaseLocked(after)
+	}
+	c.mu.Unlock()
+	for _, f := range after {
+		f()
+	}
+}
+
 // entryApplied lets a reconfig waiting for its connection's earlier writes go on.
 func (r *Replica) entryApplied() {
 	c := &r.coord
@@ -758,6 +793,9 @@ func (r *Replica) applyMembership(zxid jute.Zxid, e *quorum.Entry) {
 	default:
 		r.Tree().Apply(zxid, nil)
 		r.updateEnsemble()
+	}
+	if len(e.Membership.VotersOutgoing) == 0 && r.IsLeader() {
+		r.jointLeft()
 	}
 }
 

@@ -540,3 +540,38 @@ func TestEmptyConfigIsFilledFromTheMembership(t *testing.T) {
 		t.Fatalf("config %q %+v", text, st)
 	}
 }
+
+// A client answered for one reconfig may send the next at once, before the
+// leader has applied the change or left raft's joint configuration, and on
+// another connection: it is taken up once the change is complete, as
+// ZooKeeper takes it up once the change is committed (here: a stale version,
+// BADVERSION), never refused as RECONFIGINPROGRESS.
+func TestReconfigRightAfterAnotherIsTakenUp(t *testing.T) {
+	for seed := uint64(120); seed < 126; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			c, cl := reconfigCluster(t, seed)
+			lead := c.Leader()
+			var victim, other uint64
+			for _, id := range others(c, lead) {
+				if id != cl.Member {
+					victim = id
+				}
+			}
+			for _, id := range c.IDs() {
+				if id != victim && id != cl.Member {
+					other = id
+				}
+			}
+			before := c.Member(lead).Rep.Ensemble().Version
+			leave := replicatest.Str(strconv.FormatInt(replica.ServerID(victim), 10))
+			cl2 := c.NewClient(other, 30000)
+			cl2.Identity = replicatest.Super
+			configReply(t, wait(t, c, "the reconfig", cl.Reconfig(nil, leave, nil, -1)))
+			// No step between the answer and the next request.
+			o := wait(t, c, "the next reconfig", cl2.Reconfig(nil, leave, nil, before))
+			if o.Err != nil || o.Res.Err != jute.CodeBadVersion {
+				t.Fatalf("a reconfig from the old version right after the change: %v %v, want BADVERSION", o.Err, o.Res.Err)
+			}
+		})
+	}
+}
