@@ -1,16 +1,13 @@
 package sasl
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"zkd/internal/testutil"
 )
@@ -18,129 +15,27 @@ import (
 const testRealm = "ZKD.TEST"
 
 // kdc is an MIT krb5kdc serving a throw-away realm on a loopback port.
-type kdc struct {
-	dir  string
-	conf string // krb5.conf for clients
-	env  []string
-}
+type kdc struct{ *testutil.KDC }
 
-// krbTool finds an MIT Kerberos program; the admin tools live in /usr/sbin,
-// which is not always on PATH.
-func krbTool(t *testing.T, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if p := filepath.Join("/usr/sbin", name); fileExists(p) {
-		return p
-	}
-	testutil.Missing(t, name+" (Debian packages krb5-kdc, krb5-admin-server)")
-	return ""
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-// startKDC creates realm ZKD.TEST in a temporary directory with the given
-// principals (random keys; each "name=keytab" also writes a keytab), runs krb5kdc
-// on a free loopback port until the test ends.
+// startKDC runs realm ZKD.TEST with the given principals (each mapped to a
+// keytab file name also gets that keytab) until the test ends.
 func startKDC(t *testing.T, principals map[string]string) *kdc {
 	t.Helper()
-	kdb5Util, kadmin, krb5kdc := krbTool(t, "kdb5_util"), krbTool(t, "kadmin.local"), krbTool(t, "krb5kdc")
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	k := &kdc{dir: dir, conf: filepath.Join(dir, "krb5.conf")}
-	writeTestFile(t, k.conf, fmt.Sprintf(`[libdefaults]
-	default_realm = %[1]s
-	dns_lookup_kdc = false
-	dns_lookup_realm = false
-	rdns = false
-	dns_canonicalize_hostname = false
-	udp_preference_limit = 1
-	permitted_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96
-[realms]
-	%[1]s = {
-		kdc = 127.0.0.1:%[2]d
-	}
-[domain_realm]
-	localhost = %[1]s
-`, testRealm, port))
-	kdcConf := filepath.Join(dir, "kdc.conf")
-	writeTestFile(t, kdcConf, fmt.Sprintf(`[kdcdefaults]
-	kdc_listen = 127.0.0.1:%[2]d
-	kdc_tcp_listen = 127.0.0.1:%[2]d
-[realms]
-	%[1]s = {
-		database_name = %[3]s/principal
-		key_stash_file = %[3]s/stash
-		acl_file = %[3]s/kadm5.acl
-		supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
-		max_life = 1h
-	}
-[logging]
-	kdc = FILE:%[3]s/kdc.log
-`, testRealm, port, dir))
-	writeTestFile(t, filepath.Join(dir, "kadm5.acl"), "")
-	k.env = append(os.Environ(), "KRB5_CONFIG="+k.conf, "KRB5_KDC_PROFILE="+kdcConf)
-	runKrb := func(name string, args ...string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Env = k.env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-		}
-	}
-	runKrb(kdb5Util, "create", "-s", "-r", testRealm, "-P", "master-pw-for-tests")
-	for name, keytab := range principals {
-		runKrb(kadmin, "-r", testRealm, "-q", "addprinc -randkey "+name)
-		if keytab != "" {
-			runKrb(kadmin, "-r", testRealm, "-q", "ktadd -k "+filepath.Join(dir, keytab)+" "+name)
-		}
-	}
-	cmd := exec.Command(krb5kdc, "-n", "-r", testRealm)
-	cmd.Env = k.env
-	out, err := os.Create(filepath.Join(dir, "krb5kdc.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		out.Close()
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i == 100 {
-			log, _ := os.ReadFile(filepath.Join(dir, "kdc.log"))
-			t.Fatalf("krb5kdc did not listen on %s: %v\n%s", addr, err, log)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return k
+	return &kdc{testutil.StartKDC(t, testRealm, principals)}
 }
 
 // javaClient runs the JDK's GSSAPI SASL client as principal (logged in from
 // keytab) against s, for service/host.
 func (k *kdc) javaClient(t *testing.T, s Server, principal, keytab, service, host string, mutual bool) (string, error) {
 	t.Helper()
-	jaas := filepath.Join(k.dir, "client-"+strings.NewReplacer("/", "_", "@", "_").Replace(principal)+".conf")
+	jaas := filepath.Join(k.Dir, "client-"+strings.NewReplacer("/", "_", "@", "_").Replace(principal)+".conf")
 	writeTestFile(t, jaas, fmt.Sprintf(`Client {
 	com.sun.security.auth.module.Krb5LoginModule required
 	useKeyTab=true keyTab="%s" storeKey=true useTicketCache=false doNotPrompt=true
 	principal="%s";
 };
-`, filepath.Join(k.dir, keytab), principal))
-	jvm := []string{"-Djava.security.krb5.conf=" + k.conf, "-Djava.security.auth.login.config=" + jaas,
+`, filepath.Join(k.Dir, keytab), principal))
+	jvm := []string{"-Djava.security.krb5.conf=" + k.Conf, "-Djava.security.auth.login.config=" + jaas,
 		"-Dsun.security.krb5.disableReferrals=true"}
 	args := []string{"GSSAPI", "Client", principal, service, host}
 	if mutual {
@@ -158,11 +53,11 @@ func (k *kdc) provider(t *testing.T, principal, keytab string, edit func(*Config
 	storeKey=true
 	useTicketCache=false
 	principal="%s";
-};`, filepath.Join(k.dir, keytab), principal), nil)
+};`, filepath.Join(k.Dir, keytab), principal), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := FromProperties(map[string]string{PropKrb5Conf: k.conf})
+	c := FromProperties(map[string]string{PropKrb5Conf: k.Conf})
 	if edit != nil {
 		edit(&c)
 	}
@@ -188,7 +83,7 @@ func TestKerberosWithLoopbackKDC(t *testing.T) {
 	})
 	p := k.provider(t, "zookeeper/localhost@"+testRealm, "zk.keytab", nil)
 	if p.Config().DefaultRealm != testRealm {
-		t.Fatalf("default realm %q from %s", p.Config().DefaultRealm, k.conf)
+		t.Fatalf("default realm %q from %s", p.Config().DefaultRealm, k.Conf)
 	}
 
 	for _, tc := range []struct {
@@ -212,7 +107,7 @@ func TestKerberosWithLoopbackKDC(t *testing.T) {
 			s := prov.NewServer(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000})
 			clientErr, serverErr := k.javaClient(t, s, tc.principal, "client.keytab", "zookeeper", "localhost", tc.mutual)
 			if clientErr != "" || serverErr != nil {
-				log, _ := os.ReadFile(filepath.Join(k.dir, "kdc.log"))
+				log, _ := os.ReadFile(filepath.Join(k.Dir, "kdc.log"))
 				t.Fatalf("client %q, server %v\nkdc.log:\n%s", clientErr, serverErr, log)
 			}
 			if !s.Complete() || s.AuthorizationID() != tc.want {
