@@ -167,14 +167,22 @@ observerMasterPort=2999
 		t.Fatalf("Validate: %v", err)
 	}
 	var tolerance bool
+	hierarchical := 0
 	for _, w := range cfg.Warnings {
 		if strings.Contains(w.Msg, "unknown configuration key") {
 			t.Errorf("a ZooKeeper key was reported unknown: %v", w)
 		}
 		tolerance = tolerance || strings.Contains(w.Msg, "no server failure will be tolerated")
+		if strings.Contains(w.Msg, "hierarchical quorums are not supported") {
+			hierarchical++
+		}
 	}
 	if !tolerance {
 		t.Errorf("a two-participant ensemble drew no warning that it tolerates no failure: %v", cfg.Warnings)
+	}
+	// group.N and weight.N are kept, and said once to be not acted on.
+	if hierarchical != 1 {
+		t.Errorf("%d warnings that hierarchical quorums are not supported, want 1: %v", hierarchical, cfg.Warnings)
 	}
 }
 

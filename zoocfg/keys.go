@@ -654,9 +654,21 @@ func applyGroup(p *parser, v string) error {
 	}
 	if p.Quorum.Groups == nil {
 		p.Quorum.Groups = map[int64][]int64{}
+		p.warnHierarchical()
 	}
 	p.Quorum.Groups[gid] = ids
 	return nil
+}
+
+// warnHierarchical says, once per file, that zkd does not act on group.N and
+// weight.N: its quorums are a plain majority of the voting members, which
+// keeps the data as safe (any two majorities share a member) but tolerates
+// other losses than the groups and weights describe.
+func (p *parser) warnHierarchical() {
+	if p.Quorum.Groups != nil && p.Quorum.Weights != nil {
+		return // the other key of the pair has warned already
+	}
+	p.warn(p.key, "hierarchical quorums are not supported: zkd uses a plain majority of the voting members")
 }
 
 // applyWeight reads weight.N=w (hierarchical quorums).
@@ -674,6 +686,7 @@ func applyWeight(p *parser, v string) error {
 	}
 	if p.Quorum.Weights == nil {
 		p.Quorum.Weights = map[int64]int64{}
+		p.warnHierarchical()
 	}
 	p.Quorum.Weights[id] = w
 	return nil
