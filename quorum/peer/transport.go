@@ -445,10 +445,13 @@ func (t *Transport) dial(ctx context.Context, addr string, kind byte, to uint64)
 		c = t.cfg.wrapConn(kind, to, c)
 	}
 	raw = c
-	closed := context.AfterFunc(ctx, func() { _ = raw.Close() })
+	// The closure gets its own copy: the named result raw is set to nil by a
+	// failed return while the closure may still be running.
+	tcp := c
+	closed := context.AfterFunc(ctx, func() { _ = tcp.Close() })
 	fail := func(err error) (net.Conn, net.Conn, error) {
 		closed()
-		_ = raw.Close()
+		_ = tcp.Close()
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
