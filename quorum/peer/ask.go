@@ -65,7 +65,8 @@ func Ask(ctx context.Context, cfg AskConfig, addr string, question []byte) ([]by
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	raw := c // c becomes the TLS connection below; the hook closes the TCP one
+	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
 	defer stop()
 	if cfg.TLS != nil || cfg.TLSFor != nil {
 		host, _, _ := net.SplitHostPort(addr)
