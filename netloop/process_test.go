@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -217,6 +218,16 @@ func logHas(path, s string) bool {
 func TestOutOfFileDescriptorsKeepsServing(t *testing.T) {
 	const limit, idle = 256, 300
 	p := startZkdProcess(t, limit)
+	// The log prepares its next segment in the background, on a descriptor of
+	// its own: the baseline counts it once it is there.
+	for deadline := time.Now().Add(waitLimit); ; time.Sleep(10 * time.Millisecond) {
+		if tmp, _ := filepath.Glob(filepath.Join(p.DataDir(), "zkd", "log", "*.tmp")); len(tmp) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the log never prepared its next segment")
+		}
+	}
 	baseFDs := openFDs(t, p.PID())
 
 	healthy, err := dialSession(p.addr)
