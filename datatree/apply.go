@@ -168,7 +168,7 @@ func (c *applyCtx) finish() {
 	if len(c.events) > 0 {
 		var firings []firing
 		var acls [][]jute.ACL
-		var fired []int // watches each event triggered, when someone counts them
+		fired := t.firedScratch[:0] // watches each event triggered, when someone counts them
 		m := &t.watches
 		m.mu.Lock()
 		for _, pe := range c.events {
@@ -187,6 +187,7 @@ func (c *applyCtx) finish() {
 				t.watchesFired(c.events[i].typ, n)
 			}
 		}
+		t.firedScratch = fired
 		for i, f := range firings {
 			if t.CheckACL(acls[i], f.w.Identity(), jute.PermRead) {
 				f.w.Notify(f.ev)

@@ -63,6 +63,7 @@ type Tree struct {
 	// watchesFired, when set (NoteWatchesFired, before the tree is shared), is
 	// told how many watches each event triggered; applier only.
 	watchesFired func(typ jute.EventType, n int)
+	firedScratch []int // applier only: finish's per-event counts, reused
 	stripes      [numStripes]stripe
 	nodes        nodeStore // every znode; see node for what guards each field
 
