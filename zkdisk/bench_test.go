@@ -164,6 +164,40 @@ func cpuTime() time.Duration {
 // resetPeakRSS resets VmHWM to the current RSS (Linux 4.0+).
 func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
+// memProbe measures a 1M-znode benchmark's loop: CPU time, peak heap in use
+// and RSS before and at its peak.
+type memProbe struct {
+	rssBefore float64
+	stopHeap  func() uint64
+	cpu0      time.Duration
+}
+
+// startMemProbe starts measuring, after returning the set-up's garbage to the
+// OS (it must not count as the loop's), and resets the benchmark timer.
+func startMemProbe(b *testing.B) *memProbe {
+	debug.FreeOSMemory()
+	p := &memProbe{rssBefore: procStatusMB("VmRSS:")}
+	resetPeakRSS()
+	p.stopHeap = peakHeap()
+	p.cpu0 = cpuTime()
+	b.ResetTimer()
+	return p
+}
+
+// report stops the timer and reports znodes/s for znodes per op with the
+// probe's figures.
+func (p *memProbe) report(b *testing.B, znodes int64) {
+	b.StopTimer()
+	cpu := (cpuTime() - p.cpu0).Seconds() / float64(b.N)
+	peak := p.stopHeap()
+	secs := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(float64(znodes)/secs, "znodes/s")
+	b.ReportMetric(cpu, "cpu-s/op")
+	b.ReportMetric(float64(peak)/1e6, "peak-heap-inuse-MB")
+	b.ReportMetric(p.rssBefore, "rss-before-MB")
+	b.ReportMetric(procStatusMB("VmHWM:"), "peak-rss-MB")
+}
+
 // BenchmarkImport1M imports a 1M-znode ZooKeeper snapshot (and, for txns>0, a log
 // replayed after it) into a new zkd data directory, as `zkd import` does: read and
 // check, replay, build zkd's tree, write and fsync zkd's snapshot. Run each
@@ -179,12 +213,7 @@ func BenchmarkImport1M(b *testing.B) {
 			for _, l := range logs {
 				size += l.Size
 			}
-			debug.FreeOSMemory() // the generator's garbage must not count as ours
-			rssBefore := procStatusMB("VmRSS:")
-			resetPeakRSS()
-			stop := peakHeap()
-			cpu0 := cpuTime()
-			b.ResetTimer()
+			probe := startMemProbe(b)
 			var sum *Summary
 			for i := 0; i < b.N; i++ {
 				var err error
@@ -193,19 +222,11 @@ func BenchmarkImport1M(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.StopTimer()
-			cpu := (cpuTime() - cpu0).Seconds() / float64(b.N)
-			peak := stop()
-			secs := b.Elapsed().Seconds() / float64(b.N)
+			probe.report(b, sum.Znodes)
 			if sum.Znodes != 1_000_004 || sum.Txns != int64(txns) || sum.DigestChecks != txns+1 {
 				b.Fatalf("summary %+v", sum)
 			}
 			b.SetBytes(size)
-			b.ReportMetric(float64(sum.Znodes)/secs, "znodes/s")
-			b.ReportMetric(cpu, "cpu-s/op")
-			b.ReportMetric(float64(peak)/1e6, "peak-heap-inuse-MB")
-			b.ReportMetric(rssBefore, "rss-before-MB")
-			b.ReportMetric(procStatusMB("VmHWM:"), "peak-rss-MB")
 		})
 	}
 }
@@ -219,12 +240,7 @@ func BenchmarkExport1M(b *testing.B) {
 	if _, err := Import(ImportOptions{From: LoadOptions{DataDir: src}, To: zkdDir}); err != nil {
 		b.Fatal(err)
 	}
-	debug.FreeOSMemory()
-	rssBefore := procStatusMB("VmRSS:")
-	resetPeakRSS()
-	stop := peakHeap()
-	cpu0 := cpuTime()
-	b.ResetTimer()
+	probe := startMemProbe(b)
 	var sum *Summary
 	for i := 0; i < b.N; i++ {
 		tree, _, err := snapshot.Load(vfs.OS(), ZkdLayout(zkdDir, "").Snapshots, datatree.Config{}, quietLog())
@@ -236,19 +252,11 @@ func BenchmarkExport1M(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.StopTimer()
-	cpu := (cpuTime() - cpu0).Seconds() / float64(b.N)
-	peak := stop()
-	secs := b.Elapsed().Seconds() / float64(b.N)
+	probe.report(b, sum.Znodes)
 	if sum.Znodes != 1_000_004 {
 		b.Fatalf("summary %+v", sum)
 	}
 	b.SetBytes(sum.OutputBytes)
-	b.ReportMetric(float64(sum.Znodes)/secs, "znodes/s")
-	b.ReportMetric(cpu, "cpu-s/op")
-	b.ReportMetric(float64(peak)/1e6, "peak-heap-inuse-MB")
-	b.ReportMetric(rssBefore, "rss-before-MB")
-	b.ReportMetric(procStatusMB("VmHWM:"), "peak-rss-MB")
 }
 
 // BenchmarkExportOnline1M exports a 1M-znode tree as `zkd export --server` does:
@@ -285,12 +293,7 @@ func BenchmarkExportOnline1M(b *testing.B) {
 		_, _ = io.Copy(w, f)
 	}))
 	defer ts.Close()
-	debug.FreeOSMemory()
-	rssBefore := procStatusMB("VmRSS:")
-	resetPeakRSS()
-	stop := peakHeap()
-	cpu0 := cpuTime()
-	b.ResetTimer()
+	probe := startMemProbe(b)
 	var sum *Summary
 	for i := 0; i < b.N; i++ {
 		sum, err = ExportOnline(context.Background(), FetchOptions{Server: ts.URL, Auth: "ip"},
@@ -299,17 +302,9 @@ func BenchmarkExportOnline1M(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.StopTimer()
-	cpu := (cpuTime() - cpu0).Seconds() / float64(b.N)
-	peak := stop()
-	secs := b.Elapsed().Seconds() / float64(b.N)
+	probe.report(b, sum.Znodes)
 	if sum.Znodes != 1_000_004 || sum.SourceBytes != st.Size() {
 		b.Fatalf("summary %+v", sum)
 	}
 	b.SetBytes(sum.SourceBytes)
-	b.ReportMetric(float64(sum.Znodes)/secs, "znodes/s")
-	b.ReportMetric(cpu, "cpu-s/op")
-	b.ReportMetric(float64(peak)/1e6, "peak-heap-inuse-MB")
-	b.ReportMetric(rssBefore, "rss-before-MB")
-	b.ReportMetric(procStatusMB("VmHWM:"), "peak-rss-MB")
 }
