@@ -155,11 +155,12 @@ func (*zooKeeperCollector) Describe(chan<- *prometheus.Desc) {}
 func (c *zooKeeperCollector) Collect(ch chan<- prometheus.Metric) {
 	now := c.now()
 	for _, m := range c.sess.ZooKeeperMetrics() {
+		labels := labelValues(m)
 		switch m.Kind {
 		case session.KindGauge:
-			ch <- prometheus.MustNewConstMetric(c.desc(m.Name), prometheus.GaugeValue, number(m.Value))
+			ch <- prometheus.MustNewConstMetric(c.desc(m), prometheus.GaugeValue, number(m.Value), labels...)
 		case session.KindCounter:
-			ch <- prometheus.MustNewConstMetric(c.desc(m.Name), prometheus.CounterValue, float64(m.Total))
+			ch <- prometheus.MustNewConstMetric(c.desc(m), prometheus.CounterValue, float64(m.Total), labels...)
 		case session.KindSummary, session.KindAdvancedSummary:
 			ch <- c.summary(m, now)
 		}
@@ -167,16 +168,29 @@ func (c *zooKeeperCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // desc returns the descriptor of a ZooKeeper metric; its help, as ZooKeeper's
-// provider writes it, is the name itself.
-func (c *zooKeeperCollector) desc(name string) *prometheus.Desc {
+// provider writes it, is the name itself. The figures of a set carry their
+// label in "key", as ZooKeeper's provider writes them.
+func (c *zooKeeperCollector) desc(m session.Metric) *prometheus.Desc {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d := c.descs[name]
+	d := c.descs[m.Name]
 	if d == nil {
-		d = prometheus.NewDesc(name, name, nil, nil)
-		c.descs[name] = d
+		var variable []string
+		if m.Label != "" {
+			variable = []string{"key"}
+		}
+		d = prometheus.NewDesc(m.Name, m.Name, variable, nil)
+		c.descs[m.Name] = d
 	}
 	return d
+}
+
+// labelValues are the values of a metric's variable labels.
+func labelValues(m session.Metric) []string {
+	if m.Label == "" {
+		return nil
+	}
+	return []string{m.Label}
 }
 
 // basicQuantiles and advancedQuantiles are ZooKeeper's summary quantiles.
@@ -188,12 +202,12 @@ var (
 func (c *zooKeeperCollector) summary(m session.Metric, now time.Time) prometheus.Metric {
 	sd := m.Summary
 	c.mu.Lock()
-	w := c.windows[m.Name]
+	w := c.windows[m.Key()]
 	if w == nil {
 		w = &slidingWindow{}
 		// The histograms count from the server's start, which is the endpoint's.
 		w.ring = append(w.ring, stampedSnapshot{at: c.created})
-		c.windows[m.Name] = w
+		c.windows[m.Key()] = w
 	}
 	c.mu.Unlock()
 	recent := w.advance(now, sd.Cumulative)
@@ -210,7 +224,7 @@ func (c *zooKeeperCollector) summary(m session.Metric, now time.Time) prometheus
 		}
 		quantiles[q] = v
 	}
-	return prometheus.MustNewConstSummary(c.desc(m.Name), sd.Cumulative.Count(), float64(sd.Cumulative.Sum)/unit, quantiles)
+	return prometheus.MustNewConstSummary(c.desc(m), sd.Cumulative.Count(), float64(sd.Cumulative.Sum)/unit, quantiles, labelValues(m)...)
 }
 
 // Sliding window of the summaries' quantiles: ZooKeeper's provider uses the

@@ -22,6 +22,9 @@ type pendingEvent struct {
 	typ  jute.EventType
 	path string
 	acl  []jute.ACL
+	// written is the data bytes of the node after the change, for the
+	// observer's write figures (a created, deleted or changed node's event).
+	written int
 }
 
 // applyCtx carries one entry's application: the stripes it holds, its events, and
@@ -177,14 +180,20 @@ func (c *applyCtx) finish() {
 			for range firings[before:] {
 				acls = append(acls, pe.acl)
 			}
-			if t.watchesFired != nil {
+			if t.observer != nil {
 				fired = append(fired, len(firings)-before)
 			}
 		}
 		m.mu.Unlock()
 		for i, n := range fired {
+			pe := &c.events[i]
 			if n > 0 {
-				t.watchesFired(c.events[i].typ, n)
+				t.observer.WatchesFired(pe.typ, n)
+			}
+			if pe.typ != jute.EventNodeChildrenChanged {
+				if ns := TopNamespace(pe.path); ns != "" {
+					t.observer.NamespaceWritten(ns, int64(len(pe.path)+pe.written))
+				}
 			}
 		}
 		t.firedScratch = fired
@@ -468,8 +477,8 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 	c.trackOwner(path, owner, true)
 	c.quotaCreatedOrDeleted(path, dataLen, +1)
 	c.events = append(c.events,
-		pendingEvent{jute.EventNodeCreated, path, t.aclOf(n)},
-		pendingEvent{jute.EventNodeChildrenChanged, parentPath, t.aclOf(parent)})
+		pendingEvent{jute.EventNodeCreated, path, t.aclOf(n), dataLen},
+		pendingEvent{jute.EventNodeChildrenChanged, parentPath, t.aclOf(parent), 0})
 	if c.inMulti {
 		c.undo = append(c.undo, func() {
 			s.remove(h, id)
@@ -557,8 +566,8 @@ func (c *applyCtx) removeNode(id nodeID, n *node) {
 	c.trackOwner(path, n.owner, false)
 	c.quotaCreatedOrDeleted(path, dataLen, -1)
 	c.events = append(c.events,
-		pendingEvent{jute.EventNodeDeleted, path, t.aclOf(n)},
-		pendingEvent{jute.EventNodeChildrenChanged, parentPath, t.aclOf(parent)})
+		pendingEvent{jute.EventNodeDeleted, path, t.aclOf(n), 0},
+		pendingEvent{jute.EventNodeChildrenChanged, parentPath, t.aclOf(parent), 0})
 	c.freed = append(c.freed, id)
 	if c.inMulti {
 		c.undo = append(c.undo, func() {
@@ -638,7 +647,7 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 	t.work += t.dg.node(n)
 	t.dataBytes.Add(int64(n.dataLen() - oldLen))
 	c.quotaDataChanged(path, oldLen, n.dataLen())
-	c.events = append(c.events, pendingEvent{jute.EventNodeDataChanged, path, t.aclOf(n)})
+	c.events = append(c.events, pendingEvent{jute.EventNodeDataChanged, path, t.aclOf(n), n.dataLen()})
 	if c.inMulti {
 		c.undo = append(c.undo, func() {
 			t.dataBytes.Add(int64(oldLen - n.dataLen()))

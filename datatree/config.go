@@ -88,7 +88,7 @@ func (t *Tree) ApplyReconfig(zxid jute.Zxid, txn *Txn, text []byte) Result {
 	}
 	res := Result{Err: code}
 	if n := c.replaceConfig(text, c.zxid, txn.Time); n != nil {
-		c.events = append(c.events, pendingEvent{jute.EventNodeDataChanged, ConfigPath, t.aclOf(n)})
+		c.events = append(c.events, pendingEvent{jute.EventNodeDataChanged, ConfigPath, t.aclOf(n), n.dataLen()})
 		if code == jute.CodeOK {
 			st := n.stat(t.cfg.ExtendedTypes)
 			res.Body = st.Append(jute.AppendBuffer(nil, n.data()))

@@ -1,6 +1,7 @@
 package datatree
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -170,7 +171,13 @@ func (c *applyCtx) quotaExceeded(path string, dBytes, dCount int64) bool {
 		hard, ok := limits[hardKey]
 		return diff != 0 && ok && hard > -1 && current.get(key)+diff > hard
 	}
-	return over(dCount, "count", "countHardLimit") || over(dBytes, "bytes", "byteHardLimit")
+	if !over(dCount, "count", "countHardLimit") && !over(dBytes, "bytes", "byteHardLimit") {
+		return false
+	}
+	if ns := TopNamespace(path); ns != "" && c.t.observer != nil {
+		c.t.observer.QuotaExceeded(ns)
+	}
+	return true
 }
 
 // statsTrack is a quota node's data as ZooKeeper's StatsTrack reads it:
@@ -205,4 +212,90 @@ func (c *applyCtx) onUndo(f func()) {
 	if c.inMulti {
 		c.undo = append(c.undo, f)
 	}
+}
+
+// NamespaceQuota is what ZooKeeper's quota gauges report of one top-level
+// namespace, summed over the quotas under it: the limits (a hard limit where
+// one is set, else the soft one) and the usage the stats nodes record.
+type NamespaceQuota struct {
+	Namespace              string
+	CountLimit, BytesLimit int64
+	CountUsage, BytesUsage int64
+}
+
+// QuotaFigures walks the quota nodes as ZooKeeper's QuotaMetricsUtils does
+// (quota_count_limit_per_namespace, ... quota_bytes_usage_per_namespace): each
+// leaf zookeeper_limits or zookeeper_stats node under /zookeeper/quota counts
+// for the namespace of its path below /zookeeper/quota. Sorted by namespace;
+// nil when no quota is set.
+func (t *Tree) QuotaFigures() []NamespaceQuota {
+	byNS := map[string]*NamespaceQuota{}
+	var names []string
+	stack := []string{quotaRoot}
+	for len(stack) > 0 {
+		p := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		var data []byte
+		names, data = t.childrenAndData(p, names[:0])
+		if data == nil && len(names) == 0 {
+			continue
+		}
+		for _, name := range names {
+			stack = append(stack, p+"/"+name)
+		}
+		_, leaf := parentOf(p)
+		if len(names) > 0 || leaf != quotaLimit && leaf != quotaStats {
+			continue
+		}
+		ns := TopNamespace(p[len(quotaRoot):])
+		if ns == "" {
+			continue
+		}
+		q := byNS[ns]
+		if q == nil {
+			q = &NamespaceQuota{Namespace: ns}
+			byNS[ns] = q
+		}
+		st := parseStatsTrack(data)
+		if leaf == quotaLimit {
+			q.CountLimit += hardOrSoft(st, "countHardLimit", "count")
+			q.BytesLimit += hardOrSoft(st, "byteHardLimit", "bytes")
+		} else {
+			q.CountUsage += st.get("count")
+			q.BytesUsage += st.get("bytes")
+		}
+	}
+	if len(byNS) == 0 {
+		return nil
+	}
+	out := make([]NamespaceQuota, 0, len(byNS))
+	for _, q := range byNS {
+		out = append(out, *q)
+	}
+	slices.SortFunc(out, func(a, b NamespaceQuota) int { return strings.Compare(a.Namespace, b.Namespace) })
+	return out
+}
+
+func hardOrSoft(st statsTrack, hard, soft string) int64 {
+	if v := st.get(hard); v > -1 {
+		return v
+	}
+	return st.get(soft)
+}
+
+// childrenAndData appends the child names of path to names and returns them
+// with a copy of its data (non-nil when the node exists), without an ACL
+// check: for the server's own figures.
+func (t *Tree) childrenAndData(path string, names []string) ([]string, []byte) {
+	s, n := t.rlock(path)
+	if n == nil {
+		return names, nil
+	}
+	defer s.mu.RUnlock()
+	for c := n.first; c != 0; {
+		child := t.nodes.at(c)
+		names = append(names, strings.Clone(child.name()))
+		c = child.next
+	}
+	return names, append([]byte{}, n.data()...)
 }

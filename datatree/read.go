@@ -50,6 +50,7 @@ func (t *Tree) Exists(path string, w Watcher, id Identity) (jute.Stat, jute.Code
 	if w != nil {
 		t.watches.add(true, path, w, modeStandard)
 	}
+	t.noteRead(path, 0)
 	return n.stat(t.cfg.ExtendedTypes), jute.CodeOK
 }
 
@@ -67,7 +68,9 @@ func (t *Tree) GetData(path string, w Watcher, id Identity) ([]byte, jute.Stat, 
 	if w != nil {
 		t.watches.add(true, path, w, modeStandard)
 	}
-	return n.data(), n.stat(t.cfg.ExtendedTypes), jute.CodeOK
+	data := n.data()
+	t.noteRead(path, len(data))
+	return data, n.stat(t.cfg.ExtendedTypes), jute.CodeOK
 }
 
 // GetChildren appends the child names of path to dst (unordered, as ZooKeeper) and
@@ -85,11 +88,15 @@ func (t *Tree) GetChildren(path string, w Watcher, id Identity, dst []string) ([
 		t.watches.add(false, path, w, modeStandard)
 	}
 	// The children's links and names are guarded by this node's stripe (see node).
+	names := 0
 	for c := n.first; c != 0; {
 		child := t.nodes.at(c)
-		dst = append(dst, child.name())
+		name := child.name()
+		dst = append(dst, name)
+		names += len(name)
 		c = child.next
 	}
+	t.noteRead(path, names)
 	return dst, n.stat(t.cfg.ExtendedTypes), jute.CodeOK
 }
 

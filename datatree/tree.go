@@ -60,9 +60,9 @@ func isSessionOwner(owner int64, ext bool) bool {
 // goroutine; Apply must be called from one goroutine at a time.
 type Tree struct {
 	cfg Config
-	// watchesFired, when set (NoteWatchesFired, before the tree is shared), is
-	// told how many watches each event triggered; applier only.
-	watchesFired func(typ jute.EventType, n int)
+	// observer, when set (Observe, before the tree is shared), hears the tree's
+	// figures.
+	observer     Observer
 	firedScratch []int // applier only: finish's per-event counts, reused
 	stripes      [numStripes]stripe
 	nodes        nodeStore // every znode; see node for what guards each field
@@ -225,8 +225,55 @@ func isSpecial(path string) bool {
 	return false
 }
 
-// NoteWatchesFired has f called, on the applier's goroutine, with the number of
-// watches each event triggered, for events that triggered at least one
-// (ZooKeeper's node_created/deleted/changed/children_watch_count). Call it
-// before the tree is shared.
-func (t *Tree) NoteWatchesFired(f func(typ jute.EventType, n int)) { t.watchesFired = f }
+// Observer hears the figures ZooKeeper's DataTree and WatchManager keep for
+// its metrics. Its methods must be quick and must not block or call the tree.
+type Observer interface {
+	// WatchesFired is called on the applier's goroutine for each event that
+	// triggered n > 0 watches (node_created/deleted/changed/children_watch_count).
+	WatchesFired(typ jute.EventType, n int)
+	// NamespaceRead is called, on the reader's goroutine, for each getData,
+	// exists and getChildren answered from a node under the top-level
+	// namespace ns (the first component of its path), with ZooKeeper's count of
+	// the bytes read: path, data or child names, and a Stat's 68 bytes
+	// (read_per_namespace).
+	NamespaceRead(ns string, bytes int64)
+	// NamespaceWritten is called on the applier's goroutine for each node
+	// created, deleted or set under ns, with the path's and the new data's
+	// bytes (write_per_namespace). A multi that fails writes nothing.
+	NamespaceWritten(ns string, bytes int64)
+	// QuotaExceeded is called on the applier's goroutine for each create or
+	// setData under ns refused for a hard quota limit
+	// (quota_exceeded_error_per_namespace).
+	QuotaExceeded(ns string)
+}
+
+// Observe has o hear the tree's figures. Call it before the tree is shared.
+func (t *Tree) Observe(o Observer) { t.observer = o }
+
+// statOverheadBytes is what ZooKeeper adds for the Stat of a read: six longs
+// and five ints.
+const statOverheadBytes = 6*8 + 5*4
+
+// TopNamespace returns the first component of path ("app" for "/app/x"), or
+// "" for the root.
+func TopNamespace(path string) string {
+	if len(path) < 2 {
+		return ""
+	}
+	rest := path[1:]
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return rest[:i]
+	}
+	return rest
+}
+
+// noteRead tells the observer of a read of path answered with n bytes of data
+// or child names.
+func (t *Tree) noteRead(path string, n int) {
+	if t.observer == nil {
+		return
+	}
+	if ns := TopNamespace(path); ns != "" {
+		t.observer.NamespaceRead(ns, int64(len(path)+n+statOverheadBytes))
+	}
+}

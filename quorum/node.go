@@ -54,6 +54,14 @@ type Applier interface {
 	InstallSnapshot(meta SnapshotMeta)
 }
 
+// ReceiveObserver is an Applier that also watches entries arrive: Received is
+// called on the raft goroutine with the data of each normal entry a member
+// that does not lead takes from the leader, before it writes it to its log.
+// It must not keep data or block.
+type ReceiveObserver interface {
+	Received(data []byte)
+}
+
 // Message is a raft message. The layers above carry it without looking inside
 // (only quorum and its transports import raft).
 type Message = pb.Message
@@ -610,6 +618,9 @@ func (n *Node) handleReady() {
 				return
 			}
 		}
+		if !leader {
+			n.noteReceived(rd.Entries)
+		}
 		// Persist before a follower acknowledges anything: a vote or entry
 		// acknowledged and then lost in a crash would let the group decide twice.
 		if err := n.persist(rd); err != nil {
@@ -625,6 +636,18 @@ func (n *Node) handleReady() {
 		}
 		n.commit(rd.CommittedEntries)
 		n.rn.Advance(rd)
+	}
+}
+
+func (n *Node) noteReceived(ents []*pb.Entry) {
+	obs, ok := n.cfg.Applier.(ReceiveObserver)
+	if !ok {
+		return
+	}
+	for _, e := range ents {
+		if e.GetType() == pb.EntryNormal && len(e.GetData()) > 0 {
+			obs.Received(e.GetData())
+		}
 	}
 }
 

@@ -562,4 +562,56 @@ func TestMembersCountTheirWork(t *testing.T) {
 			t.Fatalf("lookings %d pending syncs %d, want at least 1 and 0", st.Lookings, st.PendingSyncs)
 		}
 	}
+
+	// ZooKeeper's latencies between members, from the leader's stamp on each
+	// entry: the leader times the quorum's acknowledgement, a follower the
+	// proposal's and the commit's arrival, both the apply. Each timed its start
+	// as one election, one wait until serving, and (the follower) one sync.
+	lt, ft := c.Member(lead).Timings, c.Member(follower).Timings
+	atLeast := func(who string, timings map[string][]int64, name string, n int) {
+		t.Helper()
+		if got := len(timings[name]); got < n {
+			t.Errorf("%s: %d observations of %s, want at least %d", who, got, name, n)
+		}
+		for _, v := range timings[name] {
+			if v < 0 || v > 60_000 {
+				t.Errorf("%s: %s observed %d ms", who, name, v)
+			}
+		}
+	}
+	none := func(who string, timings map[string][]int64, names ...string) {
+		t.Helper()
+		for _, name := range names {
+			if len(timings[name]) != 0 {
+				t.Errorf("%s observed %s: %v", who, name, timings[name])
+			}
+		}
+	}
+	for _, name := range []string{"quorum_ack_latency", "propagation_latency"} {
+		atLeast("leader", lt, name, 11)
+	}
+	for _, name := range []string{"proposal_latency", "commit_propagation_latency", "propagation_latency"} {
+		atLeast("follower", ft, name, 11)
+	}
+	none("leader", lt, "proposal_latency", "commit_propagation_latency", "follower_sync_time", "observer_sync_time")
+	none("follower", ft, "quorum_ack_latency", "leader_unavailable_time", "observer_sync_time")
+	for who, want := range map[string]map[string]int{
+		"leader":   {"election_time": 1, "unavailable_time": 1, "leader_unavailable_time": 1},
+		"follower": {"election_time": 1, "unavailable_time": 1, "follower_sync_time": 1},
+	} {
+		timings := lt
+		if who == "follower" {
+			timings = ft
+		}
+		for name, n := range want {
+			if got := len(timings[name]); got != n {
+				t.Errorf("%s: %d observations of %s (%v), want %d", who, got, name, timings[name], n)
+			}
+		}
+	}
+	// A member is unavailable from its start until it has caught up, which is
+	// after the election ended.
+	if ft["unavailable_time"][0] < ft["election_time"][0] || ft["unavailable_time"][0] < ft["follower_sync_time"][0] {
+		t.Errorf("follower: unavailable %v, election %v, sync %v", ft["unavailable_time"], ft["election_time"], ft["follower_sync_time"])
+	}
 }

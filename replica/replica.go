@@ -209,6 +209,9 @@ type Replica struct {
 	tree atomic.Pointer[datatree.Tree]
 
 	listener atomic.Pointer[Listener]
+	// figures is the listener as a datatree.Observer, nil when it is not one:
+	// asserted once in SetListener, not on every read.
+	figures atomic.Pointer[datatree.Observer]
 
 	nextSeq       atomic.Uint64
 	nextSessionID atomic.Int64
@@ -266,6 +269,10 @@ type Replica struct {
 	appliedTerm uint64
 	promoteTerm uint64 // leading in this term, not yet promoted (0: not leading)
 	snap        snapState
+	avail       availability
+	// liveFrom is the log's committed end at Open: entries up to it are replayed,
+	// not new, and measure no latency. Set before the raft node starts.
+	liveFrom uint64
 
 	// Owned by Tick (one caller at a time).
 	ticker struct {
@@ -292,6 +299,7 @@ type applyItem struct {
 	ents       []quorum.Entry
 	lead, term uint64
 	leader     bool                 // a leader change, not entries
+	at         time.Time            // when the leader change was learned
 	install    *quorum.SnapshotMeta // a leader's snapshot to take on, not entries
 	call       func()               // run on the apply goroutine between entries (SnapshotNow)
 }
@@ -342,6 +350,12 @@ func Open(cfg Config) (*Replica, error) {
 	target := max(qcfg.Log.HardState().Commit, meta.Index)
 	if m := meta.Membership; len(m.Voters) == 1 && m.Voters[0] == cfg.ID && len(m.VotersOutgoing) == 0 {
 		target = max(target, qcfg.Log.LastIndex())
+	}
+	r.liveFrom = target
+	if !cfg.Standalone {
+		// Start-up is a wait for a leader like any other (ZooKeeper counts its
+		// first election and sync).
+		r.leaderless, r.avail.since = now, now
 	}
 	if !cfg.Manual {
 		go r.applyLoop()
@@ -568,25 +582,56 @@ func LoadSnapshot(fs vfs.FS, dir string, cfg datatree.Config, log *slog.Logger) 
 
 // SetListener sets who hears of closed sessions, lost leaders and is asked for
 // touches. Call it before serving clients.
-func (r *Replica) SetListener(l Listener) { r.listener.Store(&l) }
-
-// WatchCounter is implemented by a Listener that counts how many watches each
-// event triggered (ZooKeeper's node_*_watch_count); it is called on the apply
-// goroutine and must not block.
-type WatchCounter interface {
-	WatchesFired(typ jute.EventType, n int)
+func (r *Replica) SetListener(l Listener) {
+	r.listener.Store(&l)
+	if o, ok := l.(datatree.Observer); ok {
+		r.figures.Store(&o)
+	} else {
+		r.figures.Store(nil)
+	}
 }
 
-// setTree makes tree the replica's state, with its fired watches counted by
-// the listener.
+// setTree makes tree the replica's state, its figures (datatree.Observer)
+// told to the listener when it implements datatree.Observer.
 func (r *Replica) setTree(tree *datatree.Tree) {
-	tree.NoteWatchesFired(r.watchesFired)
+	tree.Observe(treeFigures{r})
 	r.tree.Store(tree)
 }
 
-func (r *Replica) watchesFired(typ jute.EventType, n int) {
-	if c, ok := r.listen().(WatchCounter); ok {
-		c.WatchesFired(typ, n)
+// treeFigures forwards a tree's figures to the replica's listener, which may
+// be set after the tree.
+type treeFigures struct{ r *Replica }
+
+func (f treeFigures) observer() datatree.Observer {
+	if o := f.r.figures.Load(); o != nil {
+		return *o
+	}
+	return nil
+}
+
+func (f treeFigures) WatchesFired(typ jute.EventType, n int) {
+	if o := f.observer(); o != nil {
+		o.WatchesFired(typ, n)
+	}
+}
+
+func (f treeFigures) NamespaceRead(ns string, bytes int64) {
+	if o := f.observer(); o != nil {
+		o.NamespaceRead(ns, bytes)
+	}
+}
+
+func (f treeFigures) NamespaceWritten(ns string, bytes int64) {
+	if o := f.observer(); o != nil {
+		o.NamespaceWritten(ns, bytes)
+	}
+}
+
+// QuotaExceeded is told on the leader only: ZooKeeper's leader checks quotas
+// when it prepares a write, and its followers never see a refused one.
+func (f treeFigures) QuotaExceeded(ns string) {
+	if o := f.observer(); o != nil && (f.r.cfg.Standalone || f.r.IsLeader()) {
+		o.QuotaExceeded(ns)
 	}
 }
 
@@ -770,7 +815,10 @@ func (r *Replica) Stop() {
 }
 
 // Apply implements quorum.Applier: it queues the entries for the apply goroutine.
-func (r *Replica) Apply(ents []quorum.Entry) { r.enqueue(applyItem{ents: ents}) }
+func (r *Replica) Apply(ents []quorum.Entry) {
+	r.noteCommitted(ents)
+	r.enqueue(applyItem{ents: ents})
+}
 
 // LeaderChanged implements quorum.Applier. Every pending waiter fails at once:
 // what it waits for may or may not commit under the new leader.
@@ -803,7 +851,7 @@ func (r *Replica) LeaderChanged(lead, term uint64) {
 		r.poisoned.Unlock()
 		r.abortReconfig(ErrLeaderChanged)
 	}
-	r.enqueue(applyItem{leader: true, lead: lead, term: term})
+	r.enqueue(applyItem{leader: true, lead: lead, term: term, at: r.cfg.Clock.Now()})
 }
 
 // poison refuses every later write of client connection conn (0: none).
@@ -880,6 +928,7 @@ func (r *Replica) applyLoop() {
 func (r *Replica) process(it applyItem) {
 	switch {
 	case it.leader:
+		r.leaderKnown(it.lead, it.term, it.at)
 		r.leaderChangedLocked(it.lead, it.term)
 	case it.install != nil:
 		r.install(*it.install)
@@ -921,6 +970,10 @@ func (r *Replica) applyEntry(e *quorum.Entry) {
 	}
 	r.appliedTerm = e.Term
 	r.applied.Store(e.Index)
+	if e.Index > r.liveFrom && e.Membership == nil {
+		r.noteSince("propagation_latency", e.Data, r.cfg.Clock.Now().UnixMilli())
+	}
+	r.caughtUp(e.Term)
 	if r.IsLeader() {
 		r.stats.commits.Add(1)
 	} else {

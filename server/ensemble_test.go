@@ -88,4 +88,10 @@ func TestThreeMembersServeAndSurviveTheLeadersLoss(t *testing.T) {
 		t.Errorf("the new leader's mntr: cnt_election_time %v, cnt_dbinittime %v, cnt_startup_snap_load_time %v; want at least 1, 1, 1",
 			mntr["cnt_election_time"], mntr["cnt_dbinittime"], mntr["cnt_startup_snap_load_time"])
 	}
+	// It timed its wait to lead and the quorum's acknowledgement of /after.
+	for _, key := range []string{"cnt_leader_unavailable_time", "cnt_unavailable_time", "cnt_quorum_ack_latency", "cnt_propagation_latency"} {
+		if n, _ := mntr[key].(int64); n < 1 {
+			t.Errorf("the new leader's mntr: %s %v, want at least 1", key, mntr[key])
+		}
+	}
 }

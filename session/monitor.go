@@ -3,6 +3,7 @@ package session
 import (
 	"time"
 
+	"zkd/datatree"
 	"zkd/jute"
 )
 
@@ -29,7 +30,11 @@ const (
 type Metric struct {
 	// Name is ZooKeeper's name: mntr's key without "zk_", and the Prometheus name.
 	Name string
-	Kind MetricKind
+	// Label is the label of a figure of one of ZooKeeper's sets (a top-level
+	// namespace): mntr puts it before the name ("app_write_per_namespace"),
+	// Prometheus in the label "key". Empty for other metrics.
+	Label string
+	Kind  MetricKind
 	// Value is what mntr prints: a string for KindInfo, an int64 or a float64 for
 	// a gauge, a counter's value since the last srst.
 	Value any
@@ -38,6 +43,14 @@ type Metric struct {
 	Total int64
 	// Summary holds a summary's observations; nil for other kinds.
 	Summary *SummaryData
+}
+
+// Key is the metric's mntr key without "zk_" and a summary's prefix.
+func (m Metric) Key() string {
+	if m.Label == "" {
+		return m.Name
+	}
+	return m.Label + "_" + m.Name
 }
 
 // SummaryData are a summary's observations, since the last srst for mntr and
@@ -132,6 +145,16 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	if ensemble {
 		b.gauge("quorum_size", int64(qs.QuorumSize))
 	}
+	quotas := s.Tree().QuotaFigures()
+	quotaGauge := func(name string, value func(q *datatree.NamespaceQuota) int64) {
+		for i := range quotas {
+			b.list = append(b.list, Metric{Name: name, Label: quotas[i].Namespace, Kind: KindGauge, Value: value(&quotas[i])})
+		}
+	}
+	quotaGauge("quota_count_limit_per_namespace", func(q *datatree.NamespaceQuota) int64 { return q.CountLimit })
+	quotaGauge("quota_bytes_limit_per_namespace", func(q *datatree.NamespaceQuota) int64 { return q.BytesLimit })
+	quotaGauge("quota_count_usage_per_namespace", func(q *datatree.NamespaceQuota) int64 { return q.CountUsage })
+	quotaGauge("quota_bytes_usage_per_namespace", func(q *datatree.NamespaceQuota) int64 { return q.BytesUsage })
 	b.quorumCounter(o, "proposal_count", qs.ProposalCount)
 	b.counter("watch_bytes", &o.watchBytes)
 	b.counter("connection_rejected", &o.rejected)
@@ -144,15 +167,19 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	// A ConnectRequest answered is one served by the handshake's latency
 	// histogram: ZooKeeper counts every request it starts to process, which
 	// differs only for a client refused because it has seen a newer zxid.
-	handshakes := o.requests[opSlot(jute.OpCreateSession)]
+	handshakes := opSlot(jute.OpCreateSession)
 	b.list = append(b.list, Metric{Name: "connection_request_count", Kind: KindCounter,
-		Value: handshakes.window().count, Total: int64(handshakes.Snapshot().Count())})
+		Value: o.opWindow(handshakes).count, Total: int64(o.opSnapshot(handshakes).Count())})
 	b.counter("response_bytes", &o.bytesOut)
 	b.quorumCounter(o, "diff_count", qs.DiffCount)
 	b.quorumCounter(o, "snap_count", qs.SnapCount)
 	b.quorumCounter(o, "unrecoverable_error_count", qs.UnrecoverableErrors)
 	b.quorumCounter(o, "commit_count", qs.CommitCount)
 	b.quorumCounter(o, "stale_sessions_expired", qs.StaleSessionsExpired)
+	o.quotaExceeded.each(func(ns string, c *counter) {
+		b.list = append(b.list, Metric{Name: "quota_exceeded_error_per_namespace", Label: ns, Kind: KindCounter,
+			Value: c.sinceReset(), Total: c.total.Load()})
+	})
 	fired := func(name string, i int) {
 		b.summary(name, KindSummary, o.fired[i].window(), o.fired[i].Snapshot(), 1)
 	}
@@ -160,23 +187,43 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 		h := o.timings[name]
 		b.summary(name, KindSummary, h.window(), h.Snapshot(), 1)
 	}
+	latency := func(name string) {
+		h := o.timings[name]
+		b.summary(name, KindAdvancedSummary, h.window(), h.Snapshot(), 1)
+	}
+	timing("leader_unavailable_time")
 	fired("node_created_watch_count", 0)
 	fired("node_deleted_watch_count", 1)
 	timing("startup_txns_load_time")
+	timing("follower_sync_time")
 	if d := o.cfg.Load().Disk; d != nil {
 		b.summary("fsynctime", KindSummary, d.Fsync.window(), d.Fsync.Snapshot(), nsPerMs)
 	}
 	timing("snapshottime")
+	timing("unavailable_time")
 	timing("startup_txns_loaded")
 	timing("dbinittime")
 	timing("election_time")
 	fired("node_children_watch_count", 3)
+	timing("observer_sync_time")
 	fired("node_changed_watch_count", 2)
 	timing("startup_snap_load_time")
 	reads, updates := o.latencyWindows()
 	readSnap, updateSnap := o.latencySnapshots()
 	b.summary("updatelatency", KindAdvancedSummary, updates, updateSnap, nsPerMs)
 	b.summary("readlatency", KindAdvancedSummary, reads, readSnap, nsPerMs)
+	latency("quorum_ack_latency")
+	latency("commit_propagation_latency")
+	latency("proposal_latency")
+	latency("propagation_latency")
+	perNamespace := func(name string, sets ...*labelSet[Histogram]) {
+		for _, ls := range summaries(sets...) {
+			b.list = append(b.list, Metric{Name: name, Label: ls.label, Kind: KindSummary,
+				Summary: &SummaryData{Cumulative: ls.since, Unit: 1, window: ls.window}})
+		}
+	}
+	perNamespace("read_per_namespace", o.readNS.all()...)
+	perNamespace("write_per_namespace", &o.writeNS)
 	return b.list
 }
 
@@ -222,7 +269,7 @@ func (b *metricsBuilder) summary(name string, kind MetricKind, w window, cum His
 func (s *Server) resetQuorumCounters() {
 	base := map[string]int64{}
 	for _, m := range s.ZooKeeperMetrics() {
-		if m.Kind == KindCounter {
+		if m.Kind == KindCounter && m.Label == "" {
 			base[m.Name] = m.Total
 		}
 	}
@@ -242,9 +289,9 @@ func (s *Server) Monitor() []Stat {
 	for _, m := range metrics {
 		switch m.Kind {
 		case KindSummary, KindAdvancedSummary:
-			stats = appendSummary(stats, m.Name, m.Summary.window, m.Summary.Unit, m.Kind == KindAdvancedSummary)
+			stats = appendSummary(stats, m.Key(), m.Summary.window, m.Summary.Unit, m.Kind == KindAdvancedSummary)
 		default:
-			stats = append(stats, Stat{m.Name, m.Value})
+			stats = append(stats, Stat{m.Key(), m.Value})
 		}
 	}
 	return stats
@@ -254,7 +301,7 @@ func (s *Server) Monitor() []Stat {
 // updatelatency.
 func (o *opsState) latencyWindows() (reads, updates window) {
 	for _, op := range trackedOps {
-		w := o.requests[opSlot(op)].window()
+		w := o.opWindow(opSlot(op))
 		if isUpdate(op) {
 			updates.merge(w)
 		} else {
@@ -267,7 +314,7 @@ func (o *opsState) latencyWindows() (reads, updates window) {
 // latencySnapshots sums the per-opcode histograms since start.
 func (o *opsState) latencySnapshots() (reads, updates HistogramSnapshot) {
 	for _, op := range trackedOps {
-		snap := o.requests[opSlot(op)].Snapshot()
+		snap := o.opSnapshot(opSlot(op))
 		if isUpdate(op) {
 			updates = mergeSnapshots(updates, snap)
 		} else {
@@ -328,7 +375,7 @@ func (s *Server) Metrics() Metrics {
 	o := s.ops()
 	var m Metrics
 	for _, op := range trackedOps {
-		snap := o.requests[opSlot(op)].Snapshot()
+		snap := o.opSnapshot(opSlot(op))
 		if isUpdate(op) {
 			m.UpdateLatency = mergeSnapshots(m.UpdateLatency, snap)
 		} else {

@@ -117,9 +117,9 @@ type opsState struct {
 	cfg       atomic.Pointer[OpsConfig]
 	traceMask atomic.Int64 // ZooTrace mask, gtmk/stmk; default 306
 
-	// requests holds one latency histogram per opcode, indexed by opSlot; built
-	// once, then read-only (the histograms themselves are atomic).
-	requests [opSlots]*Histogram
+	// requests holds one latency histogram per opcode, indexed by opSlot, in
+	// shards per core: every reply of every event loop lands here.
+	requests perCPU[opHistograms]
 
 	rejected counter // connections refused over maxClientCnxns
 	// bytesIn and bytesOut count request bytes read and reply and event bytes
@@ -133,6 +133,13 @@ type opsState struct {
 	// (node_created/deleted/changed/children_watch_count), indexed by firedSlot.
 	watchBytes counter
 	fired      [4]*Histogram
+	// readNS and writeNS are the bytes of each read and write per top-level
+	// namespace (read_per_namespace, write_per_namespace); quotaExceeded counts
+	// the writes refused for a hard quota per namespace
+	// (quota_exceeded_error_per_namespace).
+	readNS        perCPU[labelSet[Histogram]] // every event loop reads
+	writeNS       labelSet[Histogram]         // the applier only writes
+	quotaExceeded labelSet[counter]
 	// timings holds the replica's and the start's summaries by name
 	// (timingNames); built once, then read-only.
 	timings  map[string]*Histogram
@@ -201,6 +208,36 @@ func opSlot(op jute.OpCode) int {
 	return i
 }
 
+// opHistograms holds a latency histogram per tracked opcode, indexed by
+// opSlot (nil for the others).
+type opHistograms [opSlots]*Histogram
+
+func newOpHistograms() *opHistograms {
+	var h opHistograms
+	for _, op := range trackedOps {
+		h[opSlot(op)] = NewHistogram(latencyBounds)
+	}
+	return &h
+}
+
+// opWindow is the latency window of the opcode in slot, over every shard.
+func (o *opsState) opWindow(slot int) window {
+	var w window
+	for _, h := range o.requests.all() {
+		w.merge(h[slot].window())
+	}
+	return w
+}
+
+// opSnapshot is the latency histogram of the opcode in slot, over every shard.
+func (o *opsState) opSnapshot(slot int) HistogramSnapshot {
+	var s HistogramSnapshot
+	for _, h := range o.requests.all() {
+		s = mergeSnapshots(s, h[slot].Snapshot())
+	}
+	return s
+}
+
 // trackedOps are the opcodes with a latency histogram: every request a client can
 // send, the handshake included.
 var trackedOps = []jute.OpCode{
@@ -230,15 +267,20 @@ func newOpsState() *opsState {
 	o.traceMask.Store(defaultTraceMask)
 	o.resetResponseSizes()
 	o.cfg.Store(&OpsConfig{ClientPortListenBacklog: -1})
-	for _, op := range trackedOps {
-		o.requests[opSlot(op)] = NewHistogram(latencyBounds)
-	}
+	o.requests.make = newOpHistograms
+	o.requests.put(o.requests.take()) // one shard at least: every figure has a histogram
 	for i := range o.fired {
 		o.fired[i] = NewHistogram(entryBounds)
 	}
-	o.timings = make(map[string]*Histogram, len(timingNames))
+	o.readNS.make = func() *labelSet[Histogram] { return &labelSet[Histogram]{make: newNamespaceHistogram} }
+	o.writeNS.make = newNamespaceHistogram
+	o.quotaExceeded.make = func() *counter { return new(counter) }
+	o.timings = make(map[string]*Histogram, len(timingNames)+len(latencyNames))
 	for _, name := range timingNames {
 		o.timings[name] = NewHistogram(timingBounds)
+	}
+	for _, name := range latencyNames {
+		o.timings[name] = NewHistogram(latencyMsBounds)
 	}
 	return o
 }
@@ -247,11 +289,22 @@ func newOpsState() *opsState {
 // the replica (replica.TimingNoter, replica.StartupTimings): milliseconds, and
 // for startup_txns_loaded a count of log entries.
 var timingNames = []string{"startup_txns_load_time", "snapshottime", "startup_txns_loaded", "dbinittime",
-	"election_time", "startup_snap_load_time"}
+	"election_time", "startup_snap_load_time", "unavailable_time", "leader_unavailable_time",
+	"follower_sync_time", "observer_sync_time"}
+
+// latencyNames are the replica's latencies between members (ZooKeeper's
+// advanced summaries, with percentiles), in milliseconds.
+var latencyNames = []string{"quorum_ack_latency", "commit_propagation_latency", "proposal_latency",
+	"propagation_latency"}
 
 // timingBounds bucket milliseconds or counts, from 0 to over a minute (or a
 // million entries).
 var timingBounds = []int64{0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000, 1_000_000}
+
+// latencyMsBounds bucket latencies in whole milliseconds finely enough for
+// their percentiles: every millisecond to 10, then about 25% apart.
+var latencyMsBounds = []int64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100,
+	125, 150, 200, 250, 300, 400, 500, 600, 800, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 5000, 10_000, 30_000}
 
 // NoteTiming implements replica.TimingNoter: one observation of a summary of
 // timingNames; other names are not ZooKeeper's and are dropped.
@@ -277,7 +330,7 @@ func firedSlot(typ jute.EventType) (int, bool) {
 	return 0, false
 }
 
-// WatchesFired implements replica.WatchCounter: an event of type typ triggered
+// WatchesFired implements datatree.Observer: an event of type typ triggered
 // n watches.
 func (s *Server) WatchesFired(typ jute.EventType, n int) {
 	if i, ok := firedSlot(typ); ok {

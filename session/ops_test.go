@@ -495,6 +495,14 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // one of ZooKeeper's, in ZooKeeper's order, with a value of the same kind, and each
 // summary is printed whole (avg_, min_, max_, cnt_, sum_, and for an advanced one
 // p50_ to p999_).
+// namespaceSetKey and quotaGaugeKey match the keys of ZooKeeper's sets, which
+// put a top-level namespace in the key: a summary's part, the namespace and
+// the set's name.
+var (
+	namespaceSetKey = regexp.MustCompile(`^zk_(avg|min|max|cnt|sum)_(.+)_((read|write)_per_namespace)$`)
+	quotaGaugeKey   = regexp.MustCompile(`^zk_.+_quota_(count_limit|bytes_limit|count_usage|bytes_usage|exceeded_error)_per_namespace$`)
+)
+
 func checkMntrShape(t *testing.T, got, capture string) map[string]string {
 	t.Helper()
 	if !strings.HasSuffix(got, "\n") {
@@ -508,9 +516,25 @@ func checkMntrShape(t *testing.T, got, capture string) map[string]string {
 	}
 	kv := map[string]string{}
 	last := -1
+	setsFrom := pos["zk_avg_app_read_per_namespace"] // the capture's sets come last
 	for i, k := range gk {
 		kv[k] = gv[i]
-		p, ok := pos[k]
+		if quotaGaugeKey.MatchString(k) {
+			// The capture set no quota; these are integers like its gauges.
+			if valueKind(gv[i]) != "integer" {
+				t.Errorf("mntr %s=%q is not an integer", k, gv[i])
+			}
+			continue
+		}
+		ck := k // the capture's key of the same kind
+		m := namespaceSetKey.FindStringSubmatch(k)
+		if m != nil {
+			ck = "zk_" + m[1] + "_app_" + m[3]
+		}
+		p, ok := pos[ck]
+		if m != nil {
+			p = setsFrom // any namespace's figures, after every other key, in any order
+		}
 		if !ok {
 			t.Errorf("mntr key %s is not in ZooKeeper's %s", k, capture)
 			continue
@@ -519,8 +543,8 @@ func checkMntrShape(t *testing.T, got, capture string) map[string]string {
 			t.Errorf("mntr key %s comes after %s; ZooKeeper prints it before", k, wk[last])
 		}
 		last = p
-		if valueKind(ref[k]) != valueKind(gv[i]) {
-			t.Errorf("mntr %s=%q is a %s, ZooKeeper's %q a %s", k, gv[i], valueKind(gv[i]), ref[k], valueKind(ref[k]))
+		if valueKind(ref[ck]) != valueKind(gv[i]) {
+			t.Errorf("mntr %s=%q is a %s, ZooKeeper's %q a %s", k, gv[i], valueKind(gv[i]), ref[ck], valueKind(ref[ck]))
 		}
 	}
 	for _, k := range gk {
@@ -740,5 +764,44 @@ func TestMntrCountsFiredWatchesAndTheirBytes(t *testing.T) {
 	kv = checkMntrShape(t, h.srv.FourLetterWord("mntr"), "mntr.txt")
 	if kv["zk_watch_bytes"] != "0" || kv["zk_cnt_node_changed_watch_count"] != "0" || kv["zk_cnt_snapshottime"] != "0" {
 		t.Errorf("after srst: watch_bytes %s, cnt_node_changed_watch_count %s", kv["zk_watch_bytes"], kv["zk_cnt_node_changed_watch_count"])
+	}
+}
+
+// mntr reports ZooKeeper's per-namespace sets (the bytes of each read and write
+// under a top-level znode) and, once a quota is set, the quota gauges of its
+// namespace; srst starts the sets again.
+func TestMntrReportsNamespacesAndQuotas(t *testing.T) {
+	h := newHarness(t, func(c *session.Config) { c.FourLetterWords = []string{"*"} })
+	cl := h.connect()
+	cl.create("/app", []byte("x"), 0, jute.OpenACLUnsafe)             // write 4+1
+	cl.create("/app/c", nil, 0, jute.OpenACLUnsafe)                   // write 6
+	cl.call(jute.OpGetData, &jute.PathWatchRequest{Path: "/app"})     // read 4+1+68
+	cl.call(jute.OpGetChildren, &jute.PathWatchRequest{Path: "/app"}) // read 4+1+68
+	cl.create("/zookeeper/quota/app", nil, 0, jute.OpenACLUnsafe)
+	cl.create("/zookeeper/quota/app/zookeeper_limits", []byte("count=10,bytes=-1=;byteHardLimit=100;countHardLimit=-1"), 0, jute.OpenACLUnsafe)
+	cl.create("/zookeeper/quota/app/zookeeper_stats", []byte("count=0,bytes=0"), 0, jute.OpenACLUnsafe)
+	want := map[string]string{
+		"zk_cnt_app_write_per_namespace": "2", "zk_sum_app_write_per_namespace": "11",
+		"zk_min_app_write_per_namespace": "5", "zk_max_app_write_per_namespace": "6",
+		"zk_cnt_app_read_per_namespace": "2", "zk_sum_app_read_per_namespace": "146",
+		"zk_cnt_zookeeper_write_per_namespace":   "3",
+		"zk_app_quota_count_limit_per_namespace": "10", "zk_app_quota_bytes_limit_per_namespace": "100",
+		"zk_app_quota_count_usage_per_namespace": "2", "zk_app_quota_bytes_usage_per_namespace": "1",
+	}
+	var kv map[string]string
+	checkFor(t, "the writes counted", func() bool {
+		kv = checkMntrShape(t, h.srv.FourLetterWord("mntr"), "mntr.txt")
+		return kv["zk_cnt_zookeeper_write_per_namespace"] == "3"
+	})
+	for k, v := range want {
+		if kv[k] != v {
+			t.Errorf("%s = %q, want %q", k, kv[k], v)
+		}
+	}
+	h.srv.FourLetterWord("srst")
+	kv = checkMntrShape(t, h.srv.FourLetterWord("mntr"), "mntr.txt")
+	if kv["zk_cnt_app_write_per_namespace"] != "0" || kv["zk_cnt_app_read_per_namespace"] != "0" {
+		t.Errorf("after srst: cnt_app_write_per_namespace %s, cnt_app_read_per_namespace %s",
+			kv["zk_cnt_app_write_per_namespace"], kv["zk_cnt_app_read_per_namespace"])
 	}
 }

@@ -139,9 +139,11 @@ func (s *Server) ResetStats() {
 	s.stats.minLatency.Store(-1)
 	s.stats.maxLatency.Store(0)
 	o := s.ops()
-	for _, h := range o.requests {
-		if h != nil {
-			h.Reset()
+	for _, shard := range o.requests.all() {
+		for _, h := range shard {
+			if h != nil {
+				h.Reset()
+			}
 		}
 	}
 	if d := o.cfg.Load().Disk; d != nil {
@@ -158,6 +160,12 @@ func (s *Server) ResetStats() {
 	for _, h := range o.timings {
 		h.Reset()
 	}
+	resetHistogram := func(_ string, h *Histogram) { h.Reset() }
+	for _, set := range o.readNS.all() {
+		set.each(resetHistogram)
+	}
+	o.writeNS.each(resetHistogram)
+	o.quotaExceeded.each(func(_ string, c *counter) { c.reset() })
 	o.resetResponseSizes()
 	s.resetQuorumCounters()
 }

@@ -100,9 +100,12 @@ func (c *Conn) observe(start int64) {
 	ms := (now - start) / int64(time.Millisecond)
 	c.srv.stats.observe(start)
 	if i := opSlot(c.last.op.pop()); i >= 0 {
-		if h := c.opsState().requests[i]; h != nil {
+		shards := &c.opsState().requests
+		hs := shards.get()
+		if h := hs[i]; h != nil {
 			h.Observe(now - start)
 		}
+		shards.put(hs)
 	}
 	st := &c.last
 	st.latLast.Store(ms)

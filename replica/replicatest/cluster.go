@@ -104,6 +104,9 @@ type Member struct {
 	LostLeader int
 	// LocalExpired lists the local sessions this member expired.
 	LocalExpired []jute.SessionID
+	// Timings are the member's observations by summary name
+	// (replica.TimingNoter), in order.
+	Timings map[string][]int64
 	// Ensembles lists every membership the member applied, in order.
 	Ensembles []replica.Ensemble
 	started   bool                    // started once
@@ -219,6 +222,13 @@ func (l memberListener) CollectTouched(dst []jute.SessionID) []jute.SessionID {
 func (l memberListener) DisconnectClients(string) { l.m.LostLeader++ }
 func (l memberListener) EnsembleChanged(e replica.Ensemble) {
 	l.m.Ensembles = append(l.m.Ensembles, e)
+}
+
+func (l memberListener) NoteTiming(name string, v int64) {
+	if l.m.Timings == nil {
+		l.m.Timings = map[string][]int64{}
+	}
+	l.m.Timings[name] = append(l.m.Timings[name], v)
 }
 
 func (l memberListener) LocalSessionExpired(id jute.SessionID) {

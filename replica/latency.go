@@ -1,0 +1,111 @@
+package replica
+
+import (
+	"encoding/binary"
+	"time"
+
+	"zkd/quorum"
+)
+
+// ZooKeeper's latencies between members, measured as ZooKeeper measures them:
+// against the time the leader stamped on the entry when it proposed it (wall
+// clocks of two machines, so a skew shows; a negative figure is dropped), in
+// milliseconds.
+//
+//	proposal_latency            a member that does not lead received the entry
+//	quorum_ack_latency          the leader learned that a quorum holds it (commit)
+//	commit_propagation_latency  a member that does not lead learned the commit
+//	propagation_latency         the entry was applied (every server)
+//
+// Entries replayed by Open are old and measure nothing: only entries after the
+// log's committed end at start (liveFrom) count.
+
+// entryTime returns the leader's stamp of an entry of this package.
+func entryTime(entry []byte) (ms int64, ok bool) {
+	if len(entry) < timeOffset+8 || entry[0] != formatV1 {
+		return 0, false
+	}
+	ms = int64(binary.BigEndian.Uint64(entry[timeOffset:]))
+	return ms, ms > 0
+}
+
+// noteSince notes name as the milliseconds from the entry's stamp to now.
+func (r *Replica) noteSince(name string, entry []byte, nowMs int64) {
+	if ms, ok := entryTime(entry); ok && nowMs >= ms {
+		r.noteTiming(name, nowMs-ms)
+	}
+}
+
+// Received implements quorum.ReceiveObserver: a member that does not lead got
+// an entry from the leader (ZooKeeper's follower counts a PROPOSAL so).
+func (r *Replica) Received(data []byte) {
+	r.noteSince("proposal_latency", data, r.cfg.Clock.Now().UnixMilli())
+}
+
+// noteCommitted notes the commit of ents, on the raft goroutine.
+func (r *Replica) noteCommitted(ents []quorum.Entry) {
+	if r.cfg.Standalone || len(ents) == 0 || ents[len(ents)-1].Index <= r.liveFrom {
+		return
+	}
+	name := "commit_propagation_latency"
+	if r.IsLeader() {
+		name = "quorum_ack_latency"
+	}
+	now := r.cfg.Clock.Now().UnixMilli()
+	for i := range ents {
+		if e := &ents[i]; e.Index > r.liveFrom && e.Membership == nil {
+			r.noteSince(name, e.Data, now)
+		}
+	}
+}
+
+// availability follows how long a member is without a leader it can serve
+// under, as ZooKeeper's unavailable_time (from leaving its serving state to
+// serving again, start-up included), leader_unavailable_time (the same, on the
+// member that became the leader) and follower_sync_time / observer_sync_time
+// (from knowing the leader to having caught up with it) do. Caught up means
+// having applied an entry of the leader's term: a leader appends one as soon
+// as it is elected, and it commits only once a quorum has the log up to it.
+// Owned by the apply goroutine; a standalone server has none.
+type availability struct {
+	since  time.Time // when the member stopped serving; zero while it serves
+	synced time.Time // when it learned of its current leader
+	term   uint64    // that leader's term; 0: none known
+}
+
+// leaderKnown runs on the apply goroutine when the member learns it has
+// leader lead (0: none) in term, at time at.
+func (r *Replica) leaderKnown(lead, term uint64, at time.Time) {
+	if r.cfg.Standalone {
+		return
+	}
+	a := &r.avail
+	if a.since.IsZero() {
+		a.since = at
+	}
+	a.term, a.synced = 0, time.Time{}
+	if lead != 0 {
+		a.term, a.synced = term, at
+	}
+}
+
+// caughtUp runs on the apply goroutine after an entry (or a snapshot) of term
+// was applied.
+func (r *Replica) caughtUp(term uint64) {
+	a := &r.avail
+	if a.term == 0 || term < a.term {
+		return
+	}
+	now := r.cfg.Clock.Now()
+	down := now.Sub(a.since).Milliseconds()
+	r.noteTiming("unavailable_time", down)
+	switch {
+	case r.IsLeader():
+		r.noteTiming("leader_unavailable_time", down)
+	case r.observer.Load():
+		r.noteTiming("observer_sync_time", now.Sub(a.synced).Milliseconds())
+	default:
+		r.noteTiming("follower_sync_time", now.Sub(a.synced).Milliseconds())
+	}
+	*a = availability{}
+}
