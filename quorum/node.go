@@ -54,12 +54,21 @@ type Applier interface {
 	InstallSnapshot(meta SnapshotMeta)
 }
 
-// ReceiveObserver is an Applier that also watches entries arrive: Received is
-// called on the raft goroutine with the data of each normal entry a member
-// that does not lead takes from the leader, before it writes it to its log.
-// It must not keep data or block.
-type ReceiveObserver interface {
+// EntryObserver is an Applier that also watches entries on their way to the
+// log, for ZooKeeper's latencies between members. Its methods are called on
+// the raft goroutine with the data of each normal entry, and must not keep
+// data or block.
+type EntryObserver interface {
+	// Received: a member that does not lead took data from the leader, before
+	// writing it to its log.
 	Received(data []byte)
+	// Persisted: the member made data durable in its log, which is when it
+	// acknowledges it (the leader's own acknowledgement included).
+	Persisted(data []byte)
+	// Acknowledged: the leader learned that member holds data, an entry it
+	// sampled (one index in Config.AckSampleEvery, as ZooKeeper's leader
+	// times one ack in ackLoggingFrequency).
+	Acknowledged(member uint64, data []byte)
 }
 
 // Message is a raft message. The layers above carry it without looking inside
@@ -117,13 +126,17 @@ type Config struct {
 	// Manual leaves the node without a goroutine of its own: the owner calls
 	// Process after queuing work (deterministic tests drive a whole cluster so).
 	Manual bool
+	// AckSampleEvery is how often the leader follows an entry's
+	// acknowledgements for EntryObserver.Acknowledged: every entry whose index
+	// is a multiple of it (ZooKeeper's zookeeper.leader.ackLoggingFrequency).
+	AckSampleEvery uint64
 }
 
 // DefaultConfig returns the settings of design/consensus.md §5.2.
 func DefaultConfig() Config {
 	return Config{ID: 1, ElectionTicks: 10, HeartbeatTicks: 1, Logger: slog.Default(),
 		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, MaxUncommittedBytes: 128 << 20,
-		MaxCommittedSizePerReady: 64 << 20, ReadIndexRetryTicks: 10}
+		MaxCommittedSizePerReady: 64 << 20, ReadIndexRetryTicks: 10, AckSampleEvery: 1000}
 }
 
 // Validate reports a configuration error and fills zero limits with defaults.
@@ -160,6 +173,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReadIndexRetryTicks == 0 {
 		c.ReadIndexRetryTicks = d.ReadIndexRetryTicks
+	}
+	if c.AckSampleEvery == 0 {
+		c.AckSampleEvery = d.AckSampleEvery
 	}
 	return nil
 }
@@ -214,6 +230,11 @@ type Node struct {
 	// rejoining holds the members removed for losing their log, to be added back
 	// (the value: whether as a learner); see rejoin.go.
 	rejoining map[uint64]*bool
+	// entries is the Applier as an EntryObserver, nil when it is not one.
+	entries EntryObserver
+	// ackSamples are the leader's sampled entries whose acknowledgements it
+	// still follows, oldest first (acks.go).
+	ackSamples []ackSample
 
 	published struct {
 		lead   atomic.Uint64
@@ -246,6 +267,7 @@ func Start(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, st: st, log: cfg.Logger, wakeC: make(chan struct{}, 1), rejoining: make(map[uint64]*bool),
 		stopC: make(chan struct{}), doneC: make(chan struct{}), failC: make(chan error, 1)}
 	n.reads.init()
+	n.entries, _ = cfg.Applier.(EntryObserver)
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID: cfg.ID, ElectionTick: cfg.ElectionTicks, HeartbeatTick: cfg.HeartbeatTicks,
 		Storage: st, Applied: cfg.Snapshot.Index,
@@ -513,6 +535,7 @@ func (n *Node) Process() {
 	}
 	for _, m := range msgs {
 		n.noticeLostLog(m)
+		n.noticeAck(m)
 		m = n.clampCommit(m)
 		// Errors here are messages for another term or from a removed member:
 		// raft has already logged them, and dropping them is what it expects.
@@ -619,7 +642,9 @@ func (n *Node) handleReady() {
 			}
 		}
 		if !leader {
-			n.noteReceived(rd.Entries)
+			n.observeEntries(rd.Entries, EntryObserver.Received)
+		} else {
+			n.sampleAcks(rd.Entries)
 		}
 		// Persist before a follower acknowledges anything: a vote or entry
 		// acknowledged and then lost in a crash would let the group decide twice.
@@ -627,6 +652,7 @@ func (n *Node) handleReady() {
 			n.fail(err)
 			return
 		}
+		n.observeEntries(rd.Entries, EntryObserver.Persisted)
 		if !leader {
 			n.counters.entriesReceived.Add(uint64(len(rd.Entries)))
 			n.send(rd.Messages)
@@ -639,14 +665,15 @@ func (n *Node) handleReady() {
 	}
 }
 
-func (n *Node) noteReceived(ents []*pb.Entry) {
-	obs, ok := n.cfg.Applier.(ReceiveObserver)
-	if !ok {
+// observeEntries calls f of the entry observer, if any, for each normal
+// entry of ents that carries data.
+func (n *Node) observeEntries(ents []*pb.Entry, f func(EntryObserver, []byte)) {
+	if n.entries == nil {
 		return
 	}
 	for _, e := range ents {
 		if e.GetType() == pb.EntryNormal && len(e.GetData()) > 0 {
-			obs.Received(e.GetData())
+			f(n.entries, e.GetData())
 		}
 	}
 }

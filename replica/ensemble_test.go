@@ -530,7 +530,7 @@ func TestLocalSessionWritesAndExpiresOnItsMember(t *testing.T) {
 // counts the entries it receives and applies; both count the times they were
 // without a leader.
 func TestMembersCountTheirWork(t *testing.T) {
-	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 23, Voters: 3})
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 23, Voters: 3, AckSampleEvery: 4})
 	lead := c.WaitLeader(steps)
 	follower := others(c, lead)[0]
 	cl := c.NewClient(follower, 30000)
@@ -587,11 +587,17 @@ func TestMembersCountTheirWork(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"quorum_ack_latency", "propagation_latency"} {
+	for _, name := range []string{"quorum_ack_latency", "propagation_latency", "proposal_ack_creation_latency"} {
 		atLeast("leader", lt, name, 11)
 	}
-	for _, name := range []string{"proposal_latency", "commit_propagation_latency", "propagation_latency"} {
+	for _, name := range []string{"proposal_latency", "commit_propagation_latency", "propagation_latency",
+		"proposal_ack_creation_latency"} {
 		atLeast("follower", ft, name, 11)
+	}
+	// The leader timed each member's acknowledgement of the entries it sampled
+	// (every 4th index here), by server id.
+	for _, id := range others(c, lead) {
+		atLeast("leader", lt, fmt.Sprintf("ack_latency/%d", replica.ServerID(id)), 2)
 	}
 	none("leader", lt, "proposal_latency", "commit_propagation_latency", "follower_sync_time", "observer_sync_time")
 	none("follower", ft, "quorum_ack_latency", "leader_unavailable_time", "observer_sync_time")

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"encoding/binary"
+	"strconv"
 	"time"
 
 	"zkd/quorum"
@@ -13,6 +14,8 @@ import (
 // milliseconds.
 //
 //	proposal_latency            a member that does not lead received the entry
+//	proposal_ack_creation_latency  the member made it durable (and acknowledges it)
+//	ack_latency (per member)    the leader learned that the member holds it
 //	quorum_ack_latency          the leader learned that a quorum holds it (commit)
 //	commit_propagation_latency  a member that does not lead learned the commit
 //	propagation_latency         the entry was applied (every server)
@@ -36,10 +39,31 @@ func (r *Replica) noteSince(name string, entry []byte, nowMs int64) {
 	}
 }
 
-// Received implements quorum.ReceiveObserver: a member that does not lead got
+// Received implements quorum.EntryObserver: a member that does not lead got
 // an entry from the leader (ZooKeeper's follower counts a PROPOSAL so).
 func (r *Replica) Received(data []byte) {
 	r.noteSince("proposal_latency", data, r.cfg.Clock.Now().UnixMilli())
+}
+
+// Persisted implements quorum.EntryObserver: the member made an entry durable
+// and acknowledges it (proposal_ack_creation_latency, on the leader and the
+// followers alike; a standalone server acknowledges to no one).
+func (r *Replica) Persisted(data []byte) {
+	if !r.cfg.Standalone {
+		r.noteSince("proposal_ack_creation_latency", data, r.cfg.Clock.Now().UnixMilli())
+	}
+}
+
+// Acknowledged implements quorum.EntryObserver: the leader learned that
+// member holds a sampled entry (ack_latency, per member by server id).
+func (r *Replica) Acknowledged(member uint64, data []byte) {
+	if ms, ok := entryTime(data); ok {
+		if d := r.cfg.Clock.Now().UnixMilli() - ms; d >= 0 {
+			if n := r.timings(); n != nil {
+				n.NoteTimingOf("ack_latency", strconv.FormatInt(ServerID(member), 10), d)
+			}
+		}
+	}
 }
 
 // noteCommitted notes the commit of ents, on the raft goroutine.

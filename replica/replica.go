@@ -211,7 +211,8 @@ type Replica struct {
 	listener atomic.Pointer[Listener]
 	// figures is the listener as a datatree.Observer, nil when it is not one:
 	// asserted once in SetListener, not on every read.
-	figures atomic.Pointer[datatree.Observer]
+	figures     atomic.Pointer[datatree.Observer]
+	timingNoter atomic.Pointer[TimingNoter] // the same for TimingNoter
 
 	nextSeq       atomic.Uint64
 	nextSessionID atomic.Int64
@@ -403,11 +404,14 @@ type Timing struct {
 }
 
 // TimingNoter is implemented by a Listener that keeps ZooKeeper's summaries of
-// the replica's work: snapshottime (writing a snapshot) and election_time (from
-// losing a leader to knowing the next), in milliseconds. It is called from the
+// the replica's work: snapshottime (writing a snapshot), election_time (from
+// losing a leader to knowing the next), the latencies between members
+// (latency.go), in milliseconds. NoteTimingOf notes one figure of a summary
+// set (ack_latency, labelled with a member's server id). It is called from the
 // replica's goroutines and must not block.
 type TimingNoter interface {
 	NoteTiming(name string, v int64)
+	NoteTimingOf(name, label string, v int64)
 }
 
 // StartupTimings are the figures of loading the data at Open, as ZooKeeper
@@ -416,9 +420,17 @@ type TimingNoter interface {
 func (r *Replica) StartupTimings() []Timing { return slices.Clone(r.startup) }
 
 func (r *Replica) noteTiming(name string, v int64) {
-	if n, ok := r.listen().(TimingNoter); ok {
+	if n := r.timings(); n != nil {
 		n.NoteTiming(name, v)
 	}
+}
+
+// timings returns the listener as a TimingNoter, or nil.
+func (r *Replica) timings() TimingNoter {
+	if p := r.timingNoter.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // awaitApplied waits until index is applied or the node fails.
@@ -588,6 +600,11 @@ func (r *Replica) SetListener(l Listener) {
 		r.figures.Store(&o)
 	} else {
 		r.figures.Store(nil)
+	}
+	if n, ok := l.(TimingNoter); ok {
+		r.timingNoter.Store(&n)
+	} else {
+		r.timingNoter.Store(nil)
 	}
 }
 

@@ -214,6 +214,7 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	b.summary("readlatency", KindAdvancedSummary, reads, readSnap, nsPerMs)
 	latency("quorum_ack_latency")
 	latency("commit_propagation_latency")
+	latency("proposal_ack_creation_latency")
 	latency("proposal_latency")
 	latency("propagation_latency")
 	perNamespace := func(name string, sets ...*labelSet[Histogram]) {
@@ -221,6 +222,10 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 			b.list = append(b.list, Metric{Name: name, Label: ls.label, Kind: KindSummary,
 				Summary: &SummaryData{Cumulative: ls.since, Unit: 1, window: ls.window}})
 		}
+	}
+	for _, ls := range summaries(&o.ackLatency) {
+		b.list = append(b.list, Metric{Name: "ack_latency", Label: ls.label, Kind: KindAdvancedSummary,
+			Summary: &SummaryData{Cumulative: ls.since, Unit: 1, window: ls.window}})
 	}
 	perNamespace("read_per_namespace", o.readNS.all()...)
 	perNamespace("write_per_namespace", &o.writeNS)

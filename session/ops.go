@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"zkd/jute"
+	"zkd/replica"
 )
 
 // OpsConfig is what the operator commands (four-letter words, AdminServer,
@@ -140,6 +141,8 @@ type opsState struct {
 	readNS        perCPU[labelSet[Histogram]] // every event loop reads
 	writeNS       labelSet[Histogram]         // the applier only writes
 	quotaExceeded labelSet[counter]
+	// ackLatency is the leader's ack_latency per member (server id).
+	ackLatency labelSet[Histogram]
 	// timings holds the replica's and the start's summaries by name
 	// (timingNames); built once, then read-only.
 	timings  map[string]*Histogram
@@ -275,6 +278,7 @@ func newOpsState() *opsState {
 	o.readNS.make = func() *labelSet[Histogram] { return &labelSet[Histogram]{make: newNamespaceHistogram} }
 	o.writeNS.make = newNamespaceHistogram
 	o.quotaExceeded.make = func() *counter { return new(counter) }
+	o.ackLatency.make = func() *Histogram { return NewHistogram(latencyMsBounds) }
 	o.timings = make(map[string]*Histogram, len(timingNames)+len(latencyNames))
 	for _, name := range timingNames {
 		o.timings[name] = NewHistogram(timingBounds)
@@ -294,8 +298,8 @@ var timingNames = []string{"startup_txns_load_time", "snapshottime", "startup_tx
 
 // latencyNames are the replica's latencies between members (ZooKeeper's
 // advanced summaries, with percentiles), in milliseconds.
-var latencyNames = []string{"quorum_ack_latency", "commit_propagation_latency", "proposal_latency",
-	"propagation_latency"}
+var latencyNames = []string{"quorum_ack_latency", "commit_propagation_latency", "proposal_ack_creation_latency",
+	"proposal_latency", "propagation_latency"}
 
 // timingBounds bucket milliseconds or counts, from 0 to over a minute (or a
 // million entries).
@@ -313,6 +317,19 @@ func (s *Server) NoteTiming(name string, v int64) {
 		h.Observe(v)
 	}
 }
+
+// NoteTimingOf implements replica.TimingNoter: one observation of a summary
+// set; only ack_latency is one.
+func (s *Server) NoteTimingOf(name, label string, v int64) {
+	if name != "ack_latency" {
+		return
+	}
+	if h := s.ops().ackLatency.get(label); h != nil {
+		h.Observe(v)
+	}
+}
+
+var _ replica.TimingNoter = (*Server)(nil)
 
 // firedSlot is the index in opsState.fired of an event type whose watches
 // ZooKeeper counts; false for the others.

@@ -501,6 +501,9 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 var (
 	namespaceSetKey = regexp.MustCompile(`^zk_(avg|min|max|cnt|sum)_(.+)_((read|write)_per_namespace)$`)
 	quotaGaugeKey   = regexp.MustCompile(`^zk_.+_quota_(count_limit|bytes_limit|count_usage|bytes_usage|exceeded_error)_per_namespace$`)
+	// The captures have no ack_latency: ZooKeeper's leader times one ack in
+	// 1000 zxids and they hold 314.
+	ackLatencyKey = regexp.MustCompile(`^zk_(avg|min|max|cnt|sum|p50|p95|p99|p999)_\d+_ack_latency$`)
 )
 
 func checkMntrShape(t *testing.T, got, capture string) map[string]string {
@@ -519,6 +522,13 @@ func checkMntrShape(t *testing.T, got, capture string) map[string]string {
 	setsFrom := pos["zk_avg_app_read_per_namespace"] // the capture's sets come last
 	for i, k := range gk {
 		kv[k] = gv[i]
+		if ackLatencyKey.MatchString(k) {
+			// Like the capture's other advanced summaries.
+			if want := valueKind(ref["zk_"+strings.SplitN(k, "_", 3)[1]+"_quorum_ack_latency"]); valueKind(gv[i]) != want {
+				t.Errorf("mntr %s=%q is not a %s", k, gv[i], want)
+			}
+			continue
+		}
 		if quotaGaugeKey.MatchString(k) {
 			// The capture set no quota; these are integers like its gauges.
 			if valueKind(gv[i]) != "integer" {
@@ -750,9 +760,11 @@ func TestMntrCountsFiredWatchesAndTheirBytes(t *testing.T) {
 	h.srv.NoteTiming("snapshottime", 7)
 	h.srv.NoteTiming("snapshottime", 3)
 	h.srv.NoteTiming("not_zookeepers", 1)
+	h.srv.NoteTimingOf("ack_latency", "2", 5)
+	h.srv.NoteTimingOf("not_zookeepers", "2", 5)
 	kv = checkMntrShape(t, h.srv.FourLetterWord("mntr"), "mntr.txt")
 	for k, v := range map[string]string{"zk_cnt_snapshottime": "2", "zk_sum_snapshottime": "10", "zk_max_snapshottime": "7",
-		"zk_min_snapshottime": "3"} {
+		"zk_min_snapshottime": "3", "zk_cnt_2_ack_latency": "1", "zk_p99_2_ack_latency": "5", "zk_avg_2_ack_latency": "5.0"} {
 		if kv[k] != v {
 			t.Errorf("%s = %q, want %q", k, kv[k], v)
 		}

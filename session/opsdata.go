@@ -165,6 +165,7 @@ func (s *Server) ResetStats() {
 		set.each(resetHistogram)
 	}
 	o.writeNS.each(resetHistogram)
+	o.ackLatency.each(resetHistogram)
 	o.quotaExceeded.each(func(_ string, c *counter) { c.reset() })
 	o.resetResponseSizes()
 	s.resetQuorumCounters()

@@ -35,7 +35,9 @@ type ClusterOptions struct {
 	DropRate float64
 	// SnapCount is each member's snapCount (0: no snapshots).
 	SnapCount int
-	Tree      datatree.Config
+	// AckSampleEvery is quorum.Config.AckSampleEvery (0: its default).
+	AckSampleEvery uint64
+	Tree           datatree.Config
 	// CheckDigests compares each member's tree digest after every entry and
 	// fails the test when two members differ at the same index (the running
 	// digest; under -tags invariants the tree also checks it against a full sum).
@@ -174,6 +176,7 @@ func (m *Member) start() {
 	cfg.ID, cfg.MyID, cfg.Manual = m.ID, replica.ServerID(m.ID), true
 	cfg.Quorum.Log, cfg.Quorum.Logger = l, c.log
 	cfg.Quorum.Transport = raftTransport{c: c, from: m.ID}
+	cfg.Quorum.AckSampleEvery = c.opts.AckSampleEvery
 	cfg.Peers = appPeers{c: c, from: m.ID}
 	cfg.Bootstrap, cfg.BootstrapConfig, cfg.Tree, cfg.Clock, cfg.Logger = c.boot, c.bootConfig, c.opts.Tree, c.Clock, c.log
 	if m.Joining {
@@ -230,6 +233,12 @@ func (l memberListener) NoteTiming(name string, v int64) {
 	}
 	l.m.Timings[name] = append(l.m.Timings[name], v)
 }
+
+func (l memberListener) NoteTimingOf(name, label string, v int64) {
+	l.NoteTiming(name+"/"+label, v)
+}
+
+var _ replica.TimingNoter = memberListener{}
 
 func (l memberListener) LocalSessionExpired(id jute.SessionID) {
 	l.m.LocalExpired = append(l.m.LocalExpired, id)
