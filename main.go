@@ -199,6 +199,7 @@ func run(ctx context.Context, cfg zoocfg.Config, log *slog.Logger) error {
 	if limit, source := applyMemoryLimit(os.Args[1:], os.Getenv); limit > 0 {
 		log.Info("Go memory limit set", "bytes", limit, "from", source)
 	}
+	tuneGC(ctx, os.Getenv)
 	if pprofAddr != "" {
 		runtime.SetMutexProfileFraction(100)
 		runtime.SetBlockProfileRate(100000)

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // memoryLimit picks the Go runtime's soft memory limit for a server whose live
@@ -75,4 +78,57 @@ func applyMemoryLimit(args []string, getenv func(string) string) (int64, string)
 		debug.SetMemoryLimit(limit)
 	}
 	return limit, source
+}
+
+// The collector's headroom for a large live heap. Go's default, GOGC=100, lets
+// the heap grow to twice what the last collection found live before the next:
+// right for a small heap, but a server whose live heap is a million znodes
+// (about 240 MB) would then hold about 480 MB for them. Past minHeadroom*4 of
+// live heap, zkd lowers GOGC so that the heap may grow by a quarter of the
+// live heap at most (never less than minHeadroom): more collections of a heap
+// that changes little, for RSS near the data's size.
+const (
+	minHeadroom  = 64 << 20
+	minGCPercent = 25
+	// gcTuneEvery is how often the live heap is looked at.
+	gcTuneEvery = time.Second
+)
+
+// gcPercentFor returns the GOGC for a live heap of live bytes.
+func gcPercentFor(live uint64) int {
+	if live == 0 {
+		return 100
+	}
+	headroom := max(minHeadroom, live/4)
+	return int(min(100, max(minGCPercent, headroom*100/live)))
+}
+
+// tuneGC keeps GOGC at gcPercentFor the live heap, unless GOGC is in the
+// environment (the operator's choice stands). It returns at once; the tuning
+// runs until ctx is done.
+func tuneGC(ctx context.Context, getenv func(string) string) {
+	if getenv("GOGC") != "" {
+		return
+	}
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	go func() {
+		t := time.NewTicker(gcTuneEvery)
+		defer t.Stop()
+		current := 100
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			metrics.Read(sample)
+			if sample[0].Value.Kind() != metrics.KindUint64 {
+				return // a runtime without the metric: keep Go's default
+			}
+			if p := gcPercentFor(sample[0].Value.Uint64()); p != current {
+				debug.SetGCPercent(p)
+				current = p
+			}
+		}
+	}()
 }

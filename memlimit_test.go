@@ -25,3 +25,19 @@ func TestMemoryLimitFromJVMFlags(t *testing.T) {
 		}
 	}
 }
+
+// GOGC stays Go's default for a small live heap and falls towards 25 for a
+// large one, so that the heap grows by at most a quarter of the data (and at
+// least 64 MiB) between collections.
+func TestGCPercentFollowsTheLiveHeap(t *testing.T) {
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 100}, {10 << 20, 100}, {64 << 20, 100}, {128 << 20, 50}, {240 << 20, 26}, {256 << 20, 25}, {4 << 30, 25},
+	} {
+		if got := gcPercentFor(c.live); got != c.want {
+			t.Errorf("live %d MiB: GOGC %d, want %d", c.live>>20, got, c.want)
+		}
+	}
+}

@@ -53,7 +53,10 @@ func (r *Replica) nextSnapDistance() uint64 {
 // while Open starts the raft node wait for the next one: finishing a snapshot
 // tells the node (snapshotDone), which must exist by then.
 func (r *Replica) maybeSnapshot(index, term uint64) {
-	if r.cfg.SnapshotDir == "" || r.snap.inFlight || !r.nodeSet.Load() {
+	// Not while Open replays the log: writing a snapshot then would take a core
+	// from the replay (and copy-on-write work from every entry) and delay the
+	// start; the first entry after it takes the snapshot that is due.
+	if r.cfg.SnapshotDir == "" || r.snap.inFlight || !r.nodeSet.Load() || index <= r.liveFrom {
 		return
 	}
 	bySize := r.snap.nextBytes > 0 && r.snap.bytes >= r.snap.nextBytes

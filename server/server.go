@@ -205,7 +205,9 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	if s.rep, err = replica.Open(rcfg); err != nil {
 		return nil, err
 	}
-	releaseLoadGarbage(s.rep.Tree().NodeCount())
+	// In the background: the collection takes a few hundred ms with a million
+	// znodes, and clients need not wait for it.
+	go releaseLoadGarbage(s.rep.Tree().NodeCount())
 	if s.ens != nil {
 		s.ens.handler.rep.Store(s.rep)
 		if !s.ident.Member {
@@ -515,7 +517,7 @@ const bigLoad = 50_000
 // buffers, the log replay's decoded entries) and returns it to the operating
 // system: the runtime would otherwise keep the load's peak as RSS until its
 // scavenger gets to it, and a restarted server would show more memory than the
-// one it replaced held for the same data. One forced collection at start.
+// one it replaced held for the same data. One forced collection, just after start.
 func releaseLoadGarbage(znodes int64) {
 	if znodes >= bigLoad {
 		debug.FreeOSMemory()

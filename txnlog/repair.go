@@ -1,6 +1,7 @@
 package txnlog
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -265,7 +266,10 @@ func (r *replayer) apply(seg *segment, pend []pendFrame) error {
 // for which match holds.
 func findFrame(buf []byte, from int, match func(*frame) bool) (int, *frame, bool) {
 	for p := align8(from); p+frameHeaderSize <= len(buf); p += frameAlign {
-		if allZero(buf[p : p+frameHeaderSize]) {
+		if z := zeroPrefix(buf[p:]); z >= frameHeaderSize {
+			// No frame starts where its header would be all zero: skip the run
+			// (a preallocated segment's tail is tens of MiB of them).
+			p += (z - frameHeaderSize) &^ (frameAlign - 1)
 			continue
 		}
 		if fr, reason, _ := decodeFrame(buf, p); reason == "" && match(&fr) {
@@ -275,8 +279,30 @@ func findFrame(buf []byte, from int, match func(*frame) bool) (int, *frame, bool
 	return 0, nil, false
 }
 
+// zeroBlock is compared against whole blocks of a buffer: bytes.Equal is
+// vectorised, a loop over words is not.
+var zeroBlock [4096]byte
+
+// zeroPrefix returns how many bytes at the start of b are zero.
+func zeroPrefix(b []byte) int {
+	n := 0
+	for len(b) >= len(zeroBlock) && bytes.Equal(b[:len(zeroBlock)], zeroBlock[:]) {
+		n, b = n+len(zeroBlock), b[len(zeroBlock):]
+	}
+	for len(b) >= 8 && binary.LittleEndian.Uint64(b) == 0 {
+		n, b = n+8, b[8:]
+	}
+	for len(b) > 0 && b[0] == 0 {
+		n, b = n+1, b[1:]
+	}
+	return n
+}
+
 // lastNonZero returns 1 + the position of the last non-zero byte of b, or 0.
 func lastNonZero(b []byte) int {
+	for len(b) >= len(zeroBlock) && bytes.Equal(b[len(b)-len(zeroBlock):], zeroBlock[:]) {
+		b = b[:len(b)-len(zeroBlock)]
+	}
 	for len(b) >= 8 && binary.LittleEndian.Uint64(b[len(b)-8:]) == 0 {
 		b = b[:len(b)-8]
 	}
