@@ -287,6 +287,7 @@ type parser struct {
 	r       *bodyReader
 	corrupt func(string, ...any) error
 	acls    [][]jute.ACL
+	blobs   datatree.BlobArena // the restored nodes' path and data
 	count   uint64
 	full    chan *nodeBatch // parsed, for the builder
 	free    chan *nodeBatch // consumed, for the parser
@@ -389,7 +390,7 @@ func (p *parser) fill(b *nodeBatch) {
 			return
 		}
 		img.ACL = p.acls[ai]
-		img.Own() // the node's allocation and copy happen here, off the builder's core
+		img.Own(&p.blobs) // the node's copy happens here, off the builder's core
 		b.nodes = append(b.nodes, img)
 		p.count++
 	}
