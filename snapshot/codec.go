@@ -58,7 +58,11 @@ func Encode(w io.Writer, meta Meta, im *datatree.Image) (int64, error) {
 	if _, err := w.Write(head); err != nil {
 		return 0, err
 	}
-	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	// A 1 MiB window: znode paths repeat within a few hundred bytes of each
+	// other, so a longer one finds no more to share, while each block encoder
+	// allocates its window twice over for every snapshot.
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault),
+		zstd.WithWindowSize(1<<20))
 	if err != nil {
 		return 0, err
 	}
