@@ -35,7 +35,9 @@ func (n *Node) sampleAcks(ents []*pb.Entry) {
 }
 
 // noticeAck tells the entry observer of a member's first acknowledgement of
-// each sampled entry, before raft sees the message.
+// each sampled entry, before raft sees the message. As in ZooKeeper, only the
+// acknowledgements that come before the entry commits count: the ones a
+// quorum needed.
 func (n *Node) noticeAck(m *pb.Message) {
 	if len(n.ackSamples) == 0 || m.GetType() != pb.MessageType_MsgAppResp || m.GetReject() {
 		return
@@ -44,13 +46,19 @@ func (n *Node) noticeAck(m *pb.Message) {
 		n.ackSamples = n.ackSamples[:0]
 		return
 	}
-	from := m.GetFrom()
+	n.acked(m.GetFrom(), m.GetIndex())
+}
+
+// acked records that member holds the log up to index.
+func (n *Node) acked(member, index uint64) {
+	st := n.rn.BasicStatus()
+	commit := st.HardState.GetCommit() // raft's own, moved by the acknowledgements stepped so far
 	for i := range n.ackSamples {
 		s := &n.ackSamples[i]
-		if s.index > m.GetIndex() || slices.Contains(s.acked, from) {
+		if s.index > index || s.index <= commit || slices.Contains(s.acked, member) {
 			continue
 		}
-		s.acked = append(s.acked, from)
-		n.entries.Acknowledged(from, s.data)
+		s.acked = append(s.acked, member)
+		n.entries.Acknowledged(member, s.data)
 	}
 }

@@ -65,9 +65,10 @@ type EntryObserver interface {
 	// Persisted: the member made data durable in its log, which is when it
 	// acknowledges it (the leader's own acknowledgement included).
 	Persisted(data []byte)
-	// Acknowledged: the leader learned that member holds data, an entry it
-	// sampled (one index in Config.AckSampleEvery, as ZooKeeper's leader
-	// times one ack in ackLoggingFrequency).
+	// Acknowledged: the leader learned, before data committed, that member
+	// (the leader itself included) holds it: an entry it sampled (one index
+	// in Config.AckSampleEvery, as ZooKeeper's leader times the acks of one
+	// zxid in ackLoggingFrequency).
 	Acknowledged(member uint64, data []byte)
 }
 
@@ -653,6 +654,9 @@ func (n *Node) handleReady() {
 			return
 		}
 		n.observeEntries(rd.Entries, EntryObserver.Persisted)
+		if leader && len(rd.Entries) > 0 && len(n.ackSamples) > 0 {
+			n.acked(n.cfg.ID, rd.Entries[len(rd.Entries)-1].GetIndex()) // its own acknowledgement
+		}
 		if !leader {
 			n.counters.entriesReceived.Add(uint64(len(rd.Entries)))
 			n.send(rd.Messages)

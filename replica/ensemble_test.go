@@ -594,10 +594,16 @@ func TestMembersCountTheirWork(t *testing.T) {
 		"proposal_ack_creation_latency"} {
 		atLeast("follower", ft, name, 11)
 	}
-	// The leader timed each member's acknowledgement of the entries it sampled
-	// (every 4th index here), by server id.
+	// The leader timed the acknowledgements of the entries it sampled (every 4th
+	// index here) that came before each committed, by server id: its own, and
+	// for each entry the follower's that made the quorum.
+	atLeast("leader", lt, fmt.Sprintf("ack_latency/%d", replica.ServerID(lead)), 2)
+	fromFollowers := 0
 	for _, id := range others(c, lead) {
-		atLeast("leader", lt, fmt.Sprintf("ack_latency/%d", replica.ServerID(id)), 2)
+		fromFollowers += len(lt[fmt.Sprintf("ack_latency/%d", replica.ServerID(id))])
+	}
+	if n := len(lt[fmt.Sprintf("ack_latency/%d", replica.ServerID(lead))]); fromFollowers != n {
+		t.Errorf("leader timed %d acknowledgements of followers for %d sampled entries, want one each", fromFollowers, n)
 	}
 	none("leader", lt, "proposal_latency", "commit_propagation_latency", "follower_sync_time", "observer_sync_time")
 	none("follower", ft, "quorum_ack_latency", "leader_unavailable_time", "observer_sync_time")

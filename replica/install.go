@@ -74,7 +74,7 @@ func (r *Replica) install(meta quorum.SnapshotMeta) {
 	r.setMembership(meta.Membership)
 	r.applied.Store(meta.Index)
 	r.appliedTerm = meta.Term
-	r.caughtUp(meta.Term)
+	r.checkCaughtUp()
 	r.snap.lastIndex, r.snap.bytes = meta.Index, 0
 	r.tracker.demote()
 	r.updateEnsemble()

@@ -55,9 +55,10 @@ func (r *Replica) Persisted(data []byte) {
 }
 
 // Acknowledged implements quorum.EntryObserver: the leader learned that
-// member holds a sampled entry (ack_latency, per member by server id).
+// member (itself included) holds a sampled entry before it committed
+// (ack_latency, per member by server id).
 func (r *Replica) Acknowledged(member uint64, data []byte) {
-	if ms, ok := entryTime(data); ok {
+	if ms, ok := entryTime(data); ok && !r.cfg.Standalone {
 		if d := r.cfg.Clock.Now().UnixMilli() - ms; d >= 0 {
 			if n := r.timings(); n != nil {
 				n.NoteTimingOf("ack_latency", strconv.FormatInt(ServerID(member), 10), d)
@@ -88,13 +89,16 @@ func (r *Replica) noteCommitted(ents []quorum.Entry) {
 // serving again, start-up included), leader_unavailable_time (the same, on the
 // member that became the leader) and follower_sync_time / observer_sync_time
 // (from knowing the leader to having caught up with it) do. Caught up means
-// having applied an entry of the leader's term: a leader appends one as soon
-// as it is elected, and it commits only once a quorum has the log up to it.
+// having applied everything the leader had committed when it confirmed its
+// leadership to this member (a ReadIndex asked as soon as the leader is
+// known): on a new leader, that is once its first entry has committed.
 // Owned by the apply goroutine; a standalone server has none.
 type availability struct {
 	since  time.Time // when the member stopped serving; zero while it serves
 	synced time.Time // when it learned of its current leader
 	term   uint64    // that leader's term; 0: none known
+	asked  bool      // a ReadIndex was asked under term
+	target uint64    // its answer: the index to apply to be caught up; 0 until known
 }
 
 // leaderKnown runs on the apply goroutine when the member learns it has
@@ -107,17 +111,42 @@ func (r *Replica) leaderKnown(lead, term uint64, at time.Time) {
 	if a.since.IsZero() {
 		a.since = at
 	}
-	a.term, a.synced = 0, time.Time{}
+	*a = availability{since: a.since}
 	if lead != 0 {
 		a.term, a.synced = term, at
+		r.askCaughtUp()
 	}
 }
 
-// caughtUp runs on the apply goroutine after an entry (or a snapshot) of term
-// was applied.
-func (r *Replica) caughtUp(term uint64) {
+// askCaughtUp asks the leader, once the raft node runs, how far this member
+// must apply to be caught up with it. Apply goroutine only.
+func (r *Replica) askCaughtUp() {
 	a := &r.avail
-	if a.term == 0 || term < a.term {
+	if a.term == 0 || a.asked || !r.nodeSet.Load() {
+		return
+	}
+	a.asked = true
+	term := a.term
+	_ = r.node.ReadIndex(func(index uint64, err error) {
+		if err == nil {
+			r.enqueue(applyItem{call: func() { r.caughtUpAt(term, index) }})
+		}
+	})
+}
+
+// caughtUpAt records the leader's answer for term. Apply goroutine only.
+func (r *Replica) caughtUpAt(term, index uint64) {
+	if a := &r.avail; a.term == term && a.target == 0 {
+		a.target = max(index, 1)
+		r.checkCaughtUp()
+	}
+}
+
+// checkCaughtUp notes the figures once the member has applied up to the
+// leader's answer. Apply goroutine only.
+func (r *Replica) checkCaughtUp() {
+	a := &r.avail
+	if a.target == 0 || r.applied.Load() < a.target {
 		return
 	}
 	now := r.cfg.Clock.Now()

@@ -294,7 +294,7 @@ func (r *Replica) planLocked(op *reconfigOp, cur zoocfg.Membership, raft quorum.
 		}
 	}
 	op.joint = op.joint || voterChanges > 1
-	if synced <= len(op.voters)/2 {
+	if synced <= len(op.voters)/2 && !r.newlyLeading() {
 		return jute.CodeNewConfigNoQuorum
 	}
 	return jute.CodeOK
@@ -311,6 +311,15 @@ func (r *Replica) isSynced(id uint64, st quorum.Status) bool {
 	heard, seen := r.coord.heard[id]
 	return ok && seen && r.ticks.Load() <= heard+2*uint64(r.cfg.Quorum.ElectionTicks) &&
 		pr.Match > 0 && pr.Match+r.cfg.CatchUpEntries >= st.Commit
+}
+
+// newlyLeading reports whether this member became leader less than two
+// election timeouts ago: its raft has not heard from every follower yet, so a
+// member it cannot count as synced may only not have answered. ZooKeeper's
+// leader has synced its followers before it serves, so it never refuses a
+// reconfig for that; zkd waits instead.
+func (r *Replica) newlyLeading() bool {
+	return r.ticks.Load() < r.leaderTick.Load()+2*uint64(r.cfg.Quorum.ElectionTicks)
 }
 
 // noteHeard records the members the leader's raft heard from recently.
@@ -388,7 +397,11 @@ func (r *Replica) advanceLocked(after []func()) []func() {
 					synced++
 				}
 			}
-			if synced <= len(op.voters)/2 {
+			switch {
+			case synced > len(op.voters)/2:
+			case r.newlyLeading():
+				return after // its followers answer its first appends: look again next tick
+			default:
 				return r.finishLocked(jute.CodeNewConfigNoQuorum, after)
 			}
 			changes := op.changes

@@ -248,6 +248,14 @@ func TestReconfigSwapsAFollowerForAnObserverAndChangesRoles(t *testing.T) {
 	}
 
 	// Promote server.5, demote the participant that is neither the client's server nor the leader.
+	// The leader counts server.5 among the voters it needs only once it has heard
+	// from it (NEWCONFIGNOQUORUM otherwise, as ZooKeeper answers for a server
+	// that is not synced).
+	c.RunUntil("the leader hears from the observer", steps, func() bool {
+		st := c.Member(c.Leader()).Rep.Node().Status()
+		pr, ok := st.Progress[obs.ID]
+		return ok && pr.Match >= st.Commit
+	})
 	lead = c.Leader()
 	var demote int64
 	for _, s := range m.Servers {

@@ -289,6 +289,8 @@ type Replica struct {
 	// leaderless is when the last leader was lost (zero while one is known);
 	// raft goroutine only.
 	leaderless time.Time
+	// leaderTick is the tick at which this member last became leader.
+	leaderTick atomic.Uint64
 
 	stopped atomic.Bool
 	stopC   chan struct{}
@@ -371,6 +373,8 @@ func Open(cfg Config) (*Replica, error) {
 	}
 	r.node = node
 	r.nodeSet.Store(true)
+	// A leader learned before the node was set is asked about now.
+	r.enqueue(applyItem{call: r.askCaughtUp})
 	if cfg.Manual {
 		// Entries the log knows to be committed need no other member: processing
 		// alone applies them.
@@ -845,6 +849,7 @@ func (r *Replica) LeaderChanged(lead, term uint64) {
 		now := r.cfg.Clock.Now()
 		if lead == r.cfg.ID {
 			r.stats.leaderSince.Store(now.UnixNano())
+			r.leaderTick.Store(r.ticks.Load())
 		} else {
 			r.stats.leaderSince.Store(0)
 		}
@@ -990,7 +995,9 @@ func (r *Replica) applyEntry(e *quorum.Entry) {
 	if e.Index > r.liveFrom && e.Membership == nil {
 		r.noteSince("propagation_latency", e.Data, r.cfg.Clock.Now().UnixMilli())
 	}
-	r.caughtUp(e.Term)
+	if r.avail.target != 0 {
+		r.checkCaughtUp()
+	}
 	if r.IsLeader() {
 		r.stats.commits.Add(1)
 	} else {
