@@ -181,6 +181,11 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// KeepAfterSnapshot is how many entries below its newest snapshot a member
+// keeps serving from its log, so that a follower a little behind catches up
+// from entries rather than a whole snapshot (etcd keeps 5000).
+const KeepAfterSnapshot = 10_000
+
 // proposal is data to append, and who to tell if raft refuses it.
 type proposal struct {
 	data     []byte
@@ -555,6 +560,14 @@ func (n *Node) Process() {
 	for _, s := range snaps {
 		if s.Index > n.st.snap.Index {
 			n.st.snap = s
+		}
+	}
+	if len(snaps) > 0 && n.failed == nil && n.st.snap.Index > KeepAfterSnapshot {
+		// The entries a snapshot covers leave memory now, whether or not
+		// autopurge ever compacts their files; a member further behind than
+		// KeepAfterSnapshot gets the snapshot.
+		if err := n.cfg.Log.Forget(n.st.snap.Index - KeepAfterSnapshot); err != nil {
+			n.fail(err)
 		}
 	}
 	if compact > 0 && n.failed == nil {

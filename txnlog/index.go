@@ -122,6 +122,23 @@ func (x *index) compactTo(c uint64) {
 	}
 }
 
+// forgetTo drops the entries <= c from memory but keeps the compaction point:
+// they stay in their segments, unread, until a compaction covers them. The
+// last entry always stays, so the next index is never in doubt.
+func (x *index) forgetTo(c uint64) {
+	if x.empty() {
+		return
+	}
+	if c = min(c, x.last()-1); c < x.first {
+		return
+	}
+	x.ents = append([]entryPos(nil), x.ents[c-x.first+1:]...)
+	x.first = c + 1
+	if x.cache.len() > 0 && x.cacheFirst <= c {
+		x.dropCache(int(c - x.cacheFirst + 1))
+	}
+}
+
 // resetTo empties the index: no entry is retained, and the next one is c+1.
 func (x *index) resetTo(c uint64) {
 	x.compact = c

@@ -604,6 +604,32 @@ func (l *Log) Compact(index uint64) error {
 }
 
 // unreadSegment is a segment Open did not read, with the last index it may hold.
+// Forget releases the memory of the entries <= index, which the log no longer
+// serves (Entries and Term report them compacted), without writing or removing
+// anything: a segment left holding none of the entries it still serves stays
+// on disk, unread, until a Compact covers it. The caller forgets what a
+// snapshot covers; compacting the files is autopurge's (ZooKeeper keeps its old
+// logs until they are purged). Without this, the index of a log never purged
+// grew by 32 bytes an entry for as long as the server ran. The last entry is
+// never forgotten. Writer only.
+func (l *Log) Forget(index uint64) error {
+	if err := l.writable(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.mu.x.forgetTo(index)
+	dead := l.detachReleasableLocked()
+	l.mu.Unlock()
+	for _, s := range dead {
+		// Every entry it holds is <= index: its first retained successor is above.
+		l.w.unread = append(l.w.unread, unreadSegment{path: s.path, last: index})
+		if err := s.unref(); err != nil {
+			l.log.Warn("txnlog: close forgotten segment", "err", err)
+		}
+	}
+	return nil
+}
+
 type unreadSegment struct {
 	path string
 	last uint64

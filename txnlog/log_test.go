@@ -476,3 +476,60 @@ func waitPrepared(l *Log) {
 		l.w.preparedC = c
 	}
 }
+
+// Forget releases entries from memory only: the log stops serving them, keeps
+// their files, writes on across new segments, reopens with them read again,
+// and a later Compact removes the files it covers.
+func TestForgetKeepsTheFilesUntilCompact(t *testing.T) {
+	fs := vfs.NewMem()
+	opts := testOptions(512)
+	l := mustOpen(t, fs, opts)
+	save := func(lo, hi uint64) {
+		t.Helper()
+		for i := lo; i < hi; i += 3 {
+			if err := l.Save(&HardState{Term: 1, Commit: i - 1}, makeEntries(i, i+3, 1, 30)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	save(1, 61)
+	files := len(segmentFiles(t, fs))
+	if err := l.Forget(31); err != nil {
+		t.Fatal(err)
+	}
+	if l.FirstIndex() != 32 || l.LastIndex() != 60 {
+		t.Fatalf("after Forget(31): first %d last %d, want 32 and 60", l.FirstIndex(), l.LastIndex())
+	}
+	if _, err := l.Entries(31, 33); !errors.Is(err, ErrCompacted) {
+		t.Fatalf("Entries(31, 33): %v", err)
+	}
+	if ents, err := l.Entries(32, 34); err != nil || len(ents) != 2 || !checkPayload(ents[0]) {
+		t.Fatalf("Entries(32, 34): %v %v", ents, err)
+	}
+	if got := len(segmentFiles(t, fs)); got != files {
+		t.Fatalf("Forget removed files: %d before, %d after", files, got)
+	}
+	if l.mu.segs[0].seq == 1 {
+		t.Fatal("the segments holding only forgotten entries are still open")
+	}
+	if err := l.Forget(60); err != nil { // never the last entry
+		t.Fatal(err)
+	}
+	if l.FirstIndex() != 60 || l.LastIndex() != 60 {
+		t.Fatalf("after Forget(60): first %d last %d, want 60 and 60", l.FirstIndex(), l.LastIndex())
+	}
+	save(61, 121) // across new segments, whose headers keep the durable compaction point
+	l.Close()
+
+	var m model
+	m.save(&HardState{Term: 1, Commit: 117}, makeEntries(1, 121, 1, 30))
+	l = mustOpen(t, fs, opts)
+	m.check(t, l) // everything on disk is read again
+	if err := l.Compact(90); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(segmentFiles(t, fs)); got >= files {
+		t.Fatalf("Compact(90) removed nothing: %d segment files", got)
+	}
+	l.Close()
+}
