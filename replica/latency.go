@@ -13,12 +13,12 @@ import (
 // clocks of two machines, so a skew shows; a negative figure is dropped), in
 // milliseconds.
 //
-//	proposal_latency            a member that does not lead received the entry
+//	proposal_latency               a member that does not lead received the entry
 //	proposal_ack_creation_latency  the member made it durable (and acknowledges it)
-//	ack_latency (per member)    the leader learned that the member holds it
-//	quorum_ack_latency          the leader learned that a quorum holds it (commit)
-//	commit_propagation_latency  a member that does not lead learned the commit
-//	propagation_latency         the entry was applied (every server)
+//	ack_latency (per member)       the leader learned that the member holds it
+//	quorum_ack_latency             the leader learned that a quorum holds it (commit)
+//	commit_propagation_latency     a member that does not lead learned the commit
+//	propagation_latency            the entry was applied (every server)
 //
 // Entries replayed by Open are old and measure nothing: only entries after the
 // log's committed end at start (liveFrom) count.
