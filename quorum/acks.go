@@ -49,13 +49,15 @@ func (n *Node) noticeAck(m *pb.Message) {
 	n.acked(m.GetFrom(), m.GetIndex())
 }
 
-// acked records that member holds the log up to index.
+// acked records that member holds the log up to index. Samples that have
+// committed are dropped: no later acknowledgement of them counts.
 func (n *Node) acked(member, index uint64) {
 	st := n.rn.BasicStatus()
 	commit := st.HardState.GetCommit() // raft's own, moved by the acknowledgements stepped so far
+	n.ackSamples = slices.DeleteFunc(n.ackSamples, func(s ackSample) bool { return s.index <= commit })
 	for i := range n.ackSamples {
 		s := &n.ackSamples[i]
-		if s.index > index || s.index <= commit || slices.Contains(s.acked, member) {
+		if s.index > index || slices.Contains(s.acked, member) {
 			continue
 		}
 		s.acked = append(s.acked, member)
