@@ -217,18 +217,15 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	latency("proposal_ack_creation_latency")
 	latency("proposal_latency")
 	latency("propagation_latency")
-	perNamespace := func(name string, sets ...*labelSet[Histogram]) {
+	summarySet := func(name string, kind MetricKind, sets ...*labelSet[Histogram]) {
 		for _, ls := range summaries(sets...) {
-			b.list = append(b.list, Metric{Name: name, Label: ls.label, Kind: KindSummary,
+			b.list = append(b.list, Metric{Name: name, Label: ls.label, Kind: kind,
 				Summary: &SummaryData{Cumulative: ls.since, Unit: 1, window: ls.window}})
 		}
 	}
-	for _, ls := range summaries(&o.ackLatency) {
-		b.list = append(b.list, Metric{Name: "ack_latency", Label: ls.label, Kind: KindAdvancedSummary,
-			Summary: &SummaryData{Cumulative: ls.since, Unit: 1, window: ls.window}})
-	}
-	perNamespace("read_per_namespace", o.readNS.all()...)
-	perNamespace("write_per_namespace", &o.writeNS)
+	summarySet("ack_latency", KindAdvancedSummary, &o.ackLatency)
+	summarySet("read_per_namespace", KindSummary, o.readNS.all()...)
+	summarySet("write_per_namespace", KindSummary, &o.writeNS)
 	return b.list
 }
 
