@@ -113,12 +113,17 @@ func (x *index) compactTo(c uint64) {
 		x.ents = nil
 		x.dropCache(x.cache.len())
 	default:
-		// Copy, so the dropped prefix's memory goes too.
-		x.ents = append([]entryPos(nil), x.ents[c-x.first+1:]...)
-		x.first = c + 1
-		if x.cache.len() > 0 && x.cacheFirst <= c {
-			x.dropCache(int(c - x.cacheFirst + 1))
-		}
+		x.dropThrough(c)
+	}
+}
+
+// dropThrough forgets the entries first..c. REQUIRES: first <= c < last().
+func (x *index) dropThrough(c uint64) {
+	// Copy, so the dropped prefix's memory goes too.
+	x.ents = append([]entryPos(nil), x.ents[c-x.first+1:]...)
+	x.first = c + 1
+	if x.cache.len() > 0 && x.cacheFirst <= c {
+		x.dropCache(int(c - x.cacheFirst + 1))
 	}
 }
 
@@ -129,13 +134,8 @@ func (x *index) forgetTo(c uint64) {
 	if x.empty() {
 		return
 	}
-	if c = min(c, x.last()-1); c < x.first {
-		return
-	}
-	x.ents = append([]entryPos(nil), x.ents[c-x.first+1:]...)
-	x.first = c + 1
-	if x.cache.len() > 0 && x.cacheFirst <= c {
-		x.dropCache(int(c - x.cacheFirst + 1))
+	if c = min(c, x.last()-1); c >= x.first {
+		x.dropThrough(c)
 	}
 }
 

@@ -618,11 +618,15 @@ func (l *Log) Forget(index uint64) error {
 	}
 	l.mu.Lock()
 	l.mu.x.forgetTo(index)
+	forgotten := index // the highest entry a detached segment can hold
+	if !l.mu.x.empty() {
+		forgotten = min(index, l.mu.x.first-1)
+	}
 	dead := l.detachReleasableLocked()
 	l.mu.Unlock()
 	for _, s := range dead {
-		// Every entry it holds is <= index: its first retained successor is above.
-		l.w.unread = append(l.w.unread, unreadSegment{path: s.path, last: index})
+		// Every entry it holds is below the first one the log still serves.
+		l.w.unread = append(l.w.unread, unreadSegment{path: s.path, last: forgotten})
 		if err := s.unref(); err != nil {
 			l.log.Warn("txnlog: close forgotten segment", "err", err)
 		}
