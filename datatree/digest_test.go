@@ -163,9 +163,7 @@ func TestDigestFollowsEveryChange(t *testing.T) {
 		{"reap", func() { h.reap("/c", h.now) }},
 		{"ttl", func() { h.createFull(jute.OpCreateTTL, "/t", []byte("t"), jute.OpenACLUnsafe, 5, 10) }},
 		{"quota", func() {
-			h.mustCreate("/zookeeper/quota/a", "", 0)
-			h.mustCreate("/zookeeper/quota/a/zookeeper_limits", "count=5,bytes=-1", 0)
-			h.mustCreate("/zookeeper/quota/a/zookeeper_stats", "count=0,bytes=0", 0)
+			h.setQuota("/a", "count=5,bytes=-1")
 			h.mustCreate("/a/q", "quoted", 0)
 		}},
 		{"delete", func() { h.delete("/a/q", -1) }},

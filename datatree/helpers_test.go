@@ -190,6 +190,15 @@ func (h *harness) mustCreate(path, data string, flags int32) string {
 	return p
 }
 
+// setQuota sets a quota on path as a client does (zkCli setquota): the quota
+// node, its limits and a zero stats node, which the tree then recounts.
+func (h *harness) setQuota(path, limits string) {
+	h.tb.Helper()
+	h.mustCreate("/zookeeper/quota"+path, "", 0)
+	h.mustCreate("/zookeeper/quota"+path+"/zookeeper_limits", limits, 0)
+	h.mustCreate("/zookeeper/quota"+path+"/zookeeper_stats", "count=0,bytes=0", 0)
+}
+
 func (h *harness) mustCreateACL(path string, a []jute.ACL) {
 	h.tb.Helper()
 	if _, _, code := h.createFull(jute.OpCreate, path, nil, a, 0, 0); code != jute.CodeOK {

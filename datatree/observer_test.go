@@ -67,12 +67,8 @@ func TestQuotaFiguresAndRefusals(t *testing.T) {
 	}
 	h.mustCreate("/q", "ab", 0)
 	h.mustCreate("/q/sub", "", 0)
-	h.mustCreate("/zookeeper/quota/q", "", 0)
-	h.mustCreate("/zookeeper/quota/q/zookeeper_limits", "count=-1,bytes=-1=;byteHardLimit=10;countHardLimit=3", 0)
-	h.mustCreate("/zookeeper/quota/q/zookeeper_stats", "count=0,bytes=0", 0)
-	h.mustCreate("/zookeeper/quota/q/sub", "", 0)
-	h.mustCreate("/zookeeper/quota/q/sub/zookeeper_limits", "count=5,bytes=50", 0)
-	h.mustCreate("/zookeeper/quota/q/sub/zookeeper_stats", "count=0,bytes=0", 0)
+	h.setQuota("/q", "count=-1,bytes=-1=;byteHardLimit=10;countHardLimit=3")
+	h.setQuota("/q/sub", "count=5,bytes=50")
 	want := []NamespaceQuota{{Namespace: "q", CountLimit: 3 + 5, BytesLimit: 10 + 50, CountUsage: 2 + 1, BytesUsage: 2}} // /q holds /q and /q/sub
 	if got := h.tree.QuotaFigures(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("quota figures %+v, want %+v", got, want)

@@ -14,9 +14,7 @@ func TestQuotaStatsFollowTheSubtree(t *testing.T) {
 	h.mustCreate("/q", "ab", 0)
 	h.mustCreate("/q/a", "abc", 0)
 	h.mustCreate("/other", "zzzz", 0)
-	h.mustCreate("/zookeeper/quota/q", "", 0)
-	h.mustCreate("/zookeeper/quota/q/zookeeper_limits", "count=5,bytes=-1", 0)
-	h.mustCreate("/zookeeper/quota/q/zookeeper_stats", "count=0,bytes=0", 0)
+	h.setQuota("/q", "count=5,bytes=-1")
 	stats := func() string {
 		t.Helper()
 		data, _, code := h.tree.GetData("/zookeeper/quota/q/zookeeper_stats", nil, nil)
@@ -75,12 +73,8 @@ func TestHardQuotaLimitsAreEnforced(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.mustCreate("/q", "ab", 0)
 	h.mustCreate("/soft", "", 0)
-	h.mustCreate("/zookeeper/quota/q", "", 0)
-	h.mustCreate("/zookeeper/quota/q/zookeeper_limits", "count=-1,bytes=-1=;byteHardLimit=10;countHardLimit=3", 0)
-	h.mustCreate("/zookeeper/quota/q/zookeeper_stats", "count=0,bytes=0", 0)
-	h.mustCreate("/zookeeper/quota/soft", "", 0)
-	h.mustCreate("/zookeeper/quota/soft/zookeeper_limits", "count=1,bytes=1", 0)
-	h.mustCreate("/zookeeper/quota/soft/zookeeper_stats", "count=0,bytes=0", 0)
+	h.setQuota("/q", "count=-1,bytes=-1=;byteHardLimit=10;countHardLimit=3")
+	h.setQuota("/soft", "count=1,bytes=1")
 
 	enforced := func(op jute.OpCode, rec jute.Record) jute.Code {
 		t.Helper()
