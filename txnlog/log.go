@@ -1,6 +1,7 @@
 package txnlog
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -343,13 +344,6 @@ func (l *Log) create() error {
 	l.startPrepare()
 	l.log.Info("txnlog: created", "segment", seg.path)
 	return nil
-}
-
-func cmpOr(err, otherwise error) error {
-	if err != nil {
-		return err
-	}
-	return otherwise
 }
 
 func (l *Log) syncDir() error {
@@ -790,7 +784,7 @@ func (r *run) read(out []Entry) error {
 	start, end := first.off, last.off+int64(last.size)
 	buf := make([]byte, end-start)
 	if n, err := r.seg.f.ReadAt(buf, start); n != len(buf) {
-		return fmt.Errorf("txnlog: read %s at offset %d: %w", r.seg.path, start, cmpOr(err, io.ErrUnexpectedEOF))
+		return fmt.Errorf("txnlog: read %s at offset %d: %w", r.seg.path, start, cmp.Or(err, io.ErrUnexpectedEOF))
 	}
 	for k, p := range r.pos {
 		i := r.lo + uint64(k)
@@ -828,7 +822,7 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	var err error
 	for _, s := range segs {
-		err = cmpOr(err, s.unref())
+		err = cmp.Or(err, s.unref())
 	}
 	return err
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"io"
 
 	"zkd/internal/vfs"
 )
@@ -64,11 +63,14 @@ func (l *Log) replay(seqs []uint64, paths []string, skipped bool, hint uint64) (
 		if err != nil {
 			return i, fmt.Errorf("txnlog: stat %s: %w", path, err)
 		}
-		buf := make([]byte, size)
-		if n, err := f.ReadAt(buf, 0); n != len(buf) {
-			return i, fmt.Errorf("txnlog: read %s: %w", path, cmpOr(err, io.ErrUnexpectedEOF))
+		buf, release, err := vfs.ReadAll(f, int(size))
+		if err != nil {
+			return i, fmt.Errorf("txnlog: read %s: %w", path, err)
 		}
-		if tail, err = r.segment(seg, buf, last); err != nil {
+		// Nothing the replay keeps aliases buf: the index holds positions.
+		tail, err = r.segment(seg, buf, last)
+		release()
+		if err != nil {
 			return i, err
 		}
 	}
@@ -173,15 +175,19 @@ func (r *replayer) segment(seg *segment, buf []byte, last bool) (segmentEnd, err
 	// synced after it? Each batch is synced before the next is written, so a valid
 	// frame of any other batch after stop proves the latter. Frames of the torn
 	// batch itself can follow when writeback lost an earlier sector of it.
+	// A frame's header is never all zero, so none starts at or past the last
+	// non-zero byte: finding that first (from the end) spares findFrame the
+	// scan of a preallocated segment's tens of MiB of zeros.
+	dirty := int(res.end) + lastNonZero(buf[res.end:])
 	torn := r.batch + 1
-	if p, fr, ok := findFrame(buf, stop, func(fr *frame) bool { return !last || fr.batch != torn }); ok {
+	if p, fr, ok := findFrame(buf, stop, dirty, func(fr *frame) bool { return !last || fr.batch != torn }); ok {
 		return res, corrupt(stop, "%s; not a torn tail: a valid record of batch %d follows at offset %d", why, fr.batch, p)
 	}
 	if !last && !clean {
 		return res, corrupt(stop, "%s, in a segment that is not the last", why)
 	}
-	if n := lastNonZero(buf[res.end:]); n > 0 {
-		res.dirty = res.end + int64(n)
+	if dirty > int(res.end) {
+		res.dirty = int64(dirty)
 	}
 	switch {
 	case !clean:
@@ -262,10 +268,10 @@ func (r *replayer) apply(seg *segment, pend []pendFrame) error {
 	return nil
 }
 
-// findFrame returns the first valid frame at or after from (at frame alignment)
-// for which match holds.
-func findFrame(buf []byte, from int, match func(*frame) bool) (int, *frame, bool) {
-	for p := align8(from); p+frameHeaderSize <= len(buf); p += frameAlign {
+// findFrame returns the first valid frame starting in [from, before) (at frame
+// alignment) for which match holds.
+func findFrame(buf []byte, from, before int, match func(*frame) bool) (int, *frame, bool) {
+	for p := align8(from); p < before && p+frameHeaderSize <= len(buf); p += frameAlign {
 		if z := zeroPrefix(buf[p:]); z >= frameHeaderSize {
 			// No frame starts where its header would be all zero: skip the run
 			// (a preallocated segment's tail is tens of MiB of them).

@@ -1,6 +1,7 @@
 package txnlog
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -162,7 +163,7 @@ func (l *Log) installSegment(p preparedSegment, indexHint uint64, hdr segmentHea
 	}
 	buf := appendSegmentHeader(make([]byte, 0, segmentHdrFrame), batch, &hdr)
 	if n, err := p.f.WriteAt(buf, 0); err != nil || n != len(buf) {
-		return fail("txnlog: write header of %s: %w", cmpOr(err, io.ErrShortWrite))
+		return fail("txnlog: write header of %s: %w", cmp.Or(err, io.ErrShortWrite))
 	}
 	if !l.opts.NoSync {
 		if err := p.f.Sync(); err != nil {

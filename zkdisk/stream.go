@@ -2,6 +2,7 @@ package zkdisk
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -320,7 +321,7 @@ func (s *snappyReader) next() error {
 	// Read into a buffer that grows as the bytes arrive, not to the claimed size.
 	s.cbuf.Reset()
 	if got, err := io.CopyN(&s.cbuf, s.r, int64(n)); got < int64(n) {
-		return fmt.Errorf("%w: snappy chunk: %v", ErrCorrupt, unexpected(cmpOr(err, io.ErrUnexpectedEOF)))
+		return fmt.Errorf("%w: snappy chunk: %v", ErrCorrupt, unexpected(cmp.Or(err, io.ErrUnexpectedEOF)))
 	}
 	s.comp = s.cbuf.Bytes()
 	dl, err := snappy.DecodedLen(s.comp)
@@ -342,13 +343,6 @@ func (s *snappyReader) next() error {
 	}
 	s.pos = 0
 	return nil
-}
-
-func cmpOr(err, otherwise error) error {
-	if err != nil {
-		return err
-	}
-	return otherwise
 }
 
 func unexpected(err error) error {

@@ -55,3 +55,22 @@ func preallocate(f *os.File, off, n int64) error {
 		return &os.PathError{Op: "fallocate", Path: f.Name(), Err: serr}
 	}
 }
+
+// mapReadOnly maps the first n bytes of f shared and read-only.
+func (f osFile) mapReadOnly(n int) ([]byte, func() error, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	var buf []byte
+	var merr error
+	if err := rc.Control(func(fd uintptr) {
+		buf, merr = syscall.Mmap(int(fd), 0, n, syscall.PROT_READ, syscall.MAP_SHARED)
+	}); err != nil {
+		return nil, nil, err
+	}
+	if merr != nil {
+		return nil, nil, &os.PathError{Op: "mmap", Path: f.Name(), Err: merr}
+	}
+	return buf, func() error { return syscall.Munmap(buf) }, nil
+}

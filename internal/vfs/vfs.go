@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"cmp"
 	"io"
 )
 
@@ -61,3 +62,31 @@ var (
 	_ FS = osFS{}
 	_ FS = (*MemFS)(nil)
 )
+
+// mapper is implemented by files that can map their bytes into memory.
+type mapper interface {
+	mapReadOnly(n int) (buf []byte, unmap func() error, err error)
+}
+
+// ReadAll returns the first n bytes of f, which must not change until release is
+// called. An OS file on Linux is mapped, not read: the bytes are the page
+// cache's, so a 64 MiB log segment costs no copy and no fresh memory. Fresh
+// memory is expensive on a virtual machine: a restart reading its log's last
+// segment into a new buffer spent 0.3 s faulting that buffer in. Other files,
+// and a file the kernel will not map, are read into a new buffer.
+func ReadAll(f File, n int) (buf []byte, release func(), err error) {
+	if m, ok := f.(mapper); ok && n > 0 {
+		// NB: a mapping past the end of the file would fault (SIGBUS) when read.
+		if size, err := f.Size(); err != nil || int64(n) > size {
+			return nil, nil, cmp.Or(err, io.ErrUnexpectedEOF)
+		}
+		if buf, unmap, err := m.mapReadOnly(n); err == nil {
+			return buf, func() { _ = unmap() }, nil
+		}
+	}
+	buf = make([]byte, n)
+	if got, err := f.ReadAt(buf, 0); got != n {
+		return nil, nil, cmp.Or(err, io.ErrUnexpectedEOF)
+	}
+	return buf, func() {}, nil
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -176,5 +177,45 @@ func TestReadOnlyFileRejectsWrites(t *testing.T) {
 		if err := f.Sync(); err != nil { // fdatasync on a read-only descriptor is fine
 			t.Fatal(err)
 		}
+	})
+}
+
+// ReadAll gives the file's bytes on either filesystem: mapped on the OS one
+// (checked on Linux, where the mapping must be taken), read on the MemFS. The
+// bytes stay right until release, even when the file is written meanwhile
+// past them, as the log's replay relies on.
+func TestReadAll(t *testing.T) {
+	both(t, func(t *testing.T, fsys FS, dir string) {
+		name := filepath.Join(dir, "seg")
+		want := bytes.Repeat([]byte("0123456789abcdef"), 5000)
+		mustWrite(t, fsys, name, want)
+		f, err := fsys.OpenReadWrite(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		buf, release, err := ReadAll(f, len(want))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, mapped := f.(mapper); mapped != (runtime.GOOS == "linux" && fsys == OS()) {
+			t.Fatalf("file %T maps: %v", f, mapped)
+		}
+		if _, err := f.WriteAt([]byte("tail"), int64(len(want))); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf, want) {
+			t.Fatal("ReadAll returned other bytes than the file's")
+		}
+		release()
+
+		if _, _, err := ReadAll(f, len(want)+100); err == nil {
+			t.Fatal("ReadAll past the end of the file succeeded")
+		}
+		empty, release, err := ReadAll(f, 0)
+		if err != nil || len(empty) != 0 {
+			t.Fatalf("ReadAll of 0 bytes: %d bytes, %v", len(empty), err)
+		}
+		release()
 	})
 }
