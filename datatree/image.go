@@ -207,7 +207,10 @@ var ErrBadImage = errors.New("datatree: inconsistent snapshot image")
 // after a restart frees its old blob's bytes only once the rest of its chunk
 // has gone too (at worst, the restored data's size again, until the next
 // restart). The zero value is ready; one goroutine at a time.
-type BlobArena struct{ free []byte }
+type BlobArena struct {
+	free  []byte
+	ahead *prefaulter[[arenaChunk]byte] // set between Prefault and its stop
+}
 
 // Chunk sizes: a blob larger than arenaMaxBlob gets its own allocation.
 const (
@@ -220,11 +223,22 @@ func (a *BlobArena) alloc(n int) []byte {
 		return make([]byte, n)
 	}
 	if len(a.free) < n {
-		a.free = make([]byte, arenaChunk)
+		a.free = a.ahead.get()[:]
 	}
 	b := a.free[:n:n]
 	a.free = a.free[n:]
 	return b
+}
+
+// Prefault has the arena's chunks allocated and faulted in ahead of use on
+// another goroutine (see prefaulter) until the returned stop is called, by the
+// arena's goroutine, once it allocates no more.
+func (a *BlobArena) Prefault() (stop func()) {
+	a.ahead = prefault[[arenaChunk]byte](64)
+	return func() {
+		a.ahead.close()
+		a.ahead = nil
+	}
 }
 
 // Own copies the image's path and data into one blob from a (a new
@@ -264,6 +278,13 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 	}
 	var lastACL []jute.ACL
 	var interned uint32
+	t.nodes.ahead = prefault[nodeChunk](8)
+	defer func() {
+		if t.nodes.ahead != nil {
+			t.nodes.ahead.close()
+			t.nodes.ahead = nil
+		}
+	}()
 	for {
 		img, err := next()
 		if err != nil {
@@ -292,6 +313,8 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 		t.nodeCount.Add(1)
 		t.dataBytes.Add(int64(len(img.Path) + len(img.Data)))
 	}
+	t.nodes.ahead.close()
+	t.nodes.ahead = nil
 	if err := t.buildTables(); err != nil {
 		return nil, err
 	}

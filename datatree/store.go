@@ -131,6 +131,8 @@ type nodeStore struct {
 	dir  atomic.Pointer[[]*nodeChunk] // published directory; never nil after init
 	free []nodeID                     // applier-only: released ids, reused first
 	high nodeID                       // applier-only: ids below high have been handed out
+	// ahead, while Restore streams nodes in, supplies chunks already faulted in.
+	ahead *prefaulter[nodeChunk]
 }
 
 func (s *nodeStore) init() {
@@ -157,7 +159,7 @@ func (s *nodeStore) alloc() nodeID {
 	if int(id>>chunkBits) >= len(dir) {
 		grown := make([]*nodeChunk, len(dir), max(2*len(dir), 16))
 		copy(grown, dir)
-		grown = append(grown, new(nodeChunk))
+		grown = append(grown, s.ahead.get())
 		s.dir.Store(&grown)
 	}
 	s.high++

@@ -234,6 +234,8 @@ func decode(src io.ReaderAt, size int64, cfg datatree.Config, progress progressF
 	}
 
 	p := newParser(r, corrupt)
+	stopPrefault := p.blobs.Prefault()
+	defer stopPrefault()
 	go p.run()
 	defer p.stop()
 	var count uint64
