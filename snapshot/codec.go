@@ -61,7 +61,7 @@ func Encode(w io.Writer, meta Meta, im *datatree.Image) (int64, error) {
 	// A 1 MiB window: znode paths repeat within a few hundred bytes of each
 	// other, so a longer one finds no more to share, while each block encoder
 	// allocates its window twice over for every snapshot.
-	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault),
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithWindowSize(1<<20))
 	if err != nil {
 		return 0, err
