@@ -90,6 +90,9 @@ func (s *segment) unref() error {
 // never written to.
 var zeroChunk = make([]byte, 256<<10)
 
+// prepareSyncEvery is how many bytes of a segment's zero-fill are synced at once.
+const prepareSyncEvery = 1 << 20
+
 // preparedSegment is a segment file ready to become the next segment: allocated,
 // zero-filled and synced, under its temporary name.
 type preparedSegment struct {
@@ -123,12 +126,18 @@ func (l *Log) prepareSegment(seq uint64) (preparedSegment, error) {
 	if err := f.Preallocate(0, l.opts.SegmentSize); err != nil {
 		return fail("txnlog: preallocate %s: %w", err)
 	}
-	if err := zeroFill(f, 0, l.opts.SegmentSize); err != nil {
-		return fail("txnlog: zero-fill %s: %w", err)
-	}
-	if !l.opts.NoSync {
-		if err := f.Sync(); err != nil {
-			return fail("txnlog: fdatasync %s: %w", err)
+	// NB: synced a piece at a time. One fdatasync of 64 MiB of zeros holds the
+	// disk for tens of ms, and every group commit of the active segment waits
+	// behind it: setData's p99.9 under load was 32-54 ms with one sync per
+	// segment and 23-25 ms with one per MiB (5 alternating runs each).
+	for off := int64(0); off < l.opts.SegmentSize; off += prepareSyncEvery {
+		if err := zeroFill(f, off, min(off+prepareSyncEvery, l.opts.SegmentSize)); err != nil {
+			return fail("txnlog: zero-fill %s: %w", err)
+		}
+		if !l.opts.NoSync {
+			if err := f.Sync(); err != nil {
+				return fail("txnlog: fdatasync %s: %w", err)
+			}
 		}
 	}
 	return preparedSegment{f: f, tmp: tmp, seq: seq}, nil
