@@ -107,7 +107,9 @@
 // Segments are written twice, once with zeros and once with records: fdatasync
 // over written zeros flushes data only, where over fallocate's "unwritten" extents
 // every first write into one costs a journal commit (PostgreSQL's wal_init_zero).
-// The zero-fill happens off the write path, in the background, between rolls.
+// The zero-fill happens off the write path, in the background, between rolls,
+// and is synced a MiB at a time so that the active segment's commits never queue
+// behind one flush of the whole segment.
 //
 // Compact(i) appends a compact record and syncs it, then deletes whole segments
 // holding no entry above i, oldest first, syncing the directory after each, so a
