@@ -278,7 +278,6 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 	}
 	var lastACL []jute.ACL
 	var interned uint32
-	t.nodes.ahead = prefault[nodeChunk](8)
 	defer func() {
 		if t.nodes.ahead != nil {
 			t.nodes.ahead.close()
@@ -299,6 +298,9 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 		if lastACL == nil || len(img.ACL) != len(lastACL) || len(img.ACL) > 0 && &img.ACL[0] != &lastACL[0] {
 			lastACL, interned = img.ACL, t.acls.intern(img.ACL)
 		}
+		if t.nodes.high == PrefaultFrom && t.nodes.ahead == nil {
+			t.nodes.ahead = prefault[nodeChunk](8)
+		}
 		id := t.nodes.alloc()
 		n := t.nodes.at(id)
 		if img.blob != nil {
@@ -313,8 +315,10 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 		t.nodeCount.Add(1)
 		t.dataBytes.Add(int64(len(img.Path) + len(img.Data)))
 	}
-	t.nodes.ahead.close()
-	t.nodes.ahead = nil
+	if t.nodes.ahead != nil {
+		t.nodes.ahead.close()
+		t.nodes.ahead = nil
+	}
 	if err := t.buildTables(); err != nil {
 		return nil, err
 	}

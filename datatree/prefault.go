@@ -17,6 +17,12 @@ type prefaulter[T any] struct {
 	exited chan struct{}
 }
 
+// PrefaultFrom is the number of restored znodes past which prefaulting pays
+// for its goroutine and the chunks it queues: Restore starts prefaulting the
+// node store there, and a decoder should call BlobArena.Prefault only for an
+// image at least this large.
+const PrefaultFrom = 4 * chunkSize
+
 // prefault starts a prefaulter that keeps up to n values ready.
 func prefault[T any](n int) *prefaulter[T] {
 	p := &prefaulter[T]{ahead: make(chan *T, n), stop: make(chan struct{}), exited: make(chan struct{})}

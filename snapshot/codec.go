@@ -234,8 +234,10 @@ func decode(src io.ReaderAt, size int64, cfg datatree.Config, progress progressF
 	}
 
 	p := newParser(r, corrupt)
-	stopPrefault := p.blobs.Prefault()
-	defer stopPrefault()
+	if wantNodes >= datatree.PrefaultFrom {
+		stopPrefault := p.blobs.Prefault()
+		defer stopPrefault() // after p.stop (deferred below): the arena is the parser's
+	}
 	go p.run()
 	defer p.stop()
 	var count uint64

@@ -91,8 +91,23 @@ func dump(t *testing.T, im *datatree.Image) []string {
 }
 
 func TestEncodeDecodeRoundTripsTree(t *testing.T) {
+	// Past datatree.PrefaultFrom nodes the decoder and the builder take their
+	// memory from prefaulting goroutines: both ways must give the same tree.
+	for _, bulk := range []int{0, datatree.PrefaultFrom + 3*1024} {
+		t.Run(fmt.Sprintf("bulk=%d", bulk), func(t *testing.T) { testEncodeDecodeRoundTrip(t, bulk) })
+	}
+}
+
+func testEncodeDecodeRoundTrip(t *testing.T, bulk int) {
 	tree := datatree.New(datatree.Config{})
 	w := newWorkload(t, tree, 1)
+	if bulk > 0 {
+		w.request(t, tree, jute.OpCreate, &jute.CreateRequest{Path: "/bulk", ACL: jute.OpenACLUnsafe})
+	}
+	for i := range bulk {
+		path := fmt.Sprintf("/bulk/n%d", i)
+		w.request(t, tree, jute.OpCreate, &jute.CreateRequest{Path: path, Data: []byte(path), ACL: jute.OpenACLUnsafe})
+	}
 	for i := 0; i < 500; i++ {
 		w.step(t, tree)
 	}
