@@ -751,7 +751,8 @@ func (l *Log) Entries(lo, hi uint64) ([]Entry, error) {
 		}
 		seg := l.mu.segs[p.seg-l.mu.segs[0].seq]
 		seg.ref()
-		runs = append(runs, run{seg: seg, lo: i, pos: []entryPos{p}})
+		// A run most often reaches hi: size it for that once, not by appends.
+		runs = append(runs, run{seg: seg, lo: i, pos: append(make([]entryPos, 0, hi-i), p)})
 	}
 	l.mu.RUnlock()
 
