@@ -18,16 +18,37 @@ import (
 	"time"
 )
 
-// FreePort returns a port the kernel just handed out on 127.0.0.1.
+// FreePort returns a port the kernel just handed out on 127.0.0.1, and never one
+// an earlier call in this process returned. The listener is closed before
+// FreePort returns, so the kernel may hand the same port out again at once: a
+// test that asked for a server's ports one after the other was given one port
+// for two of them, and its ensemble could not start.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		_ = ln.Close()
+		handedOut.Lock()
+		seen := handedOut.ports[port]
+		handedOut.ports[port] = true
+		handedOut.Unlock()
+		if !seen {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("testutil: the kernel handed out no new port in 100 tries")
+	return 0
 }
+
+// handedOut is every port FreePort has returned in this process.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // ModuleRoot returns the directory holding go.mod, above the test's directory.
 func ModuleRoot(t testing.TB) string {
