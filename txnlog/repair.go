@@ -171,14 +171,15 @@ func (r *replayer) segment(seg *segment, buf []byte, last bool) (segmentEnd, err
 		return res, corrupt(0, "segment header: %s", why)
 	}
 
+	// dirty is just past the last non-zero byte. A frame's header is never all
+	// zero, so no frame starts at or past it: finding it first (from the end)
+	// spares findFrame the scan of a preallocated segment's tens of MiB of zeros.
+	dirty := int(res.end) + lastNonZero(buf[res.end:])
+
 	// Is stop the torn end of the last write, or damage in front of data that was
 	// synced after it? Each batch is synced before the next is written, so a valid
 	// frame of any other batch after stop proves the latter. Frames of the torn
 	// batch itself can follow when writeback lost an earlier sector of it.
-	// A frame's header is never all zero, so none starts at or past the last
-	// non-zero byte: finding that first (from the end) spares findFrame the
-	// scan of a preallocated segment's tens of MiB of zeros.
-	dirty := int(res.end) + lastNonZero(buf[res.end:])
 	torn := r.batch + 1
 	if p, fr, ok := findFrame(buf, stop, dirty, func(fr *frame) bool { return !last || fr.batch != torn }); ok {
 		return res, corrupt(stop, "%s; not a torn tail: a valid record of batch %d follows at offset %d", why, fr.batch, p)
