@@ -278,12 +278,7 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 	}
 	var lastACL []jute.ACL
 	var interned uint32
-	defer func() {
-		if t.nodes.ahead != nil {
-			t.nodes.ahead.close()
-			t.nodes.ahead = nil
-		}
-	}()
+	defer t.nodes.stopPrefault()
 	for {
 		img, err := next()
 		if err != nil {
@@ -315,10 +310,7 @@ func Restore(cfg Config, zxid jute.Zxid, sessions []SessionImage, next func() (*
 		t.nodeCount.Add(1)
 		t.dataBytes.Add(int64(len(img.Path) + len(img.Data)))
 	}
-	if t.nodes.ahead != nil {
-		t.nodes.ahead.close()
-		t.nodes.ahead = nil
-	}
+	t.nodes.stopPrefault()
 	if err := t.buildTables(); err != nil {
 		return nil, err
 	}

@@ -166,6 +166,14 @@ func (s *nodeStore) alloc() nodeID {
 	return id
 }
 
+// stopPrefault ends Restore's prefaulting, if it started. Applier only.
+func (s *nodeStore) stopPrefault() {
+	if s.ahead != nil {
+		s.ahead.close()
+		s.ahead = nil
+	}
+}
+
 // release clears a node slot, dropping its blob, and makes the id reusable. The
 // node must be unreachable: out of its stripe's table and its parent's children.
 func (s *nodeStore) release(id nodeID) {

@@ -995,9 +995,7 @@ func (r *Replica) applyEntry(e *quorum.Entry) {
 	if e.Index > r.liveFrom && e.Membership == nil {
 		r.noteSince("propagation_latency", e.Data, r.cfg.Clock.Now().UnixMilli())
 	}
-	if r.avail.target != 0 {
-		r.checkCaughtUp()
-	}
+	r.checkCaughtUp()
 	if r.IsLeader() {
 		r.stats.commits.Add(1)
 	} else {
