@@ -2,15 +2,12 @@ package snapshot
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"zkd/datatree"
+	"zkd/internal/testutil"
 	"zkd/internal/vfs"
 	"zkd/jute"
 )
@@ -55,9 +52,9 @@ func BenchmarkSnapshotWrite1M(b *testing.B) {
 	tree := millionTree(b)
 	dir := b.TempDir()
 	var info Info
-	rssBefore := procStatusMB("VmRSS:")
-	resetPeakRSS()
-	cpuBefore := processCPU()
+	rssBefore := testutil.ProcStatusMB("VmRSS:")
+	testutil.ResetPeakRSS()
+	cpuBefore := testutil.ProcessCPU()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		im, err := tree.Freeze()
@@ -74,43 +71,14 @@ func BenchmarkSnapshotWrite1M(b *testing.B) {
 	secs := b.Elapsed().Seconds() / float64(b.N)
 	// A snapshot competes for the cores with the requests being served: its
 	// CPU time, summed over the encoder's goroutines, is what they lose.
-	b.ReportMetric((processCPU()-cpuBefore).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((testutil.ProcessCPU()-cpuBefore).Seconds()/float64(b.N), "cpu-s/op")
 	b.ReportMetric(float64(info.Size), "file-bytes")
 	b.ReportMetric(float64(info.Nodes)/secs, "znodes/s")
 	b.ReportMetric(float64(info.Size)/1e6/secs, "file-MB/s")
 	// The peak while snapshotting, against the resident size of the tree before.
 	b.ReportMetric(rssBefore, "rss-before-MB")
-	b.ReportMetric(procStatusMB("VmHWM:"), "peak-rss-MB")
+	b.ReportMetric(testutil.ProcStatusMB("VmHWM:"), "peak-rss-MB")
 }
-
-// processCPU returns the user and system CPU time this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procStatusMB reads a kB field of /proc/self/status in MB (0 where there is none).
-func procStatusMB(field string) float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, field) {
-			var kb float64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, field), "kB")), &kb)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
-// resetPeakRSS resets VmHWM to the current RSS (Linux 4.0+), so the peak that
-// follows is the snapshot's own.
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 // BenchmarkSnapshotLoad1M reads a 1M-znode snapshot back into a tree.
 func BenchmarkSnapshotLoad1M(b *testing.B) {
@@ -129,8 +97,8 @@ func BenchmarkSnapshotLoad1M(b *testing.B) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	rssBefore := procStatusMB("VmRSS:")
-	resetPeakRSS()
+	rssBefore := testutil.ProcStatusMB("VmRSS:")
+	testutil.ResetPeakRSS()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		got = nil
@@ -148,7 +116,7 @@ func BenchmarkSnapshotLoad1M(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(got.NodeCount()), "heap-B/znode")
-	b.ReportMetric(procStatusMB("VmHWM:")-rssBefore, "peak-rss-growth-MB")
+	b.ReportMetric(testutil.ProcStatusMB("VmHWM:")-rssBefore, "peak-rss-growth-MB")
 	b.ReportMetric(float64(after.HeapSys)/1e6, "heap-sys-MB")
 	runtime.KeepAlive(got)
 }

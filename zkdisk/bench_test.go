@@ -13,11 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"zkd/datatree"
+	"zkd/internal/testutil"
 	"zkd/internal/vfs"
 	"zkd/jute"
 	"zkd/snapshot"
@@ -137,33 +137,6 @@ func peakHeap() (stop func() uint64) {
 	return func() uint64 { close(done); wg.Wait(); sample(); return peak }
 }
 
-// procStatusMB reads a kB field of /proc/self/status in MB (0 where there is none).
-func procStatusMB(field string) float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, field) {
-			var kb float64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, field), "kB")), &kb)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
-// cpuTime is the process's user plus system CPU time: on a shared machine a
-// steadier measure of the work done than the wall clock.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// resetPeakRSS resets VmHWM to the current RSS (Linux 4.0+).
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
 // memProbe measures a 1M-znode benchmark's loop: CPU time, peak heap in use
 // and RSS before and at its peak.
 type memProbe struct {
@@ -176,10 +149,10 @@ type memProbe struct {
 // OS (it must not count as the loop's), and resets the benchmark timer.
 func startMemProbe(b *testing.B) *memProbe {
 	debug.FreeOSMemory()
-	p := &memProbe{rssBefore: procStatusMB("VmRSS:")}
-	resetPeakRSS()
+	p := &memProbe{rssBefore: testutil.ProcStatusMB("VmRSS:")}
+	testutil.ResetPeakRSS()
 	p.stopHeap = peakHeap()
-	p.cpu0 = cpuTime()
+	p.cpu0 = testutil.ProcessCPU()
 	b.ResetTimer()
 	return p
 }
@@ -188,14 +161,14 @@ func startMemProbe(b *testing.B) *memProbe {
 // probe's figures.
 func (p *memProbe) report(b *testing.B, znodes int64) {
 	b.StopTimer()
-	cpu := (cpuTime() - p.cpu0).Seconds() / float64(b.N)
+	cpu := (testutil.ProcessCPU() - p.cpu0).Seconds() / float64(b.N)
 	peak := p.stopHeap()
 	secs := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(float64(znodes)/secs, "znodes/s")
 	b.ReportMetric(cpu, "cpu-s/op")
 	b.ReportMetric(float64(peak)/1e6, "peak-heap-inuse-MB")
 	b.ReportMetric(p.rssBefore, "rss-before-MB")
-	b.ReportMetric(procStatusMB("VmHWM:"), "peak-rss-MB")
+	b.ReportMetric(testutil.ProcStatusMB("VmHWM:"), "peak-rss-MB")
 }
 
 // BenchmarkImport1M imports a 1M-znode ZooKeeper snapshot (and, for txns>0, a log

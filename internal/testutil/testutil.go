@@ -2,7 +2,8 @@
 // they run zkd or Apache ZooKeeper as separate processes: a free loopback port,
 // the zkd binary built once per test binary, the module root, and the rule for a
 // missing external tool (fail in CI, where scripts/deps.sh installs it; skip
-// elsewhere). It imports only the standard library and is imported only by tests.
+// elsewhere); and the process's own CPU time and RSS that benchmarks report. It
+// imports only the standard library and is imported only by tests.
 package testutil
 
 import (
