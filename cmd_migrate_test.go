@@ -247,7 +247,8 @@ func TestLoadZkdDataDirReplaysTheLog(t *testing.T) {
 		if i == 20 {
 			t.Fatal("every entry is in a snapshot")
 		}
-		_, err = c.Set("/m", []byte(fmt.Sprint(i)), -1)
+		// NB: not /m, whose ACL above no longer grants WRITE.
+		_, err = c.Set("/m/n000", []byte(fmt.Sprint(i)), -1)
 		must(err)
 	}
 	want := walkTree(t, in.Replica().Tree())
