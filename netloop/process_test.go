@@ -137,6 +137,18 @@ func openFDs(t *testing.T, pid int) int {
 	return len(ents)
 }
 
+// fdTargets lists what process pid's descriptors point at, for a failure to show.
+func fdTargets(pid int) []string {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range ents {
+		target, _ := os.Readlink(filepath.Join(dir, e.Name()))
+		out = append(out, e.Name()+"->"+target)
+	}
+	return out
+}
+
 // rssBytes reads VmRSS of process pid.
 func rssBytes(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -229,6 +241,7 @@ func TestOutOfFileDescriptorsKeepsServing(t *testing.T) {
 		}
 	}
 	baseFDs := openFDs(t, p.PID())
+	baseTargets := fdTargets(p.PID())
 
 	healthy, err := dialSession(p.addr)
 	if err != nil {
@@ -304,7 +317,8 @@ func TestOutOfFileDescriptorsKeepsServing(t *testing.T) {
 		}
 	}
 	if fds > baseFDs+2 {
-		t.Errorf("open descriptors: %d after the storm, %d before it (+2 sessions expected)", fds, baseFDs)
+		t.Errorf("open descriptors: %d after the storm, %d before it (+2 sessions expected)\nbefore: %v\nafter:  %v",
+			fds, baseFDs, baseTargets, fdTargets(p.PID()))
 	}
 	sessions, alive := mntrValue(t, p.addr, "global_sessions"), mntrValue(t, p.addr, "num_alive_connections")
 	if sessions != 2 {
