@@ -43,7 +43,7 @@ type Entry struct {
 // goroutine); they are called in log order.
 type Applier interface {
 	// Apply receives committed entries in index order, each exactly once per
-	// process lifetime, starting after Config.Snapshot.Index.
+	// process lifetime, starting after Config.Snapshot.Index (or Config.Applied).
 	Apply(ents []Entry)
 	// LeaderChanged reports the leader this node now follows (0: none known) and
 	// the term, before any entry committed under it is passed to Apply.
@@ -109,6 +109,9 @@ type Config struct {
 	// running ensemble: it starts at index 0 with no membership, and the leader,
 	// whose log begins after index 1, sends it its snapshot once it is added.
 	Snapshot SnapshotMeta
+	// Applied is the last entry the state machine already holds beyond Snapshot
+	// (what Replay returned; 0: none): Applier.Apply starts after it.
+	Applied uint64
 	// Transport reaches the other members; nil for a single voter.
 	Transport Transport
 	Applier   Applier
@@ -156,6 +159,8 @@ func (c *Config) Validate() error {
 		return errors.New("quorum: the restored snapshot must name an index (bootstrap writes one at index 1)")
 	case c.Snapshot.Index == 0 && c.Log.LastIndex() != 0:
 		return errors.New("quorum: a joining member (no snapshot, no membership) must start with an empty log")
+	case c.Applied > c.Log.HardState().Commit && c.Applied > c.Snapshot.Index:
+		return fmt.Errorf("quorum: applied index %d is past the log's commit index %d", c.Applied, c.Log.HardState().Commit)
 	}
 	if c.Logger == nil {
 		c.Logger = d.Logger
@@ -276,7 +281,7 @@ func Start(cfg Config) (*Node, error) {
 	n.entries, _ = cfg.Applier.(EntryObserver)
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID: cfg.ID, ElectionTick: cfg.ElectionTicks, HeartbeatTick: cfg.HeartbeatTicks,
-		Storage: st, Applied: cfg.Snapshot.Index,
+		Storage: st, Applied: max(cfg.Snapshot.Index, cfg.Applied),
 		MaxSizePerMsg: cfg.MaxSizePerMsg, MaxInflightMsgs: cfg.MaxInflightMsgs,
 		MaxUncommittedEntriesSize: cfg.MaxUncommittedBytes, MaxCommittedSizePerReady: cfg.MaxCommittedSizePerReady,
 		CheckQuorum: true, PreVote: true, ReadOnlyOption: raft.ReadOnlySafe,
@@ -290,9 +295,8 @@ func Start(cfg Config) (*Node, error) {
 	n.membership = cfg.Snapshot.Membership
 	n.term = st.hs.GetTerm()
 	n.published.term.Store(n.term)
-	if last, _ := st.LastIndex(); last > cfg.Snapshot.Index {
-		n.log.Info("replaying the log after the snapshot", "from", cfg.Snapshot.Index+1, "to", last,
-			"committed", st.hs.GetCommit())
+	if applied, last := max(cfg.Snapshot.Index, cfg.Applied), cfg.Log.LastIndex(); last > applied {
+		n.log.Info("entries after those applied", "from", applied+1, "to", last, "committed", st.hs.GetCommit())
 	}
 	// A lone voter need not wait out an election timeout: it is the quorum.
 	if m := cfg.Snapshot.Membership; len(m.Voters) == 1 && m.Voters[0] == cfg.ID && len(m.VotersOutgoing) == 0 {

@@ -360,6 +360,13 @@ func Open(cfg Config) (*Replica, error) {
 		// first election and sync).
 		r.leaderless, r.avail.since = now, now
 	}
+	// The committed log is applied here, on this goroutine before the apply
+	// goroutine starts, rather than handed up by the node once it runs: raft
+	// would read all of it into memory in one Ready and, for a lone voter, scan
+	// it once more before its campaign (quorum.Replay).
+	if qcfg.Applied, err = quorum.Replay(qcfg.Log, meta, r.applyEntries); err != nil {
+		return nil, err
+	}
 	if !cfg.Manual {
 		go r.applyLoop()
 	}
