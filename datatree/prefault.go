@@ -32,8 +32,10 @@ func prefault[T any](n int) *prefaulter[T] {
 
 func (p *prefaulter[T]) run() {
 	defer close(p.exited)
+	var advised uintptr
 	for {
 		v := new(T)
+		advised = adviseHugePages(unsafe.Pointer(v), unsafe.Sizeof(*v), advised)
 		// NB: a zero written over the zero the allocation holds changes
 		// nothing the collector or the owner can see, pointers included.
 		b := unsafe.Slice((*byte)(unsafe.Pointer(v)), unsafe.Sizeof(*v))
