@@ -30,6 +30,11 @@
 // ConfChangeV2 (joint consensus when more than one voter changes), applied on the
 // raft goroutine as they commit and handed up with the resulting Membership.
 //
+// Restart. Before Start, the owner applies what the log already knows to be
+// committed through Replay (batches read ahead of the applier, up to the first
+// conf change) and passes the index it reached as Config.Applied; raft then hands
+// up only what follows. Committed entries are final, so this holds on any member.
+//
 // ReadIndex. Requests queued together share one round; every round, and every
 // retry after a leader change or ReadIndexRetryTicks, uses a context never used
 // before (design/consensus.md §1 pitfall (c)).

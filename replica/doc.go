@@ -27,7 +27,9 @@
 // (sync, reconnects), keeps the session tracker in step and schedules snapshots.
 // The raft goroutine never runs state-machine or client work, and the apply
 // goroutine never runs client reads: a completion only marks a reply ready and
-// wakes the client's event loop.
+// wakes the client's event loop. At a restart, Open applies the log's committed
+// entries itself (quorum.Replay) before the apply goroutine and the node start,
+// so that the tree is never written by two goroutines.
 //
 // Writes. A leader proposes its clients' writes itself. A follower or observer
 // forwards them to the leader over the peer stream (Peers), which is FIFO per
