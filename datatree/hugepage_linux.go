@@ -14,11 +14,11 @@ const hugePageSize = 2 << 20
 // (MADV_HUGEPAGE; it changes nothing when the system disables them, and is
 // what they already get where the system enables them for everything). The
 // memory is the Go heap's, given out by new: the advice covers neighbours of
-// the allocation too, which only changes how their pages are backed (khugepaged
-// may fill the free pages of a stretch it collapses: a million-znode restart
-// settles about 4 MB higher), and the runtime never advises against it. last is the end of the
-// stretch advised before, so that consecutive chunks cost one call per 2 MiB;
-// it returns the new end.
+// the allocation too, which only changes how their pages are backed
+// (khugepaged may fill the free pages of a stretch it collapses: a
+// million-znode restart settles about 4 MB higher), and the runtime never
+// advises against it. last is the end of the stretch advised before, so that
+// consecutive chunks cost one call per 2 MiB; it returns the new end.
 func adviseHugePages(p unsafe.Pointer, n uintptr, last uintptr) uintptr {
 	lo := uintptr(p) &^ (hugePageSize - 1)
 	hi := (uintptr(p) + n + hugePageSize - 1) &^ (hugePageSize - 1)

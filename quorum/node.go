@@ -270,9 +270,8 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	st := &logStorage{log: cfg.Log, snap: cfg.Snapshot}
-	if first := cfg.Log.FirstIndex(); first > cfg.Snapshot.Index+1 {
-		return nil, fmt.Errorf("quorum: the log starts at index %d but the snapshot ends at %d: entries in between are missing",
-			first, cfg.Snapshot.Index)
+	if err := checkLogFollows(cfg.Log, cfg.Snapshot.Index); err != nil {
+		return nil, err
 	}
 	st.hs = st.restoreHardState()
 	n := &Node{cfg: cfg, st: st, log: cfg.Logger, wakeC: make(chan struct{}, 1), rejoining: make(map[uint64]*bool),

@@ -29,18 +29,23 @@ func Replay(log *txnlog.Log, snap SnapshotMeta, apply func([]Entry)) (uint64, er
 	if hi <= snap.Index {
 		return snap.Index, nil
 	}
-	if first := log.FirstIndex(); first > snap.Index+1 {
-		return snap.Index, fmt.Errorf("quorum: the log starts at index %d but the snapshot ends at %d: entries in between are missing",
-			first, snap.Index)
+	if err := checkLogFollows(log, snap.Index); err != nil {
+		return snap.Index, err
 	}
 	type batch struct {
 		ents []txnlog.Entry
 		err  error
 	}
 	batches := make(chan batch, 1)
-	stop := make(chan struct{})
-	defer close(stop)
+	stop, readerDone := make(chan struct{}), make(chan struct{})
+	// The reader is gone before Replay returns: the node that starts next reads
+	// and writes the log on its own goroutine.
+	defer func() {
+		close(stop)
+		<-readerDone
+	}()
 	go func() {
+		defer close(readerDone)
 		defer close(batches)
 		for lo := snap.Index + 1; lo <= hi; lo += replayBatch {
 			ents, err := log.Entries(lo, min(lo+replayBatch, hi+1))
@@ -76,4 +81,14 @@ func Replay(log *txnlog.Log, snap SnapshotMeta, apply func([]Entry)) (uint64, er
 		}
 	}
 	return applied, nil
+}
+
+// checkLogFollows reports entries missing between a snapshot's index and the
+// first entry the log holds.
+func checkLogFollows(log *txnlog.Log, snapIndex uint64) error {
+	if first := log.FirstIndex(); first > snapIndex+1 {
+		return fmt.Errorf("quorum: the log starts at index %d but the snapshot ends at %d: entries in between are missing",
+			first, snapIndex)
+	}
+	return nil
 }
