@@ -159,7 +159,7 @@ func (c *Config) Validate() error {
 		return errors.New("quorum: the restored snapshot must name an index (bootstrap writes one at index 1)")
 	case c.Snapshot.Index == 0 && c.Log.LastIndex() != 0:
 		return errors.New("quorum: a joining member (no snapshot, no membership) must start with an empty log")
-	case c.Applied > c.Log.HardState().Commit && c.Applied > c.Snapshot.Index:
+	case c.Applied > max(c.Log.HardState().Commit, c.Snapshot.Index):
 		return fmt.Errorf("quorum: applied index %d is past the log's commit index %d", c.Applied, c.Log.HardState().Commit)
 	}
 	if c.Logger == nil {

@@ -201,8 +201,9 @@ type Replica struct {
 	cfg  Config
 	log  *slog.Logger
 	node *quorum.Node // set once in Open; read off Open's goroutine only after nodeSet
-	// nodeSet is stored once node is: the apply goroutine already applies the
-	// log's committed entries while quorum.Start runs, before node is known.
+	// nodeSet is stored once node is: entries Open leaves to the node (from the
+	// first membership change on, or a lone voter's uncommitted tail) may reach
+	// the apply goroutine while quorum.Start runs, before node is known.
 	nodeSet atomic.Bool
 	// tree is the state machine. Only the apply goroutine writes to it, and only
 	// it replaces it (installing a leader's snapshot); readers load it per use.
