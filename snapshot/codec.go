@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"slices"
 	"sync/atomic"
 	"unsafe"
@@ -233,6 +234,7 @@ func decode(src io.ReaderAt, size int64, cfg datatree.Config, progress progressF
 		return nil, meta, corrupt("sessions: %v", r.err)
 	}
 
+	datatree.ReserveHeap(int(min(wantNodes, math.MaxInt32)))
 	p := newParser(r, corrupt)
 	if wantNodes >= datatree.PrefaultFrom {
 		stopPrefault := p.blobs.Prefault()

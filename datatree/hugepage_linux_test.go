@@ -1,0 +1,154 @@
+package datatree
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// reserveChildEnv names the case a child process runs: ReserveHeap acts only
+// on a heap that has not been used yet, which a test process's is not.
+const reserveChildEnv = "ZKD_TEST_RESERVE_HEAP"
+
+func TestMain(m *testing.M) {
+	if c := os.Getenv(reserveChildEnv); c != "" {
+		if err := reserveChild(c); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+const reserveNodes = 100_000 // 51 MB at restoreBytesPerNode
+
+// heapMapped is the heap memory the runtime has mapped, and rss the process's
+// resident memory.
+func heapMapped() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapSys
+}
+
+func rss() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	return pages * uint64(os.Getpagesize()), err
+}
+
+// advisedBytes sums the mappings the kernel backs with huge pages on request
+// (VmFlags hg).
+func advisedBytes() (uint64, error) {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var total, size uint64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := sc.Text()
+		switch {
+		case strings.HasPrefix(l, "Size:"):
+			kb, _ := strconv.ParseUint(strings.Fields(l)[1], 10, 64)
+			size = kb << 10
+		case strings.HasPrefix(l, "VmFlags:"):
+			for _, fl := range strings.Fields(l)[1:] {
+				if fl == "hg" {
+					total += size
+				}
+			}
+		}
+	}
+	return total, sc.Err()
+}
+
+func reserveChild(c string) error {
+	n := uint64(reserveNodes * restoreBytesPerNode)
+	switch c {
+	case "limit":
+		debug.SetMemoryLimit(int64(n / 2))
+	case "used":
+		b := make([]byte, 2*n)
+		for i := range b {
+			b[i] = 1
+		}
+		runtime.KeepAlive(b)
+		runtime.GC()
+	}
+	nodes := reserveNodes
+	if c == "small" {
+		nodes = PrefaultFrom - 1
+	}
+	mapped0, advised0 := heapMapped(), uint64(0)
+	rss0, err := rss()
+	if err != nil {
+		return err
+	}
+	if advised0, err = advisedBytes(); err != nil {
+		return err
+	}
+
+	ReserveHeap(nodes)
+
+	grown := heapMapped() - mapped0
+	rss1, err := rss()
+	if err != nil {
+		return err
+	}
+	advised, err := advisedBytes()
+	if err != nil {
+		return err
+	}
+	advised -= advised0
+	switch c {
+	case "fresh":
+		if grown < n {
+			return fmt.Errorf("fresh heap: the runtime mapped %d bytes more, want at least %d", grown, n)
+		}
+		if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage"); err == nil && advised < n-2*hugePageSize {
+			return fmt.Errorf("fresh heap: %d bytes newly advised for huge pages, want about %d", advised, n)
+		}
+	case "limit":
+		// The runtime maps its heap in chunks of 4 MiB.
+		if grown == 0 || grown > n/4+4<<20 {
+			return fmt.Errorf("memory limit %d: the runtime mapped %d bytes more, want at most half the limit", n/2, grown)
+		}
+	case "used", "small":
+		if grown > n/16 {
+			return fmt.Errorf("%s: the runtime mapped %d bytes more, want none reserved", c, grown)
+		}
+	default:
+		return fmt.Errorf("unknown case %q", c)
+	}
+	if !raceEnabled && rss1 > rss0+n/8 {
+		return fmt.Errorf("%s: RSS grew by %d bytes: the reservation was touched", c, rss1-rss0)
+	}
+	return nil
+}
+
+// ReserveHeap maps a restore's memory without touching it, advised for huge
+// pages, on a fresh heap only, within half a memory limit, and not at all for a
+// small tree.
+func TestReserveHeap(t *testing.T) {
+	for _, c := range []string{"fresh", "limit", "used", "small"} {
+		t.Run(c, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), reserveChildEnv+"="+c)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+		})
+	}
+}
