@@ -105,7 +105,8 @@ func authenticatedScheme(scheme string) bool {
 
 // FixupACL validates an ACL list from create or setACL and expands "auth" entries
 // to the caller's authenticated ids, removing duplicates (spec/semantics.md §10.3).
-// Only the built-in schemes are known; Tree.FixupACL adds the registered ones.
+// Only the built-in schemes are known; Tree.FixupACL adds the registered ones. A
+// list that needs neither (nearly all) is returned as it came, not copied.
 func FixupACL(acl []jute.ACL, id Identity) ([]jute.ACL, jute.Code) {
 	return fixupACL(acl, id, func(string) (Scheme, bool) { return nil, false })
 }
@@ -114,12 +115,26 @@ func fixupACL(acl []jute.ACL, id Identity, registered func(string) (Scheme, bool
 	if len(acl) == 0 {
 		return nil, jute.CodeInvalidACL
 	}
-	out := make([]jute.ACL, 0, len(acl))
+	// The result is acl[:kept] until an entry differs from the input's at the
+	// same place (an expansion, or one after a dropped duplicate); then out.
+	var out []jute.ACL
+	kept := 0
 	add := func(a jute.ACL) {
-		for _, b := range out {
+		sofar := out
+		if out == nil {
+			sofar = acl[:kept]
+		}
+		for _, b := range sofar {
 			if b == a {
 				return
 			}
+		}
+		if out == nil {
+			if acl[kept] == a {
+				kept++
+				return
+			}
+			out = append(make([]jute.ACL, 0, len(acl)+len(id)), acl[:kept]...)
 		}
 		out = append(out, a)
 	}
@@ -158,6 +173,9 @@ func fixupACL(acl []jute.ACL, id Identity, registered func(string) (Scheme, bool
 			}
 			add(a)
 		}
+	}
+	if out == nil {
+		return acl[:kept], jute.CodeOK
 	}
 	return out, jute.CodeOK
 }

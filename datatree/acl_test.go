@@ -103,6 +103,13 @@ func TestFixupACL(t *testing.T) {
 		{"one bad entry spoils the list", []jute.ACL{a(31, "world", "anyone"), a(1, "ip", "x")}, nil, nil, jute.CodeInvalidACL},
 		{"duplicates removed", []jute.ACL{a(31, "world", "anyone"), a(1, "ip", "1.1.1.1"), a(31, "world", "anyone")}, nil,
 			[]jute.ACL{a(31, "world", "anyone"), a(1, "ip", "1.1.1.1")}, jute.CodeOK},
+		{"entries after a dropped duplicate kept in order",
+			[]jute.ACL{a(31, "world", "anyone"), a(31, "world", "anyone"), a(1, "ip", "1.1.1.1"), a(3, "digest", "u:h")}, nil,
+			[]jute.ACL{a(31, "world", "anyone"), a(1, "ip", "1.1.1.1"), a(3, "digest", "u:h")}, jute.CodeOK},
+		{"auth after a kept entry", []jute.ACL{a(1, "ip", "1.1.1.1"), a(31, "auth", "")}, bobID,
+			[]jute.ACL{a(1, "ip", "1.1.1.1"), a(31, "digest", bobDigest)}, jute.CodeOK},
+		{"auth expanding to an entry already given", []jute.ACL{a(31, "digest", bobDigest), a(31, "auth", "")}, bobID,
+			[]jute.ACL{a(31, "digest", bobDigest)}, jute.CodeOK},
 		{"different perms are different entries", []jute.ACL{a(31, "world", "anyone"), a(1, "world", "anyone")}, nil,
 			[]jute.ACL{a(31, "world", "anyone"), a(1, "world", "anyone")}, jute.CodeOK},
 	}
@@ -111,6 +118,10 @@ func TestFixupACL(t *testing.T) {
 		if code != tt.code || !slices.Equal(got, tt.want) {
 			t.Errorf("%s: FixupACL = %v %v, want %v %v", tt.name, got, code, tt.want, tt.code)
 		}
+	}
+	// The common list is returned as it came, once per create on the write path.
+	if n := testing.AllocsPerRun(100, func() { FixupACL(jute.OpenACLUnsafe, bobID) }); n != 0 {
+		t.Errorf("FixupACL(OPEN_ACL_UNSAFE) allocates %v times", n)
 	}
 }
 
