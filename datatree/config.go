@@ -81,7 +81,7 @@ func (t *Tree) ConnState(sid jute.SessionID) (conn, lastSeq uint64, ok bool) {
 // (ZooKeeper's reconfig Stat rules: version -1, mzxid = zxid, mtime = the txn's
 // time), or the order check's code. NodeDataChanged fires on ConfigPath.
 func (t *Tree) ApplyReconfig(zxid jute.Zxid, txn *Txn, text []byte) Result {
-	c := &applyCtx{t: t, zxid: int64(zxid), txn: txn}
+	c := t.begin(zxid, txn)
 	code := c.checkConn()
 	if code == jute.CodeOK && txn.Conn != 0 && !c.sessionAlive() {
 		code = jute.CodeSessionExpired
@@ -103,7 +103,7 @@ func (t *Tree) ApplyReconfig(zxid jute.Zxid, txn *Txn, text []byte) Result {
 // for any write, so the refusal keeps its place among the connection's writes,
 // and the result is the order check's code or else code.
 func (t *Tree) ApplyRefused(zxid jute.Zxid, txn *Txn, code jute.Code) Result {
-	c := &applyCtx{t: t, zxid: int64(zxid), txn: txn}
+	c := t.begin(zxid, txn)
 	if cc := c.checkConn(); cc != jute.CodeOK {
 		code = cc
 	}

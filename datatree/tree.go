@@ -63,7 +63,8 @@ type Tree struct {
 	// observer, when set (Observe, before the tree is shared), hears the tree's
 	// figures.
 	observer     Observer
-	firedScratch []int // applier only: finish's per-event counts, reused
+	firedScratch []int    // applier only: finish's per-event counts, reused
+	applying     applyCtx // applier only: the entry being applied (ApplyTxn)
 	stripes      [numStripes]stripe
 	nodes        nodeStore // every znode; see node for what guards each field
 
