@@ -93,8 +93,8 @@ func (r *Replica) Tick() {
 		clear(r.ticker.behind)
 		return
 	}
+	r.tickReconfig(r.tracker.isArmed()) // first: it notes whom raft heard from
 	r.watchFollowers()
-	r.tickReconfig(r.tracker.isArmed())
 	for _, e := range r.tracker.expired(now) {
 		r.expire(e)
 	}
@@ -110,11 +110,18 @@ const behindEntries = 10000
 
 // watchFollowers logs, on the leader, every follower that starts or stops
 // trailing the log or answering (ZooKeeper's leader logs its learners likewise).
+// A follower is silent once the leader has not heard from it for an election
+// timeout (coord.heard, or since it became leader): raft clears every
+// follower's RecentActive at each quorum check, so a look at that flag alone
+// just after one called every follower silent, every two seconds.
 func (r *Replica) watchFollowers() {
 	st := r.node.Status()
 	if r.ticker.behind == nil {
 		r.ticker.behind = make(map[uint64]string)
 	}
+	now, leading := r.ticks.Load(), r.leaderTick.Load()
+	r.coord.mu.Lock()
+	defer r.coord.mu.Unlock()
 	for _, id := range slices.Sorted(maps.Keys(st.Progress)) {
 		if id == r.cfg.ID {
 			continue
@@ -122,7 +129,7 @@ func (r *Replica) watchFollowers() {
 		pr := st.Progress[id]
 		state := ""
 		switch {
-		case !pr.RecentActive:
+		case now > max(r.coord.heard[id], leading)+uint64(r.cfg.Quorum.ElectionTicks):
 			state = "not responding"
 		case pr.Match+behindEntries < st.Commit:
 			state = "behind"
@@ -134,6 +141,11 @@ func (r *Replica) watchFollowers() {
 				r.log.Warn("follower "+state, "member", r.label(id), "match", pr.Match, "commit", st.Commit)
 			}
 			r.ticker.behind[id] = state
+		}
+	}
+	for id := range r.ticker.behind {
+		if _, ok := st.Progress[id]; !ok {
+			delete(r.ticker.behind, id) // no longer a member
 		}
 	}
 }

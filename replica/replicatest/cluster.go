@@ -44,6 +44,9 @@ type ClusterOptions struct {
 	CheckDigests bool
 	// ReadOnlyMode is readonlymode.enabled on every member.
 	ReadOnlyMode bool
+	// Logger receives every member's log (nil: discarded, or stderr with
+	// REPLICATEST_LOG set).
+	Logger *slog.Logger
 	// ReconfigEnabled is every member's reconfigEnabled.
 	ReconfigEnabled bool
 	// CatchUpTicks bounds how long a reconfig waits for new servers (0: the default).
@@ -133,7 +136,10 @@ func NewCluster(t testing.TB, opts ClusterOptions) *Cluster {
 	c := &Cluster{t: t, opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, ^opts.Seed)), Clock: NewManualClock(),
 		members: make(map[uint64]*Member), lastAt: make(map[[2]uint64]int), blocked: make(map[[2]uint64]bool),
 		digests: make(map[uint64]uint64), configs: make(map[uint64]string), log: slog.New(slog.DiscardHandler)}
-	if os.Getenv("REPLICATEST_LOG") != "" {
+	switch {
+	case opts.Logger != nil:
+		c.log = opts.Logger
+	case os.Getenv("REPLICATEST_LOG") != "":
 		c.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	var text strings.Builder
