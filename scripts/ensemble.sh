@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A 3-server zkd ensemble on this machine, from three ordinary zoo.cfg files.
 #
-#   scripts/ensemble.sh start [DIR]   # writes DIR/{1,2,3}/zoo.cfg and myid, starts bin/zkd x3
+#   scripts/ensemble.sh start [DIR]   # writes DIR/{1,2,3}/zoo.cfg and myid, starts bin/zkd x3,
+#                                     # and returns once all three serve clients
 #   scripts/ensemble.sh status [DIR]  # each server's Mode (srvr)
 #   scripts/ensemble.sh kill-leader [DIR]   # kill -9 the leader, to watch a failover
 #   scripts/ensemble.sh restart N [DIR]     # start server N again
@@ -54,15 +55,37 @@ start_one() {
   echo "server.$i: pid $(cat "$DIR/$i/zkd.pid"), client port $((CB + i - 1)), log $DIR/$i/zkd.log"
 }
 
-alive() { [ -f "$DIR/$1/zkd.pid" ] && kill -0 "$(cat "$DIR/$1/zkd.pid")" 2>/dev/null; }
+alive() {  # a killed server this shell did not start stays a zombie until reaped: not alive
+  [ -f "$DIR/$1/zkd.pid" ] || return 1
+  local st
+  st=$(ps -o stat= -p "$(cat "$DIR/$1/zkd.pid")" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "${st#Z}" = "$st" ]
+}
 
 mode() { flw $((CB + $1 - 1)) srvr 2>/dev/null | sed -n 's/^Mode: //p'; }
+
+wait_serving() {  # wait_serving N...: until each serves clients (srvr has a Mode), at most 30 s
+  local i waited=0
+  for i in "$@"; do
+    until [ -n "$(mode "$i" || true)" ]; do
+      if [ $waited -ge 300 ]; then
+        echo "server.$i is not serving after 30 s; see $DIR/$i/zkd.log" >&2
+        return 1
+      fi
+      sleep 0.1
+      waited=$((waited + 1))
+    done
+    echo "server.$i: $(mode "$i")"
+  done
+}
 
 case "$cmd" in
 start)
   [ -x "$ZKD" ] || (cd "$ROOT" && make build)
   [ -f "$DIR/1/zoo.cfg" ] || write_configs
   for i in 1 2 3; do alive "$i" || start_one "$i"; done
+  # Clients are refused until the members have elected a leader.
+  wait_serving 1 2 3
   echo "connect string: 127.0.0.1:$CB,127.0.0.1:$((CB + 1)),127.0.0.1:$((CB + 2))"
   ;;
 status)
@@ -83,6 +106,7 @@ kill-leader)
   ;;
 restart)
   alive "$n" || start_one "$n"
+  wait_serving "$n"
   ;;
 stop)
   for i in 1 2 3; do
@@ -90,7 +114,7 @@ stop)
   done
   ;;
 *)
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac
