@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"zkd/internal/testutil"
 )
 
 // reserveChildEnv names the case a child process runs: ReserveHeap acts only
@@ -29,22 +31,11 @@ func TestMain(m *testing.M) {
 
 const reserveNodes = 100_000 // 51 MB at restoreBytesPerNode
 
-// heapMapped is the heap memory the runtime has mapped, and rss the process's
-// resident memory.
+// heapMapped is the heap memory the runtime has mapped.
 func heapMapped() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapSys
-}
-
-func rss() (uint64, error) {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0, err
-	}
-	f := strings.Fields(string(b))
-	pages, err := strconv.ParseUint(f[1], 10, 64)
-	return pages * uint64(os.Getpagesize()), err
 }
 
 // advisedBytes sums the mappings the kernel backs with huge pages on request
@@ -91,22 +82,16 @@ func reserveChild(c string) error {
 	if c == "small" {
 		nodes = PrefaultFrom - 1
 	}
-	mapped0, advised0 := heapMapped(), uint64(0)
-	rss0, err := rss()
+	mapped0, rss0 := heapMapped(), testutil.ProcStatusMB("VmRSS:")
+	advised0, err := advisedBytes()
 	if err != nil {
-		return err
-	}
-	if advised0, err = advisedBytes(); err != nil {
 		return err
 	}
 
 	ReserveHeap(nodes)
 
 	grown := heapMapped() - mapped0
-	rss1, err := rss()
-	if err != nil {
-		return err
-	}
+	rssGrowth := uint64(max(testutil.ProcStatusMB("VmRSS:")-rss0, 0) * (1 << 20))
 	advised, err := advisedBytes()
 	if err != nil {
 		return err
@@ -132,8 +117,8 @@ func reserveChild(c string) error {
 	default:
 		return fmt.Errorf("unknown case %q", c)
 	}
-	if !raceEnabled && rss1 > rss0+n/8 {
-		return fmt.Errorf("%s: RSS grew by %d bytes: the reservation was touched", c, rss1-rss0)
+	if !raceEnabled && rssGrowth > n/8 {
+		return fmt.Errorf("%s: RSS grew by %d bytes: the reservation was touched", c, rssGrowth)
 	}
 	return nil
 }
