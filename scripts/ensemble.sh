@@ -65,9 +65,9 @@ alive() {  # a killed server this shell did not start stays a zombie until reape
 mode() { flw $((CB + $1 - 1)) srvr 2>/dev/null | sed -n 's/^Mode: //p'; }
 
 wait_serving() {  # wait_serving N...: until each serves clients (srvr has a Mode), at most 30 s
-  local i waited=0
+  local i m waited=0
   for i in "$@"; do
-    until [ -n "$(mode "$i" || true)" ]; do
+    until m=$(mode "$i" || true); [ -n "$m" ]; do
       if [ $waited -ge 300 ]; then
         echo "server.$i is not serving after 30 s; see $DIR/$i/zkd.log" >&2
         return 1
@@ -75,7 +75,7 @@ wait_serving() {  # wait_serving N...: until each serves clients (srvr has a Mod
       sleep 0.1
       waited=$((waited + 1))
     done
-    echo "server.$i: $(mode "$i")"
+    echo "server.$i: $m"
   done
 }
 
