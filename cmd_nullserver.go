@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -60,30 +61,43 @@ func benchNullServer(args []string, stdout, stderr io.Writer) int {
 
 // startNullServer listens on cfg.Addr with the null handler.
 func startNullServer(cfg netloop.Config) (*netloop.Server, error) {
-	return netloop.ListenHandler(cfg, nullHandler{})
+	return netloop.ListenHandler(cfg, &nullHandler{})
 }
 
-// nullHandler opens a nullConn per connection and refuses none.
-type nullHandler struct{}
-
-func (nullHandler) Open(session.Transport, string, string) (netloop.Conn, error) {
-	return &nullConn{}, nil
+// nullHandler opens a nullConn per connection and refuses none; its watches are
+// shared by all of them.
+type nullHandler struct {
+	watches bench.NullWatches
 }
 
-func (nullHandler) NoteRejected() {}
+func (h *nullHandler) Open(tr session.Transport, _, _ string) (netloop.Conn, error) {
+	return &nullConn{tr: tr, watches: &h.watches}, nil
+}
 
-// nullConn answers each frame at once with bench.NullReply. It lives on its event
-// loop only (it never uses its Transport), so it needs no lock.
+func (*nullHandler) NoteRejected() {}
+
+// nullConn answers each frame at once with bench.NullReply, on its event loop.
+// Watch events come from the event loop of the connection that wrote the znode,
+// so the output is under mu.
 type nullConn struct {
-	started bool   // the ConnectRequest was answered
+	tr      session.Transport
+	watches *bench.NullWatches
+	started bool // the ConnectRequest was answered; event loop only
+
+	mu      sync.Mutex
 	closing bool   // close once out is written; later frames are ignored
-	out     []byte // replies not yet taken; nil while netloop holds the buffer
+	out     []byte // replies and events not yet taken; nil while netloop holds the buffer
 }
 
 func (c *nullConn) Started() bool   { return c.started }
 func (c *nullConn) Throttled() bool { return false } // every request is answered at once
 
 func (c *nullConn) HandleFrame(frame []byte) bool {
+	if c.started {
+		c.watches.Observe(frame, c) // before the reply: an event precedes it, as in ZooKeeper
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closing {
 		return true // pipelined behind closeSession: dropped, as zkd does
 	}
@@ -94,6 +108,17 @@ func (c *nullConn) HandleFrame(frame []byte) bool {
 	return true
 }
 
+func (c *nullConn) NullEvent(event []byte) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.out = append(c.out, event...)
+	c.mu.Unlock()
+	c.tr.Wake()
+}
+
 func (c *nullConn) FourLetterWord(word string) string {
 	if word == "ruok" {
 		return "imok"
@@ -102,21 +127,37 @@ func (c *nullConn) FourLetterWord(word string) string {
 }
 
 func (c *nullConn) TakeOutput() ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	b := c.out
 	c.out = nil
 	return b, c.closing
 }
 
 // ReturnOutput keeps the buffer for the next replies unless one burst grew it past
-// 1 MB.
+// 1 MB, or an event was queued while netloop held it.
 func (c *nullConn) ReturnOutput(b []byte) {
-	if cap(b) <= 1<<20 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.out == nil && cap(b) <= 1<<20 {
 		c.out = b[:0]
 	}
 }
 
-func (c *nullConn) QueuedOutput() int { return len(c.out) }
-func (c *nullConn) Closed()           {}
-func (c *nullConn) NoteThrottled()    {}
-func (c *nullConn) NoteDropped()      {}
-func (c *nullConn) SetUnsent(int)     {}
+func (c *nullConn) QueuedOutput() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.out)
+}
+
+// Closed stops events: a watch of a closed connection stays registered until its
+// znode is written, and then costs nothing.
+func (c *nullConn) Closed() {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+}
+
+func (c *nullConn) NoteThrottled() {}
+func (c *nullConn) NoteDropped()   {}
+func (c *nullConn) SetUnsent(int)  {}

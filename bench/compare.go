@@ -342,7 +342,7 @@ func (l *launcher) notes(limits bool, diskDir string, million bool) []string {
 				"(no state, no disk: what the network and syscalls allow).", NullServerLabel),
 			fmt.Sprintf("disk = one write + fdatasync per batch into a zero-filled file in the servers' temp directory (%s), "+
 				"batch = the workload's sessions x requests in flight, entry = data + path + %d B of txn framing.", fs, txnFraming),
-			"A fraction is a server's median requests/s over the limit's median.")
+			"A fraction is a server's median over the limit's median (the limit's over the server's for a latency): 1 is the limit.")
 	}
 	return out
 }

@@ -76,11 +76,12 @@ func TestDiskShapeFollowsTheWriteWorkloads(t *testing.T) {
 	f("setdata-c256", 8, 1024+pathEstimate+txnFraming, true)
 }
 
+// The null server runs what needs no state beyond getData's watches (NullWatches).
 func TestNullWorkloadsAreTheStatelessOnes(t *testing.T) {
 	for _, w := range Workloads() {
 		want := true
 		switch w.Name {
-		case "kafka", "multi100", "multi1000", "fanout", "storm", "lock", "watch-500", "getdata-open", "preload-1m", "mem-1m", "restart-1m", "failover":
+		case "kafka", "multi100", "multi1000", "fanout", "storm", "lock", "getdata-open", "preload-1m", "mem-1m", "restart-1m", "failover":
 			want = false
 		}
 		if NullWorkload(w.Name) != want {

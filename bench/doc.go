@@ -102,7 +102,9 @@
 //	              fdatasync), entry = its data and path plus ~64 B of framing (DiskShape).
 //
 // SummarizeLimits gives, per workload, each limit's median and range and every
-// server's median requests/s as a fraction of it.
+// server's median as a fraction of it (1 at the limit): the null server's limit
+// is of the workload's first headline figure (requests/s, watch-500's
+// all-delivered p50, sessions-16's sessions/s).
 //
 // # Reports
 //

@@ -132,3 +132,29 @@ func TestLimitsSurviveJSONAndReachTheReports(t *testing.T) {
 		}
 	}
 }
+
+// The null server's limit for a workload whose headline is a latency (watch-500's
+// all-delivered p50) is that latency, and a server's fraction of it is the
+// limit's time over the server's: 1 at the limit, smaller the slower it is.
+func TestLimitOfALatencyHeadline(t *testing.T) {
+	mk := func(server string, rep int, ms float64) *Result {
+		all := &OpStats{Name: "all-delivered", Event: true, OK: 200, Latency: &Histogram{}}
+		for range 200 {
+			all.Latency.Record(int64(ms * 1e6))
+		}
+		return &Result{Workload: "watch-500", Server: server, Rep: rep, Mode: "scenario", ElapsedSec: 1,
+			Ops: []*OpStats{all}, ServerCPUSec: -1, ServerRSSBytes: -1}
+	}
+	var runs []*Result
+	for rep, ms := range []float64{10, 8, 12} {
+		runs = append(runs, mk("a", rep, 2*ms), mk("b", rep, 4*ms), mk(NullServerLabel, rep, ms))
+	}
+	rows := SummarizeLimits(runs, nil, []string{"a", "b"})
+	if len(rows) != 1 || rows[0].Limit != NullServerLabel+" all-delivered p50" {
+		t.Fatalf("limit rows %+v", rows)
+	}
+	r := rows[0]
+	if math.Abs(r.Value.Median-10)/10 > 0.02 || math.Abs(r.Fractions["a"]-0.5) > 0.02 || math.Abs(r.Fractions["b"]-0.25) > 0.02 {
+		t.Fatalf("limit %+v, fractions %v: want 10 ms, a 0.5, b 0.25", r.Value, r.Fractions)
+	}
+}

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"sync"
+
 	"zkd/jute"
 )
 
@@ -57,6 +59,8 @@ var (
 //	multi, multiRead                no results (the closing MultiHeader only)
 //	closeSession                    header only, then close
 //	anything else                   header only (delete, auth, setWatches, ...)
+//
+// Watch events are NullWatches' part.
 func NullReply(dst, frame []byte, started bool) (out []byte, connect, closeAfter bool) {
 	d := jute.NewDecoder(frame)
 	if !started {
@@ -122,9 +126,68 @@ func NullReply(dst, frame []byte, started bool) (out []byte, connect, closeAfter
 	return jute.EndFrame(b, mark), false, closeAfter
 }
 
+// NullWatcher is a connection of the null server that can be sent a watch event
+// from another connection's goroutine.
+type NullWatcher interface {
+	// NullEvent queues one framed WatcherEvent for the client and wakes its
+	// connection. event is shared by every watcher of one write: read, not kept.
+	NullEvent(event []byte)
+}
+
+// NullWatches is the null server's only shared state: the data watches set by
+// getData. A setData fires the watches on its path, as ZooKeeper does: each
+// watcher gets one NodeDataChanged event, encoded once for all of them, and the
+// watch is spent. It is what a watch fan-out costs in the network and syscalls,
+// without the tree, the log or the sessions. Safe for concurrent use.
+type NullWatches struct {
+	mu     sync.Mutex
+	byPath map[string][]NullWatcher
+	event  []byte // the last event frame, reused while no watcher holds it
+}
+
+// Observe looks at one request frame of a started connection (the frame NullReply
+// answers) before it is answered: a getData with its watch flag registers w on the
+// path; a setData fires the path's watches. Anything else, and a frame too short
+// to read, is left to NullReply.
+func (n *NullWatches) Observe(frame []byte, w NullWatcher) {
+	d := jute.NewDecoder(frame)
+	var hdr jute.RequestHeader
+	hdr.Decode(&d)
+	if hdr.Type != jute.OpGetData && hdr.Type != jute.OpSetData {
+		return
+	}
+	path := d.Buffer()
+	watch := hdr.Type == jute.OpGetData && d.Bool()
+	if d.Err() != nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if watch {
+		if n.byPath == nil {
+			n.byPath = map[string][]NullWatcher{}
+		}
+		n.byPath[string(path)] = append(n.byPath[string(path)], w)
+		return
+	}
+	if hdr.Type != jute.OpSetData {
+		return
+	}
+	watchers := n.byPath[string(path)]
+	if len(watchers) == 0 {
+		return
+	}
+	delete(n.byPath, string(path))
+	n.event = jute.AppendNotification(n.event[:0], -1, jute.EventNodeDataChanged, string(path))
+	for _, x := range watchers {
+		x.NullEvent(n.event)
+	}
+}
+
 // NullWorkload reports whether a workload's figures mean anything against the null
 // server: the ones whose requests need no state the null server lacks. kafka,
-// multi*, fanout, storm and lock need real versions, children or watch events.
+// multi*, fanout, storm and lock need real versions, children or the watches of
+// more than one znode kind; watch-500 needs only getData's watches (NullWatches).
 func NullWorkload(name string) bool {
 	w, ok := LookupWorkload(name)
 	return ok && w.null

@@ -203,3 +203,53 @@ func TestNullReplyDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per getData + create reply", allocs)
 	}
 }
+
+// recordingWatcher keeps the events it is sent.
+type recordingWatcher struct{ events [][]byte }
+
+func (w *recordingWatcher) NullEvent(event []byte) {
+	w.events = append(w.events, bytes.Clone(event))
+}
+
+// A getData with its watch flag arms a watch; a setData of that path fires every
+// armed watch once, with one NodeDataChanged frame; other paths, other requests
+// and getData without the flag arm nothing.
+func TestNullWatchesFireOnceOnSetData(t *testing.T) {
+	var n NullWatches
+	a, b, c := &recordingWatcher{}, &recordingWatcher{}, &recordingWatcher{}
+	getW := func(path string, watch bool) []byte {
+		return request(1, jute.OpGetData, &jute.PathWatchRequest{Path: path, Watch: watch})
+	}
+	set := func(path string) []byte {
+		return request(2, jute.OpSetData, &jute.SetDataRequest{Path: path, Data: payload(10), Version: -1})
+	}
+	n.Observe(getW("/w", true), a)
+	n.Observe(getW("/w", true), b)
+	n.Observe(getW("/w", false), c)
+	n.Observe(getW("/other", true), c)
+	n.Observe(request(3, jute.OpExists, &jute.PathWatchRequest{Path: "/w", Watch: true}), c)
+	n.Observe(set("/w"), c)
+	n.Observe(set("/w"), c) // the watches are spent
+	for name, w := range map[string]*recordingWatcher{"a": a, "b": b} {
+		if len(w.events) != 1 {
+			t.Fatalf("%s got %d events, want 1", name, len(w.events))
+		}
+		d := jute.NewDecoder(unframe(t, w.events[0]))
+		var hdr jute.ReplyHeader
+		var ev jute.WatcherEvent
+		hdr.Decode(&d)
+		ev.Decode(&d)
+		if d.Err() != nil || d.Remaining() != 0 || hdr.Xid != jute.XidNotification ||
+			ev.Type != jute.EventNodeDataChanged || ev.State != jute.StateSyncConnected || ev.Path != "/w" {
+			t.Fatalf("%s: event %+v %+v (%v, %d bytes left)", name, hdr, ev, d.Err(), d.Remaining())
+		}
+	}
+	if len(c.events) != 0 {
+		t.Fatalf("c watched nothing that was written, got %d events", len(c.events))
+	}
+	n.Observe(set("/other"), a)
+	if len(c.events) != 1 {
+		t.Fatalf("c's watch on /other: %d events", len(c.events))
+	}
+	n.Observe([]byte{0, 0}, a) // too short to read: ignored
+}

@@ -629,59 +629,73 @@ func (s *Spread) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// LimitRow is one same-run limit of a workload (the null server's requests/s, or
-// the disk's entries/s at the workload's batching) and how close each server came.
+// LimitRow is one same-run limit of a workload (the null server's headline figure,
+// or the disk's entries/s at the workload's batching) and how close each server came.
 type LimitRow struct {
 	Workload string `json:"workload"`
-	Limit    string `json:"limit"`            // "null-server requests/s", "disk entries/s", "disk fdatasyncs/s"
+	Limit    string `json:"limit"`            // "null-server requests/s", "null-server all-delivered p50", "disk entries/s", "disk fdatasyncs/s"
 	Detail   string `json:"detail,omitempty"` // the shape: "batch 32 x 144 B, ext4"
 	Value    Spread `json:"value"`            // over repetitions
-	// Fractions are by server: its median requests/s / Value.Median (requests/s
-	// rows only; a write request is one log entry).
+	// Fractions are by server, 1 at the limit: its median / Value.Median, or
+	// Value.Median / its median for a latency (not on fdatasyncs/s rows; on disk
+	// entries/s rows a write request is one log entry).
 	Fractions map[string]float64 `json:"fractions,omitempty"`
 }
 
 // SummarizeLimits builds the limit rows of every workload of runs: the null
-// server's requests/s where it ran the workload, and the disk's entries/s and
-// fdatasyncs/s where DiskLimit mirrored it; each with every server's median
-// requests/s as a fraction of the limit's median.
+// server's headline figure where it ran the workload (limitFigure), and the
+// disk's entries/s and fdatasyncs/s where DiskLimit mirrored it; each with every
+// server's median as a fraction of the limit's median (of its time, for a
+// latency: the limit's median over the server's, so that 1 is the limit itself).
 func SummarizeLimits(runs []*Result, disk []*LimitResult, servers []string) []LimitRow {
 	var wls []string
 	tput := map[string]map[string][]float64{} // workload -> server -> requests/s
+	head := map[string]map[string][]float64{} // workload -> server -> limitFigure
+	headName := map[string]string{}
+	lowerBetter := map[string]bool{}
 	for _, r := range runs {
 		if !contains(wls, r.Workload) {
 			wls = append(wls, r.Workload)
 		}
 		if tput[r.Workload] == nil {
 			tput[r.Workload] = map[string][]float64{}
+			head[r.Workload] = map[string][]float64{}
 		}
 		tput[r.Workload][r.Server] = append(tput[r.Workload][r.Server], r.Throughput())
+		if f, ok := limitFigure(r); ok {
+			head[r.Workload][r.Server] = append(head[r.Workload][r.Server], f.value)
+			headName[r.Workload], lowerBetter[r.Workload] = f.metric, f.better == "lower"
+		}
 	}
 	for _, l := range disk {
 		if !contains(wls, l.Workload) {
 			wls = append(wls, l.Workload)
 		}
 	}
-	fractions := func(wl string, limit float64) map[string]float64 {
+	fractions := func(byServer map[string][]float64, limit float64, lower bool) map[string]float64 {
 		var out map[string]float64
 		for _, s := range servers {
-			v, ok := tput[wl][s]
+			v, ok := byServer[s]
 			if !ok || !(limit > 0) {
 				continue
 			}
 			if out == nil {
 				out = map[string]float64{}
 			}
-			out[s] = spreadOf(v).Median / limit
+			if lower {
+				out[s] = limit / spreadOf(v).Median
+			} else {
+				out[s] = spreadOf(v).Median / limit
+			}
 		}
 		return out
 	}
 	var rows []LimitRow
 	for _, wl := range wls {
-		if v, ok := tput[wl][NullServerLabel]; ok {
+		if v, ok := head[wl][NullServerLabel]; ok {
 			sp := spreadOf(v)
-			rows = append(rows, LimitRow{Workload: wl, Limit: NullServerLabel + " requests/s",
-				Detail: "fixed replies, same netloop", Value: sp, Fractions: fractions(wl, sp.Median)})
+			rows = append(rows, LimitRow{Workload: wl, Limit: NullServerLabel + " " + headName[wl],
+				Detail: "fixed replies, same netloop", Value: sp, Fractions: fractions(head[wl], sp.Median, lowerBetter[wl])})
 		}
 		var entries, syncs []float64
 		var shape *LimitResult
@@ -705,7 +719,7 @@ func SummarizeLimits(runs []*Result, disk []*LimitResult, servers []string) []Li
 			detail += ", " + shape.Filesystem
 		}
 		sp := spreadOf(entries)
-		rows = append(rows, LimitRow{Workload: wl, Limit: "disk entries/s", Detail: detail, Value: sp, Fractions: fractions(wl, sp.Median)})
+		rows = append(rows, LimitRow{Workload: wl, Limit: "disk entries/s", Detail: detail, Value: sp, Fractions: fractions(tput[wl], sp.Median, false)})
 		syncDetail := ""
 		if lat.Count() > 0 {
 			syncDetail = "write+fdatasync p50 " + fmtDur(lat.Quantile(0.5)) + ", p99 " + fmtDur(lat.Quantile(0.99))
@@ -713,6 +727,22 @@ func SummarizeLimits(runs []*Result, disk []*LimitResult, servers []string) []Li
 		rows = append(rows, LimitRow{Workload: wl, Limit: "disk fdatasyncs/s", Detail: syncDetail, Value: spreadOf(syncs)})
 	}
 	return rows
+}
+
+// limitFigure is the figure of r that the null server's run of its workload is a
+// limit for: the workload's first headline figure (watch-500's all-delivered p50,
+// sessions-16's sessions/s), else requests/s.
+func limitFigure(r *Result) (figure, bool) {
+	want := "requests/s"
+	if h := headlineMetrics(r.Workload); len(h) > 0 {
+		want = h[0]
+	}
+	for _, f := range figures(r) {
+		if f.metric == want {
+			return f, true
+		}
+	}
+	return figure{}, false
 }
 
 // WriteLimitsText prints the limit rows: per workload each limit's median

@@ -78,7 +78,7 @@ func Workloads() []Workload {
 			Help: "create PERSISTENT_SEQUENTIAL 100 B + delete it, 32 sessions x 8 in flight", run: mixRunner(createSeqDeleteSpec(32, 8))},
 		{Name: "mix-64x8", Group: GroupTable, tree: true, Loop: true, null: true, Help: "90% getData, 10% setData 100 B on random base-tree znodes, 64 sessions x 8 in flight",
 			run: mixRunner(treeMixSpec(64, 8))},
-		{Name: "watch-500", Group: GroupTable, Headline: []string{"all-delivered p50", "all-delivered p99"},
+		{Name: "watch-500", Group: GroupTable, null: true, Headline: []string{"all-delivered p50", "all-delivered p99"},
 			Help: "-watchers (500) sessions watch one znode, set every 10 ms: time until all have the event", run: runWatch500},
 		{Name: "sessions-16", Group: GroupTable, null: true, Headline: []string{"sessions_per_s"},
 			Help: "-storm-workers (16) loop connect + create ephemeral + closeSession: sessions per second", run: runSessionStorm},
