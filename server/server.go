@@ -19,6 +19,7 @@ import (
 	"zkd/quorum"
 	"zkd/replica"
 	"zkd/session"
+	"zkd/snapshot"
 	"zkd/txnlog"
 	"zkd/zkdisk"
 	"zkd/zoocfg"
@@ -155,16 +156,8 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 			}
 		}
 	}
-	// The newest readable snapshot is loaded first, so that the log can be opened
-	// knowing its index: segments wholly below it are neither read (a restart
-	// need not read the whole log history) nor fatal when damaged.
 	treeCfg := datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, Schemes: s.sec.auth.TreeSchemes()}
-	restored, err := replica.LoadSnapshot(fs, snapDir, treeCfg, log)
-	if err != nil {
-		return nil, err
-	}
-	s.wal, err = txnlog.Open(fs, logDir, txnlog.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync,
-		SnapshotIndex: restored.Meta.Index, SkipBelowSnapshot: true, Logger: log})
+	restored, err := s.loadSnapshotAndLog(fs, snapDir, logDir, treeCfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -522,4 +515,47 @@ func releaseLoadGarbage(znodes int64) {
 	if znodes >= bigLoad {
 		debug.FreeOSMemory()
 	}
+}
+
+// loadSnapshotAndLog loads the newest readable snapshot and opens the log (s.wal)
+// knowing its index: segments wholly below it are neither read (a restart need
+// not read the whole log history) nor fatal when damaged. The two run at once,
+// each on its own core, the log opened at the index the newest snapshot's file
+// name gives; should that snapshot prove unreadable and an older one be loaded,
+// the log is opened again at the older index (Open deletes nothing that a lower
+// index would need: it only leaves segments unread).
+func (s *Server) loadSnapshotAndLog(fs vfs.FS, snapDir, logDir string, treeCfg datatree.Config, log *slog.Logger) (*replica.Restored, error) {
+	openLog := func(index uint64) (*txnlog.Log, error) {
+		return txnlog.Open(fs, logDir, txnlog.Options{SegmentSize: s.cfg.PreAllocSize, NoSync: !s.cfg.ForceSync,
+			SnapshotIndex: index, SkipBelowSnapshot: true, Logger: log})
+	}
+	var newest uint64
+	if infos, err := snapshot.List(fs, snapDir); err == nil && len(infos) > 0 {
+		newest = infos[0].Index
+	}
+	type opened struct {
+		wal *txnlog.Log
+		err error
+	}
+	early := make(chan opened, 1)
+	go func() {
+		wal, err := openLog(newest)
+		early <- opened{wal, err}
+	}()
+	restored, err := replica.LoadSnapshot(fs, snapDir, treeCfg, log)
+	o := <-early
+	if err != nil || restored.Meta.Index != newest {
+		if o.wal != nil {
+			_ = o.wal.Close()
+		}
+		if err != nil {
+			return nil, err
+		}
+		o.wal, o.err = openLog(restored.Meta.Index)
+	}
+	if o.err != nil {
+		return nil, o.err
+	}
+	s.wal = o.wal
+	return restored, nil
 }

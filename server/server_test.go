@@ -196,3 +196,61 @@ func TestRestartReportsItsLoadInMntr(t *testing.T) {
 		t.Errorf("sum_startup_txns_loaded = %v, want at least %d", mntr["sum_startup_txns_loaded"], writes)
 	}
 }
+
+// The log is opened while the snapshot loads, at the newest snapshot's index; when
+// that snapshot proves unreadable and an older one is loaded instead, the log is
+// opened again at the older index and replays everything after it: no write is
+// lost to the early open.
+func TestRestartPastAnUnreadableNewestSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.SnapCount = 10
+	cfg.PreAllocSize = 16 << 10 // segments of a few entries each: the early open skips some
+	s, err := Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, _, err := zk.Connect([]string{s.Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writes = 60
+	for i := range writes {
+		data := append([]byte(strconv.Itoa(i)+":"), make([]byte, 4<<10)...)
+		if _, err := conn.Create(fmt.Sprintf("/n%d", i), data, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	snapDir := SnapshotDir(&cfg)
+	names, err := os.ReadDir(snapDir)
+	if err != nil || len(names) < 2 {
+		t.Fatalf("snapshots: %d, %v; want at least 2", len(names), err)
+	}
+	newest := filepath.Join(snapDir, names[len(names)-1].Name())
+	b, err := os.ReadFile(newest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(b) / 2; i < len(b); i++ {
+		b[i] ^= 0xff
+	}
+	if err := os.WriteFile(newest, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s2 := start(t, cfg)
+	conn, _, err = zk.Connect([]string{s2.Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := range writes {
+		data, _, err := conn.Get(fmt.Sprintf("/n%d", i))
+		if err != nil || !strings.HasPrefix(string(data), strconv.Itoa(i)+":") {
+			t.Fatalf("/n%d after the restart: %q %v", i, data, err)
+		}
+	}
+}
