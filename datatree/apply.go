@@ -91,6 +91,7 @@ func (t *Tree) ApplyTxn(zxid jute.Zxid, txn *Txn) Result {
 // garbage): its events and freed keep their arrays, and finish clears what they
 // name.
 func (t *Tree) begin(zxid jute.Zxid, txn *Txn) *applyCtx {
+	t.applyMu.Lock()
 	c := &t.applying
 	*c = applyCtx{t: t, zxid: int64(zxid), txn: *txn, events: c.events[:0], freed: c.freed[:0]}
 	c.held = c.heldBuf[:0]
@@ -223,6 +224,7 @@ func (c *applyCtx) finish() {
 		s.mu.Unlock()
 	}
 	c.held = nil
+	t.applyMu.Unlock()
 }
 
 func (c *applyCtx) sessionAlive() bool {
@@ -474,8 +476,8 @@ func (c *applyCtx) create(op jute.OpCode, path string, data []byte, acl []jute.A
 		ctime: c.txn.Time, mtime: c.txn.Time, owner: owner})
 	path = n.path() // the tree's copy, not the entry's bytes
 	parentPath = parent.path()
-	t.saveImage(path, nil)
-	t.saveImage(parentPath, parent)
+	t.saveImage(id, n, true)
+	t.saveImage(parentID, parent, false)
 	oldCversion, oldPzxid := parent.cversion, parent.pzxid
 	parentDigest := t.dg.node(parent)
 	s.insert(h, id, n.blob)
@@ -561,8 +563,8 @@ func (c *applyCtx) removeNode(id nodeID, n *node) {
 	parentID, parent := c.get(parentPath)
 	parentPath = parent.path()
 	s, h := c.lock(path)
-	t.saveImage(path, n)
-	t.saveImage(parentPath, parent)
+	t.saveImage(id, n, false)
+	t.saveImage(parentID, parent, false)
 	oldPzxid := parent.pzxid
 	parentDigest := t.dg.node(parent)
 	t.work -= t.dg.node(n)
@@ -645,7 +647,7 @@ func (c *applyCtx) setData(path string, data []byte, version int32) (jute.Stat, 
 	}
 	c.lockParentOf(path)
 	path = n.path()
-	t.saveImage(path, n)
+	t.saveImage(id, n, false)
 	// Only what the undo needs, not a copy of the node: a closure over a whole
 	// node would move it to the heap on every setData.
 	oldBlob, oldBlen, oldPlen := n.blob, n.blen, n.plen
@@ -682,7 +684,7 @@ func (c *applyCtx) setACL(path string, acl []jute.ACL, version int32) (jute.Stat
 	if code != jute.CodeOK {
 		return jute.Stat{}, code
 	}
-	_, n := c.get(path)
+	id, n := c.get(path)
 	if n == nil {
 		return jute.Stat{}, jute.CodeNoNode
 	}
@@ -692,7 +694,7 @@ func (c *applyCtx) setACL(path string, acl []jute.ACL, version int32) (jute.Stat
 	if version != -1 && version != n.aversion {
 		return jute.Stat{}, jute.CodeBadVersion
 	}
-	t.saveImage(n.path(), n)
+	t.saveImage(id, n, false)
 	t.work -= t.dg.node(n)
 	n.acl = t.acls.intern(fixed)
 	n.aversion++

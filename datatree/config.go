@@ -14,6 +14,7 @@ const ConfigPath = "/zookeeper/config"
 // = the configuration's version, mtime as given. It fires no watch (nobody can
 // watch a tree that is not serving yet).
 func (t *Tree) SetConfig(text []byte, version, mtime int64) {
+	t.applyMu.Lock() // finish unlocks it
 	c := &applyCtx{t: t, zxid: int64(t.LastZxid())}
 	c.replaceConfig(text, version, mtime) // an imported tree without the node is left as ZooKeeper left it
 	c.finish()
@@ -29,7 +30,7 @@ func (c *applyCtx) replaceConfig(text []byte, mzxid, mtime int64) *node {
 		return nil
 	}
 	c.lockParentOf(ConfigPath)
-	t.saveImage(n.path(), n)
+	t.saveImage(id, n, false)
 	oldLen := n.dataLen()
 	c.replaceData(id, n, text)
 	t.dataBytes.Add(int64(n.dataLen() - oldLen))

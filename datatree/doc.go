@@ -33,7 +33,14 @@
 //	    new value (no lost events), and an event is queued on a connection before
 //	    any reply that reflects its change (invariant 2).
 //
-// Lock order: stripe locks -> sessions.mu -> watches.mu -> the Watcher's own lock.
+// Lock order: applyMu -> stripe locks -> sessions.mu -> watches.mu -> the
+// Watcher's own lock.
+//
+// Snapshots. Freeze opens a copy-on-write Image; its writer copies the node slab
+// in id order, a chunk at a time under applyMu (held by the applier for each
+// whole entry), so it reads memory front to back, while the applier saves a
+// node's freeze-time state before its first change to a node the writer has not
+// reached (cowState). Readers are never held up by a snapshot.
 //
 // Determinism. Apply is a pure function of (tree, entry): time, session ids and the
 // caller's identities travel in the entry, and sequence numbers come from the

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"zkd/jute"
@@ -47,22 +45,26 @@ func (t *Tree) imageOf(path string, n *node) NodeImage {
 		Aversion: n.aversion, Owner: n.owner, Pzxid: n.pzxid}
 }
 
-// preimage is a node's state at the freeze point, saved before the first change
-// made to it after the freeze. img is nil for a node that did not exist then.
-type preimage struct {
-	img        *NodeImage
-	beforeCopy bool // saved before the snapshot writer copied the node's stripe
-	used       bool // the writer emitted it in place of the stripe's copy
-}
-
 // cowState implements copy-on-write snapshots: while an Image is open the applier
-// saves every node's freeze-time state before changing it, so the writer can stream
-// a consistent image while clients keep reading and writing.
+// saves a node's freeze-time state before it first changes the node, so the
+// writer can stream a consistent image while clients keep reading and writing.
+//
+// The writer copies the node store in id order, a chunk at a time, so that it
+// reads the nodes (and, mostly, their blobs, allocated as the ids were handed
+// out) front to back; in the stripes' hash order every node and blob was a cache
+// miss, most of a snapshot's time. A preimage is needed only for a node whose id
+// the writer has not reached yet (copied), and only for ids handed out before the
+// freeze (high): a node created after it under a new id is never reached. A node
+// created after the freeze under a reused id is marked as not in the image (a nil
+// preimage), unless the id's freeze-time node already left its preimage there.
+//
+// Every field is guarded by Tree.applyMu, which the applier holds for a whole
+// entry and the writer while it copies one chunk.
 type cowState struct {
-	active atomic.Bool // an Image is open; read by the applier on every change
-	mu     sync.Mutex
-	pre    map[string]*preimage // guarded by mu
-	copied [numStripes]bool     // guarded by mu; stripes the writer has copied
+	open   bool                  // an Image is open
+	high   nodeID                // ids at or above it were handed out after the freeze
+	copied nodeID                // the writer has copied every id below it
+	pre    map[nodeID]*NodeImage // freeze-time state by id; nil: not in the image
 }
 
 // ErrImageOpen is returned by Freeze while another Image is still open.
@@ -80,13 +82,12 @@ type Image struct {
 // on the apply goroutine between entries (it is O(sessions), not O(nodes)); Release
 // the Image when done with it.
 func (t *Tree) Freeze() (*Image, error) {
-	if !t.cow.active.CompareAndSwap(false, true) {
+	t.applyMu.Lock()
+	defer t.applyMu.Unlock()
+	if t.cow.open {
 		return nil, ErrImageOpen
 	}
-	t.cow.mu.Lock()
-	t.cow.pre = make(map[string]*preimage)
-	t.cow.copied = [numStripes]bool{}
-	t.cow.mu.Unlock()
+	t.cow = cowState{open: true, high: t.nodes.high, copied: 1, pre: make(map[nodeID]*NodeImage)}
 	im := &Image{t: t, zxid: t.LastZxid()}
 	t.sessions.RLock()
 	for id, st := range t.sessions.byID {
@@ -96,28 +97,24 @@ func (t *Tree) Freeze() (*Image, error) {
 	return im, nil
 }
 
-// saveImage records path's state before the applier changes it (n nil: the path is
-// about to be created). Only the first change after a freeze is recorded.
-func (t *Tree) saveImage(path string, n *node) {
-	if !t.cow.active.Load() {
+// saveImage records the state of node id before the applier first changes it
+// while an image is open. born says the node is being created (under an id that
+// was free at the freeze, or the id's freeze-time node's preimage is there
+// already). REQUIRES: t.applyMu held (an entry being applied).
+func (t *Tree) saveImage(id nodeID, n *node, born bool) {
+	cw := &t.cow
+	if !cw.open || id < cw.copied || id >= cw.high {
 		return
 	}
-	t.cow.mu.Lock()
-	defer t.cow.mu.Unlock()
-	// NB: the writer's Release may have closed the image since active was read
-	// (it runs on the writer's goroutine, not the applier's): nothing to save then.
-	if t.cow.pre == nil {
+	if _, ok := cw.pre[id]; ok {
 		return
 	}
-	if _, ok := t.cow.pre[path]; ok {
+	if born {
+		cw.pre[id] = nil
 		return
 	}
-	p := &preimage{beforeCopy: !t.cow.copied[stripeIndex(pathHash(path))]}
-	if n != nil {
-		img := t.imageOf(path, n)
-		p.img = &img
-	}
-	t.cow.pre[path] = p
+	img := t.imageOf(n.path(), n)
+	cw.pre[id] = &img
 }
 
 // Zxid is the last entry the image reflects.
@@ -127,60 +124,47 @@ func (im *Image) Zxid() jute.Zxid { return im.zxid }
 func (im *Image) Sessions() []SessionImage { return im.sessions }
 
 // Nodes calls fn for every node of the image, in no particular order, parents not
-// necessarily before children. It may be called once per Image; fn must not call
-// into the tree.
+// necessarily before children. It may be called once per Image. fn runs without
+// the tree's locks (the applier goes on meanwhile) and must not call into the tree
+// on the applier's behalf.
 func (im *Image) Nodes(fn func(*NodeImage) error) error {
 	if im.done {
 		return errors.New("datatree: image already read or released")
 	}
 	t := im.t
 	var batch []NodeImage
-	for i := range t.stripes {
-		s := &t.stripes[i]
+	for lo := nodeID(1); ; {
+		t.applyMu.Lock()
+		cw := &t.cow
+		if lo >= cw.high {
+			t.applyMu.Unlock()
+			return nil
+		}
+		hi := min(cw.high, (lo|(chunkSize-1))+1)
 		batch = batch[:0]
-		s.mu.RLock()
-		s.each(func(id nodeID) {
-			n := t.nodes.at(id)
-			batch = append(batch, t.imageOf(n.path(), n))
-		})
-		s.mu.RUnlock()
-		// Resolve against the preimages: a node changed since the freeze is
-		// replaced by its saved state, or dropped if it did not exist then.
-		t.cow.mu.Lock()
-		t.cow.copied[i] = true
-		keep := batch[:0]
-		for _, img := range batch {
-			if p, ok := t.cow.pre[img.Path]; ok && p.beforeCopy {
-				p.used = true
-				if p.img == nil {
+		for id := lo; id < hi; id++ {
+			if len(cw.pre) > 0 {
+				if img, ok := cw.pre[id]; ok {
+					if img != nil {
+						batch = append(batch, *img)
+					}
 					continue
 				}
-				img = *p.img
 			}
-			keep = append(keep, img)
+			n := t.nodes.at(id)
+			if n.blob != nil { // else free since before the freeze
+				batch = append(batch, t.imageOf(n.path(), n))
+			}
 		}
-		t.cow.mu.Unlock()
-		for j := range keep {
-			if err := fn(&keep[j]); err != nil {
+		cw.copied = hi
+		t.applyMu.Unlock()
+		for j := range batch {
+			if err := fn(&batch[j]); err != nil {
 				return err
 			}
 		}
+		lo = hi
 	}
-	// Nodes deleted after the freeze, before the writer reached their stripe.
-	t.cow.mu.Lock()
-	var deleted []NodeImage
-	for _, p := range t.cow.pre {
-		if p.beforeCopy && !p.used && p.img != nil {
-			deleted = append(deleted, *p.img)
-		}
-	}
-	t.cow.mu.Unlock()
-	for j := range deleted {
-		if err := fn(&deleted[j]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Release closes the image; the applier stops saving preimages.
@@ -190,10 +174,9 @@ func (im *Image) Release() {
 	}
 	im.done = true
 	t := im.t
-	t.cow.mu.Lock()
-	t.cow.pre = nil
-	t.cow.mu.Unlock()
-	t.cow.active.Store(false)
+	t.applyMu.Lock()
+	t.cow = cowState{}
+	t.applyMu.Unlock()
 }
 
 // ErrBadImage is returned by Restore for an image that is not a tree.

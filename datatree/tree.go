@@ -77,8 +77,12 @@ type Tree struct {
 	}
 
 	watches watchManager
-	acls    aclTable   // interned by the applier only; lists readable under a node's stripe lock
-	cow     cowState   // snapshot preimages while an Image is open
+	acls    aclTable // interned by the applier only; lists readable under a node's stripe lock
+	// applyMu is held by the applier for a whole entry (begin to finish) and by
+	// a snapshot's writer while it copies a chunk of nodes: the one lock between
+	// them (see cowState).
+	applyMu sync.Mutex
+	cow     cowState   // snapshot preimages while an Image is open; guarded by applyMu
 	quotas  quotaTable // applier-only: paths with a quota
 
 	lastZxid atomic.Int64 // zxid of the last applied entry; set before its locks are released

@@ -455,3 +455,75 @@ func TestDecodeReadsVersion1Snapshots(t *testing.T) {
 		t.Fatalf("session: %d %v", timeout, ok)
 	}
 }
+
+// The writer copies the tree a chunk of node ids at a time while the applier goes
+// on between chunks: every kind of change, to nodes the writer has and has not
+// reached yet, with ids freed before and after the freeze handed out again, must
+// leave the image exactly the tree at the freeze.
+func TestImageIsConsistentWhileChangesInterleaveWithTheCopy(t *testing.T) {
+	const keys = 2500 // several chunks of ids
+	for seed := uint64(1); seed <= 3; seed++ {
+		live := datatree.New(datatree.Config{})
+		ref := datatree.New(datatree.Config{})
+		wl, wr := newWorkload(t, live, seed), newWorkload(t, ref, seed)
+		rng := rand.New(rand.NewPCG(seed, 2))
+		// extra weighs creates: after the freeze they must often succeed, on ids
+		// freed before it as well as after.
+		step := func(w *workload, tree *datatree.Tree, r *rand.Rand, extra int) {
+			path := fmt.Sprintf("/b%d", r.IntN(keys))
+			switch op := r.IntN(8 + extra); op {
+			case 0, 1, 2:
+				w.request(t, tree, jute.OpCreate, &jute.CreateRequest{Path: path, Data: []byte(path), ACL: jute.OpenACLUnsafe})
+			case 3, 4:
+				w.request(t, tree, jute.OpDelete, &jute.PathVersionRequest{Path: path, Version: -1})
+			case 5, 6:
+				w.request(t, tree, jute.OpSetData, &jute.SetDataRequest{Path: path, Data: []byte(fmt.Sprint(r.Int())), Version: -1})
+			case 7:
+				w.request(t, tree, jute.OpSetACL, &jute.SetACLRequest{Path: path, ACL: jute.ReadACLUnsafe, Version: -1})
+			default:
+				w.request(t, tree, jute.OpCreate, &jute.CreateRequest{Path: path, Data: []byte("again"), ACL: jute.OpenACLUnsafe})
+			}
+		}
+		// The same history on both trees: every key created, then a mix that frees
+		// ids and hands some out again.
+		for i := range keys {
+			for _, x := range []struct {
+				w    *workload
+				tree *datatree.Tree
+			}{{wl, live}, {wr, ref}} {
+				x.w.request(t, x.tree, jute.OpCreate, &jute.CreateRequest{Path: fmt.Sprintf("/b%d", i), ACL: jute.OpenACLUnsafe})
+			}
+		}
+		before := rand.New(rand.NewPCG(seed, 3))
+		for range keys {
+			s := before.Uint64()
+			step(wl, live, rand.New(rand.NewPCG(s, 0)), 0)
+			step(wr, ref, rand.New(rand.NewPCG(s, 0)), 0)
+		}
+		im, err := live.Freeze()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		if err := im.Nodes(func(n *datatree.NodeImage) error {
+			got = append(got, fmt.Sprintf("%+v", *n))
+			for range rng.IntN(4) { // the applier moves on between (and within) chunks
+				step(wl, live, rng, 8)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		im.Release()
+		sort.Strings(got)
+		refIm, _ := ref.Freeze()
+		want := dump(t, refIm)
+		refIm.Release()
+		if len(want) < 1500 {
+			t.Fatalf("seed %d: only %d nodes at the freeze: the test needs several chunks", seed, len(want))
+		}
+		if fmt.Sprint(want) != fmt.Sprint(got) {
+			t.Fatalf("seed %d: image differs from the state at the freeze: want %d nodes, got %d", seed, len(want), len(got))
+		}
+	}
+}
