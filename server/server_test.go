@@ -130,6 +130,22 @@ func TestStartServeStopRestart(t *testing.T) {
 
 type nopLogger struct{}
 
+// startStoppable starts a server that the test stops itself, and a client of it
+// (which the test closes).
+func startStoppable(t *testing.T, cfg zoocfg.Config) (*Server, *zk.Conn) {
+	t.Helper()
+	s, err := Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, _, err := zk.Connect([]string{s.Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		_ = s.Stop()
+		t.Fatal(err)
+	}
+	return s, conn
+}
+
 func (nopLogger) Printf(string, ...any) {}
 
 // A data directory holding Apache ZooKeeper's files and no zkd data is refused,
@@ -164,14 +180,7 @@ func TestZooKeeperDataDirectoryIsRefused(t *testing.T) {
 func TestRestartReportsItsLoadInMntr(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
-	s, err := Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, _, err := zk.Connect([]string{s.Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, conn := startStoppable(t, cfg)
 	const writes = 20
 	for i := range writes {
 		if _, err := conn.Create(fmt.Sprintf("/n%d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
@@ -206,14 +215,7 @@ func TestRestartPastAnUnreadableNewestSnapshot(t *testing.T) {
 	cfg := testConfig(t, dir)
 	cfg.SnapCount = 10
 	cfg.PreAllocSize = 16 << 10 // segments of a few entries each: the early open skips some
-	s, err := Start(context.Background(), cfg, Options{Version: "test", Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, _, err := zk.Connect([]string{s.Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, conn := startStoppable(t, cfg)
 	const writes = 60
 	for i := range writes {
 		data := append([]byte(strconv.Itoa(i)+":"), make([]byte, 4<<10)...)
