@@ -98,9 +98,10 @@ func (t *Tree) Freeze() (*Image, error) {
 }
 
 // saveImage records the state of node id before the applier first changes it
-// while an image is open. born says the node is being created (under an id that
-// was free at the freeze, or the id's freeze-time node's preimage is there
-// already). REQUIRES: t.applyMu held (an entry being applied).
+// while an image is open. born says n is being created: nothing under this id
+// is in the image, unless the node the id held at the freeze, deleted since,
+// left its preimage here first (which stays). REQUIRES: t.applyMu held (an
+// entry being applied).
 func (t *Tree) saveImage(id nodeID, n *node, born bool) {
 	cw := &t.cow
 	if !cw.open || id < cw.copied || id >= cw.high {
