@@ -14,8 +14,7 @@ const ConfigPath = "/zookeeper/config"
 // = the configuration's version, mtime as given. It fires no watch (nobody can
 // watch a tree that is not serving yet).
 func (t *Tree) SetConfig(text []byte, version, mtime int64) {
-	t.applyMu.Lock() // finish unlocks it
-	c := &applyCtx{t: t, zxid: int64(t.LastZxid())}
+	c := t.begin(t.LastZxid(), &Txn{})
 	c.replaceConfig(text, version, mtime) // an imported tree without the node is left as ZooKeeper left it
 	c.finish()
 }

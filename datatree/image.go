@@ -61,10 +61,11 @@ func (t *Tree) imageOf(path string, n *node) NodeImage {
 // Every field is guarded by Tree.applyMu, which the applier holds for a whole
 // entry and the writer while it copies one chunk.
 type cowState struct {
-	open   bool                  // an Image is open
 	high   nodeID                // ids at or above it were handed out after the freeze
 	copied nodeID                // the writer has copied every id below it
-	pre    map[nodeID]*NodeImage // freeze-time state by id; nil: not in the image
+	// pre is the freeze-time state by id (a nil image: not in the image); the
+	// map itself is nil while no Image is open.
+	pre map[nodeID]*NodeImage
 }
 
 // ErrImageOpen is returned by Freeze while another Image is still open.
@@ -84,10 +85,10 @@ type Image struct {
 func (t *Tree) Freeze() (*Image, error) {
 	t.applyMu.Lock()
 	defer t.applyMu.Unlock()
-	if t.cow.open {
+	if t.cow.pre != nil {
 		return nil, ErrImageOpen
 	}
-	t.cow = cowState{open: true, high: t.nodes.high, copied: 1, pre: make(map[nodeID]*NodeImage)}
+	t.cow = cowState{high: t.nodes.high, copied: 1, pre: make(map[nodeID]*NodeImage)}
 	im := &Image{t: t, zxid: t.LastZxid()}
 	t.sessions.RLock()
 	for id, st := range t.sessions.byID {
@@ -104,7 +105,7 @@ func (t *Tree) Freeze() (*Image, error) {
 // entry being applied).
 func (t *Tree) saveImage(id nodeID, n *node, born bool) {
 	cw := &t.cow
-	if !cw.open || id < cw.copied || id >= cw.high {
+	if cw.pre == nil || id < cw.copied || id >= cw.high {
 		return
 	}
 	if _, ok := cw.pre[id]; ok {
