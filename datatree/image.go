@@ -61,8 +61,8 @@ func (t *Tree) imageOf(path string, n *node) NodeImage {
 // Every field is guarded by Tree.applyMu, which the applier holds for a whole
 // entry and the writer while it copies one chunk.
 type cowState struct {
-	high   nodeID                // ids at or above it were handed out after the freeze
-	copied nodeID                // the writer has copied every id below it
+	high   nodeID // ids at or above it were handed out after the freeze
+	copied nodeID // the writer has copied every id below it
 	// pre is the freeze-time state by id (a nil image: not in the image); the
 	// map itself is nil while no Image is open.
 	pre map[nodeID]*NodeImage
