@@ -1,9 +1,6 @@
 package txnlog
 
-import (
-	"fmt"
-	"slices"
-)
+import "fmt"
 
 // entryPos says where one retained entry is. It holds no pointers, so a long log
 // costs the garbage collector nothing to scan.
@@ -23,8 +20,8 @@ type index struct {
 	// first is the index of ents[0]; meaningful only when ents is not empty.
 	// Invariant: compact < first.
 	first uint64
-	// ents[i] is entry first+i. Invariant: their (segment, offset) increase.
-	ents []entryPos
+	// ents.at(i) is entry first+i. Invariant: their (segment, offset) increase.
+	ents posList
 	// cache holds the Data of entry cacheFirst+k at cache.at(k). It always
 	// reaches the last entry: when not empty, cacheFirst >= first and
 	// cacheFirst+cache.len()-1 == last(). The slices are the Data Save was given,
@@ -34,10 +31,13 @@ type index struct {
 	cached     int64 // sum of the lengths of the cached slices
 }
 
-func (x *index) empty() bool { return len(x.ents) == 0 }
+func (x *index) empty() bool { return x.ents.len() == 0 }
 
 // last returns the index of the last retained entry. REQUIRES: !x.empty().
-func (x *index) last() uint64 { return x.first + uint64(len(x.ents)) - 1 }
+func (x *index) last() uint64 { return x.first + uint64(x.ents.len()) - 1 }
+
+// pos returns where entry i is. REQUIRES: first <= i <= last().
+func (x *index) pos(i uint64) entryPos { return x.ents.at(int(i - x.first)) }
 
 // check says why entry i cannot be appended now, or "" if it can: it must be above
 // the compaction point and must not leave a gap after the last entry. An index at
@@ -64,13 +64,7 @@ func (x *index) put(i uint64, p entryPos, data []byte) {
 	case i <= x.last():
 		x.truncate(i)
 	}
-	if len(x.ents) == cap(x.ents) {
-		// Doubling, where append grows a large slice by a quarter: a replay
-		// that indexes a few hundred thousand entries copied the index about
-		// twenty times over, each time into fresh memory.
-		x.ents = slices.Grow(x.ents, max(len(x.ents), 1024))
-	}
-	x.ents = append(x.ents, p)
+	x.ents.push(p)
 	switch {
 	case data == nil:
 		x.dropCache(x.cache.len()) // the cache must reach the last entry
@@ -85,7 +79,7 @@ func (x *index) put(i uint64, p entryPos, data []byte) {
 
 // truncate forgets the entries >= i. REQUIRES: first <= i <= last.
 func (x *index) truncate(i uint64) {
-	x.ents = x.ents[:i-x.first]
+	x.ents.truncate(int(i - x.first))
 	if x.cache.len() == 0 {
 		return
 	}
@@ -119,7 +113,7 @@ func (x *index) compactTo(c uint64) {
 	switch {
 	case x.empty() || c < x.first:
 	case c >= x.last():
-		x.ents = nil
+		x.ents.reset()
 		x.dropCache(x.cache.len())
 	default:
 		x.dropThrough(c)
@@ -128,8 +122,7 @@ func (x *index) compactTo(c uint64) {
 
 // dropThrough forgets the entries first..c. REQUIRES: first <= c < last().
 func (x *index) dropThrough(c uint64) {
-	// Copy, so the dropped prefix's memory goes too.
-	x.ents = append([]entryPos(nil), x.ents[c-x.first+1:]...)
+	x.ents.dropFront(int(c - x.first + 1))
 	x.first = c + 1
 	if x.cache.len() > 0 && x.cacheFirst <= c {
 		x.dropCache(int(c - x.cacheFirst + 1))
@@ -151,7 +144,7 @@ func (x *index) forgetTo(c uint64) {
 // resetTo empties the index: no entry is retained, and the next one is c+1.
 func (x *index) resetTo(c uint64) {
 	x.compact = c
-	x.ents = nil
+	x.ents.reset()
 	x.dropCache(x.cache.len())
 }
 

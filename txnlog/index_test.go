@@ -68,8 +68,8 @@ func TestIndexAgainstModel(t *testing.T) {
 		var cached int64
 		inCache := false
 		for i := first; i <= last; i++ {
-			if x.ents[i-first] != want[i] {
-				t.Fatalf("step %d: entry %d = %+v, want %+v", step, i, x.ents[i-first], want[i])
+			if x.pos(i) != want[i] {
+				t.Fatalf("step %d: entry %d = %+v, want %+v", step, i, x.pos(i), want[i])
 			}
 			d := x.cachedData(i)
 			if d == nil && inCache {

@@ -414,7 +414,7 @@ func (l *Log) Term(i uint64) (uint64, error) {
 	case x.empty() || i > x.last():
 		return 0, ErrUnavailable
 	}
-	return x.ents[i-x.first].term, nil
+	return x.pos(i).term, nil
 }
 
 // Save appends one raft Ready's worth: the HardState (nil, or equal to the current
@@ -673,7 +673,7 @@ func (l *Log) detachReleasableLocked() []*segment {
 	if !l.mu.x.empty() {
 		// Entries are in (segment, offset) order, so every segment before the first
 		// retained entry's holds none.
-		keep = min(keep, int(l.mu.x.ents[0].seg-l.mu.segs[0].seq))
+		keep = min(keep, int(l.mu.x.pos(l.mu.x.first).seg-l.mu.segs[0].seq))
 	}
 	if keep <= 0 {
 		return nil
@@ -740,7 +740,7 @@ func (l *Log) Entries(lo, hi uint64) ([]Entry, error) {
 	out := make([]Entry, hi-lo)
 	var runs []run // uncached entries, by segment
 	for i := lo; i < hi; i++ {
-		p := x.ents[i-x.first]
+		p := x.pos(i)
 		if data := x.cachedData(i); data != nil {
 			out[i-lo] = Entry{Index: i, Term: p.term, Data: data}
 			continue
