@@ -234,6 +234,10 @@ type Node struct {
 	reads     readIndexState
 	logBuf    []txnlog.Entry
 	propBuf   []*pb.Entry
+	// propSpare is the proposal inbox drained last time, emptied, handed back
+	// to mu.props on the next drain: the inbox's array is reused, not regrown
+	// from nil on every wake under write load.
+	propSpare []proposal
 	failed    error
 	ticks     uint64
 	// membership is raft's configuration as of the last conf change applied.
@@ -529,7 +533,8 @@ func (n *Node) Process() {
 	ticks, snaps, compact := n.mu.ticks, n.mu.snaps, n.mu.compact
 	unreach, snapRep, confs, transfer := n.mu.unreach, n.mu.snapRep, n.mu.confs, n.mu.transfer
 	forget, campaign := n.mu.forget, n.mu.campaign
-	n.mu.props, n.mu.reads, n.mu.msgs, n.mu.ticks, n.mu.snaps = nil, nil, nil, 0, nil
+	n.mu.props, n.mu.reads, n.mu.msgs, n.mu.ticks, n.mu.snaps = n.propSpare, nil, nil, 0, nil
+	n.propSpare = nil
 	n.mu.compact, n.mu.unreach, n.mu.snapRep, n.mu.confs, n.mu.transfer = 0, nil, nil, nil, 0
 	n.mu.forget, n.mu.campaign = false, false
 	stopped := n.mu.stopped
@@ -588,6 +593,8 @@ func (n *Node) Process() {
 		_ = n.rn.Campaign()
 	}
 	n.propose(props)
+	clear(props) // their data is raft's now; their callbacks are not needed
+	n.propSpare = props[:0]
 	n.proposeConfChanges(confs)
 	n.reads.issue(n, reads)
 	if ticks > 0 {
@@ -613,8 +620,13 @@ func (n *Node) propose(props []proposal) {
 		ents := n.propBuf[:0]
 		size := uint64(0)
 		end := start
+		// raft copies what it appends; one array holds this message's entries
+		// rather than one allocation each.
+		backing := make([]pb.Entry, len(props)-start)
 		for ; end < len(props) && (end == start || size+uint64(len(props[end].data)) <= n.cfg.MaxSizePerMsg); end++ {
-			ents = append(ents, &pb.Entry{Data: props[end].data})
+			e := &backing[end-start]
+			e.Data = props[end].data
+			ents = append(ents, e)
 			size += uint64(len(props[end].data))
 		}
 		err := n.rn.Step(&pb.Message{Type: pb.MessageType_MsgProp.Enum(), From: new(n.cfg.ID), Entries: ents})
