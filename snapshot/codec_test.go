@@ -13,6 +13,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
 	"zkd/datatree"
@@ -302,8 +303,10 @@ func TestCrashDuringWriteLeavesOldSnapshotUsable(t *testing.T) {
 }
 
 // handMade writes a snapshot file of the given paths (each with its path as data)
-// in the format of doc.go, with a correct count and checksum.
-func handMade(t *testing.T, paths []string) []byte {
+// in the format of doc.go, with a correct count and checksum: as version 3
+// writes it (an S2 body), or as version 2 did (zstd), which version 3 still
+// reads.
+func handMade(t *testing.T, paths []string, version2 bool) []byte {
 	t.Helper()
 	body := jute.AppendInt(nil, 0) // no sessions
 	body = append(body, tagACL)
@@ -324,16 +327,27 @@ func handMade(t *testing.T, paths []string) []byte {
 	}
 	body = append(body, tagEnd)
 	hdr := make([]byte, 20) // index 0, term 0, no voters
-	out := append(fileMagic[:], 0, 0, 0, 20)
+	magic := fileMagic
+	if version2 {
+		magic = fileMagicV2
+	}
+	out := append(magic[:], 0, 0, 0, 20)
 	out = append(out, hdr...)
 	out = binary.BigEndian.AppendUint32(out, crc32.Checksum(hdr, castagnoli))
 	var z bytes.Buffer
-	zw, err := zstd.NewWriter(&z)
-	if err != nil {
+	var zw io.WriteCloser = s2.NewWriter(&z)
+	if version2 {
+		var err error
+		if zw, err = zstd.NewWriter(&z); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := zw.Write(body); err != nil {
 		t.Fatal(err)
 	}
-	zw.Write(body)
-	zw.Close()
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	out = append(out, z.Bytes()...)
 	out = append(out, trailerMagic[:]...)
 	out = binary.BigEndian.AppendUint64(out, uint64(len(paths)))
@@ -342,19 +356,26 @@ func handMade(t *testing.T, paths []string) []byte {
 
 // TestDecodeStopsParserWhenBuildFails: when Restore rejects a node while the parser
 // still has batches in flight, decode returns the error and the parser goroutine
-// ends (it must not outlive the zstd decoder it reads).
+// ends (it must not outlive the decompressor it reads). Both the current
+// format and version 2's zstd body.
 func TestDecodeStopsParserWhenBuildFails(t *testing.T) {
+	for _, version2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("version2=%v", version2), func(t *testing.T) { testDecodeStopsParser(t, version2) })
+	}
+}
+
+func testDecodeStopsParser(t *testing.T, version2 bool) {
 	paths := []string{"/", "/zookeeper"}
 	for i := range 20000 {
 		paths = append(paths, fmt.Sprintf("/n%05d", i))
 	}
-	good := handMade(t, paths)
+	good := handMade(t, paths, version2)
 	if tree, _, err := Decode(good, datatree.Config{}); err != nil || tree.NodeCount() != int64(len(paths)) {
 		t.Fatalf("hand-made snapshot: %v", err)
 	}
 	before := runtime.NumGoroutine()
 	paths[3000] = paths[2999] // a duplicate, early in the stream
-	bad := handMade(t, paths)
+	bad := handMade(t, paths, version2)
 	for range 20 {
 		if _, _, err := Decode(bad, datatree.Config{}); !errors.Is(err, datatree.ErrBadImage) {
 			t.Fatalf("duplicate node: err = %v, want ErrBadImage", err)
