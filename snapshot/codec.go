@@ -61,11 +61,9 @@ func Encode(w io.Writer, meta Meta, im *datatree.Image) (int64, error) {
 	if _, err := w.Write(head); err != nil {
 		return 0, err
 	}
-	// S2 rather than zstd: a snapshot is written every snapCount writes while
-	// the server is busy, and zstd's fastest level spent about two thirds of
-	// the writer's CPU (0.45 of 0.69 cpu-s for a million znodes; S2 0.22 in
-	// all) for a file a quarter the size. One encoder goroutine: the snapshot
-	// is background work and should not take both cores from the requests.
+	// S2 rather than zstd (doc.go): a snapshot is written while the server is
+	// busy. One encoder goroutine: the snapshot is background work and should
+	// not take both cores from the requests.
 	zw := s2.NewWriter(w, s2.WriterConcurrency(1))
 	crc := crc32.New(castagnoli)
 	bw := bufio.NewWriterSize(io.MultiWriter(zw, crc), 256<<10)
@@ -89,6 +87,7 @@ func Encode(w io.Writer, meta Meta, im *datatree.Image) (int64, error) {
 	aclIndex := make(map[string]uint32)
 	var key []byte
 	var count int64
+	var prev nodeCoder
 	err := im.Nodes(func(n *datatree.NodeImage) error {
 		key = key[:0]
 		for i := range n.ACL {
@@ -103,18 +102,7 @@ func Encode(w io.Writer, meta Meta, im *datatree.Image) (int64, error) {
 			buf = jute.AppendACLs(buf, n.ACL)
 		}
 		buf = append(buf, tagNode)
-		buf = jute.AppendString(buf, n.Path)
-		buf = jute.AppendBuffer(buf, n.Data)
-		buf = jute.AppendInt(buf, int32(idx))
-		buf = jute.AppendLong(buf, n.Czxid)
-		buf = jute.AppendLong(buf, n.Mzxid)
-		buf = jute.AppendLong(buf, n.Ctime)
-		buf = jute.AppendLong(buf, n.Mtime)
-		buf = jute.AppendInt(buf, n.Version)
-		buf = jute.AppendInt(buf, n.Cversion)
-		buf = jute.AppendInt(buf, n.Aversion)
-		buf = jute.AppendLong(buf, n.Owner)
-		buf = jute.AppendLong(buf, n.Pzxid)
+		buf = prev.append(buf, n, idx)
 		count++
 		_, err := bw.Write(buf)
 		return err
@@ -174,6 +162,9 @@ func decode(src io.ReaderAt, size int64, cfg datatree.Config, progress progressF
 	v1 := bytes.Equal(prefix[:8], fileMagicV1[:])
 	zstdBody := v1 || bytes.Equal(prefix[:8], fileMagicV2[:])
 	if !zstdBody && !bytes.Equal(prefix[:8], fileMagic[:]) {
+		if v := prefix[7]; bytes.Equal(prefix[:7], fileMagic[:7]) && v > fileMagic[7] && v <= '9' {
+			return nil, meta, fmt.Errorf("snapshot: format version %c, newer than this zkd reads (%c): written by a later zkd", v, fileMagic[7])
+		}
 		return nil, meta, corrupt("not a zkd snapshot (bad magic)")
 	}
 	hlen := int(binary.BigEndian.Uint32(prefix[8:12]))
@@ -244,6 +235,7 @@ func decode(src io.ReaderAt, size int64, cfg datatree.Config, progress progressF
 
 	datatree.ReserveHeap(int(min(wantNodes, math.MaxInt32)))
 	p := newParser(r, corrupt)
+	p.compact = !zstdBody
 	if wantNodes >= datatree.PrefaultFrom {
 		stopPrefault := p.blobs.Prefault()
 		defer stopPrefault() // after p.stop (deferred below): the arena is the parser's
@@ -305,6 +297,8 @@ type parser struct {
 	r       *bodyReader
 	corrupt func(string, ...any) error
 	acls    [][]jute.ACL
+	compact bool               // version 3 node records (nodeCoder), else version 1 and 2's
+	prev    nodeCoder          // the node before, for compact records
 	blobs   datatree.BlobArena // the restored nodes' path and data
 	count   uint64
 	full    chan *nodeBatch // parsed, for the builder
@@ -377,33 +371,18 @@ func (p *parser) fill(b *nodeBatch) {
 			b.err = p.corrupt("node %d: tag %d", p.count, tag)
 			return
 		}
-		start := len(b.buf)
-		b.buf, _ = r.appendField(b.buf, false)
-		pathEnd := len(b.buf)
-		var null bool
-		b.buf, null = r.appendField(b.buf, true)
-		fixed := r.fixed()
+		var img datatree.NodeImage
+		var ai int64
+		if p.compact {
+			b.buf, ai = p.prev.read(r, b.buf, &img)
+		} else {
+			b.buf, ai = p.readFixed(b.buf, &img)
+		}
 		if r.err != nil {
 			b.err = p.corrupt("node %d: %v", p.count, r.err)
 			return
 		}
-		img := datatree.NodeImage{
-			Path:     unsafe.String(unsafe.SliceData(b.buf[start:]), pathEnd-start),
-			Czxid:    int64(binary.BigEndian.Uint64(fixed[4:])),
-			Mzxid:    int64(binary.BigEndian.Uint64(fixed[12:])),
-			Ctime:    int64(binary.BigEndian.Uint64(fixed[20:])),
-			Mtime:    int64(binary.BigEndian.Uint64(fixed[28:])),
-			Version:  int32(binary.BigEndian.Uint32(fixed[36:])),
-			Cversion: int32(binary.BigEndian.Uint32(fixed[40:])),
-			Aversion: int32(binary.BigEndian.Uint32(fixed[44:])),
-			Owner:    int64(binary.BigEndian.Uint64(fixed[48:])),
-			Pzxid:    int64(binary.BigEndian.Uint64(fixed[56:])),
-		}
-		if !null {
-			img.Data = b.buf[pathEnd:len(b.buf):len(b.buf)]
-		}
-		ai := int32(binary.BigEndian.Uint32(fixed[0:]))
-		if ai < 0 || int(ai) >= len(p.acls) {
+		if ai < 0 || ai >= int64(len(p.acls)) {
 			b.err = p.corrupt("node %q: acl index %d of %d", img.Path, ai, len(p.acls))
 			return
 		}
@@ -412,6 +391,37 @@ func (p *parser) fill(b *nodeBatch) {
 		b.nodes = append(b.nodes, img)
 		p.count++
 	}
+}
+
+// readFixed reads the rest of a version 1 or 2 node record onto buf, filling img
+// (its path and data alias buf) but for its ACL, whose index it returns.
+func (p *parser) readFixed(buf []byte, img *datatree.NodeImage) ([]byte, int64) {
+	r := p.r
+	start := len(buf)
+	buf, _ = r.appendField(buf, false)
+	pathEnd := len(buf)
+	var null bool
+	buf, null = r.appendField(buf, true)
+	fixed := r.fixed()
+	if r.err != nil {
+		return buf, 0
+	}
+	*img = datatree.NodeImage{
+		Path:     unsafe.String(unsafe.SliceData(buf[start:]), pathEnd-start),
+		Czxid:    int64(binary.BigEndian.Uint64(fixed[4:])),
+		Mzxid:    int64(binary.BigEndian.Uint64(fixed[12:])),
+		Ctime:    int64(binary.BigEndian.Uint64(fixed[20:])),
+		Mtime:    int64(binary.BigEndian.Uint64(fixed[28:])),
+		Version:  int32(binary.BigEndian.Uint32(fixed[36:])),
+		Cversion: int32(binary.BigEndian.Uint32(fixed[40:])),
+		Aversion: int32(binary.BigEndian.Uint32(fixed[44:])),
+		Owner:    int64(binary.BigEndian.Uint64(fixed[48:])),
+		Pzxid:    int64(binary.BigEndian.Uint64(fixed[56:])),
+	}
+	if !null {
+		img.Data = buf[pathEnd:len(buf):len(buf)]
+	}
+	return buf, int64(int32(binary.BigEndian.Uint32(fixed[0:])))
 }
 
 // bodyReader reads jute-style fields from the decompressed body with a sticky error.
@@ -491,13 +501,21 @@ func (b *bodyReader) appendField(dst []byte, allowNull bool) (out []byte, null b
 		b.err = fmt.Errorf("field length %d", n)
 		return dst, false
 	}
-	dst = slices.Grow(dst, int(n))
-	l := len(dst)
-	if _, err := io.ReadFull(b.r, dst[l:l+int(n)]); err != nil {
-		b.err = err
-		return dst, false
+	return b.appendN(dst, int(n)), false
+}
+
+// appendN reads n bytes onto dst.
+func (b *bodyReader) appendN(dst []byte, n int) []byte {
+	if b.err != nil {
+		return dst
 	}
-	return dst[:l+int(n)], false
+	dst = slices.Grow(dst, n)
+	l := len(dst)
+	if _, err := io.ReadFull(b.r, dst[l:l+n]); err != nil {
+		b.err = err
+		return dst
+	}
+	return dst[:l+n]
 }
 
 // fixed reads the 64 bytes that follow a node's data: acl index, czxid, mzxid,

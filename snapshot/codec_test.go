@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/s2"
@@ -311,8 +312,15 @@ func handMade(t *testing.T, paths []string, version2 bool) []byte {
 	body := jute.AppendInt(nil, 0) // no sessions
 	body = append(body, tagACL)
 	body = jute.AppendACLs(body, jute.OpenACLUnsafe)
+	var prev nodeCoder
 	for i, p := range paths {
 		body = append(body, tagNode)
+		if !version2 {
+			n := datatree.NodeImage{Path: p, Data: []byte(p), Czxid: int64(i), Mzxid: int64(i),
+				Ctime: int64(i), Mtime: int64(i), Pzxid: int64(i)}
+			body = prev.append(body, &n, 0)
+			continue
+		}
 		body = jute.AppendString(body, p)
 		body = jute.AppendBuffer(body, []byte(p))
 		body = jute.AppendInt(body, 0)
@@ -546,5 +554,20 @@ func TestImageIsConsistentWhileChangesInterleaveWithTheCopy(t *testing.T) {
 		if fmt.Sprint(want) != fmt.Sprint(got) {
 			t.Fatalf("seed %d: image differs from the state at the freeze: want %d nodes, got %d", seed, len(want), len(got))
 		}
+	}
+}
+
+// A snapshot of a later format is refused with a message that says so, not as
+// corruption: an operator who downgraded must learn why.
+func TestDecodeNamesANewerFormat(t *testing.T) {
+	file := handMade(t, []string{"/", "/zookeeper"}, false)
+	file[7] = fileMagic[7] + 1
+	_, _, err := Decode(file, datatree.Config{})
+	if err == nil || errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "newer than this zkd reads") {
+		t.Fatalf("err = %v, want a newer-format error", err)
+	}
+	file[7] = 'X'
+	if _, _, err := Decode(file, datatree.Config{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("bad magic: err = %v, want ErrCorrupt", err)
 	}
 }
