@@ -17,7 +17,7 @@ type entryPos struct {
 type index struct {
 	// compact is the compaction point: every entry <= compact is released.
 	compact uint64
-	// first is the index of ents[0]; meaningful only when ents is not empty.
+	// first is the index of ents.at(0); meaningful only when ents is not empty.
 	// Invariant: compact < first.
 	first uint64
 	// ents.at(i) is entry first+i. Invariant: their (segment, offset) increase.
