@@ -143,7 +143,8 @@ const progressEvery = 1 << 16
 
 // decode reads a snapshot of size bytes from src. The file is streamed: only the
 // header and the trailer are read whole, and the body passes through the S2 (or,
-// before version 3, zstd) decoder in bounded buffers, so nothing the size of the file stays referenced.
+// before version 3, zstd) decoder in bounded buffers, so nothing the size of the
+// file stays referenced.
 // Decompression and parsing run on a goroutine of their own and hand the tree
 // builder (datatree.Restore, on the caller's goroutine) batches of nodes, so the
 // two halves of a load use two cores.
