@@ -616,15 +616,15 @@ func (n *Node) propose(props []proposal) {
 		}
 		return
 	}
+	// raft copies what it appends; one array holds every message's entries
+	// rather than one allocation each.
+	backing := make([]pb.Entry, len(props))
 	for start := 0; start < len(props); {
 		ents := n.propBuf[:0]
 		size := uint64(0)
 		end := start
-		// raft copies what it appends; one array holds this message's entries
-		// rather than one allocation each.
-		backing := make([]pb.Entry, len(props)-start)
 		for ; end < len(props) && (end == start || size+uint64(len(props[end].data)) <= n.cfg.MaxSizePerMsg); end++ {
-			e := &backing[end-start]
+			e := &backing[end]
 			e.Data = props[end].data
 			ents = append(ents, e)
 			size += uint64(len(props[end].data))
