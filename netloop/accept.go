@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"syscall"
 	"time"
 	"unicode"
@@ -19,17 +20,29 @@ const (
 	acceptPauseMax = 100 * time.Millisecond
 )
 
+// plainAcceptors returns how many goroutines accept the plain port at once, for
+// loops event loops. Handing a connection over waits until its event loop has
+// registered it (a wake of the loop and back), and one goroutine doing that alone
+// capped the connect rate: under 16 clients connecting in a loop to the null
+// server, connects waited in the backlog 1.56 ms (p50), 1.19 ms with two
+// acceptors, 0.92 with four and 0.84 with eight. Each holds a reserve descriptor.
+func plainAcceptors(loops int) int { return min(max(loops, 4), 16) }
+
 // acceptLoop accepts connections of ln until Stop and hands each to handle
-// (enroll for the plain port, serveTLS for the TLS port). A failure (out of file
-// descriptors, most often) never ends it: it is counted, logged once per burst,
-// and followed by a pause; existing connections are not touched, and the
-// connections waiting in the backlog stay there until descriptors are free again.
-// It returns when the listener is closed.
-func (s *Server) acceptLoop(ln *net.TCPListener, handle func(*net.TCPConn, *reserveFD) error) {
+// (enroll for the plain port, serveTLS for the TLS port); several may run on one
+// listener, sharing bursts. A failure (out of file descriptors, most often) never
+// ends it: it is counted, logged once per burst, and followed by a pause;
+// existing connections are not touched, and the connections waiting in the
+// backlog stay there until descriptors are free again. It returns when the
+// listener is closed.
+func (s *Server) acceptLoop(ln *net.TCPListener, handle func(*net.TCPConn, *reserveFD) error, b *sharedBurst) {
 	defer s.acceptW.Done()
 	var (
-		b       acceptBurst
 		reserve reserveFD
+		// failed: this goroutine's last accept failed. Only such a goroutine's
+		// success ends a burst: at the limit, the others still each get one
+		// connection in with their reserve, which says nothing of the limit.
+		failed bool
 	)
 	defer reserve.release()
 	for {
@@ -49,8 +62,11 @@ func (s *Server) acceptLoop(ln *net.TCPListener, handle func(*net.TCPConn, *rese
 		default:
 		}
 		if err == nil {
-			if n, d := b.succeeded(time.Now()); n > 0 {
-				s.log.Info("accepting client connections again", "failed_accepts", n, "paused", d.Round(time.Millisecond))
+			if failed {
+				failed = false
+				if n, d := b.succeeded(time.Now()); n > 0 {
+					s.log.Info("accepting client connections again", "failed_accepts", n, "paused", d.Round(time.Millisecond))
+				}
 			}
 			continue
 		}
@@ -59,6 +75,7 @@ func (s *Server) acceptLoop(ln *net.TCPListener, handle func(*net.TCPConn, *rese
 		}
 		s.stats.acceptErrors.Add(1)
 		s.noter.NoteAcceptError()
+		failed = true
 		pause, first := b.failed(time.Now())
 		if first {
 			// Reference: ZooKeeper NIOServerCnxnFactory.AcceptThread.doAccept logs
@@ -88,7 +105,25 @@ func (s *Server) enroll(tc *net.TCPConn, reserve *reserveFD) error {
 	return nil
 }
 
-// acceptBurst tracks a run of failed accepts. Accept goroutine only.
+// sharedBurst is the acceptBurst of the accept goroutines of one listener.
+type sharedBurst struct {
+	mu sync.Mutex
+	b  acceptBurst // guarded by mu
+}
+
+func (s *sharedBurst) failed(now time.Time) (pause time.Duration, first bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.failed(now)
+}
+
+func (s *sharedBurst) succeeded(now time.Time) (failures int, lasted time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.succeeded(now)
+}
+
+// acceptBurst tracks a run of failed accepts.
 type acceptBurst struct {
 	failures int           // in this burst; 0: not in one
 	since    time.Time     // of the first failure of the burst

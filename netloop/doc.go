@@ -1,22 +1,25 @@
-// Package netloop owns the client port: an accept loop, gnet event loops (one per
+// Package netloop owns the client port: accept loops, gnet event loops (one per
 // core), length-prefixed framing, four-letter-word detection, the flush of each
 // connection's ordered output, and the limits that keep a hostile or unlucky
 // client from hurting the others. It is the only package that imports gnet.
 //
-//	net.TCPListener --accept loop (accept.go)--> gnet.Client.EnrollContext
+//	net.TCPListener --accept loops (accept.go)--> gnet.Client.EnrollContext
 //	                                                  |
 //	            event loop: OnOpen / OnTraffic / OnClose (server.go)
 //	                                                  |
 //	handshake sweeper (handshake.go) --Wake--> event loop closes the late
 //
 // Accepting. gnet shuts its whole engine down when accept fails (see Server), so
-// the port is accepted in netloop's own goroutine and each connection is handed to
-// a listener-less gnet engine. Out of file descriptors, the loop counts the
-// failure, logs it once per burst ("Error accepting new connection: Too many open
-// files", as ZooKeeper does), pauses (5 ms doubling to 100 ms) and tries again;
-// established connections are untouched and waiting ones stay in the backlog. It
-// accepts only while it holds one reserve descriptor, because handing a
-// connection to gnet duplicates its descriptor for a moment.
+// the port is accepted in netloop's own goroutines and each connection is handed
+// to a listener-less gnet engine, which places it on the event loop with the
+// fewest connections. A handover waits for the event loop to register the
+// connection, so several goroutines (plainAcceptors) accept at once. Out of file
+// descriptors, an accept loop counts the failure, logs it once per burst ("Error
+// accepting new connection: Too many open files", as ZooKeeper does; one burst
+// for all the port's accept loops), pauses (5 ms doubling to 100 ms) and tries
+// again; established connections are untouched and waiting ones stay in the
+// backlog. Each accept loop accepts only while it holds one reserve descriptor,
+// because handing a connection to gnet duplicates its descriptor for a moment.
 //
 // The TLS port (Config.TLSAddr, ZooKeeper's secureClientPort) has its own accept
 // loop and serves each connection with goroutines over crypto/tls (tls.go), since
@@ -64,7 +67,7 @@
 // and limits: the network and syscall ceiling the benchmarks compare zkd against.
 //
 // Concurrency: OnOpen, OnTraffic and OnClose of one connection run on its event
-// loop; the accept loop and the sweeper are one goroutine each and reach a
-// connection only through gnet's goroutine-safe Wake. Stop ends the accept loop
-// and the sweeper before the event loops.
+// loop; the accept loops and the sweeper reach a connection only through gnet's
+// goroutine-safe Wake. Stop ends the accept loops and the sweeper before the
+// event loops.
 package netloop

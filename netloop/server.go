@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -218,7 +219,7 @@ type Stats struct {
 // fails (acceptor_unix.go returns ErrAcceptSocket, which ends the reactor's
 // Polling, and reactor_default.go then calls engine.shutdown), so one burst of
 // EMFILE would close every connection and the port for good. netloop accepts on a
-// net.TCPListener in its own goroutine, backing off after a failure as ZooKeeper's
+// net.TCPListener in its own goroutines, backing off after a failure as ZooKeeper's
 // AcceptThread does (accept.go), and hands each connection to the event loops of a
 // listener-less gnet engine with Client.EnrollContext.
 type Server struct {
@@ -290,7 +291,7 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 	if cfg.Addr == "" {
 		go s.sweepLoop()
 		s.acceptW.Add(1)
-		go s.acceptLoop(s.tln, s.serveTLS)
+		go s.acceptLoop(s.tln, s.serveTLS, new(sharedBurst))
 		return s, nil
 	}
 	if s.ln, err = listen(cfg.Addr); err != nil {
@@ -299,6 +300,9 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 	}
 	opts := []gnet.Option{
 		gnet.WithMulticore(cfg.EventLoops == 0),
+		// Connections are enrolled from several goroutines (plainAcceptors), and
+		// round robin's counter is not safe for that.
+		gnet.WithLoadBalancing(gnet.LeastConnections),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReadBufferCap(readChunk),
 		gnet.WithLogger(gnetLogger{cfg.Logger.With("component", "gnet")}),
@@ -315,11 +319,18 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 		return nil, fmt.Errorf("netloop: start event loops: %w", err)
 	}
 	s.cli = cli
-	s.acceptW.Add(1)
-	go s.acceptLoop(s.ln, s.enroll)
+	loops := cfg.EventLoops
+	if loops == 0 {
+		loops = runtime.NumCPU() // gnet's count under WithMulticore
+	}
+	plain := new(sharedBurst)
+	for range plainAcceptors(loops) {
+		s.acceptW.Add(1)
+		go s.acceptLoop(s.ln, s.enroll, plain)
+	}
 	if s.tln != nil {
 		s.acceptW.Add(1)
-		go s.acceptLoop(s.tln, s.serveTLS)
+		go s.acceptLoop(s.tln, s.serveTLS, new(sharedBurst))
 	}
 	go s.sweepLoop()
 	return s, nil
