@@ -194,8 +194,7 @@ func (r *Replica) checkReconfigLocked(op *reconfigOp) jute.Code {
 	}
 	text, _ := tree.Config()
 	cur, err := zoocfg.ParseMembership(string(text))
-	raft := r.raftMembership()
-	if c.op != nil || len(raft.VotersOutgoing) > 0 || err != nil || len(cur.Servers) == 0 || len(r.strays(raft, cur)) > 0 {
+	if c.op != nil || err != nil || len(cur.Servers) == 0 {
 		return jute.CodeReconfigInProgress
 	}
 	var req reconfigRequest
@@ -204,6 +203,13 @@ func (r *Replica) checkReconfigLocked(op *reconfigOp) jute.Code {
 	}
 	if req.curConfigID != -1 && req.curConfigID != cur.Version {
 		return jute.CodeBadVersion
+	}
+	// Checked after the version: once the last reconfig is answered, ZooKeeper
+	// has nothing in progress and calls a stale version stale, while raft may
+	// still be leaving that reconfig's joint configuration here.
+	raft := r.raftMembership()
+	if len(raft.VotersOutgoing) > 0 || len(r.strays(raft, cur)) > 0 {
+		return jute.CodeReconfigInProgress
 	}
 	next, err := cur.Reconfigure(req.joining, req.leaving, req.newMembers)
 	if err != nil {
