@@ -408,7 +408,6 @@ func (p *parser) readFixed(buf []byte, img *datatree.NodeImage) ([]byte, int64) 
 		return buf, 0
 	}
 	*img = datatree.NodeImage{
-		Path:     unsafe.String(unsafe.SliceData(buf[start:]), pathEnd-start),
 		Czxid:    int64(binary.BigEndian.Uint64(fixed[4:])),
 		Mzxid:    int64(binary.BigEndian.Uint64(fixed[12:])),
 		Ctime:    int64(binary.BigEndian.Uint64(fixed[20:])),
@@ -419,10 +418,18 @@ func (p *parser) readFixed(buf []byte, img *datatree.NodeImage) ([]byte, int64) 
 		Owner:    int64(binary.BigEndian.Uint64(fixed[48:])),
 		Pzxid:    int64(binary.BigEndian.Uint64(fixed[56:])),
 	}
-	if !null {
+	aliasPathData(img, buf, start, pathEnd, !null)
+	return buf, int64(int32(binary.BigEndian.Uint32(fixed[0:])))
+}
+
+// aliasPathData points img's path at buf[start:pathEnd] and, unless the data is
+// null, its data at the rest of buf: a record's path and data are read onto buf
+// one after the other, and the builder copies them into the tree's blobs.
+func aliasPathData(img *datatree.NodeImage, buf []byte, start, pathEnd int, hasData bool) {
+	img.Path = unsafe.String(unsafe.SliceData(buf[start:]), pathEnd-start)
+	if hasData {
 		img.Data = buf[pathEnd:len(buf):len(buf)]
 	}
-	return buf, int64(int32(binary.BigEndian.Uint32(fixed[0:])))
 }
 
 // bodyReader reads jute-style fields from the decompressed body with a sticky error.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"unsafe"
 
 	"zkd/datatree"
 )
@@ -89,13 +88,10 @@ func (c *nodeCoder) read(r *bodyReader, buf []byte, img *datatree.NodeImage) ([]
 	}
 	c.czxid, c.ctime = czxid, ctime
 	*img = datatree.NodeImage{
-		Path:  unsafe.String(unsafe.SliceData(buf[start:]), pathEnd-start),
 		Czxid: czxid, Mzxid: mzxid, Pzxid: pzxid, Ctime: ctime, Mtime: mtime,
 		Version: version, Cversion: cversion, Aversion: aversion, Owner: owner,
 	}
-	if dataLen > 0 {
-		img.Data = buf[pathEnd:len(buf):len(buf)]
-	}
+	aliasPathData(img, buf, start, pathEnd, dataLen > 0)
 	return buf, int64(min(acl, 1<<62))
 }
 
