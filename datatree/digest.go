@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"strings"
+	"sync"
 )
 
 // DigestVersion is the version of ZooKeeper's digest scheme NodeDigest follows;
@@ -18,10 +19,17 @@ const DigestVersion = 2
 //
 // Reference: ZooKeeper DigestCalculator.calculateDigest.
 func NodeDigest(n *NodeImage) uint64 {
-	return new(digester).of(n.Path, n.Data, &persisted{czxid: n.Czxid, mzxid: n.Mzxid, pzxid: n.Pzxid,
+	d := digesters.Get().(*digester)
+	sum := d.of(n.Path, n.Data, &persisted{czxid: n.Czxid, mzxid: n.Mzxid, pzxid: n.Pzxid,
 		ctime: n.Ctime, mtime: n.Mtime, owner: n.Owner,
 		version: n.Version, cversion: n.Cversion, aversion: n.Aversion})
+	digesters.Put(d)
+	return sum
 }
+
+// digesters keeps NodeDigest's buffers: an import digests every node and every
+// transaction's nodes, a million calls for a million znodes.
+var digesters = sync.Pool{New: func() any { return new(digester) }}
 
 // digester computes node digests into a buffer of its own, reused: crc32 calls
 // through a function value, so a buffer on the stack would escape, costing an
