@@ -247,6 +247,12 @@ func runWatch(ctx context.Context, e *env, shape fanoutShape) (*Result, error) {
 			st.mu.Lock()
 			mine := j == st.node
 			if mine {
+				// Counted with the event, under st.mu: the setter sends the next
+				// set once rearming is zero, and must not find it zero while an
+				// event it has counted still has its watch to re-register (a
+				// handler parked on a lock below would otherwise miss the next
+				// event, and that round would time out).
+				rearming.Add(1)
 				st.got++
 				st.last = at
 				if st.got == st.want {
@@ -267,7 +273,6 @@ func runWatch(ctx context.Context, e *env, shape fanoutShape) (*Result, error) {
 				rec.issuedLocked(kRearm)
 			}
 			rec.mu.Unlock()
-			rearming.Add(1)
 			err := c.Submit(jute.OpGetData, &jute.PathWatchRequest{Path: nodes[j], Watch: true}, 0, func(r *Reply) {
 				rec.mu.Lock()
 				if measured {
