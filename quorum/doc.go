@@ -11,11 +11,15 @@
 // reachability reports, proposals, ReadIndex rounds, then every Ready as the raft
 // README requires:
 //
-//	leader:   send messages | persist (one write, one fdatasync) | hand up | Advance
-//	follower: persist | send messages | hand up | Advance
+//	leader:   send messages | hand up durable | persist (one write, one fdatasync) | hand up the rest | Advance
+//	follower: hand up durable | persist | send messages | hand up the rest | Advance
 //
 // A leader sends before its own write (Raft thesis §10.2.1); a follower never
-// acknowledges what is not durable. A Ready that only moves the commit index is
+// acknowledges what is not durable. Committed entries already in the log here
+// (written by an earlier Ready, and not rewritten by this one) are handed up
+// before this Ready's write, so they do not wait for the next batch's sync; an
+// entry is never handed up before it is durable on this member, so a snapshot
+// never runs ahead of the local log. A Ready that only moves the commit index is
 // not written on its own: the commit index rides on the next write (see
 // Node.persist), so a write costs one fdatasync.
 //

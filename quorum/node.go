@@ -675,6 +675,12 @@ func (n *Node) handleReady() {
 		} else {
 			n.sampleAcks(rd.Entries)
 		}
+		// Entries already on this member's disk go up before this Ready's
+		// entries are written: under load every Ready carries the next batch,
+		// and holding the applier (and the clients' replies) for that batch's
+		// fdatasync added a whole sync to the latency of every write.
+		durable := n.durablePrefix(rd)
+		n.commit(rd.CommittedEntries[:durable])
 		// Persist before a follower acknowledges anything: a vote or entry
 		// acknowledged and then lost in a crash would let the group decide twice.
 		if err := n.persist(rd); err != nil {
@@ -692,9 +698,27 @@ func (n *Node) handleReady() {
 		for _, rs := range rd.ReadStates {
 			n.reads.ready(rs)
 		}
-		n.commit(rd.CommittedEntries)
+		n.commit(rd.CommittedEntries[durable:])
 		n.rn.Advance(rd)
 	}
+}
+
+// durablePrefix returns how many of rd's committed entries are durable here
+// already: written by an earlier Ready (or in the snapshot just installed) and
+// not about to be overwritten by rd's own entries. Those may be applied before
+// rd is persisted; the rest only after. A single voter commits only what it has
+// persisted, so there all of them are; a leader of several may commit on its
+// followers' acknowledgements an entry it is still writing itself.
+func (n *Node) durablePrefix(rd raft.Ready) int {
+	last, _ := n.st.LastIndex()
+	if len(rd.Entries) > 0 {
+		last = min(last, rd.Entries[0].GetIndex()-1)
+	}
+	k := 0
+	for k < len(rd.CommittedEntries) && rd.CommittedEntries[k].GetIndex() <= last {
+		k++
+	}
+	return k
 }
 
 // observeEntries calls f of the entry observer, if any, for each normal

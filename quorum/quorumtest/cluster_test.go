@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"zkd/internal/vfs"
+	"zkd/quorum"
 )
 
 func proposeAll(t *testing.T, c *Cluster, at uint64, prefix string, n int) []string {
@@ -258,5 +259,43 @@ func TestSameSeedSameHistory(t *testing.T) {
 	}
 	if a, b := trace(), trace(); a != b {
 		t.Fatalf("the same seed gave two histories:\n%s\n%s", a, b)
+	}
+}
+
+// A leader applies the entries it has on disk and that its followers have just
+// committed before it writes the next batch: under a steady stream of writes
+// one Ready carries both, and making the older entries wait for the newer
+// ones' sync added a whole sync to every write's reply.
+func TestCommittedEntriesGoUpBeforeTheNextBatchIsSynced(t *testing.T) {
+	c := New(t, Options{Seed: 7, Voters: 3, MaxDelay: 1})
+	lead := c.WaitLeader(2000)
+	c.Run(20)
+	m := c.Member(lead)
+	if err := *c.Propose(lead, []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	c.Step() // the leader writes a and sends it
+	c.Step() // the followers write a and acknowledge it
+	if slices.ContainsFunc(m.Applied, func(e quorum.Entry) bool { return string(e.Data) == "a" }) {
+		t.Fatal("a applied before a quorum acknowledged it")
+	}
+	if err := *c.Propose(lead, []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	var appliedAtSync []uint64 // the leader's applied index as each sync begins
+	m.FS.SetInjector(func(op vfs.Op) vfs.Fault {
+		if op.Kind == vfs.OpSync {
+			appliedAtSync = append(appliedAtSync, m.last)
+		}
+		return vfs.Fault{}
+	})
+	c.Step() // the acknowledgements commit a; b is written
+	m.FS.SetInjector(nil)
+	i := slices.IndexFunc(m.Applied, func(e quorum.Entry) bool { return string(e.Data) == "a" })
+	if i < 0 || len(appliedAtSync) == 0 {
+		t.Fatalf("a applied: %v; syncs: %v", i >= 0, appliedAtSync)
+	}
+	if a := m.Applied[i].Index; appliedAtSync[0] < a {
+		t.Fatalf("b's sync began with index %d applied: a (index %d) was committed and durable, yet waited for it", appliedAtSync[0], a)
 	}
 }
