@@ -69,7 +69,7 @@ func BenchmarkReplay100k(b *testing.B) {
 		wg.Done()
 	}
 	wg.Add(1)
-	if err := rep.Propose(&datatree.Txn{Kind: datatree.KindCreateSession, Session: sid, Timeout: 3_600_000, Conn: 1}, nil, done); err != nil {
+	if err := rep.Propose(datatree.Txn{Kind: datatree.KindCreateSession, Session: sid, Timeout: 3_600_000, Conn: 1}, nil, done); err != nil {
 		b.Fatal(err)
 	}
 	wg.Wait()
@@ -78,7 +78,7 @@ func BenchmarkReplay100k(b *testing.B) {
 		path := fmt.Sprintf("/k%06d", i)
 		body := (&jute.CreateRequest{Path: path, Data: data, ACL: jute.OpenACLUnsafe}).Append(nil)
 		wg.Add(1)
-		err := rep.Propose(&datatree.Txn{Kind: datatree.KindRequest, Session: sid, Op: jute.OpCreate, Body: body,
+		err := rep.Propose(datatree.Txn{Kind: datatree.KindRequest, Session: sid, Op: jute.OpCreate, Body: body,
 			Conn: 1, ConnSeq: uint64(i + 1), Time: time.Now().UnixMilli()}, nil, done)
 		if err != nil {
 			b.Fatal(err)

@@ -702,12 +702,12 @@ func (r *Replica) Failed() <-chan error { return r.node.Failed() }
 // server, and calls done once its entry is applied here, or fails. applying, when
 // set, runs on the apply goroutine right before the entry is applied here. Entries
 // of one caller go into the log in the order Propose is called.
-func (r *Replica) Propose(txn *datatree.Txn, applying func(), done DoneFunc) error {
+func (r *Replica) Propose(txn datatree.Txn, applying func(), done DoneFunc) error {
 	if r.stopped.Load() {
 		return ErrStopped
 	}
 	seq := r.nextSeq.Add(1)
-	entry := encodeEntry(r.cfg.ID, seq, txn)
+	entry := encodeEntry(r.cfg.ID, seq, &txn)
 	lead := r.lead.Load()
 	if lead == 0 {
 		return ErrNoLeader

@@ -30,7 +30,7 @@ func (w *writer) propose(txn *datatree.Txn) (jute.Zxid, error) {
 		err  error
 	}
 	done := make(chan out, 1)
-	err := w.rep.Propose(txn, nil, func(zxid jute.Zxid, res datatree.Result, err error) {
+	err := w.rep.Propose(*txn, nil, func(zxid jute.Zxid, res datatree.Result, err error) {
 		if err == nil && res.Err != jute.CodeOK {
 			err = fmt.Errorf("apply: %v", res.Err)
 		}

@@ -123,7 +123,7 @@ func (c *Conn) createSession(p *pending, timeout int32, now int64) {
 	srv.mu.Unlock()
 	txn := datatree.Txn{Kind: datatree.KindCreateSession, Session: id, Timeout: timeout, Conn: c.token,
 		Time: time.Now().UnixMilli()}
-	err := srv.r.Propose(&txn, nil, func(_ jute.Zxid, res datatree.Result, err error) {
+	err := srv.r.Propose(txn, nil, func(_ jute.Zxid, res datatree.Result, err error) {
 		if err == nil && res.Err != jute.CodeOK {
 			err = res.Err
 		}
@@ -218,7 +218,7 @@ func (c *Conn) resumeSession(p *pending, id jute.SessionID, passwd []byte, timeo
 	}
 	txn := datatree.Txn{Kind: datatree.KindAttach, Session: id, Timeout: timeout, Conn: c.token,
 		Time: time.Now().UnixMilli()}
-	err := srv.r.Propose(&txn, nil, func(_ jute.Zxid, res datatree.Result, err error) {
+	err := srv.r.Propose(txn, nil, func(_ jute.Zxid, res datatree.Result, err error) {
 		switch {
 		case err != nil:
 			srv.log.Warn("could not resume session", "sessionid", id, "err", err)
@@ -350,7 +350,7 @@ func (c *Conn) request(frame []byte) bool {
 // among the connection's writes.
 func (c *Conn) write(hdr jute.RequestHeader, body []byte, start int64) {
 	srv := c.srv
-	txn := &datatree.Txn{Kind: datatree.KindRequest, Session: c.sess.id, Time: time.Now().UnixMilli(),
+	txn := datatree.Txn{Kind: datatree.KindRequest, Session: c.sess.id, Time: time.Now().UnixMilli(),
 		Op: hdr.Type, Cxid: hdr.Xid, Identity: c.Identity(), Body: body, EnforceQuota: srv.cfg.EnforceQuota}
 	p := &pending{start: start}
 	xid := hdr.Xid
@@ -363,7 +363,7 @@ func (c *Conn) write(hdr jute.RequestHeader, body []byte, start int64) {
 		}
 	}
 	c.pend.q = append(c.pend.q, p)
-	c.submitLocked(txn, func(zxid jute.Zxid, res datatree.Result, err error) {
+	c.submitLocked(&txn, func(zxid jute.Zxid, res datatree.Result, err error) {
 		if err != nil {
 			srv.log.Warn("write not committed; closing connection", "sessionid", c.sessionID(), "err", err)
 			c.abort()
@@ -425,9 +425,9 @@ func (c *Conn) upgradeLocked() {
 	sess.local.Store(false)
 	srv.r.ForgetLocalSession(sess.id)
 	srv.log.Info("Upgrading local session to global", "sessionid", sess.id, "remote", c.remote)
-	txn := &datatree.Txn{Kind: datatree.KindCreateSession, Session: sess.id, Timeout: sess.timeout.Load(),
+	txn := datatree.Txn{Kind: datatree.KindCreateSession, Session: sess.id, Timeout: sess.timeout.Load(),
 		Time: time.Now().UnixMilli()}
-	c.submitLocked(txn, func(_ jute.Zxid, res datatree.Result, err error) {
+	c.submitLocked(&txn, func(_ jute.Zxid, res datatree.Result, err error) {
 		if err == nil && res.Err != jute.CodeOK {
 			err = res.Err
 		}
@@ -440,7 +440,7 @@ func (c *Conn) upgradeLocked() {
 
 // heldWrite is a write waiting for the syncs sent before it.
 type heldWrite struct {
-	txn  *datatree.Txn
+	txn  datatree.Txn
 	done replica.DoneFunc
 }
 
@@ -452,7 +452,7 @@ type heldWrite struct {
 func (c *Conn) submitLocked(txn *datatree.Txn, done replica.DoneFunc) {
 	if c.pend.syncs > 0 {
 		txn.Body = bytes.Clone(txn.Body) // the frame is gone once the event loop returns
-		c.pend.held = append(c.pend.held, heldWrite{txn: txn, done: done})
+		c.pend.held = append(c.pend.held, heldWrite{txn: *txn, done: done})
 		return
 	}
 	c.proposeLocked(txn, done)
@@ -468,7 +468,7 @@ func (c *Conn) proposeLocked(txn *datatree.Txn, done replica.DoneFunc) {
 		c.connSeq++
 		txn.Conn, txn.ConnSeq = c.token, c.connSeq
 	}
-	if err := c.srv.r.Propose(txn, c.beforeApply, done); err != nil {
+	if err := c.srv.r.Propose(*txn, c.beforeApply, done); err != nil {
 		c.srv.log.Info("closing connection: cannot propose a write", "sessionid", c.sessionID(), "err", err)
 		c.pend.gone = true
 		go c.abort() // not under c.pend
@@ -507,7 +507,7 @@ func (c *Conn) sync(xid int32, body []byte, start int64) {
 			held := c.pend.held
 			c.pend.held = nil
 			for _, w := range held {
-				c.proposeLocked(w.txn, w.done)
+				c.proposeLocked(&w.txn, w.done)
 			}
 		}
 		c.drainLocked(false, false)
@@ -535,10 +535,10 @@ func (c *Conn) closeSession(xid int32, start int64) {
 		c.complete(p, replyFrame(nil, xid, srv.Tree().LastZxid(), jute.CodeOK), true)
 		return
 	}
-	txn := &datatree.Txn{Kind: datatree.KindCloseSession, Session: sess.id, Time: time.Now().UnixMilli(), Cxid: xid}
+	txn := datatree.Txn{Kind: datatree.KindCloseSession, Session: sess.id, Time: time.Now().UnixMilli(), Cxid: xid}
 	c.pend.Lock()
 	c.pend.q = append(c.pend.q, p)
-	c.submitLocked(txn, func(zxid jute.Zxid, res datatree.Result, err error) {
+	c.submitLocked(&txn, func(zxid jute.Zxid, res datatree.Result, err error) {
 		if err != nil || res.Err != jute.CodeOK {
 			c.abort()
 			return

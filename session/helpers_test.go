@@ -86,16 +86,15 @@ func (g *gatedReplica) release() {
 	g.mu.waiting, g.mu.held = nil, false
 }
 
-func (g *gatedReplica) Propose(txn *datatree.Txn, applying func(), done replica.DoneFunc) error {
+func (g *gatedReplica) Propose(txn datatree.Txn, applying func(), done replica.DoneFunc) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.mu.held {
 		return g.Replica.Propose(txn, applying, done)
 	}
-	cp := *txn
-	cp.Body = bytes.Clone(txn.Body)
+	txn.Body = bytes.Clone(txn.Body)
 	g.mu.waiting = append(g.mu.waiting, func() {
-		if err := g.Replica.Propose(&cp, applying, done); err != nil {
+		if err := g.Replica.Propose(txn, applying, done); err != nil {
 			done(0, datatree.Result{}, err)
 		}
 	})

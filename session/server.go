@@ -21,8 +21,10 @@ type Replica interface {
 	Tree() *datatree.Tree
 	// Propose replicates a client's write or session operation; applying, when
 	// set, runs on the apply goroutine just before the entry is applied here, and
-	// done once it is applied, or fails.
-	Propose(txn *datatree.Txn, applying func(), done replica.DoneFunc) error
+	// done once it is applied, or fails. txn is taken by value: it is encoded
+	// at once and not kept, and a pointer passed through this interface would
+	// put every write's Txn on the heap.
+	Propose(txn datatree.Txn, applying func(), done replica.DoneFunc) error
 	// Sync calls done once everything committed before it was asked is applied here.
 	Sync(done func(error)) error
 	// WaitApplied calls done once zxid is applied here, or with an error after timeout.

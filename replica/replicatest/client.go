@@ -140,7 +140,7 @@ func (cl *Client) propose(txn *datatree.Txn) *Outcome {
 		o.Done, o.Err = true, replica.ErrStopped
 		return o
 	}
-	err := m.Rep.Propose(txn, nil, func(zxid jute.Zxid, res datatree.Result, err error) {
+	err := m.Rep.Propose(*txn, nil, func(zxid jute.Zxid, res datatree.Result, err error) {
 		o.Done, o.Zxid, o.Res, o.Err = true, zxid, res, err
 	})
 	if err != nil {
