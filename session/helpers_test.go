@@ -117,7 +117,7 @@ func (g *gatedReplica) Sync(done func(error)) error {
 
 // harness is one session.Server over a real tree and a one-voter raft group.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *session.Server
 	tree  *datatree.Tree
 	rep   *replicatest.Standalone
@@ -127,19 +127,19 @@ type harness struct {
 
 // newHarness starts a standalone replica and a session.Server configured by
 // mutate.
-func newHarness(t *testing.T, mutate func(*session.Config)) *harness {
+func newHarness(t testing.TB, mutate func(*session.Config)) *harness {
 	t.Helper()
 	return newHarnessWith(t, replicatest.StandaloneOptions{Logger: quiet}, mutate)
 }
 
 // newManualHarness is newHarness on a manual clock: nothing expires unless the
 // test moves time (h.rep.Advance).
-func newManualHarness(t *testing.T, mutate func(*session.Config)) *harness {
+func newManualHarness(t testing.TB, mutate func(*session.Config)) *harness {
 	t.Helper()
 	return newHarnessWith(t, replicatest.StandaloneOptions{Logger: quiet, Clock: replicatest.NewManualClock()}, mutate)
 }
 
-func newHarnessWith(t *testing.T, opts replicatest.StandaloneOptions, mutate func(*session.Config)) *harness {
+func newHarnessWith(t testing.TB, opts replicatest.StandaloneOptions, mutate func(*session.Config)) *harness {
 	t.Helper()
 	rep := replicatest.NewStandalone(t, opts)
 	gate := &gatedReplica{Replica: rep.Replica}
@@ -162,7 +162,7 @@ func newHarnessWith(t *testing.T, opts replicatest.StandaloneOptions, mutate fun
 
 // client drives one session.Conn the way netloop does.
 type client struct {
-	t  *testing.T
+	t  testing.TB
 	h  *harness
 	c  *session.Conn
 	tr *fakeTransport
@@ -233,7 +233,7 @@ func (r reply) String() string {
 }
 
 // event decodes a notification body.
-func (r reply) event(t *testing.T) jute.WatcherEvent {
+func (r reply) event(t testing.TB) jute.WatcherEvent {
 	t.Helper()
 	if r.hdr.Xid != jute.XidNotification {
 		t.Fatalf("expected a notification, got %v", r)
@@ -248,7 +248,7 @@ func (r reply) event(t *testing.T) jute.WatcherEvent {
 }
 
 // decode decodes the body into rec and checks that nothing is left over.
-func (r reply) decode(t *testing.T, rec jute.Record) {
+func (r reply) decode(t testing.TB, rec jute.Record) {
 	t.Helper()
 	if r.hdr.Err != jute.CodeOK {
 		t.Fatalf("reply %v: want a successful reply", r)

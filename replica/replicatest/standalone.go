@@ -5,6 +5,7 @@ package replicatest
 
 import (
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -29,12 +30,18 @@ type StandaloneOptions struct {
 	// Mutate, when set, adjusts the replica's configuration before it opens.
 	Mutate func(*replica.Config)
 	Logger *slog.Logger
+	// Dir, when set, puts the log and the snapshots in this directory of the real
+	// disk, fdatasync and all, instead of in memory (Standalone.FS is then nil):
+	// for benchmarks, since the in-memory disk copies a file's state on every
+	// sync to simulate crashes.
+	Dir string
 }
 
-// Standalone is a one-voter replica on an in-memory disk, ticking in real time.
+// Standalone is a one-voter replica on an in-memory disk (or in Dir), ticking in
+// real time.
 type Standalone struct {
 	*replica.Replica
-	FS    *vfs.MemFS
+	FS    *vfs.MemFS // nil when StandaloneOptions.Dir is set
 	Log   *txnlog.Log
 	clock *ManualClock
 	stop  chan struct{}
@@ -62,8 +69,18 @@ func OpenStandalone(opts StandaloneOptions) (*Standalone, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	fs := vfs.NewMem()
-	l, err := txnlog.Open(fs, "/data/log", txnlog.Options{SegmentSize: 4 << 20, Logger: log})
+	var (
+		fs   vfs.FS
+		mem  *vfs.MemFS
+		base = "/data"
+	)
+	if opts.Dir != "" {
+		fs, base = vfs.OS(), opts.Dir
+	} else {
+		mem = vfs.NewMem()
+		fs = mem
+	}
+	l, err := txnlog.Open(fs, filepath.Join(base, "log"), txnlog.Options{SegmentSize: 4 << 20, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +88,7 @@ func OpenStandalone(opts StandaloneOptions) (*Standalone, error) {
 	cfg.Standalone = true // srvr and mntr say "standalone", as a one-voter server does
 	cfg.Quorum.Log, cfg.Quorum.Logger = l, log
 	cfg.Bootstrap = quorum.Membership{Voters: []uint64{1}}
-	cfg.Tree, cfg.FS, cfg.SnapshotDir, cfg.Logger = opts.Tree, fs, "/data/snapshots", log
+	cfg.Tree, cfg.FS, cfg.SnapshotDir, cfg.Logger = opts.Tree, fs, filepath.Join(base, "snapshots"), log
 	if opts.Clock != nil {
 		cfg.Clock = opts.Clock
 	}
@@ -83,7 +100,7 @@ func OpenStandalone(opts StandaloneOptions) (*Standalone, error) {
 		_ = l.Close()
 		return nil, err
 	}
-	s := &Standalone{Replica: r, FS: fs, Log: l, clock: opts.Clock, stop: make(chan struct{})}
+	s := &Standalone{Replica: r, FS: mem, Log: l, clock: opts.Clock, stop: make(chan struct{})}
 	if opts.Clock != nil {
 		return s, nil
 	}
