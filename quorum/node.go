@@ -234,6 +234,10 @@ type Node struct {
 	reads     readIndexState
 	logBuf    []txnlog.Entry
 	propBuf   []*pb.Entry
+	// propBacking holds the entries of the proposals being stepped, reused from
+	// one drain to the next (up to maxKeptBacking): raft copies what it appends
+	// and keeps none of them.
+	propBacking []pb.Entry
 	// propSpare is the proposal inbox drained last time, emptied, handed back
 	// to mu.props on the next drain: the inbox's array is reused, not regrown
 	// from nil on every wake under write load.
@@ -605,6 +609,10 @@ func (n *Node) Process() {
 	n.handleReady()
 }
 
+// maxKeptBacking is the most proposal entries whose array propose keeps for
+// the next drain.
+const maxKeptBacking = 4096
+
 // propose steps the proposals into raft in arrival order, in messages of at most
 // MaxSizePerMsg, so one fsync covers all of them.
 func (n *Node) propose(props []proposal) {
@@ -617,8 +625,17 @@ func (n *Node) propose(props []proposal) {
 		return
 	}
 	// raft copies what it appends; one array holds every message's entries
-	// rather than one allocation each.
-	backing := make([]pb.Entry, len(props))
+	// rather than one allocation each, and it is kept for the next drain.
+	if cap(n.propBacking) < len(props) {
+		n.propBacking = make([]pb.Entry, len(props))
+	}
+	backing := n.propBacking[:len(props)]
+	defer func() {
+		clear(backing) // nothing of the proposals is kept past their step
+		if cap(n.propBacking) > maxKeptBacking {
+			n.propBacking = nil // one burst does not pin its array
+		}
+	}()
 	for start := 0; start < len(props); {
 		ents := n.propBuf[:0]
 		size := uint64(0)
