@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 )
 
 // A member that comes back with its log lost (its disk wiped or replaced) is
@@ -16,7 +17,8 @@ import (
 // it fresh progress on the leader, and so the leader's snapshot.
 //
 // The leader notices the loss when the member rejects an append with a hint
-// below what it had matched. It proposes a conf change removing the member,
+// below what it had matched, in a rejection raft itself takes as current (see
+// staleRejection). It proposes a conf change removing the member,
 // tagged with rejoinMagic; every member that applies it remembers to add the
 // member back, and whoever leads then proposes that (the same role: voter or
 // learner). Until then the member simply is not in the group.
@@ -52,7 +54,7 @@ func (n *Node) noticeLostLog(m *pb.Message) {
 	}
 	from := m.GetFrom()
 	pr, ok := n.rn.Status().Progress[from]
-	if !ok || m.GetRejectHint() >= pr.Match || n.rejoining[from] != nil {
+	if !ok || m.GetRejectHint() >= pr.Match || n.rejoining[from] != nil || staleRejection(pr, m.GetIndex()) {
 		return
 	}
 	learner := !n.membership.IsVoter(from)
@@ -64,6 +66,22 @@ func (n *Node) noticeLostLog(m *pb.Message) {
 		return
 	}
 	n.rejoining[from] = &learner
+}
+
+// staleRejection reports whether a rejection of the append at index rejected is
+// one raft ignores as stale (tracker.Progress.MaybeDecrTo): while the member
+// replicates, a rejection of an append at or below what it has acknowledged
+// since; while it is probed, a rejection of any append but the latest probe.
+// Such a rejection was overtaken by later messages and says nothing of the
+// member's log now. Messages can arrive out of order (a delayed one, one from a
+// connection a new one replaced), and a stale rejection, hint and all, read as a
+// lost log removed a healthy voter: with the leader then lost too, the two left
+// of three were no quorum.
+func staleRejection(pr tracker.Progress, rejected uint64) bool {
+	if pr.State == tracker.StateReplicate {
+		return rejected <= pr.Match
+	}
+	return rejected != pr.Next-1
 }
 
 // appliedRejoin records, on every member, a rejoin removal just applied.
