@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"zkd/datatree"
+	"zkd/internal/testutil"
 	"zkd/internal/vfs"
 	"zkd/jute"
 	"zkd/replica"
@@ -315,7 +316,7 @@ func TestObserverServesAndForwards(t *testing.T) {
 // the same tree; with messages lost and delayed at random, every member applies
 // the same entries with the same digest.
 func TestLossyNetworkCrashesAndSnapshotsConverge(t *testing.T) {
-	for seed := uint64(30); seed < 34; seed++ {
+	for _, seed := range testutil.SimSeeds(30, 4) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: seed, Voters: 3, DropRate: 0.05,
 				MaxDelay: 5, SnapCount: 40, CheckDigests: true})

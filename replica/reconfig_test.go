@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"zkd/internal/testutil"
 	"zkd/internal/vfs"
 	"zkd/jute"
 	"zkd/replica"
@@ -555,7 +556,7 @@ func TestEmptyConfigIsFilledFromTheMembership(t *testing.T) {
 // ZooKeeper takes it up once the change is committed (here: a stale version,
 // BADVERSION), never refused as RECONFIGINPROGRESS.
 func TestReconfigRightAfterAnotherIsTakenUp(t *testing.T) {
-	for seed := uint64(120); seed < 126; seed++ {
+	for _, seed := range testutil.SimSeeds(120, 6) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			c, cl := reconfigCluster(t, seed)
 			lead := c.Leader()

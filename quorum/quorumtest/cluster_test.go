@@ -7,6 +7,7 @@ import (
 
 	pb "go.etcd.io/raft/v3/raftpb"
 
+	"zkd/internal/testutil"
 	"zkd/internal/vfs"
 	"zkd/quorum"
 )
@@ -74,7 +75,7 @@ func TestFollowerProposalIsDroppedNotForwarded(t *testing.T) {
 }
 
 func TestLeaderCrashLosesNoCommittedEntry(t *testing.T) {
-	for seed := uint64(1); seed <= 5; seed++ {
+	for _, seed := range testutil.SimSeeds(1, 5) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			c := New(t, Options{Seed: seed, Voters: 3, MaxDelay: 4})
 			lead := c.WaitLeader(3000)
@@ -196,7 +197,7 @@ func TestOneWayLinkFromLeaderDoesNotStopTheGroup(t *testing.T) {
 }
 
 func TestLossyNetworkKeepsAppliedLogsIdentical(t *testing.T) {
-	for seed := uint64(20); seed < 26; seed++ {
+	for _, seed := range testutil.SimSeeds(20, 6) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			c := New(t, Options{Seed: seed, Voters: 5, DropRate: 0.1, MaxDelay: 6})
 			for round := range 5 {
