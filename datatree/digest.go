@@ -52,8 +52,36 @@ func (d *digester) of(path string, data []byte, st *persisted) uint64 {
 	if path == "/" {
 		path = ""
 	}
+	if len(data) >= inPlaceDigestData {
+		// Long data is fast through crc32 on its own: checksum it where it is
+		// rather than copy it (up to a MiB) into the buffer.
+		b := append(d.b[:0], path...)
+		crc := crc32.Update(0, crc32.IEEETable, b)
+		crc = crc32.Update(crc, crc32.IEEETable, data)
+		b = appendStat(b[:0], st)
+		d.keep(b)
+		return uint64(crc32.Update(crc, crc32.IEEETable, b))
+	}
 	b := append(d.b[:0], path...)
-	b = append(b, data...)
+	b = appendStat(append(b, data...), st)
+	d.keep(b)
+	return uint64(crc32.ChecksumIEEE(b))
+}
+
+// keep makes b the digester's buffer for the next digest, unless it is large.
+func (d *digester) keep(b []byte) {
+	if cap(b) <= maxKeptDigestBuf {
+		d.b = b
+	}
+}
+
+// inPlaceDigestData is the data length from which a digest checksums the data in
+// place instead of copying it beside the path and the stat.
+const inPlaceDigestData = 4 << 10
+
+// appendStat appends the 60 bytes of stat a node digest covers, in ZooKeeper's
+// order.
+func appendStat(b []byte, st *persisted) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(st.czxid))
 	b = binary.BigEndian.AppendUint64(b, uint64(st.mzxid))
 	b = binary.BigEndian.AppendUint64(b, uint64(st.pzxid))
@@ -62,11 +90,7 @@ func (d *digester) of(path string, data []byte, st *persisted) uint64 {
 	b = binary.BigEndian.AppendUint32(b, uint32(st.version))
 	b = binary.BigEndian.AppendUint32(b, uint32(st.cversion))
 	b = binary.BigEndian.AppendUint32(b, uint32(st.aversion))
-	b = binary.BigEndian.AppendUint64(b, uint64(st.owner))
-	if cap(b) <= maxKeptDigestBuf {
-		d.b = b
-	}
-	return uint64(crc32.ChecksumIEEE(b))
+	return binary.BigEndian.AppendUint64(b, uint64(st.owner))
 }
 
 // maxKeptDigestBuf bounds the buffer a digester keeps between digests: a node

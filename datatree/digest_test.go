@@ -1,6 +1,7 @@
 package datatree
 
 import (
+	"bytes"
 	"hash/crc32"
 	"os"
 	"testing"
@@ -51,6 +52,20 @@ func TestNodeDigestCoversPathDataAndStatLayout(t *testing.T) {
 	want := uint64(crc32.ChecksumIEEE(append([]byte("/ahi"), block...)))
 	if got := NodeDigest(&n); got != want {
 		t.Fatalf("NodeDigest = %d, want %d", got, want)
+	}
+}
+
+// Data from inPlaceDigestData up is checksummed where it is, not copied: the
+// digest is the same as over one run of path, data and stat.
+func TestNodeDigestOfLargeDataIsTheSame(t *testing.T) {
+	for _, size := range []int{inPlaceDigestData - 1, inPlaceDigestData, 1 << 20} {
+		data := bytes.Repeat([]byte{0x5a}, size)
+		n := NodeImage{Path: "/big", Data: data, Czxid: 1, Mzxid: 2, Version: 3, Owner: 4}
+		st := persisted{czxid: 1, mzxid: 2, version: 3, owner: 4}
+		want := uint64(crc32.ChecksumIEEE(appendStat(append([]byte("/big"), data...), &st)))
+		if got := NodeDigest(&n); got != want {
+			t.Fatalf("%d bytes of data: NodeDigest = %d, want %d", size, got, want)
+		}
 	}
 }
 
