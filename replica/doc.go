@@ -105,7 +105,13 @@
 // Once added as a learner, the server gets the leader's snapshot and follows the
 // log; it serves clients only once /zookeeper/config names it. A removed server
 // stops serving, drops its clients and never asks to join again under its old
-// raft id.
+// raft id. One removed while down or cut off never gets the entry that removes
+// it; without a leader it asks the members for their views only (nothing is
+// recorded), and a newer configuration without its raft id removes it
+// (NoteView): raft ids are never reused, so no later configuration names it.
+//
+// Invariant: a member leaves only on a committed configuration that does not
+// name it, applied here or seen applied by another member (NoteView).
 //
 // Lock order: coord.mu is taken before the tree's locks (its checks read the
 // tree); waiters.mu, tracker.mu (the leader's tracker and the local sessions'),

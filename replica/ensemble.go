@@ -72,6 +72,9 @@ func (r *Replica) updateEnsemble() {
 			e.Peers[id] = addr
 		}
 	}
+	if r.evicted.Load() {
+		e.Member = false // removed by a configuration this server never applied (NoteView)
+	}
 	prev := r.ens.Swap(e)
 	r.member.Store(e.Member)
 	if prev != nil && prev.Member && !e.Member {
@@ -83,7 +86,7 @@ func (r *Replica) updateEnsemble() {
 		r.log.Info("this server is now a member of the ensemble", "config_version", "0x"+formatHex(e.Version))
 	}
 	if l := r.cfg.ConfigListener; l != nil {
-		if prev == nil || !slices.Equal(prev.Config, e.Config) || !maps.Equal(prev.Peers, e.Peers) {
+		if prev == nil || prev.Member != e.Member || !slices.Equal(prev.Config, e.Config) || !maps.Equal(prev.Peers, e.Peers) {
 			l.EnsembleChanged(r.Ensemble())
 		}
 	}

@@ -16,15 +16,27 @@ import (
 // before it starts, to decide whether to bootstrap a new ensemble or join a
 // running one (see doc.go).
 //
+// A member that has had no leader for a while asks the same way, for the view
+// only (the answering member records nothing): a member removed by a reconfig
+// while it was down or cut off never gets the entry that removes it, and learns
+// of it from a view whose newer configuration no longer names it (NoteView).
+//
 //	request: | version u8 (1) | myid i64 | raft id u64 | quorum address ustring |
+//	         | version u8 (2) | myid i64 | raft id u64 | quorum address ustring | flags u8 |
 //	view:    | version u8 (1) | status u8 | raft id u64 | leader u64 | config buffer |
 //	         | count i32 | ( raft id u64 | quorum address ustring ) ... |
+//
+// A plain request keeps version 1, which every zkd reads; a member of a version
+// without view-only requests refuses one, and the asker learns nothing from it.
 
 // JoinRequest is a server asking to be known by the members.
 type JoinRequest struct {
 	MyID int64
 	ID   uint64 // its raft id (a fresh incarnation)
 	Addr string // its quorum address
+	// ViewOnly asks for the member's view without being recorded as a server
+	// that wants to join.
+	ViewOnly bool
 }
 
 // JoinStatus is how a server answering a JoinRequest stands.
@@ -54,23 +66,43 @@ type JoinView struct {
 
 var errBadJoin = errors.New("replica: malformed join message")
 
-const joinVersion = 1
+const (
+	joinVersion = 1
+	// joinFlagsVersion is the request's version with a flags byte at its end.
+	joinFlagsVersion = 2
+	joinViewOnly     = 1 // flag: ViewOnly
+)
 
 // Marshal encodes q.
 func (q JoinRequest) Marshal() []byte {
-	b := []byte{joinVersion}
+	version := byte(joinVersion)
+	if q.ViewOnly {
+		version = joinFlagsVersion
+	}
+	b := []byte{version}
 	b = jute.AppendLong(b, q.MyID)
 	b = jute.AppendLong(b, int64(q.ID))
-	return jute.AppendString(b, q.Addr)
+	b = jute.AppendString(b, q.Addr)
+	if q.ViewOnly {
+		b = append(b, joinViewOnly)
+	}
+	return b
 }
 
 // UnmarshalJoinRequest decodes what JoinRequest.Marshal wrote.
 func UnmarshalJoinRequest(b []byte) (JoinRequest, error) {
-	if len(b) == 0 || b[0] != joinVersion {
+	if len(b) == 0 || b[0] != joinVersion && b[0] != joinFlagsVersion {
 		return JoinRequest{}, errBadJoin
 	}
 	d := jute.NewDecoder(b[1:])
 	q := JoinRequest{MyID: d.Long(), ID: uint64(d.Long()), Addr: jute.Clone(d.String())}
+	if b[0] == joinFlagsVersion {
+		flags := d.Byte()
+		q.ViewOnly = flags&joinViewOnly != 0
+		if flags&^joinViewOnly != 0 {
+			return JoinRequest{}, errBadJoin
+		}
+	}
 	if d.Err() != nil || d.Remaining() != 0 || q.ID == 0 || ServerID(q.ID) != q.MyID {
 		return JoinRequest{}, errBadJoin
 	}
@@ -154,6 +186,9 @@ func (r *Replica) HandleJoin(req []byte) []byte {
 		r.log.Warn("ignoring a malformed join request", "err", err)
 		return nil
 	}
+	if q.ViewOnly {
+		return r.JoinView().Marshal()
+	}
 	c := &r.coord
 	c.mu.Lock()
 	prev, known := c.joiners[q.MyID]
@@ -186,4 +221,29 @@ func (c *coordinator) joinerOf(myid int64, now uint64) (joiner, bool) {
 		return joiner{}, false
 	}
 	return j, true
+}
+
+// NoteView takes in a member's view, asked for while this server has had no
+// leader for a while (JoinRequest.ViewOnly). When the view holds a newer
+// configuration that no longer names this server's raft id, the server was
+// removed by a reconfig whose entry never reached it: it leaves the ensemble as
+// if it had applied that entry (it stops serving and drops its clients). Raft
+// ids are never reused, so a configuration that dropped this one never names
+// it again. It reports whether the view removed this server.
+func (r *Replica) NoteView(v JoinView) bool {
+	e := r.Ensemble()
+	if v.Status != JoinMember || !e.Member || len(e.Members.Servers) == 0 || len(v.Members) == 0 {
+		return false
+	}
+	version := v.ConfigVersion()
+	if _, named := v.Members[r.cfg.ID]; named || version <= e.Version {
+		return false
+	}
+	if r.evicted.Swap(true) {
+		return true
+	}
+	r.log.Warn("a member holds a newer configuration that does not name this server: it was removed from the ensemble",
+		"member", r.label(v.ID), "config_version", "0x"+formatHex(version), "own_config_version", "0x"+formatHex(e.Version))
+	r.enqueue(applyItem{call: r.updateEnsemble})
+	return true
 }

@@ -200,6 +200,52 @@ func TestReconfigRemovesAFollower(t *testing.T) {
 	}
 }
 
+// A follower removed while it was cut off never gets the entry that removes it:
+// the leader no longer sends it anything. Without a leader, it asks the others
+// for their views, learns from their newer configuration that it was removed,
+// stops serving and drops its clients, as if it had applied the change.
+func TestMemberRemovedWhileCutOffLearnsItFromTheOthers(t *testing.T) {
+	c, cl := reconfigCluster(t, 106)
+	lead := c.Leader()
+	var victim uint64
+	for _, id := range others(c, lead) {
+		if id != cl.Member {
+			victim = id
+		}
+	}
+	v := c.Member(victim)
+	c.Partition([]uint64{lead, cl.Member})
+	o := wait(t, c, "the reconfig", cl.Reconfig(nil, replicatest.Str(strconv.FormatInt(replica.ServerID(victim), 10)), nil, -1))
+	m, _ := configReply(t, o)
+	c.RunUntil("the others leave the joint configuration", steps, func() bool {
+		for _, id := range []uint64{lead, cl.Member} {
+			if e := c.Member(id).Rep.Ensemble(); e.Version != m.Version || len(e.Raft.VotersOutgoing) > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	applied := v.Rep.Applied()
+	c.Heal()
+	c.RunUntil("the removed server learns it", steps, func() bool { return !v.Rep.Member() && v.LostLeader > 0 })
+	if v.Rep.Serving() || v.Rep.Applied() != applied {
+		t.Fatalf("the removed server serves (%v) or applied more (%v, was %v)", v.Rep.Serving(), v.Rep.Applied(), applied)
+	}
+	if e := v.Ensembles[len(v.Ensembles)-1]; e.Member || e.Version >= m.Version {
+		t.Fatalf("its last ensemble: member %v, version %x (the new one is %x)", e.Member, e.Version, m.Version)
+	}
+	// The others go on without it, and a member's view is no reason to leave.
+	w := wait(t, c, "a write", cl.Create("/after", nil, jute.ModePersistent))
+	if w.Err != nil || w.Res.Err != jute.CodeOK {
+		t.Fatalf("write: %v %v", w.Err, w.Res.Err)
+	}
+	for _, id := range []uint64{lead, cl.Member} {
+		if r := c.Member(id).Rep; !r.Member() || r.NoteView(v.Rep.JoinView()) {
+			t.Fatalf("member %s left the ensemble", replica.Label(id))
+		}
+	}
+}
+
 // Removing the leader: it carries the change out, steps down, and the others
 // elect a leader among themselves.
 func TestReconfigRemovesTheLeader(t *testing.T) {

@@ -232,6 +232,9 @@ type Replica struct {
 	memb    atomic.Pointer[quorum.Membership]
 	member  atomic.Bool
 	removed atomic.Bool
+	// evicted is set when another member's newer configuration shows this
+	// server removed (NoteView): it is no member, whatever it applied.
+	evicted atomic.Bool
 
 	// queue hands raft's output to the apply goroutine in order.
 	queue struct {

@@ -116,7 +116,14 @@ type Member struct {
 	Ensembles []replica.Ensemble
 	started   bool                    // started once
 	touched   map[jute.SessionID]bool // clients heard from since the last tick
+	// leaderless counts the ticks the member has been a member without a leader.
+	leaderless int
 }
+
+// askViewEvery is how many ticks without a leader a member waits before it asks
+// the others for their views, and between asks, as the server's removal check
+// does.
+const askViewEvery = 20
 
 // NewCluster starts an ensemble with every member up.
 func NewCluster(t testing.TB, opts ClusterOptions) *Cluster {
@@ -321,6 +328,11 @@ func (c *Cluster) Step() {
 			if m.Joining {
 				c.askToJoin(m)
 			}
+			if m.Joining || !m.Rep.Member() || m.Rep.Leader() != 0 {
+				m.leaderless = 0
+			} else if m.leaderless++; m.leaderless%askViewEvery == 0 {
+				c.askViews(m)
+			}
 		}
 		m.Rep.Node().Process()
 	}
@@ -348,6 +360,24 @@ func (c *Cluster) askToJoin(m *Member) {
 		if _, err := replica.UnmarshalJoinView(o.Rep.HandleJoin(req)); err != nil {
 			c.t.Fatalf("replicatest: join view of %d: %v", id, err)
 		}
+	}
+}
+
+// askViews has a member without a leader ask every member it can reach for its
+// view, as the server's removal check does, and take each in.
+func (c *Cluster) askViews(m *Member) {
+	req := replica.JoinRequest{MyID: replica.ServerID(m.ID), ID: m.ID,
+		Addr: fmt.Sprintf("127.0.0.1:%d", 20000+replica.ServerID(m.ID)), ViewOnly: true}.Marshal()
+	for _, id := range c.ids {
+		o := c.members[id]
+		if id == m.ID || !o.Up || c.blocked[[2]uint64{m.ID, id}] || c.blocked[[2]uint64{id, m.ID}] {
+			continue
+		}
+		v, err := replica.UnmarshalJoinView(o.Rep.HandleJoin(req))
+		if err != nil {
+			c.t.Fatalf("replicatest: view of %d: %v", id, err)
+		}
+		m.Rep.NoteView(v)
 	}
 }
 
