@@ -288,6 +288,49 @@ func (s *Server) joinLoop() {
 	}
 }
 
+// removalCheckLoop runs on every member of an ensemble. A member removed by a
+// reconfig while it was down or cut off never gets the entry that removes it:
+// the leader sends it nothing more. So after two tickTimes without a leader,
+// and every tickTime after, it asks the servers it knows of for their views
+// only (JoinRequest.ViewOnly); a view with a newer configuration that no longer
+// names it tells it it was removed (replica.NoteView), as ZooKeeper's election
+// messages, which carry the configuration, tell a removed server.
+func (s *Server) removalCheckLoop() {
+	defer s.tickW.Done()
+	e := s.ens
+	every := max(s.cfg.TickTime, 100*time.Millisecond)
+	req := replica.JoinRequest{MyID: e.self.ID, ID: e.id, Addr: e.self.Addrs[0].QuorumAddr(), ViewOnly: true}.Marshal()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	leaderless := 0
+	for {
+		select {
+		case <-s.stopC:
+			return
+		case <-t.C:
+		}
+		if !s.rep.Member() || s.rep.Leader() != 0 {
+			leaderless = 0
+			continue
+		}
+		if leaderless++; leaderless < 2 {
+			continue
+		}
+		addrs := e.configuredAddrs()
+		for _, a := range s.rep.Ensemble().Peers {
+			addrs = append(addrs, a)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), every)
+		views := s.askAll(ctx, req, addrs)
+		cancel()
+		for _, v := range views {
+			if s.rep.NoteView(v) {
+				return
+			}
+		}
+	}
+}
+
 // askAll asks every address (duplicates once) and returns the members' views.
 func (s *Server) askAll(ctx context.Context, req []byte, addrs []string) []replica.JoinView {
 	seen := make(map[string]bool)

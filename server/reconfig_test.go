@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -314,6 +315,53 @@ func TestWipedMemberOfAReconfiguredEnsembleCatchesUp(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A member removed by a reconfig while it was stopped comes back with the old
+// configuration and never gets the entry that removed it. With no leader, it
+// asks the others for their views over the quorum port, learns it was removed,
+// and stops trying to serve, where it would otherwise wait for a leader for good.
+func TestMemberRemovedWhileStoppedLearnsItOnRestart(t *testing.T) {
+	ms := newReconfigMembers(t, 3)
+	for _, m := range ms {
+		m.writeConfig(t, ms)
+	}
+	startMembers(t, ms)
+	lead := leaderOf(t, []*Server{ms[0].srv, ms[1].srv, ms[2].srv})
+	victim := ms[(lead+1)%3]
+	c := ms[lead].client(t)
+	if err := c.AddAuth("digest", []byte("super:test")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the configuration is established", func() error {
+		if _, st, err := c.Get("/zookeeper/config"); err != nil || st.Mzxid == 0 {
+			return fmt.Errorf("%v %v", st, err)
+		}
+		return nil
+	})
+	if err := victim.srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var stat *zk.Stat
+	eventually(t, "reconfig removing the stopped server", func() error {
+		var err error
+		stat, err = c.IncrementalReconfig(nil, []string{strconv.Itoa(victim.myid)}, -1)
+		return err
+	})
+	victim.start(t)
+	r := victim.srv.Replica()
+	eventually(t, "the removed server learns it", func() error {
+		if e := r.Ensemble(); e.Member || r.Serving() {
+			return fmt.Errorf("member %v, serving %v, config version %x", e.Member, r.Serving(), e.Version)
+		}
+		return nil
+	})
+	if e := r.Ensemble(); e.Version >= stat.Mzxid {
+		t.Fatalf("the removed server applied the configuration %x that removed it", e.Version)
+	}
+	if _, err := c.Create("/after", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // With sslQuorum, a server being added asks the members to let it join over the

@@ -207,6 +207,8 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 			s.tickW.Add(1)
 			go s.joinLoop()
 		}
+		s.tickW.Add(1)
+		go s.removalCheckLoop()
 	}
 
 	scfg := session.DefaultConfig()
