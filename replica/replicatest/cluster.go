@@ -81,6 +81,10 @@ type Cluster struct {
 	log     *slog.Logger
 	// SnapshotsSent counts snapshots streamed to members too far behind.
 	SnapshotsSent int
+	// AfterStep, when set, runs at the end of every step, including those taken
+	// inside RunUntil, NewClient and Move: clients that ping, checks that must
+	// hold at every step.
+	AfterStep func()
 }
 
 type message struct {
@@ -335,6 +339,9 @@ func (c *Cluster) Step() {
 			}
 		}
 		m.Rep.Node().Process()
+	}
+	if c.AfterStep != nil {
+		c.AfterStep()
 	}
 }
 
