@@ -41,6 +41,16 @@ func reconfigCluster(t *testing.T, seed uint64) (*replicatest.Cluster, *replicat
 	return c, cl
 }
 
+// bystander returns a member that neither leads nor serves cl.
+func bystander(c *replicatest.Cluster, cl *replicatest.Client) uint64 {
+	for _, id := range others(c, c.Leader()) {
+		if id != cl.Member {
+			return id
+		}
+	}
+	return 0
+}
+
 // wait steps until o is answered and returns it.
 func wait(t *testing.T, c *replicatest.Cluster, what string, o *replicatest.Outcome) *replicatest.Outcome {
 	t.Helper()
@@ -174,13 +184,7 @@ func TestReconfigAddsAMemberAndPromotesIt(t *testing.T) {
 // it left, stops serving and drops its clients.
 func TestReconfigRemovesAFollower(t *testing.T) {
 	c, cl := reconfigCluster(t, 102)
-	lead := c.Leader()
-	var victim uint64
-	for _, id := range others(c, lead) {
-		if id != cl.Member {
-			victim = id
-		}
-	}
+	victim := bystander(c, cl)
 	o := wait(t, c, "the reconfig", cl.Reconfig(nil, replicatest.Str(strconv.FormatInt(replica.ServerID(victim), 10)), nil, -1))
 	m, _ := configReply(t, o)
 	if _, ok := m.Lookup(replica.ServerID(victim)); ok || len(m.Servers) != 2 {
@@ -207,12 +211,7 @@ func TestReconfigRemovesAFollower(t *testing.T) {
 func TestMemberRemovedWhileCutOffLearnsItFromTheOthers(t *testing.T) {
 	c, cl := reconfigCluster(t, 106)
 	lead := c.Leader()
-	var victim uint64
-	for _, id := range others(c, lead) {
-		if id != cl.Member {
-			victim = id
-		}
-	}
+	victim := bystander(c, cl)
 	v := c.Member(victim)
 	c.Partition([]uint64{lead, cl.Member})
 	o := wait(t, c, "the reconfig", cl.Reconfig(nil, replicatest.Str(strconv.FormatInt(replica.ServerID(victim), 10)), nil, -1))
@@ -271,12 +270,7 @@ func TestReconfigRemovesTheLeader(t *testing.T) {
 func TestReconfigSwapsAFollowerForAnObserverAndChangesRoles(t *testing.T) {
 	c, cl := reconfigCluster(t, 104)
 	lead := c.Leader()
-	var victim uint64
-	for _, id := range others(c, lead) {
-		if id != cl.Member {
-			victim = id
-		}
-	}
+	victim := bystander(c, cl)
 	obs := c.AddJoiner(5, 3)
 	c.Run(20)
 	o := wait(t, c, "the swap", cl.Reconfig(joining(5, "observer"),
@@ -537,13 +531,7 @@ func TestReconfigWithoutMembershipChange(t *testing.T) {
 // new server.3 joins with a fresh incarnation while the old one is still up.
 func TestReconfigReusesAServerIDUnderANewRaftID(t *testing.T) {
 	c, cl := reconfigCluster(t, 111)
-	lead := c.Leader()
-	var old uint64
-	for _, id := range others(c, lead) {
-		if id != cl.Member {
-			old = id
-		}
-	}
+	old := bystander(c, cl)
 	myid := replica.ServerID(old)
 	o := wait(t, c, "removing the server", cl.Reconfig(nil, replicatest.Str(strconv.FormatInt(myid, 10)), nil, -1))
 	m, _ := configReply(t, o)
@@ -606,12 +594,7 @@ func TestReconfigRightAfterAnotherIsTakenUp(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			c, cl := reconfigCluster(t, seed)
 			lead := c.Leader()
-			var victim, other uint64
-			for _, id := range others(c, lead) {
-				if id != cl.Member {
-					victim = id
-				}
-			}
+			victim, other := bystander(c, cl), uint64(0)
 			for _, id := range c.IDs() {
 				if id != victim && id != cl.Member {
 					other = id

@@ -146,6 +146,27 @@ func (m *reconfigMember) client(t *testing.T) *zk.Conn {
 	return c
 }
 
+// startThreeEstablished starts a 3-server ensemble and returns its members, the
+// leader's index and a client of the leader, once the first leader has given
+// the configuration its version.
+func startThreeEstablished(t *testing.T) ([]*reconfigMember, int, *zk.Conn) {
+	t.Helper()
+	ms := newReconfigMembers(t, 3)
+	for _, m := range ms {
+		m.writeConfig(t, ms)
+	}
+	startMembers(t, ms)
+	lead := leaderOf(t, []*Server{ms[0].srv, ms[1].srv, ms[2].srv})
+	c := ms[lead].client(t)
+	eventually(t, "the configuration is established", func() error {
+		if _, st, err := c.Get("/zookeeper/config"); err != nil || st.Mzxid == 0 {
+			return fmt.Errorf("%v %v", st, err)
+		}
+		return nil
+	})
+	return ms, lead, c
+}
+
 // eventually retries f for up to 30 s.
 func eventually(t *testing.T, what string, f func() error) {
 	t.Helper()
@@ -275,20 +296,8 @@ func TestReconfigAddsAServerStartedFromItsZooCfg(t *testing.T) {
 // raft id the ensemble knows for its myid, is resynchronised from the leader's
 // snapshot and serves again; it does not bootstrap an ensemble of its own.
 func TestWipedMemberOfAReconfiguredEnsembleCatchesUp(t *testing.T) {
-	ms := newReconfigMembers(t, 3)
-	for _, m := range ms {
-		m.writeConfig(t, ms)
-	}
-	startMembers(t, ms)
-	lead := leaderOf(t, []*Server{ms[0].srv, ms[1].srv, ms[2].srv})
+	ms, lead, c := startThreeEstablished(t)
 	victim := ms[(lead+1)%3]
-	c := ms[lead].client(t)
-	eventually(t, "the configuration is established", func() error {
-		if _, st, err := c.Get("/zookeeper/config"); err != nil || st.Mzxid == 0 {
-			return fmt.Errorf("%v %v", st, err)
-		}
-		return nil
-	})
 	for i := range 30 {
 		if _, err := c.Create(fmt.Sprintf("/n%d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 			t.Fatal(err)
@@ -322,23 +331,11 @@ func TestWipedMemberOfAReconfiguredEnsembleCatchesUp(t *testing.T) {
 // asks the others for their views over the quorum port, learns it was removed,
 // and stops trying to serve, where it would otherwise wait for a leader for good.
 func TestMemberRemovedWhileStoppedLearnsItOnRestart(t *testing.T) {
-	ms := newReconfigMembers(t, 3)
-	for _, m := range ms {
-		m.writeConfig(t, ms)
-	}
-	startMembers(t, ms)
-	lead := leaderOf(t, []*Server{ms[0].srv, ms[1].srv, ms[2].srv})
+	ms, lead, c := startThreeEstablished(t)
 	victim := ms[(lead+1)%3]
-	c := ms[lead].client(t)
 	if err := c.AddAuth("digest", []byte("super:test")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the configuration is established", func() error {
-		if _, st, err := c.Get("/zookeeper/config"); err != nil || st.Mzxid == 0 {
-			return fmt.Errorf("%v %v", st, err)
-		}
-		return nil
-	})
 	if err := victim.srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
