@@ -77,10 +77,20 @@ type nemesisWrite struct {
 }
 
 func runNemesis(t *testing.T, seed uint64) {
-	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: seed, Voters: 3, CheckDigests: true,
-		ReconfigEnabled: true, CatchUpTicks: 60, SnapCount: 40, DropRate: 0.01, MaxDelay: 4})
-	n := &nemesis{t: t, c: c, rng: rand.New(rand.NewPCG(seed, 0x6e656d)), leaders: map[uint64]uint64{},
-		crashed: map[uint64]bool{}, incarnation: map[int64]uint32{1: 1, 2: 1, 3: 1}}
+	rng := rand.New(rand.NewPCG(seed, 0x6e656d))
+	// The ensemble's size, the network and the snapshot rate vary by seed too:
+	// three or five voters, from a clean network to one losing a message in
+	// twenty, and snapshots from every 20 entries (members often catch up from
+	// one) to every 80.
+	opts := replicatest.ClusterOptions{Seed: seed, Voters: 3 + 2*rng.IntN(2), CheckDigests: true, ReconfigEnabled: true,
+		CatchUpTicks: 60, SnapCount: []int{20, 40, 80}[rng.IntN(3)], DropRate: []float64{0, 0.01, 0.05}[rng.IntN(3)],
+		MaxDelay: 2 + rng.IntN(7)}
+	c := replicatest.NewCluster(t, opts)
+	n := &nemesis{t: t, c: c, rng: rng, leaders: map[uint64]uint64{}, crashed: map[uint64]bool{}, incarnation: map[int64]uint32{}}
+	for myid := range int64(opts.Voters) {
+		n.incarnation[myid+1] = 1
+	}
+	n.note("%d voters, snapCount %d, drop rate %.2f, delay up to %d steps", opts.Voters, opts.SnapCount, opts.DropRate, opts.MaxDelay)
 	c.AfterStep = n.afterStep
 	n.heal()
 	n.runUntil("the configuration is established", func() bool {
@@ -168,6 +178,19 @@ func (n *nemesis) runUntil(what string, cond func() bool) {
 	if !cond() {
 		n.fatalf("%s did not happen within %d steps", what, steps)
 	}
+}
+
+// waitApplied steps until every member of the configuration has applied index.
+func (n *nemesis) waitApplied(index jute.Zxid) {
+	n.t.Helper()
+	n.runUntil(fmt.Sprintf("every member applies %v", index), func() bool {
+		for _, id := range n.members() {
+			if n.c.Member(id).Rep.Applied() < index {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func (n *nemesis) wait(what string, o *replicatest.Outcome) *replicatest.Outcome {
@@ -439,7 +462,7 @@ func (n *nemesis) check() {
 	// A sync makes the first member apply all that was committed before it.
 	members := n.members()
 	n.wait("a sync", c.Sync(members[0]))
-	c.WaitApplied(c.Member(members[0]).Rep.Applied(), steps)
+	n.waitApplied(c.Member(members[0]).Rep.Applied())
 	// The leader may still expire sessions the clients gave up on, so the trees
 	// are compared once every member has applied the same entries. (A
 	// divergence at any index fails CheckDigests at once.)
@@ -497,7 +520,7 @@ func (n *nemesis) check() {
 		n.retry(nc.cl, "a close", nc.cl.Close, jute.CodeSessionExpired)
 	}
 	n.wait("a sync", c.Sync(members[0]))
-	c.WaitApplied(c.Member(members[0]).Rep.Applied(), steps)
+	n.waitApplied(c.Member(members[0]).Rep.Applied())
 	for _, id := range n.members() {
 		kids, _, _ := c.Member(id).Rep.Tree().GetChildren("/n/e", nil, nil, nil)
 		gone := slices.Clone(n.expired)
