@@ -269,7 +269,6 @@ func TestReconfigRemovesTheLeader(t *testing.T) {
 // participant demoted, in one change each.
 func TestReconfigSwapsAFollowerForAnObserverAndChangesRoles(t *testing.T) {
 	c, cl := reconfigCluster(t, 104)
-	lead := c.Leader()
 	victim := bystander(c, cl)
 	obs := c.AddJoiner(5, 3)
 	c.Run(20)
@@ -297,7 +296,7 @@ func TestReconfigSwapsAFollowerForAnObserverAndChangesRoles(t *testing.T) {
 		pr, ok := st.Progress[obs.ID]
 		return ok && pr.Match >= st.Commit
 	})
-	lead = c.Leader()
+	lead := c.Leader()
 	var demote int64
 	for _, s := range m.Servers {
 		if rid := replica.RaftID(s.ID, 1); s.Voting() && rid != lead {
