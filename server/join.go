@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,7 +145,7 @@ func (e *ensemble) planStart(ctx context.Context, cfg *zoocfg.Config, log *slog.
 	if haveID && !saved.Member {
 		candidate = saved.ID // a joining server that stopped before it got anything
 	}
-	req := replica.JoinRequest{MyID: e.self.ID, ID: candidate, Addr: e.self.Addrs[0].QuorumAddr()}.Marshal()
+	req := e.joinRequest(candidate, false)
 	deadline := time.Now().Add(max(time.Duration(cfg.Quorum.InitLimit)*cfg.TickTime, 5*time.Second))
 	for {
 		view, starting := e.askPeers(ctx, req, e.configuredAddrs())
@@ -180,6 +181,12 @@ func (e *ensemble) planStart(ctx context.Context, cfg *zoocfg.Config, log *slog.
 		}
 		return startPlan{id: identity{ID: e.id, Member: true}, bootstrap: true, peers: e.peers}, nil
 	}
+}
+
+// joinRequest is this server's request to the members under raft id id
+// (viewOnly: for their views only), marshalled.
+func (e *ensemble) joinRequest(id uint64, viewOnly bool) []byte {
+	return replica.JoinRequest{MyID: e.self.ID, ID: id, Addr: e.self.Addrs[0].QuorumAddr(), ViewOnly: viewOnly}.Marshal()
 }
 
 // configuredAddrs returns the quorum addresses of the other servers of zoo.cfg.
@@ -256,7 +263,7 @@ func (s *Server) joinLoop() {
 	defer s.tickW.Done()
 	e, log := s.ens, s.log
 	every := max(s.cfg.TickTime, 100*time.Millisecond)
-	req := replica.JoinRequest{MyID: e.self.ID, ID: e.id, Addr: e.self.Addrs[0].QuorumAddr()}.Marshal()
+	req := e.joinRequest(e.id, false)
 	known := make(map[uint64]string)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -299,7 +306,7 @@ func (s *Server) removalCheckLoop() {
 	defer s.tickW.Done()
 	e := s.ens
 	every := max(s.cfg.TickTime, 100*time.Millisecond)
-	req := replica.JoinRequest{MyID: e.self.ID, ID: e.id, Addr: e.self.Addrs[0].QuorumAddr(), ViewOnly: true}.Marshal()
+	req := e.joinRequest(e.id, true)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	leaderless := 0
@@ -316,10 +323,7 @@ func (s *Server) removalCheckLoop() {
 		if leaderless++; leaderless < 2 {
 			continue
 		}
-		addrs := e.configuredAddrs()
-		for _, a := range s.rep.Ensemble().Peers {
-			addrs = append(addrs, a)
-		}
+		addrs := append(e.configuredAddrs(), slices.Collect(maps.Values(s.rep.Ensemble().Peers))...)
 		ctx, cancel := context.WithTimeout(context.Background(), every)
 		views := s.askAll(ctx, req, addrs)
 		cancel()

@@ -330,12 +330,14 @@ func (c *Cluster) Step() {
 				m.Joining = false
 			}
 			if m.Joining {
-				c.askToJoin(m)
+				c.ask(m, false)
 			}
 			if m.Joining || !m.Rep.Member() || m.Rep.Leader() != 0 {
 				m.leaderless = 0
 			} else if m.leaderless++; m.leaderless%askViewEvery == 0 {
-				c.askViews(m)
+				for _, v := range c.ask(m, true) {
+					m.Rep.NoteView(v)
+				}
 			}
 		}
 		m.Rep.Node().Process()
@@ -354,27 +356,13 @@ func ServerLine(myid int64) string {
 // ClientPart is the ";host:port" client part of server id's line.
 func ClientPart(myid int64) string { return fmt.Sprintf(";127.0.0.1:%d", 40000+myid) }
 
-// askToJoin delivers m's join request to every member it can reach, as the
-// server's join loop does.
-func (c *Cluster) askToJoin(m *Member) {
+// ask delivers m's join request (viewOnly: a request for the view only) to
+// every member it can reach, as the server's join loop and removal check do,
+// and returns their views.
+func (c *Cluster) ask(m *Member, viewOnly bool) []replica.JoinView {
 	req := replica.JoinRequest{MyID: replica.ServerID(m.ID), ID: m.ID,
-		Addr: fmt.Sprintf("127.0.0.1:%d", 20000+replica.ServerID(m.ID))}.Marshal()
-	for _, id := range c.ids {
-		o := c.members[id]
-		if id == m.ID || !o.Up || c.blocked[[2]uint64{m.ID, id}] || c.blocked[[2]uint64{id, m.ID}] {
-			continue
-		}
-		if _, err := replica.UnmarshalJoinView(o.Rep.HandleJoin(req)); err != nil {
-			c.t.Fatalf("replicatest: join view of %d: %v", id, err)
-		}
-	}
-}
-
-// askViews has a member without a leader ask every member it can reach for its
-// view, as the server's removal check does, and take each in.
-func (c *Cluster) askViews(m *Member) {
-	req := replica.JoinRequest{MyID: replica.ServerID(m.ID), ID: m.ID,
-		Addr: fmt.Sprintf("127.0.0.1:%d", 20000+replica.ServerID(m.ID)), ViewOnly: true}.Marshal()
+		Addr: fmt.Sprintf("127.0.0.1:%d", 20000+replica.ServerID(m.ID)), ViewOnly: viewOnly}.Marshal()
+	var views []replica.JoinView
 	for _, id := range c.ids {
 		o := c.members[id]
 		if id == m.ID || !o.Up || c.blocked[[2]uint64{m.ID, id}] || c.blocked[[2]uint64{id, m.ID}] {
@@ -384,8 +372,9 @@ func (c *Cluster) askViews(m *Member) {
 		if err != nil {
 			c.t.Fatalf("replicatest: view of %d: %v", id, err)
 		}
-		m.Rep.NoteView(v)
+		views = append(views, v)
 	}
+	return views
 }
 
 // AddJoiner starts a new server, with server id myid in the given incarnation,
