@@ -14,12 +14,14 @@ import (
 	"zkd/jute"
 	"zkd/replica"
 	"zkd/replica/replicatest"
+	"zkd/zoocfg"
 )
 
 // Writes from several sessions go on while a seeded schedule of faults runs:
 // crashes that lose what was not synced (the leader's among them), two members
 // down at once, a member cut off, one-way links, sessions moving between
-// members, and reconfigs that add servers and remove them (the leader too).
+// members, and reconfigs that add participants and observers, remove them and
+// change their roles (the leader's too).
 // After every fault the network heals, and at the end:
 //   - every member of the last configuration has the same tree (and, at every
 //     index, the same digest: CheckDigests);
@@ -389,8 +391,10 @@ func (n *nemesis) fault(round int) {
 	}
 }
 
-// reconfig adds a server while there are fewer than five voters and removes one
-// (possibly the leader) otherwise, at random, with writes in flight.
+// reconfig makes one membership change at random, with writes in flight: it
+// adds a participant or an observer, removes a server (possibly the leader),
+// promotes an observer or demotes a participant (possibly the leader), keeping
+// three to five voters and at most two observers.
 func (n *nemesis) reconfig(round int) {
 	c := n.c
 	if c.Leader() == 0 {
@@ -398,26 +402,63 @@ func (n *nemesis) reconfig(round int) {
 		return
 	}
 	ens := c.Member(c.Leader()).Rep.Ensemble()
-	voters, _ := servers(ens.Members)
-	add := len(voters) <= 3 || len(voters) < 5 && n.rng.IntN(2) == 0
+	voters, observers := servers(ens.Members)
+	var choices []string
+	if len(voters) < 5 {
+		choices = append(choices, "participant")
+	}
+	if len(observers) < 2 {
+		choices = append(choices, "observer")
+	}
+	if len(voters) > 3 {
+		choices = append(choices, "remove voter")
+		if len(observers) < 2 {
+			choices = append(choices, "demote")
+		}
+	}
+	if len(observers) > 0 {
+		choices = append(choices, "remove observer")
+		if len(voters) < 5 {
+			choices = append(choices, "promote")
+		}
+	}
+	// withRole is a server line of the configuration with its role changed.
+	withRole := func(myid int64, role zoocfg.PeerType) *string {
+		s, _ := ens.Members.Lookup(myid)
+		s.Type = role
+		return replicatest.Str(s.String())
+	}
 	admin := n.c.NewClient(n.randomMember(), 30000)
 	admin.Identity = replicatest.Super
 	var o *replicatest.Outcome
 	var leaving int64
-	if add {
+	switch choice := choices[n.rng.IntN(len(choices))]; choice {
+	case "participant", "observer":
 		myid := int64(1)
-		for slices.Contains(voters, myid) {
+		for slices.Contains(voters, myid) || slices.Contains(observers, myid) {
 			myid++
 		}
 		n.incarnation[myid]++
 		joiner := c.AddJoiner(myid, n.incarnation[myid])
-		n.note("r%d: add server %d as %s", round, myid, replica.Label(joiner.ID))
+		n.note("r%d: add server %d as %s, %s", round, myid, replica.Label(joiner.ID), choice)
 		n.run(20)
-		o = n.wait("the reconfig", admin.Reconfig(joining(myid, "participant"), nil, nil, -1))
-	} else {
-		leaving = voters[n.rng.IntN(len(voters))]
+		o = n.wait("the reconfig", admin.Reconfig(joining(myid, choice), nil, nil, -1))
+	case "remove voter", "remove observer":
+		from := voters
+		if choice == "remove observer" {
+			from = observers
+		}
+		leaving = from[n.rng.IntN(len(from))]
 		n.note("r%d: remove server %d", round, leaving)
 		o = n.wait("the reconfig", admin.Reconfig(nil, replicatest.Str(strconv.FormatInt(leaving, 10)), nil, -1))
+	case "promote":
+		myid := observers[n.rng.IntN(len(observers))]
+		n.note("r%d: promote server %d", round, myid)
+		o = n.wait("the reconfig", admin.Reconfig(withRole(myid, zoocfg.Participant), nil, nil, -1))
+	case "demote":
+		myid := voters[n.rng.IntN(len(voters))]
+		n.note("r%d: demote server %d", round, myid)
+		o = n.wait("the reconfig", admin.Reconfig(withRole(myid, zoocfg.Observer), nil, nil, -1))
 	}
 	if o.Err != nil || o.Res.Err != jute.CodeOK {
 		n.note("reconfig failed: %v %v", o.Err, o.Res.Err)
