@@ -2,6 +2,11 @@
 
 package netloop
 
+import (
+	"errors"
+	"net"
+)
+
 // reserveFD holds nothing where descriptors are not a small per-process number.
 type reserveFD struct{}
 
@@ -10,3 +15,8 @@ func (*reserveFD) release()    {}
 
 // maxFDs returns -1: there is no such limit to report.
 func maxFDs() int64 { return -1 }
+
+// peekByte is not available: port unification needs MSG_PEEK.
+func peekByte(*net.TCPConn) (byte, error) {
+	return 0, errors.New("netloop: port unification is not supported on this platform")
+}

@@ -4,6 +4,8 @@ package netloop
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"syscall"
 )
@@ -40,4 +42,31 @@ func maxFDs() int64 {
 		return -1
 	}
 	return int64(rl.Cur)
+}
+
+// peekByte waits for the first byte of c's input and returns it, leaving it to
+// be read; io.EOF if the peer closed first. c's read deadline applies.
+func peekByte(c *net.TCPConn) (byte, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var (
+		b    [1]byte
+		n    int
+		rerr error
+	)
+	err = rc.Read(func(fd uintptr) bool {
+		n, _, rerr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
+		return rerr != syscall.EAGAIN
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case rerr != nil:
+		return 0, os.NewSyscallError("recvfrom", rerr)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return b[0], nil
 }

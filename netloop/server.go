@@ -30,6 +30,9 @@ type Config struct {
 	// TLS is the TLS port's server configuration; each handshake may take its
 	// certificates from GetConfigForClient, so that they can be reloaded.
 	TLS *tls.Config
+	// Unified has the plain port take TLS clients too, with TLS (ZooKeeper's
+	// client.portUnification): see unified.go.
+	Unified bool
 	// MaxFrame is jute.maxbuffer: the largest frame payload accepted.
 	MaxFrame int
 	// EventLoops is the number of event loops (0: one per CPU).
@@ -76,6 +79,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TLSAddr != "" && c.TLS == nil {
 		return errors.New("netloop: a TLS port needs a TLS configuration")
+	}
+	if c.Unified && (c.Addr == "" || c.TLS == nil) {
+		return errors.New("netloop: port unification needs a plain port and a TLS configuration")
 	}
 	if c.MaxFrame <= 0 {
 		return errors.New("netloop: jute.maxbuffer must be positive")
@@ -323,10 +329,13 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 	if loops == 0 {
 		loops = runtime.NumCPU() // gnet's count under WithMulticore
 	}
-	plain := new(sharedBurst)
+	plain, handle := new(sharedBurst), s.enroll
+	if cfg.Unified {
+		handle = s.serveUnified
+	}
 	for range plainAcceptors(loops) {
 		s.acceptW.Add(1)
-		go s.acceptLoop(s.ln, s.enroll, plain)
+		go s.acceptLoop(s.ln, handle, plain)
 	}
 	if s.tln != nil {
 		s.acceptW.Add(1)

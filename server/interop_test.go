@@ -442,6 +442,42 @@ func TestSecurityInteropTLSAndDigest(t *testing.T) {
 	})
 }
 
+// TestSecurityInteropPortUnification: with client.portUnification one client
+// port takes TLS and plain clients (ZooKeeper's way to move clients to TLS one
+// by one); kazoo's checks run on it in the clear and over TLS.
+func TestSecurityInteropPortUnification(t *testing.T) {
+	interopPrereqs(t, true)
+	e := newSecurityEnv(t)
+	d := e.mainDeployment()
+	d.cfg += "client.portUnification=true\n"
+	script, _ := filepath.Abs(filepath.Join("testdata", "security", "security_kazoo.py"))
+	forBothServers(t, d, false, func(t *testing.T, r *running, rec func(string, bool)) {
+		t.Run("kazoo", func(t *testing.T) {
+			runCheckLines(t, rec, "kazoo/", []string{"PYTHONDONTWRITEBYTECODE=1"}, python3Bin, "-u", script, r.plain, r.plain, e.dir, "unified")
+		})
+		t.Run("zkCli", func(t *testing.T) {
+			out := zkCli(t, e, r.plain, "", "create", "/unified", "in-the-clear")
+			ok := strings.Contains(out, "Created /unified")
+			rec("zkCli/create-in-the-clear", ok)
+			if !ok {
+				t.Errorf("zkCli create in the clear printed:\n%s", out)
+			}
+			out = zkCli(t, e, r.plain, "alice", "get", "/unified")
+			ok = strings.Contains(out, "in-the-clear")
+			rec("zkCli/get-over-tls", ok)
+			if !ok {
+				t.Errorf("zkCli get over TLS printed:\n%s", out)
+			}
+			out = zkCli(t, e, r.plain, "alice", "whoami")
+			ok = strings.Contains(out, "x509: CN=alice,O=zkd")
+			rec("zkCli/whoami-over-tls", ok)
+			if !ok {
+				t.Errorf("zkCli whoami over TLS printed:\n%s", out)
+			}
+		})
+	})
+}
+
 func TestSecurityInteropEnforcedSASL(t *testing.T) {
 	interopPrereqs(t, true)
 	e := newSecurityEnv(t)
@@ -508,17 +544,19 @@ ClientBob { org.apache.zookeeper.server.auth.DigestLoginModule required username
 	})
 }
 
-// zkCli runs `zkCli -server addr cmd` over TLS with cert and returns its output.
+// zkCli runs `zkCli -server addr cmd` over TLS with cert ("": in the clear)
+// and returns its output.
 func zkCli(t *testing.T, e *securityEnv, addr, cert string, cmd ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	args := []string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-Dlog4j.configuration=file:" + e.log4j,
-		"-Dzookeeper.client.secure=true", "-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty",
-		"-Dzookeeper.ssl.keyStore.location=" + filepath.Join(e.dir, cert+".pem"), "-Dzookeeper.ssl.keyStore.type=PEM",
-		"-Dzookeeper.ssl.trustStore.location=" + e.pki.CAFile, "-Dzookeeper.ssl.trustStore.type=PEM",
-		"-Dzookeeper.sasl.client=false",
-		"-cp", jarPath(zkServerJars), "org.apache.zookeeper.ZooKeeperMain", "-server", addr}
+	args := []string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-Dlog4j.configuration=file:" + e.log4j, "-Dzookeeper.sasl.client=false"}
+	if cert != "" {
+		args = append(args, "-Dzookeeper.client.secure=true", "-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty",
+			"-Dzookeeper.ssl.keyStore.location="+filepath.Join(e.dir, cert+".pem"), "-Dzookeeper.ssl.keyStore.type=PEM",
+			"-Dzookeeper.ssl.trustStore.location="+e.pki.CAFile, "-Dzookeeper.ssl.trustStore.type=PEM")
+	}
+	args = append(args, "-cp", jarPath(zkServerJars), "org.apache.zookeeper.ZooKeeperMain", "-server", addr)
 	c := exec.CommandContext(ctx, javaBin, append(args, cmd...)...)
 	out, err := c.CombinedOutput()
 	if err != nil && ctx.Err() != nil {

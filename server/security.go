@@ -52,7 +52,8 @@ const certReloadEvery = time.Second
 // security is what an instance takes from the security settings.
 type security struct {
 	auth      session.AuthConfig
-	clientTLS *tlsconf.Manager // the secure client port's; nil without one
+	clientTLS *tlsconf.Manager // the secure client port's and the unified port's; nil without either
+	unified   bool             // client.portUnification: the plain port takes TLS clients too
 	quorumTLS *tlsconf.Manager // sslQuorum's; nil otherwise
 	quorum    *quorumSASL      // quorum.auth.enableSasl's; nil otherwise
 	reload    []*tlsconf.Manager
@@ -108,11 +109,11 @@ func planSecurity(cfg *zoocfg.Config, log *slog.Logger) (*security, error) {
 		return nil, fmt.Errorf("%w: %w", ErrSecurityConfig, err)
 	}
 
-	if cfg.ClientPortUnification {
-		return nil, fmt.Errorf("%w: client.portUnification (TLS and plain clients on one port) is not supported; "+
-			"serve TLS on secureClientPort beside clientPort", ErrSecurityConfig)
+	sec.unified = cfg.ClientPortUnification && cfg.HasClientPort()
+	if cfg.ClientPortUnification && !sec.unified {
+		log.Warn("client.portUnification is set without a clientPort: there is no plain port to take TLS clients on")
 	}
-	if cfg.SecureClientPort != 0 {
+	if cfg.SecureClientPort != 0 || sec.unified {
 		m, err := tlsManager(props, tlsconf.Client, log)
 		if err != nil {
 			return nil, err

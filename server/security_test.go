@@ -213,7 +213,6 @@ func TestSecuritySettingsRefusedAtStart(t *testing.T) {
 		{"secure port without a key store", map[string]string{"zookeeper.ssl.keyStore.location": ""}, nil,
 			"keyStore.location"},
 		{"revocation checking", map[string]string{"zookeeper.ssl.crl": "true"}, nil, "revocation"},
-		{"client port unification", nil, func(c *zoocfg.Config) { c.ClientPortUnification = true }, "portUnification"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := secureConfig(t, p, tc.props)
@@ -227,7 +226,6 @@ func TestSecuritySettingsRefusedAtStart(t *testing.T) {
 			// Nothing was left running: the directory can be used at once.
 			cfg.SystemProperties = nil
 			cfg.SecureClientPort, cfg.SecureClientPortAddr = 0, ""
-			cfg.ClientPortUnification = false
 			start(t, cfg)
 		})
 	}

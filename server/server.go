@@ -126,7 +126,10 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 		ncfg.MaxFrame = cfg.MaxBuffer
 		ncfg.Logger = log
 		if s.sec.clientTLS != nil {
-			ncfg.TLSAddr, ncfg.TLS = secureClientAddr(&cfg), s.sec.clientTLS.ServerConfig()
+			ncfg.TLS, ncfg.Unified = s.sec.clientTLS.ServerConfig(), s.sec.unified
+		}
+		if cfg.SecureClientPort != 0 {
+			ncfg.TLSAddr = secureClientAddr(&cfg)
 		}
 		if s.net, err = netloop.ListenHandler(ncfg, s.door); err != nil {
 			return nil, fmt.Errorf("client port %s: %w", cfg.ClientAddr, err)

@@ -8,7 +8,9 @@ PLAIN and SECURE are host:port of the plain and the TLS client port; PKI_DIR
 holds ca.pem and NAME.crt / NAME.key for the clients alice, bob, admin
 (the x509 super user), expired and foreign (signed by another CA). The
 server's JAAS Server section has user_bob="bobsecret" and user_super="supersecret"
-(zookeeper.superUser=super). MODE is "main" or "enforce" (sasl required).
+(zookeeper.superUser=super). MODE is "main", "unified" (main's checks on a
+port that takes TLS and plain clients: PLAIN and SECURE are the same) or
+"enforce" (sasl required).
 
 Prints "ok NAME" or "FAIL NAME: DETAIL" per check, "# " context lines, and
 "# done" at the end. Every wait is bounded.
@@ -122,7 +124,10 @@ def tls_sections():
     expect_noauth("plain/refused-by-x509-acl", lambda: plain.get(p))
     refused("tls/expired-certificate-refused", SECURE, **tls("expired"))
     refused("tls/foreign-certificate-refused", SECURE, **tls("foreign"))
-    refused("tls/plaintext-client-on-tls-port-refused", SECURE)
+    if MODE == "unified":
+        check("unified/plaintext-client-served", client(SECURE).exists("/") is not None)
+    else:
+        refused("tls/plaintext-client-on-tls-port-refused", SECURE)
     check("tls/others-unaffected", alice.get(p)[0] == b"alice's")
 
 
@@ -174,7 +179,7 @@ def enforce_sections():
     check("enforce/others-unaffected", bob.exists("/") is not None)
 
 
-if MODE == "main":
+if MODE in ("main", "unified"):
     section("tls", tls_sections)
     section("sasl", sasl_sections)
 elif MODE == "enforce":
