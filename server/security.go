@@ -54,9 +54,12 @@ type security struct {
 	auth      session.AuthConfig
 	clientTLS *tlsconf.Manager // the secure client port's and the unified port's; nil without either
 	unified   bool             // client.portUnification: the plain port takes TLS clients too
-	quorumTLS *tlsconf.Manager // sslQuorum's; nil otherwise
-	quorum    *quorumSASL      // quorum.auth.enableSasl's; nil otherwise
-	reload    []*tlsconf.Manager
+	quorumTLS *tlsconf.Manager // the ssl.quorum stores, with sslQuorum or portUnification; nil otherwise
+	sslQuorum bool             // members dial each other over TLS
+	// quorumUnified (portUnification): the quorum port takes plain and TLS peers.
+	quorumUnified bool
+	quorum        *quorumSASL // quorum.auth.enableSasl's; nil otherwise
+	reload        []*tlsconf.Manager
 }
 
 // planSecurity reads the security settings of cfg, loading the key and trust
@@ -130,16 +133,21 @@ func planSecurity(cfg *zoocfg.Config, log *slog.Logger) (*security, error) {
 	}
 
 	if cfg.Ensemble() {
-		if cfg.Quorum.SSLQuorum {
-			if cfg.Quorum.PortUnification {
-				return nil, fmt.Errorf("%w: portUnification (TLS and plain peers on the quorum port) is not supported", ErrSecurityConfig)
-			}
+		// portUnification alone has the quorum port take TLS peers while this
+		// member still dials in the clear: the first step of a rolling change
+		// to sslQuorum, as in ZooKeeper.
+		sec.sslQuorum, sec.quorumUnified = cfg.Quorum.SSLQuorum, cfg.Quorum.PortUnification
+		if sec.sslQuorum || sec.quorumUnified {
 			m, err := tlsManager(props, tlsconf.Quorum, log)
 			if err != nil {
 				return nil, err
 			}
 			if len(m.Config().TrustStore.Location) == 0 {
-				return nil, fmt.Errorf("%w: sslQuorum needs %s%s: members verify each other", ErrSecurityConfig,
+				setting := "sslQuorum"
+				if !sec.sslQuorum {
+					setting = "portUnification"
+				}
+				return nil, fmt.Errorf("%w: %s needs %s%s: members verify each other", ErrSecurityConfig, setting,
 					tlsconf.Quorum.Prefix(), tlsconf.PropTrustStoreLocation)
 			}
 			sec.quorumTLS = m
@@ -238,7 +246,7 @@ func (sec *security) watch(ctx context.Context) {
 // without sslQuorum.
 func (sec *security) quorumDialTLS() func(host string, conn net.Conn) *tls.Config {
 	m := sec.quorumTLS
-	if m == nil {
+	if m == nil || !sec.sslQuorum {
 		return nil
 	}
 	return func(host string, conn net.Conn) *tls.Config { return m.ClientConfig(host, conn.RemoteAddr()) }
@@ -247,7 +255,8 @@ func (sec *security) quorumDialTLS() func(host string, conn net.Conn) *tls.Confi
 // applyPeer sets the quorum transport's TLS and authentication.
 func (sec *security) applyPeer(c *peer.Config) {
 	if m := sec.quorumTLS; m != nil {
-		c.ServerTLS = m.ServerConfig()
+		c.ServerTLS, c.Unified = m.ServerConfig(), sec.quorumUnified
+		c.DetectTimeout = m.Config().HandshakeDetectionTimeout
 		c.ClientTLSConfig = sec.quorumDialTLS()
 	}
 	if sec.quorum != nil {

@@ -70,6 +70,15 @@ type Config struct {
 	// ServerTLS, when set, wraps accepted connections in TLS; ClientTLS wraps
 	// dialed ones (an empty ServerName is filled with the dialed host).
 	ServerTLS, ClientTLS *tls.Config
+	// Unified, with ServerTLS, accepts plain connections beside TLS ones
+	// (ZooKeeper's portUnification), told apart by their first byte: members
+	// can then move to TLS one at a time, each accepting both while the others
+	// still dial in the clear.
+	Unified bool
+	// DetectTimeout, when set, bounds the wait for a connection's first byte on
+	// a unified port (ssl.quorum.handshakeDetectionTimeoutMillis); the
+	// handshake's own deadline still applies.
+	DetectTimeout time.Duration
 	// ClientTLSConfig, when set, gives each dial its own TLS configuration from
 	// the dialed host and the TCP connection (whose RemoteAddr is the address
 	// reached), in place of ClientTLS: certificates can then be reloaded between

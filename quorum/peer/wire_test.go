@@ -224,3 +224,26 @@ func TestTLSStreams(t *testing.T) {
 		t.Fatalf("plaintext hello answered with status %d", st)
 	}
 }
+
+// A unified quorum port takes a peer that dials over TLS and one that dials in
+// the clear: member 1 accepts both and dials in the clear; member 2 accepts
+// only the clear and dials over TLS, as during a rolling change to sslQuorum.
+func TestUnifiedPortTakesTLSAndPlainPeers(t *testing.T) {
+	cert, pool := selfSigned(t)
+	ms := startMembers(t, 2, func(id uint64, cfg *Config) {
+		if id == 1 {
+			cfg.ServerTLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool,
+				ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS13}
+			cfg.Unified = true
+			return
+		}
+		cfg.ClientTLS = &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS13}
+	})
+	if !ms[0].SendApp(2, []byte("in the clear")) || !ms[1].SendApp(1, []byte("over tls")) {
+		t.Fatal("SendApp refused")
+	}
+	checkFor(t, "delivered both ways", func() bool { return ms[1].rec.count(1) == 1 && ms[0].rec.count(2) == 1 })
+	if _, st := rawHello(t, ms[0].Addr(), hello{version: protocolVersion, kind: kindStream, from: 2, to: 1}); st != int(statusOK) {
+		t.Fatalf("a plaintext hello to the unified port answered with status %d", st)
+	}
+}
