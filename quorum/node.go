@@ -244,6 +244,9 @@ type Node struct {
 	propSpare []proposal
 	failed    error
 	ticks     uint64
+	// leaderHeard is the tick at which a message of the current leader was
+	// last stepped, or the leader changed (see forgetSilentLeader).
+	leaderHeard uint64
 	// membership is raft's configuration as of the last conf change applied.
 	membership Membership
 	// rejoining holds the members removed for losing their log, to be added back
@@ -552,6 +555,9 @@ func (n *Node) Process() {
 		n.ticks++
 	}
 	for _, m := range msgs {
+		if m.GetFrom() == n.lead {
+			n.leaderHeard = n.ticks
+		}
 		n.noticeLostLog(m)
 		n.noticeAck(m)
 		m = n.clampCommit(m)
@@ -593,6 +599,9 @@ func (n *Node) Process() {
 	if forget && n.lead != n.cfg.ID {
 		_ = n.rn.ForgetLeader()
 	}
+	if ticks > 0 {
+		n.forgetSilentLeader()
+	}
 	if campaign && n.lead != n.cfg.ID && n.membership.IsVoter(n.cfg.ID) {
 		_ = n.rn.Campaign()
 	}
@@ -607,6 +616,27 @@ func (n *Node) Process() {
 		n.publishStatus()
 	}
 	n.handleReady()
+}
+
+// forgetSilentLeader has a member without a vote (an observer, or a server the
+// membership no longer has) forget a leader it has not heard from for an
+// election timeout. A voter does so by itself: it campaigns, and its pre-vote
+// clears the leader. A learner never campaigns, so raft would keep the leader
+// for ever: an observer cut off from it would go on serving ever staler data
+// as if all were well, and one removed by a reconfig (the leader stops
+// writing to it once the change is applied, often before it has learned that
+// the change committed) would never learn of its removal. ZooKeeper's observer
+// likewise drops a leader silent for syncLimit ticks and looks for one. The
+// leader's next message (heartbeats go to learners too) sets it again.
+func (n *Node) forgetSilentLeader() {
+	if n.lead == 0 || n.lead == n.cfg.ID || n.membership.IsVoter(n.cfg.ID) ||
+		n.ticks-n.leaderHeard <= uint64(n.cfg.ElectionTicks) {
+		return
+	}
+	n.log.Warn("not heard from the leader for an election timeout: forgetting it", "leader", n.lead,
+		"ticks", n.ticks-n.leaderHeard)
+	n.leaderHeard = n.ticks
+	_ = n.rn.ForgetLeader()
 }
 
 // maxKeptBacking is the most proposal entries whose array propose keeps for
@@ -672,7 +702,7 @@ func (n *Node) handleReady() {
 			n.published.term.Store(n.term)
 		}
 		if rd.SoftState != nil && rd.SoftState.Lead != n.lead {
-			n.lead = rd.SoftState.Lead
+			n.lead, n.leaderHeard = rd.SoftState.Lead, n.ticks
 			n.published.lead.Store(n.lead)
 			n.reads.leaderChanged(n)
 			n.cfg.Applier.LeaderChanged(n.lead, n.term)

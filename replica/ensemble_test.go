@@ -480,6 +480,31 @@ func TestPartitionedMemberTurnsReadOnlyAndBack(t *testing.T) {
 	}
 }
 
+// An observer cut off from the leader stops serving as if all were well: raft
+// never has a learner campaign, so without the silence check it kept its leader
+// and served ever staler reads. It turns read-only like a follower, takes no
+// writes, and once healed observes again with what was written meanwhile.
+func TestCutOffObserverTurnsReadOnlyAndBack(t *testing.T) {
+	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 22, Voters: 3, Learners: 1, ReadOnlyMode: true})
+	c.WaitLeader(steps)
+	observer := c.IDs()[3]
+	m := c.Member(observer)
+	c.RunUntil("the observer serves", steps, func() bool { return m.Rep.Serving() && m.Rep.Mode() == "observer" })
+	c.Partition([]uint64{observer}, c.IDs()[:3])
+	c.RunUntil("the cut-off observer turns read-only", steps, func() bool { return m.Rep.ReadOnly() })
+	if m.Rep.Serving() || m.Rep.Leader() != 0 || m.LostLeader == 0 {
+		t.Fatalf("serving %v, leader %d, disconnects %d", m.Rep.Serving(), m.Rep.Leader(), m.LostLeader)
+	}
+	w := c.NewClient(c.Leader(), 30000).Create("/while-cut-off", nil, jute.ModePersistent)
+	c.RunUntil("the write", steps, func() bool { return w.Done })
+	if w.Err != nil || w.Res.Err != jute.CodeOK {
+		t.Fatalf("write: %v %v", w.Err, w.Res.Err)
+	}
+	c.Heal()
+	c.RunUntil("the observer observes again", steps, func() bool { return m.Rep.Mode() == "observer" && m.Rep.Serving() })
+	c.RunUntil("the observer has the write", steps, func() bool { return m.Rep.Applied() >= w.Zxid })
+}
+
 // A local session's writes replicate like any other without the session ever
 // entering the tree; an ephemeral is refused EPHEMERALONLOCALSESSION; only its
 // own member expires it, and only once its client stops pinging.
