@@ -245,6 +245,39 @@ func TestMemberRemovedWhileCutOffLearnsItFromTheOthers(t *testing.T) {
 	}
 }
 
+// An observer removed while cut off learns it too. raft never has a learner
+// campaign, so it must first notice that its leader went silent: until then it
+// believed itself an observer in good standing, serving the old configuration.
+func TestObserverRemovedWhileCutOffLearnsIt(t *testing.T) {
+	c, cl := reconfigCluster(t, 107)
+	obs := c.AddJoiner(4, 1)
+	c.Run(20)
+	m, _ := configReply(t, wait(t, c, "adding an observer", cl.Reconfig(joining(4, "observer"), nil, nil, -1)))
+	settle(t, c, m)
+	c.RunUntil("the observer serves", steps, func() bool { return obs.Rep.Serving() && obs.Rep.Mode() == "observer" })
+	var rest []uint64
+	for _, id := range c.IDs() {
+		if id != obs.ID {
+			rest = append(rest, id)
+		}
+	}
+	c.Partition(rest)
+	m2, _ := configReply(t, wait(t, c, "removing it", cl.Reconfig(nil, replicatest.Str("4"), nil, -1)))
+	c.RunUntil("the others apply the change", steps, func() bool {
+		for _, id := range rest {
+			if c.Member(id).Rep.Ensemble().Version != m2.Version {
+				return false
+			}
+		}
+		return true
+	})
+	c.Heal()
+	c.RunUntil("the removed observer learns it", steps, func() bool { return !obs.Rep.Member() && obs.LostLeader > 0 })
+	if obs.Rep.Serving() {
+		t.Fatal("the removed observer still serves")
+	}
+}
+
 // Removing the leader: it carries the change out, steps down, and the others
 // elect a leader among themselves.
 func TestReconfigRemovesTheLeader(t *testing.T) {
