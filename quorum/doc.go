@@ -45,5 +45,7 @@
 //
 // Settings: CheckQuorum and PreVote on, ReadOnlySafe, proposals never forwarded
 // by raft (the replica forwards writes over its own FIFO stream), a removed
-// leader steps down.
+// leader steps down. A member without a vote (an observer, a removed member)
+// forgets a leader it has not heard from for an election timeout: raft has only
+// candidates clear their leader, and a learner never campaigns.
 package quorum
