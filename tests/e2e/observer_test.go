@@ -12,7 +12,8 @@ import (
 // the observer says so in srvr and mntr, takes writes and forwards them, serves
 // reads of everyone's writes after a sync, and its loss costs the participants
 // nothing: they keep committing with one of them down as well, since the
-// observer never counted towards their quorum.
+// observer never counted towards their quorum. While no leader is left, the
+// observer stops serving.
 func TestObserverServesReadsAndForwardsWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs four zkd processes")
@@ -95,4 +96,19 @@ func TestObserverServesReadsAndForwardsWrites(t *testing.T) {
 	if got := zktest.Mode(c.Member(obs).ConnectString()); got != "observer" {
 		t.Fatalf("the restarted observer's srvr Mode is %q", got)
 	}
+
+	// With the leader stalled (SIGSTOP: its connections stay open, nothing
+	// comes through them), the last participant cannot elect another: the
+	// observer, which hears from no leader any more, stops serving (srvr says
+	// so) rather than answer from a log that no longer grows, and serves again
+	// once the leader resumes.
+	c.Member(lead).Pause()
+	zktest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if got := zktest.Mode(c.Member(obs).ConnectString()); got != "" {
+			return fmt.Errorf("the observer without a leader still serves as %q", got)
+		}
+		return nil
+	})
+	c.Member(lead).Resume()
+	readThrough(t, c.Member(obs).ConnectString(), "/obs", "after-19")
 }
