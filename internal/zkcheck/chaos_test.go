@@ -16,14 +16,16 @@ import (
 )
 
 var (
-	chaos         = flag.Bool("chaos", false, "run the chaos campaign (make chaos)")
-	chaosCluster  = flag.String("cluster", "zookeeper", "chaos: the kind of ensemble: zookeeper or zkd")
-	chaosZkd      = flag.String("zkd", "", "chaos: the zkd binary for -cluster=zkd (default: built from the module)")
-	chaosSeeds    = flag.Int("seeds", 10, "chaos: histories to record, one per seed")
-	chaosFirst    = flag.Int64("first-seed", 1, "chaos: the first seed; seeds run first-seed, first-seed+1, ...")
-	chaosDuration = flag.Duration("duration", time.Minute, "chaos: how long each history records under faults")
-	chaosClients  = flag.Int("clients", 5, "chaos: concurrent clients")
-	chaosOut      = flag.String("out", "", "chaos: directory for violating histories (default: a temporary one, kept)")
+	chaos          = flag.Bool("chaos", false, "run the chaos campaign (make chaos)")
+	chaosCluster   = flag.String("cluster", "zookeeper", "chaos: the kind of ensemble: zookeeper or zkd")
+	chaosZkd       = flag.String("zkd", "", "chaos: the zkd binary for -cluster=zkd (default: built from the module)")
+	chaosSeeds     = flag.Int("seeds", 10, "chaos: histories to record, one per seed")
+	chaosFirst     = flag.Int64("first-seed", 1, "chaos: the first seed; seeds run first-seed, first-seed+1, ...")
+	chaosDuration  = flag.Duration("duration", time.Minute, "chaos: how long each history records under faults")
+	chaosClients   = flag.Int("clients", 5, "chaos: concurrent clients")
+	chaosServers   = flag.Int("servers", 3, "chaos: servers in the ensemble, observers included")
+	chaosObservers = flag.Int("observers", 0, "chaos: how many of the servers are observers")
+	chaosOut       = flag.String("out", "", "chaos: directory for violating histories (default: a temporary one, kept)")
 )
 
 // TestChaos is the long seeded campaign of `make chaos`: one ensemble of the chosen
@@ -62,8 +64,8 @@ func TestChaos(t *testing.T) {
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(os.Stdout, "chaos: "+format+"\n", args...) }
 
-	e := StartEnsemble(t, EnsembleConfig{Kind: kind})
-	say("cluster=%s servers=%s out=%s seeds=%d..%d duration=%v", kind.Name(), e.ConnectString(), out,
+	e := StartEnsemble(t, EnsembleConfig{Kind: kind, Size: *chaosServers, Observers: *chaosObservers})
+	say("cluster=%s observers=%d servers=%s out=%s seeds=%d..%d duration=%v", kind.Name(), *chaosObservers, e.ConnectString(), out,
 		*chaosFirst, *chaosFirst+int64(*chaosSeeds)-1, *chaosDuration)
 	var histories, ops, faults, violations, unchecked int
 	for seed := *chaosFirst; seed < *chaosFirst+int64(*chaosSeeds); seed++ {

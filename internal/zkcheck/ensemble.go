@@ -35,6 +35,9 @@ type ServerKind interface {
 type EnsembleConfig struct {
 	Kind ServerKind
 	Size int // servers; default 3
+	// Observers of them, the last ones, are observers (":observer" in every
+	// server line, peerType=observer in their own zoo.cfg); the rest vote.
+	Observers int
 	// TickTime, InitLimit and SyncLimit go to zoo.cfg. The defaults (250 ms, 10,
 	// 8) let a follower notice a dead or paused leader in 2 s and allow client
 	// sessions from 0.5 s to 5 s.
@@ -167,13 +170,22 @@ func startEnsemble(t testing.TB, cfg EnsembleConfig) (*Ensemble, error) {
 		// The data is thrown away after the test, and kill -9 keeps what the page
 		// cache holds: fsync would only slow the servers down.
 		b.WriteString("forceSync=no\n")
+		role := func(j int) string {
+			if j >= n-cfg.Observers {
+				return ":observer"
+			}
+			return ""
+		}
+		if role(i) != "" {
+			b.WriteString("peerType=observer\n")
+		}
 		for j := range n {
 			if j == i {
-				fmt.Fprintf(&b, "server.%d=127.0.0.1:%d:%d\n", j+1, ps[j].quorum, ps[j].election)
+				fmt.Fprintf(&b, "server.%d=127.0.0.1:%d:%d%s\n", j+1, ps[j].quorum, ps[j].election, role(j))
 				continue
 			}
 			l := e.links[i][j]
-			fmt.Fprintf(&b, "server.%d=127.0.0.1:%s:%s\n", j+1, portOf(l[0].Addr()), portOf(l[1].Addr()))
+			fmt.Fprintf(&b, "server.%d=127.0.0.1:%s:%s%s\n", j+1, portOf(l[0].Addr()), portOf(l[1].Addr()), role(j))
 		}
 		b.WriteString(cfg.Extra)
 		if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(b.String()), 0o644); err != nil {
