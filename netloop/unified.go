@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"zkd/internal/tlssniff"
 )
 
 // Port unification (ZooKeeper's client.portUnification): the plain port takes
@@ -22,10 +24,6 @@ import (
 // deadline starts when it is enrolled, so a client that sends nothing is closed
 // after one HandshakeTimeout, one that sends its first byte late after at most
 // two.
-
-// tlsRecordHandshake is the content type of a TLS handshake record (RFC 8446
-// section 5.1): the first byte of every ClientHello.
-const tlsRecordHandshake = 0x16
 
 // serveUnified is the plain port's accept handler under port unification.
 func (s *Server) serveUnified(tc *net.TCPConn, _ *reserveFD) error {
@@ -44,7 +42,7 @@ func (l *tlsLink) sniff(accepted time.Time) {
 	tc := l.raw.(*net.TCPConn)
 	_ = tc.SetReadDeadline(accepted.Add(s.cfg.HandshakeTimeout))
 	first, err := peekByte(tc)
-	if err == nil && first == tlsRecordHandshake {
+	if err == nil && first == tlssniff.HandshakeRecord {
 		l.run(accepted)
 		return
 	}

@@ -205,14 +205,25 @@ func (m *Manager) Watch(ctx context.Context, interval time.Duration) {
 // ServerConfig returns a tls.Config for a listener. Each handshake takes the
 // version current at that moment (through GetConfigForClient), so a reload needs no
 // new listener.
-func (m *Manager) ServerConfig() *tls.Config {
+func (m *Manager) ServerConfig() *tls.Config { return m.listenerConfig(true) }
+
+// ServerConfigNoClientCert is ServerConfig for a listener that asks no client
+// for a certificate, whatever clientAuth says: the AdminServer's HTTPS, which in
+// ZooKeeper 3.8 takes the quorum key store and asks for none.
+func (m *Manager) ServerConfigNoClientCert() *tls.Config { return m.listenerConfig(false) }
+
+func (m *Manager) listenerConfig(clientAuth bool) *tls.Config {
 	return &tls.Config{
 		GetConfigForClient: func(hi *tls.ClientHelloInfo) (*tls.Config, error) {
 			var remote net.Addr
 			if hi.Conn != nil {
 				remote = hi.Conn.RemoteAddr()
 			}
-			return m.serverConfig(m.cur.Load(), remote)
+			c, err := m.serverConfig(m.cur.Load(), remote)
+			if c != nil && !clientAuth {
+				c.ClientAuth, c.VerifyConnection = tls.NoClientCert, nil
+			}
+			return c, err
 		},
 	}
 }

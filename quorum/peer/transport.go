@@ -20,6 +20,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
+	"zkd/internal/tlssniff"
 	"zkd/quorum"
 )
 
@@ -353,18 +354,16 @@ func (t *Transport) serveConn(raw net.Conn) {
 	_ = c.SetDeadline(handshakeBy)
 	overTLS := t.cfg.ServerTLS != nil
 	if overTLS && t.cfg.Unified {
-		// A TLS record starts with 0x16, a plain connection with the hello's magic.
+		// A plain connection starts with the hello's magic.
 		if t.cfg.DetectTimeout > 0 {
 			_ = c.SetReadDeadline(time.Now().Add(min(t.cfg.DetectTimeout, t.cfg.HandshakeTimeout)))
 		}
-		var first [1]byte
-		if _, err := io.ReadFull(c, first[:]); err != nil {
+		var err error
+		if overTLS, c, err = tlssniff.Sniff(c); err != nil {
 			t.log.Debug("quorum port: connection closed before its handshake", "remote", remote, "err", err)
 			return
 		}
 		_ = c.SetReadDeadline(handshakeBy)
-		overTLS = first[0] == tlsRecordHandshake
-		c = &prefixedConn{Conn: c, prefix: first[:]}
 	}
 	if overTLS {
 		tc := tls.Server(c, t.cfg.ServerTLS)
@@ -520,23 +519,4 @@ func (t *Transport) dial(ctx context.Context, addr string, kind byte, to uint64)
 	}
 	_ = c.SetDeadline(time.Time{})
 	return c, raw, nil
-}
-
-// tlsRecordHandshake is the content type of a TLS handshake record (RFC 8446
-// section 5.1): the first byte of every ClientHello.
-const tlsRecordHandshake = 0x16
-
-// prefixedConn reads prefix, bytes already taken from Conn, before Conn's own.
-type prefixedConn struct {
-	net.Conn
-	prefix []byte
-}
-
-func (c *prefixedConn) Read(b []byte) (int, error) {
-	if len(c.prefix) > 0 {
-		n := copy(b, c.prefix)
-		c.prefix = c.prefix[n:]
-		return n, nil
-	}
-	return c.Conn.Read(b)
 }
