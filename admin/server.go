@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,11 @@ type Config struct {
 	// the snapshot command; nil: the command fails (500). It may take as long as
 	// a snapshot takes to write; ctx ends when the client goes away.
 	TakeSnapshot func(ctx context.Context) (Snapshot, error)
+	// TLS, when set, serves the commands over HTTPS (https.go): only HTTPS
+	// (admin.forceHttps), or with Unified HTTPS and HTTP on the one port
+	// (admin.portUnification).
+	TLS     *tls.Config
+	Unified bool
 	// Now is the rate limiter's clock (time.Now unless a test sets it).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -105,6 +111,12 @@ func Listen(cfg Config, sess *session.Server) (*Server, error) {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin: listen %s: %w", cfg.Addr, err)
+	}
+	switch {
+	case cfg.TLS != nil && cfg.Unified:
+		ln = unifiedListener{Listener: ln, tls: cfg.TLS}
+	case cfg.TLS != nil:
+		ln = tls.NewListener(ln, cfg.TLS)
 	}
 	s := &Server{cfg: cfg, sess: sess, ln: ln, errc: make(chan error, 1),
 		snapLimit: newRateLimiter(cfg.RateLimiterInterval, cfg.Now)}

@@ -13,9 +13,12 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"crypto/x509/pkix"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +49,9 @@ var (
 	zkServerJars = []string{"zookeeper.jar", "zookeeper-jute.jar", "servlet-api.jar", "netty-codec.jar",
 		"netty-resolver.jar", "netty-transport-native-unix-common.jar", "slf4j-api.jar", "slf4j-log4j12.jar", "log4j-1.2.jar"}
 	curatorJars = []string{"curator-recipes.jar", "curator-framework.jar", "curator-client.jar", "guava.jar"}
+	// jettyJars run ZooKeeper's AdminServer (deployment.admin).
+	jettyJars = []string{"jetty9-server.jar", "jetty9-servlet.jar", "jetty9-security.jar", "jetty9-http.jar",
+		"jetty9-io.jar", "jetty9-util.jar", "jetty9-util-ajax.jar"}
 )
 
 func jarPath(lists ...[]string) string {
@@ -68,7 +74,7 @@ func interopPrereqs(t *testing.T, python bool) {
 	if python {
 		need = append(need, python3Bin, "/usr/lib/python3/dist-packages/kazoo", "/usr/lib/python3/dist-packages/puresasl")
 	}
-	for _, j := range append(slices.Clone(zkServerJars), curatorJars...) {
+	for _, j := range slices.Concat(zkServerJars, curatorJars, jettyJars) {
 		need = append(need, jarDir+j)
 	}
 	for _, f := range need {
@@ -111,22 +117,29 @@ func compileClients(t *testing.T) string {
 
 // deployment is one security set-up, given alike to both servers.
 type deployment struct {
-	cfg string   // zoo.cfg lines beyond dataDir and the client ports
-	jvm []string // -D system properties (ZooKeeper's SERVER_JVMFLAGS; zkd takes them too)
+	cfg   string   // zoo.cfg lines beyond dataDir and the client ports
+	jvm   []string // -D system properties (ZooKeeper's SERVER_JVMFLAGS; zkd takes them too)
+	admin bool     // the AdminServer runs, on a port of its own (running.admin)
 }
 
 // running is one started server.
 type running struct {
 	kind           string // zookeeper or zkd
 	plain, secure  string // host:port; secure "" without a TLS port
+	admin          string // host:port of the AdminServer; "" without one
 	log            string
 	secureWithHost string // localhost:port of the plain port, for Kerberos clients
 }
 
 // serverCfg is the zoo.cfg both servers get.
-func serverCfg(dir string, plain, secure int, d deployment) string {
+func serverCfg(dir string, plain, secure, admin int, d deployment) string {
 	s := fmt.Sprintf("tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-		"maxClientCnxns=0\nadmin.enableServer=false\n4lw.commands.whitelist=*\n", filepath.Join(dir, "data"), plain)
+		"maxClientCnxns=0\n4lw.commands.whitelist=*\n", filepath.Join(dir, "data"), plain)
+	if admin != 0 {
+		s += fmt.Sprintf("admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=%d\n", admin)
+	} else {
+		s += "admin.enableServer=false\n"
+	}
 	if secure != 0 {
 		s += fmt.Sprintf("secureClientPort=%d\nsecureClientPortAddress=127.0.0.1\n", secure)
 	}
@@ -159,16 +172,26 @@ func waitRuok(t *testing.T, addr, logPath string, exited <-chan struct{}) {
 	}
 }
 
+// interopPorts picks a server's plain client port, and its TLS and AdminServer
+// ports when the deployment has them (0 otherwise).
+func interopPorts(t *testing.T, secure bool, d deployment) (plain, sec, adm int) {
+	plain = testutil.FreePort(t)
+	if secure {
+		sec = testutil.FreePort(t)
+	}
+	if d.admin {
+		adm = testutil.FreePort(t)
+	}
+	return plain, sec, adm
+}
+
 func startInteropZkd(t *testing.T, d deployment, secure bool) *running {
 	t.Helper()
 	bin := testutil.BuildZkd(t)
 	dir := t.TempDir()
-	plain, sec := testutil.FreePort(t), 0
-	if secure {
-		sec = testutil.FreePort(t)
-	}
+	plain, sec, adm := interopPorts(t, secure, d)
 	cfgPath := filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(cfgPath, []byte(serverCfg(dir, plain, sec, d)), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(serverCfg(dir, plain, sec, adm, d)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "zkd.log")
@@ -185,6 +208,9 @@ func startInteropZkd(t *testing.T, d deployment, secure bool) *running {
 	if secure {
 		r.secure = fmt.Sprintf("127.0.0.1:%d", sec)
 	}
+	if adm != 0 {
+		r.admin = fmt.Sprintf("127.0.0.1:%d", adm)
+	}
 	waitRuok(t, r.plain, logPath, p.Exited())
 	return r
 }
@@ -192,12 +218,9 @@ func startInteropZkd(t *testing.T, d deployment, secure bool) *running {
 func startInteropZooKeeper(t *testing.T, d deployment, secure bool) *running {
 	t.Helper()
 	dir := t.TempDir()
-	plain, sec := testutil.FreePort(t), 0
-	if secure {
-		sec = testutil.FreePort(t)
-	}
+	plain, sec, adm := interopPorts(t, secure, d)
 	// Netty: the NIO factory cannot serve TLS.
-	cfg := serverCfg(dir, plain, sec, d) + "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n"
+	cfg := serverCfg(dir, plain, sec, adm, d) + "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n"
 	cfgPath := filepath.Join(dir, "zoo.cfg")
 	log4j := filepath.Join(dir, "log4j.properties")
 	for path, text := range map[string]string{cfgPath: cfg, log4j: "log4j.rootLogger=INFO, CONSOLE\n" +
@@ -209,9 +232,9 @@ func startInteropZooKeeper(t *testing.T, d deployment, secure bool) *running {
 	}
 	logPath := filepath.Join(dir, "zookeeper.out")
 	args := []string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-Djava.net.preferIPv4Stack=true",
-		"-Dlog4j.configuration=file:" + log4j, "-Dzookeeper.log.dir=" + dir, "-Dzookeeper.admin.enableServer=false"}
+		"-Dlog4j.configuration=file:" + log4j, "-Dzookeeper.log.dir=" + dir}
 	args = append(args, d.jvm...)
-	args = append(args, "-cp", jarPath(zkServerJars), "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
+	args = append(args, "-cp", jarPath(zkServerJars, jettyJars), "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
 	p := testutil.StartProcess(t, "", logPath, javaBin, args...)
 	t.Cleanup(func() {
 		p.Stop()
@@ -223,6 +246,9 @@ func startInteropZooKeeper(t *testing.T, d deployment, secure bool) *running {
 		secureWithHost: fmt.Sprintf("localhost:%d", plain)}
 	if secure {
 		r.secure = fmt.Sprintf("127.0.0.1:%d", sec)
+	}
+	if adm != 0 {
+		r.admin = fmt.Sprintf("127.0.0.1:%d", adm)
 	}
 	waitRuok(t, r.plain, logPath, p.Exited())
 	return r
@@ -563,4 +589,74 @@ func zkCli(t *testing.T, e *securityEnv, addr, cert string, cmd ...string) strin
 		t.Fatalf("zkCli did not finish: %v\n%s", err, out)
 	}
 	return string(out)
+}
+
+// TestSecurityInteropAdminHTTPS: the AdminServer over HTTPS with the quorum's key
+// store, only HTTPS (admin.forceHttps) or HTTPS and HTTP on one port
+// (admin.portUnification), on ZooKeeper's Jetty and on zkd: the same answer,
+// plain HTTP refused or served alike, and no client certificate asked for.
+func TestSecurityInteropAdminHTTPS(t *testing.T) {
+	interopPrereqs(t, false)
+	e := newSecurityEnv(t)
+	for _, mode := range []string{"forceHttps", "portUnification"} {
+		t.Run(mode, func(t *testing.T) {
+			d := deployment{admin: true, cfg: strings.Join([]string{
+				"admin." + mode + "=true",
+				"ssl.quorum.keyStore.location=" + filepath.Join(e.dir, "server.pem"),
+				"ssl.quorum.keyStore.type=PEM",
+				"ssl.quorum.trustStore.location=" + e.pki.CAFile,
+				"ssl.quorum.trustStore.type=PEM",
+			}, "\n") + "\n"}
+			var reference string // ZooKeeper's answer over HTTPS
+			forBothServers(t, d, false, func(t *testing.T, r *running, rec func(string, bool)) {
+				asked := false
+				tc := e.pki.ClientConfig(nil)
+				tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+					asked = true
+					return &tls.Certificate{}, nil
+				}
+				fetch := func(c *http.Client, url string) (int, string) {
+					resp, err := c.Get(url)
+					if err != nil {
+						return 0, err.Error()
+					}
+					defer resp.Body.Close()
+					b, _ := io.ReadAll(resp.Body)
+					return resp.StatusCode, string(b)
+				}
+				code, body := fetch(&http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}},
+					"https://"+r.admin+"/commands/ruok")
+				ok := code == http.StatusOK && strings.Contains(body, `"command" : "ruok"`)
+				rec("admin/ruok-over-https", ok)
+				if !ok {
+					t.Errorf("ruok over HTTPS: %d %q", code, body)
+				}
+				if r.kind == "zookeeper" {
+					reference = body
+				} else if reference != "" {
+					rec("admin/https-answer-like-zookeeper", body == reference)
+					if body != reference {
+						t.Errorf("ruok over HTTPS: %q, ZooKeeper answered %q", body, reference)
+					}
+				}
+				rec("admin/no-client-certificate-asked", !asked)
+				if asked {
+					t.Error("the AdminServer asked for a client certificate")
+				}
+				code, body = fetch(&http.Client{Timeout: 20 * time.Second}, "http://"+r.admin+"/commands/ruok")
+				served := code == http.StatusOK && strings.Contains(body, `"command" : "ruok"`)
+				if mode == "portUnification" {
+					rec("admin/ruok-over-http-on-the-unified-port", served)
+					if !served {
+						t.Errorf("ruok over HTTP on the unified port: %d %q", code, body)
+					}
+				} else {
+					rec("admin/http-refused", !served)
+					if served {
+						t.Error("an HTTPS-only AdminServer answered plain HTTP")
+					}
+				}
+			})
+		})
+	}
 }

@@ -33,7 +33,7 @@ type opsServers struct {
 // ZooKeeper, or any web server, on 8080), zkd warns and runs without it, as a bare
 // `zkd` must start anywhere. A port configured explicitly that cannot be bound is
 // an error, as is the metrics port (the provider was asked for).
-func startOps(cfg *zoocfg.Config, log *slog.Logger, sess *session.Server, disk *session.DiskStats,
+func startOps(cfg *zoocfg.Config, log *slog.Logger, sec *security, sess *session.Server, disk *session.DiskStats,
 	rep *replica.Replica, wal *txnlog.Log, fs vfs.FS, snapDir, logDir string, clientPort int, quorumConf func() string) (opsServers, error) {
 	sess.SetOps(session.OpsConfig{
 		DataDir: absPath(snapDir), DataLogDir: absPath(logDir), ClientPort: clientPort,
@@ -57,6 +57,7 @@ func startOps(cfg *zoocfg.Config, log *slog.Logger, sess *session.Server, disk *
 			snap, err := rep.SnapshotNow(ctx)
 			return admin.Snapshot{Zxid: snap.Index, Size: snap.Size, Body: snap.File}, err
 		}
+		acfg.TLS, acfg.Unified = sec.adminTLS, sec.adminUnified
 		acfg.Logger = log
 		srv, err := admin.Listen(acfg, sess)
 		switch {

@@ -59,7 +59,11 @@ type security struct {
 	// quorumUnified (portUnification): the quorum port takes plain and TLS peers.
 	quorumUnified bool
 	quorum        *quorumSASL // quorum.auth.enableSasl's; nil otherwise
-	reload        []*tlsconf.Manager
+	// adminTLS is the AdminServer's HTTPS (admin.forceHttps, or with
+	// adminUnified admin.portUnification: HTTPS and HTTP); nil: HTTP only.
+	adminTLS     *tls.Config
+	adminUnified bool
+	reload       []*tlsconf.Manager
 }
 
 // planSecurity reads the security settings of cfg, loading the key and trust
@@ -160,6 +164,17 @@ func planSecurity(cfg *zoocfg.Config, log *slog.Logger) (*security, error) {
 				return nil, err
 			}
 		}
+	}
+	if cfg.Admin.Enabled && (cfg.Admin.ForceHTTPS || cfg.Admin.PortUnification) {
+		// ZooKeeper's Jetty serves HTTPS with the quorum's key store
+		// (QuorumX509Util) and asks no client for a certificate.
+		m := sec.quorumTLS
+		if m == nil {
+			if m, err = tlsManager(props, tlsconf.Quorum, log); err != nil {
+				return nil, fmt.Errorf("AdminServer HTTPS (admin.forceHttps, admin.portUnification): %w", err)
+			}
+		}
+		sec.adminTLS, sec.adminUnified = m.ServerConfigNoClientCert(), cfg.Admin.PortUnification
 	}
 	return sec, nil
 }

@@ -246,7 +246,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	if s.watcher != nil {
 		quorumConf = s.watcher.quorumConf
 	}
-	if s.ops, err = startOps(&s.cfg, log, s.sess, disk, s.rep, s.wal, fs, snapDir, logDir, port, quorumConf); err != nil {
+	if s.ops, err = startOps(&s.cfg, log, s.sec, s.sess, disk, s.rep, s.wal, fs, snapDir, logDir, port, quorumConf); err != nil {
 		return nil, err
 	}
 	go s.watchFailure()
