@@ -33,6 +33,10 @@ type Config struct {
 	// Unified has the plain port take TLS clients too, with TLS (ZooKeeper's
 	// client.portUnification): see unified.go.
 	Unified bool
+	// MaxConns is zookeeper.maxCnxns: the most connections each port holds at
+	// once, as ZooKeeper counts them per connection factory (0: no limit). A
+	// connection over it is closed at once and counted as rejected.
+	MaxConns int
 	// MaxFrame is jute.maxbuffer: the largest frame payload accepted.
 	MaxFrame int
 	// EventLoops is the number of event loops (0: one per CPU).
@@ -241,6 +245,9 @@ type Server struct {
 
 	handshakes handshakeQueue
 	tlsConns   tlsConns // the TLS port's connections (tls.go)
+	// plainConns and tlsPortConns count each port's open connections, against
+	// MaxConns; a TLS connection of the unified plain port is the plain port's.
+	plainConns, tlsPortConns atomic.Int64
 
 	stopC     chan struct{}  // closed by Stop: the accept loops and the sweeper end
 	acceptW   sync.WaitGroup // the accept loops
@@ -426,9 +433,10 @@ type transport struct{ c gnet.Conn }
 func (t transport) Wake()  { _ = t.c.Wake(nil) }
 func (t transport) Close() { _ = t.c.Close() }
 
-// OnOpen attaches the handler's Conn, or refuses a client (over maxClientCnxns).
+// OnOpen attaches the handler's Conn, or refuses a client (over maxCnxns or
+// maxClientCnxns).
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	cc, ok := s.open(transport{c}, c.RemoteAddr(), func() { _ = c.Wake(nil) })
+	cc, ok := s.open(transport{c}, c.RemoteAddr(), func() { _ = c.Wake(nil) }, &s.plainConns)
 	if !ok {
 		return nil, gnet.Close
 	}
@@ -437,20 +445,28 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 }
 
 // open attaches a new connection of either port to the handler and starts its
-// handshake deadline; false means the handler refused it (over maxClientCnxns).
-// wake has the connection's loop look at it again; it must be safe from any
-// goroutine.
-func (s *Server) open(tr session.Transport, remote net.Addr, wake func()) (*conn, bool) {
+// handshake deadline; false means it was refused: its port holds MaxConns
+// (port counts them), or the handler refused it (over maxClientCnxns). wake has
+// the connection's loop look at it again; it must be safe from any goroutine.
+func (s *Server) open(tr session.Transport, remote net.Addr, wake func(), port *atomic.Int64) (*conn, bool) {
+	if n := port.Add(1); s.cfg.MaxConns > 0 && n > int64(s.cfg.MaxConns) {
+		port.Add(-1)
+		// Reference: ServerCnxnFactory.limitTotalNumberOfCnxns.
+		s.log.Error(fmt.Sprintf("Too many connections %d - max is %d", n-1, s.cfg.MaxConns), "remote", remote.String())
+		s.h.NoteRejected()
+		return nil, false
+	}
 	ip := ""
 	if a, ok := remote.(*net.TCPAddr); ok {
 		ip = a.IP.String()
 	}
 	sc, err := s.h.Open(tr, ip, remote.String())
 	if err != nil {
+		port.Add(-1)
 		s.h.NoteRejected()
 		return nil, false
 	}
-	cc := &conn{sc: sc, wake: wake}
+	cc := &conn{sc: sc, wake: wake, port: port}
 	s.handshakes.add(cc, time.Now().Add(s.cfg.HandshakeTimeout))
 	return cc, true
 }
@@ -466,6 +482,7 @@ func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 // closed detaches a connection of either port from its session, once.
 func (s *Server) closed(cc *conn) {
 	cc.closed.Store(true)
+	cc.port.Add(-1)
 	s.setUnread(cc, 0)
 	cc.sc.Closed()
 	if cc.burst {
@@ -558,7 +575,8 @@ func (s *Server) setUnread(cc *conn, n int) {
 
 // conn is the per-connection state netloop keeps beside the handler's Conn.
 type conn struct {
-	sc Conn
+	sc   Conn
+	port *atomic.Int64 // its port's count of open connections (MaxConns)
 	// wake has the connection's loop run serve again; immutable, safe from any
 	// goroutine.
 	wake     func()

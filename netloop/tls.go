@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -111,7 +112,7 @@ func (t *tlsConns) closeAll() {
 
 // serveTLS is the TLS port's accept handler: it starts the connection's loop.
 func (s *Server) serveTLS(tc *net.TCPConn, _ *reserveFD) error {
-	l := newTLSLink(s, tc, tls.Server(tc, s.cfg.TLS))
+	l := newTLSLink(s, tc, tls.Server(tc, s.cfg.TLS), &s.tlsPortConns)
 	if !s.tlsConns.add(l, 1) {
 		_ = tc.Close()
 		return net.ErrClosed
@@ -127,6 +128,8 @@ type tlsLink struct {
 	raw net.Conn  // the TCP connection: closing it interrupts everything at once
 	tc  *tls.Conn // over raw
 	cc  *conn     // set by run before any other goroutine starts
+	// port counts the open connections of the port it came in on (MaxConns).
+	port *atomic.Int64
 
 	// Loop goroutine only.
 	in  []byte // unread input is in[off:]
@@ -152,8 +155,8 @@ type tlsLink struct {
 	}
 }
 
-func newTLSLink(s *Server, raw net.Conn, tc *tls.Conn) *tlsLink {
-	return &tlsLink{s: s, raw: raw, tc: tc,
+func newTLSLink(s *Server, raw net.Conn, tc *tls.Conn, port *atomic.Int64) *tlsLink {
+	return &tlsLink{s: s, raw: raw, tc: tc, port: port,
 		wakeC: make(chan struct{}, 1), readC: make(chan []byte), freeC: make(chan []byte, 2),
 		writeC: make(chan struct{}, 1), doneC: make(chan struct{}), writeDone: make(chan struct{})}
 }
@@ -227,7 +230,7 @@ func (l *tlsLink) run(accepted time.Time) {
 	s := l.s
 	defer s.tlsConns.w.Done()
 	defer s.tlsConns.remove(l)
-	cc, ok := s.open(l, l.raw.RemoteAddr(), l.Wake)
+	cc, ok := s.open(l, l.raw.RemoteAddr(), l.Wake, l.port)
 	if !ok {
 		l.abort() // over maxClientCnxns: closed before the TLS handshake, as ZooKeeper does
 		return

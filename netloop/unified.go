@@ -27,7 +27,7 @@ import (
 
 // serveUnified is the plain port's accept handler under port unification.
 func (s *Server) serveUnified(tc *net.TCPConn, _ *reserveFD) error {
-	l := newTLSLink(s, tc, tls.Server(tc, s.cfg.TLS))
+	l := newTLSLink(s, tc, tls.Server(tc, s.cfg.TLS), &s.plainConns)
 	if !s.tlsConns.add(l, 1) {
 		_ = tc.Close()
 		return net.ErrClosed

@@ -3,10 +3,12 @@ package netloop_test
 import (
 	"crypto/tls"
 	"crypto/x509/pkix"
+	"fmt"
 	"net"
 	"testing"
 	"time"
 
+	"zkd/internal/zktest"
 	"zkd/jute"
 	"zkd/netloop"
 	"zkd/session"
@@ -141,5 +143,45 @@ func TestUnifiedPortNeedsTLS(t *testing.T) {
 	cfg.Unified = true
 	if err := cfg.Validate(); err == nil {
 		t.Fatal("port unification without a TLS configuration accepted")
+	}
+}
+
+// maxCnxns bounds each port's connections, as ZooKeeper's does per connection
+// factory: a connection over it is closed at once and counted as rejected; a
+// closed connection frees its place; the TLS port has its own count.
+func TestMaxConnsPerPort(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t, 10)
+	s := newTLSServer(t, p, tls.NoClientCert, func(_ *session.Config, n *netloop.Config) { n.MaxConns = 2 })
+	a, b := s.connect(t), s.connect(t)
+	extra := s.dial(t)
+	extra.Write(connectFrame())
+	if got := extra.ReadAll(); len(got) != 0 {
+		t.Fatalf("a third plain connection was answered % x", got)
+	}
+	s.connectTLS(t, p, nil)
+	s.connectTLS(t, p, nil)
+	if _, err := s.dialTLS(t, p, nil); err == nil {
+		t.Fatal("a third TLS connection was let through")
+	}
+	// Once one closes, another gets in (the server notices the close a moment
+	// later, hence the retries).
+	a.Close()
+	zktest.CheckFor(t, waitLimit, 10*time.Millisecond, func() error {
+		c, err := net.DialTimeout("tcp", s.addr, waitLimit)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, _ = c.Write([]byte("ruok"))
+		_ = c.SetReadDeadline(time.Now().Add(waitLimit))
+		buf := make([]byte, 4)
+		if n, _ := c.Read(buf); string(buf[:n]) != "imok" {
+			return fmt.Errorf("ruok answered %q", buf[:n])
+		}
+		return nil
+	})
+	if r := call(b, 1, jute.OpExists, &jute.PathWatchRequest{Path: "/"}); r.hdr.Err != jute.CodeOK {
+		t.Fatalf("the session within the limit: %+v", r.hdr)
 	}
 }

@@ -124,6 +124,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 		ncfg := netloop.DefaultConfig()
 		ncfg.Addr = cfg.ClientAddr
 		ncfg.MaxFrame = cfg.MaxBuffer
+		ncfg.MaxConns = cfg.MaxCnxns
 		ncfg.Logger = log
 		if s.sec.clientTLS != nil {
 			ncfg.TLS, ncfg.Unified = s.sec.clientTLS.ServerConfig(), s.sec.unified
