@@ -90,6 +90,11 @@ type Config struct {
 	// ReadOnly) instead of none.
 	ReadOnlyMode       bool
 	ReadOnlyAfterTicks int
+	// LeaderRefusesClients is leaderServes=no: while this member leads it serves
+	// no client (Serving is false) and drops the connections it had, as
+	// ZooKeeper's leader then never hands its connection factory a server; the
+	// leader's whole time goes to the ensemble.
+	LeaderRefusesClients bool
 	// Quorum is the raft configuration; Open fills in ID, Snapshot and Applier.
 	// Its Log must be open.
 	Quorum quorum.Config
@@ -284,6 +289,9 @@ type Replica struct {
 		sync.Mutex
 		leaderless int
 		lostSent   bool
+		// leadingSent: the clients were dropped on becoming a leader that
+		// refuses them (LeaderRefusesClients).
+		leadingSent bool
 		lastReap   time.Time
 		lastPurge  time.Time
 		touched    []jute.SessionID
@@ -692,7 +700,12 @@ func (r *Replica) IsLeader() bool { return r.lead.Load() == r.cfg.ID }
 // Serving reports whether clients may be served: a leader is known, and this
 // server is in the ensemble's configuration (not one being added, nor one a
 // reconfig removed).
-func (r *Replica) Serving() bool { return r.lead.Load() != 0 && r.member.Load() }
+func (r *Replica) Serving() bool {
+	return r.lead.Load() != 0 && r.member.Load() && !r.RefusesClients()
+}
+
+// RefusesClients reports whether this member leads with leaderServes=no.
+func (r *Replica) RefusesClients() bool { return r.cfg.LeaderRefusesClients && r.IsLeader() }
 
 // Member reports whether this server is in /zookeeper/config (without one, as
 // on a standalone server: whether raft has it).

@@ -58,6 +58,15 @@ func (r *Replica) Tick() {
 		}
 	}
 
+	switch refuses := r.RefusesClients(); {
+	case refuses && !r.ticker.leadingSent:
+		r.ticker.leadingSent = true
+		if l := r.listen(); l != nil {
+			l.DisconnectClients("leading with leaderServes=no: clients move to the other servers")
+		}
+	case !refuses:
+		r.ticker.leadingSent = false
+	}
 	if l := r.listen(); l != nil {
 		r.ticker.touched = l.CollectTouched(r.ticker.touched[:0])
 	}

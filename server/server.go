@@ -197,6 +197,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	// ZooKeeper's follower starts its read-only server max(2 s, tickTime) after
 	// it lost its leader.
 	rcfg.ReadOnlyMode = cfg.ReadOnlyMode
+	rcfg.LeaderRefusesClients = !cfg.Quorum.LeaderServes && cfg.Ensemble()
 	rcfg.ReadOnlyAfterTicks = int(max(2*time.Second, cfg.TickTime) / (cfg.TickTime / ticksPerTickTime))
 	rcfg.Logger = log
 	if s.rep, err = replica.Open(rcfg); err != nil {

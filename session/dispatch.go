@@ -31,6 +31,9 @@ func (c *Conn) handshake(frame []byte) bool {
 	case readOnly && !req.ReadOnly:
 		srv.log.Info("Refusing session request for not-read-only client", "remote", c.remote)
 		return false
+	case !readOnly && srv.r.RefusesClients():
+		srv.log.Info("refusing a client: this server leads and leaderServes=no; the client must try another server", "remote", c.remote)
+		return false
 	case !readOnly && !srv.r.Serving():
 		srv.log.Info("refusing a client: this server has no leader; the client must try another server", "remote", c.remote)
 		return false

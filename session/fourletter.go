@@ -80,7 +80,7 @@ func (s *Server) FourLetterWord(word string) string {
 	if !s.whitelisted(name) {
 		return name + " is not executed because it is not in the whitelist.\n"
 	}
-	if s.r.Mode() == "" {
+	if s.r.Mode() == "" || s.r.RefusesClients() {
 		// An ensemble member with no leader (or outside the configuration)
 		// answers as ZooKeeper's does while it is not serving.
 		switch name {

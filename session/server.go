@@ -32,6 +32,10 @@ type Replica interface {
 	NewSessionID() jute.SessionID
 	// Serving reports whether a leader is known, so that clients may be served.
 	Serving() bool
+	// RefusesClients reports whether this member leads with leaderServes=no:
+	// it serves no client and answers the four-letter words that need a
+	// serving server as one without a leader does.
+	RefusesClients() bool
 	// Solo reports whether this server is the whole group: a client that has
 	// seen more than it has applied saw it on a server that is no longer there.
 	Solo() bool
