@@ -786,7 +786,7 @@ func (c *applyCtx) reap(path string) Result {
 		return Result{Err: jute.CodeNoNode}
 	case n.nkids > 0:
 		return Result{Err: jute.CodeNotEmpty}
-	case !reapable(n, c.txn.Time, c.t.cfg.ExtendedTypes):
+	case !reapable(n, c.txn.Time, c.txn.Timeout, c.t.cfg.ExtendedTypes):
 		return Result{Err: jute.CodeBadVersion}
 	}
 	c.removeNode(id, n)

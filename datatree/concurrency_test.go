@@ -116,7 +116,7 @@ func TestConcurrentReadersSeeWholeEntries(t *testing.T) {
 			h.tree.WatchCounts()
 			h.tree.WatchedPaths(w)
 			h.tree.Ephemerals(testSession, "/")
-			h.tree.ReapCandidates(0, 10)
+			h.tree.ReapCandidates(0, 0, 10)
 			h.tree.EphemeralCount()
 			h.tree.NodeCount()
 			if i%100 == 0 {

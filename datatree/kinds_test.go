@@ -186,12 +186,45 @@ func TestSessionIDLikeTTLMarker(t *testing.T) {
 	if got := h.tree.Ephemerals(sid, ""); !sameSet(got, []string{"/e"}) {
 		t.Fatalf("Ephemerals = %v", got)
 	}
-	if got := h.tree.ReapCandidates(1<<62, 10); len(got) != 0 {
+	if got := h.tree.ReapCandidates(1<<62, 0, 10); len(got) != 0 {
 		t.Fatalf("ReapCandidates = %v", got)
 	}
 	h.closeSession(sid)
 	if h.exists("/e") {
 		t.Fatal("ephemeral survived its session")
+	}
+}
+
+// A container that never had a child goes once unchanged for longer than the
+// never-used interval the Reap entry carries (ZooKeeper's
+// znode.container.maxNeverUsedIntervalMs), measured from its mtime; with none,
+// it stays. Apply judges by the entry, not by the member's own setting.
+func TestNeverUsedContainers(t *testing.T) {
+	h := newHarness(t, Config{})
+	created := h.now
+	for _, p := range []string{"/never", "/busy"} {
+		if _, _, code := h.createFull(jute.OpCreateContainer, p, nil, jute.OpenACLUnsafe, 4, 0); code != jute.CodeOK {
+			t.Fatalf("createContainer %s: %v", p, code)
+		}
+	}
+	h.mustCreate("/busy/kid", "", 0)
+	later := created + 10_000
+	for _, tc := range []struct {
+		neverUsedSec int32
+		want         []string
+	}{{0, nil}, {20, nil}, {10, nil}, {9, []string{"/never"}}} {
+		if got := h.tree.ReapCandidates(later, tc.neverUsedSec, 100); !sameSet(got, tc.want) {
+			t.Fatalf("never used for %d s: candidates %v, want %v", tc.neverUsedSec, got, tc.want)
+		}
+	}
+	if code := h.applyTxn(Txn{Kind: KindReap, Time: later, Body: []byte("/never")}).Err; code != jute.CodeBadVersion {
+		t.Fatalf("reap without a never-used interval: %v", code)
+	}
+	if code := h.applyTxn(Txn{Kind: KindReap, Time: later, Timeout: 9, Body: []byte("/never")}).Err; code != jute.CodeOK {
+		t.Fatalf("reap past the never-used interval: %v", code)
+	}
+	if h.exists("/never") || !h.exists("/busy") {
+		t.Fatal("the wrong containers went")
 	}
 }
 
@@ -209,16 +242,16 @@ func TestContainers(t *testing.T) {
 	h.mustCreate("/plain", "", 0)
 	h.mustCreate("/used/kid", "", 1) // containers may hold ephemerals
 	h.mustCreate("/busy/kid", "", 0)
-	if got := h.tree.ReapCandidates(h.now, 100); len(got) != 0 {
+	if got := h.tree.ReapCandidates(h.now, 0, 100); len(got) != 0 {
 		t.Fatalf("candidates before any delete: %v", got)
 	}
 	if code := h.delete("/used/kid", -1); code != jute.CodeOK {
 		t.Fatal(code)
 	}
-	if got := h.tree.ReapCandidates(h.now, 100); !sameSet(got, []string{"/used"}) {
+	if got := h.tree.ReapCandidates(h.now, 0, 100); !sameSet(got, []string{"/used"}) {
 		t.Fatalf("candidates = %v, want [/used]", got)
 	}
-	if got := h.tree.ReapCandidates(h.now, 0); len(got) != 0 {
+	if got := h.tree.ReapCandidates(h.now, 0, 0); len(got) != 0 {
 		t.Fatalf("limit 0: %v", got)
 	}
 
@@ -256,7 +289,7 @@ func TestContainers(t *testing.T) {
 	if st := h.stat("/"); st.Pzxid != int64(h.zxid) || st.Cversion != rootBefore.Cversion+1 {
 		t.Fatalf("root after reap: %+v", st)
 	}
-	if got := h.tree.ReapCandidates(h.now, 100); len(got) != 0 {
+	if got := h.tree.ReapCandidates(h.now, 0, 100); len(got) != 0 {
 		t.Fatalf("candidates after reap: %v", got)
 	}
 	// Reaping again: gone.
@@ -267,7 +300,7 @@ func TestContainers(t *testing.T) {
 	if code := h.delete("/busy/kid", -1); code != jute.CodeOK {
 		t.Fatal(code)
 	}
-	cands := h.tree.ReapCandidates(h.now, 100)
+	cands := h.tree.ReapCandidates(h.now, 0, 100)
 	h.mustCreate("/busy/again", "", 0)
 	if !sameSet(cands, []string{"/busy"}) || h.reap("/busy", h.now) != jute.CodeNotEmpty {
 		t.Fatalf("stale candidate %v reaped", cands)
@@ -292,7 +325,7 @@ func TestTTLNodes(t *testing.T) {
 		t.Fatalf("stored owner %#x", n.owner)
 	}
 	cand := func(now int64) []string {
-		c := h.tree.ReapCandidates(now, 100)
+		c := h.tree.ReapCandidates(now, 0, 100)
 		slices.Sort(c)
 		return c
 	}

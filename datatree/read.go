@@ -334,10 +334,13 @@ func (t *Tree) EphemeralCount() int {
 }
 
 // ReapCandidates returns the container and TTL nodes that may be deleted at time
-// now (ms): empty containers that once had a child, and childless TTL nodes whose
-// TTL has passed since their last setData. The caller proposes a Reap entry for
-// each; Apply checks again, so a stale candidate is harmless.
-func (t *Tree) ReapCandidates(now int64, limit int) []string {
+// now (ms): empty containers that once had a child, or that never had one and
+// were last changed more than neverUsedSec seconds ago (0: those stay; ZooKeeper's
+// znode.container.maxNeverUsedIntervalMs), and childless TTL nodes whose TTL has
+// passed since their last setData. The caller proposes a Reap entry for each,
+// with neverUsedSec as its Timeout; Apply checks again, so a stale candidate is
+// harmless.
+func (t *Tree) ReapCandidates(now int64, neverUsedSec int32, limit int) []string {
 	t.sessions.RLock()
 	paths := make([]string, 0, len(t.sessions.expiring))
 	for p := range t.sessions.expiring {
@@ -353,7 +356,7 @@ func (t *Tree) ReapCandidates(now int64, limit int) []string {
 		if n == nil {
 			continue
 		}
-		if reapable(n, now, t.cfg.ExtendedTypes) {
+		if reapable(n, now, neverUsedSec, t.cfg.ExtendedTypes) {
 			out = append(out, p)
 		}
 		s.mu.RUnlock()
@@ -361,12 +364,12 @@ func (t *Tree) ReapCandidates(now int64, limit int) []string {
 	return out
 }
 
-func reapable(n *node, now int64, ext bool) bool {
+func reapable(n *node, now int64, neverUsedSec int32, ext bool) bool {
 	if n.nkids != 0 {
 		return false
 	}
 	if n.owner == containerOwner {
-		return n.cversion > 0
+		return n.cversion > 0 || neverUsedSec > 0 && now-n.mtime > int64(neverUsedSec)*1000
 	}
 	if isTTLOwner(n.owner, ext) {
 		ttl := n.owner &^ ttlMask

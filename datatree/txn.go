@@ -19,7 +19,10 @@ const (
 	// KindCloseSession ends Session, deleting its ephemerals (close or expiry).
 	KindCloseSession TxnKind = 3
 	// KindReap deletes the container or expired TTL node whose path is Body, if it
-	// is still reapable at apply time.
+	// is still reapable at apply time. Its Timeout is the leader's
+	// znode.container.maxNeverUsedIntervalMs in whole seconds, rounded up (0:
+	// a container that never had a child stays), so that every member judges
+	// such a container alike whatever its own setting.
 	KindReap TxnKind = 4
 	// KindAttach moves live Session to the client connection Conn (a reconnect, to
 	// this server or another) with the renegotiated Timeout: from then on only

@@ -132,6 +132,10 @@ type Config struct {
 	// empty containers and expired TTL nodes.
 	ContainerCheckInterval time.Duration
 	ContainerMaxPerMinute  int
+	// ContainerMaxNeverUsed is znode.container.maxNeverUsedIntervalMs: a
+	// container that never had a child is reaped once unchanged this long (0:
+	// never).
+	ContainerMaxNeverUsed time.Duration
 	// LeaderlessTicks is how many Ticks without a leader make the replica tell
 	// the Listener to drop its clients (0: never).
 	LeaderlessTicks int
@@ -292,10 +296,10 @@ type Replica struct {
 		// leadingSent: the clients were dropped on becoming a leader that
 		// refuses them (LeaderRefusesClients).
 		leadingSent bool
-		lastReap   time.Time
-		lastPurge  time.Time
-		touched    []jute.SessionID
-		behind     map[uint64]string // on the leader: followers it reported trailing or silent
+		lastReap    time.Time
+		lastPurge   time.Time
+		touched     []jute.SessionID
+		behind      map[uint64]string // on the leader: followers it reported trailing or silent
 	}
 
 	// leaderless is when the last leader was lost (zero while one is known);

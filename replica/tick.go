@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -172,8 +173,10 @@ func (r *Replica) expire(e expiry) {
 func (r *Replica) reap(now time.Time) {
 	perRun := max(1, int(float64(r.cfg.ContainerMaxPerMinute)*r.cfg.ContainerCheckInterval.Minutes()))
 	ms := now.UnixMilli()
-	for _, p := range r.Tree().ReapCandidates(ms, perRun) {
-		txn := datatree.Txn{Kind: datatree.KindReap, Time: ms, Body: []byte(p)}
+	// Seconds, rounded up: a container is never reaped sooner than asked.
+	neverUsed := int32(min((r.cfg.ContainerMaxNeverUsed+time.Second-1)/time.Second, math.MaxInt32))
+	for _, p := range r.Tree().ReapCandidates(ms, neverUsed, perRun) {
+		txn := datatree.Txn{Kind: datatree.KindReap, Time: ms, Timeout: neverUsed, Body: []byte(p)}
 		r.proposeServer(&txn, nil)
 	}
 }

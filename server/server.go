@@ -194,6 +194,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	rcfg.SnapCount, rcfg.SnapRetain, rcfg.PurgeInterval = cfg.SnapCount, cfg.SnapRetainCount, cfg.PurgeInterval
 	rcfg.SnapSizeBytes = cfg.SnapSizeBytes
 	rcfg.ContainerCheckInterval, rcfg.ContainerMaxPerMinute = cfg.ContainerCheckInterval, cfg.ContainerMaxPerMinute
+	rcfg.ContainerMaxNeverUsed = cfg.ContainerMaxNeverUsed
 	// ZooKeeper's follower starts its read-only server max(2 s, tickTime) after
 	// it lost its leader.
 	rcfg.ReadOnlyMode = cfg.ReadOnlyMode

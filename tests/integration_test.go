@@ -154,6 +154,29 @@ func TestIntegrationNodeKinds(t *testing.T) {
 	})
 }
 
+// With znode.container.maxNeverUsedIntervalMs a container that never had a
+// child is reaped once that long has passed since it was created; one that
+// has a child stays.
+func TestIntegrationNeverUsedContainerIsReaped(t *testing.T) {
+	srv := zktest.StartServer(t, func(c *zoocfg.Config) {
+		c.ContainerCheckInterval = 100 * time.Millisecond
+		c.ContainerMaxNeverUsed = time.Second
+	})
+	c, _ := zktest.ConnectZK(t, srv.ConnectString(), 4*time.Second)
+	for _, p := range []string{"/unused", "/kept"} {
+		if _, err := c.CreateContainer(p, nil, zk.FlagContainer, openACL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate(t, c, "/kept/kid", nil, zk.FlagPersistent)
+	_, _, ch, err := c.ExistsW("/unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zktest.ExpectEvent(t, ch, zk.EventNodeDeleted, "/unused")
+	mustExist(t, c, "/kept", true)
+}
+
 func TestIntegrationStat(t *testing.T) {
 	srv := zktest.StartServer(t)
 	r := zktest.Connect(t, srv.ConnectString(), 4000)
