@@ -207,6 +207,23 @@ func TestZooCfgUnknownKeyIsAWarning(t *testing.T) {
 	}
 }
 
+// audit.enable=true, which zkd does not act on, draws a warning: an operator
+// who asked for an audit log must learn that none is written.
+func TestZooCfgAuditEnableIsAWarning(t *testing.T) {
+	for _, tc := range []struct {
+		value    string
+		warnings int
+	}{{"true", 1}, {"false", 0}} {
+		cfg, err := Load(writeCfg(t, "dataDir=/tmp/x\naudit.enable="+tc.value+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.Warnings) != tc.warnings || tc.warnings == 1 && cfg.Warnings[0].Key != "audit.enable" {
+			t.Fatalf("audit.enable=%s: warnings %v", tc.value, cfg.Warnings)
+		}
+	}
+}
+
 // A bad value is an error naming the file, the line and the key.
 func TestZooCfgBadFiles(t *testing.T) {
 	cases := []struct{ body, key string }{

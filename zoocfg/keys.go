@@ -468,7 +468,13 @@ var keys = []key{
 	{property: "java.security.krb5.realm", apply: jvmProperty("java.security.krb5.realm")},
 
 	// Keys of ZooKeeper 3.8/3.9 zkd accepts without acting on them.
-	{name: "audit.enable", property: "zookeeper.audit.enable"},
+	// An operator who asks for ZooKeeper's audit log must hear that there is none.
+	{name: "audit.enable", property: "zookeeper.audit.enable", apply: func(p *parser, v string) error {
+		if javaBool(v) {
+			p.warn("audit.enable", "zkd writes no audit log: audit.enable is ignored")
+		}
+		return nil
+	}},
 	{name: "maxResponseCacheSize", property: "zookeeper.maxResponseCacheSize"},
 	{name: "maxGetChildrenResponseCacheSize", property: "zookeeper.maxGetChildrenResponseCacheSize"},
 	{name: "cnxTimeout", property: "zookeeper.cnxTimeout"},
