@@ -38,6 +38,9 @@ type applyCtx struct {
 	events  []pendingEvent
 	undo    []func() // nil outside a multi
 	inMulti bool
+	// ephemeralsGone are the paths a session's end deleted, for
+	// Config.EphemeralsDeleted (only while that is set).
+	ephemeralsGone []string
 	// freed are the ids of nodes this entry deleted, released to the store once it
 	// has succeeded (a failed multi links them back).
 	freed []nodeID
@@ -82,6 +85,9 @@ func (t *Tree) ApplyTxn(zxid jute.Zxid, txn *Txn) Result {
 	c.finish()
 	if invariants {
 		t.checkDigest()
+	}
+	if len(c.ephemeralsGone) > 0 {
+		t.cfg.EphemeralsDeleted(txn.Session, c.ephemeralsGone)
 	}
 	return res
 }
@@ -770,6 +776,9 @@ func (c *applyCtx) closeSession() Result {
 	for _, p := range paths {
 		if id, n := c.get(p); n != nil && n.nkids == 0 {
 			c.removeNode(id, n)
+			if t.cfg.EphemeralsDeleted != nil {
+				c.ephemeralsGone = append(c.ephemeralsGone, p)
+			}
 		}
 	}
 	t.sessions.Lock()

@@ -120,6 +120,7 @@ type deployment struct {
 	cfg   string   // zoo.cfg lines beyond dataDir and the client ports
 	jvm   []string // -D system properties (ZooKeeper's SERVER_JVMFLAGS; zkd takes them too)
 	admin bool     // the AdminServer runs, on a port of its own (running.admin)
+	audit bool     // the audit log goes to running.auditLog
 }
 
 // running is one started server.
@@ -127,6 +128,8 @@ type running struct {
 	kind           string // zookeeper or zkd
 	plain, secure  string // host:port; secure "" without a TLS port
 	admin          string // host:port of the AdminServer; "" without one
+	auditLog       string // the audit log's file (deployment.audit)
+	stop           func() // stops the server (SIGTERM), as the test's end would
 	log            string
 	secureWithHost string // localhost:port of the plain port, for Kerberos clients
 }
@@ -195,7 +198,11 @@ func startInteropZkd(t *testing.T, d deployment, secure bool) *running {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "zkd.log")
-	args := append(slices.Clone(d.jvm), cfgPath)
+	args := slices.Clone(d.jvm)
+	if d.audit {
+		args = append(args, "-Dzookeeper.log.dir="+dir)
+	}
+	args = append(args, cfgPath)
 	p := testutil.StartProcess(t, "", logPath, bin, args...)
 	t.Cleanup(func() {
 		p.Stop()
@@ -204,7 +211,8 @@ func startInteropZkd(t *testing.T, d deployment, secure bool) *running {
 		}
 	})
 	r := &running{kind: "zkd", plain: fmt.Sprintf("127.0.0.1:%d", plain), log: logPath,
-		secureWithHost: fmt.Sprintf("localhost:%d", plain)}
+		secureWithHost: fmt.Sprintf("localhost:%d", plain), auditLog: filepath.Join(dir, defaultAuditFile),
+		stop: func() { p.Stop() }}
 	if secure {
 		r.secure = fmt.Sprintf("127.0.0.1:%d", sec)
 	}
@@ -223,9 +231,19 @@ func startInteropZooKeeper(t *testing.T, d deployment, secure bool) *running {
 	cfg := serverCfg(dir, plain, sec, adm, d) + "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n"
 	cfgPath := filepath.Join(dir, "zoo.cfg")
 	log4j := filepath.Join(dir, "log4j.properties")
-	for path, text := range map[string]string{cfgPath: cfg, log4j: "log4j.rootLogger=INFO, CONSOLE\n" +
+	logging := "log4j.rootLogger=INFO, CONSOLE\n" +
 		"log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\nlog4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n" +
-		"log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n\n"} {
+		"log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n\n"
+	if d.audit {
+		// The audit appender of ZooKeeper's shipped logging configuration.
+		logging += "log4j.logger.org.apache.zookeeper.audit.Slf4jAuditLogger=INFO, RFAAUDIT\n" +
+			"log4j.additivity.org.apache.zookeeper.audit.Slf4jAuditLogger=false\n" +
+			"log4j.appender.RFAAUDIT=org.apache.log4j.FileAppender\n" +
+			"log4j.appender.RFAAUDIT.File=" + filepath.Join(dir, defaultAuditFile) + "\n" +
+			"log4j.appender.RFAAUDIT.layout=org.apache.log4j.PatternLayout\n" +
+			"log4j.appender.RFAAUDIT.layout.ConversionPattern=%d{ISO8601} %p %c{2}: %m%n\n"
+	}
+	for path, text := range map[string]string{cfgPath: cfg, log4j: logging} {
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -243,7 +261,8 @@ func startInteropZooKeeper(t *testing.T, d deployment, secure bool) *running {
 		}
 	})
 	r := &running{kind: "zookeeper", plain: fmt.Sprintf("127.0.0.1:%d", plain), log: logPath,
-		secureWithHost: fmt.Sprintf("localhost:%d", plain)}
+		secureWithHost: fmt.Sprintf("localhost:%d", plain), auditLog: filepath.Join(dir, defaultAuditFile),
+		stop: func() { p.Stop() }}
 	if secure {
 		r.secure = fmt.Sprintf("127.0.0.1:%d", sec)
 	}
@@ -659,4 +678,71 @@ func TestSecurityInteropAdminHTTPS(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestAuditLogLikeZooKeeper: with audit.enable, the same writes through kazoo
+// (every kind the audit log records, successful and failed, with reads mixed in,
+// and a session whose close deletes its ephemerals) give zkd's audit log the
+// lines of ZooKeeper 3.8's, from serverStart to serverStop. Compared without the
+// time stamps, with session ids named by first appearance, and with the
+// ephemeral deletions of one session's end as a set: ZooKeeper deletes them in
+// the order of a hash set, zkd in path order.
+func TestAuditLogLikeZooKeeper(t *testing.T) {
+	interopPrereqs(t, true)
+	script, _ := filepath.Abs(filepath.Join("testdata", "security", "audit_kazoo.py"))
+	d := deployment{cfg: "audit.enable=true\n", audit: true}
+	logs := map[string][]string{}
+	forBothServers(t, d, false, func(t *testing.T, r *running, rec func(string, bool)) {
+		ctx, cancel := context.WithTimeout(context.Background(), interopClient)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, python3Bin, "-u", script, r.plain).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "# done") {
+			t.Fatalf("audit_kazoo.py: %v\n%s", err, out)
+		}
+		r.stop()
+		b, err := os.ReadFile(r.auditLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs[r.kind] = normalizeAudit(string(b))
+		rec("audit/lines", len(logs[r.kind]) > 2)
+		if ref, ok := logs["zookeeper"]; ok && r.kind == "zkd" {
+			same := slices.Equal(logs["zkd"], ref)
+			rec("audit/same-lines-as-zookeeper", same)
+			if !same {
+				t.Errorf("audit log:\n%s\nZooKeeper's:\n%s", strings.Join(logs["zkd"], "\n"), strings.Join(ref, "\n"))
+			}
+		}
+	})
+}
+
+// normalizeAudit drops the time stamps of an audit log's lines, names session
+// ids s1, s2, ... by first appearance, and sorts each run of ephemeral-deletion
+// lines.
+func normalizeAudit(text string) []string {
+	sessions := map[string]string{}
+	var out []string
+	run := 0 // start of the current run of ephemeral deletions in out
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		if f := strings.SplitN(line, " ", 3); len(f) == 3 {
+			line = f[2] // after the date and the time
+		}
+		head, rest, _ := strings.Cut(line, ": ") // the level and the logger, then the fields
+		fields := strings.Split(rest, "\t")
+		for i, f := range fields {
+			if v, ok := strings.CutPrefix(f, "session="); ok {
+				if sessions[v] == "" {
+					sessions[v] = fmt.Sprintf("s%d", len(sessions)+1)
+				}
+				fields[i] = "session=" + sessions[v]
+			}
+		}
+		line = head + ": " + strings.Join(fields, "\t")
+		if !strings.Contains(line, "operation=ephemeralZNodeDeletionOnSessionCloseOrExpire") {
+			run = len(out) + 1
+		}
+		out = append(out, line)
+		slices.Sort(out[min(run, len(out)):])
+	}
+	return out
 }

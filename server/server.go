@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -50,6 +51,10 @@ type Server struct {
 	ops   opsServers
 	ens   *ensemble // nil when standalone
 	sec   *security // TLS stores, authentication providers (security.go)
+	// audit is the audit log (audit.enable), nil when off; auditFile is its
+	// file, nil on stderr.
+	audit     *session.AuditLog
+	auditFile io.Closer
 
 	secCancel context.CancelFunc // ends the certificate reloaders
 	// ident is this member's persisted identity (ensembles only); guarded by
@@ -84,9 +89,17 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	if s.sec, err = planSecurity(&cfg, log); err != nil {
 		return nil, err
 	}
+	if cfg.AuditEnable {
+		if s.audit, s.auditFile, err = openAudit(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	// One cleanup path: whatever was started is stopped, in reverse.
 	defer func() {
 		if err != nil {
+			if s.audit != nil {
+				s.audit.ServerStartFailed()
+			}
 			s.teardown()
 		}
 	}()
@@ -161,6 +174,9 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 		}
 	}
 	treeCfg := datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, Schemes: s.sec.auth.TreeSchemes()}
+	if s.audit != nil {
+		treeCfg.EphemeralsDeleted = s.audit.EphemeralsDeleted
+	}
 	restored, err := s.loadSnapshotAndLog(fs, snapDir, logDir, treeCfg, log)
 	if err != nil {
 		return nil, err
@@ -230,6 +246,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	scfg.LocalSessions, scfg.LocalSessionsUpgrading = cfg.LocalSessions && s.ens != nil, cfg.LocalSessionsUpgrading
 	scfg.GlobalOutstandingLimit = cfg.GlobalOutstandingLimit
 	scfg.Auth = s.sec.auth
+	scfg.Audit = s.audit
 	if s.ens != nil {
 		scfg.ServerID = s.ens.self.ID
 	}
@@ -264,6 +281,9 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 		log.Info("binding to port", "addr", s.net.Addr().String(), "version", scfg.FullVersion(), "data_dir", cfg.DataDir)
 	} else {
 		log.Warn("clientPort is not set: no client port is listening", "version", scfg.FullVersion(), "data_dir", cfg.DataDir)
+	}
+	if s.audit != nil {
+		s.audit.ServerStarted()
 	}
 	return s, nil
 }
@@ -325,7 +345,12 @@ func (s *Server) Config() zoocfg.Config { return s.cfg }
 // then the ticker, the replica (raft loop and apply goroutine) and the log, then
 // the directory locks. It may be called more than once.
 func (s *Server) Stop() error {
-	s.stopOnce.Do(func() { s.stopErr = s.teardown() })
+	s.stopOnce.Do(func() {
+		if s.audit != nil {
+			s.audit.ServerStopping()
+		}
+		s.stopErr = s.teardown()
+	})
 	return s.stopErr
 }
 
@@ -353,6 +378,9 @@ func (s *Server) teardown() error {
 	}
 	for _, l := range s.locks {
 		l.release()
+	}
+	if s.auditFile != nil {
+		_ = s.auditFile.Close()
 	}
 	return err
 }

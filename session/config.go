@@ -31,6 +31,9 @@ type Config struct {
 	GlobalOutstandingLimit int
 	// Auth holds the authentication providers and what is enforced (auth.go).
 	Auth AuthConfig
+	// Audit, when set, is the audit log the writes of this server's clients go
+	// to (zookeeper.audit.enable; audit.go).
+	Audit *AuditLog
 	// MaxOutputBytes bounds a connection's queued output; a client that lets more
 	// pile up is disconnected (a slow reader must not hold unbounded memory).
 	MaxOutputBytes int

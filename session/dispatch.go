@@ -366,6 +366,10 @@ func (c *Conn) write(hdr jute.RequestHeader, body []byte, start int64) {
 		}
 	}
 	c.pend.q = append(c.pend.q, p)
+	var audited []byte // the request, kept for the audit log: body's buffer is reused
+	if srv.cfg.Audit != nil {
+		audited = bytes.Clone(body)
+	}
 	c.submitLocked(&txn, func(zxid jute.Zxid, res datatree.Result, err error) {
 		if err != nil {
 			srv.log.Warn("write not committed; closing connection", "sessionid", c.sessionID(), "err", err)
@@ -379,6 +383,9 @@ func (c *Conn) write(hdr jute.RequestHeader, body []byte, start int64) {
 			srv.log.Info("closing connection: write refused", "sessionid", c.sessionID(), "code", res.Err)
 			c.abort()
 			return
+		}
+		if audited != nil {
+			srv.cfg.Audit.write(c, hdr.Type, audited, res)
 		}
 		// The reply lives in a pooled buffer until drainLocked copies it out.
 		buf := jute.AcquireBuffer()

@@ -61,6 +61,7 @@ type Config struct {
 	// Keys read and checked with ZooKeeper's rules that zkd does not act on yet
 	// (no per-factory connection limit, ...).
 	MaxCnxns               int    // maxCnxns; 0: unlimited
+	AuditEnable            bool   // audit.enable (zookeeper.audit.enable): write the audit log
 	CommitLogCount         int    // commitLogCount
 	TxnLogSizeLimitKB      int64  // txnLogSizeLimitInKb; -1: off
 	DigestEnabled          bool   // digest.enabled

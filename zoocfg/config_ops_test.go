@@ -207,19 +207,17 @@ func TestZooCfgUnknownKeyIsAWarning(t *testing.T) {
 	}
 }
 
-// audit.enable=true, which zkd does not act on, draws a warning: an operator
-// who asked for an audit log must learn that none is written.
-func TestZooCfgAuditEnableIsAWarning(t *testing.T) {
-	for _, tc := range []struct {
-		value    string
-		warnings int
-	}{{"true", 1}, {"false", 0}} {
-		cfg, err := Load(writeCfg(t, "dataDir=/tmp/x\naudit.enable="+tc.value+"\n"))
+// audit.enable turns the audit log on, from zoo.cfg as ZooKeeper takes it
+// (zookeeper.audit.enable); Java's Boolean.getBoolean reads anything but
+// "true" as false.
+func TestZooCfgAuditEnable(t *testing.T) {
+	for value, want := range map[string]bool{"true": true, "TRUE": true, "false": false, "yes": false} {
+		cfg, err := Load(writeCfg(t, "dataDir=/tmp/x\naudit.enable="+value+"\n"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(cfg.Warnings) != tc.warnings || tc.warnings == 1 && cfg.Warnings[0].Key != "audit.enable" {
-			t.Fatalf("audit.enable=%s: warnings %v", tc.value, cfg.Warnings)
+		if cfg.AuditEnable != want || len(cfg.Warnings) != 0 {
+			t.Fatalf("audit.enable=%s: %v, warnings %v", value, cfg.AuditEnable, cfg.Warnings)
 		}
 	}
 }

@@ -467,14 +467,12 @@ var keys = []key{
 	{property: "java.security.krb5.conf", apply: jvmProperty("java.security.krb5.conf")},
 	{property: "java.security.krb5.realm", apply: jvmProperty("java.security.krb5.realm")},
 
-	// Keys of ZooKeeper 3.8/3.9 zkd accepts without acting on them.
-	// An operator who asks for ZooKeeper's audit log must hear that there is none.
-	{name: "audit.enable", property: "zookeeper.audit.enable", apply: func(p *parser, v string) error {
-		if javaBool(v) {
-			p.warn("audit.enable", "zkd writes no audit log: audit.enable is ignored")
-		}
+	{name: "audit.enable", property: "zookeeper.audit.enable", def: "false", apply: func(p *parser, v string) error {
+		p.AuditEnable = javaBool(v)
 		return nil
 	}},
+
+	// Keys of ZooKeeper 3.8/3.9 zkd accepts without acting on them.
 	{name: "maxResponseCacheSize", property: "zookeeper.maxResponseCacheSize"},
 	{name: "maxGetChildrenResponseCacheSize", property: "zookeeper.maxGetChildrenResponseCacheSize"},
 	{name: "cnxTimeout", property: "zookeeper.cnxTimeout"},
