@@ -13,6 +13,7 @@ import (
 	"math/rand"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -178,7 +179,7 @@ func TestTLSPortServesSessions(t *testing.T) {
 		t.Fatalf("plain port sees %+v %q", r.hdr, gd.Data)
 	}
 	got := whoAmI(c)
-	if len(got) != 2 || got[1] != (jute.ClientInfo{AuthScheme: "x509", User: "CN=app,O=Acme"}) {
+	if len(got) != 2 || !slices.Contains(got, jute.ClientInfo{AuthScheme: "x509", User: "CN=app,O=Acme"}) {
 		t.Fatalf("whoAmI over TLS: %+v", got)
 	}
 	if ids := whoAmI(plain); len(ids) != 1 {
@@ -266,7 +267,7 @@ func TestTLSClientCertificates(t *testing.T) {
 			t.Fatalf("whoAmI without a certificate: %+v", got)
 		}
 		withCert := s.connectTLS(t, p, &good)
-		if got := whoAmI(withCert); len(got) != 2 || got[1].User != "CN=good" {
+		if got := whoAmI(withCert); len(got) != 2 || !slices.Contains(got, jute.ClientInfo{AuthScheme: "x509", User: "CN=good"}) {
 			t.Fatalf("whoAmI with a certificate: %+v", got)
 		}
 		c, err := s.dialTLS(t, p, &expired)

@@ -471,6 +471,7 @@ func TestSecurityInteropTLSAndDigest(t *testing.T) {
 	interopPrereqs(t, true)
 	e := newSecurityEnv(t)
 	script, _ := filepath.Abs(filepath.Join("testdata", "security", "security_kazoo.py"))
+	var reference string // ZooKeeper's whoami, in its order
 	forBothServers(t, e.mainDeployment(), true, func(t *testing.T, r *running, rec func(string, bool)) {
 		t.Run("kazoo", func(t *testing.T) {
 			runCheckLines(t, rec, "kazoo/", []string{"PYTHONDONTWRITEBYTECODE=1"}, python3Bin, "-u", script, r.plain, r.secure, e.dir, "main")
@@ -482,6 +483,16 @@ func TestSecurityInteropTLSAndDigest(t *testing.T) {
 			rec("zkCli/whoami-over-tls", ok)
 			if !ok {
 				t.Errorf("zkCli whoami over TLS printed:\n%s", out)
+			}
+			// The ids in the same order (ZooKeeper's is its hash set's).
+			got := whoamiLines(out)
+			if r.kind == "zookeeper" {
+				reference = got
+			} else if reference != "" {
+				rec("zkCli/whoami-order-like-zookeeper", got == reference)
+				if got != reference {
+					t.Errorf("zkCli whoami over TLS lists %q, against ZooKeeper %q", got, reference)
+				}
 			}
 		})
 	})
@@ -587,6 +598,18 @@ ClientBob { org.apache.zookeeper.server.auth.DigestLoginModule required username
 			kr.plain, "", e.dir, "kerberos", "zkcli/app1.example")
 		runCheckLines(t, rec, "java/", nil, javaBin, args...)
 	})
+}
+
+// whoamiLines is the "scheme: user" lines zkCli's whoami printed, in order.
+func whoamiLines(out string) string {
+	var ids []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "ip: ") || strings.HasPrefix(l, "x509: ") || strings.HasPrefix(l, "digest: ") ||
+			strings.HasPrefix(l, "sasl: ") || strings.HasPrefix(l, "super: ") {
+			ids = append(ids, strings.TrimSpace(l))
+		}
+	}
+	return strings.Join(ids, "; ")
 }
 
 // zkCli runs `zkCli -server addr cmd` over TLS with cert ("": in the clear)

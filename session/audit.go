@@ -231,10 +231,11 @@ func appendAuditValue(b []byte, v string) []byte {
 }
 
 // auditUsers is ZooKeeper's AuthUtil.getUsers: the names of the connection's
-// ids, comma-separated, without empty ones (the super id has none).
+// ids in the order of ZooKeeper's set of them, comma-separated, without empty
+// ones (the super id has none).
 func auditUsers(id datatree.Identity) string {
 	var b strings.Builder
-	for _, x := range id {
+	for _, x := range javaSetOrder(id) {
 		if u := userName(x); u != "" {
 			if b.Len() > 0 {
 				b.WriteByte(',')

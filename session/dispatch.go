@@ -715,7 +715,7 @@ func (c *Conn) local(frame []byte, dst []byte, onLoop bool) []byte {
 		return fail(tree.RemoveWatches(r.Path, r.Type, c, hdr.Type == jute.OpRemoveWatches))
 	case jute.OpWhoAmI:
 		var resp jute.WhoAmIResponse
-		for _, x := range id {
+		for _, x := range javaSetOrder(id) {
 			resp.ClientInfo = append(resp.ClientInfo, jute.ClientInfo{AuthScheme: x.Scheme, User: userName(x)})
 		}
 		b, mark := reply(jute.CodeOK)
