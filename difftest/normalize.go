@@ -251,9 +251,8 @@ func (v *view) body(op Op, d *jute.Decoder) string {
 		for i, ci := range r.ClientInfo {
 			parts[i] = ci.AuthScheme + ":" + ci.User
 		}
-		// A set: ZooKeeper keeps a connection's ids in a hash set
-		// (ServerCnxn.authInfo), so their order carries no meaning.
-		slices.Sort(parts)
+		// In order: ZooKeeper lists a connection's ids in its hash set's
+		// order (ServerCnxn.authInfo), and zkd in the same.
 		return " [" + strings.Join(parts, " ") + "]"
 	case jute.OpMulti, jute.OpMultiRead:
 		var r jute.MultiResponse
