@@ -112,12 +112,18 @@ func (t *tlsConns) closeAll() {
 
 // serveTLS is the TLS port's accept handler: it starts the connection's loop.
 func (s *Server) serveTLS(tc *net.TCPConn, _ *reserveFD) error {
-	l := newTLSLink(s, tc, tls.Server(tc, s.cfg.TLS), &s.tlsPortConns)
+	return s.startLink(tc, &s.tlsPortConns, (*tlsLink).run)
+}
+
+// startLink registers a TLS link for tc, one of port's connections, and runs
+// start on its own goroutine.
+func (s *Server) startLink(tc *net.TCPConn, port *atomic.Int64, start func(*tlsLink, time.Time)) error {
+	l := newTLSLink(s, tc, tls.Server(tc, s.cfg.TLS), port)
 	if !s.tlsConns.add(l, 1) {
 		_ = tc.Close()
 		return net.ErrClosed
 	}
-	go l.run(time.Now())
+	go start(l, time.Now())
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package netloop
 
 import (
-	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -27,13 +26,7 @@ import (
 
 // serveUnified is the plain port's accept handler under port unification.
 func (s *Server) serveUnified(tc *net.TCPConn, _ *reserveFD) error {
-	l := newTLSLink(s, tc, tls.Server(tc, s.cfg.TLS), &s.plainConns)
-	if !s.tlsConns.add(l, 1) {
-		_ = tc.Close()
-		return net.ErrClosed
-	}
-	go l.sniff(time.Now())
-	return nil
+	return s.startLink(tc, &s.plainConns, (*tlsLink).sniff)
 }
 
 // sniff waits for the connection's first byte and serves it as TLS or plain.

@@ -478,12 +478,7 @@ func TestSecurityInteropTLSAndDigest(t *testing.T) {
 		})
 		t.Run("java", func(t *testing.T) { e.javaClient(t, rec, r, "main", nil) })
 		t.Run("zkCli", func(t *testing.T) {
-			out := zkCli(t, e, r.secure, "alice", "whoami")
-			ok := strings.Contains(out, "x509: CN=alice,O=zkd")
-			rec("zkCli/whoami-over-tls", ok)
-			if !ok {
-				t.Errorf("zkCli whoami over TLS printed:\n%s", out)
-			}
+			out := e.zkCliCheck(t, rec, "zkCli/whoami-over-tls", "x509: CN=alice,O=zkd", r.secure, "alice", "whoami")
 			// The ids in the same order (ZooKeeper's is its hash set's).
 			got := whoamiLines(out)
 			if r.kind == "zookeeper" {
@@ -512,24 +507,9 @@ func TestSecurityInteropPortUnification(t *testing.T) {
 			runCheckLines(t, rec, "kazoo/", []string{"PYTHONDONTWRITEBYTECODE=1"}, python3Bin, "-u", script, r.plain, r.plain, e.dir, "unified")
 		})
 		t.Run("zkCli", func(t *testing.T) {
-			out := zkCli(t, e, r.plain, "", "create", "/unified", "in-the-clear")
-			ok := strings.Contains(out, "Created /unified")
-			rec("zkCli/create-in-the-clear", ok)
-			if !ok {
-				t.Errorf("zkCli create in the clear printed:\n%s", out)
-			}
-			out = zkCli(t, e, r.plain, "alice", "get", "/unified")
-			ok = strings.Contains(out, "in-the-clear")
-			rec("zkCli/get-over-tls", ok)
-			if !ok {
-				t.Errorf("zkCli get over TLS printed:\n%s", out)
-			}
-			out = zkCli(t, e, r.plain, "alice", "whoami")
-			ok = strings.Contains(out, "x509: CN=alice,O=zkd")
-			rec("zkCli/whoami-over-tls", ok)
-			if !ok {
-				t.Errorf("zkCli whoami over TLS printed:\n%s", out)
-			}
+			e.zkCliCheck(t, rec, "zkCli/create-in-the-clear", "Created /unified", r.plain, "", "create", "/unified", "in-the-clear")
+			e.zkCliCheck(t, rec, "zkCli/get-over-tls", "in-the-clear", r.plain, "alice", "get", "/unified")
+			e.zkCliCheck(t, rec, "zkCli/whoami-over-tls", "x509: CN=alice,O=zkd", r.plain, "alice", "whoami")
 		})
 	})
 }
@@ -598,6 +578,19 @@ ClientBob { org.apache.zookeeper.server.auth.DigestLoginModule required username
 			kr.plain, "", e.dir, "kerberos", "zkcli/app1.example")
 		runCheckLines(t, rec, "java/", nil, javaBin, args...)
 	})
+}
+
+// zkCliCheck runs zkCli (see zkCli) and records check as whether its output
+// holds want; it returns the output.
+func (e *securityEnv) zkCliCheck(t *testing.T, rec func(string, bool), check, want, addr, cert string, cmd ...string) string {
+	t.Helper()
+	out := zkCli(t, e, addr, cert, cmd...)
+	ok := strings.Contains(out, want)
+	rec(check, ok)
+	if !ok {
+		t.Errorf("%s: zkCli %s printed:\n%s", check, strings.Join(cmd, " "), out)
+	}
+	return out
 }
 
 // whoamiLines is the "scheme: user" lines zkCli's whoami printed, in order.
