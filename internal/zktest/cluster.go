@@ -130,21 +130,42 @@ func (c *Cluster) Log(i int) *LogBuffer { return c.logs[i] }
 // ConnectString lists every member's client address, as a client is given them.
 func (c *Cluster) ConnectString() string { return strings.Join(c.addrs, ",") }
 
-// Leader waits until a running member leads and returns its index.
+// Leader waits until a running member leads and every other running member
+// follows it, and returns its index.
 func (c *Cluster) Leader() int {
 	c.t.Helper()
 	deadline := time.Now().Add(electionTimeout)
 	for {
-		for i, s := range c.members {
-			if s != nil && s.Replica().Mode() == "leader" {
-				return i
-			}
+		if i := c.settledLeader(); i >= 0 {
+			return i
 		}
 		if time.Now().After(deadline) {
 			c.t.Fatalf("no leader elected within %v", electionTimeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// settledLeader returns the leading member once every other running member of
+// the configuration follows it too (a follower that has not heard from a new
+// leader yet refuses clients), or -1.
+func (c *Cluster) settledLeader() int {
+	lead := -1
+	for i, s := range c.members {
+		if s != nil && s.Replica().Mode() == "leader" {
+			lead = i
+		}
+	}
+	if lead < 0 {
+		return -1
+	}
+	id := c.members[lead].Replica().Leader()
+	for _, s := range c.members {
+		if s != nil && s.Replica().Member() && s.Replica().Leader() != id {
+			return -1
+		}
+	}
+	return lead
 }
 
 // Stop stops member i; its data directory and ports stay its own.
