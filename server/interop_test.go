@@ -633,15 +633,19 @@ func zkCli(t *testing.T, e *securityEnv, addr, cert string, cmd ...string) strin
 func TestSecurityInteropAdminHTTPS(t *testing.T) {
 	interopPrereqs(t, false)
 	e := newSecurityEnv(t)
-	for _, mode := range []string{"forceHttps", "portUnification"} {
+	// With both keys, HTTPS only: forceHttps wins in ZooKeeper's JettyAdminServer.
+	for _, mode := range []string{"forceHttps", "portUnification", "forceHttps+portUnification"} {
 		t.Run(mode, func(t *testing.T) {
-			d := deployment{admin: true, cfg: strings.Join([]string{
-				"admin." + mode + "=true",
-				"ssl.quorum.keyStore.location=" + filepath.Join(e.dir, "server.pem"),
+			var keys []string
+			for _, k := range strings.Split(mode, "+") {
+				keys = append(keys, "admin."+k+"=true")
+			}
+			d := deployment{admin: true, cfg: strings.Join(append(keys,
+				"ssl.quorum.keyStore.location="+filepath.Join(e.dir, "server.pem"),
 				"ssl.quorum.keyStore.type=PEM",
-				"ssl.quorum.trustStore.location=" + e.pki.CAFile,
+				"ssl.quorum.trustStore.location="+e.pki.CAFile,
 				"ssl.quorum.trustStore.type=PEM",
-			}, "\n") + "\n"}
+			), "\n") + "\n"}
 			var reference string // ZooKeeper's answer over HTTPS
 			forBothServers(t, d, false, func(t *testing.T, r *running, rec func(string, bool)) {
 				asked := false
@@ -680,7 +684,7 @@ func TestSecurityInteropAdminHTTPS(t *testing.T) {
 				}
 				code, body = fetch(&http.Client{Timeout: 20 * time.Second}, "http://"+r.admin+"/commands/ruok")
 				served := code == http.StatusOK && strings.Contains(body, `"command" : "ruok"`)
-				if mode == "portUnification" {
+				if mode == "portUnification" { // alone
 					rec("admin/ruok-over-http-on-the-unified-port", served)
 					if !served {
 						t.Errorf("ruok over HTTP on the unified port: %d %q", code, body)

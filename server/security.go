@@ -174,7 +174,8 @@ func planSecurity(cfg *zoocfg.Config, log *slog.Logger) (*security, error) {
 				return nil, fmt.Errorf("AdminServer HTTPS (admin.forceHttps, admin.portUnification): %w", err)
 			}
 		}
-		sec.adminTLS, sec.adminUnified = m.ServerConfigNoClientCert(), cfg.Admin.PortUnification
+		// With both keys, forceHttps wins, as in ZooKeeper's JettyAdminServer.
+		sec.adminTLS, sec.adminUnified = m.ServerConfigNoClientCert(), cfg.Admin.PortUnification && !cfg.Admin.ForceHTTPS
 	}
 	return sec, nil
 }
