@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"path/filepath"
 
 	"zkd/session"
@@ -20,10 +19,9 @@ const defaultAuditFile = "zookeeper_audit.log"
 // in zookeeper.log.dir, when that directory is given; otherwise on stderr, beside
 // the server's own log. The closer is nil for stderr.
 func openAudit(cfg *zoocfg.Config) (*session.AuditLog, io.Closer, error) {
-	name := osUser()
 	dir := cfg.SystemProperties["zookeeper.log.dir"]
 	if dir == "" {
-		return session.NewAuditLog(os.Stderr, name), nil, nil
+		return session.NewAuditLog(os.Stderr), nil, nil
 	}
 	file := cfg.SystemProperties["zookeeper.auditlog.file"]
 	if file == "" {
@@ -33,14 +31,5 @@ func openAudit(cfg *zoocfg.Config) (*session.AuditLog, io.Closer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("audit log (audit.enable): %w", err)
 	}
-	return session.NewAuditLog(f, name), f, nil
-}
-
-// osUser is the user the server runs as, which ZooKeeper's audit lines name for
-// its own actions (System.getProperty("user.name")).
-func osUser() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	return os.Getenv("USER")
+	return session.NewAuditLog(f), f, nil
 }

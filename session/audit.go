@@ -2,7 +2,6 @@ package session
 
 import (
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,10 +40,11 @@ type AuditLog struct {
 	buf     []byte // guarded by mu
 }
 
-// NewAuditLog writes audit lines to w; user names the server's operating system
-// user, as ZooKeeper names the user that runs it.
-func NewAuditLog(w io.Writer, user string) *AuditLog {
-	return &AuditLog{w: w, user: user, now: time.Now}
+// NewAuditLog writes audit lines to w. The server's own actions are logged in
+// the name of the operating system user it runs as, as ZooKeeper's are.
+func NewAuditLog(w io.Writer) *AuditLog {
+	name, _ := osUser()
+	return &AuditLog{w: w, user: name, now: time.Now}
 }
 
 // Audit operations and results (ZooKeeper's AuditConstants).
@@ -93,7 +93,7 @@ func (a *AuditLog) EphemeralsDeleted(session jute.SessionID, paths []string) {
 		return
 	}
 	for _, p := range paths {
-		a.log(auditEvent{session: sessionHex(session), user: a.user, operation: auditEphemeralEnd, znode: p,
+		a.log(auditEvent{session: session.String(), user: a.user, operation: auditEphemeralEnd, znode: p,
 			result: auditSuccess})
 	}
 }
@@ -101,7 +101,7 @@ func (a *AuditLog) EphemeralsDeleted(session jute.SessionID, paths []string) {
 // write logs a client's write once its result is known. body is the request
 // as the client sent it (owned by the caller), reply the result's body.
 func (a *AuditLog) write(c *Conn, op jute.OpCode, body []byte, res datatree.Result) {
-	ev := auditEvent{session: sessionHex(c.sessionID()), user: auditUsers(c.Identity()), ip: c.ip, result: auditSuccess}
+	ev := auditEvent{session: c.sessionID().String(), user: auditUsers(c.Identity()), ip: c.ip, result: auditSuccess}
 	if res.Err != jute.CodeOK {
 		ev.result = auditFailure
 	}
@@ -287,6 +287,3 @@ func createModeName(m jute.CreateMode) string {
 	}
 	return ""
 }
-
-// sessionHex is "0x" and the id in lowercase hex, as Long.toHexString.
-func sessionHex(id jute.SessionID) string { return "0x" + strconv.FormatUint(uint64(id), 16) }

@@ -16,7 +16,8 @@ import (
 // several ids, and the ACL and mode names.
 func TestAuditLineFormat(t *testing.T) {
 	var out bytes.Buffer
-	a := NewAuditLog(&out, "zk")
+	a := NewAuditLog(&out)
+	a.user = "zk"
 	a.now = func() time.Time { return time.Date(2026, 12, 7, 3, 4, 5, 6_000_000, time.UTC) }
 	a.log(auditEvent{session: "0x1", user: "bob,127.0.0.1", ip: "127.0.0.1", operation: auditCreate,
 		znode: "/a\tb\nc", znodeType: "ephemeral", result: auditFailure})
@@ -42,7 +43,7 @@ func TestAuditLineFormat(t *testing.T) {
 			t.Errorf("mode %d: %q, want %q", m, got, name)
 		}
 	}
-	if got := sessionHex(0x100026130a10000); got != "0x100026130a10000" {
+	if got := jute.SessionID(0x100026130a10000).String(); got != "0x100026130a10000" {
 		t.Errorf("session %q", got)
 	}
 }
@@ -52,7 +53,8 @@ func TestAuditLineFormat(t *testing.T) {
 // up by the created name), so not for sequential or TTL creates.
 func TestAuditMultiLines(t *testing.T) {
 	var out bytes.Buffer
-	a := NewAuditLog(&out, "zk")
+	a := NewAuditLog(&out)
+	a.user = "zk"
 	req := jute.MultiRequest{Ops: []jute.MultiOp{
 		{Type: jute.OpCreate, Path: "/p", ACL: jute.OpenACLUnsafe},
 		{Type: jute.OpCreate, Path: "/s-", ACL: jute.OpenACLUnsafe, Flags: int32(jute.ModePersistentSequential)},

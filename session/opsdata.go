@@ -432,16 +432,23 @@ func (s *Server) Digests() []Digest {
 	return out
 }
 
+// osUser is the user the server runs as and its home: envi's user.name and
+// user.home, and the user the audit log names for the server's own actions (all
+// System.getProperty("user.name") in ZooKeeper).
+func osUser() (name, home string) {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username, u.HomeDir
+	}
+	return os.Getenv("USER"), os.Getenv("HOME")
+}
+
 // Environment returns envi's keys, in ZooKeeper's order, with zkd's values: the Go
 // runtime stands where ZooKeeper prints the JVM's.
 func (s *Server) Environment() [][2]string {
 	host, _ := os.Hostname()
 	wd, _ := os.Getwd()
 	exe, _ := os.Executable()
-	userName, home := os.Getenv("USER"), os.Getenv("HOME")
-	if u, err := user.Current(); err == nil {
-		userName, home = u.Username, u.HomeDir
-	}
+	userName, home := osUser()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	total := ms.Sys
