@@ -20,3 +20,8 @@ func maxFDs() int64 { return -1 }
 func peekByte(*net.TCPConn) (byte, error) {
 	return 0, errors.New("netloop: port unification is not supported on this platform")
 }
+
+// setBacklog is not available: the OS default backlog stays.
+func setBacklog(*net.TCPListener, int) error {
+	return errors.New("netloop: clientPortListenBacklog is not supported on this platform")
+}

@@ -70,3 +70,18 @@ func peekByte(c *net.TCPConn) (byte, error) {
 	}
 	return b[0], nil
 }
+
+// setBacklog sets the accept queue's length of a listening socket. Go listens
+// with somaxconn and has no option for it; listening again on a listening
+// socket only changes its backlog (Linux and the BSDs alike).
+func setBacklog(ln *net.TCPListener, backlog int) error {
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) { lerr = syscall.Listen(int(fd), backlog) }); err != nil {
+		return err
+	}
+	return lerr
+}

@@ -39,6 +39,10 @@ type Config struct {
 	MaxConns int
 	// MaxFrame is jute.maxbuffer: the largest frame payload accepted.
 	MaxFrame int
+	// ListenBacklog is clientPortListenBacklog: the most connections the
+	// kernel queues for accepting on each port (it caps this at
+	// net.core.somaxconn). 0 or less: Go's default, somaxconn itself.
+	ListenBacklog int
 	// EventLoops is the number of event loops (0: one per CPU).
 	EventLoops int
 	// MaxOutboundBytes disconnects a client whose unsent output exceeds it.
@@ -293,7 +297,14 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("netloop: listen %s: %w", addr, err)
 		}
-		return ln.(*net.TCPListener), nil
+		tln := ln.(*net.TCPListener)
+		if cfg.ListenBacklog > 0 {
+			if err := setBacklog(tln, cfg.ListenBacklog); err != nil {
+				_ = tln.Close()
+				return nil, fmt.Errorf("netloop: listen backlog %d on %s: %w", cfg.ListenBacklog, addr, err)
+			}
+		}
+		return tln, nil
 	}
 	var err error
 	if cfg.TLSAddr != "" {

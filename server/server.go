@@ -138,6 +138,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 		ncfg.Addr = cfg.ClientAddr
 		ncfg.MaxFrame = cfg.MaxBuffer
 		ncfg.MaxConns = cfg.MaxCnxns
+		ncfg.ListenBacklog = cfg.ClientPortListenBacklog
 		ncfg.Logger = log
 		if s.sec.clientTLS != nil {
 			ncfg.TLS, ncfg.Unified = s.sec.clientTLS.ServerConfig(), s.sec.unified
