@@ -77,7 +77,12 @@ func (e *ensemble) listenAddr(cfg *zoocfg.Config) string {
 func (e *ensemble) startTransport(cfg *zoocfg.Config, log *slog.Logger, status replica.JoinStatus) error {
 	e.handler = &peerHandler{log: log, status: status}
 	pcfg := peer.Config{ID: e.id, Listen: e.listenAddr(cfg), Peers: e.peers, Handler: e.handler,
-		Logger: log.With("component", "peer"), Label: Label}
+		Logger: log.With("component", "peer"), Label: Label, DialTimeout: cfg.Quorum.ConnectTimeout}
+	if pcfg.DialTimeout == 0 {
+		// cnxTimeout=0 is ZooKeeper's connect without a timeout; the kernel
+		// abandons a connect long before this.
+		pcfg.DialTimeout = 24 * time.Hour
+	}
 	if e.sec != nil {
 		e.sec.applyPeer(&pcfg)
 	}

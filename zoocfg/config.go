@@ -168,6 +168,10 @@ type QuorumSettings struct {
 	SSLQuorumReloadCerts  bool // sslQuorumReloadCertFiles
 	Auth                  QuorumAuthSettings
 	CnxnThreads           int // quorum.cnxn.threads.size
+	// ConnectTimeout is cnxTimeout (zookeeper.cnxTimeout): how long a connect
+	// to another member's quorum port may take; 0: no limit of its own (the
+	// kernel's SYN retries end it).
+	ConnectTimeout time.Duration
 }
 
 // NoMyID is QuorumSettings.MyID when no myid is known.

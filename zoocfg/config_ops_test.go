@@ -114,6 +114,7 @@ quorumListenOnAllIPs=true
 electionPortBindRetry=0
 syncEnabled=false
 observerMasterPort=2999
+cnxTimeout=1500
 `, dataDir, dyn, PrometheusMetricsProvider))
 	s2, _ := cfg.Quorum.Membership.Lookup(2)
 	s3, _ := cfg.Quorum.Membership.Lookup(3)
@@ -150,6 +151,8 @@ observerMasterPort=2999
 		{"Quorum.ElectionPortBindRetry", cfg.Quorum.ElectionPortBindRetry, 0},
 		{"Quorum.SyncEnabled", cfg.Quorum.SyncEnabled, false},
 		{"Quorum.ObserverMasterPort", cfg.Quorum.ObserverMasterPort, 2999},
+		{"Quorum.ConnectTimeout", cfg.Quorum.ConnectTimeout, 1500 * time.Millisecond},
+		{"Quorum.ConnectTimeout default", Default().Quorum.ConnectTimeout, 5 * time.Second},
 		{"servers (the dynamic file's)", len(cfg.Quorum.Membership.Servers), 3},
 		{"config version (from the dynamic file's name)", cfg.Quorum.Membership.Version, int64(0x100000000)},
 		{"server.2 addresses", fmt.Sprint(s2.Addrs), "[[0:0:0:0:0:0:0:1]:2889:3889 127.0.0.2:2889:3889]"},

@@ -218,6 +218,7 @@ func TestLoadRefusals(t *testing.T) {
 		{"strict boolean", "dataDir=/tmp/x\nlocalSessionsEnabled=yes\n", ":2: localSessionsEnabled"},
 		{"strict boolean (quorumListenOnAllIPs)", "dataDir=/tmp/x\nquorumListenOnAllIPs=1\n", ":2: quorumListenOnAllIPs"},
 		{"strict boolean (multiAddress.enabled)", "dataDir=/tmp/x\nmultiAddress.enabled=on\n", ":2: multiAddress.enabled"},
+		{"negative cnxTimeout", "dataDir=/tmp/x\ncnxTimeout=-1\n", ":2: cnxTimeout"},
 		{"not key=value", "dataDir=/tmp/x\n=oops\n", ":2:"},
 	}
 	for _, c := range cases {

@@ -343,6 +343,10 @@ var keys = []key{
 		p.Quorum.Auth.ServicePrincipal = v
 		return nil
 	}},
+	{name: "cnxTimeout", property: "zookeeper.cnxTimeout", def: "5000", apply: func(p *parser, v string) (err error) {
+		p.Quorum.ConnectTimeout, err = millis(v)
+		return err
+	}},
 	{name: "quorum.cnxn.threads.size", apply: func(p *parser, v string) (err error) {
 		p.Quorum.CnxnThreads, err = intIn(v, 0, maxInt32)
 		return err
@@ -475,7 +479,6 @@ var keys = []key{
 	// Keys of ZooKeeper 3.8/3.9 zkd accepts without acting on them.
 	{name: "maxResponseCacheSize", property: "zookeeper.maxResponseCacheSize"},
 	{name: "maxGetChildrenResponseCacheSize", property: "zookeeper.maxGetChildrenResponseCacheSize"},
-	{name: "cnxTimeout", property: "zookeeper.cnxTimeout"},
 	{name: "initialConfig", property: "zookeeper.initialConfig"},
 	{name: "connection_throttle_enabled", property: "zookeeper.connection_throttle_enabled"},
 	{name: "learnerMasterEndpoint", property: "zookeeper.learnerMasterEndpoint"},
