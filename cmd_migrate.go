@@ -121,13 +121,13 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 			"Flags:\n")
 		fs.PrintDefaults()
 	}
-	configPath := fs.String("config", "", "zoo.cfg zkd ran with (dataDir, dataLogDir, extendedTypesEnabled, skipACL)")
+	configPath := fs.String("config", "", "zoo.cfg zkd ran with (dataDir, dataLogDir, extendedTypesEnabled, skipACL, snapshot.compression.method)")
 	to := fs.String("to", "", "ZooKeeper dataDir to create <to>/version-2 in (required)")
 	dataDir := fs.String("data-dir", "", "zkd dataDir (default: the config's dataDir, else zkd-data)")
 	logDir := fs.String("log-dir", "", "zkd dataLogDir (default: the config's, else --data-dir)")
 	server := fs.String("server", "", "export a running zkd: its AdminServer, http://host:port[/commands] (admin.serverPort, admin.commandURL)")
 	auth := fs.String("auth", "ip", "with --server: the Authorization the snapshot command needs, 'digest user:password' or 'ip'; @FILE reads it from FILE")
-	compression := fs.String("compression", "", "snapshot compression: gz or snappy (default: none, ZooKeeper's default)")
+	compression := fs.String("compression", "", "snapshot compression: gz or snappy (default: the config's snapshot.compression.method, else none, ZooKeeper's default)")
 	extended := fs.Bool("extended-types", false, "zkd ran with extendedTypesEnabled (TTL nodes)")
 	skipACL := fs.Bool("skip-acl", false, "zkd ran with skipACL=yes")
 	quiet := fs.Bool("quiet", false, "no progress output, only the summary")
@@ -163,6 +163,7 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 		}
 		setDefault(dataDir, cfg.dataDir)
 		setDefault(logDir, cfg.dataLogDir)
+		setDefault(compression, cfg.compression)
 		treeCfg.ExtendedTypes = treeCfg.ExtendedTypes || cfg.extendedTypes
 		treeCfg.SkipACL = treeCfg.SkipACL || cfg.skipACL
 		ensemble = cfg.ensemble
@@ -272,6 +273,9 @@ type migrateSettings struct {
 	// ensemble says the server was a member of an ensemble: only entries its log
 	// knows to be committed are exported (a standalone server commits its whole log).
 	ensemble bool
+	// compression is snapshot.compression.method: the snapshot ZooKeeper would
+	// write with this zoo.cfg is what an export writes by default.
+	compression string
 }
 
 // migrateConfig reads the keys import and export need from a zoo.cfg.
@@ -281,7 +285,7 @@ func migrateConfig(path string) (migrateSettings, error) {
 		return migrateSettings{}, err
 	}
 	return migrateSettings{dataDir: cfg.DataDir, dataLogDir: cfg.DataLogDir, extendedTypes: cfg.ExtendedTypes,
-		skipACL: cfg.SkipACL, ensemble: cfg.Ensemble()}, nil
+		skipACL: cfg.SkipACL, ensemble: cfg.Ensemble(), compression: cfg.SnapshotCompression}, nil
 }
 
 // loadZkdDataDir rebuilds the tree of a stopped zkd data directory: its newest

@@ -104,15 +104,15 @@ func TestImportAndExportCommands(t *testing.T) {
 		t.Fatalf("second import: exit %d\n%s", code, errOut.String())
 	}
 
-	// Export back, with the defaults taken from a zoo.cfg.
+	// Export back, with the defaults taken from a zoo.cfg, its compression too.
 	cfg := filepath.Join(t.TempDir(), "zoo.cfg")
-	if err := os.WriteFile(cfg, []byte("dataDir="+zkDir+"\nextendedTypesEnabled=true\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("dataDir="+zkDir+"\nextendedTypesEnabled=true\nsnapshot.compression.method=gz\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	to := filepath.Join(t.TempDir(), "back")
 	out.Reset()
 	errOut.Reset()
-	if code := exportCmd(context.Background(), []string{"--config", cfg, "--to", to, "--compression", "gz"}, &out, &errOut, true); code != 0 {
+	if code := exportCmd(context.Background(), []string{"--config", cfg, "--to", to}, &out, &errOut, true); code != 0 {
 		t.Fatalf("export: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
 	if !strings.Contains(out.String(), "exported:") || !strings.Contains(out.String(), "\r\033[K") {

@@ -554,6 +554,17 @@ func releaseLoadGarbage(znodes int64) {
 	}
 }
 
+// segmentSize is the size of the log's segment files: preAllocSize, or
+// txnLogSizeLimitInKb when that is set and smaller (ZooKeeper rolls its log
+// file once it passes that limit; a zkd segment is full at its size).
+func segmentSize(cfg *zoocfg.Config) int64 {
+	size := cfg.PreAllocSize
+	if limit := cfg.TxnLogSizeLimitKB * 1024; limit > 0 && (size <= 0 || limit < size) {
+		size = max(limit, txnlog.MinSegmentSize)
+	}
+	return size
+}
+
 // loadSnapshotAndLog loads the newest readable snapshot and opens the log (s.wal)
 // knowing its index: segments wholly below it are neither read (a restart need
 // not read the whole log history) nor fatal when damaged. The two run at once,
@@ -563,7 +574,7 @@ func releaseLoadGarbage(znodes int64) {
 // index would need: it only leaves segments unread).
 func (s *Server) loadSnapshotAndLog(fs vfs.FS, snapDir, logDir string, treeCfg datatree.Config, log *slog.Logger) (*replica.Restored, error) {
 	openLog := func(index uint64) (*txnlog.Log, error) {
-		return txnlog.Open(fs, logDir, txnlog.Options{SegmentSize: s.cfg.PreAllocSize, NoSync: !s.cfg.ForceSync,
+		return txnlog.Open(fs, logDir, txnlog.Options{SegmentSize: segmentSize(&s.cfg), NoSync: !s.cfg.ForceSync,
 			SnapshotIndex: index, SkipBelowSnapshot: true, Logger: log})
 	}
 	var newest uint64

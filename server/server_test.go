@@ -256,3 +256,41 @@ func TestRestartPastAnUnreadableNewestSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// txnLogSizeLimitInKb bounds each log file, as ZooKeeper rolls its log past
+// it, and the log stays whole across those files.
+func TestTxnLogSizeLimitBoundsLogFiles(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.TxnLogSizeLimitKB = 16
+	s, conn := startStoppable(t, cfg)
+	const writes = 40
+	for i := range writes {
+		if _, err := conn.Create(fmt.Sprintf("/n%d", i), make([]byte, 2<<10), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(LogDir(&cfg), "*.log"))
+	if err != nil || len(files) < 4 {
+		t.Fatalf("log files: %v (%v); want at least 4 for %d writes of 2 KiB", files, err, writes)
+	}
+	for _, f := range files {
+		if fi, err := os.Stat(f); err != nil || fi.Size() > 16<<10 {
+			t.Fatalf("%s: %v bytes (%v), over the 16 KiB limit", f, fi.Size(), err)
+		}
+	}
+	s2 := start(t, cfg)
+	conn, _, err = zk.Connect([]string{s2.Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	children, _, err := conn.Children("/")
+	if err != nil || len(children) != writes+1 { // and /zookeeper
+		t.Fatalf("after the restart: %d children (%v), want %d", len(children), err, writes+1)
+	}
+}
