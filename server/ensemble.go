@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -72,9 +73,17 @@ func (e *ensemble) listenAddr(cfg *zoocfg.Config) string {
 	return a.QuorumAddr()
 }
 
+// bindRetryInterval is how long a failed bind of the quorum port waits before
+// the next try: ZooKeeper's second between its election port's tries.
+const bindRetryInterval = time.Second
+
 // startTransport binds the quorum port. Its handler reaches the replica once it
-// is open; messages before that are dropped (raft sends them again).
-func (e *ensemble) startTransport(cfg *zoocfg.Config, log *slog.Logger, status replica.JoinStatus) error {
+// is open; messages before that are dropped (raft sends them again). A port
+// that cannot be bound (in use, or its host name not resolving yet, as in a
+// Kubernetes pod whose DNS record comes moments after it starts) is tried
+// electionPortBindRetry times a second apart, for ever when that is 0, as
+// ZooKeeper tries its election port.
+func (e *ensemble) startTransport(ctx context.Context, cfg *zoocfg.Config, log *slog.Logger, status replica.JoinStatus) error {
 	e.handler = &peerHandler{log: log, status: status}
 	pcfg := peer.Config{ID: e.id, Listen: e.listenAddr(cfg), Peers: e.peers, Handler: e.handler,
 		Logger: log.With("component", "peer"), Label: Label, DialTimeout: cfg.Quorum.ConnectTimeout}
@@ -86,12 +95,28 @@ func (e *ensemble) startTransport(cfg *zoocfg.Config, log *slog.Logger, status r
 	if e.sec != nil {
 		e.sec.applyPeer(&pcfg)
 	}
-	tr, err := peer.New(pcfg)
-	if err != nil {
-		return fmt.Errorf("quorum port %s: %w", e.listenAddr(cfg), err)
+	tries := cfg.Quorum.ElectionPortBindRetry
+	for try := 1; ; try++ {
+		tr, err := peer.New(pcfg)
+		if err == nil {
+			e.tr = tr
+			return nil
+		}
+		if errors.Is(err, peer.ErrBadConfig) {
+			return fmt.Errorf("quorum port %s: %w", e.listenAddr(cfg), err)
+		}
+		if tries != 0 && try >= tries {
+			return fmt.Errorf("quorum port %s: %w (tried %d times; electionPortBindRetry=0 tries for ever)",
+				e.listenAddr(cfg), err, try)
+		}
+		log.Error("cannot bind the quorum port; trying again", "addr", e.listenAddr(cfg), "try", try,
+			"electionPortBindRetry", tries, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(bindRetryInterval):
+		}
 	}
-	e.tr = tr
-	return nil
 }
 
 // peerHandler hands what the transport receives to the replica and its raft node.

@@ -127,7 +127,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 		if plan.bootstrap || !plan.id.Member {
 			status = replica.JoinFresh
 		}
-		if err := s.ens.startTransport(&cfg, log, status); err != nil {
+		if err := s.ens.startTransport(ctx, &cfg, log, status); err != nil {
 			return nil, err
 		}
 	}
