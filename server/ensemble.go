@@ -106,8 +106,7 @@ func (e *ensemble) startTransport(ctx context.Context, cfg *zoocfg.Config, log *
 			return fmt.Errorf("quorum port %s: %w", e.listenAddr(cfg), err)
 		}
 		if tries != 0 && try >= tries {
-			return fmt.Errorf("quorum port %s: %w (tried %d times; electionPortBindRetry=0 tries for ever)",
-				e.listenAddr(cfg), err, try)
+			return fmt.Errorf("%w (tried %d times; electionPortBindRetry=0 tries for ever)", err, try)
 		}
 		log.Error("cannot bind the quorum port; trying again", "addr", e.listenAddr(cfg), "try", try,
 			"electionPortBindRetry", tries, "err", err)
