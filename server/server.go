@@ -271,6 +271,14 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 		return nil, err
 	}
 	go s.watchFailure()
+	if pm := cfg.PauseMonitor; pm.Enabled {
+		mon := newPauseMonitor(pm, log, func(ms int64) { s.sess.NoteTiming(pauseTimingName, ms) })
+		s.tickW.Add(1)
+		go func() {
+			defer s.tickW.Done()
+			mon.run(s.stopC)
+		}()
+	}
 	var secCtx context.Context
 	secCtx, s.secCancel = context.WithCancel(context.Background())
 	s.sec.watch(secCtx)

@@ -73,7 +73,7 @@ const nsPerMs = int64(time.Millisecond)
 // peer_state and quorum_size only in an ensemble, and a Figure the hook does not
 // know leaves its key out: zkd prints no number it did not measure. Keys of
 // ZooKeeper machinery zkd has no counterpart for (commit processor queues,
-// response caches, JVM pauses, ...) are never printed; docs/operations.md lists
+// response caches, Netty, ...) are never printed; docs/operations.md lists
 // them with the reason.
 func (s *Server) ZooKeeperMetrics() []Metric {
 	qs := s.quorumStats()
@@ -208,6 +208,7 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	timing("observer_sync_time")
 	fired("node_changed_watch_count", 2)
 	timing("startup_snap_load_time")
+	latency("jvm_pause_time_ms")
 	reads, updates := o.latencyWindows()
 	readSnap, updateSnap := o.latencySnapshots()
 	b.summary("updatelatency", KindAdvancedSummary, updates, updateSnap, nsPerMs)

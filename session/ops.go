@@ -296,10 +296,11 @@ var timingNames = []string{"startup_txns_load_time", "snapshottime", "startup_tx
 	"election_time", "startup_snap_load_time", "unavailable_time", "leader_unavailable_time",
 	"follower_sync_time", "observer_sync_time"}
 
-// latencyNames are the replica's latencies between members (ZooKeeper's
-// advanced summaries, with percentiles), in milliseconds.
+// latencyNames are ZooKeeper's advanced summaries (with percentiles) of
+// milliseconds: the replica's latencies between members, and the pause
+// monitor's overshoots (jvm_pause_time_ms, noted by the server).
 var latencyNames = []string{"quorum_ack_latency", "commit_propagation_latency", "proposal_ack_creation_latency",
-	"proposal_latency", "propagation_latency"}
+	"proposal_latency", "propagation_latency", "jvm_pause_time_ms"}
 
 // timingBounds bucket milliseconds or counts, from 0 to over a minute (or a
 // million entries).

@@ -60,8 +60,9 @@ type Config struct {
 
 	// Keys read and checked with ZooKeeper's rules that zkd does not act on yet
 	// (no per-factory connection limit, ...).
-	MaxCnxns               int    // maxCnxns; 0: unlimited
-	AuditEnable            bool   // audit.enable (zookeeper.audit.enable): write the audit log
+	MaxCnxns               int  // maxCnxns; 0: unlimited
+	AuditEnable            bool // audit.enable (zookeeper.audit.enable): write the audit log
+	PauseMonitor           PauseMonitorSettings
 	CommitLogCount         int    // commitLogCount
 	TxnLogSizeLimitKB      int64  // txnLogSizeLimitInKb; -1: off
 	DigestEnabled          bool   // digest.enabled
@@ -176,6 +177,14 @@ type QuorumSettings struct {
 
 // NoMyID is QuorumSettings.MyID when no myid is known.
 const NoMyID = -1
+
+// PauseMonitorSettings are the jvm.pause.* keys: ZooKeeper's pause monitor.
+type PauseMonitorSettings struct {
+	Enabled       bool          // jvm.pause.monitor
+	Sleep         time.Duration // jvm.pause.sleep.time.ms: each measured sleep
+	InfoThreshold time.Duration // jvm.pause.info-threshold.ms: a longer overshoot is logged at info
+	WarnThreshold time.Duration // jvm.pause.warn-threshold.ms: a longer one at warn
+}
 
 // MultiAddressSettings are the multiAddress.* keys.
 type MultiAddressSettings struct {

@@ -476,6 +476,25 @@ var keys = []key{
 		return nil
 	}},
 
+	// ZooKeeper's JVM pause monitor: in zkd it watches the process and its host.
+	{name: "jvm.pause.monitor", def: "false", apply: func(p *parser, v string) (err error) {
+		p.PauseMonitor.Enabled, err = strictBool(v)
+		return err
+	}},
+	{name: "jvm.pause.info-threshold.ms", def: "1000", apply: func(p *parser, v string) (err error) {
+		p.PauseMonitor.InfoThreshold, err = millis(v)
+		return err
+	}},
+	{name: "jvm.pause.warn-threshold.ms", def: "10000", apply: func(p *parser, v string) (err error) {
+		p.PauseMonitor.WarnThreshold, err = millis(v)
+		return err
+	}},
+	{name: "jvm.pause.sleep.time.ms", def: "500", apply: func(p *parser, v string) error {
+		n, err := intIn(v, 1, maxInt32)
+		p.PauseMonitor.Sleep = time.Duration(n) * time.Millisecond
+		return err
+	}},
+
 	// Keys of ZooKeeper 3.8/3.9 zkd accepts without acting on them.
 	{name: "maxResponseCacheSize", property: "zookeeper.maxResponseCacheSize"},
 	{name: "maxGetChildrenResponseCacheSize", property: "zookeeper.maxGetChildrenResponseCacheSize"},
@@ -483,10 +502,6 @@ var keys = []key{
 	{name: "connection_throttle_enabled", property: "zookeeper.connection_throttle_enabled"},
 	{name: "learnerMasterEndpoint", property: "zookeeper.learnerMasterEndpoint"},
 	{name: "oraclePath"},
-	{name: "jvm.pause.monitor", apply: func(p *parser, v string) error { _, err := strictBool(v); return err }},
-	{name: "jvm.pause.info-threshold.ms", apply: checkInt(0)},
-	{name: "jvm.pause.warn-threshold.ms", apply: checkInt(0)},
-	{name: "jvm.pause.sleep.time.ms", apply: checkInt(0)},
 	{name: "ssl.", property: "zookeeper.ssl.", family: true},
 	{name: "quorum.auth.", property: "zookeeper.quorum.auth.", family: true},
 	{name: "multiAddress.", property: "zookeeper.multiAddress.", family: true},
