@@ -59,7 +59,7 @@ func (r *Replica) updateEnsemble() {
 		s, ok := m.Lookup(ServerID(r.cfg.ID))
 		e.Member = ok
 		if ok {
-			e.Self = s.Addrs[0].QuorumAddr()
+			e.Self = s.QuorumAddrs()
 		}
 	}
 	for _, id := range r.membership.Members() {
@@ -67,7 +67,7 @@ func (r *Replica) updateEnsemble() {
 			continue
 		}
 		if s, ok := e.Members.Lookup(ServerID(id)); ok {
-			e.Peers[id] = s.Addrs[0].QuorumAddr()
+			e.Peers[id] = s.QuorumAddrs()
 		} else if addr, ok := r.stagedAddrs[id]; ok {
 			e.Peers[id] = addr
 		}

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -59,18 +61,25 @@ func planEnsemble(cfg *zoocfg.Config) (*ensemble, error) {
 		if len(s.Addrs) == 0 {
 			return nil, fmt.Errorf("server.%d has no quorum address", s.ID)
 		}
-		e.peers[id] = s.Addrs[0].QuorumAddr()
+		e.peers[id] = s.QuorumAddrs()
 	}
 	return e, nil
 }
 
-// listenAddr is where this member's quorum port listens.
+// listenAddr is where this member's quorum port listens: each of its
+// addresses (peer.Alternatives), or with quorumListenOnAllIPs each of their
+// ports on every interface.
 func (e *ensemble) listenAddr(cfg *zoocfg.Config) string {
-	a := e.self.Addrs[0]
-	if cfg.Quorum.QuorumListenOnAllIPs {
-		return net.JoinHostPort("", strconv.Itoa(a.QuorumPort))
+	if !cfg.Quorum.QuorumListenOnAllIPs {
+		return e.self.QuorumAddrs()
 	}
-	return a.QuorumAddr()
+	var addrs []string
+	for _, a := range e.self.Addrs {
+		if addr := net.JoinHostPort("", strconv.Itoa(a.QuorumPort)); !slices.Contains(addrs, addr) {
+			addrs = append(addrs, addr)
+		}
+	}
+	return strings.Join(addrs, "|")
 }
 
 // bindRetryInterval is how long a failed bind of the quorum port waits before

@@ -95,3 +95,44 @@ func TestThreeMembersServeAndSurviveTheLeadersLoss(t *testing.T) {
 		}
 	}
 }
+
+// Members whose server.N lines have two addresses each (multiAddress) listen on
+// both and form an ensemble that replicates.
+func TestMultiAddressMembersServe(t *testing.T) {
+	c := zktest.StartCluster(t, 3, zktest.ClusterOptions{MultiAddress: true})
+	lead := c.Leader()
+	for i := range c.N() {
+		cfg := c.Member(i).Config()
+		self, err := cfg.Self()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(self.Addrs) != 2 {
+			t.Fatalf("member %d: %d addresses", i+1, len(self.Addrs))
+		}
+		for _, a := range self.Addrs {
+			if _, err := zktest.ListenBacklog(a.QuorumPort); err != nil {
+				t.Fatalf("member %d does not listen on %s: %v", i+1, a.QuorumAddr(), err)
+			}
+		}
+	}
+	conn, _, err := zk.Connect([]string{c.Addr((lead + 1) % 3)}, 10*time.Second, zk.WithLogger(zktest.NopLogger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Create("/multi", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := zk.Connect([]string{c.Addr((lead + 2) % 3)}, 10*time.Second, zk.WithLogger(zktest.NopLogger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Sync("/multi"); err != nil {
+		t.Fatal(err)
+	}
+	if data, _, err := other.Get("/multi"); err != nil || string(data) != "x" {
+		t.Fatalf("on the other follower: %q %v", data, err)
+	}
+}

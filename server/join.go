@@ -186,7 +186,7 @@ func (e *ensemble) planStart(ctx context.Context, cfg *zoocfg.Config, log *slog.
 // joinRequest is this server's request to the members under raft id id
 // (viewOnly: for their views only), marshalled.
 func (e *ensemble) joinRequest(id uint64, viewOnly bool) []byte {
-	return replica.JoinRequest{MyID: e.self.ID, ID: id, Addr: e.self.Addrs[0].QuorumAddr(), ViewOnly: viewOnly}.Marshal()
+	return replica.JoinRequest{MyID: e.self.ID, ID: id, Addr: e.self.QuorumAddrs(), ViewOnly: viewOnly}.Marshal()
 }
 
 // configuredAddrs returns the quorum addresses of the other servers of zoo.cfg.

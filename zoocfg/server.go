@@ -81,6 +81,16 @@ type Server struct {
 	ClientAddr string
 }
 
+// QuorumAddrs returns the server's quorum addresses, host:quorumPort, joined by
+// "|" as in its server.N line when it has several (multiAddress).
+func (s Server) QuorumAddrs() string {
+	addrs := make([]string, len(s.Addrs))
+	for i, a := range s.Addrs {
+		addrs[i] = a.QuorumAddr()
+	}
+	return strings.Join(addrs, "|")
+}
+
 // ErrBadServer matches (errors.Is) every ServerError.
 var ErrBadServer = errors.New("zoocfg: bad server line")
 

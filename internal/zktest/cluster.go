@@ -20,6 +20,10 @@ type ClusterOptions struct {
 	TickTime time.Duration
 	// Extra holds more zoo.cfg lines, for every member.
 	Extra string
+	// MultiAddress gives every member a second quorum and election port on
+	// its server.N line (ZooKeeper's multiAddress: host:q:e|host:q2:e2), and
+	// sets multiAddress.enabled.
+	MultiAddress bool
 }
 
 // electionTimeout bounds the wait for a leader: a limit against hangs on a loaded
@@ -51,8 +55,14 @@ func StartCluster(t testing.TB, n int, opts ClusterOptions) *Cluster {
 	var lines []string
 	for i := range n {
 		c.addrs = append(c.addrs, fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)))
-		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d;%s", i+1,
-			testutil.FreePort(t), testutil.FreePort(t), c.addrs[i]))
+		quorum := fmt.Sprintf("127.0.0.1:%d:%d", testutil.FreePort(t), testutil.FreePort(t))
+		if opts.MultiAddress {
+			quorum += fmt.Sprintf("|127.0.0.1:%d:%d", testutil.FreePort(t), testutil.FreePort(t))
+		}
+		lines = append(lines, fmt.Sprintf("server.%d=%s;%s", i+1, quorum, c.addrs[i]))
+	}
+	if opts.MultiAddress {
+		opts.Extra += "\nmultiAddress.enabled=true\n"
 	}
 	for i := range n {
 		dir := t.TempDir()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -48,8 +49,23 @@ type AskConfig struct {
 	Timeout time.Duration // bounds the whole exchange (0: 5s)
 }
 
-// Ask sends question to the quorum port at addr and returns the answer.
+// Ask sends question to the quorum port at addr and returns the answer. A
+// member with several addresses (Alternatives) is asked at each in turn until
+// one answers.
 func Ask(ctx context.Context, cfg AskConfig, addr string, question []byte) ([]byte, error) {
+	var errs []error
+	for _, alt := range Alternatives(addr) {
+		answer, err := askAt(ctx, cfg, alt, question)
+		if err == nil || ctx.Err() != nil {
+			return answer, err
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+// askAt is Ask at one address.
+func askAt(ctx context.Context, cfg AskConfig, addr string, question []byte) ([]byte, error) {
 	timeout := cfg.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second

@@ -44,4 +44,8 @@ func TestAskFromAnyServer(t *testing.T) {
 	if _, err := Ask(context.Background(), AskConfig{From: 1}, "127.0.0.1:1", nil); err == nil {
 		t.Fatal("ask to a closed port succeeded")
 	}
+	// A member with several addresses is asked at the next when one is dead.
+	if got, err := Ask(context.Background(), AskConfig{From: 7}, "127.0.0.1:1|"+tr.Addr(), []byte("q")); err != nil || string(got) != "7 asked q" {
+		t.Fatalf("ask past a dead address: %q %v", got, err)
+	}
 }

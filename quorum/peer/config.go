@@ -57,10 +57,12 @@ type Config struct {
 	// ID is this member's raft id.
 	ID uint64
 	// Listen is the quorum port, host:port (":0" or "127.0.0.1:0" picks a free
-	// port; Addr reports it).
+	// port; Addr reports it), or several joined by "|" (Alternatives) to
+	// listen on each.
 	Listen string
-	// Peers maps the other members' ids to their quorum addresses (host:port). An
-	// entry for ID itself is ignored, so a whole ensemble's list may be passed.
+	// Peers maps the other members' ids to their quorum addresses (host:port,
+	// or several joined by "|": see Alternatives). An entry for ID itself is
+	// ignored, so a whole ensemble's list may be passed.
 	Peers   map[uint64]string
 	Handler Handler
 	Logger  *slog.Logger
@@ -156,8 +158,11 @@ func (c *Config) Validate() error {
 		if id == 0 {
 			return fmt.Errorf("%w: peer id 0", ErrBadConfig)
 		}
-		if id != c.ID {
-			if _, _, err := net.SplitHostPort(addr); err != nil {
+		if id == c.ID {
+			continue
+		}
+		for _, alt := range Alternatives(addr) {
+			if _, _, err := net.SplitHostPort(alt); err != nil {
 				return fmt.Errorf("%w: peer %d address %q: %w", ErrBadConfig, id, addr, err)
 			}
 		}

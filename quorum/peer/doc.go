@@ -11,6 +11,11 @@
 // two connections, one per direction. Raft and app messages to a peer share its
 // stream and arrive in the order they were passed to Send and SendApp.
 //
+// A member may have several addresses (ZooKeeper's multiAddress, one per
+// network: host:port|host:port, see Alternatives). Its transport listens on
+// each; a dial tries the address that answered last first, then the others in
+// turn, so a member stays reachable while one of its networks is down.
+//
 // Each peer has a bounded queue (MaxQueueMsgs, MaxQueueBytes, counting the batch
 // being written) and a writer goroutine. Send encodes the messages on the
 // caller's goroutine (raft's, as raft requires), queues them and returns at once.

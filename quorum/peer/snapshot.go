@@ -92,7 +92,7 @@ func (p *peer) streamSnapshot(index uint64, msg []byte) (int64, error) {
 	if size < 0 {
 		return 0, fmt.Errorf("peer: snapshot %d has a negative size %d", index, size)
 	}
-	conn, raw, err := p.t.dial(p.ctx, p.addr(), kindSnapshot, p.id)
+	conn, raw, _, err := p.dial(kindSnapshot)
 	if err != nil {
 		return 0, err
 	}

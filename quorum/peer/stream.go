@@ -31,6 +31,9 @@ type peer struct {
 	mu struct {
 		sync.Mutex
 		addr string
+		// reached indexes the alternative of addr that answered the last dial
+		// (Alternatives): the next dial tries it first.
+		reached int
 		// connected: the outbound stream is up (handshake done). Frames are queued
 		// only while it is; conn is its TCP connection, closed to make the writer
 		// redial.
@@ -82,7 +85,7 @@ func (p *peer) setAddr(addr string) {
 		p.mu.Unlock()
 		return
 	}
-	p.mu.addr = addr
+	p.mu.addr, p.mu.reached = addr, 0
 	conn := p.mu.conn
 	// Queue nothing more for the old address: what the stream to it still has
 	// queued is dropped with it.
@@ -164,15 +167,43 @@ func (p *peer) enqueue(frames [][]byte) (dropped int) {
 	return dropped
 }
 
+// dial connects to the peer at one of its addresses: the one that answered
+// last first, then the others in turn (a member with an address per network
+// stays reachable while one network is down, as ZooKeeper's multiAddress
+// servers are). It returns the address reached, or every address's error.
+func (p *peer) dial(kind byte) (conn, raw net.Conn, addr string, err error) {
+	p.mu.Lock()
+	all, first := p.mu.addr, p.mu.reached
+	p.mu.Unlock()
+	alts := Alternatives(all)
+	var errs []error
+	for i := range alts {
+		k := (first + i) % len(alts)
+		conn, raw, err = p.t.dial(p.ctx, alts[k], kind, p.id)
+		if err == nil {
+			p.mu.Lock()
+			if p.mu.addr == all {
+				p.mu.reached = k
+			}
+			p.mu.Unlock()
+			return conn, raw, alts[k], nil
+		}
+		if p.ctx.Err() != nil {
+			return nil, nil, alts[k], err
+		}
+		errs = append(errs, err)
+	}
+	return nil, nil, all, errors.Join(errs...)
+}
+
 // run is the peer's writer goroutine: dial, serve the stream until it breaks,
 // back off, dial again, until the peer is removed or the transport stops.
 func (p *peer) run() {
 	defer p.t.wg.Done()
 	bo := newBackoff(p.t.cfg.BackoffMin, p.t.cfg.BackoffMax, p.t.seed, p.id)
 	for {
-		addr := p.addr()
 		p.stats.dials.Add(1)
-		conn, raw, err := p.t.dial(p.ctx, addr, kindStream, p.id)
+		conn, raw, addr, err := p.dial(kindStream)
 		if err != nil {
 			if p.ctx.Err() != nil {
 				return

@@ -13,6 +13,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +33,8 @@ var _ quorum.Transport = (*Transport)(nil)
 type Transport struct {
 	cfg Config
 	log *slog.Logger
-	ln  net.Listener
+	// lns are the quorum port's listeners, one per address of Config.Listen.
+	lns []net.Listener
 	// ctx is canceled by Stop; every peer's context derives from it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -59,9 +61,16 @@ func New(cfg Config) (*Transport, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("peer: listen on the quorum port %s: %w", cfg.Listen, err)
+	var lns []net.Listener
+	for _, addr := range Alternatives(cfg.Listen) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			return nil, fmt.Errorf("peer: listen on the quorum port %s: %w", addr, err)
+		}
+		lns = append(lns, ln)
 	}
 	seed := cfg.Seed
 	if seed == 0 {
@@ -69,20 +78,37 @@ func New(cfg Config) (*Transport, error) {
 		_, _ = rand.Read(b[:])
 		seed = binary.LittleEndian.Uint64(b[:])
 	}
-	t := &Transport{cfg: cfg, log: cfg.Logger, ln: ln, seed: seed}
+	t := &Transport{cfg: cfg, log: cfg.Logger, lns: lns, seed: seed}
 	t.log = cfg.Logger.With("self", t.label(cfg.ID))
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.mu.accepted = make(map[net.Conn]struct{})
 	t.peers.Store(&map[uint64]*peer{})
 	t.SetPeers(cfg.Peers)
-	t.wg.Add(1)
-	go t.acceptLoop()
-	t.log.Info("quorum port listening", "addr", ln.Addr().String(), "peers", len(*t.peers.Load()))
+	for _, ln := range lns {
+		t.wg.Add(1)
+		go t.acceptLoop(ln)
+		t.log.Info("quorum port listening", "addr", ln.Addr().String(), "peers", len(*t.peers.Load()))
+	}
 	return t, nil
 }
 
-// Addr returns the address the quorum port is bound to.
-func (t *Transport) Addr() string { return t.ln.Addr().String() }
+// Addr returns the address the quorum port is bound to (the first one's, when
+// it listens on several).
+func (t *Transport) Addr() string { return t.lns[0].Addr().String() }
+
+// ListenAddrs returns the addresses of every listener of the quorum port.
+func (t *Transport) ListenAddrs() []string {
+	addrs := make([]string, len(t.lns))
+	for i, ln := range t.lns {
+		addrs[i] = ln.Addr().String()
+	}
+	return addrs
+}
+
+// Alternatives splits a member's quorum address into the addresses it may be
+// reached at: ZooKeeper's multiAddress form, host:port|host:port (a server
+// with a network interface per network), or a single host:port.
+func Alternatives(addr string) []string { return strings.Split(addr, "|") }
 
 // label names member id in logs.
 func (t *Transport) label(id uint64) string {
@@ -257,7 +283,9 @@ func (t *Transport) Stop() {
 	}
 	t.mu.Unlock()
 	t.cancel()
-	_ = t.ln.Close()
+	for _, ln := range t.lns {
+		_ = ln.Close()
+	}
 	for _, p := range *t.peers.Load() {
 		p.close()
 	}
@@ -302,10 +330,10 @@ func (t *Transport) goTracked(f func()) bool {
 	return true
 }
 
-func (t *Transport) acceptLoop() {
+func (t *Transport) acceptLoop(ln net.Listener) {
 	defer t.wg.Done()
 	for {
-		c, err := t.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			if t.stopped.Load() {
 				return

@@ -458,3 +458,44 @@ func TestBackoffDoublesToItsCapWithSeededJitter(t *testing.T) {
 		t.Fatal("different seeds drew the same jitter")
 	}
 }
+
+// A member with several addresses (ZooKeeper's multiAddress) listens on each,
+// and a peer that cannot reach it at one reaches it at the next.
+func TestPeerReachedAtAnotherOfItsAddresses(t *testing.T) {
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close() // refuses connections from now on
+
+	ra, rb := newRecorder(), newRecorder()
+	a, err := New(testConfig(1, ra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	cfgB := testConfig(2, rb)
+	cfgB.Listen = "127.0.0.1:0|127.0.0.1:0"
+	cfgB.Peers = map[uint64]string{1: a.Addr()}
+	b, err := New(cfgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop()
+	listening := b.ListenAddrs()
+	if len(listening) != 2 || listening[0] == listening[1] {
+		t.Fatalf("listening on %v, want two addresses", listening)
+	}
+	// a knows b by an address nobody answers, then by b's second listener.
+	a.SetPeers(map[uint64]string{2: deadAddr + "|" + listening[1]})
+	waitConnected(t, a, 1)
+	waitConnected(t, b, 1)
+	if !a.SendApp(2, []byte("through the second address")) || !b.SendApp(1, []byte("back")) {
+		t.Fatal("SendApp refused")
+	}
+	checkFor(t, "both delivered", func() bool { return rb.count(1) == 1 && ra.count(2) == 1 })
+	if err := (&Config{ID: 1, Listen: "x", Handler: ra, Peers: map[uint64]string{2: "127.0.0.1:1|nonsense"}}).Validate(); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("a bad alternative: %v", err)
+	}
+}
