@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"runtime/metrics"
 	"time"
@@ -72,7 +73,7 @@ func (p *pauseMonitor) observe(slept time.Duration) {
 	default:
 		return
 	}
-	p.log.Log(nil, level, "detected a pause of this process or its host machine", "pauseMs", extra,
+	p.log.Log(context.Background(), level, "detected a pause of this process or its host machine", "pauseMs", extra,
 		"infoLevelPauses", p.infoExceeded, "warnLevelPauses", p.warnExceeded, "gcCycles", collections)
 }
 
