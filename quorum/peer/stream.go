@@ -71,12 +71,6 @@ func newPeer(t *Transport, id uint64, addr string) *peer {
 	return p
 }
 
-func (p *peer) addr() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.mu.addr
-}
-
 // setAddr changes the peer's address; a stream to the old one is closed, so the
 // writer dials the new one.
 func (p *peer) setAddr(addr string) {
