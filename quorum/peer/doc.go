@@ -14,7 +14,11 @@
 // A member may have several addresses (ZooKeeper's multiAddress, one per
 // network: host:port|host:port, see Alternatives). Its transport listens on
 // each; a dial tries the address that answered last first, then the others in
-// turn, so a member stays reachable while one of its networks is down.
+// turn, so a member stays reachable while one of its networks is down. Every
+// peer connection has TCP_USER_TIMEOUT set to WriteTimeout (Linux): data left
+// unacknowledged that long ends the connection, so a stream over a network that
+// silently stopped delivering is redialed rather than kept for as long as TCP
+// would retransmit.
 //
 // Each peer has a bounded queue (MaxQueueMsgs, MaxQueueBytes, counting the batch
 // being written) and a writer goroutine. Send encodes the messages on the

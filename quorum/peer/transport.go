@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -350,6 +351,11 @@ func (t *Transport) acceptLoop(ln net.Listener) {
 			}
 			continue
 		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			if rc, err := tc.SyscallConn(); err == nil {
+				_ = setUserTimeout(rc, t.cfg.WriteTimeout) // best effort: keep-alives still apply
+			}
+		}
 		t.mu.Lock()
 		if t.stopped.Load() {
 			t.mu.Unlock()
@@ -479,7 +485,8 @@ func (t *Transport) serveConn(raw net.Conn) {
 // one interrupts whatever is blocked on the connection at once (a TLS close
 // would first try to send an alert). ctx cancels it.
 func (t *Transport) dial(ctx context.Context, addr string, kind byte, to uint64) (conn, raw net.Conn, err error) {
-	d := net.Dialer{Timeout: t.cfg.DialTimeout, KeepAlive: t.cfg.KeepAlive}
+	d := net.Dialer{Timeout: t.cfg.DialTimeout, KeepAlive: t.cfg.KeepAlive,
+		Control: func(_, _ string, rc syscall.RawConn) error { return setUserTimeout(rc, t.cfg.WriteTimeout) }}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, nil, err
