@@ -47,7 +47,7 @@ help:
 	@echo 'make ensemble     # build, then start a 3-server ensemble on 127.0.0.1:2181-2183 (scripts/ensemble.sh; ENSEMBLE_DIR=...)'
 	@echo 'make install      # binary, systemd unit, sysusers entry, default zoo.cfg (if none), docs; PREFIX=$(PREFIX) DESTDIR='
 	@echo 'make clean        # rm -rf bin (never touches ./zkd-data)'
-	@echo 'make chaos        # linearizability campaign on a $(CHAOS_SERVERS)-server $(CHAOS_CLUSTER) ensemble under faults: $(CHAOS_SEEDS) seeds x $(CHAOS_DURATION) (CHAOS_CLUSTER=zookeeper|zkd, CHAOS_OBSERVERS=n of the servers)'
+	@echo 'make chaos        # linearizability campaign on a $(CHAOS_SERVERS)-server $(CHAOS_CLUSTER) ensemble under faults: $(CHAOS_SEEDS) seeds x $(CHAOS_DURATION) (CHAOS_CLUSTER=zookeeper|zkd, CHAOS_OBSERVERS=n of the servers, CHAOS_NETWORKS=n with multiAddress lines)'
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/zkd .
@@ -155,8 +155,9 @@ CHAOS_DURATION   ?= 60s
 CHAOS_CLUSTER    ?= zkd
 CHAOS_SERVERS    ?= 3
 CHAOS_OBSERVERS  ?= 0
+CHAOS_NETWORKS   ?= 1
 CHAOS_OUT        ?= $(CURDIR)/bin/chaos
 chaos: build
 	$(GO) test -v -count=1 -timeout 0 -run '^TestChaos$$' ./internal/zkcheck/ -chaos -cluster=$(CHAOS_CLUSTER) \
 	  -zkd=$(CURDIR)/bin/zkd -seeds=$(CHAOS_SEEDS) -first-seed=$(CHAOS_FIRST_SEED) -duration=$(CHAOS_DURATION) -out=$(CHAOS_OUT) \
-	  -servers=$(CHAOS_SERVERS) -observers=$(CHAOS_OBSERVERS)
+	  -servers=$(CHAOS_SERVERS) -observers=$(CHAOS_OBSERVERS) -networks=$(CHAOS_NETWORKS)

@@ -25,6 +25,7 @@ var (
 	chaosClients   = flag.Int("clients", 5, "chaos: concurrent clients")
 	chaosServers   = flag.Int("servers", 3, "chaos: servers in the ensemble, observers included")
 	chaosObservers = flag.Int("observers", 0, "chaos: how many of the servers are observers")
+	chaosNetworks  = flag.Int("networks", 1, "chaos: networks joining the servers (more than 1: multiAddress server lines, and a network goes down among the faults)")
 	chaosOut       = flag.String("out", "", "chaos: directory for violating histories (default: a temporary one, kept)")
 )
 
@@ -64,8 +65,9 @@ func TestChaos(t *testing.T) {
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(os.Stdout, "chaos: "+format+"\n", args...) }
 
-	e := StartEnsemble(t, EnsembleConfig{Kind: kind, Size: *chaosServers, Observers: *chaosObservers})
-	say("cluster=%s observers=%d servers=%s out=%s seeds=%d..%d duration=%v", kind.Name(), *chaosObservers, e.ConnectString(), out,
+	e := StartEnsemble(t, EnsembleConfig{Kind: kind, Size: *chaosServers, Observers: *chaosObservers, Networks: *chaosNetworks})
+	say("cluster=%s observers=%d networks=%d servers=%s out=%s seeds=%d..%d duration=%v", kind.Name(), *chaosObservers,
+		e.Networks(), e.ConnectString(), out,
 		*chaosFirst, *chaosFirst+int64(*chaosSeeds)-1, *chaosDuration)
 	var histories, ops, faults, violations, unchecked int
 	for seed := *chaosFirst; seed < *chaosFirst+int64(*chaosSeeds); seed++ {

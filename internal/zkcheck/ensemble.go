@@ -48,6 +48,11 @@ type EnsembleConfig struct {
 	Extra string
 	// StartTimeout bounds the wait for a leader at start; default 90 s.
 	StartTimeout time.Duration
+	// Networks is how many networks join the servers (default 1). With more,
+	// every server.N line has one address per network (ZooKeeper's
+	// multiAddress, enabled in every zoo.cfg), each network its own proxies,
+	// and DownNetwork cuts one network on every link at once.
+	Networks int
 }
 
 func (c *EnsembleConfig) setDefaults() {
@@ -65,6 +70,9 @@ func (c *EnsembleConfig) setDefaults() {
 	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 90 * time.Second
+	}
+	if c.Networks == 0 {
+		c.Networks = 1
 	}
 }
 
@@ -88,7 +96,8 @@ type Ensemble struct {
 	servers []*server // index id-1
 
 	// links[i][j] are the proxies for connections server i+1 opens to server
-	// j+1 (nil when i == j). Immutable after start.
+	// j+1 (nil when i == j): per network, its quorum and its election port's.
+	// Immutable after start.
 	links [][][]*testutil.LinkProxy
 
 	mu sync.Mutex // serializes the fault methods and guards every server's proc and state
@@ -137,22 +146,39 @@ func StartEnsemble(t testing.TB, cfg EnsembleConfig) *Ensemble {
 func startEnsemble(t testing.TB, cfg EnsembleConfig) (*Ensemble, error) {
 	e := &Ensemble{t: t, cfg: cfg, dir: t.TempDir()}
 	n := cfg.Size
-	type ports struct{ client, quorum, election int }
+	type ports struct {
+		client           int
+		quorum, election []int // per network
+	}
 	ps := make([]ports, n)
 	for i := range ps {
-		ps[i] = ports{testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)}
+		ps[i].client = testutil.FreePort(t)
+		for range cfg.Networks {
+			ps[i].quorum = append(ps[i].quorum, testutil.FreePort(t))
+			ps[i].election = append(ps[i].election, testutil.FreePort(t))
+		}
 	}
 	e.links = make([][][]*testutil.LinkProxy, n)
 	for i := range n {
 		e.links[i] = make([][]*testutil.LinkProxy, n)
 		for j := range n {
-			if i != j {
-				e.links[i][j] = []*testutil.LinkProxy{
-					testutil.StartLinkProxy(t, loopback(ps[j].quorum)),
-					testutil.StartLinkProxy(t, loopback(ps[j].election)),
-				}
+			if i == j {
+				continue
+			}
+			for k := range cfg.Networks {
+				e.links[i][j] = append(e.links[i][j],
+					testutil.StartLinkProxy(t, loopback(ps[j].quorum[k])),
+					testutil.StartLinkProxy(t, loopback(ps[j].election[k])))
 			}
 		}
+	}
+	// serverLine is server.N's value: an address per network.
+	serverLine := func(quorum, election func(k int) string) string {
+		var addrs []string
+		for k := range cfg.Networks {
+			addrs = append(addrs, "127.0.0.1:"+quorum(k)+":"+election(k))
+		}
+		return strings.Join(addrs, "|")
 	}
 	for i := range n {
 		id := i + 1
@@ -179,13 +205,20 @@ func startEnsemble(t testing.TB, cfg EnsembleConfig) (*Ensemble, error) {
 		if role(i) != "" {
 			b.WriteString("peerType=observer\n")
 		}
+		if cfg.Networks > 1 {
+			b.WriteString("multiAddress.enabled=true\n")
+		}
 		for j := range n {
 			if j == i {
-				fmt.Fprintf(&b, "server.%d=127.0.0.1:%d:%d%s\n", j+1, ps[j].quorum, ps[j].election, role(j))
+				line := serverLine(func(k int) string { return strconv.Itoa(ps[j].quorum[k]) },
+					func(k int) string { return strconv.Itoa(ps[j].election[k]) })
+				fmt.Fprintf(&b, "server.%d=%s%s\n", j+1, line, role(j))
 				continue
 			}
 			l := e.links[i][j]
-			fmt.Fprintf(&b, "server.%d=127.0.0.1:%s:%s%s\n", j+1, portOf(l[0].Addr()), portOf(l[1].Addr()), role(j))
+			line := serverLine(func(k int) string { return portOf(l[2*k].Addr()) },
+				func(k int) string { return portOf(l[2*k+1].Addr()) })
+			fmt.Fprintf(&b, "server.%d=%s%s\n", j+1, line, role(j))
 		}
 		b.WriteString(cfg.Extra)
 		if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(b.String()), 0o644); err != nil {
@@ -511,6 +544,28 @@ func (e *Ensemble) DelayLink(from, to int, d time.Duration) error {
 	}
 	for _, p := range back {
 		p.Delay(testutil.Backward, d)
+	}
+	return nil
+}
+
+// Networks returns how many networks join the servers.
+func (e *Ensemble) Networks() int { return e.cfg.Networks }
+
+// DownNetwork cuts network k (from 0) on every link, as a switch failing would:
+// the servers can still reach each other over the other networks. Heal ends it.
+func (e *Ensemble) DownNetwork(k int) error {
+	if k < 0 || k >= e.cfg.Networks {
+		return fmt.Errorf("%w: no network %d of %d", ErrServerState, k, e.cfg.Networks)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range e.links {
+		for j := range e.links[i] {
+			if l := e.links[i][j]; l != nil {
+				l[2*k].Cut()
+				l[2*k+1].Cut()
+			}
+		}
 	}
 	return nil
 }

@@ -211,3 +211,55 @@ func TestUnreplicatedServersFailTheCheck(t *testing.T) {
 		t.Fatalf("three unreplicated servers passed the check: %v", v)
 	}
 }
+
+// TestZkdServesWithEitherNetworkDown runs a zkd ensemble whose servers are
+// joined by two networks (multiAddress server lines, a proxy per link and
+// network) and takes each network down in turn: with one network left, writes
+// go on and reach every server. ZooKeeper is not run here: it picks a member's
+// address by a reachability check of the host, and both networks of this
+// harness are on one host.
+func TestZkdServesWithEitherNetworkDown(t *testing.T) {
+	e := StartEnsemble(t, EnsembleConfig{Kind: Zkd(testutil.BuildZkd(t)), Networks: 2})
+	conn, _, err := zk.Connect(strings.Split(e.ConnectString(), ","), 5*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for down := range 2 {
+		if err := e.Heal(); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.DownNetwork(down); err != nil {
+			t.Fatal(err)
+		}
+		path := "/network-" + strconv.Itoa(down) + "-down"
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			_, err := conn.Create(path, []byte("x"), 0, zk.WorldACL(zk.PermAll))
+			if err == nil || err == zk.ErrNodeExists {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("network %d down: no write for 60 s: %v", down, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err := e.WaitHealthy(60 * time.Second); err != nil {
+			t.Fatalf("network %d down: %v", down, err)
+		}
+		for id := 1; id <= e.Size(); id++ {
+			c, _, err := zk.Connect([]string{e.ClientAddr(id)}, 5*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkLogger{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Sync(path)
+			if err == nil {
+				_, _, err = c.Get(path)
+			}
+			c.Close()
+			if err != nil {
+				t.Fatalf("network %d down: server %d: %s: %v", down, id, path, err)
+			}
+		}
+	}
+}

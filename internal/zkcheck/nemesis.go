@@ -133,6 +133,29 @@ func (n *Nemesis) Slow(id int, d time.Duration) error {
 	return n.note(true, err, "delay links of server %d by %v", id, d)
 }
 
+// networked is a Cluster whose servers are joined by several networks.
+type networked interface {
+	Networks() int
+	DownNetwork(k int) error
+}
+
+// networks returns how many networks join the cluster's servers.
+func (n *Nemesis) networks() int {
+	if nc, ok := n.c.(networked); ok {
+		return nc.Networks()
+	}
+	return 1
+}
+
+// DownNetwork cuts network k on every link; the others still join the servers.
+func (n *Nemesis) DownNetwork(k int) error {
+	nc, ok := n.c.(networked)
+	if !ok {
+		return n.note(true, fmt.Errorf("%w: one network only", ErrServerState), "take network %d down", k)
+	}
+	return n.note(true, nc.DownNetwork(k), "take network %d down", k)
+}
+
 // Heal ends every network fault.
 func (n *Nemesis) Heal() error { return n.note(false, n.c.Heal(), "heal the network") }
 
@@ -147,7 +170,8 @@ type RandomConfig struct {
 // Random injects seeded random faults, one at a time, until ctx ends, and undoes
 // the one in force before it returns: kill -9 and restart, SIGSTOP and SIGCONT,
 // isolation, one-way drops and slow links, each aimed at the leader or at a
-// follower. The seed fixes the plan (which fault, which role, how long); what the
+// follower, and, where several networks join the servers, one network down.
+// The seed fixes the plan (which fault, which role, how long); what the
 // cluster does meanwhile is its own.
 func (n *Nemesis) Random(ctx context.Context, cfg RandomConfig) {
 	if cfg.Hold == 0 {
@@ -174,7 +198,11 @@ func (n *Nemesis) Random(ctx context.Context, cfg RandomConfig) {
 		}
 		hold := between(cfg.Hold)
 		var undo func() error
-		switch rng.IntN(6) {
+		kinds := 6
+		if n.networks() > 1 {
+			kinds++ // drawn only then, so that one network's plans stay as they were
+		}
+		switch rng.IntN(kinds) {
 		case 0:
 			if n.Kill(target) == nil {
 				undo = func() error { return n.Restart(target) }
@@ -194,6 +222,9 @@ func (n *Nemesis) Random(ctx context.Context, cfg RandomConfig) {
 			undo = n.Heal
 		case 5:
 			_ = n.Slow(target, time.Duration(50+rng.IntN(450))*time.Millisecond)
+			undo = n.Heal
+		case 6:
+			_ = n.DownNetwork(rng.IntN(n.networks()))
 			undo = n.Heal
 		}
 		sleep(hold)
