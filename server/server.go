@@ -246,6 +246,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	// A standalone ZooKeeper keeps every session global, whatever the keys say.
 	scfg.LocalSessions, scfg.LocalSessionsUpgrading = cfg.LocalSessions && s.ens != nil, cfg.LocalSessionsUpgrading
 	scfg.GlobalOutstandingLimit = cfg.GlobalOutstandingLimit
+	scfg.ConnThrottle = connThrottle(cfg.ConnThrottle)
 	scfg.Auth = s.sec.auth
 	scfg.Audit = s.audit
 	if s.ens != nil {
@@ -560,6 +561,15 @@ func releaseLoadGarbage(znodes int64) {
 	if znodes >= bigLoad {
 		debug.FreeOSMemory()
 	}
+}
+
+// connThrottle is the session layer's form of the connection throttle keys.
+func connThrottle(t zoocfg.ConnThrottleSettings) session.ConnThrottleConfig {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	return session.ConnThrottleConfig{Tokens: t.Tokens, FillTime: ms(t.FillTimeMs), FillCount: t.FillCount,
+		FreezeTime: ms(t.FreezeTimeMs), DropIncrease: t.DropIncrease, DropDecrease: t.DropDecrease,
+		DecreaseRatio: t.DecreaseRatio, Weighted: t.Weighted,
+		GlobalWeight: t.GlobalWeight, LocalWeight: t.LocalWeight, RenewWeight: t.RenewWeight}
 }
 
 // segmentSize is the size of the log's segment files: preAllocSize, or

@@ -52,6 +52,9 @@ type Config struct {
 	// being refused EPHEMERALONLOCALSESSION.
 	LocalSessions          bool
 	LocalSessionsUpgrading bool
+	// ConnThrottle is ZooKeeper's connection throttle (connthrottle.go); its
+	// zero value throttles nothing.
+	ConnThrottle ConnThrottleConfig
 	// EnforceQuota is zookeeper.enforceQuota: writes past a hard quota limit are
 	// refused QUOTAEXCEEDED (the setting travels in each write's entry).
 	EnforceQuota bool

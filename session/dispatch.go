@@ -26,6 +26,15 @@ func (c *Conn) handshake(frame []byte) bool {
 	c.recv.Add(1)
 	c.noteRequest()
 	srv.stats.received.Add(1)
+	if !srv.throttle.allow(srv.throttle.need(req.SessionID != 0, srv.cfg.LocalSessions)) {
+		// ZooKeeper closes the connection without a reply and counts it in
+		// connection_rejected; the client tries again, here or elsewhere.
+		srv.NoteRejected()
+		srv.log.Warn("Closing session: connection throttle rejected connection", "sessionid", jute.SessionID(req.SessionID),
+			"remote", c.remote)
+		return false
+	}
+	srv.NoteTiming(tokenDeficitName, int64(srv.throttle.deficit()))
 	readOnly := srv.r.ReadOnly()
 	switch {
 	case readOnly && !req.ReadOnly:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -283,5 +284,31 @@ func TestMaxClientCnxnsPerAddress(t *testing.T) {
 	}
 	if n := h.srv.ConnCount(); n != 3 {
 		t.Fatalf("ConnCount = %d, want 3", n)
+	}
+}
+
+// With the connection throttle on, a ConnectRequest past the bucket's tokens
+// is closed without a reply and counted in connection_rejected, as ZooKeeper
+// does; those let through are observed in connection_token_deficit.
+func TestConnectionThrottleRefusesPastItsTokens(t *testing.T) {
+	h := newHarness(t, func(c *session.Config) {
+		c.FourLetterWords = []string{"*"}
+		c.ConnThrottle = session.ConnThrottleConfig{Tokens: 2, FillTime: time.Hour, FillCount: 1, FreezeTime: -1}
+	})
+	h.connect()
+	h.connect()
+	if _, ok := h.dial().handshake(jute.ConnectRequest{TimeOut: 30000, Passwd: make([]byte, 16), HasReadOnly: true}); ok {
+		t.Fatal("a third connection got past a bucket of two tokens")
+	}
+	mntr := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(h.srv.FourLetterWord("mntr")), "\n") {
+		k, v, _ := strings.Cut(line, "\t")
+		mntr[k] = v
+	}
+	for k, want := range map[string]string{"zk_connection_rejected": "1", "zk_cnt_connection_token_deficit": "2",
+		"zk_max_connection_token_deficit": "2", "zk_connection_drop_probability": "0.0"} {
+		if mntr[k] != want {
+			t.Errorf("%s = %q, want %q", k, mntr[k], want)
+		}
 	}
 }

@@ -114,9 +114,8 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	if isLeader {
 		b.gauge("synced_followers", int64(lead.SyncedFollowers))
 	}
-	// ZooKeeper drops connections at random only under its connection throttle,
-	// which zkd does not have.
-	b.gauge("connection_drop_probability", 0.0)
+	// The connection throttle's BLUE drop probability (0 unless it is on).
+	b.gauge("connection_drop_probability", s.throttle.dropChance())
 	b.gauge("watch_count", int64(watches))
 	if isLeader {
 		b.gauge("synced_non_voting_followers", int64(lead.SyncedNonVotingFollowers))
@@ -193,6 +192,7 @@ func (s *Server) ZooKeeperMetrics() []Metric {
 	}
 	timing("leader_unavailable_time")
 	fired("node_created_watch_count", 0)
+	timing(tokenDeficitName)
 	fired("node_deleted_watch_count", 1)
 	timing("startup_txns_load_time")
 	timing("follower_sync_time")

@@ -291,10 +291,14 @@ func newOpsState() *opsState {
 
 // timingNames are the summaries of whole-server work that mntr reports from
 // the replica (replica.TimingNoter, replica.StartupTimings): milliseconds, and
-// for startup_txns_loaded a count of log entries.
+// for startup_txns_loaded a count of log entries; and the connection
+// throttle's token deficit at each ConnectRequest it lets through.
 var timingNames = []string{"startup_txns_load_time", "snapshottime", "startup_txns_loaded", "dbinittime",
 	"election_time", "startup_snap_load_time", "unavailable_time", "leader_unavailable_time",
-	"follower_sync_time", "observer_sync_time"}
+	"follower_sync_time", "observer_sync_time", tokenDeficitName}
+
+// tokenDeficitName is ZooKeeper's summary of the connection throttle's deficit.
+const tokenDeficitName = "connection_token_deficit"
 
 // latencyNames are ZooKeeper's advanced summaries (with percentiles) of
 // milliseconds: the replica's latencies between members, and the pause

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,8 +72,9 @@ type Server struct {
 	}
 
 	stats    serverStats
-	inflight atomic.Int64 // requests in flight over all connections (limits.go)
-	opsState *opsState    // immutable pointer; the state inside is concurrency-safe
+	throttle *connThrottle // new connections' token bucket (connthrottle.go)
+	inflight atomic.Int64  // requests in flight over all connections (limits.go)
+	opsState *opsState     // immutable pointer; the state inside is concurrency-safe
 }
 
 // Session is a session as this server sees it: the connection its client is on
@@ -106,7 +108,8 @@ func NewServer(cfg Config, r Replica) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, r: r, log: cfg.Logger, started: time.Now(), opsState: newOpsState()}
+	s := &Server{cfg: cfg, r: r, log: cfg.Logger, started: time.Now(), opsState: newOpsState(),
+		throttle: newConnThrottle(cfg.ConnThrottle, func() int64 { return monoNow() / int64(time.Millisecond) }, rand.Uint64())}
 	s.mu.sessions = make(map[jute.SessionID]*Session)
 	s.mu.conns = make(map[*Conn]struct{})
 	s.mu.perIP = make(map[string]int)

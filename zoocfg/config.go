@@ -63,6 +63,7 @@ type Config struct {
 	MaxCnxns               int  // maxCnxns; 0: unlimited
 	AuditEnable            bool // audit.enable (zookeeper.audit.enable): write the audit log
 	PauseMonitor           PauseMonitorSettings
+	ConnThrottle           ConnThrottleSettings
 	CommitLogCount         int    // commitLogCount
 	TxnLogSizeLimitKB      int64  // txnLogSizeLimitInKb; -1: off
 	DigestEnabled          bool   // digest.enabled
@@ -177,6 +178,21 @@ type QuorumSettings struct {
 
 // NoMyID is QuorumSettings.MyID when no myid is known.
 const NoMyID = -1
+
+// ConnThrottleSettings are the connection_throttle_* keys (ZooKeeper's
+// zookeeper.connection_throttle_* properties, its BlueThrottle).
+type ConnThrottleSettings struct {
+	Tokens       int // connection_throttle_tokens: the bucket's size; 0: no throttle
+	FillTimeMs   int // connection_throttle_fill_time
+	FillCount    int // connection_throttle_fill_count: tokens back every FillTimeMs
+	FreezeTimeMs int // connection_throttle_freeze_time; -1: no random dropping
+	// connection_throttle_drop_increase, _drop_decrease, _decrease_ratio
+	DropIncrease, DropDecrease, DecreaseRatio float64
+	Weighted                                  bool // connection_throttle_weight_enabled
+	// connection_throttle_global_session_weight, _local_, _renew_ (as ZooKeeper
+	// corrects them: see finishConnThrottle)
+	GlobalWeight, LocalWeight, RenewWeight int
+}
 
 // PauseMonitorSettings are the jvm.pause.* keys: ZooKeeper's pause monitor.
 type PauseMonitorSettings struct {

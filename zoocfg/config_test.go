@@ -256,3 +256,38 @@ func TestLoadAcceptsPropertyNames(t *testing.T) {
 		{"warnings", len(cfg.Warnings), 0},
 	})
 }
+
+// The connection throttle's keys read as ZooKeeper reads its properties: an
+// integer that does not parse keeps the default (with a warning here), a
+// number that does not parse is refused, and the session weights are
+// corrected as BlueThrottle corrects them.
+func TestConnectionThrottleKeys(t *testing.T) {
+	if d := Default().ConnThrottle; d != (ConnThrottleSettings{FillTimeMs: 1, FillCount: 1, FreezeTimeMs: -1, DropIncrease: 0.02,
+		DropDecrease: 0.002, GlobalWeight: 3, LocalWeight: 1, RenewWeight: 2}) {
+		t.Fatalf("defaults %+v", d)
+	}
+	cfg, err := Load(writeCfg(t, "dataDir=/tmp/x\nclientPort=2181\nconnection_throttle_tokens=0x10\n"+
+		"connection_throttle_fill_time=soon\nconnection_throttle_fill_count=5\nconnection_throttle_freeze_time=30\n"+
+		"connection_throttle_drop_increase=0.1\nconnection_throttle_weight_enabled=TRUE\n"+
+		"connection_throttle_global_session_weight=0\nconnection_throttle_local_session_weight=4\n"+
+		"connection_throttle_renew_session_weight=3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ConnThrottleSettings{Tokens: 16, FillTimeMs: 1, FillCount: 5, FreezeTimeMs: 30, DropIncrease: 0.1,
+		DropDecrease: 0.002, Weighted: true, GlobalWeight: 3, LocalWeight: 4, RenewWeight: 4}
+	if cfg.ConnThrottle != want {
+		t.Fatalf("got %+v\nwant %+v", cfg.ConnThrottle, want)
+	}
+	var warned []string
+	for _, w := range cfg.Warnings {
+		warned = append(warned, w.Key)
+	}
+	if got := strings.Join(warned, " "); got != "connection_throttle_fill_time connection_throttle_global_session_weight connection_throttle_renew_session_weight" {
+		t.Errorf("warnings for %s", got)
+	}
+	if _, err := Load(writeCfg(t, "dataDir=/tmp/x\nconnection_throttle_drop_decrease=lots\n")); err == nil ||
+		!strings.Contains(err.Error(), ":2: connection_throttle_drop_decrease") {
+		t.Fatalf("a drop decrease that is not a number: %v", err)
+	}
+}

@@ -495,6 +495,33 @@ var keys = []key{
 		return err
 	}},
 
+	// ZooKeeper's connection throttle, read from zookeeper.connection_throttle_*.
+	{name: "connection_throttle_tokens", property: "zookeeper.connection_throttle_tokens", def: "0",
+		apply: javaInteger(func(c *Config) *int { return &c.ConnThrottle.Tokens }, 0)},
+	{name: "connection_throttle_fill_time", property: "zookeeper.connection_throttle_fill_time", def: "1",
+		apply: javaInteger(func(c *Config) *int { return &c.ConnThrottle.FillTimeMs }, 1)},
+	{name: "connection_throttle_fill_count", property: "zookeeper.connection_throttle_fill_count", def: "1",
+		apply: javaInteger(func(c *Config) *int { return &c.ConnThrottle.FillCount }, 1)},
+	{name: "connection_throttle_freeze_time", property: "zookeeper.connection_throttle_freeze_time", def: "-1",
+		apply: javaInteger(func(c *Config) *int { return &c.ConnThrottle.FreezeTimeMs }, -1)},
+	{name: "connection_throttle_drop_increase", property: "zookeeper.connection_throttle_drop_increase", def: "0.02",
+		apply: javaDouble(func(c *Config) *float64 { return &c.ConnThrottle.DropIncrease })},
+	{name: "connection_throttle_drop_decrease", property: "zookeeper.connection_throttle_drop_decrease", def: "0.002",
+		apply: javaDouble(func(c *Config) *float64 { return &c.ConnThrottle.DropDecrease })},
+	{name: "connection_throttle_decrease_ratio", property: "zookeeper.connection_throttle_decrease_ratio", def: "0",
+		apply: javaDouble(func(c *Config) *float64 { return &c.ConnThrottle.DecreaseRatio })},
+	{name: "connection_throttle_weight_enabled", property: "zookeeper.connection_throttle_weight_enabled", def: "false",
+		apply: func(p *parser, v string) error {
+			p.ConnThrottle.Weighted = javaBool(v)
+			return nil
+		}},
+	{name: "connection_throttle_global_session_weight", property: "zookeeper.connection_throttle_global_session_weight", def: "3",
+		apply: javaInteger(func(c *Config) *int { return &c.ConnThrottle.GlobalWeight }, 3)},
+	{name: "connection_throttle_local_session_weight", property: "zookeeper.connection_throttle_local_session_weight", def: "1",
+		apply: javaInteger(func(c *Config) *int { return &c.ConnThrottle.LocalWeight }, 1)},
+	{name: "connection_throttle_renew_session_weight", property: "zookeeper.connection_throttle_renew_session_weight", def: "2",
+		apply: javaInteger(func(c *Config) *int { return &c.ConnThrottle.RenewWeight }, 2)},
+
 	// Keys of ZooKeeper 3.8/3.9 zkd accepts without acting on them.
 	{name: "maxResponseCacheSize", property: "zookeeper.maxResponseCacheSize"},
 	{name: "maxGetChildrenResponseCacheSize", property: "zookeeper.maxGetChildrenResponseCacheSize"},
@@ -620,6 +647,34 @@ func strictBool(v string) (bool, error) {
 
 // javaBool is Boolean.parseBoolean, which the keys read as system properties go
 // through: "true" in any case is true, anything else false.
+// javaInteger is the apply of a key ZooKeeper reads with Integer.getInteger:
+// a value that is not an integer (decimal, 0x hex or 0 octal) leaves the
+// default, with a warning here where ZooKeeper says nothing.
+func javaInteger(field func(*Config) *int, def int) func(*parser, string) error {
+	return func(p *parser, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 0, 32)
+		if err != nil {
+			p.warn(p.key, fmt.Sprintf("not an integer; using %d, as ZooKeeper does", def))
+			n = int64(def)
+		}
+		*field(p.Config) = int(n)
+		return nil
+	}
+}
+
+// javaDouble is the apply of a key ZooKeeper reads with Double.parseDouble,
+// which fails its start on anything but a number.
+func javaDouble(field func(*Config) *float64) func(*parser, string) error {
+	return func(p *parser, v string) error {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return errors.New("want a number")
+		}
+		*field(p.Config) = f
+		return nil
+	}
+}
+
 func javaBool(v string) bool { return strings.EqualFold(strings.TrimSpace(v), "true") }
 
 // ParseList splits a comma-separated list as ZooKeeper reads the 4lw whitelist:

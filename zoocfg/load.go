@@ -168,6 +168,7 @@ func (p *parser) applyFileKey(pr property) error {
 func (p *parser) finish(fallbackMyID int64) error {
 	c := p.Config
 	p.line = 0
+	p.finishConnThrottle()
 	if c.DataDir == "" {
 		return fmt.Errorf("%s: %w", p.file, ErrNoDataDir)
 	}
@@ -407,4 +408,33 @@ func SystemProperties(args []string, getenv func(string) string) (props, rest []
 		rest = append(rest, a)
 	}
 	return props, rest
+}
+
+// finishConnThrottle corrects the connection throttle's session weights as
+// ZooKeeper's BlueThrottle does, warning of each correction: weights must be
+// positive, and neither a global session nor a reconnection may weigh less
+// than a local session.
+func (p *parser) finishConnThrottle() {
+	t := &p.ConnThrottle
+	local := t.LocalWeight
+	switch {
+	case t.GlobalWeight <= 0:
+		p.warn("connection_throttle_global_session_weight", "must be positive; using 3, as ZooKeeper does")
+		t.GlobalWeight = 3
+	case t.GlobalWeight < local:
+		p.warn("connection_throttle_global_session_weight", "less than the local session weight; using that, as ZooKeeper does")
+		t.GlobalWeight = local
+	}
+	if local <= 0 {
+		p.warn("connection_throttle_local_session_weight", "must be positive; using 1, as ZooKeeper does")
+		t.LocalWeight = 1
+	}
+	switch {
+	case t.RenewWeight <= 0:
+		p.warn("connection_throttle_renew_session_weight", "must be positive; using 2, as ZooKeeper does")
+		t.RenewWeight = 2
+	case t.RenewWeight < local:
+		p.warn("connection_throttle_renew_session_weight", "less than the local session weight; using that, as ZooKeeper does")
+		t.RenewWeight = local
+	}
 }
