@@ -121,6 +121,9 @@ func (t *connThrottle) blue(now int64) bool {
 
 // deficit returns how many tokens the bucket lacks.
 func (t *connThrottle) deficit() int {
+	if t.max == 0 {
+		return 0
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.max - t.tokens
