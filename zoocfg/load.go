@@ -416,25 +416,21 @@ func SystemProperties(args []string, getenv func(string) string) (props, rest []
 // than a local session.
 func (p *parser) finishConnThrottle() {
 	t := &p.ConnThrottle
-	local := t.LocalWeight
-	switch {
-	case t.GlobalWeight <= 0:
-		p.warn("connection_throttle_global_session_weight", "must be positive; using 3, as ZooKeeper does")
-		t.GlobalWeight = 3
-	case t.GlobalWeight < local:
-		p.warn("connection_throttle_global_session_weight", "less than the local session weight; using that, as ZooKeeper does")
-		t.GlobalWeight = local
+	local := t.LocalWeight // as read: ZooKeeper compares with it before correcting it
+	atLeastLocal := func(key string, w *int, def int) {
+		switch {
+		case *w <= 0:
+			p.warn(key, fmt.Sprintf("must be positive; using %d, as ZooKeeper does", def))
+			*w = def
+		case *w < local:
+			p.warn(key, "less than the local session weight; using that, as ZooKeeper does")
+			*w = local
+		}
 	}
+	atLeastLocal("connection_throttle_global_session_weight", &t.GlobalWeight, 3)
 	if local <= 0 {
 		p.warn("connection_throttle_local_session_weight", "must be positive; using 1, as ZooKeeper does")
 		t.LocalWeight = 1
 	}
-	switch {
-	case t.RenewWeight <= 0:
-		p.warn("connection_throttle_renew_session_weight", "must be positive; using 2, as ZooKeeper does")
-		t.RenewWeight = 2
-	case t.RenewWeight < local:
-		p.warn("connection_throttle_renew_session_weight", "less than the local session weight; using that, as ZooKeeper does")
-		t.RenewWeight = local
-	}
+	atLeastLocal("connection_throttle_renew_session_weight", &t.RenewWeight, 2)
 }
