@@ -41,14 +41,16 @@ type connThrottle struct {
 	cfg ConnThrottleConfig
 	now func() int64 // ms
 
+	// max and fillCount are the bucket's size and refill in tokens (weighted,
+	// when asked); fixed at construction, so read without the lock.
+	max, fillCount int
+
 	mu         sync.Mutex
-	max        int // guarded by mu
-	fillCount  int // guarded by mu
-	tokens     int // guarded by mu
-	lastFill   int64
-	lastFreeze int64
-	drop       float64
-	rng        *rand.Rand
+	tokens     int        // guarded by mu
+	lastFill   int64      // guarded by mu
+	lastFreeze int64      // guarded by mu
+	drop       float64    // guarded by mu
+	rng        *rand.Rand // guarded by mu
 }
 
 func newConnThrottle(cfg ConnThrottleConfig, now func() int64, seed uint64) *connThrottle {
@@ -78,9 +80,11 @@ func (t *connThrottle) need(reconnect, local bool) int {
 
 // allow draws need tokens, after the bucket's refill and the BLUE check, as
 // ZooKeeper's BlueThrottle.checkLimit does; false refuses the connection.
-func (t *connThrottle) allow(need int) bool {
+// deficit is how many tokens the bucket lacks afterwards (mntr's
+// connection_token_deficit).
+func (t *connThrottle) allow(need int) (ok bool, deficit int) {
 	if t.max == 0 {
-		return true
+		return true, 0
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -91,14 +95,11 @@ func (t *connThrottle) allow(need int) bool {
 		t.tokens = int(min(int64(t.tokens)+refill, int64(t.max)))
 		t.lastFill = now
 	}
-	if t.cfg.FreezeTime >= 0 && !t.blue(now) {
-		return false
-	}
-	if t.tokens < need {
-		return false
+	if (t.cfg.FreezeTime >= 0 && !t.blue(now)) || t.tokens < need {
+		return false, t.max - t.tokens
 	}
 	t.tokens -= need
-	return true
+	return true, t.max - t.tokens
 }
 
 // blue moves the drop probability at most once a FreezeTime (up while the
@@ -117,16 +118,6 @@ func (t *connThrottle) blue(now int64) bool {
 		t.lastFreeze = now
 	}
 	return t.rng.Float64() >= t.drop
-}
-
-// deficit returns how many tokens the bucket lacks.
-func (t *connThrottle) deficit() int {
-	if t.max == 0 {
-		return 0
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.max - t.tokens
 }
 
 // dropChance returns the BLUE drop probability.

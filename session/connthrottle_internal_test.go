@@ -5,6 +5,19 @@ import (
 	"time"
 )
 
+// pass reports whether a connection needing need tokens gets through.
+func (t *connThrottle) pass(need int) bool {
+	ok, _ := t.allow(need)
+	return ok
+}
+
+// deficit returns how many tokens the bucket lacks.
+func (t *connThrottle) deficit() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.max - t.tokens
+}
+
 // throttleAt returns a throttle on a clock the test moves (ms).
 func throttleAt(cfg ConnThrottleConfig) (*connThrottle, *int64) {
 	now := new(int64)
@@ -16,23 +29,23 @@ func throttleAt(cfg ConnThrottleConfig) (*connThrottle, *int64) {
 func TestConnThrottleBucket(t *testing.T) {
 	th, now := throttleAt(ConnThrottleConfig{Tokens: 3, FillTime: 100 * time.Millisecond, FillCount: 1, FreezeTime: -1})
 	for i := range 3 {
-		if !th.allow(1) {
+		if !th.pass(1) {
 			t.Fatalf("connection %d refused with tokens left", i+1)
 		}
 	}
-	if th.allow(1) || th.deficit() != 3 {
+	if th.pass(1) || th.deficit() != 3 {
 		t.Fatalf("an empty bucket let a connection through (deficit %d)", th.deficit())
 	}
 	*now = 100 // not past FillTime yet
-	if th.allow(1) {
+	if th.pass(1) {
 		t.Fatal("refilled before FillTime passed")
 	}
 	*now = 250 // 250 ms since the last fill: 2 tokens
-	if got := []bool{th.allow(1), th.allow(1), th.allow(1)}; !got[0] || !got[1] || got[2] {
+	if got := []bool{th.pass(1), th.pass(1), th.pass(1)}; !got[0] || !got[1] || got[2] {
 		t.Fatalf("after 250 ms: %v, want two connections let through", got)
 	}
 	*now = 100_000
-	if th.allow(4) || !th.allow(3) {
+	if th.pass(4) || !th.pass(3) {
 		t.Fatal("a refill went past the bucket's size, or a need of 3 was refused on a full bucket")
 	}
 }
@@ -47,7 +60,7 @@ func TestConnThrottleWeights(t *testing.T) {
 		t.Fatalf("needs global %d local %d renew %d", g, l, r)
 	}
 	// 6 tokens: a global session (3), a reconnection (2), a local one (1).
-	if !th.allow(3) || !th.allow(2) || !th.allow(1) || th.allow(1) {
+	if !th.pass(3) || !th.pass(2) || !th.pass(1) || th.pass(1) {
 		t.Fatal("a bucket of two global sessions' worth")
 	}
 	cfg.Weighted = false
@@ -61,14 +74,14 @@ func TestConnThrottleWeights(t *testing.T) {
 func TestConnThrottleBlue(t *testing.T) {
 	th, now := throttleAt(ConnThrottleConfig{Tokens: 2, FillTime: time.Hour, FillCount: 2, FreezeTime: 10 * time.Millisecond,
 		DropIncrease: 0.5, DropDecrease: 0.25, DecreaseRatio: 0.5})
-	th.allow(1)
-	th.allow(1)
+	th.pass(1)
+	th.pass(1)
 	for _, step := range []struct {
 		at   int64
 		drop float64
 	}{{5, 0}, {11, 0.5}, {15, 0.5}, {22, 1}, {40, 1}} {
 		*now = step.at
-		th.allow(1)
+		th.pass(1)
 		if got := th.dropChance(); got != step.drop {
 			t.Fatalf("at %d ms: drop %v, want %v", step.at, got, step.drop)
 		}
@@ -77,13 +90,13 @@ func TestConnThrottleBlue(t *testing.T) {
 	// FreezeTime, however many connections come meanwhile.
 	*now = 4_000_000
 	for range 10 {
-		th.allow(0)
+		th.pass(0)
 	}
 	if got := th.dropChance(); got != 0.75 {
 		t.Fatalf("drop %v after a full refill, want 0.75", got)
 	}
 	*now += 11
-	th.allow(0)
+	th.pass(0)
 	if got := th.dropChance(); got != 0.5 {
 		t.Fatalf("drop %v a FreezeTime later, want 0.5", got)
 	}
@@ -93,7 +106,7 @@ func TestConnThrottleBlue(t *testing.T) {
 func TestConnThrottleOff(t *testing.T) {
 	th, _ := throttleAt(ConnThrottleConfig{FreezeTime: -1})
 	for range 1000 {
-		if !th.allow(3) {
+		if !th.pass(3) {
 			t.Fatal("the throttle is off and refused a connection")
 		}
 	}

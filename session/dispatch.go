@@ -26,7 +26,8 @@ func (c *Conn) handshake(frame []byte) bool {
 	c.recv.Add(1)
 	c.noteRequest()
 	srv.stats.received.Add(1)
-	if !srv.throttle.allow(srv.throttle.need(req.SessionID != 0, srv.cfg.LocalSessions)) {
+	admitted, deficit := srv.throttle.allow(srv.throttle.need(req.SessionID != 0, srv.cfg.LocalSessions))
+	if !admitted {
 		// ZooKeeper closes the connection without a reply and counts it in
 		// connection_rejected; the client tries again, here or elsewhere.
 		srv.NoteRejected()
@@ -34,7 +35,7 @@ func (c *Conn) handshake(frame []byte) bool {
 			"remote", c.remote)
 		return false
 	}
-	srv.NoteTiming(tokenDeficitName, int64(srv.throttle.deficit()))
+	srv.NoteTiming(tokenDeficitName, int64(deficit))
 	readOnly := srv.r.ReadOnly()
 	switch {
 	case readOnly && !req.ReadOnly:
