@@ -36,7 +36,7 @@ func NewDigestClient(user, password, protocol, serverName string, rand io.Reader
 }
 
 // Start returns the initial response: DIGEST-MD5 has none, so it is empty.
-func (c *DigestClient) Start() []byte { return []byte{} }
+func (c *DigestClient) Start() ([]byte, error) { return []byte{}, nil }
 
 // Complete reports whether the server proved it knows the password too.
 func (c *DigestClient) Complete() bool { return c.state == digestDone }

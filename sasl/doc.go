@@ -18,10 +18,12 @@
 // section's user_<name>="<password>" options, realm "zk-sasl-md5", digest-uri
 // "zookeeper/zk-sasl-md5", qop auth.
 //
-// Between servers ZooKeeper speaks the same DIGEST-MD5 under other names (realm
-// "zk-quorum-sasl-md5", digest-uri "zookeeper-quorum/zk-quorum-sasl-md5";
-// QuorumConfig); a learner is then the client, with the username and password of
-// its QuorumLearner section (DigestClient, DigestCredentials).
+// Between servers ZooKeeper speaks the same mechanisms, DIGEST-MD5 under other
+// names (realm "zk-quorum-sasl-md5", digest-uri
+// "zookeeper-quorum/zk-quorum-sasl-md5"; QuorumConfig); a learner is then the
+// client, with the username and password of its QuorumLearner section
+// (DigestClient, DigestCredentials), or with the keytab of its Krb5LoginModule
+// entry (KerberosLogin, whose GSSAPIClient asks for mutual authentication).
 //
 // The id of a completed exchange is the authenticated name (DIGEST-MD5 user name,
 // Kerberos client principal) shortened by the auth_to_local rules with host and

@@ -296,13 +296,8 @@ func (s *gssapiServer) accept(token []byte) ([]byte, error) {
 }
 
 // unmarshalAPReq keeps a malformed AP-REQ from panicking the decoder.
-func unmarshalAPReq(r *messages.APReq, b []byte) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("decoder panic: %v", p)
-		}
-	}()
-	return r.Unmarshal(b)
+func unmarshalAPReq(r *messages.APReq, b []byte) error {
+	return noPanic(func() error { return r.Unmarshal(b) })
 }
 
 // rfc4121Etype reports whether etype uses RFC 4121 tokens (AES-SHA1, AES-SHA2).
@@ -491,12 +486,11 @@ func ParseWrap(tok []byte, key types.EncryptionKey, fromAcceptor bool) ([]byte, 
 }
 
 func decryptNoPanic(et etype.EType, key, ct []byte, usage uint32) (plain []byte, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("decryption panic: %v", p)
-		}
-	}()
-	return et.DecryptMessage(key, ct, usage)
+	err = noPanic(func() (err error) {
+		plain, err = et.DecryptMessage(key, ct, usage)
+		return err
+	})
+	return plain, err
 }
 
 func addrIP(a net.Addr) net.IP {

@@ -96,6 +96,11 @@ type Config struct {
 	// DIGEST-MD5 uses the server name as its realm and protocol/server-name as
 	// its digest-uri.
 	Protocol, ServerName string
+	// Authorize, when set, replaces the id rules above: it gets the
+	// authenticated name (DIGEST-MD5 user, Kerberos principal name@REALM) and
+	// returns the id, or an error wrapping ErrAuthFailed to refuse it. A quorum
+	// member's server side sets it (ZooKeeper's SaslQuorumServerCallbackHandler).
+	Authorize func(authenticationID string) (string, error)
 }
 
 // Names of ZooKeeper's SASL servers.
@@ -298,6 +303,9 @@ func (p *Provider) NewServer(remote net.Addr) Server {
 // cannot name its own ACL identity. Java clients ask for their authentication id,
 // so the two agree for them.
 func (p *Provider) authorize(authenticationID string) (string, error) {
+	if p.cfg.Authorize != nil {
+		return p.cfg.Authorize(authenticationID)
+	}
 	kn, err := ParsePrincipal(authenticationID)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrAuthFailed, err)

@@ -74,7 +74,7 @@ func (w *ensembleWatcher) apply(e *replica.Ensemble) {
 		s.ens.tr.SetPeers(nil)
 		return
 	case len(e.Peers) > 0:
-		s.ens.tr.SetPeers(e.Peers)
+		s.ens.setPeers(e.Peers)
 	}
 	if !e.Member || len(e.Members.Servers) == 0 {
 		return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -66,6 +67,17 @@ func planEnsemble(cfg *zoocfg.Config) (*ensemble, error) {
 	return e, nil
 }
 
+// setPeers points the transport at peers (quorum addresses by raft id), whose
+// hosts quorum SASL then takes for the members'.
+func (e *ensemble) setPeers(peers map[uint64]string) {
+	e.tr.SetPeers(peers)
+	if len(peers) > 0 {
+		withSelf := maps.Clone(peers)
+		withSelf[e.id] = e.self.QuorumAddrs()
+		e.sec.authorizeMembers(withSelf)
+	}
+}
+
 // listenAddr is where this member's quorum port listens: each of its
 // addresses (peer.Alternatives), or with quorumListenOnAllIPs each of their
 // ports on every interface.
@@ -103,6 +115,9 @@ func (e *ensemble) startTransport(ctx context.Context, cfg *zoocfg.Config, log *
 	}
 	if e.sec != nil {
 		e.sec.applyPeer(&pcfg)
+		peers := maps.Clone(e.peers)
+		peers[e.id] = e.self.QuorumAddrs()
+		e.sec.authorizeMembers(peers)
 	}
 	tries := cfg.Quorum.ElectionPortBindRetry
 	for try := 1; ; try++ {

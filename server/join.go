@@ -285,7 +285,7 @@ func (s *Server) joinLoop() {
 		}
 		delete(known, e.id)
 		if s.rep.Applied() == 0 && len(known) > 0 {
-			e.tr.SetPeers(known)
+			e.setPeers(known)
 		}
 		select {
 		case <-s.stopC:

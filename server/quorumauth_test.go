@@ -61,7 +61,7 @@ func TestQuorumSASLExchange(t *testing.T) {
 			defer closeAll()
 			errC := make(chan error, 1)
 			go func() { errC <- server.Accept(b, 1, nil) }()
-			dialErr := learner.Dial(a, 2)
+			dialErr := learner.Dial(a, 2, "127.0.0.1")
 			acceptErr := <-errC
 			if tc.ok != (dialErr == nil) || tc.ok != (acceptErr == nil) {
 				t.Fatalf("dial %v, accept %v", dialErr, acceptErr)
@@ -75,7 +75,7 @@ func TestQuorumSASLExchange(t *testing.T) {
 		j, _ := sasl.ParseJAAS(`QuorumServer { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="/nonexistent" principal="zkquorum/localhost@R"; };`, nil)
 		if _, err := newQuorumSASL(zoocfg.QuorumAuthSettings{EnableSasl: true, ServerLoginCtx: "QuorumServer", LearnerLoginCtx: "QuorumLearner"},
 			j, nil, quiet); !errors.Is(err, ErrSecurityConfig) {
-			t.Fatalf("Kerberos quorum section: %v", err)
+			t.Fatalf("Kerberos section with a missing keytab: %v", err)
 		}
 		if _, err := newQuorumSASL(zoocfg.QuorumAuthSettings{EnableSasl: true, ServerLoginCtx: "QuorumServer", LearnerLoginCtx: "QuorumLearner"},
 			nil, nil, quiet); !errors.Is(err, ErrSecurityConfig) {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -266,6 +268,23 @@ func (sec *security) quorumDialTLS() func(host string, conn net.Conn) *tls.Confi
 		return nil
 	}
 	return func(host string, conn net.Conn) *tls.Config { return m.ClientConfig(host, conn.RemoteAddr()) }
+}
+
+// authorizeMembers has quorum SASL take the hosts of peers (quorum addresses,
+// this member's own among them) as the members' hosts.
+func (sec *security) authorizeMembers(peers map[uint64]string) {
+	if sec == nil || sec.quorum == nil {
+		return
+	}
+	sec.quorum.setMembers(slices.Collect(maps.Values(peers)))
+}
+
+// close ends what outlives a configuration: the quorum learner's Kerberos
+// login.
+func (sec *security) close() {
+	if sec != nil && sec.quorum != nil {
+		sec.quorum.close()
+	}
 }
 
 // applyPeer sets the quorum transport's TLS and authentication.

@@ -381,6 +381,7 @@ func (s *Server) teardown() error {
 	if s.ens != nil && s.ens.tr != nil {
 		s.ens.tr.Stop()
 	}
+	s.sec.close()
 	if s.wal != nil {
 		if werr := s.wal.Close(); err == nil {
 			err = werr

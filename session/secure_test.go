@@ -177,7 +177,7 @@ func (cl *client) saslCall(token []byte) (reply, []byte) {
 func (cl *client) digestLogin(user, password string) reply {
 	cl.t.Helper()
 	c := sasl.NewDigestClient(user, password, sasl.ClientProtocol, sasl.ClientServerName, rand.New(rand.NewSource(4)))
-	tok := c.Start()
+	tok, _ := c.Start() // DIGEST-MD5 starts empty, never failing
 	for i := 0; i < 3; i++ {
 		r, srvTok := cl.saslCall(tok)
 		if r.hdr.Err != jute.CodeOK || r.hdr.Zxid != 0 {
@@ -259,7 +259,8 @@ func TestSASLDigestOverOpcode102(t *testing.T) {
 		h := newSecureHarness(t, auth, nil)
 		cl := h.connect()
 		c := sasl.NewDigestClient("bob", "wrong", sasl.ClientProtocol, sasl.ClientServerName, rand.New(rand.NewSource(5)))
-		_, challenge := cl.saslCall(c.Start())
+		first, _ := c.Start()
+		_, challenge := cl.saslCall(first)
 		resp, err := c.Evaluate(challenge)
 		if err != nil {
 			t.Fatal(err)

@@ -24,8 +24,9 @@ type Authenticator interface {
 	Dials() bool
 	// Required reports whether an accepted connection must run it.
 	Required() bool
-	// Dial runs the dialing side with peer to; an error drops the connection.
-	Dial(ex Exchange, to uint64) error
+	// Dial runs the dialing side with peer to, reached at host (as the
+	// address dialed names it); an error drops the connection.
+	Dial(ex Exchange, to uint64, host string) error
 	// Accept runs the accepting side with the peer that says it is from,
 	// connected from remote; an error drops the connection.
 	Accept(ex Exchange, from uint64, remote net.Addr) error

@@ -23,7 +23,7 @@ type secretAuth struct {
 func (a *secretAuth) Dials() bool    { return a.dials }
 func (a *secretAuth) Required() bool { return a.required }
 
-func (a *secretAuth) Dial(ex Exchange, _ uint64) error {
+func (a *secretAuth) Dial(ex Exchange, _ uint64, _ string) error {
 	if err := ex.Send([]byte(a.secret)); err != nil {
 		return err
 	}

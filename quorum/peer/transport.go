@@ -545,7 +545,8 @@ func (t *Transport) dial(ctx context.Context, addr string, kind byte, to uint64)
 		if replyFlags&replyAuth == 0 {
 			return fail(fmt.Errorf("peer: %d at %s: %w: %s", to, addr, ErrRefused, statusText(statusNoAuth)))
 		}
-		if err := t.cfg.Auth.Dial(&connExchange{c: c}, to); err != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		if err := t.cfg.Auth.Dial(&connExchange{c: c}, to, host); err != nil {
 			return fail(fmt.Errorf("peer: authenticating to %d at %s: %w", to, addr, err))
 		}
 	}

@@ -9,9 +9,11 @@ import javax.security.auth.callback.Callback;
 import javax.security.auth.callback.NameCallback;
 import javax.security.auth.callback.PasswordCallback;
 import javax.security.auth.login.LoginContext;
+import javax.security.sasl.AuthorizeCallback;
 import javax.security.sasl.RealmCallback;
 import javax.security.sasl.Sasl;
 import javax.security.sasl.SaslClient;
+import javax.security.sasl.SaslServer;
 
 /**
  * Runs the client side of a SASL exchange the way ZooKeeper's client creates it
@@ -22,11 +24,37 @@ import javax.security.sasl.SaslClient;
  *
  * usage: SaslClientHarness DIGEST-MD5 <user> <password> [authzid|-]
  *        SaslClientHarness GSSAPI <jaas section> <client principal> <service> <host> [mutual]
+ *
+ * The mode SERVER-GSSAPI runs the other side, the JDK's GSSAPI server as a
+ * ZooKeeper quorum member creates it (SecurityUtils.createSaslServer, with
+ * SaslQuorumServerCallbackHandler's rule that the authorization id be the
+ * authenticated one): it reads the client's tokens, one line each, and prints
+ * its own, followed on the line by " COMPLETE <authorization id>" once done.
+ *
+ *        SaslClientHarness SERVER-GSSAPI <jaas section> <service> <host>
  */
 public class SaslClientHarness {
     public static void main(String[] args) throws Exception {
         try {
-            if (args[0].equals("GSSAPI")) {
+            if (args[0].equals("SERVER-GSSAPI")) {
+                LoginContext lc = new LoginContext(args[1]);
+                lc.login();
+                Subject.doAs(lc.getSubject(), (PrivilegedExceptionAction<Void>) () -> {
+                    SaslServer ss = Sasl.createSaslServer("GSSAPI", args[2], args[3], null, cbs -> {
+                        for (Callback cb : cbs) {
+                            if (cb instanceof AuthorizeCallback) {
+                                AuthorizeCallback ac = (AuthorizeCallback) cb;
+                                ac.setAuthorized(ac.getAuthenticationID().equals(ac.getAuthorizationID()));
+                                if (ac.isAuthorized()) {
+                                    ac.setAuthorizedID(ac.getAuthorizationID());
+                                }
+                            }
+                        }
+                    });
+                    serve(ss);
+                    return null;
+                });
+            } else if (args[0].equals("GSSAPI")) {
                 LoginContext lc = new LoginContext(args[1]);
                 lc.login();
                 Subject.doAs(lc.getSubject(), (PrivilegedExceptionAction<Void>) () -> {
@@ -80,6 +108,16 @@ public class SaslClientHarness {
             byte[] challenge = line.equals("-") ? null : unhex(line);
             byte[] response = sc.evaluateChallenge(challenge == null ? new byte[0] : challenge);
             send(response, sc);
+        }
+    }
+
+    static void serve(SaslServer ss) throws Exception {
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII));
+        String line;
+        while (!ss.isComplete() && (line = in.readLine()) != null) {
+            byte[] response = ss.evaluateResponse(line.equals("-") ? new byte[0] : unhex(line));
+            System.out.println((response == null ? "-" : hex(response)) + (ss.isComplete() ? " COMPLETE " + ss.getAuthorizationID() : ""));
+            System.out.flush();
         }
     }
 

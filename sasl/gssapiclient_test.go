@@ -1,0 +1,298 @@
+package sasl
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// learnerLogin is the QuorumLearner section's login as principal from keytab.
+func (k *kdc) learnerLogin(t *testing.T, principal, keytab string) *KerberosLogin {
+	t.Helper()
+	j, err := ParseJAAS(fmt.Sprintf(`QuorumLearner {
+	com.sun.security.auth.module.Krb5LoginModule required
+	useKeyTab=true keyTab="%s" storeKey=true useTicketCache=false
+	principal="%s";
+};`, filepath.Join(k.Dir, keytab), principal), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewKerberosLogin(j, "QuorumLearner", map[string]string{PropKrb5Conf: k.Conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return l
+}
+
+// gssConverse runs c against s to the end: the server's last token (nil when
+// it sends none) is not given to a client that is already complete, as
+// ZooKeeper's learner stops evaluating once its client is.
+func gssConverse(c *GSSAPIClient, s Server, tamper func(round int, tok []byte) []byte) error {
+	tok, err := c.Start()
+	if err != nil {
+		return err
+	}
+	for round := 0; round < 5; round++ {
+		out, err := s.Evaluate(tok)
+		if err != nil {
+			return err
+		}
+		if c.Complete() {
+			if !s.Complete() || out != nil {
+				return errors.New("client complete, server not")
+			}
+			return nil
+		}
+		if tamper != nil {
+			out = tamper(round, out)
+		}
+		if tok, err = c.Evaluate(out); err != nil {
+			return err
+		}
+	}
+	return errors.New("exchange did not end")
+}
+
+// TestGSSAPIClientAgainstServer: a learner's Kerberos login, with tickets from a
+// real MIT KDC, authenticates to zkd's GSSAPI server and checks the server's
+// proof of identity.
+func TestGSSAPIClientAgainstServer(t *testing.T) {
+	k := startKDC(t, map[string]string{
+		"zkquorum/localhost": "server.keytab",
+		"learner/localhost":  "learner.keytab",
+		"other/localhost":    "other.keytab",
+	})
+	p := k.provider(t, "zkquorum/localhost@"+testRealm, "server.keytab", nil)
+	login := k.learnerLogin(t, "learner/localhost@"+testRealm, "learner.keytab")
+	if login.Principal() != "learner/localhost@"+testRealm {
+		t.Fatalf("principal %q", login.Principal())
+	}
+	remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+
+	c := login.NewClient("zkquorum", "localhost")
+	s := p.NewServer(remote)
+	if err := gssConverse(c, s, nil); err != nil {
+		log, _ := os.ReadFile(filepath.Join(k.Dir, "kdc.log"))
+		t.Fatalf("%v\nkdc.log:\n%s", err, log)
+	}
+	if !c.Complete() || s.AuthorizationID() != "learner/localhost@"+testRealm {
+		t.Fatalf("client complete %v, server id %q", c.Complete(), s.AuthorizationID())
+	}
+	// A second exchange uses the kept tickets.
+	if err := gssConverse(login.NewClient("zkquorum", "localhost"), p.NewServer(remote), nil); err != nil {
+		t.Fatalf("second exchange: %v", err)
+	}
+
+	refused := func(t *testing.T, err error, want string) {
+		t.Helper()
+		if !errors.Is(err, ErrAuthFailed) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("err %v, want ErrAuthFailed with %q", err, want)
+		}
+	}
+	t.Run("a server with another service's key", func(t *testing.T) {
+		// The ticket is for zkquorum/localhost; a server holding only other's
+		// key cannot read it, and says so.
+		other := k.provider(t, "other/localhost@"+testRealm, "other.keytab", nil)
+		refused(t, gssConverse(login.NewClient("zkquorum", "localhost"), other.NewServer(remote), nil), "ticket is for zkquorum/localhost")
+	})
+	t.Run("an AP-REP that does not decrypt", func(t *testing.T) {
+		c := login.NewClient("zkquorum", "localhost")
+		err := gssConverse(c, p.NewServer(remote), func(round int, tok []byte) []byte {
+			if round == 0 {
+				tok = bytes.Clone(tok)
+				tok[len(tok)-3] ^= 0x40 // inside the encrypted part
+			}
+			return tok
+		})
+		refused(t, err, "does not decrypt")
+		if c.Complete() {
+			t.Fatal("client complete")
+		}
+	})
+	t.Run("a server that does not prove itself", func(t *testing.T) {
+		// The security-layer offer straight after the AP-REQ, as a server that
+		// ignores the request for mutual authentication would send it.
+		c := login.NewClient("zkquorum", "localhost")
+		s := p.NewServer(remote)
+		err := gssConverse(c, s, func(round int, tok []byte) []byte {
+			if round == 0 {
+				offer, err := s.Evaluate(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return offer
+			}
+			return tok
+		})
+		refused(t, err, "did not prove its identity")
+	})
+	t.Run("a tampered security-layer offer", func(t *testing.T) {
+		c := login.NewClient("zkquorum", "localhost")
+		err := gssConverse(c, p.NewServer(remote), func(round int, tok []byte) []byte {
+			if round == 1 {
+				tok = bytes.Clone(tok)
+				tok[16] ^= 0x01 // the offered layers
+			}
+			return tok
+		})
+		refused(t, err, "checksum mismatch")
+	})
+	t.Run("a service the KDC does not know", func(t *testing.T) {
+		_, err := login.NewClient("nosuch", "localhost").Start()
+		refused(t, err, "service ticket for nosuch/localhost")
+	})
+	t.Run("closed", func(t *testing.T) {
+		l := k.learnerLogin(t, "learner/localhost@"+testRealm, "learner.keytab")
+		l.Close()
+		if _, err := l.NewClient("zkquorum", "localhost").Start(); !errors.Is(err, ErrLoginClosed) {
+			t.Fatalf("start after close: %v", err)
+		}
+	})
+}
+
+// TestGSSAPIClientAgainstJavaAcceptor: the same client against the JDK's GSSAPI
+// server, created as a ZooKeeper quorum member creates it: the exchange is the
+// standard one, not only one zkd's server agrees to.
+func TestGSSAPIClientAgainstJavaAcceptor(t *testing.T) {
+	harness(t)
+	k := startKDC(t, map[string]string{
+		"zkquorum/localhost": "server.keytab",
+		"learner/localhost":  "learner.keytab",
+	})
+	login := k.learnerLogin(t, "learner/localhost@"+testRealm, "learner.keytab")
+	jaas := filepath.Join(k.Dir, "server-jaas.conf")
+	writeTestFile(t, jaas, fmt.Sprintf(`QuorumServer {
+	com.sun.security.auth.module.Krb5LoginModule required
+	useKeyTab=true keyTab="%s" storeKey=true useTicketCache=false isInitiator=false doNotPrompt=true
+	principal="zkquorum/localhost@%s";
+};
+`, filepath.Join(k.Dir, "server.keytab"), testRealm))
+	jvm := []string{"-Djava.security.krb5.conf=" + k.Conf, "-Djava.security.auth.login.config=" + jaas}
+
+	j := startJavaAcceptor(t, jvm, "QuorumServer", "zkquorum", "localhost")
+	c := login.NewClient("zkquorum", "localhost")
+	tok, err := c.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; !c.Complete(); round++ {
+		if round == 4 {
+			t.Fatal("exchange did not end")
+		}
+		out, done, id := j.evaluate(t, tok)
+		if done {
+			t.Fatalf("Java's server completed (as %q) before the client", id)
+		}
+		if tok, err = c.Evaluate(out); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	out, done, id := j.evaluate(t, tok)
+	if !done || out != nil || id != "learner/localhost@"+testRealm {
+		t.Fatalf("Java's server: complete %v, token %x, authorization id %q", done, out, id)
+	}
+}
+
+// javaAcceptor is the harness's SERVER-GSSAPI mode: client tokens in, server
+// tokens out.
+type javaAcceptor struct {
+	in     io.Writer
+	lines  *bufio.Scanner
+	stderr *bytes.Buffer
+}
+
+func startJavaAcceptor(t *testing.T, jvmArgs []string, args ...string) *javaAcceptor {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	jvm := append([]string{"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"}, jvmArgs...)
+	cmd := exec.CommandContext(ctx, "java", append(append(jvm, "-cp", harness(t), "SaslClientHarness", "SERVER-GSSAPI"), args...)...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := &javaAcceptor{in: stdin, stderr: &bytes.Buffer{}}
+	cmd.Stderr = j.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+		cancel()
+		if t.Failed() {
+			t.Logf("java stderr:\n%s", j.stderr.String())
+		}
+	})
+	j.lines = bufio.NewScanner(stdout)
+	j.lines.Buffer(make([]byte, 1<<20), 1<<20)
+	return j
+}
+
+// evaluate sends one client token and returns the server's answer (nil for an
+// absent one) and, once it completes, the authorization id it settled on.
+func (j *javaAcceptor) evaluate(t *testing.T, tok []byte) (out []byte, complete bool, authz string) {
+	t.Helper()
+	if _, err := io.WriteString(j.in, hex.EncodeToString(tok)+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	if !j.lines.Scan() {
+		t.Fatalf("java ended early: %v\n%s", j.lines.Err(), j.stderr.String())
+	}
+	line := j.lines.Text()
+	if strings.HasPrefix(line, "ERROR ") {
+		t.Fatalf("Java's server refused: %s", line)
+	}
+	tokHex, authz, complete := strings.Cut(line, " COMPLETE ")
+	if tokHex == "-" {
+		return nil, complete, authz
+	}
+	out, err := hex.DecodeString(tokHex)
+	if err != nil {
+		t.Fatalf("java printed %q", line)
+	}
+	return out, complete, authz
+}
+
+func TestKerberosLoginErrors(t *testing.T) {
+	k := startKDC(t, map[string]string{"learner/localhost": "learner.keytab"})
+	kt := filepath.Join(k.Dir, "learner.keytab")
+	props := map[string]string{PropKrb5Conf: k.Conf}
+	for name, tc := range map[string]struct {
+		entry string
+		props map[string]string
+		want  string
+	}{
+		"no keytab":            {`useKeyTab=true principal="learner/localhost"`, props, "useKeyTab=true and keyTab"},
+		"ticket cache":         {`useTicketCache=true principal="learner/localhost"`, props, "useKeyTab=true and keyTab"},
+		"missing keytab":       {`useKeyTab=true keyTab="/nonexistent/k.keytab" principal="learner/localhost"`, props, "/nonexistent/k.keytab"},
+		"another principal":    {`useKeyTab=true keyTab="` + kt + `" principal="zkquorum/localhost"`, props, "no key for zkquorum/localhost@" + testRealm},
+		"another realm":        {`useKeyTab=true keyTab="` + kt + `" principal="learner/localhost@ELSEWHERE"`, props, "no key for learner/localhost@ELSEWHERE"},
+		"no Kerberos settings": {`useKeyTab=true keyTab="` + kt + `" principal="learner/localhost"`, map[string]string{PropKrb5Conf: "/nonexistent/krb5.conf"}, "/nonexistent/krb5.conf"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			j, err := ParseJAAS("QuorumLearner { "+Krb5LoginModule+" required "+tc.entry+"; };", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := NewKerberosLogin(j, "QuorumLearner", tc.props); !errors.Is(err, ErrKerberosConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want ErrKerberosConfig with %q", err, tc.want)
+			}
+		})
+	}
+}
