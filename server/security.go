@@ -80,6 +80,13 @@ func planSecurity(cfg *zoocfg.Config, log *slog.Logger) (*security, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.SecureClientPort != 0 {
+		// ZooKeeper's QuorumPeerConfig.configureSSLAuth registers the x509
+		// provider itself when there is a secure client port and no
+		// zookeeper.authProvider.x509 names one (the only other ssl.authProvider
+		// it could name is refused by tlsconf).
+		schemes["x509"] = true
+	}
 	if v, ok := props[propDigestProviderEnable]; ok && !strings.EqualFold(strings.TrimSpace(v), "true") {
 		return nil, fmt.Errorf("%w: %s=%s: turning the digest provider off is not supported", ErrSecurityConfig, propDigestProviderEnable, v)
 	}
@@ -132,7 +139,7 @@ func planSecurity(cfg *zoocfg.Config, log *slog.Logger) (*security, error) {
 			sec.reload = append(sec.reload, m)
 		}
 		if m.Config().ClientAuth != tlsconf.None && sec.auth.X509 == nil {
-			log.Warn("secureClientPort asks for client certificates but the x509 provider is not registered: "+
+			log.Warn("client.portUnification asks for client certificates but the x509 provider is not registered: "+
 				"clients that present one are refused, as ZooKeeper refuses them",
 				"fix", "authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider")
 		}
