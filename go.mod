@@ -16,6 +16,7 @@ require (
 	github.com/prometheus/common v0.62.0
 	github.com/valyala/bytebufferpool v1.0.0
 	go.etcd.io/raft/v3 v3.7.0
+	golang.org/x/crypto v0.31.0
 	google.golang.org/protobuf v1.36.11
 	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
@@ -32,7 +33,6 @@ require (
 	github.com/prometheus/procfs v0.15.1 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.28.0 // indirect
-	golang.org/x/crypto v0.31.0 // indirect
 	golang.org/x/net v0.33.0 // indirect
 	golang.org/x/sync v0.11.0 // indirect
 	golang.org/x/sys v0.30.0 // indirect

@@ -212,7 +212,7 @@ func TestSecuritySettingsRefusedAtStart(t *testing.T) {
 			"jaas.conf"},
 		{"secure port without a key store", map[string]string{"zookeeper.ssl.keyStore.location": ""}, nil,
 			"keyStore.location"},
-		{"revocation checking", map[string]string{"zookeeper.ssl.crl": "true"}, nil, "revocation"},
+		{"a Java context supplier", map[string]string{"zookeeper.ssl.context.supplier.class": "com.example.Ctx"}, nil, "names a Java class"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := secureConfig(t, p, tc.props)

@@ -124,8 +124,8 @@ type Config struct {
 	// Client, true for Quorum.
 	AllowReverseDNSLookup bool
 
-	// CRL and OCSP are ssl.crl and ssl.ocsp. zkd does not check revocation; Validate
-	// refuses either set to true rather than accept revoked certificates silently.
+	// CRL and OCSP are ssl.crl and ssl.ocsp: either has peers' chains checked
+	// for revocation, OCSP first with OCSP (revocation.go).
 	CRL, OCSP bool
 	// ContextSupplierClass is ssl.context.supplier.class, a Java class; Validate
 	// refuses it.
@@ -330,10 +330,6 @@ var protocolVersions = map[string]uint16{
 func (c *Config) tlsParams() (tlsParams, error) {
 	var tp tlsParams
 	p := c.Family.Prefix()
-	if c.CRL || c.OCSP {
-		return tp, fmt.Errorf("%w: %s%s / %s%s: certificate revocation checking is not implemented; unset them",
-			ErrUnsupported, p, PropCRL, p, PropOCSP)
-	}
 	if c.ContextSupplierClass != "" {
 		return tp, fmt.Errorf("%w: %s%s=%q names a Java class", ErrUnsupported, p, PropContextSupplierClass, c.ContextSupplierClass)
 	}

@@ -157,8 +157,8 @@ func TestValidateMapsProtocolsAndSuites(t *testing.T) {
 			c.EnabledProtocols = []string{"TLSv1.3"}
 			c.CipherSuites = []string{"TLS_AES_256_GCM_SHA384"}
 		}, tls.VersionTLS13, tls.VersionTLS13, nil, nil},
-		{"crl", func(c *Config) { c.CRL = true }, 0, 0, nil, ErrUnsupported},
-		{"ocsp", func(c *Config) { c.OCSP = true }, 0, 0, nil, ErrUnsupported},
+		{"crl accepted", func(c *Config) { c.CRL = true }, tls.VersionTLS12, tls.VersionTLS13, nil, nil},
+		{"ocsp accepted", func(c *Config) { c.OCSP = true }, tls.VersionTLS12, tls.VersionTLS13, nil, nil},
 		{"supplier class", func(c *Config) { c.ContextSupplierClass = "com.example.Ctx" }, 0, 0, nil, ErrUnsupported},
 		{"other auth provider", func(c *Config) { c.AuthProvider = "x509custom" }, 0, 0, nil, ErrUnsupported},
 		{"uninferable store", func(c *Config) { c.KeyStore.Location = "/k.pfx" }, 0, 0, nil, ErrStoreType},

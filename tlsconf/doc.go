@@ -2,7 +2,8 @@
 // for a server (the secure client port, the quorum port) and for a client (a peer
 // dialling another). It owns the reading of key and trust stores, the mapping of
 // ZooKeeper's protocol, cipher and client-auth keys, ZooKeeper's host-name rules,
-// certificate reloading, and the x509 identity of a client certificate. It does
+// certificate reloading, revocation checking (ssl.crl, ssl.ocsp: revocation.go),
+// and the x509 identity of a client certificate. It does
 // not listen, accept or dial; netloop and quorum do, with the configs it returns.
 //
 // Settings come in two families with the same keys under different prefixes,

@@ -78,6 +78,7 @@ type leafOpts struct {
 	notBefore  time.Time // zero: a day before testNow
 	notAfter   time.Time // zero: a year after testNow
 	unparsed   bool      // return the DER only (for subjects Go's parser refuses)
+	crl, ocsp  []string  // CRL distribution points and OCSP responders
 }
 
 // issue signs a leaf usable by both TLS servers and clients.
@@ -95,6 +96,9 @@ func (p *pki) issue(o leafOpts) (tls.Certificate, *ecdsa.PrivateKey) {
 		NotAfter:     o.notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+
+		CRLDistributionPoints: o.crl,
+		OCSPServer:            o.ocsp,
 	}
 	if tmpl.NotBefore.IsZero() {
 		tmpl.NotBefore = testNow.Add(-24 * time.Hour)

@@ -57,6 +57,8 @@ type Manager struct {
 	now     func() time.Time
 	resolve Resolver
 	log     *slog.Logger
+	// revocation checks peers' chains with ssl.crl or ssl.ocsp; nil otherwise.
+	revocation *revocationChecker
 
 	cur     atomic.Pointer[material] // never nil after NewManager
 	reloads atomic.Uint64
@@ -84,6 +86,9 @@ func NewManager(cfg Config, env Env) (*Manager, error) {
 	}
 	if m.log == nil {
 		m.log = slog.Default()
+	}
+	if cfg.CRL || cfg.OCSP {
+		m.revocation = newRevocationChecker(cfg.OCSP, m.now)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -249,10 +254,19 @@ func (m *Manager) serverConfig(mat *material, remote net.Addr) (*tls.Config, err
 		c.ClientAuth = tls.NoClientCert
 	}
 	// QuorumX509Util verifies client host names; ClientX509Util never does.
-	if m.cfg.Family == Quorum && m.cfg.HostnameVerification && m.cfg.ClientAuth != None {
+	checkHost := m.cfg.Family == Quorum && m.cfg.HostnameVerification && m.cfg.ClientAuth != None
+	if checkHost || m.revocation != nil {
 		ip := addrIP(remote)
 		c.VerifyConnection = func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
+				return nil
+			}
+			if m.revocation != nil {
+				if err := m.revocation.checkChains(cs.VerifiedChains); err != nil {
+					return err
+				}
+			}
+			if !checkHost {
 				return nil
 			}
 			if ip == nil {
@@ -314,8 +328,14 @@ func (m *Manager) ClientConfig(host string, remote net.Addr) *tls.Config {
 		for _, ic := range cs.PeerCertificates[1:] {
 			opts.Intermediates.AddCert(ic)
 		}
-		if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
+		chains, err := cs.PeerCertificates[0].Verify(opts)
+		if err != nil {
 			return err
+		}
+		if m.revocation != nil {
+			if err := m.revocation.checkChains(chains); err != nil {
+				return err
+			}
 		}
 		if !m.cfg.HostnameVerification {
 			return nil

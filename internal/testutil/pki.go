@@ -39,6 +39,7 @@ type PKI struct {
 type Cert struct {
 	PEM, CertFile, KeyFile string
 	TLS                    tls.Certificate
+	Leaf                   *x509.Certificate
 }
 
 // NewPKI makes a CA valid from an hour ago for a day, with its files in dir.
@@ -70,6 +71,9 @@ type CertOptions struct {
 	NotBefore, NotAfter time.Time
 	IPs                 []net.IP // default 127.0.0.1
 	DNSNames            []string // default localhost
+	// CRLURLs and OCSPURLs are the certificate's CRL distribution points and
+	// OCSP responders (none by default).
+	CRLURLs, OCSPURLs []string
 }
 
 // Issue issues a certificate for subject, usable by servers and clients, and
@@ -98,8 +102,9 @@ func (p *PKI) Issue(t testing.TB, name string, subject pkix.Name, o CertOptions)
 	p.mu.Unlock()
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: subject,
 		NotBefore: o.NotBefore, NotAfter: o.NotAfter, IPAddresses: o.IPs, DNSNames: o.DNSNames,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		CRLDistributionPoints: o.CRLURLs, OCSPServer: o.OCSPURLs}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.CA, &key.PublicKey, p.caKey)
 	if err != nil {
 		t.Fatal(err)
@@ -108,16 +113,44 @@ func (p *PKI) Issue(t testing.TB, name string, subject pkix.Name, o CertOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
 	keyBlock := &pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}
 	certBlock := &pem.Block{Type: "CERTIFICATE", Bytes: der}
 	c := Cert{PEM: filepath.Join(p.Dir, name+".pem"), CertFile: filepath.Join(p.Dir, name+".crt"),
 		KeyFile: filepath.Join(p.Dir, name+".key"),
-		TLS:     tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
+		TLS:     tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, Leaf: leaf}
 	writePEM(t, c.PEM, keyBlock, certBlock)
 	writePEM(t, c.CertFile, certBlock)
 	writePEM(t, c.KeyFile, keyBlock)
 	return c
 }
+
+// CRL is the CA's certificate revocation list, in DER, listing revoked and
+// valid from an hour ago for a day.
+func (p *PKI) CRL(t testing.TB, revoked ...*x509.Certificate) []byte {
+	t.Helper()
+	var entries []x509.RevocationListEntry
+	for _, c := range revoked {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: time.Now().Add(-time.Minute)})
+	}
+	p.mu.Lock()
+	p.seq++
+	number := big.NewInt(p.seq)
+	p.mu.Unlock()
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: number, ThisUpdate: time.Now().Add(-time.Hour),
+		NextUpdate: time.Now().Add(24 * time.Hour), RevokedCertificateEntries: entries}, p.CA, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// Signer is the CA's key, for tests that sign other things as the CA (an OCSP
+// responder's answers).
+func (p *PKI) Signer() *ecdsa.PrivateKey { return p.caKey }
 
 // ClientConfig is a Go client's TLS configuration trusting the CA, presenting
 // cert when it is not nil.
