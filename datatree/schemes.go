@@ -28,5 +28,12 @@ func (t *Tree) scheme(name string) (Scheme, bool) {
 // FixupACL is the package's FixupACL with the tree's registered schemes: their
 // entries are accepted when the provider finds the id valid.
 func (t *Tree) FixupACL(acl []jute.ACL, id Identity) ([]jute.ACL, jute.Code) {
+	if t.cfg.DigestDisabled {
+		for _, a := range acl {
+			if a.ID.Scheme == "digest" {
+				return nil, jute.CodeInvalidACL
+			}
+		}
+	}
 	return fixupACL(acl, id, t.scheme)
 }

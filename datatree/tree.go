@@ -26,6 +26,10 @@ type Config struct {
 	// Schemes are the registered authentication providers beyond the built-in
 	// ones, by scheme ("x509", "sasl"); see Scheme. Read-only once New returns.
 	Schemes map[string]Scheme
+	// DigestDisabled leaves the built-in digest provider out
+	// (zookeeper.DigestAuthenticationProvider.enabled=false): digest ACL entries
+	// are invalid in create and setACL.
+	DigestDisabled bool
 	// EphemeralsDeleted, when set, hears the ephemeral nodes a session's end
 	// (its close or its expiry) deleted, in the order deleted, on the applier's
 	// goroutine once the entry is applied: the audit log's lines for them.

@@ -87,8 +87,11 @@ func planSecurity(cfg *zoocfg.Config, log *slog.Logger) (*security, error) {
 		// it could name is refused by tlsconf).
 		schemes["x509"] = true
 	}
-	if v, ok := props[propDigestProviderEnable]; ok && !strings.EqualFold(strings.TrimSpace(v), "true") {
-		return nil, fmt.Errorf("%w: %s=%s: turning the digest provider off is not supported", ErrSecurityConfig, propDigestProviderEnable, v)
+	if v, ok := props[propDigestProviderEnable]; ok && !javaBool(v) {
+		// ProviderRegistry leaves the digest provider out: addauth digest
+		// fails, and ACL entries of the scheme are invalid.
+		sec.auth.DigestDisabled = true
+		log.Info("the digest authentication provider is turned off", propDigestProviderEnable, v)
 	}
 
 	// SASL: the JAAS file, the client port's Server section and the sasl scheme.

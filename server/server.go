@@ -174,7 +174,8 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 			}
 		}
 	}
-	treeCfg := datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, Schemes: s.sec.auth.TreeSchemes()}
+	treeCfg := datatree.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, Schemes: s.sec.auth.TreeSchemes(),
+		DigestDisabled: s.sec.auth.DigestDisabled}
 	if s.audit != nil {
 		treeCfg.EphemeralsDeleted = s.audit.EphemeralsDeleted
 	}

@@ -32,7 +32,8 @@ func userName(id jute.Id) string {
 }
 
 // AuthConfig is what ZooKeeper's ProviderRegistry and AuthenticationHelper hold:
-// the authentication providers beyond ip and digest (which are always there), the
+// the authentication providers beyond ip and digest (which are there unless
+// digest is turned off), the
 // SASL server of opcode 102, and which schemes every session must have.
 //
 // Reference: ProviderRegistry (providers named by zookeeper.authProvider.N),
@@ -58,6 +59,10 @@ type AuthConfig struct {
 	// AllowSASLFailed is zookeeper.allowSaslFailedClients: a failed SASL exchange
 	// leaves the connection open (unless sasl is enforced).
 	AllowSASLFailed bool
+	// DigestDisabled is zookeeper.DigestAuthenticationProvider.enabled=false: the
+	// digest provider is not registered, so addauth digest fails (AUTHFAILED,
+	// then close) and digest ACL entries are invalid (datatree's DigestDisabled).
+	DigestDisabled bool
 }
 
 // ErrSchemeUnavailable is returned by AuthConfig.Validate for an enforced scheme
@@ -67,8 +72,10 @@ var ErrSchemeUnavailable = errors.New("session: authentication scheme is not ava
 // registered reports whether scheme has a provider, as ProviderRegistry.getProvider.
 func (a *AuthConfig) registered(scheme string) bool {
 	switch scheme {
-	case "ip", "digest":
+	case "ip":
 		return true
+	case "digest":
+		return !a.DigestDisabled
 	case tlsconf.SchemeX509:
 		return a.X509 != nil
 	case "sasl":
@@ -132,7 +139,7 @@ func (c *Conn) auth(xid int32, body []byte, start int64) {
 		return
 	}
 	switch {
-	case r.Scheme == "digest":
+	case r.Scheme == "digest" && !srv.cfg.Auth.DigestDisabled:
 		digest := DigestID(string(r.Auth))
 		// In ZooKeeper's order (DigestAuthenticationProvider): super first, then
 		// the digest id; whoAmI lists them as added.
