@@ -58,10 +58,10 @@ var graph = map[string]rule{
 	},
 	"bench": {module: []string{"jute", "internal"}, thirdParty: []string{"golang.org/x/sync"}},
 	// Security building blocks, below session/netloop/quorum: TLS configs from
-	// ZooKeeper's ssl.* keys (JKS and PKCS #12 readers), and the SASL server
-	// mechanisms (Kerberos tickets and GSS tokens through gokrb5).
+	// ZooKeeper's ssl.* keys (JKS and PKCS #12 readers, OCSP for ssl.ocsp), and
+	// the SASL mechanisms (Kerberos tickets and GSS tokens through gokrb5).
 	"tlsconf": {module: []string{"internal"}, thirdParty: []string{
-		"github.com/pavlo-v-chernykh/keystore-go/v4", "software.sslmate.com/src/go-pkcs12"}},
+		"github.com/pavlo-v-chernykh/keystore-go/v4", "software.sslmate.com/src/go-pkcs12", "golang.org/x/crypto/ocsp"}},
 	"sasl": {module: []string{"internal"}, thirdParty: []string{"github.com/jcmturner/gokrb5/v8", "github.com/jcmturner/gofork"}},
 	// admin serves /metrics through the Prometheus client library; nothing else
 	// links it.
