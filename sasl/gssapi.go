@@ -20,7 +20,6 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/iana/msgtype"
-	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/service"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -79,7 +78,7 @@ const (
 
 // krbAcceptor holds the service's Kerberos identity from the JAAS entry.
 type krbAcceptor struct {
-	keytab    *keytab.Keytab // immutable
+	keytab    *keytabFile
 	principal types.PrincipalName
 	realm     string
 	clockSkew time.Duration
@@ -109,7 +108,7 @@ func newKrbAcceptor(m LoginModule, cfg Config) (*krbAcceptor, error) {
 	if host == "" || realm == "" {
 		return bad("principal %q: host and realm are needed (no default realm)", princ)
 	}
-	kt, err := keytab.Load(o["keyTab"])
+	kt, err := loadKeytabFile(o["keyTab"])
 	if err != nil {
 		return bad("keyTab %s: %v", o["keyTab"], err)
 	}
@@ -268,7 +267,7 @@ func (s *gssapiServer) accept(token []byte) ([]byte, error) {
 	if ip := addrIP(s.remote); ip != nil {
 		opts = append(opts, service.ClientAddress(types.HostAddressFromNetIP(ip)))
 	}
-	ok, _, err := service.VerifyAPREQ(&apReq, service.NewSettings(k.keytab, opts...))
+	ok, _, err := service.VerifyAPREQ(&apReq, service.NewSettings(k.keytab.current(), opts...))
 	if err != nil || !ok {
 		return nil, fmt.Errorf("GSSAPI: GSS initiate failed: %v", err)
 	}

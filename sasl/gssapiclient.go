@@ -29,12 +29,13 @@ type KerberosLogin struct {
 	principal string // name@REALM, also the authorization id sent
 	user      string // name, with its "/host" when it has one
 	realm     string
-	keytab    *keytab.Keytab // immutable
+	keytab    *keytabFile
 	conf      *config.Config // immutable
 
-	mu     sync.Mutex
-	cl     *client.Client // nil until the first ticket is asked for
-	closed bool
+	mu       sync.Mutex
+	cl       *client.Client // nil until the first ticket is asked for
+	clKeytab *keytab.Keytab // the keys cl logs in with
+	closed   bool
 }
 
 // NewKerberosLogin reads the Krb5LoginModule entry of section in jaas: it needs
@@ -71,7 +72,7 @@ func NewKerberosLogin(jaas *JAAS, section string, props map[string]string) (*Ker
 	if user == "" || realm == "" {
 		return bad("principal %q: a name and a realm are needed (no default realm)", o["principal"])
 	}
-	kt, err := keytab.Load(o["keyTab"])
+	kt, err := loadKeytabFile(o["keyTab"])
 	if err != nil {
 		return bad("keyTab %s: %v", o["keyTab"], err)
 	}
@@ -98,12 +99,36 @@ func krb5Config(props map[string]string) (*config.Config, error) {
 // hasKey reports whether the keytab holds a key of any type for the principal.
 func (k *KerberosLogin) hasKey() bool {
 	name := types.NewPrincipalName(1 /* KRB_NT_PRINCIPAL */, k.user)
-	for _, e := range k.keytab.Entries {
+	for _, e := range k.keytab.current().Entries {
 		if e.Principal.Realm == k.realm && types.NewPrincipalName(1, strings.Join(e.Principal.Components, "/")).Equal(name) {
 			return true
 		}
 	}
 	return false
+}
+
+// newestKeys is kt with only the newest key version of each principal: a
+// client logs in with its current keys, and gokrb5 tells versions apart by the
+// entries' time stamps, which two rotations within a second (or a tool that
+// writes none) leave equal.
+func newestKeys(kt *keytab.Keytab) *keytab.Keytab {
+	newest := map[string]uint32{}
+	name := func(i int) string {
+		e := &kt.Entries[i]
+		return strings.Join(e.Principal.Components, "/") + "@" + e.Principal.Realm
+	}
+	for i := range kt.Entries {
+		n := name(i)
+		newest[n] = max(newest[n], kt.Entries[i].KVNO)
+	}
+	out := *kt
+	out.Entries = nil
+	for i := range kt.Entries {
+		if kt.Entries[i].KVNO == newest[name(i)] {
+			out.Entries = append(out.Entries, kt.Entries[i])
+		}
+	}
+	return &out
 }
 
 // Principal is the logged-in name, name@REALM.
@@ -120,12 +145,21 @@ func (k *KerberosLogin) serviceTicket(spn string) (messages.Ticket, types.Encryp
 	if k.closed {
 		return messages.Ticket{}, types.EncryptionKey{}, types.PrincipalName{}, ErrLoginClosed
 	}
-	if k.cl == nil {
-		cl := client.NewWithKeytab(k.user, k.realm, k.keytab, k.conf, client.DisablePAFXFAST(true))
-		if err := cl.Login(); err != nil {
+	// Rotated keys (a rewritten keytab) mean a new login: the tickets held
+	// still work, but the old keys would fail the next login the renewal needs.
+	// If the new keys cannot log in, the old login goes on serving and the new
+	// one is tried again at the next dial.
+	if kt := k.keytab.current(); k.cl == nil || kt != k.clKeytab {
+		cl := client.NewWithKeytab(k.user, k.realm, newestKeys(kt), k.conf, client.DisablePAFXFAST(true))
+		switch err := cl.Login(); {
+		case err == nil:
+			if k.cl != nil {
+				k.cl.Destroy()
+			}
+			k.cl, k.clKeytab = cl, kt
+		case k.cl == nil:
 			return messages.Ticket{}, types.EncryptionKey{}, types.PrincipalName{}, fmt.Errorf("login as %s: %v", k.principal, err)
 		}
-		k.cl = cl
 	}
 	tkt, key, err := k.cl.GetServiceTicket(spn)
 	if err != nil {

@@ -296,3 +296,43 @@ func TestKerberosLoginErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestKeysRotatedWithoutARestart: when an operator rotates a principal's keys
+// (kadmin's ktadd rewrites the keytab), the acceptor takes tickets under the new
+// key version and the learner logs in with its new keys, without a restart, as
+// a JDK server does at its next login.
+func TestKeysRotatedWithoutARestart(t *testing.T) {
+	k := startKDC(t, map[string]string{
+		"zkquorum/localhost": "server.keytab",
+		"learner/localhost":  "learner.keytab",
+	})
+	p := k.provider(t, "zkquorum/localhost@"+testRealm, "server.keytab", nil)
+	login := k.learnerLogin(t, "learner/localhost@"+testRealm, "learner.keytab")
+	remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+	exchange := func(t *testing.T, l *KerberosLogin) {
+		t.Helper()
+		if err := gssConverse(l.NewClient("zkquorum", "localhost"), p.NewServer(remote), nil); err != nil {
+			log, _ := os.ReadFile(filepath.Join(k.Dir, "kdc.log"))
+			t.Fatalf("%v\nkdc.log:\n%s", err, log)
+		}
+	}
+	exchange(t, login)
+
+	t.Run("the service's keys", func(t *testing.T) {
+		k.Rotate(t, "zkquorum/localhost@"+testRealm, "server.keytab")
+		// A learner that logs in now gets a ticket under the new key version,
+		// which only the rewritten keytab holds.
+		exchange(t, k.learnerLogin(t, "learner/localhost@"+testRealm, "learner.keytab"))
+		// One holding a ticket from before still gets in: the keytab keeps the
+		// old version beside the new, as ktadd leaves it.
+		exchange(t, login)
+	})
+	t.Run("the learner's keys", func(t *testing.T) {
+		before := login.cl
+		k.Rotate(t, "learner/localhost@"+testRealm, "learner.keytab")
+		exchange(t, login)
+		if login.cl == before {
+			t.Fatal("the learner kept the login of its old keys")
+		}
+	})
+}

@@ -86,16 +86,7 @@ func StartKDC(t testing.TB, realm string, principals map[string]string) *KDC {
 `, realm, port, dir))
 	write(filepath.Join(dir, "kadm5.acl"), "")
 	k.Env = append(os.Environ(), "KRB5_CONFIG="+k.Conf, "KRB5_KDC_PROFILE="+kdcConf)
-	run := func(name string, args ...string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Env = k.Env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-		}
-	}
+	run := func(name string, args ...string) { k.run(t, name, args...) }
 	run(kdb5Util, "create", "-s", "-r", realm, "-P", "master-pw-for-tests")
 	for name, keytab := range principals {
 		run(kadmin, "-r", realm, "-q", "addprinc -randkey "+name)
@@ -131,6 +122,26 @@ func StartKDC(t testing.TB, realm string, principals map[string]string) *KDC {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// run runs an MIT tool against the realm, failing the test on an error.
+func (k *KDC) run(t testing.TB, name string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = k.Env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// Rotate gives principal new random keys (the next key version) and adds them
+// to the keytab named keytab, as an operator rotating a service's keys does
+// with kadmin's ktadd. Tickets issued from now on use the new keys.
+func (k *KDC) Rotate(t testing.TB, principal, keytab string) {
+	t.Helper()
+	k.run(t, krbTool(t, "kadmin.local"), "-r", k.Realm, "-q", "ktadd -k "+k.Keytab(keytab)+" "+principal)
 }
 
 // Keytab returns the path of a keytab named name.
