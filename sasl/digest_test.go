@@ -301,13 +301,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// converseWithJava runs the JDK client with args against s, relaying tokens the
-// way ZooKeeper's client and server do, and returns the client's error line, if
-// any, and the server's error, if any.
-func converseWithJava(t *testing.T, s Server, jvmArgs []string, args ...string) (clientErr string, serverErr error) {
+// javaHarness is a running SaslClientHarness: tokens as lines on its standard
+// input and output.
+type javaHarness struct {
+	in     io.WriteCloser
+	lines  *bufio.Scanner
+	stderr *bytes.Buffer
+}
+
+// startHarness runs the harness with jvmArgs and args (for two minutes at the
+// most); stop ends it, showing what it printed on stderr if the test failed.
+func startHarness(t *testing.T, jvmArgs []string, args ...string) (h *javaHarness, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	// A short-lived JVM starts faster without the optimising compiler.
 	jvm := append([]string{"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"}, jvmArgs...)
 	cmd := exec.CommandContext(ctx, "java", append(append(jvm, "-cp", harness(t), "SaslClientHarness"), args...)...)
@@ -319,20 +325,31 @@ func converseWithJava(t *testing.T, s Server, jvmArgs []string, args ...string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	h = &javaHarness{in: stdin, stderr: &bytes.Buffer{}}
+	cmd.Stderr = h.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	h.lines = bufio.NewScanner(stdout)
+	h.lines.Buffer(make([]byte, 1<<20), 1<<20)
+	return h, func() {
 		stdin.Close()
 		_ = cmd.Wait()
+		cancel()
 		if t.Failed() {
-			t.Logf("java stderr:\n%s", stderr.String())
+			t.Logf("java stderr:\n%s", h.stderr.String())
 		}
-	}()
-	lines := bufio.NewScanner(stdout)
-	lines.Buffer(make([]byte, 1<<20), 1<<20)
+	}
+}
+
+// converseWithJava runs the JDK client with args against s, relaying tokens the
+// way ZooKeeper's client and server do, and returns the client's error line, if
+// any, and the server's error, if any.
+func converseWithJava(t *testing.T, s Server, jvmArgs []string, args ...string) (clientErr string, serverErr error) {
+	t.Helper()
+	h, stop := startHarness(t, jvmArgs, args...)
+	defer stop()
+	lines, stderr, stdin := h.lines, h.stderr, h.in
 	for round := 0; round < 10; round++ {
 		if !lines.Scan() {
 			t.Fatalf("java ended early: %v\n%s", lines.Err(), stderr.String())

@@ -1,20 +1,16 @@
 package sasl
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // learnerLogin is the QuorumLearner section's login as principal from keytab.
@@ -207,46 +203,18 @@ func TestGSSAPIClientAgainstJavaAcceptor(t *testing.T) {
 
 // javaAcceptor is the harness's SERVER-GSSAPI mode: client tokens in, server
 // tokens out.
-type javaAcceptor struct {
-	in     io.Writer
-	lines  *bufio.Scanner
-	stderr *bytes.Buffer
-}
+type javaAcceptor struct{ *javaHarness }
 
-func startJavaAcceptor(t *testing.T, jvmArgs []string, args ...string) *javaAcceptor {
+func startJavaAcceptor(t *testing.T, jvmArgs []string, args ...string) javaAcceptor {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	jvm := append([]string{"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"}, jvmArgs...)
-	cmd := exec.CommandContext(ctx, "java", append(append(jvm, "-cp", harness(t), "SaslClientHarness", "SERVER-GSSAPI"), args...)...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := &javaAcceptor{in: stdin, stderr: &bytes.Buffer{}}
-	cmd.Stderr = j.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		_ = cmd.Wait()
-		cancel()
-		if t.Failed() {
-			t.Logf("java stderr:\n%s", j.stderr.String())
-		}
-	})
-	j.lines = bufio.NewScanner(stdout)
-	j.lines.Buffer(make([]byte, 1<<20), 1<<20)
-	return j
+	h, stop := startHarness(t, jvmArgs, append([]string{"SERVER-GSSAPI"}, args...)...)
+	t.Cleanup(stop)
+	return javaAcceptor{h}
 }
 
 // evaluate sends one client token and returns the server's answer (nil for an
 // absent one) and, once it completes, the authorization id it settled on.
-func (j *javaAcceptor) evaluate(t *testing.T, tok []byte) (out []byte, complete bool, authz string) {
+func (j javaAcceptor) evaluate(t *testing.T, tok []byte) (out []byte, complete bool, authz string) {
 	t.Helper()
 	if _, err := io.WriteString(j.in, hex.EncodeToString(tok)+"\n"); err != nil {
 		t.Fatal(err)

@@ -323,22 +323,7 @@ func TestEnsembleWithSSLQuorumAndQuorumSASL(t *testing.T) {
 	}
 	t.Run("members that trust each other", func(t *testing.T) {
 		servers := startSecureEnsemble(t, 3, func(i int) string { return member(i, p, "peer-secret", testutil.CertOptions{}) })
-		lead := leaderOf(t, servers)
-		follower := servers[(lead+1)%3]
-		c, _, err := zk.Connect([]string{follower.Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if _, err := c.Create("/over-tls-quorum", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
-			t.Fatal(err)
-		}
-		for i, s := range servers {
-			checkForT(t, fmt.Sprintf("member %d applies the write", i+1), func() bool {
-				_, code := s.Replica().Tree().Exists("/over-tls-quorum", nil, nil)
-				return code == 0
-			})
-		}
+		requireReplicated(t, servers, "/over-tls-quorum")
 	})
 	for _, tc := range []struct {
 		name string
@@ -359,22 +344,50 @@ func TestEnsembleWithSSLQuorumAndQuorumSASL(t *testing.T) {
 				}
 				return member(i, p, "peer-secret", testutil.CertOptions{})
 			})
-			lead := leaderOf(t, servers[:2])
-			c, _, err := zk.Connect([]string{servers[lead].Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if _, err := c.Create("/without-3", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
-				t.Fatal(err)
-			}
-			// Member 3 never hears from the others: no leader, no data. Give it
-			// time to try (this bounds a wait; nothing is asserted about speed).
-			time.Sleep(2 * time.Second)
-			if _, code := servers[2].Replica().Tree().Exists("/without-3", nil, nil); code == 0 {
-				t.Fatal("member 3 got the data")
-			}
+			requireThirdKeptOut(t, servers)
 		})
+	}
+}
+
+// requireReplicated writes path through a follower and waits for every member
+// to apply it.
+func requireReplicated(t *testing.T, servers []*Server, path string) {
+	t.Helper()
+	lead := leaderOf(t, servers)
+	c, _, err := zk.Connect([]string{servers[(lead+1)%len(servers)].Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Create(path, []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range servers {
+		checkForT(t, fmt.Sprintf("member %d applies the write", i+1), func() bool {
+			_, code := s.Replica().Tree().Exists(path, nil, nil)
+			return code == 0
+		})
+	}
+}
+
+// requireThirdKeptOut writes through the leader the first two members elect
+// and checks that the third, which they do not let in, never gets the write.
+func requireThirdKeptOut(t *testing.T, servers []*Server) {
+	t.Helper()
+	lead := leaderOf(t, servers[:2])
+	c, _, err := zk.Connect([]string{servers[lead].Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Create("/without-3", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	// Member 3 never hears from the others: no leader, no data. Give it time to
+	// try (this bounds a wait; nothing is asserted about speed).
+	time.Sleep(2 * time.Second)
+	if _, code := servers[2].Replica().Tree().Exists("/without-3", nil, nil); code == 0 {
+		t.Fatal("member 3 got the data")
 	}
 }
 
