@@ -72,10 +72,16 @@ func planEnsemble(cfg *zoocfg.Config) (*ensemble, error) {
 func (e *ensemble) setPeers(peers map[uint64]string) {
 	e.tr.SetPeers(peers)
 	if len(peers) > 0 {
-		withSelf := maps.Clone(peers)
-		withSelf[e.id] = e.self.QuorumAddrs()
-		e.sec.authorizeMembers(withSelf)
+		e.authorizeMembers(peers)
 	}
+}
+
+// authorizeMembers has quorum SASL take the hosts of peers and this member's
+// own for the members'.
+func (e *ensemble) authorizeMembers(peers map[uint64]string) {
+	all := map[uint64]string{e.id: e.self.QuorumAddrs()}
+	maps.Copy(all, peers)
+	e.sec.authorizeMembers(all)
 }
 
 // listenAddr is where this member's quorum port listens: each of its
@@ -115,9 +121,7 @@ func (e *ensemble) startTransport(ctx context.Context, cfg *zoocfg.Config, log *
 	}
 	if e.sec != nil {
 		e.sec.applyPeer(&pcfg)
-		peers := maps.Clone(e.peers)
-		peers[e.id] = e.self.QuorumAddrs()
-		e.sec.authorizeMembers(peers)
+		e.authorizeMembers(e.peers)
 	}
 	tries := cfg.Quorum.ElectionPortBindRetry
 	for try := 1; ; try++ {

@@ -280,8 +280,8 @@ func (sec *security) quorumDialTLS() func(host string, conn net.Conn) *tls.Confi
 	return func(host string, conn net.Conn) *tls.Config { return m.ClientConfig(host, conn.RemoteAddr()) }
 }
 
-// authorizeMembers has quorum SASL take the hosts of peers (quorum addresses,
-// this member's own among them) as the members' hosts.
+// authorizeMembers has quorum SASL take the hosts of members' quorum addresses
+// as the members' hosts.
 func (sec *security) authorizeMembers(peers map[uint64]string) {
 	if sec == nil || sec.quorum == nil {
 		return

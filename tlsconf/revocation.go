@@ -62,7 +62,11 @@ type cachedCRL struct {
 }
 
 func newRevocationChecker(ocsp bool, now func() time.Time) *revocationChecker {
-	return &revocationChecker{ocsp: ocsp, now: now, http: &http.Client{Timeout: revocationFetchTimeout},
+	// Fetched directly, as the JDK fetches them: its proxies come from its own
+	// properties, never from HTTP_PROXY in the environment.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	return &revocationChecker{ocsp: ocsp, now: now, http: &http.Client{Timeout: revocationFetchTimeout, Transport: tr},
 		crls: map[string]cachedCRL{}}
 }
 
