@@ -81,7 +81,8 @@ func TestSecurityInteropRevocation(t *testing.T) {
 			}, "\n") + "\n"}
 			forBothServers(t, d, true, func(t *testing.T, r *running, rec func(string, bool)) {
 				for _, c := range tc.clients {
-					taken := takesClientCert(r.secure, p, certs[c.name])
+					cert := certs[c.name]
+					taken := takesTLSClient(r.secure, p, &cert)
 					rec(c.name+"/taken", taken)
 					rec(c.name+"/refused", !taken)
 					if want, ok := tc.want[c.name]; ok && taken != want {
@@ -94,10 +95,10 @@ func TestSecurityInteropRevocation(t *testing.T) {
 	}
 }
 
-// takesClientCert reports whether the server at addr gives a session to a
-// client presenting cert over TLS.
-func takesClientCert(addr string, p *testutil.PKI, cert testutil.Cert) bool {
-	c := p.ClientConfig(&cert)
+// takesTLSClient reports whether the server at addr gives a session to a TLS
+// client presenting cert (none when nil).
+func takesTLSClient(addr string, p *testutil.PKI, cert *testutil.Cert) bool {
+	c := p.ClientConfig(cert)
 	nc, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, c)
 	if err != nil {
 		return false
@@ -176,4 +177,52 @@ func ocspGETRequest(path string) []byte {
 		return nil
 	}
 	return b
+}
+
+// TestSecurityInteropX509ProviderRegistration: without authProvider.x509 in
+// zoo.cfg, Apache ZooKeeper 3.8 registers the x509 provider itself when it has
+// a secure client port (QuorumPeerConfig.configureSSLAuth), so a client
+// presenting a certificate gets a session there; on a unified plain port alone
+// the provider is missing and such a client is closed. zkd takes and refuses
+// the same clients, and one without a certificate gets a session on both.
+func TestSecurityInteropX509ProviderRegistration(t *testing.T) {
+	interopPrereqs(t, false)
+	dir := t.TempDir()
+	p := testutil.NewPKI(t, dir)
+	o := func(cn string) pkix.Name { return pkix.Name{CommonName: cn, Organization: []string{"zkd"}} }
+	p.Issue(t, "server", o("server"), testutil.CertOptions{})
+	alice := p.Issue(t, "alice", o("alice"), testutil.CertOptions{})
+	stores := strings.Join([]string{
+		"ssl.keyStore.location=" + filepath.Join(dir, "server.pem"),
+		"ssl.keyStore.type=PEM",
+		"ssl.trustStore.location=" + p.CAFile,
+		"ssl.trustStore.type=PEM",
+		"ssl.clientAuth=want",
+	}, "\n") + "\n"
+	for _, tc := range []struct {
+		name     string
+		d        deployment
+		secure   bool
+		wantCert bool // the certificate's client gets a session
+	}{
+		{"secure port", deployment{cfg: stores}, true, true},
+		{"unified port alone", deployment{cfg: stores + "client.portUnification=true\n"}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forBothServers(t, tc.d, tc.secure, func(t *testing.T, r *running, rec func(string, bool)) {
+				addr := r.secure
+				if !tc.secure {
+					addr = r.plain
+				}
+				for name, cert := range map[string]*testutil.Cert{"certificate": &alice, "no-certificate": nil} {
+					taken := takesTLSClient(addr, p, cert)
+					rec(name+"/taken", taken)
+					rec(name+"/refused", !taken)
+					if want := cert == nil || tc.wantCert; taken != want {
+						t.Errorf("%s: client with %s taken %v, want %v", r.kind, name, taken, want)
+					}
+				}
+			})
+		})
+	}
 }
