@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-zookeeper/zk"
+
 	"zkd/internal/testutil"
 	"zkd/sasl"
 	"zkd/zoocfg"
@@ -143,4 +145,68 @@ func TestQuorumKerberosLearnerRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReconfigAddsAServerToAKerberosQuorum: a server on a host none of the
+// start-up members has in its configuration (localhost, where they are
+// 127.0.0.1) joins a Kerberos-authenticated ensemble by reconfig. Its learner
+// principal carries that host, which the members take as a member's host once
+// the reconfig names it: zkd reads the rule against the current membership.
+func TestReconfigAddsAServerToAKerberosQuorum(t *testing.T) {
+	kdc := testutil.StartKDC(t, kerberosRealm, map[string]string{
+		"zkquorum/127.0.0.1": "quorum.keytab",
+		"learner/127.0.0.1":  "quorum.keytab",
+		"zkquorum/localhost": "quorum.keytab",
+		"learner/localhost":  "quorum.keytab",
+	})
+	kerberosLines := func(m *reconfigMember, host string) {
+		jaas := filepath.Join(m.dir, "jaas.conf")
+		text := strings.ReplaceAll(fmt.Sprintf(kerberosQuorumJAAS, kdc.Keytab("quorum.keytab"), "learner/"+host, kerberosRealm),
+			"zkquorum/127.0.0.1@", "zkquorum/"+host+"@")
+		if err := os.WriteFile(jaas, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m.extra = strings.Join([]string{
+			"quorum.auth.enableSasl=true",
+			"quorum.auth.learnerRequireSasl=true",
+			"quorum.auth.serverRequireSasl=true",
+			"quorum.auth.kerberos.servicePrincipal=zkquorum/_HOST",
+			"java.security.auth.login.config=" + jaas,
+			"java.security.krb5.conf=" + kdc.Conf,
+		}, "\n")
+	}
+	ms := newReconfigMembers(t, 3)
+	for _, m := range ms {
+		kerberosLines(m, "127.0.0.1")
+		m.writeConfig(t, ms)
+	}
+	startMembers(t, ms)
+	leaderOf(t, []*Server{ms[0].srv, ms[1].srv, ms[2].srv})
+	c := ms[0].client(t)
+	if _, err := c.Create("/before", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+
+	m4 := newReconfigMember(t, 4)
+	m4.line = strings.Replace(m4.line, "=127.0.0.1:", "=localhost:", 1) // its quorum address; clients still at 127.0.0.1
+	kerberosLines(m4, "localhost")
+	ms = append(ms, m4)
+	m4.writeConfig(t, ms)
+	m4.start(t)
+	if err := c.AddAuth("digest", []byte("super:test")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "reconfig adding server.4", func() error {
+		_, err := c.IncrementalReconfig([]string{m4.line}, nil, -1)
+		return err
+	})
+	eventually(t, "server.4 serving the data", func() error {
+		if !m4.srv.Replica().Serving() {
+			return errors.New("not serving")
+		}
+		if _, code := m4.srv.Replica().Tree().Exists("/before", nil, nil); code != 0 {
+			return fmt.Errorf("/before: %v", code)
+		}
+		return nil
+	})
 }
