@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-zookeeper/zk"
-
 	"zkd/internal/testutil"
 	"zkd/sasl"
 	"zkd/zoocfg"
@@ -31,6 +29,19 @@ QuorumLearner {
 };
 `
 
+// kerberosQuorumCfg is the zoo.cfg of quorum Kerberos both ways, with _HOST in
+// the service principal, the JAAS file jaas and the Kerberos configuration krb5.
+func kerberosQuorumCfg(jaas, krb5 string) string {
+	return strings.Join([]string{
+		"quorum.auth.enableSasl=true",
+		"quorum.auth.learnerRequireSasl=true",
+		"quorum.auth.serverRequireSasl=true",
+		"quorum.auth.kerberos.servicePrincipal=zkquorum/_HOST",
+		"java.security.auth.login.config=" + jaas,
+		"java.security.krb5.conf=" + krb5,
+	}, "\n")
+}
+
 // TestEnsembleWithKerberosQuorumAuth: three members that authenticate each
 // other with Kerberos (tickets from a loopback MIT KDC, the service principal
 // written with _HOST) form an ensemble; a member whose learner principal names
@@ -46,14 +57,7 @@ func TestEnsembleWithKerberosQuorumAuth(t *testing.T) {
 		if err := os.WriteFile(jaas, fmt.Appendf(nil, kerberosQuorumJAAS, kdc.Keytab("quorum.keytab"), learner, kerberosRealm), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		return strings.Join([]string{
-			"quorum.auth.enableSasl=true",
-			"quorum.auth.learnerRequireSasl=true",
-			"quorum.auth.serverRequireSasl=true",
-			"quorum.auth.kerberos.servicePrincipal=zkquorum/_HOST",
-			"java.security.auth.login.config=" + jaas,
-			"java.security.krb5.conf=" + kdc.Conf,
-		}, "\n")
+		return kerberosQuorumCfg(jaas, kdc.Conf)
 	}
 	t.Run("members of one realm", func(t *testing.T) {
 		servers := startSecureEnsemble(t, 3, func(i int) string { return member(i, "learner/127.0.0.1") })
@@ -159,54 +163,18 @@ func TestReconfigAddsAServerToAKerberosQuorum(t *testing.T) {
 		"zkquorum/localhost": "quorum.keytab",
 		"learner/localhost":  "quorum.keytab",
 	})
-	kerberosLines := func(m *reconfigMember, host string) {
+	reconfigAddsAFourth(t, func(m *reconfigMember) {
+		host := "127.0.0.1"
+		if m.myid == 4 {
+			host = "localhost"
+			m.line = strings.Replace(m.line, "=127.0.0.1:", "=localhost:", 1) // its quorum address; clients still at 127.0.0.1
+		}
 		jaas := filepath.Join(m.dir, "jaas.conf")
 		text := strings.ReplaceAll(fmt.Sprintf(kerberosQuorumJAAS, kdc.Keytab("quorum.keytab"), "learner/"+host, kerberosRealm),
 			"zkquorum/127.0.0.1@", "zkquorum/"+host+"@")
 		if err := os.WriteFile(jaas, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		m.extra = strings.Join([]string{
-			"quorum.auth.enableSasl=true",
-			"quorum.auth.learnerRequireSasl=true",
-			"quorum.auth.serverRequireSasl=true",
-			"quorum.auth.kerberos.servicePrincipal=zkquorum/_HOST",
-			"java.security.auth.login.config=" + jaas,
-			"java.security.krb5.conf=" + kdc.Conf,
-		}, "\n")
-	}
-	ms := newReconfigMembers(t, 3)
-	for _, m := range ms {
-		kerberosLines(m, "127.0.0.1")
-		m.writeConfig(t, ms)
-	}
-	startMembers(t, ms)
-	leaderOf(t, []*Server{ms[0].srv, ms[1].srv, ms[2].srv})
-	c := ms[0].client(t)
-	if _, err := c.Create("/before", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatal(err)
-	}
-
-	m4 := newReconfigMember(t, 4)
-	m4.line = strings.Replace(m4.line, "=127.0.0.1:", "=localhost:", 1) // its quorum address; clients still at 127.0.0.1
-	kerberosLines(m4, "localhost")
-	ms = append(ms, m4)
-	m4.writeConfig(t, ms)
-	m4.start(t)
-	if err := c.AddAuth("digest", []byte("super:test")); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "reconfig adding server.4", func() error {
-		_, err := c.IncrementalReconfig([]string{m4.line}, nil, -1)
-		return err
-	})
-	eventually(t, "server.4 serving the data", func() error {
-		if !m4.srv.Replica().Serving() {
-			return errors.New("not serving")
-		}
-		if _, code := m4.srv.Replica().Tree().Exists("/before", nil, nil); code != 0 {
-			return fmt.Errorf("/before: %v", code)
-		}
-		return nil
-	})
+		m.extra = kerberosQuorumCfg(jaas, kdc.Conf)
+	}, nil)
 }

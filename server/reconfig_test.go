@@ -366,13 +366,26 @@ func TestMemberRemovedWhileStoppedLearnsItOnRestart(t *testing.T) {
 // reconfig and catches up, and a plaintext ask is not answered.
 func TestReconfigAddsAServerToAnSSLQuorum(t *testing.T) {
 	p := testutil.NewPKI(t, t.TempDir())
-	tlsLines := func(m *reconfigMember) {
+	reconfigAddsAFourth(t, func(m *reconfigMember) {
 		cert := p.Issue(t, fmt.Sprintf("member%d", m.myid), pkix.Name{CommonName: fmt.Sprintf("zkd member %d", m.myid)}, testutil.CertOptions{})
 		m.extra = "sslQuorum=true\nssl.quorum.keyStore.location=" + cert.PEM + "\nssl.quorum.trustStore.location=" + p.CAFile
-	}
+	}, func(ms []*reconfigMember) {
+		// A plaintext ask gets no answer from a member that speaks only TLS.
+		if _, err := peer.Ask(context.Background(), peer.AskConfig{From: 99, Timeout: 2 * time.Second}, ms[0].srv.QuorumAddr(), []byte("?")); err == nil {
+			t.Fatal("a plaintext ask was answered by an sslQuorum member")
+		}
+	})
+}
+
+// reconfigAddsAFourth runs a server's joining by reconfig: three members, each
+// set up by setup (its zoo.cfg extra lines, its server line), start and take
+// /before; between runs then; a fourth set up alike starts, a reconfig through
+// member 1 adds it, and it must come to serve /before.
+func reconfigAddsAFourth(t *testing.T, setup func(m *reconfigMember), between func(ms []*reconfigMember)) {
+	t.Helper()
 	ms := newReconfigMembers(t, 3)
 	for _, m := range ms {
-		tlsLines(m)
+		setup(m)
 		m.writeConfig(t, ms)
 	}
 	startMembers(t, ms)
@@ -381,28 +394,27 @@ func TestReconfigAddsAServerToAnSSLQuorum(t *testing.T) {
 	if _, err := c.Create("/before", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-
-	// A plaintext ask gets no answer from a member that speaks only TLS.
-	if _, err := peer.Ask(context.Background(), peer.AskConfig{From: 99, Timeout: 2 * time.Second}, ms[0].srv.QuorumAddr(), []byte("?")); err == nil {
-		t.Fatal("a plaintext ask was answered by an sslQuorum member")
+	if between != nil {
+		between(ms)
 	}
 
-	ms = append(ms, newReconfigMember(t, 4))
-	tlsLines(ms[3])
-	ms[3].writeConfig(t, ms)
-	ms[3].start(t)
+	m4 := newReconfigMember(t, 4)
+	setup(m4)
+	ms = append(ms, m4)
+	m4.writeConfig(t, ms)
+	m4.start(t)
 	if err := c.AddAuth("digest", []byte("super:test")); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "reconfig adding server.4", func() error {
-		_, err := c.IncrementalReconfig([]string{ms[3].line}, nil, -1)
+		_, err := c.IncrementalReconfig([]string{m4.line}, nil, -1)
 		return err
 	})
 	eventually(t, "server.4 serving the data", func() error {
-		if !ms[3].srv.Replica().Serving() {
+		if !m4.srv.Replica().Serving() {
 			return errors.New("not serving")
 		}
-		if _, code := ms[3].srv.Replica().Tree().Exists("/before", nil, nil); code != 0 {
+		if _, code := m4.srv.Replica().Tree().Exists("/before", nil, nil); code != 0 {
 			return fmt.Errorf("/before: %v", code)
 		}
 		return nil
