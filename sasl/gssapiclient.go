@@ -44,13 +44,7 @@ type KerberosLogin struct {
 // /etc/krb5.conf. The keytab must hold a key for the principal; nothing is
 // asked of the KDC yet.
 func NewKerberosLogin(jaas *JAAS, section string, props map[string]string) (*KerberosLogin, error) {
-	var m *LoginModule
-	for i, mod := range jaas.Section(section) {
-		if mod.Class == Krb5LoginModule {
-			m = &jaas.Sections[section][i]
-			break
-		}
-	}
+	m := jaas.Kerberos(section)
 	if m == nil {
 		return nil, fmt.Errorf("%w: section '%s' has no %s entry", ErrKerberosConfig, section, Krb5LoginModule)
 	}
@@ -98,13 +92,19 @@ func krb5Config(props map[string]string) (*config.Config, error) {
 
 // hasKey reports whether the keytab holds a key of any type for the principal.
 func (k *KerberosLogin) hasKey() bool {
-	name := types.NewPrincipalName(1 /* KRB_NT_PRINCIPAL */, k.user)
-	for _, e := range k.keytab.current().Entries {
-		if e.Principal.Realm == k.realm && types.NewPrincipalName(1, strings.Join(e.Principal.Components, "/")).Equal(name) {
+	kt := k.keytab.current()
+	for i := range kt.Entries {
+		if entryPrincipal(kt, i) == k.principal {
 			return true
 		}
 	}
 	return false
+}
+
+// entryPrincipal is the name@REALM of kt's entry i.
+func entryPrincipal(kt *keytab.Keytab, i int) string {
+	p := &kt.Entries[i].Principal
+	return strings.Join(p.Components, "/") + "@" + p.Realm
 }
 
 // newestKeys is kt with only the newest key version of each principal: a
@@ -113,18 +113,14 @@ func (k *KerberosLogin) hasKey() bool {
 // writes none) leave equal.
 func newestKeys(kt *keytab.Keytab) *keytab.Keytab {
 	newest := map[string]uint32{}
-	name := func(i int) string {
-		e := &kt.Entries[i]
-		return strings.Join(e.Principal.Components, "/") + "@" + e.Principal.Realm
-	}
 	for i := range kt.Entries {
-		n := name(i)
+		n := entryPrincipal(kt, i)
 		newest[n] = max(newest[n], kt.Entries[i].KVNO)
 	}
 	out := *kt
 	out.Entries = nil
 	for i := range kt.Entries {
-		if kt.Entries[i].KVNO == newest[name(i)] {
+		if kt.Entries[i].KVNO == newest[entryPrincipal(kt, i)] {
 			out.Entries = append(out.Entries, kt.Entries[i])
 		}
 	}

@@ -47,6 +47,19 @@ func (j *JAAS) Section(name string) []LoginModule {
 	return j.Sections[name]
 }
 
+// Kerberos returns the first Krb5LoginModule entry of section name, or nil:
+// the entry that makes the section a Kerberos identity, as ZooKeeper tells
+// GSSAPI from DIGEST-MD5 by the principals its login gives.
+func (j *JAAS) Kerberos(name string) *LoginModule {
+	mods := j.Section(name)
+	for i := range mods {
+		if mods[i].Class == Krb5LoginModule {
+			return &mods[i]
+		}
+	}
+	return nil
+}
+
 // maxJAASSize bounds a configuration file read into memory.
 const maxJAASSize = 1 << 20
 

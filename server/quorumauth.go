@@ -88,7 +88,7 @@ func newQuorumSASL(a zoocfg.QuorumAuthSettings, jaas *sasl.JAAS, props map[strin
 			ErrSecurityConfig, a.ServerLoginCtx, err)
 	}
 	q.server = p
-	if learnerUsesKerberos(jaas, a.LearnerLoginCtx) {
+	if jaas.Kerberos(a.LearnerLoginCtx) != nil {
 		if err := q.kerberosLearner(a, jaas, props); err != nil {
 			return nil, err
 		}
@@ -105,15 +105,6 @@ func newQuorumSASL(a zoocfg.QuorumAuthSettings, jaas *sasl.JAAS, props map[strin
 	log.Info("quorum SASL authentication", "learner_requires", a.LearnerRequireSasl, "server_requires", a.ServerRequireSasl,
 		"server_section", a.ServerLoginCtx, "server_mechanism", p.Mechanism(), "learner_section", a.LearnerLoginCtx, "learner", q.learnerID)
 	return q, nil
-}
-
-func learnerUsesKerberos(jaas *sasl.JAAS, section string) bool {
-	for _, m := range jaas.Section(section) {
-		if m.Class == sasl.Krb5LoginModule {
-			return true
-		}
-	}
-	return false
 }
 
 // kerberosLearner sets the learner up to log in from its keytab and ask for
