@@ -127,18 +127,21 @@ func (m *reconfigMember) writeConfig(t *testing.T, servers []*reconfigMember) {
 	}
 }
 
-func (m *reconfigMember) client(t *testing.T) *zk.Conn {
+func (m *reconfigMember) client(t *testing.T) *zk.Conn { return clientOf(t, m.srv) }
+
+// clientOf connects go-zookeeper to s alone, closed when the test ends.
+func clientOf(t *testing.T, s *Server) *zk.Conn {
 	t.Helper()
 	// A member refuses clients until it knows the leader, which can come a
 	// moment after another member has become it; go-zookeeper with one address
 	// then gives up on the first request.
-	eventually(t, fmt.Sprintf("member %d serving", m.myid), func() error {
-		if r := m.srv.Replica(); !r.Serving() {
+	eventually(t, "the member serves", func() error {
+		if r := s.Replica(); !r.Serving() {
 			return fmt.Errorf("mode %q", r.Mode())
 		}
 		return nil
 	})
-	c, _, err := zk.Connect([]string{m.srv.Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	c, _, err := zk.Connect([]string{s.Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -353,12 +353,7 @@ func TestEnsembleWithSSLQuorumAndQuorumSASL(t *testing.T) {
 // to apply it.
 func requireReplicated(t *testing.T, servers []*Server, path string) {
 	t.Helper()
-	lead := leaderOf(t, servers)
-	c, _, err := zk.Connect([]string{servers[(lead+1)%len(servers)].Addr().String()}, 10*time.Second, zk.WithLogger(nopLogger{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := clientOf(t, servers[(leaderOf(t, servers)+1)%len(servers)])
 	if _, err := c.Create(path, []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
