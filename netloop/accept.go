@@ -49,7 +49,7 @@ func (s *Server) acceptLoop(ln *net.TCPListener, handle func(*net.TCPConn, *rese
 		// Accept only while holding the reserve descriptor (see enroll): at the
 		// limit, the accept itself would take the last one and the connection
 		// would then be lost.
-		err := reserve.take()
+		err := s.takeReserve(&reserve)
 		if err == nil {
 			var tc *net.TCPConn
 			if tc, err = ln.AcceptTCP(); err == nil {
@@ -93,12 +93,25 @@ func (s *Server) acceptLoop(ln *net.TCPListener, handle func(*net.TCPConn, *rese
 	}
 }
 
+// takeReserve takes the reserve descriptor unless it is held.
+func (s *Server) takeReserve(reserve *reserveFD) error {
+	if reserve.held() {
+		return nil
+	}
+	return s.fdGate.take(reserve)
+}
+
 // enroll hands tc to an event loop. EnrollContext duplicates the descriptor
 // before it closes tc, so for a moment the connection needs two; the reserve is
-// given up for that moment. An error means the connection is closed.
+// given up for that moment. At the limit, another accept loop taking its own
+// reserve then would take the one descriptor the duplicate needs, and the
+// connection would be lost (it was, one in 300, with four accept loops): the
+// reserves are taken outside enrollments (fdGate). Enrollments still overlap,
+// since each waits for its event loop to register the connection.
 func (s *Server) enroll(tc *net.TCPConn, reserve *reserveFD) error {
-	reserve.release()
+	s.fdGate.enter(reserve)
 	_, err := s.cli.EnrollContext(tc, nil) // closes tc, whatever happens
+	s.fdGate.leave()
 	if err != nil {
 		return fmt.Errorf("netloop: hand connection to an event loop: %w", err)
 	}
@@ -165,4 +178,47 @@ func acceptErrorText(err error) string {
 	msg := errno.Error()
 	r, n := utf8.DecodeRuneInString(msg)
 	return string(unicode.ToUpper(r)) + msg[n:]
+}
+
+// fdGate keeps reserve descriptors from being taken while a connection is being
+// enrolled. Enrollments do not wait for one another, nor for a loop waiting to
+// take its reserve: that loop waits until none is in progress. Made by
+// newFDGate.
+type fdGate struct {
+	mu        sync.Mutex
+	none      sync.Cond // on mu; broadcast when enrolling drops to 0
+	enrolling int       // guarded by mu
+}
+
+func newFDGate() *fdGate {
+	g := &fdGate{}
+	g.none.L = &g.mu
+	return g
+}
+
+// take takes reserve once no enrollment is in progress.
+func (g *fdGate) take(reserve *reserveFD) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for g.enrolling > 0 {
+		g.none.Wait()
+	}
+	return reserve.take()
+}
+
+// enter starts an enrollment, giving reserve up.
+func (g *fdGate) enter(reserve *reserveFD) {
+	g.mu.Lock()
+	g.enrolling++
+	reserve.release()
+	g.mu.Unlock()
+}
+
+// leave ends an enrollment.
+func (g *fdGate) leave() {
+	g.mu.Lock()
+	if g.enrolling--; g.enrolling == 0 {
+		g.none.Broadcast()
+	}
+	g.mu.Unlock()
 }

@@ -11,6 +11,7 @@ import (
 type reserveFD struct{}
 
 func (*reserveFD) take() error { return nil }
+func (*reserveFD) held() bool  { return true }
 func (*reserveFD) release()    {}
 
 // maxFDs returns -1: there is no such limit to report.

@@ -27,6 +27,9 @@ func (r *reserveFD) take() error {
 	return nil
 }
 
+// held reports whether the reserve descriptor is open.
+func (r *reserveFD) held() bool { return r.fd != 0 }
+
 // release closes the reserve descriptor if it is held.
 func (r *reserveFD) release() {
 	if r.fd != 0 {
