@@ -59,7 +59,7 @@ deps:
 	scripts/deps.sh
 
 # -p 1: the real-client suites each run JVMs and servers; one package at a time
-# keeps a 2-core machine from starving them (the whole run stays under ~6 min).
+# keeps a 2-core machine from starving them (the whole run takes 11-14 min).
 test: deps
 	$(GO) test -p 1 -tags '$(TAGS)' -count=1 -timeout $(TIMEOUT) ./...
 

@@ -304,3 +304,22 @@ func TestKeysRotatedWithoutARestart(t *testing.T) {
 		}
 	})
 }
+
+// A learner talks to whatever answers on a member's quorum port: no token from
+// it, whatever its bytes, is taken for the server's proof or its offer, and
+// none panics the client.
+func FuzzGSSAPIClientTokens(f *testing.F) {
+	key := testKey(f, 18)
+	f.Add(frameInitial(tokIDAPRep, []byte{0x6f, 0x03, 0x30, 0x01, 0x00}))
+	f.Add([]byte{0x60, 0x80})
+	f.Add(wrapHeader(0, 12, 3, 1))
+	login := &KerberosLogin{principal: "zkquorum/learner@EXAMPLE.COM"}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, state := range []gssClientState{gssClientSentAPReq, gssClientGotAPRep} {
+			c := &GSSAPIClient{login: login, spn: "zkquorum/server", state: state, key: key}
+			if _, err := c.Evaluate(b); err == nil {
+				t.Fatalf("state %d: random token accepted: % x", state, b)
+			}
+		}
+	})
+}
