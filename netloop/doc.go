@@ -21,7 +21,7 @@
 // backlog. Each accept loop accepts only while it holds one reserve descriptor,
 // because handing a connection to gnet duplicates its descriptor for a moment;
 // it gives the reserve up for that moment, and no loop takes its reserve back
-// while another is in it.
+// while any connection is in that moment.
 //
 // The TLS port (Config.TLSAddr, ZooKeeper's secureClientPort) has its own accept
 // loop and serves each connection with goroutines over crypto/tls (tls.go), since
