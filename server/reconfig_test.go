@@ -135,7 +135,7 @@ func clientOf(t *testing.T, s *Server) *zk.Conn {
 	// A member refuses clients until it knows the leader, which can come a
 	// moment after another member has become it; go-zookeeper with one address
 	// then gives up on the first request.
-	eventually(t, "the member serves", func() error {
+	eventually(t, fmt.Sprintf("the member on %s serving", s.Addr()), func() error {
 		if r := s.Replica(); !r.Serving() {
 			return fmt.Errorf("mode %q", r.Mode())
 		}
