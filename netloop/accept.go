@@ -49,8 +49,10 @@ func (s *Server) acceptLoop(ln *net.TCPListener, handle func(*net.TCPConn, *rese
 		// Accept only while holding the reserve descriptor (see enroll): at the
 		// limit, the accept itself would take the last one and the connection
 		// would then be lost.
-		err := s.takeReserve(&reserve)
-		if err == nil {
+		var err error
+		if reserve.kept() {
+			err = s.enrollKept(&reserve) // a connection out of descriptors before
+		} else if err = reserve.take(); err == nil {
 			var tc *net.TCPConn
 			if tc, err = ln.AcceptTCP(); err == nil {
 				err = handle(tc, &reserve)
@@ -93,30 +95,44 @@ func (s *Server) acceptLoop(ln *net.TCPListener, handle func(*net.TCPConn, *rese
 	}
 }
 
-// takeReserve takes the reserve descriptor unless it is held.
-func (s *Server) takeReserve(reserve *reserveFD) error {
-	if reserve.held() {
-		return nil
-	}
-	return s.fdGate.take(reserve)
-}
-
 // enroll hands tc to an event loop. EnrollContext duplicates the descriptor
-// before it closes tc, so for a moment the connection needs two; the reserve is
-// given up for that moment. At the limit, another accept loop taking its own
-// reserve then would take the one descriptor the duplicate needs, and the
-// connection would be lost (TestOutOfFileDescriptorsKeepsServing lost one of
-// its 300 in one run of 75): reserves are taken only while no connection is
-// being enrolled (fdGate). Enrollments still overlap, since each waits for its
-// event loop to register the connection.
+// before it closes tc, so for a moment the connection needs two, and at the
+// limit the duplicate can fail: any other open in the process (another accept
+// loop accepting, or opening its reserve) may take the one descriptor that was
+// free. So the reserve first becomes a second descriptor of the socket (keep);
+// a handover that finds no descriptor free leaves the connection there, and
+// the accept loop, after its pause, hands it over again (enrollKept) before it
+// accepts anything else. Out of descriptors, a connection waits; it is not lost.
+// An error other than running out of descriptors means the connection is closed.
 func (s *Server) enroll(tc *net.TCPConn, reserve *reserveFD) error {
-	s.fdGate.enter(reserve)
+	kept := reserve.keep(tc)
 	_, err := s.cli.EnrollContext(tc, nil) // closes tc, whatever happens
-	s.fdGate.leave()
+	if err == nil || !kept || !outOfDescriptors(err) {
+		reserve.release()
+	}
 	if err != nil {
 		return fmt.Errorf("netloop: hand connection to an event loop: %w", err)
 	}
 	return nil
+}
+
+// enrollKept hands the connection kept in reserve to an event loop, as enroll
+// does.
+func (s *Server) enrollKept(reserve *reserveFD) error {
+	tc, err := reserve.conn()
+	if err != nil {
+		if !outOfDescriptors(err) {
+			reserve.release()
+		}
+		return fmt.Errorf("netloop: hand connection to an event loop: %w", err)
+	}
+	return s.enroll(tc, reserve)
+}
+
+// outOfDescriptors reports whether err is the process's or the system's
+// limit on open files.
+func outOfDescriptors(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 // sharedBurst is the acceptBurst of the accept goroutines of one listener.
@@ -179,47 +195,4 @@ func acceptErrorText(err error) string {
 	msg := errno.Error()
 	r, n := utf8.DecodeRuneInString(msg)
 	return string(unicode.ToUpper(r)) + msg[n:]
-}
-
-// fdGate keeps reserve descriptors from being taken while a connection is being
-// enrolled. Enrollments do not wait for one another, nor for a loop waiting to
-// take its reserve: that loop waits until none is in progress. Made by
-// newFDGate.
-type fdGate struct {
-	mu        sync.Mutex
-	none      sync.Cond // on mu; broadcast when enrolling drops to 0
-	enrolling int       // guarded by mu
-}
-
-func newFDGate() *fdGate {
-	g := &fdGate{}
-	g.none.L = &g.mu
-	return g
-}
-
-// take takes reserve once no enrollment is in progress.
-func (g *fdGate) take(reserve *reserveFD) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for g.enrolling > 0 {
-		g.none.Wait()
-	}
-	return reserve.take()
-}
-
-// enter starts an enrollment, giving reserve up.
-func (g *fdGate) enter(reserve *reserveFD) {
-	g.mu.Lock()
-	g.enrolling++
-	reserve.release()
-	g.mu.Unlock()
-}
-
-// leave ends an enrollment.
-func (g *fdGate) leave() {
-	g.mu.Lock()
-	if g.enrolling--; g.enrolling == 0 {
-		g.none.Broadcast()
-	}
-	g.mu.Unlock()
 }

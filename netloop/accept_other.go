@@ -11,7 +11,6 @@ import (
 type reserveFD struct{}
 
 func (*reserveFD) take() error { return nil }
-func (*reserveFD) held() bool  { return true }
 func (*reserveFD) release()    {}
 
 // maxFDs returns -1: there is no such limit to report.

@@ -12,7 +12,10 @@ import (
 
 // reserveFD is one descriptor held open (on /dev/null) so that the accept loop
 // can tell it is at the limit before accepting. Accept goroutine only.
-type reserveFD struct{ fd int } // fd+1: 0 when none is held
+type reserveFD struct {
+	fd     int  // fd+1: 0 when none is held
+	socket bool // fd is a connection's socket, not /dev/null (keep)
+}
 
 // take opens the reserve descriptor unless it is held.
 func (r *reserveFD) take() error {
@@ -27,14 +30,11 @@ func (r *reserveFD) take() error {
 	return nil
 }
 
-// held reports whether the reserve descriptor is open.
-func (r *reserveFD) held() bool { return r.fd != 0 }
-
 // release closes the reserve descriptor if it is held.
 func (r *reserveFD) release() {
 	if r.fd != 0 {
 		_ = syscall.Close(r.fd - 1)
-		r.fd = 0
+		r.fd, r.socket = 0, false
 	}
 }
 

@@ -19,9 +19,9 @@
 // for all the port's accept loops), pauses (5 ms doubling to 100 ms) and tries
 // again; established connections are untouched and waiting ones stay in the
 // backlog. Each accept loop accepts only while it holds one reserve descriptor,
-// because handing a connection to gnet duplicates its descriptor for a moment;
-// it gives the reserve up for that moment, and no loop takes its reserve back
-// while any connection is in that moment.
+// because handing a connection to gnet duplicates its descriptor for a moment:
+// the reserve becomes a second descriptor of the socket, and a handover that
+// finds no descriptor free is tried again from it after a pause.
 //
 // The TLS port (Config.TLSAddr, ZooKeeper's secureClientPort) has its own accept
 // loop and serves each connection with goroutines over crypto/tls (tls.go), since

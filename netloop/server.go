@@ -259,7 +259,6 @@ type Server struct {
 	stopOnce  sync.Once
 	stopErr   error // set by stopOnce
 	loopsDone chan struct{}
-	fdGate    *fdGate // the accept loops' reserve descriptors against enrollments (see enroll)
 
 	release memoryRelease
 
@@ -285,7 +284,7 @@ func ListenHandler(cfg Config, h Handler) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, h: h, noter: nopNoter{}, log: cfg.Logger, fdGate: newFDGate(),
+	s := &Server{cfg: cfg, h: h, noter: nopNoter{}, log: cfg.Logger,
 		stopC: make(chan struct{}), sweepDone: make(chan struct{}), loopsDone: make(chan struct{})}
 	if n, ok := h.(SocketNoter); ok {
 		s.noter = n
