@@ -46,9 +46,10 @@ func (s *Server) acceptLoop(ln *net.TCPListener, handle func(*net.TCPConn, *rese
 	)
 	defer reserve.release()
 	for {
-		// Accept only while holding the reserve descriptor (see enroll): at the
-		// limit, the accept itself would take the last one and the connection
-		// would then be lost.
+		// Accept only while holding the reserve descriptor: at the limit the
+		// accept itself fails and the connection stays in the backlog, and an
+		// accepted connection becomes the reserve's if handing it over finds
+		// no descriptor free (see enroll).
 		var err error
 		if reserve.kept() {
 			err = s.enrollKept(&reserve) // a connection out of descriptors before

@@ -11,7 +11,9 @@ import (
 )
 
 // reserveFD is one descriptor held open (on /dev/null) so that the accept loop
-// can tell it is at the limit before accepting. Accept goroutine only.
+// can tell it is at the limit before accepting; on Linux it then becomes a
+// second descriptor of the accepted connection while it is handed over (keep).
+// Accept goroutine only.
 type reserveFD struct {
 	fd     int  // fd+1: 0 when none is held
 	socket bool // fd is a connection's socket, not /dev/null (keep)
