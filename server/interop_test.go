@@ -149,29 +149,43 @@ func serverCfg(dir string, plain, secure, admin int, d deployment) string {
 	return s + d.cfg
 }
 
-func waitRuok(t *testing.T, addr, logPath string, exited <-chan struct{}) {
+// waitServing waits until the server answers ruok on its plain port and, when
+// it has one, accepts connections on its TLS port. Apache ZooKeeper binds the
+// TLS port only after the plain port's factory has started the server, so an
+// imok alone leaves a moment in which a TLS client is refused.
+func waitServing(t *testing.T, r *running, exited <-chan struct{}) {
 	t.Helper()
 	deadline := time.Now().Add(interopStart)
-	for {
-		select {
-		case <-exited:
-			t.Fatalf("server exited during start-up; log:\n%s", testutil.TailFile(logPath, 40))
-		default:
+	ready := func(addr string, ruok bool) bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false
 		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-			_, _ = c.Write([]byte("ruok"))
-			b := make([]byte, 4)
-			n, _ := c.Read(b)
-			c.Close()
-			if string(b[:n]) == "imok" {
-				return
+		defer c.Close()
+		if !ruok {
+			return true
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = c.Write([]byte("ruok"))
+		b := make([]byte, 4)
+		n, _ := c.Read(b)
+		return string(b[:n]) == "imok"
+	}
+	for _, port := range []struct {
+		addr string
+		ruok bool
+	}{{r.plain, true}, {r.secure, false}} {
+		for port.addr != "" && !ready(port.addr, port.ruok) {
+			select {
+			case <-exited:
+				t.Fatalf("server exited during start-up; log:\n%s", testutil.TailFile(r.log, 40))
+			default:
 			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not serving on %s within %v; log:\n%s", r.kind, port.addr, interopStart, testutil.TailFile(r.log, 40))
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no ruok on %s within %v; log:\n%s", addr, interopStart, testutil.TailFile(logPath, 40))
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -219,7 +233,7 @@ func startInteropZkd(t *testing.T, d deployment, secure bool) *running {
 	if adm != 0 {
 		r.admin = fmt.Sprintf("127.0.0.1:%d", adm)
 	}
-	waitRuok(t, r.plain, logPath, p.Exited())
+	waitServing(t, r, p.Exited())
 	return r
 }
 
@@ -269,7 +283,7 @@ func startInteropZooKeeper(t *testing.T, d deployment, secure bool) *running {
 	if adm != 0 {
 		r.admin = fmt.Sprintf("127.0.0.1:%d", adm)
 	}
-	waitRuok(t, r.plain, logPath, p.Exited())
+	waitServing(t, r, p.Exited())
 	return r
 }
 
