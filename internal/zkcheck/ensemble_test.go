@@ -2,6 +2,7 @@ package zkcheck
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"zkd/internal/testutil"
+	"zkd/internal/zktest"
 )
 
 // TestZooKeeperEnsembleHistoryUnderFaults proves the checker against the reference:
@@ -251,17 +253,12 @@ func TestZkdServesWithEitherNetworkDown(t *testing.T) {
 		// still being dialled on the network left, and refuses sessions
 		// until it is up, so each is asked until a deadline.
 		for id := 1; id <= e.Size(); id++ {
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				err := readOn(e.ClientAddr(id), path)
-				if err == nil {
-					break
+			zktest.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+				if err := readOn(e.ClientAddr(id), path); err != nil {
+					return fmt.Errorf("network %d down: server %d: %s: %w", down, id, path, err)
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("network %d down: server %d: %s for 30 s: %v", down, id, path, err)
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+				return nil
+			})
 		}
 	}
 }
