@@ -397,7 +397,7 @@ func TestZkdReconfigUnderLoadKeepsTheHistoryLinearizable(t *testing.T) {
 	}
 	t.Logf("verdict: per pair %v, whole %v", v.Pairs, v.Whole)
 	if v.Pairs != porcupine.Ok || v.Whole == porcupine.Illegal {
-		jp, hp, err := zkcheck.Dump(zkcheck.Shrink(h, time.Minute, 2*time.Minute), t.TempDir(), "reconfig", time.Minute)
+		jp, hp, err := zkcheck.Dump(zkcheck.Shrink(h, time.Minute, 2*time.Minute), testutil.ArtifactDir(t), "reconfig", time.Minute)
 		t.Fatalf("history judged %v (per pair %v, whole %v): %s %s %v", v.Result(), v.Pairs, v.Whole, jp, hp, err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -143,4 +144,26 @@ func SimSeeds(first uint64, n int) []uint64 {
 		seeds[i] = first + uint64(i)
 	}
 	return seeds
+}
+
+// ArtifactDir returns a directory for what a failing test leaves to be read
+// afterwards (a violating history, a server's data): a fresh one under
+// ZKD_TEST_ARTIFACTS when that is set, so it outlives the test run, and
+// t.TempDir() otherwise. Failures seen once in many runs are only worth their
+// cost if what they found can be read.
+func ArtifactDir(t testing.TB) string {
+	t.Helper()
+	root := os.Getenv("ZKD_TEST_ARTIFACTS")
+	if root == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatalf("artifact directory: %v", err)
+	}
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	dir, err := os.MkdirTemp(root, name+"-")
+	if err != nil {
+		t.Fatalf("artifact directory: %v", err)
+	}
+	return dir
 }
