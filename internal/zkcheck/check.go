@@ -53,6 +53,26 @@ func Check(h *History, timeout time.Duration) (Verdict, error) {
 	return v, nil
 }
 
+// Judge checks h against what kind promises. A kind whose sync is not
+// linearizable (ServerKind.LinearizableSync) promises of a sync+get only what it
+// promises of a plain read; its history is checked as recorded first and, only if
+// the per-pair check finds a violation, again with every sync+get judged as a plain
+// read. Judge returns the verdict that decides, the history it was reached on (what
+// Shrink and Dump should be given), and whether the weaker promise excused a
+// violation of the stronger one, which a report should say.
+func Judge(h *History, kind ServerKind, timeout time.Duration) (v Verdict, judged *History, excused bool, err error) {
+	v, err = Check(h, timeout)
+	if err != nil || v.Pairs != porcupine.Illegal || kind.LinearizableSync() {
+		return v, h, false, err
+	}
+	weak := h.syncAsPlainReads()
+	w, err := Check(weak, timeout)
+	if err != nil {
+		return v, h, false, err
+	}
+	return w, weak, w.Result() != porcupine.Illegal, nil
+}
+
 // CheckPairs runs the per-pair check of Verdict.Pairs on a valid history.
 func CheckPairs(h *History, timeout time.Duration) Result {
 	return porcupine.CheckOperationsTimeout(pairModel(h.Sessions()), h.operations(), timeout)

@@ -29,6 +29,13 @@ type ServerKind interface {
 	// Prepare writes whatever else the server needs in dir before it starts (a
 	// logging configuration, say).
 	Prepare(dir string) error
+	// LinearizableSync reports whether sync then getData on one session is
+	// linearizable even while a deposed leader has not yet noticed. True of zkd,
+	// whose sync is a ReadIndex round a quorum must answer; false of ZooKeeper 3.8,
+	// whose leader answers a sync from what it has committed itself, so that for
+	// moments after a paused leader resumes it serves state the next leader has
+	// already overwritten (ZOOKEEPER-1675, TestSyncAfterLeaderPause).
+	LinearizableSync() bool
 }
 
 // EnsembleConfig describes an Ensemble. The zero value of a field means its default.

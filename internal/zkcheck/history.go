@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/anishathalye/porcupine"
@@ -154,6 +155,18 @@ func (h *History) withOps(ops []Op) *History {
 	c := *h
 	c.Ops = ops
 	return &c
+}
+
+// syncAsPlainReads returns a copy of h whose sync+get operations are plain gets:
+// the history judged by what a server whose sync is not linearizable promises.
+func (h *History) syncAsPlainReads() *History {
+	ops := slices.Clone(h.Ops)
+	for i := range ops {
+		if ops[i].In.Kind == KindSyncGet {
+			ops[i].In.Kind = KindGet
+		}
+	}
+	return h.withOps(ops)
 }
 
 // cut returns the part of h up to time t: the operations called by t, where an

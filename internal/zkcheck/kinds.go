@@ -57,6 +57,8 @@ func ZooKeeper(t testing.TB) ServerKind {
 
 func (k *zooKeeperKind) Name() string { return "zookeeper" }
 
+func (k *zooKeeperKind) LinearizableSync() bool { return false }
+
 func (k *zooKeeperKind) Prepare(dir string) error {
 	return os.WriteFile(filepath.Join(dir, "log4j.properties"), []byte(zkLog4j), 0o644)
 }
@@ -80,6 +82,7 @@ func Zkd(bin string) ServerKind { return zkdKind{bin: bin} }
 
 func (k zkdKind) Name() string             { return "zkd" }
 func (k zkdKind) Prepare(dir string) error { return nil }
+func (k zkdKind) LinearizableSync() bool   { return true }
 func (k zkdKind) Command(dir string) (string, []string) {
 	return k.bin, []string{filepath.Join(dir, "zoo.cfg")}
 }

@@ -181,6 +181,53 @@ func TestCheckHandWrittenHistories(t *testing.T) {
 	}
 }
 
+// promise is a ServerKind that only states whether its sync is linearizable.
+type promise bool
+
+func (p promise) Name() string                      { return "promise" }
+func (p promise) Command(string) (string, []string) { return "", nil }
+func (p promise) Prepare(string) error              { return nil }
+func (p promise) LinearizableSync() bool            { return bool(p) }
+
+// TestJudgeHoldsEachKindToItsPromise: a stale sync+get fails a kind whose sync is
+// linearizable and is excused for one whose sync is not, but only it: a stale
+// read that breaks the session's own order fails both.
+func TestJudgeHoldsEachKindToItsPromise(t *testing.T) {
+	staleSync := []Op{tcreate(0, 0, "a", 0, 1, CodeOK), tset(0, 0, "b", -1, 2, 3, CodeOK, 1), tsget(1, 0, 4, 5, "a", 0)}
+	backwards := []Op{tcreate(0, 0, "a", 0, 1, CodeOK), tset(0, 0, "b", -1, 2, 3, CodeOK, 1),
+		tsget(1, 0, 4, 5, "b", 1), tsget(1, 0, 6, 7, "a", 0)}
+	tests := []struct {
+		name        string
+		ops         []Op
+		kind        promise
+		want        Result
+		wantExcused bool
+	}{
+		{"stale sync, linearizable sync promised", staleSync, true, porcupine.Illegal, false},
+		{"stale sync, not promised", staleSync, false, porcupine.Ok, true},
+		{"session reads backwards, linearizable sync promised", backwards, true, porcupine.Illegal, false},
+		{"session reads backwards, not promised", backwards, false, porcupine.Illegal, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &History{Keys: 4, Ops: tc.ops}
+			v, judged, excused, err := Judge(h, tc.kind, 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Result() != tc.want || excused != tc.wantExcused {
+				t.Errorf("Judge = %v, excused %v; want %v, excused %v", v.Result(), excused, tc.want, tc.wantExcused)
+			}
+			if weak := judged != h; weak != !bool(tc.kind) {
+				t.Errorf("judged the history as recorded: %v; want %v", !weak, bool(tc.kind))
+			}
+			if h.Ops[2].In.Kind != KindSyncGet {
+				t.Errorf("Judge changed the history it was given")
+			}
+		})
+	}
+}
+
 func TestValidateRejectsMalformedHistories(t *testing.T) {
 	tests := []struct {
 		name string
