@@ -120,7 +120,8 @@ func TestChaos(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
-		say("VIOLATION seed=%d: shrunk to %d of %d ops: %s %s (whole history %s)", seed, len(s.Ops), nops, jp, hp, full)
+		say("VIOLATION seed=%d: shrunk to %d of %d ops: %s %s (whole history %s); servers that said they diverged: %q",
+			seed, len(s.Ops), nops, jp, hp, full, e.Diverged())
 		t.Errorf("seed %d: %s ensemble violates ZooKeeper's guarantees; see %s", seed, kind.Name(), hp)
 	}
 	say("cluster=%s histories=%d operations=%d faults=%d violations=%d not-fully-checked=%d",

@@ -36,6 +36,11 @@ type ServerKind interface {
 	// moments after a paused leader resumes it serves state the next leader has
 	// already overwritten (ZOOKEEPER-1675, TestSyncAfterLeaderPause).
 	LinearizableSync() bool
+	// DivergenceMark is what a server of this kind writes to its log when its own
+	// check finds that its data no longer matches the leader's, or "" if it has
+	// no such check. ZooKeeper 3.8 compares a digest of its tree with the one
+	// each txn carries and logs "First digest mismatch on txn" (Ensemble.Diverged).
+	DivergenceMark() string
 }
 
 // EnsembleConfig describes an Ensemble. The zero value of a field means its default.
@@ -264,6 +269,32 @@ func portOf(addr string) string {
 }
 
 func (s *server) logPath() string { return filepath.Join(s.dir, "server.out") }
+
+// Diverged returns the lines in which a server of e, by its kind's own check,
+// said that its data no longer matched the leader's (ServerKind.DivergenceMark),
+// the first of each server's, prefixed with the server's id. A history recorded
+// while that happened says nothing about the model: the servers broke their own
+// promise and knew it.
+func (e *Ensemble) Diverged() []string {
+	mark := e.cfg.Kind.DivergenceMark()
+	if mark == "" {
+		return nil
+	}
+	var found []string
+	for _, s := range e.servers {
+		b, err := os.ReadFile(s.logPath())
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(b)) {
+			if strings.Contains(line, mark) {
+				found = append(found, fmt.Sprintf("server %d: %s", s.id, strings.TrimSpace(line)))
+				break
+			}
+		}
+	}
+	return found
+}
 
 // startLocked runs s's process. REQUIRES: e.mu held.
 func (e *Ensemble) startLocked(s *server) {

@@ -39,9 +39,53 @@ func TestZkdEnsembleHistoryUnderFaults(t *testing.T) {
 
 // historyUnderFaults records a history on a 3-server ensemble of kind while the
 // leader is killed and restarted, then paused and resumed, then isolated and
-// healed, and checks it.
+// healed, and checks it against what kind promises (Judge). A history that fails
+// while a server said by its own check that its data diverged from the leader's
+// (Ensemble.Diverged: Apache ZooKeeper 3.8 did so once in 30 runs here, and
+// answered a sequential create with NODEEXISTS) tells nothing about the model, so
+// another is recorded on a fresh ensemble, up to three in all.
 func historyUnderFaults(t *testing.T, kind ServerKind) {
-	e := StartEnsemble(t, EnsembleConfig{Kind: kind})
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		e := StartEnsemble(t, EnsembleConfig{Kind: kind})
+		h := recordUnderFaults(t, e)
+		v, judged, excused, err := Judge(h, kind, 15*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if excused {
+			t.Logf("a sync+get saw stale data, which %s does not promise against (ServerKind.LinearizableSync): judged with every sync+get as a plain read", kind.Name())
+		}
+		t.Logf("verdict: per pair %v, whole %v", v.Pairs, v.Whole)
+		diverged := e.Diverged()
+		if v.Pairs == porcupine.Ok && v.Whole != porcupine.Illegal {
+			if len(diverged) > 0 {
+				t.Logf("the history passed though %s's servers said they diverged: %q", kind.Name(), diverged)
+			}
+			return
+		}
+		if len(diverged) > 0 && attempt < attempts {
+			t.Logf("attempt %d: the history fails, and %s's servers said by their own check that they diverged: %q; recording another on a fresh ensemble",
+				attempt, kind.Name(), diverged)
+			e.Close()
+			continue
+		}
+		dir := testutil.ArtifactDir(t)
+		if err := h.Save(filepath.Join(dir, "history.json")); err != nil {
+			t.Error(err)
+		}
+		s := Shrink(judged, time.Minute, 2*time.Minute)
+		jp, hp, err := Dump(s, dir, "violation", time.Minute)
+		t.Fatalf("%s's history judged %v (per pair %v, whole %v); servers that said they diverged: %q; shrunk to %d ops in %s, %s (%v)",
+			kind.Name(), v.Result(), v.Pairs, v.Whole, diverged, len(s.Ops), jp, hp, err)
+	}
+}
+
+// recordUnderFaults records a history on e while the leader is killed and
+// restarted, then paused and resumed, then isolated and healed, and returns it
+// once the ensemble has served writes again.
+func recordUnderFaults(t *testing.T, e *Ensemble) *History {
+	t.Helper()
 	r, err := NewRecorder(RecorderConfig{Servers: strings.Split(e.ConnectString(), ","), Seed: 1,
 		Duration: 90 * time.Second, MaxOps: 50000})
 	if err != nil {
@@ -130,24 +174,7 @@ func historyUnderFaults(t *testing.T, kind ServerKind) {
 	if late == 0 {
 		t.Fatalf("no successful write after the ensemble recovered at %v", recovered)
 	}
-	v, judged, excused, err := Judge(h, kind, 15*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if excused {
-		t.Logf("a sync+get saw stale data, which %s does not promise against (ServerKind.LinearizableSync): judged with every sync+get as a plain read", kind.Name())
-	}
-	t.Logf("verdict: per pair %v, whole %v", v.Pairs, v.Whole)
-	if v.Pairs != porcupine.Ok || v.Whole == porcupine.Illegal {
-		dir := testutil.ArtifactDir(t)
-		if err := h.Save(filepath.Join(dir, "history.json")); err != nil {
-			t.Error(err)
-		}
-		s := Shrink(judged, time.Minute, 2*time.Minute)
-		jp, hp, err := Dump(s, dir, "violation", time.Minute)
-		t.Fatalf("%s's history judged %v (per pair %v, whole %v); shrunk to %d ops in %s, %s (%v)",
-			kind.Name(), v.Result(), v.Pairs, v.Whole, len(s.Ops), jp, hp, err)
-	}
+	return h
 }
 
 // TestUnreplicatedServersFailTheCheck is the negative of the test above, on real

@@ -59,6 +59,10 @@ func (k *zooKeeperKind) Name() string { return "zookeeper" }
 
 func (k *zooKeeperKind) LinearizableSync() bool { return false }
 
+// DivergenceMark is the start of DataTree's error when the digest a txn carries
+// does not match the tree after applying it.
+func (k *zooKeeperKind) DivergenceMark() string { return "First digest mismatch on txn" }
+
 func (k *zooKeeperKind) Prepare(dir string) error {
 	return os.WriteFile(filepath.Join(dir, "log4j.properties"), []byte(zkLog4j), 0o644)
 }
@@ -83,6 +87,7 @@ func Zkd(bin string) ServerKind { return zkdKind{bin: bin} }
 func (k zkdKind) Name() string             { return "zkd" }
 func (k zkdKind) Prepare(dir string) error { return nil }
 func (k zkdKind) LinearizableSync() bool   { return true }
+func (k zkdKind) DivergenceMark() string   { return "" }
 func (k zkdKind) Command(dir string) (string, []string) {
 	return k.bin, []string{filepath.Join(dir, "zoo.cfg")}
 }

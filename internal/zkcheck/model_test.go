@@ -2,7 +2,9 @@ package zkcheck
 
 import (
 	"errors"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -188,6 +190,7 @@ func (p promise) Name() string                      { return "promise" }
 func (p promise) Command(string) (string, []string) { return "", nil }
 func (p promise) Prepare(string) error              { return nil }
 func (p promise) LinearizableSync() bool            { return bool(p) }
+func (p promise) DivergenceMark() string            { return "" }
 
 // TestJudgeHoldsEachKindToItsPromise: a stale sync+get fails a kind whose sync is
 // linearizable and is excused for one whose sync is not, but only it: a stale
@@ -225,6 +228,51 @@ func TestJudgeHoldsEachKindToItsPromise(t *testing.T) {
 				t.Errorf("Judge changed the history it was given")
 			}
 		})
+	}
+}
+
+// TestDivergedReadsZooKeepersDigestCheck: Ensemble.Diverged finds the line Apache
+// ZooKeeper 3.8.0 logged when its digest check caught a follower whose tree no
+// longer matched the leader's (copied from such a run), and only that server's.
+func TestDivergedReadsZooKeepersDigestCheck(t *testing.T) {
+	const mismatch = "2026-12-07 16:25:36,281 - ERROR [CommitProcessor:2:DataTree@1818] - First digest mismatch on txn: " +
+		"144115970840002561,403,21474836482,1796660736272,1\n"
+	quiet := "2026-12-07 16:25:35,442 - WARN  [QuorumPeer[myid=2](plain=127.0.0.1:41455)(secure=disabled):Learner@599] - " +
+		"Truncating log to get in sync with the leader 0x300000105\n"
+	e := &Ensemble{cfg: EnsembleConfig{Kind: &zooKeeperKind{}}}
+	for id, log := range []string{quiet, quiet + mismatch + ", expected digest is 2,322310019329\n"} {
+		s := &server{id: id + 1, dir: t.TempDir()}
+		if err := os.WriteFile(s.logPath(), []byte(log), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.servers = append(e.servers, s)
+	}
+	got := e.Diverged()
+	if len(got) != 1 || got[0] != "server 2: "+strings.TrimSpace(mismatch) {
+		t.Errorf("Diverged() = %q, want server 2's digest mismatch", got)
+	}
+	if d := (&Ensemble{cfg: EnsembleConfig{Kind: Zkd("zkd")}, servers: e.servers}).Diverged(); d != nil {
+		t.Errorf("zkd has no such check, yet Diverged() = %q", d)
+	}
+}
+
+// TestZooKeeperDivergedHistoryFailsTheCheck: a real history that Apache ZooKeeper
+// 3.8.0 gave while its digest check reported a follower diverged (cut by Shrink to
+// the 137 sequential creates that witness it): after its isolated leader rejoined,
+// the next leader answered a sequential create with NODEEXISTS, which numbering
+// from the parent's counter never gives, and the next one with the number after.
+// The checker must reject it, and no weaker promise of ZooKeeper's excuses it.
+func TestZooKeeperDivergedHistoryFailsTheCheck(t *testing.T) {
+	h, err := Load("testdata/zookeeper-3.8.0-diverged-seq.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, excused, err := Judge(h, &zooKeeperKind{}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Result() != porcupine.Illegal || excused {
+		t.Errorf("Judge = %v (excused %v), want Illegal", v.Result(), excused)
 	}
 }
 
