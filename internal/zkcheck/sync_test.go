@@ -26,7 +26,7 @@ import (
 // deposed leader cannot complete. ZooKeeper 3.8's leader answers a sync from its
 // own commits, and a resumed one does so until its next quorum check finds its
 // followers gone (ZOOKEEPER-1675): this probe saw it serve a value older than an
-// acknowledged write 16 to 277 times in 14 of 24 rounds, and zkd in none of 12.
+// acknowledged write 16 to 277 times in 14 of 23 rounds, and zkd in none of 12.
 // The ZooKeeper subtest requires the probe to catch that at least once, or the
 // zkd subtest's clean result would prove nothing.
 func TestSyncAfterLeaderPause(t *testing.T) {
