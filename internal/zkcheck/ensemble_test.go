@@ -221,7 +221,7 @@ func TestUnreplicatedServersFailTheCheck(t *testing.T) {
 	// fail on the missing parent at once.
 	const root = "/zkcheck-unreplicated"
 	for _, a := range addrs {
-		conn, _, err := zk.Connect([]string{a}, 4*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkLogger{}))
+		conn, err := quietConnect([]string{a}, 4*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,7 +259,7 @@ func TestUnreplicatedServersFailTheCheck(t *testing.T) {
 // harness are on one host.
 func TestZkdServesWithEitherNetworkDown(t *testing.T) {
 	e := StartEnsemble(t, EnsembleConfig{Kind: Zkd(testutil.BuildZkd(t)), Networks: 2})
-	conn, _, err := zk.Connect(strings.Split(e.ConnectString(), ","), 5*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkLogger{}))
+	conn, err := quietConnect(strings.Split(e.ConnectString(), ","), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestZkdServesWithEitherNetworkDown(t *testing.T) {
 
 // readOn reads path through a session on the one server at addr, after a sync.
 func readOn(addr, path string) error {
-	c, _, err := zk.Connect([]string{addr}, 5*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkLogger{}))
+	c, err := quietConnect([]string{addr}, 5*time.Second)
 	if err != nil {
 		return err
 	}
@@ -312,4 +312,11 @@ func readOn(addr, path string) error {
 	}
 	_, _, err = c.Get(path)
 	return err
+}
+
+// quietConnect returns a go-zookeeper session on addrs whose client logs nothing:
+// the tests report what matters themselves.
+func quietConnect(addrs []string, sessionTimeout time.Duration) (*zk.Conn, error) {
+	c, _, err := zk.Connect(addrs, sessionTimeout, zk.WithLogInfo(false), zk.WithLogger(zkLogger{}))
+	return c, err
 }

@@ -195,7 +195,7 @@ func syncAcrossLeaderPause(t *testing.T, e *Ensemble, round int) (p pauseProbe) 
 // connectOnly returns a session on the one server at addr, closed when t ends.
 func connectOnly(t *testing.T, addr string, sessionTimeout time.Duration) *zk.Conn {
 	t.Helper()
-	c, _, err := zk.Connect([]string{addr}, sessionTimeout, zk.WithLogInfo(false), zk.WithLogger(zkLogger{}))
+	c, err := quietConnect([]string{addr}, sessionTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
