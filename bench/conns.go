@@ -55,9 +55,9 @@ const reservedConns = 2
 // is reduced to fit MaxConns per server (with a note); an explicit value that does
 // not fit is an error naming the flags to change.
 func (e *env) sessionCount(flagName string, want, def, extra int) (int, error) {
-	limit := e.connLimit()
+	fit := e.sessionsThatFit(extra)
 	if want > 0 {
-		if limit > 0 && want+extra > limit {
+		if fit > 0 && want > fit {
 			return 0, fmt.Errorf("%w: %s %d needs %d connections over %d server(s), more than -max-conns %d each allows "+
 				"after %d for the run itself: ZooKeeper and zkd refuse connections past maxClientCnxns (default 60) per client IP; "+
 				"raise maxClientCnxns in the server's zoo.cfg (0 = no limit) and pass -max-conns to match, or lower %s",
@@ -65,22 +65,23 @@ func (e *env) sessionCount(flagName string, want, def, extra int) (int, error) {
 		}
 		return want, nil
 	}
-	if limit > 0 && def+extra > limit {
-		n := max(limit-extra, 1)
+	if fit > 0 && def > fit {
 		e.note(fmt.Sprintf("%d sessions instead of the default %d, to stay within -max-conns %d per server (maxClientCnxns); "+
-			"for the full shape raise the server's maxClientCnxns and pass -max-conns 0", n, def, e.cfg.MaxConns))
-		return n, nil
+			"for the full shape raise the server's maxClientCnxns and pass -max-conns 0", fit, def, e.cfg.MaxConns))
+		return fit, nil
 	}
 	return def, nil
 }
 
-// connLimit is how many workload sessions fit, over every server of the connect
-// string (0: no limit).
-func (e *env) connLimit() int {
+// sessionsThatFit is how many workload sessions fit over every server of the
+// connect string beside extra other connections of the workload (0: no limit).
+// Sessions go round robin, but the run's own connections and the workload's extra
+// ones may all land on one server, so each server keeps room for all of them.
+func (e *env) sessionsThatFit(extra int) int {
 	if e.cfg.MaxConns <= 0 {
 		return 0
 	}
-	return max(len(e.addrs)*e.cfg.MaxConns-reservedConns, 1)
+	return max(len(e.addrs)*(e.cfg.MaxConns-reservedConns-extra), 1)
 }
 
 // dialRetries are the pauses before retrying a dropped handshake: a burst of

@@ -90,6 +90,10 @@ func TestSessionCountFitsMaxConns(t *testing.T) {
 		{name: "default reduced", maxConns: 60, servers: 1, def: 64, got: 58, noted: true},
 		{name: "default reduced with extra sessions", maxConns: 60, servers: 1, def: 500, extra: 1, got: 57, noted: true},
 		{name: "three servers hold more", maxConns: 60, servers: 3, def: 64, got: 64},
+		// 57 a server, and room on each for the run's two and the workload's one:
+		// 3*58 would put 58 sessions and three more connections on the first.
+		{name: "three servers keep room on each", maxConns: 60, servers: 3, def: 500, extra: 1, got: 171, noted: true},
+		{name: "explicit over three servers' limit", maxConns: 60, servers: 3, want: 177, def: 64, fails: true},
 		{name: "no limit", maxConns: 0, servers: 1, def: 500, extra: 1, got: 500},
 		{name: "explicit fits", maxConns: 60, servers: 1, want: 50, def: 64, got: 50},
 		{name: "explicit over the limit", maxConns: 60, servers: 1, want: 80, def: 64, fails: true},

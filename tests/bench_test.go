@@ -252,6 +252,29 @@ func TestBenchDefaultsFitMaxClientCnxns(t *testing.T) {
 	}
 }
 
+// Over a 3-server connect string the sessions go round robin, and the run's own
+// connections land on one of the servers: a default shape fitted to the limit
+// must leave room for them on each, or the server that gets them refuses one.
+func TestBenchDefaultsFitMaxClientCnxnsOfAnEnsemble(t *testing.T) {
+	c := zktest.StartCluster(t, 3, zktest.ClusterOptions{Extra: "maxClientCnxns=60"})
+	c.Leader()
+	cfg := zktest.BenchConfig(c.ConnectString())
+	cfg.MaxConns = bench.DefaultMaxConns
+	cfg.Watchers = 0 // the default 500, fitted
+	res, err := bench.RunWorkload(context.Background(), cfg, "watch-500")
+	if err != nil {
+		t.Fatalf("watch-500 with default shapes over three servers: %v", err)
+	}
+	// 57 watchers a server and the setter: each server keeps room for the run's two
+	// connections and the setter.
+	if res.Clients != 3*(60-3)+1 || len(res.Notes) == 0 || !strings.Contains(res.Notes[0], "-max-conns 60") {
+		t.Fatalf("%d sessions, notes %q; want %d and a note naming -max-conns", res.Clients, res.Notes, 3*(60-3)+1)
+	}
+	if len(res.Problems) > 0 {
+		t.Fatalf("%q", res.Problems)
+	}
+}
+
 func TestBenchOpenLoopKeepsCountsAndRate(t *testing.T) {
 	addr := startBenchZkd(t).ConnectString()
 	cfg := zktest.BenchConfig(addr)
