@@ -97,7 +97,6 @@ func TestEnsembleGivesBackWhatClientsHeld(t *testing.T) {
 	// Clients that come and go, over all three members.
 	cfg := zktest.BenchConfig(c.ConnectString())
 	cfg.ServerPID = 0
-	cfg.SessionTimeout = 2 * time.Second
 	for _, name := range []string{"storm", "fanout", "lock", "sessions-16", "kafka", "watch-500", "createseq-32x8", "multi100"} {
 		if _, err := bench.RunWorkload(context.Background(), cfg, name); err != nil {
 			t.Fatalf("%s: %v", name, err)
