@@ -27,7 +27,7 @@ STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK         := $(CURDIR)/bin/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
 .DEFAULT_GOAL := help
-.PHONY: help build run deps test race lint fuzz bench bench-compare conformance difftest ensemble chaos install clean
+.PHONY: help build run deps test race lint fuzz bench bench-compare conformance difftest ensemble chaos soak install clean
 
 help:
 	@echo 'make              # prints this list'
@@ -47,6 +47,7 @@ help:
 	@echo 'make ensemble     # build, then start a 3-server ensemble on 127.0.0.1:2181-2183 (scripts/ensemble.sh; ENSEMBLE_DIR=...)'
 	@echo 'make install      # binary, systemd unit, sysusers entry, default zoo.cfg (if none), docs; PREFIX=$(PREFIX) DESTDIR='
 	@echo 'make clean        # rm -rf bin (never touches ./zkd-data)'
+	@echo 'make soak         # a 3-server ensemble under rotating workloads, a member killed each round, for $(SOAK_SECS) s: fails if a member keeps what clients held (scripts/soak.sh)'
 	@echo 'make chaos        # linearizability campaign on a $(CHAOS_SERVERS)-server $(CHAOS_CLUSTER) ensemble under faults: $(CHAOS_SEEDS) seeds x $(CHAOS_DURATION) (CHAOS_CLUSTER=zookeeper|zkd, CHAOS_OBSERVERS=n of the servers, CHAOS_NETWORKS=n with multiAddress lines)'
 
 build:
@@ -125,6 +126,10 @@ conformance: build
 DIFFTEST_SEEDS ?= 200
 difftest:
 	$(GO) test -count=1 -timeout $(TIMEOUT) -v -run '^TestDifferential$$' ./difftest/ -seeds=$(DIFFTEST_SEEDS)
+
+SOAK_SECS ?= 1800
+soak: build
+	SOAK_SECS=$(SOAK_SECS) scripts/soak.sh
 
 ENSEMBLE_DIR ?= $(CURDIR)/ensemble
 ensemble: build
