@@ -40,9 +40,18 @@ func waitServing(t *testing.T, c *zktest.ProcessCluster, members ...int) {
 // prefix.
 func mntr(t *testing.T, addr string) map[string]string {
 	t.Helper()
-	out, err := zktest.FourLetterWord(addr, "mntr")
+	m, err := readMntr(addr)
 	if err != nil {
 		t.Fatalf("mntr %s: %v", addr, err)
+	}
+	return m
+}
+
+// readMntr is mntr for a caller that waits for a server to answer.
+func readMntr(addr string) (map[string]string, error) {
+	out, err := zktest.FourLetterWord(addr, "mntr")
+	if err != nil {
+		return nil, err
 	}
 	m := map[string]string{}
 	for _, line := range strings.Split(out, "\n") {
@@ -50,7 +59,7 @@ func mntr(t *testing.T, addr string) map[string]string {
 			m[strings.TrimPrefix(k, "zk_")] = v
 		}
 	}
-	return m
+	return m, nil
 }
 
 // digests returns the tree digests the server at addr remembers (the hash

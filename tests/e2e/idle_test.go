@@ -16,29 +16,22 @@ import (
 )
 
 // idleFigures are the mntr figures that count what clients hold on a member.
-var idleFigures = []string{"zk_num_alive_connections", "zk_global_sessions", "zk_ephemerals_count",
-	"zk_watch_count", "zk_znode_count", "zk_open_file_descriptor_count"}
+var idleFigures = []string{"num_alive_connections", "global_sessions", "ephemerals_count",
+	"watch_count", "znode_count", "open_file_descriptor_count"}
 
 // mntrFigures reads idleFigures from member addr's mntr.
 func mntrFigures(addr string) (map[string]int64, error) {
-	out, err := zktest.FourLetterWord(addr, "mntr")
+	m, err := readMntr(addr)
 	if err != nil {
 		return nil, err
 	}
 	got := map[string]int64{}
-	for _, line := range strings.Split(out, "\n") {
-		k, v, ok := strings.Cut(line, "\t")
-		if !ok {
-			continue
-		}
-		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
-			got[k] = n
-		}
-	}
 	for _, k := range idleFigures {
-		if _, ok := got[k]; !ok {
-			return nil, fmt.Errorf("%s: mntr has no %s", addr, k)
+		n, err := strconv.ParseInt(strings.TrimSpace(m[k]), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: mntr's %s: %w", addr, k, err)
 		}
+		got[k] = n
 	}
 	return got, nil
 }
@@ -127,7 +120,7 @@ func TestEnsembleGivesBackWhatClientsHeld(t *testing.T) {
 				// A member holds the same descriptors idle; the slack covers a log
 				// segment opened ahead, not one per session seen.
 				slack := int64(0)
-				if k == "zk_open_file_descriptor_count" {
+				if k == "open_file_descriptor_count" {
 					slack = 2
 				}
 				if now[k] > before[i][k]+slack {
