@@ -379,6 +379,9 @@ func TestZkdReconfigUnderLoadKeepsTheHistoryLinearizable(t *testing.T) {
 	cancel()
 	<-recorded
 	r.ReadBack()
+	if ab := r.Abandoned(); len(ab) > 0 {
+		t.Errorf("requests left unanswered on live connections: %q", ab)
+	}
 	h := r.History()
 	ops, writes, unknown := h.Count()
 	t.Logf("%d operations (%d writes, %d of unknown outcome), %d sessions", ops, writes, unknown, h.Sessions())

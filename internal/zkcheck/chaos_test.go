@@ -92,6 +92,7 @@ func TestChaos(t *testing.T) {
 		}
 		r.ReadBack()
 		r.Close()
+		reportAbandoned(t, kind, r.Abandoned())
 		h := r.History()
 		h.Faults = n.Log()
 		nops, writes, unknown := h.Count()

@@ -43,6 +43,13 @@ type RecorderConfig struct {
 	Pace time.Duration
 	// Logf receives go-zookeeper's log lines; nil drops them.
 	Logf func(format string, args ...any)
+	// OpTimeout bounds one operation: a server that keeps the connection (it
+	// answers pings) but never answers a request would otherwise hold the
+	// recording forever, since go-zookeeper's calls have no deadline. The
+	// operation is then abandoned (Recorder.Abandoned): its connection closed, a
+	// write's outcome unknown, and its client takes no more part. Default 60 s,
+	// past any session timeout and recovery from a fault.
+	OpTimeout time.Duration
 }
 
 func (c *RecorderConfig) setDefaults() {
@@ -66,6 +73,9 @@ func (c *RecorderConfig) setDefaults() {
 	}
 	if c.Pace == 0 {
 		c.Pace = 10 * time.Millisecond
+	}
+	if c.OpTimeout == 0 {
+		c.OpTimeout = time.Minute
 	}
 }
 
@@ -104,6 +114,9 @@ type client struct {
 	writes  int   // writes issued, for unique data
 	version [MaxKeys]int32
 	ops     []Op
+	// abandoned describes the operation that got no answer within OpTimeout;
+	// the client does nothing after it.
+	abandoned string
 }
 
 // zkLogger adapts RecorderConfig.Logf to go-zookeeper's Logger.
@@ -213,7 +226,7 @@ func (r *Recorder) Run(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil && r.ops.Load() < int64(r.cfg.MaxOps) {
+			for ctx.Err() == nil && r.ops.Load() < int64(r.cfg.MaxOps) && c.abandoned == "" {
 				c.step()
 				select {
 				case <-ctx.Done():
@@ -233,7 +246,7 @@ func (r *Recorder) ReadBack() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for k := range r.cfg.Keys {
+			for k := 0; k < r.cfg.Keys && c.abandoned == ""; k++ {
 				c.do(Input{Kind: KindSyncGet, Key: k})
 			}
 		}()
@@ -249,6 +262,18 @@ func (r *Recorder) History() *History {
 	}
 	sort.SliceStable(h.Ops, func(i, j int) bool { return h.Ops[i].Call < h.Ops[j].Call })
 	return h
+}
+
+// Abandoned describes the operations that got no answer within OpTimeout, one
+// per client at most.
+func (r *Recorder) Abandoned() []string {
+	var out []string
+	for _, c := range r.clients {
+		if c.abandoned != "" {
+			out = append(out, c.abandoned)
+		}
+	}
+	return out
 }
 
 // Close closes every client's session.
@@ -311,6 +336,11 @@ func (c *client) do(in Input) {
 
 	before := c.conn.SessionID()
 	call := c.r.now()
+	var timedOut atomic.Bool
+	watchdog := time.AfterFunc(c.r.cfg.OpTimeout, func() {
+		timedOut.Store(true)
+		c.conn.Close() // fails the call, sent or not, with ErrClosing
+	})
 	var out Output
 	var err error
 	switch in.Kind {
@@ -356,6 +386,15 @@ func (c *client) do(in Input) {
 		}
 	}
 	ret := c.r.now()
+	if !watchdog.Stop() && timedOut.Load() {
+		c.abandoned = fmt.Sprintf("client %d: %v unanswered after %v (from %.3fs)", c.id, in, c.r.cfg.OpTimeout, float64(call)/1e9)
+		if in.Kind.IsWrite() {
+			in.Session = c.trackSession(before)
+			c.ops = append(c.ops, Op{Client: c.id, In: in, Out: Output{Unknown: true}, Call: call, Return: ret})
+			c.r.ops.Add(1)
+		}
+		return
+	}
 	if errors.Is(err, zk.ErrNoServer) || errors.Is(err, zk.ErrClosing) {
 		// go-zookeeper gives these only to requests it never wrote to a socket
 		// (flushUnsentRequests): the operation did not happen.
