@@ -389,9 +389,7 @@ func (c *client) do(in Input) {
 	if !watchdog.Stop() && timedOut.Load() {
 		c.abandoned = fmt.Sprintf("client %d: %v unanswered after %v (from %.3fs)", c.id, in, c.r.cfg.OpTimeout, float64(call)/1e9)
 		if in.Kind.IsWrite() {
-			in.Session = c.trackSession(before)
-			c.ops = append(c.ops, Op{Client: c.id, In: in, Out: Output{Unknown: true}, Call: call, Return: ret})
-			c.r.ops.Add(1)
+			c.record(in, Output{Unknown: true}, before, call, ret)
 		}
 		return
 	}
@@ -413,13 +411,19 @@ func (c *client) do(in Input) {
 	} else {
 		out.Code = code
 	}
-	in.Session = c.trackSession(before)
-	c.ops = append(c.ops, Op{Client: c.id, In: in, Out: out, Call: call, Return: ret})
-	c.r.ops.Add(1)
+	c.record(in, out, before, call, ret)
 	c.learn(in, out)
 	if out.Unknown {
 		c.awaitSession()
 	}
+}
+
+// record adds an operation that started on ZooKeeper session before to the
+// client's history.
+func (c *client) record(in Input, out Output, before int64, call, ret int64) {
+	in.Session = c.trackSession(before)
+	c.ops = append(c.ops, Op{Client: c.id, In: in, Out: out, Call: call, Return: ret})
+	c.r.ops.Add(1)
 }
 
 // awaitSession waits, up to the session timeout, until the client is connected
