@@ -44,7 +44,7 @@ func newSession(t *testing.T) *session.Server {
 	}
 	rep.SetListener(srv)
 	srv.SetOps(session.OpsConfig{DataDir: t.TempDir(), DataLogDir: t.TempDir(), ClientPort: 2181,
-		Disk: session.NewDiskStats(time.Second, quiet)})
+		Disk: session.NewDiskStats(time.Second, 0, quiet)})
 	return srv
 }
 

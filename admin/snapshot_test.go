@@ -44,7 +44,7 @@ func newSnapshotFixture(t *testing.T, edit func(*admin.Config)) *snapshotFixture
 	}
 	rep.SetListener(srv)
 	srv.SetOps(session.OpsConfig{DataDir: t.TempDir(), DataLogDir: t.TempDir(), ClientPort: 2181,
-		Disk: session.NewDiskStats(time.Second, quiet)})
+		Disk: session.NewDiskStats(time.Second, 0, quiet)})
 	f := &snapshotFixture{srv: srv, rep: rep}
 	f.base = startAdmin(t, srv, func(c *admin.Config) {
 		c.SnapshotEnabled = true

@@ -25,7 +25,7 @@ func TestVotingViewOfAnEnsemble(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.SetOps(session.OpsConfig{DataDir: t.TempDir(), DataLogDir: t.TempDir(), ClientPort: 25203,
-		Disk: session.NewDiskStats(time.Second, quiet)})
+		Disk: session.NewDiskStats(time.Second, 0, quiet)})
 	m, err := zoocfg.ParseMembership("server.1=127.0.0.1:25211:25221:participant\n" +
 		"server.2=127.0.0.1:25212:25222:participant\nserver.3=127.0.0.1:25213:25223:participant\n" +
 		"server.4=127.0.0.1:25214:25224:observer\nversion=0")

@@ -183,7 +183,6 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	if err != nil {
 		return nil, err
 	}
-	disk := session.NewDiskStats(cfg.FsyncWarningThreshold, log)
 	rcfg := replica.DefaultConfig()
 	rcfg.ID, rcfg.MyID, rcfg.Standalone = RaftID(0, 1), 0, true
 	rcfg.Bootstrap = quorum.Membership{Voters: []uint64{rcfg.ID}}
@@ -206,6 +205,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 		s.tickW.Add(1)
 		go s.watcher.run(s.stopC, &s.tickW)
 	}
+	disk := session.NewDiskStats(cfg.FsyncWarningThreshold, rcfg.MyID, log)
 	rcfg.Quorum.Log, rcfg.Quorum.Logger, rcfg.Quorum.SaveObserver = s.wal, log, disk.Observe
 	rcfg.Tree, rcfg.Restored = treeCfg, restored
 	rcfg.FS, rcfg.SnapshotDir = fs, snapDir
@@ -272,7 +272,7 @@ func Start(ctx context.Context, cfg zoocfg.Config, opts Options) (_ *Server, err
 	if s.ops, err = startOps(&s.cfg, log, s.sec, s.sess, disk, s.rep, s.wal, fs, snapDir, logDir, port, quorumConf); err != nil {
 		return nil, err
 	}
-	go s.watchFailure()
+	go s.watchFailure(disk)
 	if pm := cfg.PauseMonitor; pm.Enabled {
 		mon := newPauseMonitor(pm, log, func(ms int64) { s.sess.NoteTiming(pauseTimingName, ms) })
 		s.tickW.Add(1)
@@ -397,9 +397,11 @@ func (s *Server) teardown() error {
 	return err
 }
 
-func (s *Server) watchFailure() {
+// watchFailure reports a failed write-ahead log on Err, once.
+func (s *Server) watchFailure(disk *session.DiskStats) {
 	select {
 	case err := <-s.rep.Failed():
+		disk.Failed(err)
 		select {
 		case s.errC <- err:
 		default:

@@ -174,24 +174,28 @@ var entryBounds = []int64{0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}
 
 // DiskStats records every save of the write-ahead log: quorum calls Observe after
 // each fdatasync (quorum.Config.SaveObserver). A save slower than the threshold is
-// logged with ZooKeeper's warning, and counted.
+// logged with ZooKeeper's warning, and counted; a log that failed is logged as
+// ZooKeeper logs its log writer's death (Failed).
 type DiskStats struct {
 	Fsync   *Histogram // ns per save (write + fdatasync)
 	Entries *Histogram // entries per save; 0 when only the raft state changed
 
 	exceeded  atomic.Int64
 	threshold time.Duration // immutable
+	thread    string        // immutable: the name ZooKeeper's log writer has on this server
 	log       *slog.Logger  // immutable
 }
 
 // NewDiskStats returns DiskStats that warn about saves slower than threshold
-// (fsync.warningthresholdms; ZooKeeper's default is 1s).
-func NewDiskStats(threshold time.Duration, log *slog.Logger) *DiskStats {
+// (fsync.warningthresholdms; ZooKeeper's default is 1s). serverID is ZooKeeper's
+// server id, which names its log writer in both sentences ("SyncThread:<id>"): 0
+// standalone, myid in an ensemble.
+func NewDiskStats(threshold time.Duration, serverID int64, log *slog.Logger) *DiskStats {
 	if log == nil {
 		log = slog.Default()
 	}
 	return &DiskStats{Fsync: NewHistogram(latencyBounds), Entries: NewHistogram(entryBounds),
-		threshold: threshold, log: log}
+		threshold: threshold, thread: fmt.Sprintf("SyncThread:%d", serverID), log: log}
 }
 
 // Observe records one save of entries entries that took took. It runs on the raft
@@ -203,10 +207,18 @@ func (d *DiskStats) Observe(entries int, took time.Duration) {
 	if took.Milliseconds() > d.threshold.Milliseconds() {
 		d.exceeded.Add(1)
 		// Reference: ZooKeeper FileTxnLog.commit; operators grep for this sentence.
-		d.log.Warn(fmt.Sprintf("fsync-ing the write ahead log in SyncThread:0 took %dms which will adversely effect operation latency. See the ZooKeeper troubleshooting guide",
-			took.Milliseconds()), "took_ms", took.Milliseconds(), "entries", entries,
+		d.log.Warn(fmt.Sprintf("fsync-ing the write ahead log in %s took %dms which will adversely effect operation latency. See the ZooKeeper troubleshooting guide",
+			d.thread, took.Milliseconds()), "took_ms", took.Milliseconds(), "entries", entries,
 			"threshold_ms", d.threshold.Milliseconds())
 	}
+}
+
+// Failed logs that the write-ahead log failed (a full disk, an I/O error) and no
+// write will be accepted again, in the sentence ZooKeeper logs when its log writer
+// dies, which operators alert on.
+func (d *DiskStats) Failed(err error) {
+	// Reference: ZooKeeper ZooKeeperCriticalThread.handleException.
+	d.log.Error("Severe unrecoverable error, from thread : "+d.thread, "err", err)
 }
 
 // ThresholdExceeded returns the number of saves slower than the threshold.

@@ -3,6 +3,7 @@ package session_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -429,10 +430,12 @@ func TestHistogramBucketsQuantilesAndReset(t *testing.T) {
 	}
 }
 
-// A save slower than fsync.warningthresholdms logs ZooKeeper's sentence and is counted.
+// A save slower than fsync.warningthresholdms logs ZooKeeper's sentence and is
+// counted; the log writer is named after the server id as in ZooKeeper (0
+// standalone, myid in an ensemble).
 func TestSlowFsyncIsLoggedWithZooKeepersWarning(t *testing.T) {
 	var buf bytes.Buffer
-	d := session.NewDiskStats(time.Millisecond, slog.New(slog.NewTextHandler(&buf, nil)))
+	d := session.NewDiskStats(time.Millisecond, 0, slog.New(slog.NewTextHandler(&buf, nil)))
 	d.Observe(3, 100*time.Microsecond)
 	if buf.Len() != 0 || d.ThresholdExceeded() != 0 {
 		t.Fatalf("a fast save was reported: %q", buf.String())
@@ -444,6 +447,26 @@ func TestSlowFsyncIsLoggedWithZooKeepersWarning(t *testing.T) {
 	}
 	if got := d.Entries.Snapshot().Sum; got != 10 {
 		t.Errorf("entries summed to %d, want 10", got)
+	}
+
+	buf.Reset()
+	member := session.NewDiskStats(time.Millisecond, 3, slog.New(slog.NewTextHandler(&buf, nil)))
+	member.Observe(1, 5*time.Millisecond)
+	if !strings.Contains(buf.String(), "fsync-ing the write ahead log in SyncThread:3 took 5ms") {
+		t.Errorf("slow save on server 3: %q", buf.String())
+	}
+}
+
+// A failed log is logged in the sentence ZooKeeper logs when its log writer dies.
+func TestLogFailureIsLoggedAsZooKeepersUnrecoverableError(t *testing.T) {
+	var buf bytes.Buffer
+	d := session.NewDiskStats(time.Second, 2, slog.New(slog.NewTextHandler(&buf, nil)))
+	d.Failed(errors.New("fallocate: no space left on device"))
+	for _, want := range []string{"level=ERROR", `msg="Severe unrecoverable error, from thread : SyncThread:2"`,
+		`err="fallocate: no space left on device"`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log %q lacks %s", buf.String(), want)
+		}
 	}
 }
 
@@ -580,7 +603,7 @@ func checkMntrShape(t *testing.T, got, capture string) map[string]string {
 // left out rather than printed as 0.
 func TestMntrFollowsZooKeeperOrderByRole(t *testing.T) {
 	h := newHarness(t, func(c *session.Config) { c.FourLetterWords = []string{"*"} })
-	h.srv.SetOps(session.OpsConfig{Disk: session.NewDiskStats(time.Second, quiet)})
+	h.srv.SetOps(session.OpsConfig{Disk: session.NewDiskStats(time.Second, 0, quiet)})
 	cl := h.connect()
 	cl.create("/app", []byte("x"), 0, jute.OpenACLUnsafe)
 	cl.call(jute.OpGetData, &jute.PathWatchRequest{Path: "/app"})
@@ -604,7 +627,7 @@ func TestMntrFollowsZooKeeperOrderByRole(t *testing.T) {
 		}
 	})
 	t.Run("role=leader", func(t *testing.T) {
-		h.srv.SetOps(session.OpsConfig{Disk: session.NewDiskStats(time.Second, quiet), Quorum: func() session.QuorumStats {
+		h.srv.SetOps(session.OpsConfig{Disk: session.NewDiskStats(time.Second, 0, quiet), Quorum: func() session.QuorumStats {
 			return session.QuorumStats{Mode: "leader", PeerState: "leading - broadcast", QuorumSize: 3,
 				CommitCount: session.Known(314), SnapCount: session.Known(1),
 				Leader: &session.LeaderStats{Learners: 2, SyncedFollowers: 2,
