@@ -886,7 +886,12 @@ func (r *Replica) LeaderChanged(lead, term uint64) {
 			r.stats.lookings.Add(1)
 			r.leaderless = now
 			r.log.Warn("no leader: election under way", "term", term, "previous", r.label(prev))
+		case r.cfg.Standalone:
+			// It leads itself from the start: nothing was elected, and
+			// ZooKeeper's standalone server says nothing of leaders either.
 		case r.leaderless.IsZero():
+			// Leadership moved to another member without a spell of no leader
+			// in between (a member becomes leader only through one).
 			r.log.Info("following a new leader", "leader", r.label(lead), "term", term, "self", r.label(r.cfg.ID))
 		default:
 			took := now.Sub(r.leaderless).Milliseconds()
