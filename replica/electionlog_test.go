@@ -1,55 +1,26 @@
 package replica_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"zkd/internal/vfs"
 	"zkd/replica/replicatest"
 )
 
-// electionLog records, by member, the lines that end an election.
-type electionLog struct {
-	mu    sync.Mutex
-	lines map[string][]string // self -> "msg election_ms=N"
-}
-
-func (l *electionLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *electionLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *electionLog) WithGroup(string) slog.Handler            { return l }
-func (l *electionLog) Handle(_ context.Context, r slog.Record) error {
-	var self, took string
-	r.Attrs(func(a slog.Attr) bool {
-		switch a.Key {
-		case "self":
-			self = a.Value.String()
-		case "election_ms":
-			took = a.Value.String()
+// electionLines returns, by member, the lines that ended an election since the
+// last take, as "msg election_ms=N".
+func electionLines(l *recordedLog) map[string][]string {
+	out := make(map[string][]string)
+	for _, r := range l.take() {
+		if took := attr(r, "election_ms"); took != "" {
+			self := attr(r, "self")
+			out[self] = append(out[self], r.Message+" election_ms="+took)
 		}
-		return true
-	})
-	if took == "" {
-		return nil
 	}
-	l.mu.Lock()
-	if l.lines == nil {
-		l.lines = make(map[string][]string)
-	}
-	l.lines[self] = append(l.lines[self], r.Message+" election_ms="+took)
-	l.mu.Unlock()
-	return nil
-}
-
-func (l *electionLog) take() map[string][]string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.lines
-	l.lines = nil
 	return out
 }
 
@@ -58,14 +29,14 @@ func (l *electionLog) take() map[string][]string {
 // at start-up and after losing a leader; an observer, which ZooKeeper's do not
 // word so, says "leader elected".
 func TestElectionIsLoggedInZooKeepersWords(t *testing.T) {
-	logs := &electionLog{}
+	logs := &recordedLog{}
 	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 21, Voters: 3, Learners: 1, Logger: slog.New(logs)})
 	ids := c.IDs()
 	voters, observer := ids[:3], ids[3]
 	check := func(when string, lead uint64, voters []uint64) {
 		t.Helper()
 		c.Run(200) // every member learns of the leader
-		got := logs.take()
+		got := electionLines(logs)
 		for _, id := range append(slices.Clone(voters), observer) {
 			lines := got[fmt.Sprint(id)]
 			if len(lines) != 1 {

@@ -10,37 +10,54 @@ import (
 	"zkd/replica/replicatest"
 )
 
-// followerLog records the leader's reports on its followers.
-type followerLog struct {
+// recordedLog keeps the log records of a test cluster's members, for tests that
+// check what the replica logs.
+type recordedLog struct {
 	mu      sync.Mutex
-	reports []string // "msg member"
+	records []slog.Record
 }
 
-func (l *followerLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *followerLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *followerLog) WithGroup(string) slog.Handler            { return l }
-func (l *followerLog) Handle(_ context.Context, r slog.Record) error {
-	if r.Message != "follower not responding" && r.Message != "follower caught up" {
-		return nil
-	}
-	member := ""
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "member" {
-			member = a.Value.String()
-		}
-		return true
-	})
+func (l *recordedLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *recordedLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *recordedLog) WithGroup(string) slog.Handler            { return l }
+func (l *recordedLog) Handle(_ context.Context, r slog.Record) error {
 	l.mu.Lock()
-	l.reports = append(l.reports, r.Message+" "+member)
+	l.records = append(l.records, r.Clone())
 	l.mu.Unlock()
 	return nil
 }
 
-func (l *followerLog) take() []string {
+// take returns the records logged since the last take.
+func (l *recordedLog) take() []slog.Record {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := l.reports
-	l.reports = nil
+	out := l.records
+	l.records = nil
+	return out
+}
+
+// attr returns the value of r's attribute key, "" when it has none.
+func attr(r slog.Record, key string) string {
+	v := ""
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == key {
+			v = a.Value.String()
+			return false
+		}
+		return true
+	})
+	return v
+}
+
+// followerReports returns the leader's reports on its followers since the last
+// take, as "msg member".
+func followerReports(l *recordedLog) []string {
+	var out []string
+	for _, r := range l.take() {
+		if r.Message == "follower not responding" || r.Message == "follower caught up" {
+			out = append(out, r.Message+" "+attr(r, "member"))
+		}
+	}
 	return out
 }
 
@@ -48,11 +65,11 @@ func (l *followerLog) take() []string {
 // election timeout, and says when it answers again; followers that answer are
 // never reported, though raft clears their activity at every quorum check.
 func TestLeaderReportsOnlyFollowersThatStopAnswering(t *testing.T) {
-	logs := &followerLog{}
+	logs := &recordedLog{}
 	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 33, Voters: 3, Logger: slog.New(logs)})
 	lead := c.WaitLeader(steps)
 	c.Run(2000) // 80 ticks: eight quorum checks
-	if got := logs.take(); len(got) > 0 {
+	if got := followerReports(logs); len(got) > 0 {
 		t.Fatalf("reports on followers that answer every heartbeat: %q", got)
 	}
 	cut := others(c, lead)[0]
@@ -60,7 +77,7 @@ func TestLeaderReportsOnlyFollowersThatStopAnswering(t *testing.T) {
 	want := "follower not responding " + strconv.FormatUint(cut, 10)
 	var got []string
 	c.RunUntil("the leader reports the cut-off follower", steps, func() bool {
-		got = append(got, logs.take()...)
+		got = append(got, followerReports(logs)...)
 		return len(got) > 0
 	})
 	if c.Leader() != lead || got[0] != want {
@@ -68,7 +85,7 @@ func TestLeaderReportsOnlyFollowersThatStopAnswering(t *testing.T) {
 	}
 	c.Heal()
 	c.RunUntil("the leader reports the follower back", steps, func() bool {
-		got = append(got, logs.take()...)
+		got = append(got, followerReports(logs)...)
 		return len(got) > 1
 	})
 	if want := "follower caught up " + strconv.FormatUint(cut, 10); got[1] != want || len(got) != 2 {
