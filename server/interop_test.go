@@ -84,37 +84,6 @@ func interopPrereqs(t *testing.T, python bool) {
 	}
 }
 
-var (
-	javaOnce    sync.Once
-	javaClasses string
-	javaErr     error
-)
-
-// compileClients compiles testdata/security/SecurityClients.java once.
-func compileClients(t *testing.T) string {
-	t.Helper()
-	javaOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "zkd-security-java-")
-		if err != nil {
-			javaErr = err
-			return
-		}
-		src, _ := filepath.Abs(filepath.Join("testdata", "security", "SecurityClients.java"))
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, javacBin, "-nowarn", "-encoding", "UTF-8", "-cp", jarPath(zkServerJars, curatorJars), "-d", dir, src)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			javaErr = fmt.Errorf("javac SecurityClients.java: %v\n%s", err, out)
-			return
-		}
-		javaClasses = dir
-	})
-	if javaErr != nil {
-		t.Fatal(javaErr)
-	}
-	return javaClasses
-}
-
 // deployment is one security set-up, given alike to both servers.
 type deployment struct {
 	cfg   string   // zoo.cfg lines beyond dataDir and the client ports
@@ -473,7 +442,7 @@ func (e *securityEnv) mainDeployment() deployment {
 
 func (e *securityEnv) javaClient(t *testing.T, rec func(string, bool), r *running, mode string, jvm []string, extra ...string) {
 	t.Helper()
-	classes := compileClients(t)
+	classes := securityClients.classes(t)
 	args := []string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-Djava.net.preferIPv4Stack=true",
 		"-Dlog4j.configuration=file:" + e.log4j, "-Djava.security.auth.login.config=" + e.clientJAAS}
 	args = append(args, jvm...)
@@ -584,7 +553,7 @@ ClientBob { org.apache.zookeeper.server.auth.DigestLoginModule required username
 		kr.plain = r.secureWithHost // the service principal is zookeeper/localhost
 		jvm := append([]string{"-Djava.security.auth.login.config=" + clientJAAS,
 			"-Dzookeeper.server.principal=zookeeper/localhost@" + realm}, krbJVM...)
-		classes := compileClients(t)
+		classes := securityClients.classes(t)
 		args := []string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-Djava.net.preferIPv4Stack=true",
 			"-Dlog4j.configuration=file:" + e.log4j}
 		args = append(args, jvm...)

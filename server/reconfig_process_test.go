@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -671,13 +670,7 @@ func kazooReconfig(t *testing.T, hosts string, joining, leaving *procServer) []b
 	return runClient(t, python3Bin, "-u", script, hosts, joining.line, strconv.Itoa(leaving.myid))
 }
 
-var (
-	curatorOnce    sync.Once
-	curatorClasses string
-	curatorErr     error
-)
-
-// curatorReconfig compiles testdata/reconfig/CuratorReconfig.java once and runs it.
+// curatorReconfig runs testdata/reconfig/CuratorReconfig.java.
 func curatorReconfig(t *testing.T, hosts string, joining, leaving *procServer) []byte {
 	cp := jarPath(zkServerJars, curatorJars)
 	for _, f := range append([]string{javaBin, javacBin}, strings.Split(cp, ":")...) {
@@ -685,26 +678,9 @@ func curatorReconfig(t *testing.T, hosts string, joining, leaving *procServer) [
 			testutil.Missing(t, f)
 		}
 	}
-	curatorOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "zkd-reconfig-java-")
-		if err != nil {
-			curatorErr = err
-			return
-		}
-		src, _ := filepath.Abs(filepath.Join("testdata", "reconfig", "CuratorReconfig.java"))
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		if out, err := exec.CommandContext(ctx, javacBin, "-nowarn", "-encoding", "UTF-8", "-cp", cp, "-d", dir, src).CombinedOutput(); err != nil {
-			curatorErr = fmt.Errorf("javac CuratorReconfig.java: %v\n%s", err, out)
-			return
-		}
-		curatorClasses = dir
-	})
-	if curatorErr != nil {
-		t.Fatal(curatorErr)
-	}
+	classes := curatorReconfigClient.classes(t)
 	return runClient(t, javaBin, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-Dlog4j.configuration=file:/dev/null",
-		"-cp", curatorClasses+":"+cp, "CuratorReconfig", hosts, joining.line, strconv.Itoa(leaving.myid), joining.addr, leaving.addr)
+		"-cp", classes+":"+cp, "CuratorReconfig", hosts, joining.line, strconv.Itoa(leaving.myid), joining.addr, leaving.addr)
 }
 
 // Real clients' reconfig APIs against a zkd ensemble and an Apache ZooKeeper 3.8
