@@ -15,6 +15,10 @@
 //   - TestNoFmtPrintOutsideMain: no fmt.Print, fmt.Printf or fmt.Println in non-test
 //     files except the root main.go and package main commands in subdirectories;
 //     everything else logs through log/slog [STYLE rule 39].
+//   - TestBuiltZkdIsRemoved: a test package that builds the zkd binary
+//     (testutil.BuildZkd, zktest.StartProcess, zktest.StartProcessCluster) has a
+//     TestMain that calls testutil.RemoveBuild, so that no run leaves the binary in
+//     the temporary directory.
 //
 // The tests read the source with go/parser and `go list`; they need the go tool on
 // PATH and nothing outside the standard library.

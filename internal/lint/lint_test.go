@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -262,7 +263,12 @@ type sourceFile struct {
 
 // nonTestFiles parses every non-test .go file under the module root, skipping
 // testdata, vendor, hidden and underscore directories as the go tool does.
-func nonTestFiles(t *testing.T) []sourceFile {
+func nonTestFiles(t *testing.T) []sourceFile { return goFiles(t, false) }
+
+// testFiles parses every _test.go file as nonTestFiles does the others.
+func testFiles(t *testing.T) []sourceFile { return goFiles(t, true) }
+
+func goFiles(t *testing.T, tests bool) []sourceFile {
 	t.Helper()
 	root, _ := moduleRoot(t)
 	var files []sourceFile
@@ -283,7 +289,7 @@ func nonTestFiles(t *testing.T) []sourceFile {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") != tests {
 			return nil
 		}
 		fset := token.NewFileSet()
@@ -381,5 +387,52 @@ func TestNoFmtPrintOutsideMain(t *testing.T) {
 		for _, h := range calls(sf, name, func(sel string) bool { return banned[sel] }) {
 			t.Errorf("%s: fmt.Print* outside main.go; log through log/slog or write to an io.Writer [STYLE rule 39]", h)
 		}
+	}
+}
+
+// builders are the test helpers that build the zkd binary (testutil.BuildZkd,
+// directly or through a zktest process), by package path within the module.
+var builders = map[string][]string{
+	"internal/testutil": {"BuildZkd"},
+	"internal/zktest":   {"StartProcess", "StartProcessCluster"},
+}
+
+// TestBuiltZkdIsRemoved: a test package that builds zkd removes the binary when
+// it ends, from a TestMain that calls testutil.RemoveBuild; otherwise every run
+// of it leaves a 26 MB binary in the temporary directory.
+func TestBuiltZkdIsRemoved(t *testing.T) {
+	_, modPath := moduleRoot(t)
+	builds := map[string]string{} // directory -> a call that builds zkd
+	removes := map[string]bool{}  // directory -> its TestMain calls RemoveBuild
+	for _, sf := range testFiles(t) {
+		dir := filepath.ToSlash(filepath.Dir(sf.rel))
+		for pkg, funcs := range builders {
+			name := importName(sf.file, modPath+"/"+pkg)
+			if name == "" || name == "_" || name == "." {
+				continue
+			}
+			if hits := calls(sf, name, func(sel string) bool { return slices.Contains(funcs, sel) }); len(hits) > 0 {
+				builds[dir] = hits[0]
+			}
+		}
+		name := importName(sf.file, modPath+"/internal/testutil")
+		for _, d := range sf.file.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Recv != nil || fn.Name.Name != "TestMain" || name == "" {
+				continue
+			}
+			main := sourceFile{rel: sf.rel, file: &ast.File{Name: sf.file.Name, Decls: []ast.Decl{fn}}, fset: sf.fset}
+			if len(calls(main, name, func(sel string) bool { return sel == "RemoveBuild" })) > 0 {
+				removes[dir] = true
+			}
+		}
+	}
+	for dir, hit := range builds {
+		if !removes[dir] {
+			t.Errorf("%s builds zkd, but no TestMain in %s calls testutil.RemoveBuild", hit, dir)
+		}
+	}
+	if len(builds) == 0 {
+		t.Error("no test package builds zkd: the rule checks nothing; is builders out of date?")
 	}
 }
