@@ -12,11 +12,7 @@ import (
 	"zkd/internal/testutil"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testutil.RemoveBuild()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // One command runs table workloads and the 1M group (scaled down) on Apache
 // ZooKeeper and zkd alternately, with both limits, and summarises them: every

@@ -69,10 +69,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pkgDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	testutil.RemoveBuild()
-	os.Exit(code)
+	testutil.Main(m, func() { os.RemoveAll(dir) })
 }
 
 // missing reports an absent prerequisite: a failure under CI, a skip elsewhere.

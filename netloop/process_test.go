@@ -25,11 +25,7 @@ import (
 
 // Tests that need real file-descriptor limits and a real process run the zkd
 // binary; TestMain removes it afterwards.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testutil.RemoveBuild()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // zkdProc is a zkd child process with its client port and Prometheus endpoint.
 type zkdProc struct {

@@ -17,11 +17,7 @@ import (
 // and the compiled Java clients, which would otherwise stay in the temporary
 // directory after every run.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	testutil.RemoveBuild()
-	securityClients.remove()
-	curatorReconfigClient.remove()
-	os.Exit(code)
+	testutil.Main(m, securityClients.remove, curatorReconfigClient.remove)
 }
 
 // javaClient is a Java program under testdata, compiled against ZooKeeper's and

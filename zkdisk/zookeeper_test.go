@@ -24,12 +24,7 @@ import (
 
 // TestMain removes the zkd binary the round-trip test builds and the data the
 // benchmarks generate.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testutil.RemoveBuild()
-	removeMillionDirs()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testutil.Main(m, removeMillionDirs) }
 
 // Debian's zookeeper.jar (its manifest names the rest of the classpath) and the
 // jars the manifest misses: netty's codec, resolver and unix-common for the client

@@ -17,8 +17,8 @@
 //     everything else logs through log/slog [STYLE rule 39].
 //   - TestBuiltZkdIsRemoved: a test package that builds the zkd binary
 //     (testutil.BuildZkd, zktest.StartProcess, zktest.StartProcessCluster) has a
-//     TestMain that calls testutil.RemoveBuild, so that no run leaves the binary in
-//     the temporary directory.
+//     TestMain that runs the tests through testutil.Main, which removes the binary,
+//     so that no run leaves it in the temporary directory.
 //
 // The tests read the source with go/parser and `go list`; they need the go tool on
 // PATH and nothing outside the standard library.

@@ -398,12 +398,12 @@ var builders = map[string][]string{
 }
 
 // TestBuiltZkdIsRemoved: a test package that builds zkd removes the binary when
-// it ends, from a TestMain that calls testutil.RemoveBuild; otherwise every run
-// of it leaves a 26 MB binary in the temporary directory.
+// it ends, from a TestMain that runs the tests through testutil.Main; otherwise
+// every run of it leaves a 26 MB binary in the temporary directory.
 func TestBuiltZkdIsRemoved(t *testing.T) {
 	_, modPath := moduleRoot(t)
 	builds := map[string]string{} // directory -> a call that builds zkd
-	removes := map[string]bool{}  // directory -> its TestMain calls RemoveBuild
+	removes := map[string]bool{}  // directory -> its TestMain calls testutil.Main
 	for _, sf := range testFiles(t) {
 		dir := filepath.ToSlash(filepath.Dir(sf.rel))
 		for pkg, funcs := range builders {
@@ -422,14 +422,14 @@ func TestBuiltZkdIsRemoved(t *testing.T) {
 				continue
 			}
 			main := sourceFile{rel: sf.rel, file: &ast.File{Name: sf.file.Name, Decls: []ast.Decl{fn}}, fset: sf.fset}
-			if len(calls(main, name, func(sel string) bool { return sel == "RemoveBuild" })) > 0 {
+			if len(calls(main, name, func(sel string) bool { return sel == "Main" })) > 0 {
 				removes[dir] = true
 			}
 		}
 	}
 	for dir, hit := range builds {
 		if !removes[dir] {
-			t.Errorf("%s builds zkd, but no TestMain in %s calls testutil.RemoveBuild", hit, dir)
+			t.Errorf("%s builds zkd, but no TestMain in %s runs the tests through testutil.Main", hit, dir)
 		}
 	}
 	if len(builds) == 0 {

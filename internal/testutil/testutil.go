@@ -80,8 +80,8 @@ var (
 )
 
 // BuildZkd builds the repository's zkd once per test binary and returns its path.
-// The binary lives in a temporary directory removed by RemoveBuild (call it from
-// TestMain) or left to the OS's temp cleaning.
+// The binary lives in a temporary directory, which Main removes: a package whose
+// tests call it runs them through Main.
 func BuildZkd(t testing.TB) string {
 	t.Helper()
 	root := ModuleRoot(t)
@@ -107,11 +107,18 @@ func BuildZkd(t testing.TB) string {
 	return buildBin
 }
 
-// RemoveBuild deletes the binary BuildZkd made, if any.
-func RemoveBuild() {
+// Main is a package's TestMain: it runs the tests, then cleanups, then removes
+// the binary BuildZkd made, if any, and exits with the tests' status.
+// internal/lint checks that every package that builds zkd uses it.
+func Main(m *testing.M, cleanups ...func()) {
+	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
+	os.Exit(code)
 }
 
 // ErrMissing marks a missing external tool in messages.

@@ -1,15 +1,10 @@
 package e2e
 
 import (
-	"os"
 	"testing"
 
 	"zkd/internal/testutil"
 )
 
 // TestMain removes the zkd binary the tests build once.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testutil.RemoveBuild()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testutil.Main(m) }
