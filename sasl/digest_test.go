@@ -294,11 +294,7 @@ func harness(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if javaDir != "" {
-		os.RemoveAll(javaDir)
-	}
-	os.Exit(code)
+	testutil.Main(m, func() { os.RemoveAll(javaDir) }) // RemoveAll("") does nothing
 }
 
 // javaHarness is a running SaslClientHarness: tokens as lines on its standard

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"unicode/utf16"
+
+	"zkd/internal/testutil"
 )
 
 // Attribute types used by the subject fixtures.
@@ -162,11 +164,7 @@ type javacError struct {
 func (e *javacError) Error() string { return "javac: " + e.err.Error() + "\n" + e.out }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if javaDir != "" {
-		os.RemoveAll(javaDir)
-	}
-	os.Exit(code)
+	testutil.Main(m, func() { os.RemoveAll(javaDir) }) // RemoveAll("") does nothing
 }
 
 // TestJavaNameAgreesWithJDK signs a certificate for every subject fixture and has
