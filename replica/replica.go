@@ -466,7 +466,7 @@ func (r *Replica) awaitApplied(index uint64) error {
 		return nil
 	}
 	done := make(chan struct{})
-	r.applyWaiters.add(index, time.Time{}, func(error) { close(done) })
+	r.whenApplied(index, time.Time{}, func(error) { close(done) })
 	select {
 	case <-done:
 		return nil
@@ -801,8 +801,7 @@ func (r *Replica) Sync(done func(error)) error {
 			answered(err)
 			return
 		}
-		r.applyWaiters.add(index, time.Time{}, answered)
-		r.applyWaiters.fire(r.applied.Load())
+		r.whenApplied(index, time.Time{}, answered)
 	})
 	if err != nil {
 		r.stats.pendingSyncs.Add(-1)
@@ -818,7 +817,16 @@ func (r *Replica) WaitApplied(zxid jute.Zxid, timeout time.Duration, done func(e
 		done(nil)
 		return
 	}
-	r.applyWaiters.add(uint64(zxid), r.cfg.Clock.Now().Add(timeout), done)
+	r.whenApplied(uint64(zxid), r.cfg.Clock.Now().Add(timeout), done)
+}
+
+// whenApplied calls done once index is applied, or with an error at the
+// deadline (zero: none) or on Stop. The apply goroutine may store and fire the
+// index between a caller's check and the registration, so the registration is
+// followed by a fire at what is applied now: applied is stored before each fire,
+// and fire completes a waiter only once.
+func (r *Replica) whenApplied(index uint64, deadline time.Time, done func(error)) {
+	r.applyWaiters.add(index, deadline, done)
 	r.applyWaiters.fire(r.applied.Load())
 }
 
