@@ -35,7 +35,7 @@ help:
 	@echo 'make run          # build, then ./bin/zkd: standalone on 127.0.0.1:2181, data in ./zkd-data'
 	@echo 'make deps         # scripts/deps.sh: Debian ZooKeeper, kazoo, Curator, JDK; go mod download'
 	@echo 'make test         # deps, then go test -p 1 -tags $(TAGS) -count=1 -timeout $(TIMEOUT) ./...'
-	@echo 'make race         # go test -race -tags $(TAGS) -count=1 ./...'
+	@echo 'make race         # go test -race -tags $(TAGS) -count=1 ./... (and zkd processes built -race)'
 	@echo 'make lint         # gofmt -l . (must be empty), go vet ./..., staticcheck ./... ($(STATICCHECK_VERSION), into bin/tools)'
 	@echo 'make fuzz         # each Fuzz target: go test -run=^$$ -fuzz=^FuzzX$$ -fuzztime=$(FUZZTIME) ./pkg'
 	@echo 'make bench        # go test -run=^$$ -bench=. -benchmem ./...'
@@ -64,8 +64,10 @@ deps:
 test: deps
 	$(GO) test -p 1 -tags '$(TAGS)' -count=1 -timeout $(TIMEOUT) ./...
 
+# The zkd that tests start as a process is built with -race too; a race it
+# reports fails the test that started it.
 race:
-	$(GO) test -race -tags '$(TAGS)' -count=1 -timeout $(TIMEOUT) ./...
+	ZKD_TEST_RACE=1 $(GO) test -race -tags '$(TAGS)' -count=1 -timeout $(TIMEOUT) ./...
 
 lint: $(STATICCHECK)
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt -l: not formatted:"; echo "$$out"; exit 1; fi

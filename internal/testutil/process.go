@@ -22,12 +22,17 @@ type Process struct {
 // appended to logPath. The JVM
 // flag variables (JVMFLAGS, SERVER_JVMFLAGS) are left out of its environment: zkd
 // honours -D properties in them, and a developer's settings must not leak into
-// the server under test. The process is stopped in Cleanup.
+// the server under test. The process is stopped in Cleanup, and the test fails
+// if its output holds a data race report (a zkd built with ZKD_TEST_RACE set).
 func StartProcess(t testing.TB, dir, logPath, name string, args ...string) *Process {
 	t.Helper()
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var logStart int64 // the log is shared with earlier runs of the same server
+	if fi, err := logFile.Stat(); err == nil {
+		logStart = fi.Size()
 	}
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
@@ -44,8 +49,37 @@ func StartProcess(t testing.TB, dir, logPath, name string, args ...string) *Proc
 	}
 	p := &Process{Cmd: cmd, LogPath: logPath, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); logFile.Close(); close(p.exited) }()
-	t.Cleanup(func() { p.Stop() })
+	t.Cleanup(func() {
+		p.Stop()
+		if report := raceReportIn(logPath, logStart); report != "" {
+			t.Errorf("%s reported a data race (log %s):\n%s", name, logPath, report)
+		}
+	})
 	return p
+}
+
+// raceReportMarker opens each report of the race detector, which a binary built
+// with -race writes to its standard error before it carries on.
+const raceReportMarker = "WARNING: DATA RACE"
+
+// raceReportIn returns the first race report in the file from offset on, cut to
+// a readable length, or "" if there is none (or the file cannot be read).
+func raceReportIn(path string, offset int64) string {
+	b, err := os.ReadFile(path)
+	if err != nil || int64(len(b)) <= offset {
+		return ""
+	}
+	out := string(b[offset:])
+	i := strings.Index(out, raceReportMarker)
+	if i < 0 {
+		return ""
+	}
+	out = out[i:]
+	const maxReport = 8 << 10
+	if len(out) > maxReport {
+		out = out[:maxReport] + "\n[...]"
+	}
+	return out
 }
 
 // Exited is closed once the process has exited.

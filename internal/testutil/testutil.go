@@ -79,6 +79,10 @@ var (
 	buildErr  error
 )
 
+// RaceEnv, when set, has BuildZkd build zkd with the race detector, so that tests
+// which run it as a process find races in it too (`make race` sets it).
+const RaceEnv = "ZKD_TEST_RACE"
+
 // BuildZkd builds the repository's zkd once per test binary and returns its path.
 // The binary lives in a temporary directory, which Main removes: a package whose
 // tests call it runs them through Main.
@@ -93,7 +97,11 @@ func BuildZkd(t testing.TB) string {
 		bin := filepath.Join(buildDir, "zkd")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+		args := []string{"build", "-o", bin}
+		if os.Getenv(RaceEnv) != "" {
+			args = append(args, "-race")
+		}
+		cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
