@@ -102,8 +102,13 @@ func (n *Node) proposeConfChange(cc ConfChange) error {
 	return nil
 }
 
-// pendingConfChange reports whether a conf change is in the log above the
-// applied index (raft's own pendingConfIndex is not exported).
+// pendingConfChange reports whether raft would take a conf change proposed now
+// for one still pending, which it does not refuse but replaces with an empty
+// entry, so that nobody would hear of it again. Its pendingConfIndex is not
+// exported; it is the index of the last conf change proposed, or, on a new
+// leader, the log's end when it was elected. So a change is pending while the
+// log above the applied index holds a conf change or an entry of an earlier
+// term.
 func (n *Node) pendingConfChange() bool {
 	st := n.rn.Status()
 	last, _ := n.st.LastIndex()
@@ -115,7 +120,7 @@ func (n *Node) pendingConfChange() bool {
 		return true // cannot tell: be safe
 	}
 	for _, e := range ents {
-		if e.GetType() != pb.EntryNormal {
+		if e.GetType() != pb.EntryNormal || e.GetTerm() < st.GetTerm() {
 			return true
 		}
 	}

@@ -347,6 +347,12 @@ func (r *Replica) advanceLocked(after []func()) []func() {
 	if op == nil || !r.IsLeader() {
 		return after
 	}
+	if !r.tracker.isArmed() {
+		// Until this leader applies an entry of its own term, raft takes a
+		// membership change for one still pending and replaces it with an empty
+		// entry; the next tick after that entry looks again.
+		return after
+	}
 	now := r.ticks.Load()
 	switch op.phase {
 	case phasePredecessors:

@@ -645,3 +645,61 @@ func TestReconfigRightAfterAnotherIsTakenUp(t *testing.T) {
 		})
 	}
 }
+
+// A reconfig that reaches a leader elected over entries it has not applied yet is
+// carried out: the leader proposes its membership change only once it has applied
+// an entry of its own term, before which raft takes any change for one still
+// pending and replaces it with an empty entry (the reconfig would wait for ever).
+func TestReconfigAtANewLeaderIsCarriedOut(t *testing.T) {
+	for _, seed := range testutil.SimSeeds(700, 4) {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			c, _ := reconfigCluster(t, seed)
+			old := c.Leader()
+			followers := others(c, old)
+			clients := make(map[uint64]*replicatest.Client)
+			for _, id := range followers {
+				clients[id] = c.NewClient(id, 30000)
+				clients[id].Identity = replicatest.Super
+			}
+			joiner := c.AddJoiner(4, 5)
+			c.Run(20)
+			// A write the followers hold when the old leader is cut off, before
+			// they learn that it committed.
+			tail := c.Member(old).Log.LastIndex() + 1
+			clients[followers[0]].Create("/tail", nil, 0)
+			c.RunUntil("a follower holds the write, unapplied", steps, func() bool {
+				held := false
+				for _, id := range followers {
+					m := c.Member(id)
+					if uint64(m.Rep.Tree().LastZxid()) >= tail {
+						return false
+					}
+					held = held || m.Log.LastIndex() >= tail
+				}
+				return held
+			})
+			c.Partition([]uint64{old}, append(slices.Clone(followers), joiner.ID))
+			var next uint64
+			c.RunUntil("a new leader", steps, func() bool {
+				for _, id := range followers {
+					if c.Member(id).Rep.IsLeader() {
+						next = id
+						return true
+					}
+				}
+				return false
+			})
+			if uint64(c.Member(next).Rep.Tree().LastZxid()) >= tail {
+				t.Fatalf("the new leader %d applied the write before its own first entry; the case is not reached", next)
+			}
+			o := wait(t, c, "the reconfig", clients[next].Reconfig(joining(4, "participant"), nil, nil, -1))
+			if o.Err != nil || o.Res.Err != jute.CodeOK {
+				t.Fatalf("reconfig at a new leader: %v %v", o.Err, o.Res.Err)
+			}
+			m, _ := configReply(t, o)
+			if _, ok := m.Lookup(4); !ok {
+				t.Fatalf("server.4 is not in the new configuration %v", m.Lines())
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package quorumtest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -340,4 +341,66 @@ func TestStaleRejectionDoesNotRemoveAHealthyVoter(t *testing.T) {
 
 func others(c *Cluster, id uint64) []uint64 {
 	return slices.DeleteFunc(c.IDs(), func(x uint64) bool { return x == id })
+}
+
+// TestConfChangeOfANewLeaderIsAppliedOrRefused: a leader elected over entries of an
+// earlier term that it has not applied yet is where raft turns a membership change
+// into an empty entry without a word (its pendingConfIndex starts at the log's
+// end), so the node must refuse the change itself: every change proposed ends
+// applied or refused, never neither, or a reconfig would wait for ever.
+func TestConfChangeOfANewLeaderIsAppliedOrRefused(t *testing.T) {
+	for _, seed := range testutil.SimSeeds(1, 10) {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			c := New(t, Options{Seed: seed, Voters: 3, Learners: 1})
+			old := c.WaitLeader(3000)
+			followers := slices.DeleteFunc(c.IDs()[:3], func(id uint64) bool { return id == old })
+			last := c.Member(old).Log.LastIndex() + 5
+			proposeAll(t, c, old, "tail", 5)
+			c.RunUntil("the leader writes the tail", 200, func() bool { return c.Member(old).Log.LastIndex() >= last })
+			// Cut the old leader off once a follower holds the tail and none has
+			// learned that it committed: whichever wins next holds it unapplied.
+			c.RunUntil("a follower holds the tail, unapplied", 200, func() bool {
+				held := false
+				for _, id := range followers {
+					m := c.Member(id)
+					if m.last >= last {
+						return false
+					}
+					held = held || m.Log.LastIndex() >= last
+				}
+				return held
+			})
+			c.Partition([]uint64{old}, append(slices.Clone(followers), 4))
+			var next uint64
+			c.RunUntil("a new leader", 3000, func() bool {
+				for _, id := range followers {
+					if c.Member(id).Node.IsLeader() {
+						next = id
+						return true
+					}
+				}
+				return false
+			})
+			if m := c.Member(next); m.last >= last {
+				t.Fatalf("new leader %d applied %d before its first entry committed; the case is not reached", next, m.last)
+			}
+			var refused error
+			cc := quorum.ConfChange{Changes: []quorum.MemberChange{{Type: quorum.AddVoter, ID: 4}}}
+			if err := c.Member(next).Node.ProposeConfChange(cc, func(err error) { refused = err }); err != nil {
+				t.Fatal(err)
+			}
+			applied := func() bool {
+				for _, e := range c.Member(next).Applied {
+					if e.Membership != nil && slices.Contains(e.Membership.Voters, 4) {
+						return true
+					}
+				}
+				return false
+			}
+			c.RunUntil("the change is applied or refused", 3000, func() bool { return refused != nil || applied() })
+			if refused != nil && !errors.Is(refused, quorum.ErrConfChangePending) {
+				t.Fatalf("refused with %v, want ErrConfChangePending", refused)
+			}
+		})
+	}
 }
