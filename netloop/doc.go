@@ -46,7 +46,9 @@
 //     (ZooKeeper's sessionless_connections_expired; see handshake.go).
 //   - In flight: while the connection has MaxOutstanding requests unanswered, or
 //     more than ThrottleBytes of output unsent, further frames are left unhandled
-//     (back-pressure); reading resumes as replies drain.
+//     (back-pressure); reading resumes as replies drain. A reply wakes the loop
+//     unless a wake is already pending, so serve asks again after its flush
+//     whether a pause it met has ended, and reads on in the same wake if so.
 //   - Output: a client whose unsent output passes MaxOutboundBytes is disconnected.
 //   - Input: gnet v2.10.0 cannot stop reading a socket. Its event loop reads on
 //     every EPOLLIN and appends what OnTraffic leaves to the connection's inbound

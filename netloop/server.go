@@ -536,11 +536,21 @@ func (s *Server) serve(c link, cc *conn) gnet.Action {
 			"remote", c.RemoteAddr().String(), "timeout", s.cfg.HandshakeTimeout, "unread_bytes", c.InboundBuffered())
 		return gnet.Close
 	}
-	if action := s.readFrames(c, cc); action != gnet.None {
-		return action
-	}
-	if action := flush(c, cc.sc); action != gnet.None {
-		return action
+	for {
+		action, paused := s.readFrames(c, cc)
+		if action != gnet.None {
+			return action
+		}
+		if action := flush(c, cc.sc); action != gnet.None {
+			return action
+		}
+		// A reply queued after readFrames found the connection paused, and
+		// before flush took the output, did not wake the loop again (the wake
+		// that runs this serve was still pending); nothing else would until the
+		// client sent more, so its frames are read now if that reply unpaused it.
+		if !paused || cc.sc.Throttled() {
+			break
+		}
 	}
 	if c.OutboundBuffered() > s.cfg.MaxOutboundBytes {
 		s.log.Warn("closing connection: client is not reading its replies",
@@ -628,12 +638,14 @@ func flush(c link, sc Conn) gnet.Action {
 	return gnet.None
 }
 
-func (s *Server) readFrames(c link, cc *conn) gnet.Action {
+// readFrames handles every complete frame the connection may read now. paused
+// says it stopped because the session is throttled (Conn.Throttled).
+func (s *Server) readFrames(c link, cc *conn) (action gnet.Action, paused bool) {
 	sc := cc.sc
 	for {
 		if sc.Started() && sc.Throttled() {
 			sc.NoteThrottled()
-			return gnet.None // leave the rest unread until replies drain
+			return gnet.None, true // leave the rest unread until replies drain
 		}
 		if c.OutboundBuffered() > s.cfg.ThrottleBytes {
 			// The client is not keeping up with its replies: stop reading its
@@ -645,54 +657,54 @@ func (s *Server) readFrames(c link, cc *conn) gnet.Action {
 					cc.wake()
 				})
 			}
-			return gnet.None
+			return gnet.None, false
 		}
 		if c.InboundBuffered() < 4 {
-			return gnet.None
+			return gnet.None, false
 		}
 		hdr, err := c.Peek(4)
 		if err != nil {
-			return gnet.None
+			return gnet.None, false
 		}
 		if !sc.Started() && session.IsFourLetterWord(hdr) {
 			// stmk carries 8 more bytes: wait until they are buffered.
 			n := session.FourLetterWordSize(hdr)
 			if c.InboundBuffered() < n {
-				return gnet.None
+				return gnet.None, false
 			}
 			word, err := c.Peek(n)
 			if err != nil {
-				return gnet.None
+				return gnet.None, false
 			}
 			reply := sc.FourLetterWord(string(word))
 			_, _ = c.Discard(n)
 			_, _ = c.Write([]byte(reply))
-			return gnet.Close
+			return gnet.Close, false
 		}
 		n := int(int32(binary.BigEndian.Uint32(hdr)))
 		if n < 0 || n > s.cfg.MaxFrame {
 			s.log.Warn(fmt.Sprintf("Len error. A message from %s with advertised length of %d is either a malformed message or too large to process (length is greater than jute.maxbuffer=%d)",
 				c.RemoteAddr(), n, s.cfg.MaxFrame))
-			return gnet.Close
+			return gnet.Close, false
 		}
 		if c.InboundBuffered() < 4+n {
-			return gnet.None
+			return gnet.None, false
 		}
 		frame, err := c.Peek(4 + n)
 		if err != nil {
-			return gnet.None
+			return gnet.None, false
 		}
 		keep := sc.HandleFrame(frame[4:])
 		_, _ = c.Discard(4 + n)
 		if !keep {
-			return gnet.Close
+			return gnet.Close, false
 		}
 		if !cc.started.Load() && sc.Started() {
 			cc.started.Store(true)
 		}
 		if sc.QueuedOutput() > flushBytes {
 			if action := flush(c, sc); action != gnet.None {
-				return action
+				return action, false
 			}
 		}
 	}

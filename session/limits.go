@@ -14,8 +14,9 @@ package session
 // zkd counts a request from the moment it is read (a ConnectRequest or any
 // request after it) until its reply is queued (emit), per connection and in a
 // server-wide total. netloop asks Throttled before each frame; a paused
-// connection is woken by its own next reply (emit wakes its event loop), which is
-// when ZooKeeper looks again too. A connection that goes away gives its count back
+// connection is woken by its own next reply (emit wakes its event loop, or finds
+// a wake pending, after which netloop asks again), which is when ZooKeeper looks
+// again too. A connection that goes away gives its count back
 // (Closed), whatever replies it was owed.
 
 // noteRequest counts a request that will be answered by one emit.
