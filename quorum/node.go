@@ -511,12 +511,17 @@ func (n *Node) run() {
 // shutdown fails what is pending and writes the last commit index.
 func (n *Node) shutdown() {
 	n.mu.Lock()
-	props, reads := n.mu.props, n.mu.reads
-	n.mu.props, n.mu.reads = nil, nil
+	props, reads, confs := n.mu.props, n.mu.reads, n.mu.confs
+	n.mu.props, n.mu.reads, n.mu.confs = nil, nil, nil
 	n.mu.Unlock()
 	for _, p := range props {
 		if p.rejected != nil {
 			p.rejected(ErrStopped)
+		}
+	}
+	for _, c := range confs {
+		if c.rejected != nil {
+			c.rejected(ErrStopped)
 		}
 	}
 	for _, r := range reads {
@@ -536,6 +541,11 @@ func (n *Node) shutdown() {
 // a Manual owner calls it directly.
 func (n *Node) Process() {
 	n.mu.Lock()
+	if n.mu.stopped {
+		// What is queued stays for shutdown, which answers every callback.
+		n.mu.Unlock()
+		return
+	}
 	props, reads, msgs := n.mu.props, n.mu.reads, n.mu.msgs
 	ticks, snaps, compact := n.mu.ticks, n.mu.snaps, n.mu.compact
 	unreach, snapRep, confs, transfer := n.mu.unreach, n.mu.snapRep, n.mu.confs, n.mu.transfer
@@ -544,11 +554,7 @@ func (n *Node) Process() {
 	n.propSpare = nil
 	n.mu.compact, n.mu.unreach, n.mu.snapRep, n.mu.confs, n.mu.transfer = 0, nil, nil, nil, 0
 	n.mu.forget, n.mu.campaign = false, false
-	stopped := n.mu.stopped
 	n.mu.Unlock()
-	if stopped {
-		return
-	}
 
 	for range ticks {
 		n.rn.Tick()

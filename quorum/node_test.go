@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -287,5 +288,52 @@ func TestJoiningMemberStartsEmptyAndWaits(t *testing.T) {
 	}
 	if st := n.Status(); !st.Membership.IsEmpty() {
 		t.Fatalf("membership %+v", st.Membership)
+	}
+}
+
+// Stop can find the raft goroutine's wake pending with work queued, and the
+// goroutine may run Process once more before it sees stopC. That Process must
+// leave the queue to shutdown, which answers every callback: a read or
+// membership change dropped there was never answered (a sync waited for ever).
+func TestProcessAfterStopLeavesTheQueueToShutdown(t *testing.T) {
+	l, err := txnlog.Open(vfs.NewMem(), "/log", txnlog.Options{SegmentSize: 1 << 20, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg := DefaultConfig()
+	cfg.Log, cfg.Applier, cfg.Logger, cfg.Manual = l, newRecorder(), slog.New(slog.DiscardHandler), true
+	cfg.Snapshot = SnapshotMeta{Index: 1, Term: 1, Membership: Membership{Voters: []uint64{1}}}
+	n, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := map[string]error{}
+	note := func(what string) func(error) {
+		return func(err error) {
+			if _, twice := answers[what]; twice {
+				t.Errorf("%s answered twice", what)
+			}
+			answers[what] = err
+		}
+	}
+	if err := n.ReadIndex(func(_ uint64, err error) { note("read")(err) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Propose([]byte("p"), note("proposal")); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ProposeConfChange(ConfChange{Changes: []MemberChange{{Type: AddVoter, ID: 2}}}, note("conf change")); err != nil {
+		t.Fatal(err)
+	}
+	n.mu.Lock()
+	n.mu.stopped = true // Stop's first step
+	n.mu.Unlock()
+	n.Process()  // the pending wake
+	n.shutdown() // then stopC
+	for _, what := range []string{"read", "proposal", "conf change"} {
+		if err, ok := answers[what]; !ok || !errors.Is(err, ErrStopped) {
+			t.Errorf("%s: answered %v with %v, want ErrStopped", what, ok, err)
+		}
 	}
 }
