@@ -758,6 +758,12 @@ func (r *Replica) Propose(txn datatree.Txn, applying func(), done DoneFunc) erro
 		timeout += uint64(2 * r.cfg.CatchUpTicks) // waiting for new servers to catch up
 	}
 	r.waiters.add(seq, applying, done, r.ticks.Load()+timeout)
+	if r.stopped.Load() {
+		// Stop may have failed the waiters before this one was added, and no
+		// tick expires it any more.
+		r.waiters.remove(seq)
+		return ErrStopped
+	}
 	if !r.forward(lead, entry) {
 		r.waiters.remove(seq)
 		return ErrNoLeader
@@ -824,10 +830,14 @@ func (r *Replica) WaitApplied(zxid jute.Zxid, timeout time.Duration, done func(e
 // deadline (zero: none) or on Stop. The apply goroutine may store and fire the
 // index between a caller's check and the registration, so the registration is
 // followed by a fire at what is applied now: applied is stored before each fire,
-// and fire completes a waiter only once.
+// and fire completes a waiter only once. Likewise a registration after Stop
+// failed the waiters is failed here.
 func (r *Replica) whenApplied(index uint64, deadline time.Time, done func(error)) {
 	r.applyWaiters.add(index, deadline, done)
 	r.applyWaiters.fire(r.applied.Load())
+	if r.stopped.Load() {
+		r.applyWaiters.failAll(ErrStopped)
+	}
 }
 
 // NewSessionID returns a session id unique across the ensemble: ZooKeeper's

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -34,5 +35,18 @@ func TestWaiterRegisteredAfterItsFireCompletes(t *testing.T) {
 	r.applyWaiters.fire(8)
 	if calls != 2 {
 		t.Fatalf("after index 8 was applied and fired twice: %d completions, want 2", calls)
+	}
+}
+
+// A waiter registered after Stop failed the others is failed too: nothing
+// applies or fires any more.
+func TestWaiterRegisteredAfterStopFails(t *testing.T) {
+	var r Replica
+	r.stopped.Store(true)
+	r.applyWaiters.failAll(ErrStopped) // Stop's last step, before the registration
+	var got []error
+	r.whenApplied(3, time.Time{}, func(err error) { got = append(got, err) })
+	if len(got) != 1 || !errors.Is(got[0], ErrStopped) {
+		t.Fatalf("waiter after Stop: %v, want one ErrStopped", got)
 	}
 }
