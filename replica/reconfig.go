@@ -33,19 +33,27 @@ import (
 //
 // Meanwhile the later writes of the reconfig's connection are held back, and
 // proposed after its outcome, so that they stay in the order the client sent
-// them. A reconfig whose leader loses leadership is dropped (the client sees its
+// them; so are those of a connection whose reconfig is held because another's
+// change is decided but not complete (intercept). A reconfig whose leader loses leadership is dropped (the client sees its
 // connection close, as for any write in flight); learners it added and did not
 // promote are removed by the next leader's cleanup.
 type coordinator struct {
 	mu sync.Mutex
 	// op is the reconfig being carried out; guarded by mu.
 	op *reconfigOp
-	// held are the entries of op's connection that came after it, in order;
-	// guarded by mu.
+	// held are the entries of op's connection that came after it, and the
+	// reconfigs taken while a change was decided (see intercept) with the
+	// entries of their connections that came after them, in order; guarded by
+	// mu.
 	held []heldEntry
 	// holding is op's connection (0: none), for the write path's quick check;
 	// written under mu.
 	holding atomic.Uint64
+	// heldConns are the other connections with an entry in held, whose later
+	// entries are held too; guarded by mu. holdingOthers says it is not empty,
+	// for the write path's quick check; written under mu.
+	heldConns     map[uint64]bool
+	holdingOthers atomic.Bool
 	// joiners are the servers asking to join, by server id; guarded by mu.
 	joiners map[int64]joiner
 	// lastChange is the tick of the last change the leader proposed on its own
@@ -88,6 +96,26 @@ type reconfigOp struct {
 func (c *coordinator) init() {
 	c.joiners = make(map[int64]joiner)
 	c.heard = make(map[uint64]uint64)
+	c.heldConns = make(map[uint64]bool)
+}
+
+// holdLocked appends an entry to held; later entries of its connection are
+// held behind it. REQUIRES c.mu.
+func (c *coordinator) holdLocked(conn uint64, h heldEntry) {
+	c.held = append(c.held, h)
+	if conn != 0 && conn != c.holding.Load() {
+		c.heldConns[conn] = true
+		c.holdingOthers.Store(true)
+	}
+}
+
+// takeHeldLocked empties held and returns what it had. REQUIRES c.mu.
+func (c *coordinator) takeHeldLocked() []heldEntry {
+	held := c.held
+	c.held = nil
+	clear(c.heldConns)
+	c.holdingOthers.Store(false)
+	return held
 }
 
 // entryConnOp returns the client connection an entry came from (0: none, or not
@@ -111,14 +139,14 @@ func entryConnOp(entry []byte) (conn uint64, reconfig bool) {
 func (r *Replica) intercept(entry []byte, rejected func(error)) bool {
 	c := &r.coord
 	conn, reconfig := entryConnOp(entry)
-	if !reconfig && (conn == 0 || c.holding.Load() != conn) {
+	if !reconfig && (conn == 0 || c.holding.Load() != conn && !c.holdingOthers.Load()) {
 		return false
 	}
 	var after []func()
 	c.mu.Lock()
 	switch {
-	case conn != 0 && c.holding.Load() == conn:
-		c.held = append(c.held, heldEntry{entry: entry, rejected: rejected})
+	case conn != 0 && (c.holding.Load() == conn || c.heldConns[conn]):
+		c.holdLocked(conn, heldEntry{entry: entry, rejected: rejected})
 	case reconfig && r.changeDecided():
 		// The change under way is decided and only waits to be applied here,
 		// or raft is leaving the joint configuration it made: its client has
@@ -127,8 +155,9 @@ func (r *Replica) intercept(entry []byte, rejected func(error)) bool {
 		// (Curator reconnects to the new membership). ZooKeeper, which answers
 		// once the change is committed, would take that one up: it is held,
 		// not refused as RECONFIGINPROGRESS, and checked once the change is
-		// complete (reconfigApplied, jointLeft).
-		c.held = append(c.held, heldEntry{entry: entry, rejected: rejected})
+		// complete (reconfigApplied, jointLeft). Its connection's later
+		// writes wait behind it.
+		c.holdLocked(conn, heldEntry{entry: entry, rejected: rejected})
 	case reconfig:
 		after = r.submitLocked(entry, rejected, after)
 	default:
@@ -479,8 +508,7 @@ func (r *Replica) finishLocked(code jute.Code, after []func()) []func() {
 // after the ones held before it.
 func (r *Replica) releaseLocked(after []func()) []func() {
 	c := &r.coord
-	held := c.held
-	c.held = nil
+	held := c.takeHeldLocked()
 	defer func() {
 		if c.op == nil {
 			c.holding.Store(0)
@@ -489,7 +517,11 @@ func (r *Replica) releaseLocked(after []func()) []func() {
 	for i, h := range held {
 		conn, reconfig := entryConnOp(h.entry)
 		if c.op != nil && conn == c.op.txn.Conn {
-			c.held = append(c.held, held[i:]...)
+			// A reconfig just started holds the rest again, in order.
+			for _, rest := range held[i:] {
+				restConn, _ := entryConnOp(rest.entry)
+				c.holdLocked(restConn, rest)
+			}
 			break
 		}
 		stampTime(h.entry, r.cfg.Clock.Now().UnixMilli())
@@ -598,8 +630,8 @@ func (r *Replica) entryApplied() {
 func (r *Replica) abortReconfig(err error) {
 	c := &r.coord
 	c.mu.Lock()
-	op, held := c.op, c.held
-	c.op, c.held = nil, nil
+	op, held := c.op, c.takeHeldLocked()
+	c.op = nil
 	c.holding.Store(0)
 	clear(c.heard)
 	c.mu.Unlock()

@@ -703,3 +703,41 @@ func TestReconfigAtANewLeaderIsCarriedOut(t *testing.T) {
 		})
 	}
 }
+
+// A reconfig that comes while another's change is decided but not yet applied is
+// held until that change is complete; the writes its connection sends after it
+// are held with it, so that they do not overtake it (which closed the
+// connection: OUTOFORDER). Swept across the moments of the first reconfig.
+func TestWritesAfterAHeldReconfigKeepTheirOrder(t *testing.T) {
+	for after := 0; after <= 45; after++ {
+		t.Run(fmt.Sprintf("second_after_steps=%d", after), func(t *testing.T) {
+			c, first := reconfigCluster(t, uint64(900+after))
+			second := c.NewClient(bystander(c, first), 30000)
+			second.Identity = replicatest.Super
+			c.AddJoiner(4, 6)
+			c.Run(20)
+			r1 := first.Reconfig(joining(4, "participant"), nil, nil, -1)
+			c.Run(after)
+			r2 := second.Reconfig(nil, nil, nil, 12345)
+			w := second.Create("/after-r2", nil, jute.ModePersistent)
+			for _, o := range []*replicatest.Outcome{r1, r2, w} {
+				wait(t, c, "the reconfigs and the write", o)
+			}
+			if r1.Err != nil || r1.Res.Err != jute.CodeOK {
+				t.Fatalf("first reconfig: %v %v", r1.Err, r1.Res.Err)
+			}
+			// RECONFIGINPROGRESS while the first is under way, BADVERSION once
+			// its change is decided (held, then checked against the new version).
+			if r2.Err != nil || r2.Res.Err != jute.CodeBadVersion && r2.Res.Err != jute.CodeReconfigInProgress {
+				t.Fatalf("second reconfig: %v %v", r2.Err, r2.Res.Err)
+			}
+			t.Logf("second reconfig: %v", r2.Res.Err)
+			if w.Err != nil || w.Res.Err != jute.CodeOK {
+				t.Fatalf("the write after it: %v %v", w.Err, w.Res.Err)
+			}
+			if r2.Zxid >= w.Zxid {
+				t.Fatalf("the write (zxid %v) overtook the reconfig sent before it (zxid %v)", w.Zxid, r2.Zxid)
+			}
+		})
+	}
+}
