@@ -34,9 +34,10 @@ import (
 // Meanwhile the later writes of the reconfig's connection are held back, and
 // proposed after its outcome, so that they stay in the order the client sent
 // them; so are those of a connection whose reconfig is held because another's
-// change is decided but not complete (intercept). A reconfig whose leader loses leadership is dropped (the client sees its
-// connection close, as for any write in flight); learners it added and did not
-// promote are removed by the next leader's cleanup.
+// change is decided but not complete (intercept). A reconfig whose leader loses
+// leadership is dropped (the client sees its connection close, as for any write
+// in flight); learners it added and did not promote are removed by the next
+// leader's cleanup.
 type coordinator struct {
 	mu sync.Mutex
 	// op is the reconfig being carried out; guarded by mu.
