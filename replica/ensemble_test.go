@@ -369,7 +369,16 @@ func TestDiskFailureOnTheLeaderAcknowledgesNothing(t *testing.T) {
 	c := replicatest.NewCluster(t, replicatest.ClusterOptions{Seed: 12, Voters: 3})
 	lead := c.WaitLeader(steps)
 	cl := c.NewClient(lead, 30000)
-	c.Member(lead).FS.SetInjector(vfs.FailKind(vfs.OpSync, 0, errors.New("EIO"), 0))
+	// Every fdatasync fails from now on. Failing only the next one on the disk
+	// could miss the log's: it can be the zero-fill of the next segment, which a
+	// goroutine of the log prepares whenever it gets a core, and whose failure
+	// only stops a later roll.
+	c.Member(lead).FS.SetInjector(func(op vfs.Op) vfs.Fault {
+		if op.Kind == vfs.OpSync {
+			return vfs.Fault{Err: errors.New("EIO")}
+		}
+		return vfs.Fault{}
+	})
 	o := cl.Create("/doomed", nil, jute.ModePersistent)
 	c.Run(200)
 	if o.Done && o.Err == nil && o.Res.Err == jute.CodeOK {
