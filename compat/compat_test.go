@@ -69,7 +69,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pkgDir = dir
-	testutil.Main(m, func() { os.RemoveAll(dir) })
+	testutil.Main(m, func() { os.RemoveAll(dir) }, curatorCompat.Remove)
 }
 
 // missing reports an absent prerequisite: a failure under CI, a skip elsewhere.

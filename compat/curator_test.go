@@ -1,44 +1,19 @@
 package compat
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"zkd/internal/testutil"
 )
 
-var (
-	curatorOnce    sync.Once
-	curatorClasses string
-	curatorErr     error
-)
+var curatorCompat = &testutil.JavaClasses{Name: "CuratorCompat"}
 
 // compileCurator compiles testdata/CuratorCompat.java once per package run.
 func compileCurator(t *testing.T) string {
 	t.Helper()
-	curatorOnce.Do(func() {
-		out := filepath.Join(pkgDir, "curator")
-		if curatorErr = os.MkdirAll(out, 0o755); curatorErr != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "javac", "-nowarn", "-Xlint:-deprecation", "-encoding", "UTF-8",
-			"-cp", classpath(zkJars, curatorJars), "-d", out, testdata(t, "CuratorCompat.java"))
-		if b, err := cmd.CombinedOutput(); err != nil {
-			curatorErr = fmt.Errorf("javac CuratorCompat.java: %v\n%s", err, b)
-			return
-		}
-		curatorClasses = out
-	})
-	if curatorErr != nil {
-		t.Fatal(curatorErr)
-	}
-	return curatorClasses
+	return curatorCompat.Compile(t, "javac", "-nowarn", "-Xlint:-deprecation", "-encoding", "UTF-8",
+		"-cp", classpath(zkJars, curatorJars), testdata(t, "CuratorCompat.java"))
 }
 
 // TestCurator runs testdata/CuratorCompat.java: Curator 5.4's recipes, caches,

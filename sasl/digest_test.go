@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -262,11 +261,7 @@ func FuzzDigestResponse(f *testing.F) {
 
 // --- the JDK's own SASL client ---
 
-var (
-	javaOnce sync.Once
-	javaDir  string
-	javaErr  error
-)
+var saslHarness = &testutil.JavaClasses{Name: "SaslClientHarness"}
 
 // harness compiles testdata/SaslClientHarness.java once and returns the class dir.
 func harness(t *testing.T) string {
@@ -278,23 +273,11 @@ func harness(t *testing.T) string {
 	if _, err := exec.LookPath("java"); err != nil {
 		testutil.Missing(t, "java")
 	}
-	javaOnce.Do(func() {
-		if javaDir, javaErr = os.MkdirTemp("", "sasl-java-"); javaErr != nil {
-			return
-		}
-		out, err := exec.Command(javac, "-d", javaDir, filepath.Join("testdata", "SaslClientHarness.java")).CombinedOutput()
-		if err != nil {
-			javaErr = fmt.Errorf("javac: %v\n%s", err, out)
-		}
-	})
-	if javaErr != nil {
-		t.Fatal(javaErr)
-	}
-	return javaDir
+	return saslHarness.Compile(t, javac, filepath.Join("testdata", "SaslClientHarness.java"))
 }
 
 func TestMain(m *testing.M) {
-	testutil.Main(m, func() { os.RemoveAll(javaDir) }) // RemoveAll("") does nothing
+	testutil.Main(m, saslHarness.Remove)
 }
 
 // javaHarness is a running SaslClientHarness: tokens as lines on its standard

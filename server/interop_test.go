@@ -442,7 +442,7 @@ func (e *securityEnv) mainDeployment() deployment {
 
 func (e *securityEnv) javaClient(t *testing.T, rec func(string, bool), r *running, mode string, jvm []string, extra ...string) {
 	t.Helper()
-	classes := securityClients.classes(t)
+	classes := javaClasses(t, securityClients, filepath.Join("security", "SecurityClients.java"))
 	args := []string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-Djava.net.preferIPv4Stack=true",
 		"-Dlog4j.configuration=file:" + e.log4j, "-Djava.security.auth.login.config=" + e.clientJAAS}
 	args = append(args, jvm...)
@@ -553,7 +553,7 @@ ClientBob { org.apache.zookeeper.server.auth.DigestLoginModule required username
 		kr.plain = r.secureWithHost // the service principal is zookeeper/localhost
 		jvm := append([]string{"-Djava.security.auth.login.config=" + clientJAAS,
 			"-Dzookeeper.server.principal=zookeeper/localhost@" + realm}, krbJVM...)
-		classes := securityClients.classes(t)
+		classes := javaClasses(t, securityClients, filepath.Join("security", "SecurityClients.java"))
 		args := []string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-Djava.net.preferIPv4Stack=true",
 			"-Dlog4j.configuration=file:" + e.log4j}
 		args = append(args, jvm...)

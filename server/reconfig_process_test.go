@@ -678,7 +678,7 @@ func curatorReconfig(t *testing.T, hosts string, joining, leaving *procServer) [
 			testutil.Missing(t, f)
 		}
 	}
-	classes := curatorReconfigClient.classes(t)
+	classes := javaClasses(t, curatorReconfigClient, filepath.Join("reconfig", "CuratorReconfig.java"))
 	return runClient(t, javaBin, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-Dlog4j.configuration=file:/dev/null",
 		"-cp", classes+":"+cp, "CuratorReconfig", hosts, joining.line, strconv.Itoa(leaving.myid), joining.addr, leaving.addr)
 }

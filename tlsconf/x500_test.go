@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"unicode/utf16"
 
@@ -127,11 +126,7 @@ func TestJavaNameRejectsMalformedDER(t *testing.T) {
 	}
 }
 
-var (
-	javaOnce sync.Once
-	javaDir  string
-	javaErr  error
-)
+var jdkNames = &testutil.JavaClasses{Name: "tlsconf"}
 
 // compileJava compiles testdata/*.java once per test binary and returns the class
 // directory.
@@ -139,32 +134,12 @@ func compileJava(t *testing.T) string {
 	t.Helper()
 	javac := requireTool(t, "javac")
 	requireTool(t, "java")
-	javaOnce.Do(func() {
-		javaDir, javaErr = os.MkdirTemp("", "tlsconf-java-")
-		if javaErr != nil {
-			return
-		}
-		srcs, _ := filepath.Glob("testdata/*.java")
-		out, err := exec.Command(javac, append([]string{"-d", javaDir}, srcs...)...).CombinedOutput()
-		if err != nil {
-			javaErr = &javacError{out: string(out), err: err}
-		}
-	})
-	if javaErr != nil {
-		t.Fatal(javaErr)
-	}
-	return javaDir
+	srcs, _ := filepath.Glob("testdata/*.java")
+	return jdkNames.Compile(t, javac, srcs...)
 }
-
-type javacError struct {
-	out string
-	err error
-}
-
-func (e *javacError) Error() string { return "javac: " + e.err.Error() + "\n" + e.out }
 
 func TestMain(m *testing.M) {
-	testutil.Main(m, func() { os.RemoveAll(javaDir) }) // RemoveAll("") does nothing
+	testutil.Main(m, jdkNames.Remove)
 }
 
 // TestJavaNameAgreesWithJDK signs a certificate for every subject fixture and has
